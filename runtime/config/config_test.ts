@@ -1,0 +1,138 @@
+import { assertEquals, assertRejects, assertThrows } from "../testing/assert.ts";
+import { ConfigError, configPath, DEFAULT_CONFIG, loadConfig, validateConfig } from "./mod.ts";
+
+const camera = { id: "cam1", url: "rtsp://10.0.0.5:554/main" };
+
+function problems(raw: unknown): readonly string[] {
+  try {
+    validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+Deno.test("an empty config gives the documented defaults", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/config.md", import.meta.url));
+  const block = /<!-- defaults -->\s*```json\n([\s\S]*?)```/.exec(doc);
+  assertEquals(JSON.parse(block?.[1] ?? "null"), DEFAULT_CONFIG);
+});
+
+Deno.test("a camera gets its defaults filled in", () => {
+  const config = validateConfig({ cameras: [camera] });
+  assertEquals(config.cameras[0], {
+    id: "cam1",
+    name: "cam1",
+    url: "rtsp://10.0.0.5:554/main",
+    enabled: true,
+    transport: "tcp",
+    codec: "h265",
+    username: null,
+    password: null,
+  });
+});
+
+Deno.test("durations are accepted as seconds or with a unit", () => {
+  assertEquals(validateConfig({ storage: { segmentSeconds: "2m" } }).storage.segmentSeconds, 120);
+  assertEquals(validateConfig({ storage: { segmentSeconds: 10 } }).storage.segmentSeconds, 10);
+});
+
+Deno.test("each bad config names the key, the value and what is allowed", () => {
+  const table: Array<[unknown, string[]]> = [
+    [[], ["(top level): expected an object, got []"]],
+    [{ colour: "red" }, [
+      "colour: unknown key; known keys here: cameras, device, http, log, mqtt, storage",
+    ]],
+    [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
+    [{ storage: { segmentSeconds: 1 } }, [
+      'storage.segmentSeconds: 1 is not allowed; allowed: whole seconds from 2 to 3600, e.g. 60 or "10m"',
+    ]],
+    [{ storage: { segmentSeconds: "soon" } }, [
+      'storage.segmentSeconds: "soon" is not allowed; allowed: whole seconds from 2 to 3600, e.g. 60 or "10m"',
+    ]],
+    [{ http: { listen: "8080" } }, [
+      'http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"',
+    ]],
+    [{ mqtt: { url: "http://broker" } }, [
+      "mqtt.url: \"http://broker\" has scheme 'http:'; allowed: mqtt:, mqtts:, ws:, wss:",
+    ]],
+    [{ log: { level: "loud" } }, [
+      'log.level: "loud" is not allowed; allowed: "debug", "info", "warn", "error"',
+    ]],
+    [{ cameras: {} }, ["cameras: expected a list of cameras, got {}"]],
+    [{ cameras: [{ url: "rtsp://x/y" }] }, ["cameras[0].id: missing; every camera needs an id"]],
+    [{ cameras: [{ id: "a b", url: "rtsp://x/y" }] }, [
+      "cameras[0].id: \"a b\" is not a valid id; use 1 to 32 letters, digits, '-' or '_', starting with a letter or digit",
+    ]],
+    [{ cameras: [camera, camera] }, [
+      'cameras[1].id: "cam1" is used by another camera; ids must differ',
+    ]],
+    [{ cameras: [{ id: "c", url: "not a url" }] }, ['cameras[0].url: "not a url" is not a URL']],
+    [{ cameras: [{ id: "c" }] }, ['cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"']],
+    [{ cameras: [{ ...camera, transport: "sctp" }] }, [
+      'cameras[0].transport: "sctp" is not allowed; allowed: "tcp", "udp"',
+    ]],
+    [{ cameras: [{ ...camera, enabled: "yes" }] }, [
+      'cameras[0].enabled: expected true or false, got "yes"',
+    ]],
+    [{ cameras: [{ ...camera, fps: 30 }] }, [
+      "cameras[0].fps: unknown key; known keys here: codec, enabled, id, name, password, transport, url, username",
+    ]],
+  ];
+  for (const [raw, expected] of table) {
+    assertEquals(problems(raw), expected, JSON.stringify(raw));
+  }
+});
+
+Deno.test("all problems are reported at once", () => {
+  assertEquals(problems({ http: { listen: 1 }, log: { level: 2 } }).length, 2);
+});
+
+Deno.test("loadConfig: missing file, bad JSON, env overrides", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = `${dir}/nope.json`;
+    const err = await assertRejects(() => loadConfig(missing, {}), ConfigError);
+    assertEquals(err.problems, ["cannot read the config file: the file does not exist"]);
+
+    const bad = `${dir}/bad.json`;
+    await Deno.writeTextFile(bad, "{ cameras: [ }");
+    const badErr = await assertRejects(() => loadConfig(bad, {}), ConfigError);
+    assertEquals(badErr.problems[0]?.startsWith("not valid JSON:"), true);
+
+    const good = `${dir}/good.json`;
+    await Deno.writeTextFile(good, JSON.stringify({ storage: { dataDir: "/a" } }));
+    const config = await loadConfig(good, {
+      NVR_DATA_DIR: "/b",
+      NVR_LISTEN: "127.0.0.1:9000",
+      NVR_MQTT_URL: "mqtt://127.0.0.1:1883",
+    });
+    assertEquals(config.storage.dataDir, "/b");
+    assertEquals(config.http.listen, "127.0.0.1:9000");
+    assertEquals(config.mqtt.url, "mqtt://127.0.0.1:1883");
+
+    const envErr = await assertRejects(
+      () => loadConfig(good, { NVR_LISTEN: "nowhere" }),
+      ConfigError,
+    );
+    assertEquals(envErr.message.includes("with NVR_LISTEN from the environment"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("configPath: flag beats environment", () => {
+  assertEquals(configPath(["--config", "a.json"], { NVR_CONFIG: "b.json" }), "a.json");
+  assertEquals(configPath(["--config=c.json"], {}), "c.json");
+  assertEquals(configPath([], { NVR_CONFIG: "b.json" }), "b.json");
+  assertEquals(configPath([], {}), null);
+  assertThrows(() => configPath(["--config"], {}), ConfigError, "--config needs a file path");
+});
+
+Deno.test("the shipped demo and example configs are valid", async () => {
+  for (const file of ["../../hw-tests/sim/demo.config.json", "../../docs/config.example.json"]) {
+    const path = new URL(file, import.meta.url).pathname;
+    await loadConfig(path, {});
+  }
+});

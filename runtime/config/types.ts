@@ -1,0 +1,48 @@
+/** The validated configuration. Pure types: every other module reads these, none writes them. */
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type RtspTransport = "tcp" | "udp";
+export type VideoCodec = "h265" | "h264";
+
+export interface CameraConfig {
+  /** Short id used in paths, topics and logs: letters, digits, '-' and '_', at most 32. */
+  readonly id: string;
+  /** Human name shown on the web page. Defaults to the id. */
+  readonly name: string;
+  /** Where the stream comes from. The scheme picks the source (rtsp, rtsps). */
+  readonly url: string;
+  readonly enabled: boolean;
+  /** RTSP lower transport. */
+  readonly transport: RtspTransport;
+  /** Codec the camera sends. H.265 is recorded as it comes, without re-encoding. */
+  readonly codec: VideoCodec;
+  /** Credentials, when not in the URL. */
+  readonly username: string | null;
+  readonly password: string | null;
+}
+
+export interface StorageConfig {
+  /** Folder for recordings and the index; must be on the recording disk. */
+  readonly dataDir: string;
+  /** Length of a recorded segment, in seconds. */
+  readonly segmentSeconds: number;
+}
+
+export interface HttpConfig {
+  /** host:port the local API and web page listen on. */
+  readonly listen: string;
+}
+
+export interface MqttConfig {
+  /** Broker URL (mqtt://, mqtts://), or null for no fleet link. */
+  readonly url: string | null;
+}
+
+export interface NvrConfig {
+  readonly device: { readonly name: string };
+  readonly storage: StorageConfig;
+  readonly http: HttpConfig;
+  readonly mqtt: MqttConfig;
+  readonly log: { readonly level: LogLevel };
+  readonly cameras: readonly CameraConfig[];
+}

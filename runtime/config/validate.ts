@@ -1,0 +1,145 @@
+/**
+ * Turns untrusted JSON into an NvrConfig, or a ConfigError listing every bad key with the value
+ * found and what is allowed. Unknown keys are errors. No I/O and no hardware probing here.
+ */
+import { ObjectReader, show } from "./reader.ts";
+import { parseDurationSeconds } from "./duration.ts";
+import type { CameraConfig, LogLevel, NvrConfig, RtspTransport, VideoCodec } from "./types.ts";
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(
+      `Invalid configuration in ${source}:\n` + problems.map((p) => `  - ${p}`).join("\n") +
+        "\nFix the keys above (see docs/config.md for every key) and start again.",
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
+export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
+export const MAX_CAMERAS = 64;
+
+export function validateConfig(raw: unknown, source = "config"): NvrConfig {
+  const errors: string[] = [];
+  const top = ObjectReader.of("", raw, errors);
+  if (!top) throw new ConfigError(source, errors);
+
+  const device = ObjectReader.of("device", top.raw("device"), errors);
+  const storage = ObjectReader.of("storage", top.raw("storage"), errors);
+  const http = ObjectReader.of("http", top.raw("http"), errors);
+  const mqtt = ObjectReader.of("mqtt", top.raw("mqtt"), errors);
+  const log = ObjectReader.of("log", top.raw("log"), errors);
+
+  const config: NvrConfig = {
+    device: { name: device?.string("name", "nvr", nonEmpty) ?? "nvr" },
+    storage: {
+      dataDir: storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr",
+      segmentSeconds: storage ? readSegmentSeconds(storage) : 60,
+    },
+    http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
+    mqtt: { url: mqtt ? readMqttUrl(mqtt) : null },
+    log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
+    cameras: readCameras(top.raw("cameras"), errors),
+  };
+  for (const reader of [top, device, storage, http, mqtt, log]) reader?.rejectUnknown();
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  return config;
+}
+
+/** The configuration that an empty file gives. */
+export const DEFAULT_CONFIG: NvrConfig = validateConfig({}, "defaults");
+
+function readSegmentSeconds(storage: ObjectReader): number {
+  const value = storage.raw("segmentSeconds");
+  if (value === undefined) return 60;
+  const seconds = parseDurationSeconds(value);
+  if (seconds === null || !Number.isInteger(seconds) || seconds < 2 || seconds > 3600) {
+    storage.fail(
+      "segmentSeconds",
+      `${show(value)} is not allowed; allowed: whole seconds from 2 to 3600, e.g. 60 or "10m"`,
+    );
+    return 60;
+  }
+  return seconds;
+}
+
+function readMqttUrl(mqtt: ObjectReader): string | null {
+  const url = mqtt.nullableString("url");
+  if (url === null) return null;
+  const problem = urlProblem(url, ["mqtt:", "mqtts:", "ws:", "wss:"]);
+  if (problem) {
+    mqtt.fail("url", `${show(url)} ${problem}`);
+    return null;
+  }
+  return url;
+}
+
+function readCameras(value: unknown, errors: string[]): CameraConfig[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    errors.push(`cameras: expected a list of cameras, got ${show(value)}`);
+    return [];
+  }
+  if (value.length > MAX_CAMERAS) {
+    errors.push(`cameras: ${value.length} cameras; at most ${MAX_CAMERAS} are allowed`);
+  }
+  const seen = new Set<string>();
+  const cameras: CameraConfig[] = [];
+  value.forEach((item, i) => {
+    const cam = ObjectReader.of(`cameras[${i}]`, item, errors);
+    if (!cam) return;
+    const id = cam.string("id", "", (s) => CAMERA_ID.test(s) ? null : idRule);
+    if (cam.raw("id") === undefined) cam.fail("id", "missing; every camera needs an id");
+    if (id && seen.has(id)) cam.fail("id", `${show(id)} is used by another camera; ids must differ`);
+    seen.add(id);
+    const url = cam.string("url", "", (s) => urlProblem(s, null));
+    if (cam.raw("url") === undefined) {
+      cam.fail("url", 'missing; e.g. "rtsp://192.168.1.20:554/stream1"');
+    }
+    cameras.push({
+      id,
+      name: cam.string("name", id, nonEmpty),
+      url,
+      enabled: cam.boolean("enabled", true),
+      transport: cam.oneOf("transport", "tcp", TRANSPORTS),
+      codec: cam.oneOf("codec", "h265", CODECS),
+      username: cam.nullableString("username"),
+      password: cam.nullableString("password"),
+    });
+    cam.rejectUnknown();
+  });
+  return cameras;
+}
+
+const idRule = "is not a valid id; use 1 to 32 letters, digits, '-' or '_', starting with a letter " +
+  "or digit";
+
+function nonEmpty(s: string): string | null {
+  return s.trim() === "" ? "is empty; give a value" : null;
+}
+
+function listenProblem(s: string): string | null {
+  const match = LISTEN.exec(s);
+  const port = match ? Number(match[2]) : NaN;
+  return match && port <= 65535 ? null : 'is not host:port; e.g. "0.0.0.0:8080"';
+}
+
+/** Checks that a string parses as a URL, and its scheme when `schemes` is given. */
+function urlProblem(s: string, schemes: readonly string[] | null): string | null {
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return "is not a URL";
+  }
+  if (schemes && !schemes.includes(url.protocol)) {
+    return `has scheme '${url.protocol}'; allowed: ${schemes.join(", ")}`;
+  }
+  return null;
+}

@@ -1,0 +1,121 @@
+/**
+ * Raw symbols of libgstreamer-1.0 (and the GLib pieces it needs), opened once per process.
+ *
+ * Nothing here knows about cameras; `pipeline.ts` wraps these symbols in typed objects that own
+ * their references. Symbols are declared with exact C signatures from GStreamer 1.22's headers.
+ */
+
+const GST_SYMBOLS = {
+  gst_init_check: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
+  gst_version_string: { parameters: [], result: "pointer" },
+  gst_parse_launch: { parameters: ["buffer", "buffer"], result: "pointer" },
+  gst_element_set_state: { parameters: ["pointer", "i32"], result: "i32" },
+  gst_element_get_state: {
+    parameters: ["pointer", "buffer", "buffer", "u64"],
+    result: "i32",
+  },
+  gst_element_get_bus: { parameters: ["pointer"], result: "pointer" },
+  gst_element_factory_find: { parameters: ["buffer"], result: "pointer" },
+  gst_bin_get_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
+  gst_object_unref: { parameters: ["pointer"], result: "void" },
+  gst_object_get_name: { parameters: ["pointer"], result: "pointer" },
+  gst_bus_timed_pop_filtered: { parameters: ["pointer", "u64", "u32"], result: "pointer" },
+  gst_bus_timed_pop_filtered_nb: {
+    name: "gst_bus_timed_pop_filtered",
+    parameters: ["pointer", "u64", "u32"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  gst_bus_set_flushing: { parameters: ["pointer", "i32"], result: "void" },
+  gst_mini_object_unref: { parameters: ["pointer"], result: "void" },
+  gst_message_parse_error: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
+  gst_message_parse_warning: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
+  gst_message_parse_state_changed: {
+    parameters: ["pointer", "buffer", "buffer", "buffer"],
+    result: "void",
+  },
+  gst_message_get_structure: { parameters: ["pointer"], result: "pointer" },
+  gst_structure_get_name: { parameters: ["pointer"], result: "pointer" },
+  gst_structure_get_string: { parameters: ["pointer", "buffer"], result: "pointer" },
+  gst_structure_get_uint64: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  gst_structure_to_string: { parameters: ["pointer"], result: "pointer" },
+  gst_element_send_event: { parameters: ["pointer", "pointer"], result: "i32" },
+  gst_event_new_eos: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const GLIB_SYMBOLS = {
+  g_free: { parameters: ["pointer"], result: "void" },
+  g_error_free: { parameters: ["pointer"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type GstSymbols = Deno.DynamicLibrary<typeof GST_SYMBOLS>["symbols"];
+export type GlibSymbols = Deno.DynamicLibrary<typeof GLIB_SYMBOLS>["symbols"];
+
+export interface GstLibrary {
+  readonly gst: GstSymbols;
+  readonly glib: GlibSymbols;
+  /** e.g. "GStreamer 1.22.0" */
+  readonly version: string;
+}
+
+/** Raised when libgstreamer cannot be loaded or initialised on this machine. */
+export class GstUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GstUnavailableError";
+  }
+}
+
+let opened: GstLibrary | undefined;
+
+/**
+ * Opens libgstreamer once for the process and calls gst_init. A process has exactly one GStreamer
+ * registry, so this is the one piece of process-wide state, and it is never closed.
+ */
+export function openGst(): GstLibrary {
+  if (opened) return opened;
+  let gstLib: Deno.DynamicLibrary<typeof GST_SYMBOLS>;
+  let glibLib: Deno.DynamicLibrary<typeof GLIB_SYMBOLS>;
+  try {
+    gstLib = Deno.dlopen("libgstreamer-1.0.so.0", GST_SYMBOLS);
+    glibLib = Deno.dlopen("libglib-2.0.so.0", GLIB_SYMBOLS);
+  } catch (err) {
+    throw new GstUnavailableError(
+      "Cannot load libgstreamer-1.0.so.0: install GStreamer 1.22 (run `make deps`, or " +
+        "`apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base`)",
+      { cause: err },
+    );
+  }
+  const errOut = new BigUint64Array(1);
+  const ok = gstLib.symbols.gst_init_check(null, null, Deno.UnsafePointer.of(errOut));
+  if (!ok) {
+    throw new GstUnavailableError("gst_init_check failed: GStreamer could not initialise");
+  }
+  const version = readCString(gstLib.symbols.gst_version_string(), glibLib.symbols, true) ??
+    "GStreamer (unknown version)";
+  opened = { gst: gstLib.symbols, glib: glibLib.symbols, version };
+  return opened;
+}
+
+/** NUL-terminated UTF-8 for a `buffer` parameter. */
+export function cstr(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(text + "\0");
+}
+
+/** Reads a C string; frees it with g_free when `owned` (transfer full). */
+export function readCString(
+  ptr: Deno.PointerValue,
+  glib: GlibSymbols,
+  owned: boolean,
+): string | null {
+  if (ptr === null) return null;
+  const text = new Deno.UnsafePointerView(ptr).getCString();
+  if (owned) glib.g_free(ptr);
+  return text;
+}
+
+/** Reads a pointer written by C into an 8-byte out-parameter buffer. */
+export function readOutPointer(out: BigUint64Array): Deno.PointerValue {
+  const value = out[0] ?? 0n;
+  return value === 0n ? null : Deno.UnsafePointer.create(value);
+}
