@@ -1,0 +1,22 @@
+/** What the recorder tells the API, health and the fleet about one camera. */
+
+export type CameraState =
+  | "starting" // pipeline being built or connecting
+  | "recording" // stream flowing into segments
+  | "retrying" // failed; waiting before the next try
+  | "failed" // will not be retried until the config changes (e.g. unsupported URL scheme)
+  | "disabled" // enabled: false in the config
+  | "stopped"; // daemon shutting down
+
+export interface CameraStatus {
+  readonly id: string;
+  readonly state: CameraState;
+  /** Last error, e.g. "rtspsrc: Could not open resource for reading and writing". */
+  readonly lastError: string | null;
+  /** Pipeline starts after the first. */
+  readonly restarts: number;
+  /** Segments finished since the daemon started. */
+  readonly segments: number;
+  /** Wall-clock end of the newest finished segment (ms), or null. */
+  readonly lastSegmentEndMs: number | null;
+}

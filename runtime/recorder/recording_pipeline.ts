@@ -1,0 +1,25 @@
+/** The recording pipeline of one camera: source head, then splitmuxsink cutting on keyframes. */
+import type { CameraConfig } from "../config/types.ts";
+import { quote } from "./launch_syntax.ts";
+import { sourceDescription } from "./source.ts";
+
+export const MUX_NAME = "mux";
+const NS_PER_S = 1_000_000_000;
+
+export interface RecordingPipelineOptions {
+  /** splitmuxsink location pattern with one %05d. */
+  readonly location: string;
+  readonly segmentSeconds: number;
+}
+
+export function recordingPipeline(camera: CameraConfig, options: RecordingPipelineOptions): string {
+  const mux = [
+    `splitmuxsink name=${MUX_NAME}`,
+    `location=${quote(options.location)}`,
+    `max-size-time=${options.segmentSeconds * NS_PER_S}`,
+    "muxer-factory=mp4mux",
+    "async-finalize=false",
+  ].join(" ");
+  return `${sourceDescription(camera)} ! queue max-size-time=3000000000 max-size-buffers=0 ` +
+    `max-size-bytes=0 ! ${mux}`;
+}

@@ -1,0 +1,36 @@
+/**
+ * Where files live under the data folder. Pure path arithmetic, no I/O:
+ *
+ *   <dataDir>/index.sqlite
+ *   <dataDir>/recordings/<camera>/.incoming/<run>-00001.mp4      being written
+ *   <dataDir>/recordings/<camera>/2026-11-25/14/<camera>-20261125T140312Z.mp4   finished
+ *
+ * Dates and hours are UTC so that paths never repeat or jump at daylight-saving changes.
+ */
+
+export function indexPath(dataDir: string): string {
+  return `${dataDir}/index.sqlite`;
+}
+
+export function cameraDir(dataDir: string, camera: string): string {
+  return `${dataDir}/recordings/${camera}`;
+}
+
+export function incomingDir(dataDir: string, camera: string): string {
+  return `${cameraDir(dataDir, camera)}/.incoming`;
+}
+
+/** splitmuxsink `location` pattern for one pipeline run. */
+export function incomingPattern(dataDir: string, camera: string, runId: string): string {
+  return `${incomingDir(dataDir, camera)}/${runId}-%05d.mp4`;
+}
+
+/** Final path of a finished segment, relative to the data folder. */
+export function segmentRelativePath(camera: string, startMs: number): string {
+  const iso = new Date(startMs).toISOString(); // 2026-11-25T14:03:12.345Z
+  const day = iso.slice(0, 10);
+  const hour = iso.slice(11, 13);
+  const stamp = iso.slice(0, 19).replaceAll("-", "").replaceAll(":", "") +
+    iso.slice(19, 23).replace(".", "") + "Z";
+  return `recordings/${camera}/${day}/${hour}/${camera}-${stamp}.mp4`;
+}
