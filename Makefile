@@ -1,0 +1,64 @@
+# Two commands on a fresh Debian 12 machine:  make run  |  make test
+# Everything else is installed by these targets: Deno (pinned, from the npm registry, into
+# .tools/) and the Debian packages the daemon and the tests use.
+
+DENO_VERSION := 2.9.6
+ARCH := $(shell uname -m)
+DENO_PKG := $(if $(filter aarch64 arm64,$(ARCH)),@deno/linux-arm64-glibc,@deno/linux-x64-glibc)
+DENO_DIR_LOCAL := .tools/deno-$(DENO_VERSION)
+DENO := .tools/bin/deno
+DENO_REAL := $(DENO_DIR_LOCAL)/node_modules/$(DENO_PKG)/deno
+
+# Debian packages: GStreamer 1.22 and its plugins, the RTSP server library for virtual cameras,
+# Mosquitto for the fleet link, socat for virtual serial devices, ffmpeg for checks and baselines,
+# openssl for test certificates, Chromium for the web page tests.
+APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp \
+  gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
+  ca-certificates
+
+.PHONY: run test deps deno check lint fmt bench clean help
+
+help:
+	@echo "make run    install what is missing, then start the NVR demo (virtual cameras, broker, web page)"
+	@echo "make test   install what is missing, then run every test"
+	@echo "make check | lint | fmt | bench | clean"
+
+run: deps deno
+	$(DENO) task demo
+
+test: deps deno
+	$(DENO) task test
+
+check lint fmt bench: deno
+	$(DENO) task $@
+
+deno: $(DENO)
+
+$(DENO): $(DENO_REAL)
+	@mkdir -p .tools/bin
+	ln -sf ../deno-$(DENO_VERSION)/node_modules/$(DENO_PKG)/deno $(DENO)
+
+$(DENO_REAL):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch Deno from the npm registry: apt-get install npm"; exit 1; }
+	@echo "Installing Deno $(DENO_VERSION) ($(DENO_PKG)) into $(DENO_DIR_LOCAL)"
+	@mkdir -p $(DENO_DIR_LOCAL)
+	npm install --prefix $(DENO_DIR_LOCAL) --no-save --no-audit --no-fund --loglevel=error $(DENO_PKG)@$(DENO_VERSION)
+	@test -x $@ || { echo "The npm package $(DENO_PKG)@$(DENO_VERSION) has no binary at $@"; exit 1; }
+	@touch $@
+
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "Installing Debian packages:" $$missing; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo"; \
+	else echo "These Debian packages are missing: $$missing"; \
+	  echo "Run 'make deps' as root (or give this user sudo), then run make again."; exit 1; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null && \
+	echo "Debian packages installed."
+
+clean:
+	rm -rf .demo test-artifacts
