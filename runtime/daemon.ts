@@ -5,7 +5,7 @@
 import type { NvrConfig } from "./config/types.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "./api/app.ts";
-import { CameraSupervisor, type CameraStatus } from "./recorder/mod.ts";
+import { CameraSupervisor, type CameraStatus, type SupervisorOptions } from "./recorder/mod.ts";
 import { ensureWritable, indexPath, SegmentIndex, StorageUnavailableError } from "./storage/mod.ts";
 
 export interface Daemon {
@@ -19,6 +19,8 @@ export interface Daemon {
 export interface DaemonDeps {
   readonly log: Logger;
   readonly now?: () => number;
+  /** Retry pauses and jitter of camera supervisors (tests shorten them). */
+  readonly supervisor?: SupervisorOptions;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -43,7 +45,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       index,
       log: log.child({ module: "recorder", camera: camera.id }),
       now,
-    })
+    }, deps.supervisor)
   );
   const runs = supervisors.map((s) => s.run(controller.signal));
 

@@ -51,7 +51,8 @@ export async function recordCamera(
   ctx: RecorderContext,
   signal: AbortSignal,
 ): Promise<void> {
-  await ensureWritable(incomingDir(ctx.dataDir, camera.id));
+  await ensureWritable(ctx.dataDir);
+  await Deno.mkdir(incomingDir(ctx.dataDir, camera.id), { recursive: true });
   const runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const description = recordingPipeline(camera, {
     location: incomingPattern(ctx.dataDir, camera.id, runId),
