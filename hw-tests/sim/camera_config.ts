@@ -1,0 +1,241 @@
+/**
+ * Configuration of one virtual IP camera: command-line parsing (both ways) and
+ * the GStreamer launch strings for its streams and snapshots. Pure functions.
+ */
+
+export type VideoCodec = "h264" | "h265";
+
+export interface CameraConfig {
+  readonly rtspPort: number;
+  readonly onvifPort: number;
+  /** Main stream codec; the sub stream is always H.264. */
+  readonly codec: VideoCodec;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Main stream bitrate in kbit/s. */
+  readonly bitrateKbps: number;
+  readonly serial: string;
+  readonly model: string;
+  readonly manufacturer: string;
+  readonly firmware: string;
+  /** Shown in the video overlay and by ONVIF GetHostname. */
+  readonly name: string;
+  /** When both are set, RTSP, ONVIF and the snapshot require them. */
+  readonly user?: string;
+  readonly password?: string;
+  /** Exit when stdin reaches EOF (the parent died). Set by virtual_camera.ts. */
+  readonly exitOnStdinEof: boolean;
+}
+
+export const SUB_WIDTH = 640;
+export const SUB_HEIGHT = 360;
+export const SUB_BITRATE_KBPS = 300;
+
+export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main.ts \\
+  --rtsp-port 8554 --onvif-port 8081 [--codec h265|h264] [--width 1280] [--height 720] \\
+  [--fps 15] [--bitrate 1000 (kbit/s)] [--serial SIM-0001] [--model SimCam-1] \\
+  [--manufacturer "NVR Sim"] [--firmware 1.0.0] [--name cam1] [--user U --password P] \\
+  [--exit-on-stdin-eof]`;
+
+const DEFAULTS = {
+  codec: "h265" as VideoCodec,
+  width: 1280,
+  height: 720,
+  fps: 15,
+  bitrateKbps: 1000,
+  serial: "SIM-0001",
+  model: "SimCam-1",
+  manufacturer: "NVR Sim",
+  firmware: "1.0.0",
+  name: "cam1",
+};
+
+const VALUE_FLAGS = [
+  "rtsp-port",
+  "onvif-port",
+  "codec",
+  "width",
+  "height",
+  "fps",
+  "bitrate",
+  "serial",
+  "model",
+  "manufacturer",
+  "firmware",
+  "name",
+  "user",
+  "password",
+] as const;
+type ValueFlag = typeof VALUE_FLAGS[number];
+const BOOL_FLAGS = ["exit-on-stdin-eof"] as const;
+
+/** Characters allowed in strings that end up inside a GStreamer launch string. */
+const SAFE_TEXT = /^[A-Za-z0-9 _.:@+-]{1,64}$/;
+
+function usageError(msg: string): Error {
+  return new Error(`${msg}\n${CAMERA_USAGE}`);
+}
+
+function int(
+  flags: Map<string, string>,
+  name: ValueFlag,
+  def: number,
+  min: number,
+  max: number,
+): number {
+  const raw = flags.get(name);
+  if (raw === undefined) return def;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw usageError(`--${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+function text(flags: Map<string, string>, name: ValueFlag, def: string): string {
+  const v = flags.get(name) ?? def;
+  if (!SAFE_TEXT.test(v)) {
+    throw usageError(
+      `--${name} must be 1-64 characters of letters, digits, space and _.:@+-, got "${v}"`,
+    );
+  }
+  return v;
+}
+
+/** Parses `--flag value` / `--flag=value` arguments. Throws an Error that includes the usage. */
+export function parseCameraArgs(args: readonly string[]): CameraConfig {
+  const flags = new Map<string, string>();
+  const bools = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? "";
+    if (!a.startsWith("--")) throw usageError(`unexpected argument "${a}"`);
+    const eq = a.indexOf("=");
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    if ((BOOL_FLAGS as readonly string[]).includes(name)) {
+      bools.add(name);
+      continue;
+    }
+    if (!(VALUE_FLAGS as readonly string[]).includes(name)) {
+      throw usageError(`unknown option --${name}`);
+    }
+    const value = eq >= 0 ? a.slice(eq + 1) : args[++i];
+    if (value === undefined) throw usageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  if (!flags.has("rtsp-port") || !flags.has("onvif-port")) {
+    throw usageError("--rtsp-port and --onvif-port are required");
+  }
+  const codec = flags.get("codec") ?? DEFAULTS.codec;
+  if (codec !== "h264" && codec !== "h265") {
+    throw usageError(`--codec must be h264 or h265, got "${codec}"`);
+  }
+  const width = int(flags, "width", DEFAULTS.width, 16, 4096);
+  const height = int(flags, "height", DEFAULTS.height, 16, 4096);
+  if (width % 2 !== 0 || height % 2 !== 0) {
+    throw usageError(`--width and --height must be even, got ${width}x${height}`);
+  }
+  const user = flags.get("user");
+  const password = flags.get("password");
+  if ((user === undefined) !== (password === undefined)) {
+    throw usageError("give both --user and --password, or neither");
+  }
+  const cfg: CameraConfig = {
+    rtspPort: int(flags, "rtsp-port", 0, 1, 65535),
+    onvifPort: int(flags, "onvif-port", 0, 1, 65535),
+    codec,
+    width,
+    height,
+    fps: int(flags, "fps", DEFAULTS.fps, 1, 120),
+    bitrateKbps: int(flags, "bitrate", DEFAULTS.bitrateKbps, 16, 200_000),
+    serial: text(flags, "serial", DEFAULTS.serial),
+    model: text(flags, "model", DEFAULTS.model),
+    manufacturer: text(flags, "manufacturer", DEFAULTS.manufacturer),
+    firmware: text(flags, "firmware", DEFAULTS.firmware),
+    name: text(flags, "name", DEFAULTS.name),
+    exitOnStdinEof: bools.has("exit-on-stdin-eof"),
+  };
+  if (cfg.rtspPort === cfg.onvifPort) throw usageError("--rtsp-port and --onvif-port must differ");
+  if (user !== undefined && password !== undefined) {
+    if (user.length === 0 || user.includes(":")) {
+      throw usageError("--user must be non-empty and contain no ':'");
+    }
+    return { ...cfg, user, password };
+  }
+  return cfg;
+}
+
+/** The inverse of {@link parseCameraArgs}. */
+export function cameraArgs(cfg: CameraConfig): string[] {
+  const out = [
+    "--rtsp-port",
+    String(cfg.rtspPort),
+    "--onvif-port",
+    String(cfg.onvifPort),
+    "--codec",
+    cfg.codec,
+    "--width",
+    String(cfg.width),
+    "--height",
+    String(cfg.height),
+    "--fps",
+    String(cfg.fps),
+    "--bitrate",
+    String(cfg.bitrateKbps),
+    "--serial",
+    cfg.serial,
+    "--model",
+    cfg.model,
+    "--manufacturer",
+    cfg.manufacturer,
+    "--firmware",
+    cfg.firmware,
+    "--name",
+    cfg.name,
+  ];
+  if (cfg.user !== undefined && cfg.password !== undefined) {
+    out.push("--user", cfg.user, "--password", cfg.password);
+  }
+  if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
+  return out;
+}
+
+/** Moving test picture with the wall clock burnt in, so a frame shows when it was made. */
+function source(cfg: CameraConfig, width: number, height: number, live: boolean): string {
+  return `videotestsrc ${
+    live ? "is-live=true " : "num-buffers=1 "
+  }pattern=ball animation-mode=wall-time ` +
+    `! video/x-raw,format=I420,width=${width},height=${height}${
+      live ? `,framerate=${cfg.fps}/1` : ""
+    } ` +
+    `! clockoverlay text="${cfg.name}" time-format="%Y-%m-%d %H:%M:%S" shaded-background=true`;
+}
+
+/** `/main`: H.265 or H.264 at the configured size, a keyframe every second. */
+export function mainLaunch(cfg: CameraConfig): string {
+  const enc = cfg.codec === "h265"
+    ? `x265enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
+      `log-level=error ! h265parse ! rtph265pay name=pay0 config-interval=-1 pt=96`
+    : `x264enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
+      `! h264parse ! rtph264pay name=pay0 config-interval=-1 pt=96`;
+  return `${source(cfg, cfg.width, cfg.height, true)} ! ${enc}`;
+}
+
+/** `/sub`: always H.264 constrained-baseline 640x360 (browser friendly), low bitrate. */
+export function subLaunch(cfg: CameraConfig): string {
+  return `${
+    source(cfg, SUB_WIDTH, SUB_HEIGHT, true)
+  } ! x264enc speed-preset=ultrafast tune=zerolatency ` +
+    `key-int-max=${cfg.fps} bitrate=${SUB_BITRATE_KBPS} ! video/x-h264,profile=constrained-baseline ` +
+    `! h264parse ! rtph264pay name=pay0 config-interval=-1 pt=96`;
+}
+
+/** One JPEG at the main resolution, written to `path`. */
+export function snapshotLaunch(cfg: CameraConfig, path: string): string {
+  if (/["\\]/.test(path)) {
+    throw new Error(`snapshot path must not contain quotes or backslashes: ${path}`);
+  }
+  return `${
+    source(cfg, cfg.width, cfg.height, false)
+  } ! jpegenc quality=85 ! filesink location="${path}"`;
+}

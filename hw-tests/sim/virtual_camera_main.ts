@@ -1,0 +1,151 @@
+/**
+ * One virtual IP camera as a process: RTSP (/main, /sub) via gst-rtsp-server
+ * over FFI, an ONVIF device/media service and /snapshot.jpg over HTTP.
+ *
+ *   deno run -A hw-tests/sim/virtual_camera_main.ts --rtsp-port 8554 --onvif-port 8081
+ *
+ * Prints exactly one JSON line on stdout when ready, e.g.
+ * {"ready":true,"rtsp":"rtsp://127.0.0.1:8554/main","sub":"rtsp://127.0.0.1:8554/sub",
+ *  "onvif":"http://127.0.0.1:8081/onvif/device_service","snapshot":"http://127.0.0.1:8081/snapshot.jpg"}
+ * Exits 0 on SIGTERM/SIGINT (and on stdin EOF with --exit-on-stdin-eof),
+ * 2 on bad arguments, 1 when it cannot start.
+ */
+import {
+  type CameraConfig,
+  mainLaunch,
+  parseCameraArgs,
+  snapshotLaunch,
+  SUB_BITRATE_KBPS,
+  SUB_HEIGHT,
+  SUB_WIDTH,
+  subLaunch,
+} from "./camera_config.ts";
+import { type OnvifService, startOnvifService } from "./onvif_service.ts";
+import { openGst, startRtspServer } from "./rtsp_server_ffi.ts";
+import { createSnapshotSource } from "./snapshot.ts";
+
+const HOST = "127.0.0.1";
+
+/** The ready line printed on stdout. */
+export interface ReadyLine {
+  readonly ready: true;
+  readonly rtsp: string;
+  readonly sub: string;
+  readonly onvif: string;
+  readonly snapshot: string;
+}
+
+async function writeAll(
+  w: { write(p: Uint8Array): Promise<number> },
+  data: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await w.write(data.subarray(off));
+}
+
+function fail(msg: string, code: number): never {
+  Deno.stderr.writeSync(new TextEncoder().encode(`virtual_camera: ${msg}\n`));
+  Deno.exit(code);
+}
+
+async function run(cfg: CameraConfig): Promise<void> {
+  const ffi = openGst();
+  const auth = cfg.user !== undefined && cfg.password !== undefined
+    ? { user: cfg.user, password: cfg.password }
+    : undefined;
+  const rtsp = startRtspServer(ffi, {
+    port: cfg.rtspPort,
+    address: HOST,
+    mounts: [{ path: "/main", launch: mainLaunch(cfg) }, { path: "/sub", launch: subLaunch(cfg) }],
+    ...(auth !== undefined ? { auth: { ...auth, realm: `${cfg.model} ${cfg.serial}` } } : {}),
+  });
+  const snapshots = createSnapshotSource(ffi, { launchFor: (p) => snapshotLaunch(cfg, p) });
+  const govLength = cfg.fps;
+  let onvif: OnvifService;
+  try {
+    onvif = startOnvifService({
+      hostname: HOST,
+      port: cfg.onvifPort,
+      name: cfg.name,
+      device: {
+        manufacturer: cfg.manufacturer,
+        model: cfg.model,
+        firmwareVersion: cfg.firmware,
+        serialNumber: cfg.serial,
+        hardwareId: `${cfg.model}-HW`,
+      },
+      profiles: [
+        {
+          token: "main",
+          name: "main",
+          encoding: cfg.codec === "h265" ? "H265" : "H264",
+          width: cfg.width,
+          height: cfg.height,
+          fps: cfg.fps,
+          bitrateKbps: cfg.bitrateKbps,
+          govLength,
+          rtspUri: rtsp.urlFor("/main"),
+        },
+        {
+          token: "sub",
+          name: "sub",
+          encoding: "H264",
+          width: SUB_WIDTH,
+          height: SUB_HEIGHT,
+          fps: cfg.fps,
+          bitrateKbps: SUB_BITRATE_KBPS,
+          govLength,
+          rtspUri: rtsp.urlFor("/sub"),
+        },
+      ],
+      ...(auth !== undefined ? { credentials: auth } : {}),
+      snapshot: () => snapshots.get(),
+    });
+  } catch (e) {
+    await rtsp.stop();
+    snapshots.close();
+    throw e;
+  }
+
+  let exiting = false;
+  const shutdown = async (): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    await Promise.allSettled([onvif.shutdown(), rtsp.stop()]);
+    snapshots.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGTERM", () => void shutdown());
+  Deno.addSignalListener("SIGINT", () => void shutdown());
+  if (cfg.exitOnStdinEof) {
+    // The parent holds our stdin open; EOF means it died without stopping us.
+    (async () => {
+      const buf = new Uint8Array(256);
+      while ((await Deno.stdin.read(buf)) !== null) { /* ignore input */ }
+      await shutdown();
+    })();
+  }
+
+  const ready: ReadyLine = {
+    ready: true,
+    rtsp: rtsp.urlFor("/main"),
+    sub: rtsp.urlFor("/sub"),
+    onvif: onvif.deviceUrl,
+    snapshot: onvif.snapshotUrl,
+  };
+  await writeAll(Deno.stdout, new TextEncoder().encode(JSON.stringify(ready) + "\n"));
+}
+
+if (import.meta.main) {
+  let cfg: CameraConfig;
+  try {
+    cfg = parseCameraArgs(Deno.args);
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e), 2);
+  }
+  try {
+    await run(cfg);
+  } catch (e) {
+    fail(e instanceof Error ? e.message : String(e), 1);
+  }
+}

@@ -1,0 +1,419 @@
+/**
+ * Real end-to-end tests of the virtual camera process: real GStreamer encoders,
+ * real RTSP clients (gst-launch-1.0 rtspsrc, ffmpeg), a real ONVIF client
+ * (npm:onvif). Every camera is `await using`, so it is stopped even when an
+ * assertion fails; every client process is awaited (or killed on timeout).
+ */
+import { Cam } from "npm:onvif@0.8.3";
+import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
+import { basicAuth, rtspRequest } from "./rtsp_probe.ts";
+import { startVirtualCamera } from "./virtual_camera.ts";
+
+interface Output {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion; SIGKILLs it after `timeoutMs`. */
+async function run(cmd: string, args: string[], timeoutMs: number): Promise<Output> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    const out = await new Deno.Command(cmd, { args, stdin: "null", signal: ac.signal }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Records ~`seconds` with gst-launch-1.0 -e rtspsrc over TCP, stopping it with SIGINT (EOS). */
+async function recordWithGst(
+  url: string,
+  codec: "h264" | "h265",
+  out: string,
+  seconds: number,
+  creds?: { user: string; password: string },
+): Promise<Output> {
+  const auth = creds === undefined ? [] : [`user-id=${creds.user}`, `user-pw=${creds.password}`];
+  const child = new Deno.Command("gst-launch-1.0", {
+    args: [
+      "-e",
+      "-q",
+      "rtspsrc",
+      `location=${url}`,
+      "protocols=tcp",
+      "latency=100",
+      ...auth,
+      "!",
+      `rtp${codec}depay`,
+      "!",
+      `${codec}parse`,
+      "!",
+      "mp4mux",
+      "!",
+      "filesink",
+      `location=${out}`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const outP = child.output();
+  const sigint = setTimeout(() => child.kill("SIGINT"), seconds * 1000);
+  const hardKill = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, seconds * 1000 + 10_000);
+  try {
+    const o = await outP;
+    const dec = new TextDecoder();
+    return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+  } finally {
+    clearTimeout(sigint);
+    clearTimeout(hardKill);
+  }
+}
+
+function recordWithFfmpeg(url: string, out: string, seconds: number): Promise<Output> {
+  return run("ffmpeg", [
+    "-v",
+    "error",
+    "-rtsp_transport",
+    "tcp",
+    "-i",
+    url,
+    "-t",
+    String(seconds),
+    "-c",
+    "copy",
+    "-y",
+    out,
+  ], seconds * 1000 + 15_000);
+}
+
+interface ProbedVideo {
+  readonly codec: string;
+  readonly width: number;
+  readonly height: number;
+  readonly frames: number;
+  readonly duration: number;
+}
+
+async function probeFile(path: string): Promise<ProbedVideo> {
+  const o = await run("ffprobe", [
+    "-v",
+    "error",
+    "-count_frames",
+    "-select_streams",
+    "v:0",
+    "-show_entries",
+    "stream=codec_name,width,height,nb_read_frames:format=duration",
+    "-of",
+    "json",
+    path,
+  ], 15_000);
+  assertEquals(o.code, 0, `ffprobe ${path} failed: ${o.stderr}`);
+  const j = JSON.parse(o.stdout) as {
+    streams?: { codec_name?: string; width?: number; height?: number; nb_read_frames?: string }[];
+    format?: { duration?: string };
+  };
+  const s = j.streams?.[0];
+  assert(s !== undefined, `no video stream in ${path}: ${o.stdout}`);
+  return {
+    codec: s.codec_name ?? "",
+    width: s.width ?? 0,
+    height: s.height ?? 0,
+    frames: Number(s.nb_read_frames ?? 0),
+    duration: Number(j.format?.duration ?? 0),
+  };
+}
+
+function tempDir(): Promise<string> {
+  return Deno.makeTempDir({ prefix: "nvr-sim-test-" });
+}
+
+Deno.test("H.265 camera: gst rtspsrc records HEVC at the asked size; /sub is H.264 640x360", async () => {
+  const dir = await tempDir();
+  try {
+    await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
+    const [mainRec, subRec] = await Promise.all([
+      recordWithGst(cam.rtspUrl, "h265", `${dir}/main.mp4`, 3),
+      recordWithFfmpeg(cam.subUrl, `${dir}/sub.mp4`, 2),
+    ]);
+    assertEquals(mainRec.code, 0, `gst-launch failed: ${mainRec.stderr}`);
+    assertEquals(subRec.code, 0, `ffmpeg failed: ${subRec.stderr}`);
+    const main = await probeFile(`${dir}/main.mp4`);
+    assertEquals([main.codec, main.width, main.height], ["hevc", 320, 240], "main stream");
+    assert(main.frames >= 15, `expected >= 15 frames in ~3 s at 15 fps, got ${main.frames}`);
+    const sub = await probeFile(`${dir}/sub.mp4`);
+    assertEquals([sub.codec, sub.width, sub.height], ["h264", 640, 360], "sub stream");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("H.264 camera: ffmpeg records H.264 at the asked size", async () => {
+  const dir = await tempDir();
+  try {
+    await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
+    const rec = await recordWithFfmpeg(cam.rtspUrl, `${dir}/main.mp4`, 3);
+    assertEquals(rec.code, 0, `ffmpeg failed: ${rec.stderr}`);
+    const v = await probeFile(`${dir}/main.mp4`);
+    assertEquals([v.codec, v.width, v.height], ["h264", 320, 240], "main stream");
+    assert(v.duration >= 2.5, `expected ~3 s, got ${v.duration} s`);
+    assert(v.frames >= 30, `expected >= 30 frames in 3 s at 15 fps, got ${v.frames}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// --- npm:onvif has no types; wrap the few callbacks we use. ---
+interface OnvifProfile {
+  $: { token: string };
+  name: string;
+  videoEncoderConfiguration: { encoding: string; resolution: { width: number; height: number } };
+}
+interface OnvifCam {
+  connect(cb: (err: Error | null) => void): void;
+  getDeviceInformation(cb: (err: Error | null, info: Record<string, unknown>) => void): void;
+  getProfiles(cb: (err: Error | null, profiles: OnvifProfile[]) => void): void;
+  getStreamUri(
+    opts: { protocol: string; profileToken: string },
+    cb: (err: Error | null, r: { uri: string }) => void,
+  ): void;
+  getSnapshotUri(
+    opts: { profileToken: string },
+    cb: (err: Error | null, r: { uri: string }) => void,
+  ): void;
+}
+const OnvifCamCtor = Cam as unknown as new (opts: Record<string, unknown>) => OnvifCam;
+
+function call<T>(f: (cb: (err: Error | null, v: T) => void) => void): Promise<T> {
+  return new Promise((res, rej) => f((err, v) => err ? rej(err) : res(v)));
+}
+
+function onvifClient(onvifUrl: string, user?: string, password?: string): OnvifCam {
+  const u = new URL(onvifUrl);
+  return new OnvifCamCtor({
+    hostname: u.hostname,
+    port: Number(u.port),
+    path: u.pathname,
+    autoconnect: false,
+    timeout: 5000,
+    ...(user !== undefined ? { username: user, password } : {}),
+  });
+}
+
+Deno.test("ONVIF: npm:onvif Cam connects with WS-Security and finds both streams and the snapshot", async () => {
+  await using cam = await startVirtualCamera({
+    codec: "h265",
+    width: 320,
+    height: 240,
+    serial: "SIM-4242",
+    model: "SimCam-9",
+    manufacturer: "NVR Sim",
+    firmware: "2.3.4",
+    user: "admin",
+    password: "s3cret",
+  });
+  const client = onvifClient(cam.onvifUrl, "admin", "s3cret");
+  await call<void>((cb) => client.connect((e) => cb(e, undefined)));
+  const info = await call<Record<string, unknown>>((cb) => client.getDeviceInformation(cb));
+  assertEquals(info.manufacturer, "NVR Sim", "manufacturer");
+  assertEquals(info.model, "SimCam-9", "model");
+  assertEquals(String(info.firmwareVersion), "2.3.4", "firmware");
+  assertEquals(info.serialNumber, "SIM-4242", "serial");
+  const profiles = await call<OnvifProfile[]>((cb) => client.getProfiles(cb));
+  assertEquals(
+    profiles.map((p) => [
+      p.$.token,
+      p.videoEncoderConfiguration.encoding,
+      p.videoEncoderConfiguration.resolution.width,
+      p.videoEncoderConfiguration.resolution.height,
+    ]),
+    [["main", "H265", 320, 240], ["sub", "H264", 640, 360]],
+    "profiles",
+  );
+  const main = await call<{ uri: string }>((cb) =>
+    client.getStreamUri({ protocol: "RTSP", profileToken: "main" }, cb)
+  );
+  const sub = await call<{ uri: string }>((cb) =>
+    client.getStreamUri({ protocol: "RTSP", profileToken: "sub" }, cb)
+  );
+  assertEquals([main.uri, sub.uri], [cam.rtspUrl, cam.subUrl], "stream URIs");
+  const snap = await call<{ uri: string }>((cb) =>
+    client.getSnapshotUri({ profileToken: "main" }, cb)
+  );
+  assertEquals(snap.uri, cam.snapshotUrl, "snapshot URI");
+
+  const r = await fetch(snap.uri, { headers: { authorization: `Basic ${btoa("admin:s3cret")}` } });
+  assertEquals(r.status, 200, "snapshot status");
+  assertEquals(r.headers.get("content-type"), "image/jpeg", "snapshot type");
+  const jpeg = new Uint8Array(await r.arrayBuffer());
+  assert(
+    jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg.at(-2) === 0xff && jpeg.at(-1) === 0xd9,
+    "JPEG markers",
+  );
+  const described = await rtspRequest(main.uri, "DESCRIBE", {
+    authorization: basicAuth("admin", "s3cret"),
+  });
+  assertEquals(described.status, 200, "the ONVIF stream URI is DESCRIBE-able");
+
+  const wrong = onvifClient(cam.onvifUrl, "admin", "nope");
+  const err = await call<void>((cb) => wrong.connect((e) => cb(e, undefined))).then(
+    () => null,
+    (e: Error) => e,
+  );
+  assert(
+    err !== null && /NotAuthorized|not authorized/i.test(err.message),
+    `wrong password refused: ${err}`,
+  );
+});
+
+Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same URLs back", async () => {
+  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240 });
+  assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE before drop");
+  // Hold a playing client while the camera dies, as an NVR would; it must notice.
+  const client = run("ffmpeg", [
+    "-v",
+    "error",
+    "-rtsp_transport",
+    "tcp",
+    "-i",
+    cam.rtspUrl,
+    "-t",
+    "30",
+    "-f",
+    "null",
+    "-",
+  ], 40_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const pid = cam.pid;
+  await cam.drop();
+  assertEquals(cam.pid, null, "pid after drop");
+  const refused = await rtspRequest(cam.rtspUrl, "DESCRIBE").then(() => false, () => true);
+  assert(refused, "RTSP must refuse connections after drop()");
+  const onvifDown = await fetch(cam.onvifUrl, { method: "POST", body: "" }).then(
+    async (r) => {
+      await r.body?.cancel();
+      return false;
+    },
+    () => true,
+  );
+  assert(onvifDown, "ONVIF must refuse connections after drop()");
+  const t0 = performance.now();
+  await client;
+  assert(
+    performance.now() - t0 < 10_000,
+    "a playing client must see the stream end soon after drop()",
+  );
+
+  await cam.restore();
+  assert(cam.pid !== null && cam.pid !== pid, "a new process after restore()");
+  assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE after restore");
+  const probe = await run("ffprobe", [
+    "-v",
+    "error",
+    "-rtsp_transport",
+    "tcp",
+    "-show_entries",
+    "stream=codec_name",
+    "-of",
+    "csv=p=0",
+    cam.rtspUrl,
+  ], 15_000);
+  assertEquals(probe.stdout.trim(), "h264", `ffprobe after restore: ${probe.stderr}`);
+});
+
+Deno.test("credentials: RTSP and snapshot refuse wrong ones (401) and accept right ones", async () => {
+  await using cam = await startVirtualCamera({
+    codec: "h265",
+    width: 320,
+    height: 240,
+    user: "op",
+    password: "pw1",
+  });
+  const none = await rtspRequest(cam.rtspUrl, "DESCRIBE");
+  assertEquals(none.status, 401, "no credentials");
+  const schemes = none.headers.filter(([k]) => k === "www-authenticate").map(([, v]) =>
+    v.split(" ")[0]
+  );
+  assert(
+    schemes.includes("Basic") && schemes.includes("Digest"),
+    `Basic and Digest offered: ${schemes}`,
+  );
+  assertEquals(
+    (await rtspRequest(cam.rtspUrl, "DESCRIBE", { authorization: basicAuth("op", "bad") })).status,
+    401,
+    "wrong",
+  );
+  assertEquals(
+    (await rtspRequest(cam.rtspUrl, "DESCRIBE", { authorization: basicAuth("op", "pw1") })).status,
+    200,
+    "right",
+  );
+
+  const withCreds = cam.rtspUrl.replace("rtsp://", "rtsp://op:pw1@");
+  const wrongCreds = cam.rtspUrl.replace("rtsp://", "rtsp://op:bad@");
+  const [ok, bad] = await Promise.all([
+    run("ffprobe", [
+      "-v",
+      "error",
+      "-rtsp_transport",
+      "tcp",
+      "-show_entries",
+      "stream=codec_name",
+      "-of",
+      "csv=p=0",
+      withCreds,
+    ], 15_000),
+    run("ffprobe", [
+      "-v",
+      "error",
+      "-rtsp_transport",
+      "tcp",
+      "-show_entries",
+      "stream=codec_name",
+      "-of",
+      "csv=p=0",
+      wrongCreds,
+    ], 15_000),
+  ]);
+  assertEquals(ok.stdout.trim(), "hevc", `ffprobe (Digest) with right credentials: ${ok.stderr}`);
+  assert(
+    bad.code !== 0 && /401/.test(bad.stderr),
+    `ffprobe with wrong credentials must get 401: ${bad.stderr}`,
+  );
+
+  const snapNone = await fetch(cam.snapshotUrl);
+  await snapNone.body?.cancel();
+  assertEquals(snapNone.status, 401, "snapshot without credentials");
+  const snapOk = await fetch(cam.snapshotUrl, {
+    headers: { authorization: `Basic ${btoa("op:pw1")}` },
+  });
+  await snapOk.body?.cancel();
+  assertEquals(snapOk.status, 200, "snapshot with credentials");
+});
+
+Deno.test("startVirtualCamera: a busy port fails fast with the child's stderr and advice", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const t0 = performance.now();
+    const e = await startVirtualCamera({ rtspPort: busy.addr.port }).then(
+      async (cam) => {
+        await cam.stop();
+        return null;
+      },
+      (err: Error) => err,
+    );
+    assert(e !== null, "start must fail on a busy port");
+    assertMatch(e.message, /exited with code 1 before ready/);
+    assertMatch(e.message, /Pick another --rtsp-port/); // from the child's stderr
+    assert(performance.now() - t0 < 10_000, "fails fast, not at the ready timeout");
+  } finally {
+    busy.close();
+  }
+});
