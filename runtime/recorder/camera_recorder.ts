@@ -89,9 +89,12 @@ export async function recordCamera(
       case "eos":
         return;
       case "element":
-        if (isFragment(msg, "opened")) clock.opened(msg.runningTime ?? 0n);
+        if (isFragment(msg, "opened") && msg.location) {
+          clock.opened(msg.location, msg.runningTime ?? 0n);
+        }
         if (isFragment(msg, "closed") && msg.location) {
-          await finishSegment(camera, ctx, msg.location, clock.closed(msg.runningTime ?? 0n));
+          const span = clock.closed(msg.location, msg.runningTime ?? 0n);
+          await finishSegment(camera, ctx, msg.location, span);
         }
         break;
     }
@@ -108,22 +111,26 @@ function isFragment(msg: BusMessage, what: "opened" | "closed"): msg is BusMessa
 /**
  * Wall-clock times of fragments: the first fragment's opening is anchored to the wall clock and
  * every later boundary follows the pipeline's running time, so consecutive segments join exactly.
+ * splitmuxsink announces the next fragment before it closes the previous one, so opening times
+ * are kept per file.
  */
 class SegmentClock {
   #anchor: { wallMs: number; runningNs: bigint } | null = null;
-  #openNs = 0n;
+  readonly #opened = new Map<string, bigint>();
   readonly #now: () => number;
   constructor(now: () => number) {
     this.#now = now;
   }
-  opened(runningNs: bigint): void {
+  opened(location: string, runningNs: bigint): void {
     this.#anchor ??= { wallMs: this.#now(), runningNs };
-    this.#openNs = runningNs;
+    this.#opened.set(location, runningNs);
   }
-  closed(runningNs: bigint): { startMs: number; endMs: number } {
-    const anchor = this.#anchor ?? { wallMs: this.#now(), runningNs: this.#openNs };
+  closed(location: string, runningNs: bigint): { startMs: number; endMs: number } {
+    const anchor = this.#anchor ?? { wallMs: this.#now(), runningNs };
+    const openNs = this.#opened.get(location) ?? anchor.runningNs;
+    this.#opened.delete(location);
     const wall = (ns: bigint) => anchor.wallMs + Number((ns - anchor.runningNs) / NS_PER_MS);
-    return { startMs: wall(this.#openNs), endMs: wall(runningNs) };
+    return { startMs: wall(openNs), endMs: wall(runningNs) };
   }
 }
 

@@ -1,0 +1,90 @@
+import { assert, assertEquals } from "../testing/assert.ts";
+import { ffprobe } from "../testing/ffprobe.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { validateConfig } from "../config/mod.ts";
+import { memoryLogger } from "../log.ts";
+import { incomingDir, indexPath, SegmentIndex } from "../storage/mod.ts";
+import { CameraSupervisor } from "./mod.ts";
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("a virtual H.265 camera is recorded into indexed, playable, contiguous segments", async () => {
+  const dir = await Deno.makeTempDir();
+  await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
+  const config = validateConfig({
+    storage: { dataDir: dir, segmentSeconds: 2 },
+    cameras: [{ id: "cam1", url: cam.rtspUrl, codec: "h265" }],
+  });
+  const camera = config.cameras[0]!;
+  using index = SegmentIndex.open(indexPath(dir));
+  const log = memoryLogger("info");
+  const supervisor = new CameraSupervisor(camera, {
+    dataDir: dir,
+    segmentSeconds: 2,
+    index: () => index,
+    log,
+    now: Date.now,
+  }, { backoffMs: [200], jitter: 0 });
+  const stop = new AbortController();
+  const run = supervisor.run(stop.signal);
+  try {
+    await until(() => supervisor.status().segments >= 3, "three segments");
+    assertEquals(supervisor.status().state, "recording");
+  } finally {
+    stop.abort();
+    await run;
+  }
+
+  const segments = index.range("cam1", 0, Date.now() + 60_000);
+  // The open segment is finished on stop, so there is at least one more than was seen.
+  assert(segments.length >= 4, `segments: ${segments.length} ${JSON.stringify(log.lines)}`);
+  for (const [i, seg] of segments.entries()) {
+    const probe = await ffprobe(`${dir}/${seg.path}`);
+    assertEquals([probe.codec, probe.width, probe.height], ["hevc", 320, 240], seg.path);
+    assert(probe.frames > 0, `${seg.path} has frames`);
+    assertEquals((await Deno.stat(`${dir}/${seg.path}`)).size, seg.bytes);
+    const next = segments[i + 1];
+    if (next) assertEquals(next.startMs, seg.endMs, "segments join with no gap");
+    if (i < segments.length - 1) {
+      // Full segments are 2 s of 15 fps with a 1 s GOP.
+      assertEquals(probe.frames, 30, `${seg.path} frames`);
+    }
+  }
+  assertEquals([...Deno.readDirSync(incomingDir(dir, "cam1"))], [], "nothing left half-written");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a camera that drops off the network is recorded again when it returns", async () => {
+  const dir = await Deno.makeTempDir();
+  await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
+  const camera = validateConfig({ cameras: [{ id: "cam1", url: cam.rtspUrl }] }).cameras[0]!;
+  using index = SegmentIndex.open(indexPath(dir));
+  const supervisor = new CameraSupervisor(camera, {
+    dataDir: dir,
+    segmentSeconds: 2,
+    index: () => index,
+    log: memoryLogger("info"),
+    now: Date.now,
+  }, { backoffMs: [250, 500], jitter: 0 });
+  const stop = new AbortController();
+  const run = supervisor.run(stop.signal);
+  try {
+    await until(() => supervisor.status().segments >= 1, "first segment");
+    await cam.drop();
+    await until(() => supervisor.status().state === "retrying", "failure noticed", 15_000);
+    const before = supervisor.status().segments;
+    await cam.restore();
+    await until(() => supervisor.status().segments > before, "recording after return");
+    assert(supervisor.status().restarts >= 1);
+  } finally {
+    stop.abort();
+    await run;
+  }
+  await Deno.remove(dir, { recursive: true });
+});
