@@ -5,7 +5,7 @@
 import type { NvrConfig } from "./config/types.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "./api/app.ts";
-import { CameraSupervisor, type CameraStatus, type SupervisorOptions } from "./recorder/mod.ts";
+import { type CameraStatus, CameraSupervisor, type SupervisorOptions } from "./recorder/mod.ts";
 import { ensureWritable, indexPath, SegmentIndex, StorageUnavailableError } from "./storage/mod.ts";
 
 export interface Daemon {

@@ -3,8 +3,12 @@ import { validateConfig } from "./config/mod.ts";
 import { memoryLogger } from "./log.ts";
 import { type Daemon, startDaemon } from "./daemon.ts";
 import type { CameraStatus } from "./recorder/mod.ts";
+import { freePort } from "../hw-tests/sim/ports.ts";
 
-async function waitFor(daemon: Daemon, ok: (cams: CameraStatus[]) => boolean): Promise<CameraStatus[]> {
+async function waitFor(
+  daemon: Daemon,
+  ok: (cams: CameraStatus[]) => boolean,
+): Promise<CameraStatus[]> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const cams = daemon.cameras();
@@ -14,19 +18,12 @@ async function waitFor(daemon: Daemon, ok: (cams: CameraStatus[]) => boolean): P
   throw new Error(`timed out; cameras: ${JSON.stringify(daemon.cameras())}`);
 }
 
-async function closedPort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 const fast = { backoffMs: [100, 200], jitter: 0 };
 
 Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API keeps answering", async () => {
   const dir = await Deno.makeTempDir();
   const log = memoryLogger("info");
-  const port = await closedPort();
+  const port = freePort(); // nothing listens there
   const config = validateConfig({
     storage: { dataDir: dir, segmentSeconds: 2 },
     http: { listen: "127.0.0.1:0" },
@@ -38,8 +35,9 @@ Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API k
   });
   const daemon = await startDaemon(config, { log, supervisor: fast });
   try {
-    const cams = await waitFor(daemon, (c) =>
-      c[0]?.state === "failed" && (c[1]?.restarts ?? 0) >= 2
+    const cams = await waitFor(
+      daemon,
+      (c) => c[0]?.state === "failed" && (c[1]?.restarts ?? 0) >= 2,
     );
     assertEquals(
       cams[0]?.lastError,

@@ -59,7 +59,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 /** A logger that keeps lines in memory, for tests. */
-export function memoryLogger(level: LogLevel = "debug"): Logger & { lines: Record<string, unknown>[] } {
+export function memoryLogger(
+  level: LogLevel = "debug",
+): Logger & { lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const logger = createLogger({ level, sink: (line) => lines.push(JSON.parse(line)) });
   return Object.assign(logger, { lines });

@@ -69,7 +69,9 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
       'cameras[1].id: "cam1" is used by another camera; ids must differ',
     ]],
     [{ cameras: [{ id: "c", url: "not a url" }] }, ['cameras[0].url: "not a url" is not a URL']],
-    [{ cameras: [{ id: "c" }] }, ['cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"']],
+    [{ cameras: [{ id: "c" }] }, [
+      'cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"',
+    ]],
     [{ cameras: [{ ...camera, transport: "sctp" }] }, [
       'cameras[0].transport: "sctp" is not allowed; allowed: "tcp", "udp"',
     ]],

@@ -96,7 +96,9 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
     if (!cam) return;
     const id = cam.string("id", "", (s) => CAMERA_ID.test(s) ? null : idRule);
     if (cam.raw("id") === undefined) cam.fail("id", "missing; every camera needs an id");
-    if (id && seen.has(id)) cam.fail("id", `${show(id)} is used by another camera; ids must differ`);
+    if (id && seen.has(id)) {
+      cam.fail("id", `${show(id)} is used by another camera; ids must differ`);
+    }
     seen.add(id);
     const url = cam.string("url", "", (s) => urlProblem(s, null));
     if (cam.raw("url") === undefined) {
@@ -117,7 +119,8 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
   return cameras;
 }
 
-const idRule = "is not a valid id; use 1 to 32 letters, digits, '-' or '_', starting with a letter " +
+const idRule =
+  "is not a valid id; use 1 to 32 letters, digits, '-' or '_', starting with a letter " +
   "or digit";
 
 function nonEmpty(s: string): string | null {

@@ -9,7 +9,10 @@ import {
   PipelineStateError,
 } from "./mod.ts";
 
-async function collect(pipeline: Pipeline, until: (m: BusMessage) => boolean): Promise<BusMessage[]> {
+async function collect(
+  pipeline: Pipeline,
+  until: (m: BusMessage) => boolean,
+): Promise<BusMessage[]> {
   const seen: BusMessage[] = [];
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -77,7 +80,9 @@ Deno.test("splitmuxsink fragment messages carry location and running time", asyn
     );
     pipeline.play();
     const seen = await collect(pipeline, (m) => m.type === "eos");
-    const closed = seen.filter((m) => m.type === "element" && m.name === "splitmuxsink-fragment-closed");
+    const closed = seen.filter((m) =>
+      m.type === "element" && m.name === "splitmuxsink-fragment-closed"
+    );
     assertEquals(closed.length, 2);
     const first = closed[0];
     assert(first?.type === "element");

@@ -58,7 +58,9 @@ export async function recordCamera(
     location: incomingPattern(ctx.dataDir, camera.id, runId),
     segmentSeconds: ctx.segmentSeconds,
   });
-  ctx.log.debug("pipeline", { description: description.replace(/user-pw="[^"]*"/, 'user-pw="***"') });
+  ctx.log.debug("pipeline", {
+    description: description.replace(/user-pw="[^"]*"/, 'user-pw="***"'),
+  });
   await using pipeline = Pipeline.parse(description, { name: camera.id });
   pipeline.play();
 

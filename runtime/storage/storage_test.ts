@@ -1,5 +1,10 @@
 import { assertEquals, assertRejects } from "../testing/assert.ts";
-import { ensureWritable, SegmentIndex, segmentRelativePath, StorageUnavailableError } from "./mod.ts";
+import {
+  ensureWritable,
+  SegmentIndex,
+  segmentRelativePath,
+  StorageUnavailableError,
+} from "./mod.ts";
 
 Deno.test("segment paths are by camera, UTC date and hour", () => {
   assertEquals(

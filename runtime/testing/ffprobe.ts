@@ -12,9 +12,16 @@ export interface ProbeResult {
 export async function ffprobe(path: string): Promise<ProbeResult> {
   const out = await new Deno.Command("ffprobe", {
     args: [
-      "-v", "error", "-count_frames", "-select_streams", "v:0",
-      "-show_entries", "stream=codec_name,width,height,nb_read_frames:format=duration",
-      "-of", "json", path,
+      "-v",
+      "error",
+      "-count_frames",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "stream=codec_name,width,height,nb_read_frames:format=duration",
+      "-of",
+      "json",
+      path,
     ],
     stdout: "piped",
     stderr: "piped",

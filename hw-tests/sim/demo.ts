@@ -1,0 +1,141 @@
+/**
+ * `make run`: a local Mosquitto, two virtual H.265 cameras and the daemon on the demo config,
+ * all in the foreground. Ctrl-C (or SIGTERM) stops the daemon first, so it finishes its open
+ * segments, then the cameras and the broker.
+ */
+import { startVirtualCamera, type VirtualCamera } from "./virtual_camera.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CONFIG = `${ROOT}hw-tests/sim/demo.config.json`;
+const DEMO_DIR = `${ROOT}.demo`;
+const BROKER_PORT = 18830;
+const CAMERAS = [
+  { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001" },
+  { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002" },
+];
+
+function say(text: string): void {
+  console.error(`[demo] ${text}`);
+}
+
+async function waitForPort(port: number, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${what} did not open port ${port}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startBroker(): Promise<Deno.ChildProcess> {
+  if (!(portFree(BROKER_PORT))) {
+    throw new Error(`port ${BROKER_PORT} is taken: is another demo running? Stop it first.`);
+  }
+  const conf = `${DEMO_DIR}/mosquitto.conf`;
+  await Deno.writeTextFile(
+    conf,
+    `listener ${BROKER_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\n`,
+  );
+  const broker = new Deno.Command("mosquitto", {
+    args: ["-c", conf],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  await waitForPort(BROKER_PORT, "mosquitto");
+  return broker;
+}
+
+async function main(): Promise<number> {
+  await Deno.mkdir(`${DEMO_DIR}/data`, { recursive: true });
+  for (const cam of CAMERAS) {
+    if (!(portFree(cam.rtspPort))) {
+      say(`port ${cam.rtspPort} is taken: is another demo running? Stop it first.`);
+      return 1;
+    }
+  }
+  say("starting Mosquitto on 127.0.0.1:" + BROKER_PORT);
+  const broker = await startBroker();
+  const cameras: VirtualCamera[] = [];
+  let daemon: Deno.ChildProcess | null = null;
+  try {
+    for (const cam of CAMERAS) {
+      say(
+        `starting virtual camera ${cam.name} (H.265 1280x720 15 fps) on rtsp://127.0.0.1:${cam.rtspPort}/main`,
+      );
+      cameras.push(
+        await startVirtualCamera({
+          ...cam,
+          codec: "h265",
+          width: 1280,
+          height: 720,
+          fps: 15,
+          bitrateKbps: 1000,
+          model: "SimCam-1",
+          manufacturer: "NVR Sim",
+        }),
+      );
+    }
+    daemon = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-ffi",
+        "--allow-read",
+        "--allow-write",
+        "--allow-net",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-run",
+        `${ROOT}runtime/main.ts`,
+        "--config",
+        CONFIG,
+      ],
+      cwd: ROOT,
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    say("NVR daemon started: http://127.0.0.1:8080/healthz — recordings in .demo/data/recordings/");
+    say("press Ctrl-C to stop everything");
+
+    const stop = Promise.withResolvers<void>();
+    const onSignal = () => stop.resolve();
+    Deno.addSignalListener("SIGINT", onSignal);
+    Deno.addSignalListener("SIGTERM", onSignal);
+    const ended = await Promise.race([daemon.status.then(() => "daemon"), stop.promise]);
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    if (ended === "daemon") {
+      say("the daemon exited on its own; stopping the demo");
+      return 1;
+    }
+    return 0;
+  } finally {
+    say("stopping");
+    if (daemon) {
+      try {
+        daemon.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await daemon.status;
+    }
+    await Promise.all(cameras.map((c) => c.stop()));
+    try {
+      broker.kill("SIGTERM");
+    } catch { /* already gone */ }
+    await broker.status;
+    say("stopped");
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
