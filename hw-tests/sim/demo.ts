@@ -47,7 +47,8 @@ async function startBroker(): Promise<Deno.ChildProcess> {
   const conf = `${DEMO_DIR}/mosquitto.conf`;
   await Deno.writeTextFile(
     conf,
-    `listener ${BROKER_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\n`,
+    `listener ${BROKER_PORT} 127.0.0.1\nallow_anonymous true\npersistence false\n` +
+      "log_dest stderr\nlog_type error\nlog_type warning\n",
   );
   const broker = new Deno.Command("mosquitto", {
     args: ["-c", conf],
