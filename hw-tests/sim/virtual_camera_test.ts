@@ -28,55 +28,6 @@ async function run(cmd: string, args: string[], timeoutMs: number): Promise<Outp
   }
 }
 
-/** Records ~`seconds` with gst-launch-1.0 -e rtspsrc over TCP, stopping it with SIGINT (EOS). */
-async function recordWithGst(
-  url: string,
-  codec: "h264" | "h265",
-  out: string,
-  seconds: number,
-  creds?: { user: string; password: string },
-): Promise<Output> {
-  const auth = creds === undefined ? [] : [`user-id=${creds.user}`, `user-pw=${creds.password}`];
-  const child = new Deno.Command("gst-launch-1.0", {
-    args: [
-      "-e",
-      "-q",
-      "rtspsrc",
-      `location=${url}`,
-      "protocols=tcp",
-      "latency=100",
-      ...auth,
-      "!",
-      `rtp${codec}depay`,
-      "!",
-      `${codec}parse`,
-      "!",
-      "mp4mux",
-      "!",
-      "filesink",
-      `location=${out}`,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const outP = child.output();
-  const sigint = setTimeout(() => child.kill("SIGINT"), seconds * 1000);
-  const hardKill = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-  }, seconds * 1000 + 10_000);
-  try {
-    const o = await outP;
-    const dec = new TextDecoder();
-    return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-  } finally {
-    clearTimeout(sigint);
-    clearTimeout(hardKill);
-  }
-}
-
 function recordWithFfmpeg(url: string, out: string, seconds: number): Promise<Output> {
   return run("ffmpeg", [
     "-v",
@@ -135,15 +86,17 @@ function tempDir(): Promise<string> {
   return Deno.makeTempDir({ prefix: "nvr-sim-test-" });
 }
 
-Deno.test("H.265 camera: gst rtspsrc records HEVC at the asked size; /sub is H.264 640x360", async () => {
+// GStreamer's rtspsrc against these cameras is exercised by runtime/recorder/recorder_test.ts;
+// here an independent client (ffmpeg) checks what the camera sends.
+Deno.test("H.265 camera: ffmpeg records HEVC at the asked size; /sub is H.264 640x360", async () => {
   const dir = await tempDir();
   try {
     await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
     const [mainRec, subRec] = await Promise.all([
-      recordWithGst(cam.rtspUrl, "h265", `${dir}/main.mp4`, 3),
+      recordWithFfmpeg(cam.rtspUrl, `${dir}/main.mp4`, 3),
       recordWithFfmpeg(cam.subUrl, `${dir}/sub.mp4`, 2),
     ]);
-    assertEquals(mainRec.code, 0, `gst-launch failed: ${mainRec.stderr}`);
+    assertEquals(mainRec.code, 0, `ffmpeg failed: ${mainRec.stderr}`);
     assertEquals(subRec.code, 0, `ffmpeg failed: ${subRec.stderr}`);
     const main = await probeFile(`${dir}/main.mp4`);
     assertEquals([main.codec, main.width, main.height], ["hevc", 320, 240], "main stream");
