@@ -30,12 +30,41 @@ Deno.test("a camera gets its defaults filled in", () => {
     codec: "h265",
     username: null,
     password: null,
+    retentionDays: null,
   });
 });
 
 Deno.test("durations are accepted as seconds or with a unit", () => {
   assertEquals(validateConfig({ storage: { segmentSeconds: "2m" } }).storage.segmentSeconds, 120);
   assertEquals(validateConfig({ storage: { segmentSeconds: 10 } }).storage.segmentSeconds, 10);
+});
+
+Deno.test("sizes are bytes or a number with K, M, G or T (powers of 1024)", () => {
+  const storage = validateConfig({
+    storage: {
+      dataDir: "/mnt/ssd/nvr",
+      requireMount: "/mnt/ssd/",
+      maxBytes: "1.5T",
+      minFreeBytes: "200M",
+      minFreePercent: 2.5,
+      retentionDays: 30,
+    },
+  }).storage;
+  assertEquals(storage.maxBytes, 1.5 * 2 ** 40);
+  assertEquals(storage.minFreeBytes, 200 * 2 ** 20);
+  assertEquals(storage.minFreePercent, 2.5);
+  assertEquals(storage.retentionDays, 30);
+  assertEquals(storage.requireMount, "/mnt/ssd");
+  for (
+    const [value, bytes] of [[4194304, 4194304], ["500G", 500 * 2 ** 30], ["500GiB", 500 * 2 ** 30]]
+  ) {
+    assertEquals(validateConfig({ storage: { maxBytes: value } }).storage.maxBytes, bytes);
+  }
+  assertEquals(validateConfig({ storage: { maxBytes: null } }).storage.maxBytes, null);
+  assertEquals(
+    validateConfig({ cameras: [{ ...camera, retentionDays: 7 }] }).cameras[0]?.retentionDays,
+    7,
+  );
 });
 
 Deno.test("each bad config names the key, the value and what is allowed", () => {
@@ -50,6 +79,30 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
     ]],
     [{ storage: { segmentSeconds: "soon" } }, [
       'storage.segmentSeconds: "soon" is not allowed; allowed: whole seconds from 2 to 3600, e.g. 60 or "10m"',
+    ]],
+    [{ storage: { requireMount: "mnt/ssd" } }, [
+      'storage.requireMount: "mnt/ssd" is not an absolute path; e.g. "/mnt/ssd"',
+    ]],
+    [{ storage: { requireMount: "/" } }, [
+      'storage.requireMount: "/" is the root filesystem; give the recording disk\'s mount point, e.g. "/mnt/ssd"',
+    ]],
+    [{ storage: { requireMount: "/mnt/ssd" } }, [
+      'storage.requireMount: "/mnt/ssd" does not contain storage.dataDir "/var/lib/nvr"; put storage.dataDir on that disk, e.g. "/mnt/ssd/nvr"',
+    ]],
+    [{ storage: { maxBytes: "lots" } }, [
+      'storage.maxBytes: "lots" is not allowed; allowed: whole bytes or a size like "200M", "500G", "1.5T" of at least 1048576 bytes, or null for none',
+    ]],
+    [{ storage: { minFreeBytes: -1 } }, [
+      'storage.minFreeBytes: -1 is not allowed; allowed: whole bytes or a size like "200M", "500G", "1.5T"',
+    ]],
+    [{ storage: { minFreePercent: 90 } }, [
+      "storage.minFreePercent: 90 is not allowed; allowed: a number from 0 to 50",
+    ]],
+    [{ storage: { retentionDays: 0 } }, [
+      "storage.retentionDays: 0 is not allowed; allowed: a number from 0.01 to 3650, or null",
+    ]],
+    [{ cameras: [{ ...camera, retentionDays: "7d" }] }, [
+      'cameras[0].retentionDays: "7d" is not allowed; allowed: a number from 0.01 to 3650, or null',
     ]],
     [{ http: { listen: "8080" } }, [
       'http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"',
@@ -79,7 +132,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
       'cameras[0].enabled: expected true or false, got "yes"',
     ]],
     [{ cameras: [{ ...camera, fps: 30 }] }, [
-      "cameras[0].fps: unknown key; known keys here: codec, enabled, id, name, password, transport, url, username",
+      "cameras[0].fps: unknown key; known keys here: codec, enabled, id, name, password, retentionDays, transport, url, username",
     ]],
   ];
   for (const [raw, expected] of table) {

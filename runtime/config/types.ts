@@ -19,6 +19,8 @@ export interface CameraConfig {
   /** Credentials, when not in the URL. */
   readonly username: string | null;
   readonly password: string | null;
+  /** Days recordings of this camera are kept at most; null: storage.retentionDays. */
+  readonly retentionDays: number | null;
 }
 
 export interface StorageConfig {
@@ -26,6 +28,15 @@ export interface StorageConfig {
   readonly dataDir: string;
   /** Length of a recorded segment, in seconds. */
   readonly segmentSeconds: number;
+  /** Mount point the data folder must be on (the SSD); null: no check. */
+  readonly requireMount: string | null;
+  /** Most bytes recordings may take; null: no budget (free space still applies). */
+  readonly maxBytes: number | null;
+  /** Free space kept on the disk: the larger of these two. */
+  readonly minFreeBytes: number;
+  readonly minFreePercent: number;
+  /** Days recordings are kept at most; null: until the space is needed. */
+  readonly retentionDays: number | null;
 }
 
 export interface HttpConfig {

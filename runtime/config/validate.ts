@@ -4,6 +4,7 @@
  */
 import { ObjectReader, show } from "./reader.ts";
 import { parseDurationSeconds } from "./duration.ts";
+import { parseSizeBytes } from "./size.ts";
 import type { CameraConfig, LogLevel, NvrConfig, RtspTransport, VideoCodec } from "./types.ts";
 
 export class ConfigError extends Error {
@@ -24,6 +25,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
+/** Default storage.minFreeBytes: 2 GiB. */
+const MIN_FREE = 2 * 2 ** 30;
 
 export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const errors: string[] = [];
@@ -36,11 +39,17 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const mqtt = ObjectReader.of("mqtt", top.raw("mqtt"), errors);
   const log = ObjectReader.of("log", top.raw("log"), errors);
 
+  const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
     device: { name: device?.string("name", "nvr", nonEmpty) ?? "nvr" },
     storage: {
-      dataDir: storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr",
+      dataDir,
       segmentSeconds: storage ? readSegmentSeconds(storage) : 60,
+      requireMount: storage ? readRequireMount(storage, dataDir) : null,
+      maxBytes: storage ? readSize(storage, "maxBytes", null, 2 ** 20) : null,
+      minFreeBytes: (storage && readSize(storage, "minFreeBytes", MIN_FREE, 0)) ?? MIN_FREE,
+      minFreePercent: (storage && readNumber(storage, "minFreePercent", 5, 0, 50)) ?? 5,
+      retentionDays: storage ? readNumber(storage, "retentionDays", null, 0.01, 3650) : null,
     },
     http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
     mqtt: { url: mqtt ? readMqttUrl(mqtt) : null },
@@ -67,6 +76,61 @@ function readSegmentSeconds(storage: ObjectReader): number {
     return 60;
   }
   return seconds;
+}
+
+/** A size in bytes (see size.ts) of at least `min`; a null fallback makes null allowed. */
+function readSize(r: ObjectReader, name: string, fallback: number | null, min: number) {
+  const value = r.raw(name);
+  if (value === undefined || (value === null && fallback === null)) return fallback;
+  const bytes = parseSizeBytes(value);
+  if (bytes === null || bytes < min) {
+    const least = min > 0 ? ` of at least ${min} bytes` : "";
+    const orNull = fallback === null ? ", or null for none" : "";
+    r.fail(
+      name,
+      `${show(value)} is not allowed; allowed: whole bytes or a size like "200M", "500G", ` +
+        `"1.5T"${least}${orNull}`,
+    );
+    return fallback;
+  }
+  return bytes;
+}
+
+/** A number from min to max; a null fallback makes null allowed. */
+function readNumber(
+  r: ObjectReader,
+  name: string,
+  fallback: number | null,
+  min: number,
+  max: number,
+) {
+  const value = r.raw(name);
+  if (value === undefined || (value === null && fallback === null)) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    const orNull = fallback === null ? ", or null" : "";
+    r.fail(name, `${show(value)} is not allowed; allowed: a number from ${min} to ${max}${orNull}`);
+    return fallback;
+  }
+  return value;
+}
+
+function readRequireMount(storage: ObjectReader, dataDir: string): string | null {
+  const mount = storage.nullableString("requireMount");
+  if (mount === null) return null;
+  const bare = mount.replace(/\/+$/, "");
+  const problem = !mount.startsWith("/")
+    ? 'is not an absolute path; e.g. "/mnt/ssd"'
+    : bare === ""
+    ? 'is the root filesystem; give the recording disk\'s mount point, e.g. "/mnt/ssd"'
+    : dataDir !== bare && !dataDir.startsWith(bare + "/")
+    ? `does not contain storage.dataDir ${show(dataDir)}; put storage.dataDir on that disk, ` +
+      `e.g. ${show(bare + "/nvr")}`
+    : null;
+  if (problem) {
+    storage.fail("requireMount", `${show(mount)} ${problem}`);
+    return null;
+  }
+  return bare;
 }
 
 function readMqttUrl(mqtt: ObjectReader): string | null {
@@ -113,6 +177,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       codec: cam.oneOf("codec", "h265", CODECS),
       username: cam.nullableString("username"),
       password: cam.nullableString("password"),
+      retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
     });
     cam.rejectUnknown();
   });

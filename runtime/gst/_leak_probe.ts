@@ -8,11 +8,16 @@ import { Pipeline } from "./pipeline.ts";
 
 async function cycle(): Promise<void> {
   const p = Pipeline.parse(
-    "videotestsrc num-buffers=3 ! video/x-raw,width=320,height=240 ! videoconvert ! fakesink",
+    "videotestsrc num-buffers=3 ! video/x-raw,width=320,height=240 ! videoconvert name=c ! " +
+      "fakesink name=s",
     { name: "leak" },
   );
   p.play();
-  while ((await p.next(1000))?.type !== "eos");
+  for (let i = 0; i < 50 && (await p.next(1000))?.type !== "eos"; i++);
+  // Exercise the rest of the binding too: element refs, properties, structures, caps.
+  p.element("s")?.getStructure("stats");
+  p.element("c")?.padCaps("src");
+  p.element("s")?.get("sync");
   await p.close();
 }
 

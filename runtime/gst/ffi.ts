@@ -41,6 +41,61 @@ const GST_SYMBOLS = {
   gst_structure_to_string: { parameters: ["pointer"], result: "pointer" },
   gst_element_send_event: { parameters: ["pointer", "pointer"], result: "i32" },
   gst_event_new_eos: { parameters: [], result: "pointer" },
+  gst_structure_get_int: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  gst_structure_get_uint: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  gst_structure_get_fraction: {
+    parameters: ["pointer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  gst_element_get_static_pad: { parameters: ["pointer", "buffer"], result: "pointer" },
+  gst_pad_get_current_caps: { parameters: ["pointer"], result: "pointer" },
+  gst_caps_get_structure: { parameters: ["pointer", "u32"], result: "pointer" },
+  gst_caps_to_string: { parameters: ["pointer"], result: "pointer" },
+  gst_sample_get_buffer: { parameters: ["pointer"], result: "pointer" },
+  gst_sample_get_caps: { parameters: ["pointer"], result: "pointer" },
+  gst_buffer_map: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
+  gst_buffer_unmap: { parameters: ["pointer", "buffer"], result: "void" },
+  gst_buffer_new_memdup: { parameters: ["buffer", "usize"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const GOBJECT_SYMBOLS = {
+  g_object_class_find_property: { parameters: ["pointer", "buffer"], result: "pointer" },
+  g_object_get_property: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
+  g_object_set_property: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
+  g_value_init: { parameters: ["buffer", "u64"], result: "pointer" },
+  g_value_unset: { parameters: ["buffer"], result: "void" },
+  g_type_fundamental: { parameters: ["u64"], result: "u64" },
+  g_type_name: { parameters: ["u64"], result: "pointer" },
+  g_value_get_boolean: { parameters: ["buffer"], result: "i32" },
+  g_value_get_int: { parameters: ["buffer"], result: "i32" },
+  g_value_get_uint: { parameters: ["buffer"], result: "u32" },
+  g_value_get_int64: { parameters: ["buffer"], result: "i64" },
+  g_value_get_uint64: { parameters: ["buffer"], result: "u64" },
+  g_value_get_double: { parameters: ["buffer"], result: "f64" },
+  g_value_get_enum: { parameters: ["buffer"], result: "i32" },
+  g_value_get_flags: { parameters: ["buffer"], result: "u32" },
+  g_value_get_string: { parameters: ["buffer"], result: "pointer" },
+  g_value_get_boxed: { parameters: ["buffer"], result: "pointer" },
+  g_value_set_boolean: { parameters: ["buffer", "i32"], result: "void" },
+  g_value_set_int: { parameters: ["buffer", "i32"], result: "void" },
+  g_value_set_uint: { parameters: ["buffer", "u32"], result: "void" },
+  g_value_set_int64: { parameters: ["buffer", "i64"], result: "void" },
+  g_value_set_uint64: { parameters: ["buffer", "u64"], result: "void" },
+  g_value_set_double: { parameters: ["buffer", "f64"], result: "void" },
+  g_value_set_string: { parameters: ["buffer", "buffer"], result: "void" },
+  g_value_set_enum: { parameters: ["buffer", "i32"], result: "void" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const GSTAPP_SYMBOLS = {
+  gst_app_sink_try_pull_sample: { parameters: ["pointer", "u64"], result: "pointer" },
+  gst_app_sink_try_pull_sample_nb: {
+    name: "gst_app_sink_try_pull_sample",
+    parameters: ["pointer", "u64"],
+    result: "pointer",
+    nonblocking: true,
+  },
+  gst_app_src_push_buffer: { parameters: ["pointer", "pointer"], result: "i32" },
+  gst_app_src_end_of_stream: { parameters: ["pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const GLIB_SYMBOLS = {
@@ -50,10 +105,14 @@ const GLIB_SYMBOLS = {
 
 export type GstSymbols = Deno.DynamicLibrary<typeof GST_SYMBOLS>["symbols"];
 export type GlibSymbols = Deno.DynamicLibrary<typeof GLIB_SYMBOLS>["symbols"];
+export type GobjectSymbols = Deno.DynamicLibrary<typeof GOBJECT_SYMBOLS>["symbols"];
+export type GstAppSymbols = Deno.DynamicLibrary<typeof GSTAPP_SYMBOLS>["symbols"];
 
 export interface GstLibrary {
   readonly gst: GstSymbols;
   readonly glib: GlibSymbols;
+  readonly gobject: GobjectSymbols;
+  readonly app: GstAppSymbols;
   /** e.g. "GStreamer 1.22.0" */
   readonly version: string;
 }
@@ -76,13 +135,17 @@ export function openGst(): GstLibrary {
   if (opened) return opened;
   let gstLib: Deno.DynamicLibrary<typeof GST_SYMBOLS>;
   let glibLib: Deno.DynamicLibrary<typeof GLIB_SYMBOLS>;
+  let gobjectLib: Deno.DynamicLibrary<typeof GOBJECT_SYMBOLS>;
+  let appLib: Deno.DynamicLibrary<typeof GSTAPP_SYMBOLS>;
   try {
     gstLib = Deno.dlopen("libgstreamer-1.0.so.0", GST_SYMBOLS);
     glibLib = Deno.dlopen("libglib-2.0.so.0", GLIB_SYMBOLS);
+    gobjectLib = Deno.dlopen("libgobject-2.0.so.0", GOBJECT_SYMBOLS);
+    appLib = Deno.dlopen("libgstapp-1.0.so.0", GSTAPP_SYMBOLS);
   } catch (err) {
     throw new GstUnavailableError(
-      "Cannot load libgstreamer-1.0.so.0: install GStreamer 1.22 (run `make deps`, or " +
-        "`apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base`)",
+      "Cannot load libgstreamer-1.0 / libgstapp-1.0: install GStreamer 1.22 (run `make deps`, " +
+        "or `apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base`)",
       { cause: err },
     );
   }
@@ -93,7 +156,13 @@ export function openGst(): GstLibrary {
   }
   const version = readCString(gstLib.symbols.gst_version_string(), glibLib.symbols, true) ??
     "GStreamer (unknown version)";
-  opened = { gst: gstLib.symbols, glib: glibLib.symbols, version };
+  opened = {
+    gst: gstLib.symbols,
+    glib: glibLib.symbols,
+    gobject: gobjectLib.symbols,
+    app: appLib.symbols,
+    version,
+  };
   return opened;
 }
 

@@ -4,6 +4,7 @@
  */
 import { cstr, type GstLibrary, openGst, readCString, readOutPointer } from "./ffi.ts";
 import { PipelineClosedError, PipelineParseError, PipelineStateError } from "./errors.ts";
+import { Element } from "./element.ts";
 import {
   type BusMessage,
   DECODED_MESSAGES,
@@ -32,6 +33,7 @@ export class Pipeline implements AsyncDisposable {
   #element: Deno.PointerValue;
   #bus: Deno.PointerValue;
   #pendingPop: Promise<unknown> | null = null;
+  readonly #elements = new Map<string, Element>();
 
   private constructor(
     lib: GstLibrary,
@@ -113,6 +115,17 @@ export class Pipeline implements AsyncDisposable {
     return true;
   }
 
+  /** The element of that name, or null. The pipeline keeps the reference until close(). */
+  element(name: string): Element | null {
+    const cached = this.#elements.get(name);
+    if (cached) return cached;
+    const ptr = this.#lib.gst.gst_bin_get_by_name(this.#live(), cstr(name));
+    if (ptr === null) return null;
+    const element = new Element(this.#lib, name, ptr);
+    this.#elements.set(name, element);
+    return element;
+  }
+
   /** Next message without waiting, or null. */
   poll(): BusMessage | null {
     this.#live();
@@ -151,6 +164,8 @@ export class Pipeline implements AsyncDisposable {
     this.#element = null;
     this.#bus = null;
     this.#lib.gst.gst_element_set_state(element, State.NULL);
+    for (const child of this.#elements.values()) this.#lib.gst.gst_object_unref(child.pointer);
+    this.#elements.clear();
     if (bus !== null) this.#lib.gst.gst_object_unref(bus);
     this.#lib.gst.gst_object_unref(element);
   }

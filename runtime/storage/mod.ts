@@ -1,4 +1,31 @@
-/** Storage: the data folder's layout, its writability check and the segment index. */
+/**
+ * Storage: the data folder's layout, its writability and mount checks, the segment index, free
+ * space and retention.
+ */
 export * from "./layout.ts";
 export { ensureWritable, StorageUnavailableError } from "./data_dir.ts";
-export { type IndexedSegment, SegmentIndex, type SegmentRecord } from "./segment_index.ts";
+export {
+  type CameraTotals,
+  type EventRecord,
+  type GapRecord,
+  type IndexedSegment,
+  SegmentIndex,
+  type SegmentRecord,
+  UnknownSegmentError,
+} from "./segment_index.ts";
+export { IndexTooNewError, SCHEMA_VERSION } from "./migrations.ts";
+export { type DiskSpace, diskSpace, DiskSpaceError, isDiskFull } from "./disk_space.ts";
+export { checkMount, type MountEntry, type MountStatus, requireMounted } from "./mount_guard.ts";
+export {
+  type Deletion,
+  type DeletionReason,
+  planDeletions,
+  type RetentionDeps,
+  type RetentionLoop,
+  type RetentionPolicy,
+  retentionPolicy,
+  type RetentionState,
+  runRetention,
+  type SweepResult,
+  sweepRetention,
+} from "./retention.ts";
