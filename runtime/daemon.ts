@@ -2,17 +2,38 @@
  * The daemon as a value: started from a validated config, stopped in reverse order. main.ts
  * wires it to the process (arguments, environment, signals); tests start it in-process.
  */
-import type { NvrConfig } from "./config/types.ts";
+import type { CameraConfig, NvrConfig } from "./config/types.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "./api/app.ts";
+import {
+  type BoardInfo,
+  type BoardProfile,
+  detectBoard,
+  type ElementRegistry,
+  GstRegistry,
+  loadProfile,
+  planVideo,
+  type VideoPlan,
+} from "./board/mod.ts";
 import { type CameraStatus, CameraSupervisor, type SupervisorOptions } from "./recorder/mod.ts";
-import { ensureWritable, indexPath, SegmentIndex, StorageUnavailableError } from "./storage/mod.ts";
+import {
+  ensureWritable,
+  indexPath,
+  requireMounted,
+  retentionPolicy,
+  runRetention,
+  SegmentIndex,
+  StorageUnavailableError,
+} from "./storage/mod.ts";
 
 export interface Daemon {
   /** Address the API listens on, e.g. "127.0.0.1:8080". */
   readonly listen: { hostname: string; port: number };
+  readonly board: BoardInfo;
   cameras(): CameraStatus[];
-  /** Stops cameras (finishing open segments), the API, then the index. */
+  /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
+  snapshot(camera: string): Promise<Uint8Array>;
+  /** Stops cameras (finishing open segments), retention, the API, then the index. */
   stop(): Promise<void>;
 }
 
@@ -21,6 +42,12 @@ export interface DaemonDeps {
   readonly now?: () => number;
   /** Retry pauses and jitter of camera supervisors (tests shorten them). */
   readonly supervisor?: SupervisorOptions;
+  /** Where board facts are read; tests point these at fixture trees. */
+  readonly boardRoots?: { sysRoot: string; procRoot: string };
+  /** The element registry; default: the live GStreamer registry. */
+  readonly registry?: ElementRegistry;
+  /** /proc for the mount guard; tests point it at fixtures. */
+  readonly procRoot?: string;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -28,25 +55,47 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const controller = new AbortController();
+  const { dataDir, requireMount } = config.storage;
 
-  const index = lazyIndex(config.storage.dataDir);
+  const board = await detectBoard(deps.boardRoots);
+  const profile = loadProfile(board.id);
+  const registry = deps.registry ?? new GstRegistry();
+  log.info("board", { module: "board", id: board.id, model: board.model, source: board.source });
+
+  const checkStorage = async () => {
+    requireMounted(dataDir, requireMount, deps.procRoot);
+    await ensureWritable(dataDir);
+  };
+  const index = lazyIndex(dataDir, () => requireMounted(dataDir, requireMount, deps.procRoot));
   try {
-    await ensureWritable(config.storage.dataDir);
+    await checkStorage();
     index();
   } catch (err) {
     // Recording waits for the disk; the rest of the daemon runs and says what is wrong.
     log.error("storage unavailable", { module: "storage", err });
   }
+  const retention = runRetention({
+    index,
+    dataDir,
+    policy: retentionPolicy(config),
+    log: log.child({ module: "retention" }),
+    now,
+  }, controller.signal);
 
-  const supervisors = config.cameras.map((camera) =>
-    new CameraSupervisor(camera, {
-      dataDir: config.storage.dataDir,
+  const supervisors = config.cameras.map((camera) => {
+    const planned = planFor(camera, config, profile, registry);
+    return new CameraSupervisor(camera, {
+      dataDir,
       segmentSeconds: config.storage.segmentSeconds,
       index,
       log: log.child({ module: "recorder", camera: camera.id }),
       now,
-    }, deps.supervisor)
-  );
+      checkStorage,
+      stallMs: config.recording.stallSeconds * 1000,
+      onDiskFull: async () => void await retention.trigger(),
+      ...planned,
+    }, deps.supervisor);
+  });
   const runs = supervisors.map((s) => s.run(controller.signal));
 
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
@@ -62,15 +111,53 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
 
   return {
     listen: { hostname: addr.hostname, port: addr.port },
+    board,
     cameras: () => supervisors.map((s) => s.status()),
+    snapshot: (id) => {
+      const supervisor = supervisors.find((s) => s.camera.id === id);
+      if (!supervisor) return Promise.reject(new Error(`No camera '${id}' in the config`));
+      return supervisor.snapshot();
+    },
     async stop() {
       controller.abort();
       await Promise.all(runs);
+      await retention.done;
       await server.finished;
       index.close();
       log.info("stopped", { module: "daemon" });
     },
   };
+}
+
+/** The camera's video plan, or why it cannot be recorded on this board. */
+function planFor(
+  camera: CameraConfig,
+  config: NvrConfig,
+  profile: BoardProfile,
+  registry: ElementRegistry,
+): { plan: VideoPlan; fault?: string } {
+  try {
+    return {
+      plan: planVideo(
+        { codec: camera.codec, fallback: config.recording.encodeFallback, camera: camera.id },
+        profile,
+        registry,
+      ),
+    };
+  } catch (err) {
+    const reason = (err as Error).message;
+    return {
+      plan: {
+        mode: "passthrough",
+        codec: camera.codec,
+        encoder: null,
+        decoder: null,
+        reason,
+        launch: "",
+      },
+      fault: reason,
+    };
+  }
 }
 
 function splitListen(listen: string): [string, string] {
@@ -79,10 +166,14 @@ function splitListen(listen: string): [string, string] {
 }
 
 /** Opens the index on first use, so a disk mounted after start-up is picked up. */
-function lazyIndex(dataDir: string): (() => SegmentIndex) & { close(): void } {
+function lazyIndex(
+  dataDir: string,
+  guard: () => void,
+): (() => SegmentIndex) & { close(): void } {
   let index: SegmentIndex | null = null;
   const get = () => {
     if (index) return index;
+    guard();
     try {
       index = SegmentIndex.open(indexPath(dataDir));
     } catch (err) {

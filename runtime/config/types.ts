@@ -49,11 +49,24 @@ export interface MqttConfig {
   readonly url: string | null;
 }
 
+export type EncodeFallback = "x265" | "h264-hw";
+
+export interface RecordingConfig {
+  /**
+   * When the board has no hardware H.265 encoder: "h264-hw" keeps H.264 (hardware encoder, or
+   * the camera's own H.264 as it comes); "x265" encodes H.265 in software.
+   */
+  readonly encodeFallback: EncodeFallback;
+  /** A pipeline that delivers no frame for this long is restarted. */
+  readonly stallSeconds: number;
+}
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
   readonly http: HttpConfig;
   readonly mqtt: MqttConfig;
   readonly log: { readonly level: LogLevel };
+  readonly recording: RecordingConfig;
   readonly cameras: readonly CameraConfig[];
 }

@@ -5,7 +5,14 @@
 import { ObjectReader, show } from "./reader.ts";
 import { parseDurationSeconds } from "./duration.ts";
 import { parseSizeBytes } from "./size.ts";
-import type { CameraConfig, LogLevel, NvrConfig, RtspTransport, VideoCodec } from "./types.ts";
+import type {
+  CameraConfig,
+  EncodeFallback,
+  LogLevel,
+  NvrConfig,
+  RtspTransport,
+  VideoCodec,
+} from "./types.ts";
 
 export class ConfigError extends Error {
   readonly problems: readonly string[];
@@ -22,6 +29,7 @@ export class ConfigError extends Error {
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
@@ -38,6 +46,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const http = ObjectReader.of("http", top.raw("http"), errors);
   const mqtt = ObjectReader.of("mqtt", top.raw("mqtt"), errors);
   const log = ObjectReader.of("log", top.raw("log"), errors);
+  const recording = ObjectReader.of("recording", top.raw("recording"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -54,9 +63,13 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
     mqtt: { url: mqtt ? readMqttUrl(mqtt) : null },
     log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
+    recording: {
+      encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
+      stallSeconds: recording?.integer("stallSeconds", 10, 2, 300) ?? 10,
+    },
     cameras: readCameras(top.raw("cameras"), errors),
   };
-  for (const reader of [top, device, storage, http, mqtt, log]) reader?.rejectUnknown();
+  for (const reader of [top, device, storage, http, mqtt, log, recording]) reader?.rejectUnknown();
   if (errors.length > 0) throw new ConfigError(source, errors);
   return config;
 }

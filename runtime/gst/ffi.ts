@@ -15,6 +15,7 @@ const GST_SYMBOLS = {
     result: "i32",
   },
   gst_element_get_bus: { parameters: ["pointer"], result: "pointer" },
+  gst_element_get_current_running_time: { parameters: ["pointer"], result: "u64" },
   gst_element_factory_find: { parameters: ["buffer"], result: "pointer" },
   gst_bin_get_by_name: { parameters: ["pointer", "buffer"], result: "pointer" },
   gst_object_unref: { parameters: ["pointer"], result: "void" },

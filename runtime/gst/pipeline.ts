@@ -101,6 +101,12 @@ export class Pipeline implements AsyncDisposable {
     return { result, state: state[0] as GstState, pending: pending[0] as GstState };
   }
 
+  /** The pipeline clock's running time in ns now, or null before PLAYING. */
+  runningTime(): bigint | null {
+    const ns = this.#lib.gst.gst_element_get_current_running_time(this.#live()) as bigint;
+    return ns === 0xffff_ffff_ffff_ffffn ? null : ns;
+  }
+
   /** Asks the pipeline to finish (muxers write their index); watch the bus for "eos". */
   sendEos(): boolean {
     const element = this.#live();

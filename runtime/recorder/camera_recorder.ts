@@ -1,28 +1,48 @@
 /**
  * One life of a camera's recording pipeline: build, play, turn finished splitmuxsink fragments
- * into indexed segments, and stop with EOS so the open segment is finished properly. Retrying is
- * the supervisor's job, not this module's.
+ * into indexed segments, measure the stream once a second, give up when frames stop (stall
+ * watchdog), and stop with EOS so the open segment is finished properly. Retrying is the
+ * supervisor's job, not this module's.
  */
 import type { CameraConfig } from "../config/types.ts";
+import type { VideoPlan } from "../board/mod.ts";
 import { type BusMessage, Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
 import {
-  ensureWritable,
   incomingDir,
   incomingPattern,
   type SegmentIndex,
   type SegmentRecord,
   segmentRelativePath,
 } from "../storage/mod.ts";
-import { MUX_NAME, recordingPipeline } from "./recording_pipeline.ts";
+import { type CameraStats, StatsMeter } from "./camera_stats.ts";
+import {
+  FRAMES_SINK,
+  KEYFRAMES_SINK,
+  MUX_NAME,
+  recordingPipeline,
+  TEE_NAME,
+} from "./recording_pipeline.ts";
+import { salvageIncoming } from "./salvage.ts";
 
 /** The pipeline reported an error; `source` is the element that posted it. */
 export class CameraPipelineError extends Error {
   readonly camera: string;
-  constructor(camera: string, source: string, detail: string) {
+  /** GStreamer's debug text (e.g. the OS error behind "Could not write to resource"). */
+  readonly debug: string | null;
+  constructor(camera: string, source: string, detail: string, debug: string | null = null) {
     super(`Camera '${camera}': ${source}: ${detail}`);
     this.name = "CameraPipelineError";
     this.camera = camera;
+    this.debug = debug;
+  }
+}
+
+/** No frame arrived for longer than the stall limit. */
+export class CameraStallError extends Error {
+  constructor(camera: string, seconds: number) {
+    super(`Camera '${camera}': no frames for ${seconds} s; restarting its pipeline`);
+    this.name = "CameraStallError";
   }
 }
 
@@ -32,18 +52,28 @@ export interface RecorderContext {
   readonly index: () => SegmentIndex;
   readonly log: Logger;
   readonly now: () => number;
+  /** How this camera's video is turned into what is recorded. */
+  readonly plan: VideoPlan;
+  /** Throws StorageUnavailableError when the data folder must not be written (not mounted...). */
+  readonly checkStorage: () => Promise<void>;
+  /** Restart the pipeline when no frame arrives for this long. */
+  readonly stallMs: number;
   /** Called when the stream flows (first stream-start). */
   readonly onRecording?: () => void;
   readonly onSegment?: (segment: SegmentRecord) => void;
+  readonly onStats?: (stats: CameraStats) => void;
+  /** The running pipeline, and null once it is gone (for snapshots). */
+  readonly onPipeline?: (pipeline: Pipeline | null) => void;
 }
 
 const BUS_WAIT_MS = 200;
+const STATS_EVERY_MS = 1_000;
 const EOS_GRACE_MS = 5_000;
 const NS_PER_MS = 1_000_000n;
 
 /**
  * Records until `signal` aborts (resolves after the open segment is finished) or the stream ends.
- * Throws CameraPipelineError, PipelineParseError, StorageUnavailableError or
+ * Throws CameraPipelineError, CameraStallError, PipelineParseError, StorageUnavailableError or
  * UnsupportedSourceError.
  */
 export async function recordCamera(
@@ -51,30 +81,56 @@ export async function recordCamera(
   ctx: RecorderContext,
   signal: AbortSignal,
 ): Promise<void> {
-  await ensureWritable(ctx.dataDir);
+  await ctx.checkStorage();
   await Deno.mkdir(incomingDir(ctx.dataDir, camera.id), { recursive: true });
+  await salvageIncoming(camera, ctx);
   const runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const description = recordingPipeline(camera, {
     location: incomingPattern(ctx.dataDir, camera.id, runId),
     segmentSeconds: ctx.segmentSeconds,
+    plan: ctx.plan,
   });
   ctx.log.debug("pipeline", {
     description: description.replace(/user-pw="[^"]*"/, 'user-pw="***"'),
   });
   await using pipeline = Pipeline.parse(description, { name: camera.id });
   pipeline.play();
+  ctx.onPipeline?.(pipeline);
+  try {
+    await drive(camera, ctx, pipeline, signal);
+  } finally {
+    ctx.onPipeline?.(null);
+  }
+}
 
-  const clock = new SegmentClock(ctx.now);
+async function drive(
+  camera: CameraConfig,
+  ctx: RecorderContext,
+  pipeline: Pipeline,
+  signal: AbortSignal,
+): Promise<void> {
+  const clock = new SegmentClock(ctx.now, () => pipeline.runningTime());
+  const meter = new StatsMeter(ctx.now());
+  const files = new ByteCounter();
+  let nextStatsAt = ctx.now() + STATS_EVERY_MS;
   let eosDeadline: number | null = null;
   let flowing = false;
   for (;;) {
+    const now = ctx.now();
     if (signal.aborted && eosDeadline === null) {
       pipeline.sendEos();
-      eosDeadline = ctx.now() + EOS_GRACE_MS;
+      eosDeadline = now + EOS_GRACE_MS;
     }
-    if (eosDeadline !== null && ctx.now() > eosDeadline) {
-      ctx.log.warn("no EOS within the grace period; the open segment may be incomplete");
+    if (eosDeadline !== null && now > eosDeadline) {
+      ctx.log.warn("no EOS within the grace period; the open segment is repaired at next start");
       return;
+    }
+    if (now >= nextStatsAt) {
+      nextStatsAt = now + STATS_EVERY_MS;
+      ctx.onStats?.(meter.update(await sample(pipeline, files, now)));
+      if (eosDeadline === null && meter.stalledForMs(now) > ctx.stallMs) {
+        throw new CameraStallError(camera.id, Math.round(ctx.stallMs / 1000));
+      }
     }
     const msg = await pipeline.next(BUS_WAIT_MS);
     if (msg === null) continue;
@@ -84,7 +140,7 @@ export async function recordCamera(
     }
     switch (msg.type) {
       case "error":
-        throw new CameraPipelineError(camera.id, msg.source, msg.message);
+        throw new CameraPipelineError(camera.id, msg.source, msg.message, msg.debug);
       case "warning":
         ctx.log.warn("pipeline warning", { source: msg.source, warning: msg.message });
         break;
@@ -93,12 +149,51 @@ export async function recordCamera(
       case "element":
         if (isFragment(msg, "opened") && msg.location) {
           clock.opened(msg.location, msg.runningTime ?? 0n);
+          files.opened(msg.location);
         }
         if (isFragment(msg, "closed") && msg.location) {
           const span = clock.closed(msg.location, msg.runningTime ?? 0n);
-          await finishSegment(camera, ctx, msg.location, span);
+          const bytes = await finishSegment(camera, ctx, msg.location, span, meter.stats);
+          files.closed(msg.location, bytes);
         }
         break;
+    }
+  }
+}
+
+async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
+  const rendered = (sink: string) => {
+    const value = pipeline.element(sink)?.getStructure("stats").rendered;
+    return value === undefined ? 0 : Number(value);
+  };
+  const caps = pipeline.element(TEE_NAME)?.padCaps("sink") ?? null;
+  return {
+    atMs,
+    frames: rendered(FRAMES_SINK),
+    keyframes: rendered(KEYFRAMES_SINK),
+    bytes: await files.total(),
+    width: caps?.width ?? null,
+    height: caps?.height ?? null,
+  };
+}
+
+/** Bytes written by this pipeline: finished segments plus the size of the open file. */
+class ByteCounter {
+  #closedBytes = 0;
+  #open: string | null = null;
+  opened(location: string): void {
+    this.#open = location;
+  }
+  closed(location: string, bytes: number): void {
+    this.#closedBytes += bytes;
+    if (this.#open === location) this.#open = null;
+  }
+  async total(): Promise<number> {
+    if (!this.#open) return this.#closedBytes;
+    try {
+      return this.#closedBytes + (await Deno.stat(this.#open)).size;
+    } catch {
+      return this.#closedBytes;
     }
   }
 }
@@ -111,27 +206,33 @@ function isFragment(msg: BusMessage, what: "opened" | "closed"): msg is BusMessa
 }
 
 /**
- * Wall-clock times of fragments: the first fragment's opening is anchored to the wall clock and
- * every later boundary follows the pipeline's running time, so consecutive segments join exactly.
- * splitmuxsink announces the next fragment before it closes the previous one, so opening times
- * are kept per file.
+ * Wall-clock times of fragments. The pipeline's running time is tied to the wall clock once, at
+ * the first fragment, by reading both at the same moment; every boundary then follows the running
+ * time, so consecutive segments join exactly and message delays do not shift them. splitmuxsink
+ * announces the next fragment before it closes the previous one, so opening times are kept per
+ * file.
  */
 class SegmentClock {
-  #anchor: { wallMs: number; runningNs: bigint } | null = null;
+  #wallAtZeroMs: number | null = null;
   readonly #opened = new Map<string, bigint>();
   readonly #now: () => number;
-  constructor(now: () => number) {
+  readonly #runningTime: () => bigint | null;
+  constructor(now: () => number, runningTime: () => bigint | null) {
     this.#now = now;
+    this.#runningTime = runningTime;
   }
   opened(location: string, runningNs: bigint): void {
-    this.#anchor ??= { wallMs: this.#now(), runningNs };
+    if (this.#wallAtZeroMs === null) {
+      const rt = this.#runningTime() ?? runningNs;
+      this.#wallAtZeroMs = this.#now() - Number(rt / NS_PER_MS);
+    }
     this.#opened.set(location, runningNs);
   }
   closed(location: string, runningNs: bigint): { startMs: number; endMs: number } {
-    const anchor = this.#anchor ?? { wallMs: this.#now(), runningNs };
-    const openNs = this.#opened.get(location) ?? anchor.runningNs;
+    const base = this.#wallAtZeroMs ?? this.#now() - Number(runningNs / NS_PER_MS);
+    const openNs = this.#opened.get(location) ?? runningNs;
     this.#opened.delete(location);
-    const wall = (ns: bigint) => anchor.wallMs + Number((ns - anchor.runningNs) / NS_PER_MS);
+    const wall = (ns: bigint) => base + Number(ns / NS_PER_MS);
     return { startMs: wall(openNs), endMs: wall(runningNs) };
   }
 }
@@ -141,12 +242,13 @@ async function finishSegment(
   ctx: RecorderContext,
   location: string,
   span: { startMs: number; endMs: number },
-): Promise<void> {
+  stats: CameraStats,
+): Promise<number> {
   const { size } = await Deno.stat(location);
   if (size === 0) {
     await Deno.remove(location);
     ctx.log.warn("empty segment dropped", { location });
-    return;
+    return 0;
   }
   const path = segmentRelativePath(camera.id, span.startMs);
   const target = `${ctx.dataDir}/${path}`;
@@ -157,10 +259,13 @@ async function finishSegment(
     startMs: span.startMs,
     endMs: span.endMs,
     bytes: size,
-    codec: camera.codec,
+    codec: ctx.plan.codec,
     path,
+    width: stats.width,
+    height: stats.height,
   };
   ctx.index().add(segment);
   ctx.log.info("segment", { path, bytes: size, seconds: (span.endMs - span.startMs) / 1000 });
   ctx.onSegment?.(segment);
+  return size;
 }

@@ -1,4 +1,5 @@
 /** What the recorder tells the API, health and the fleet about one camera. */
+import type { CameraStats } from "./camera_stats.ts";
 
 export type CameraState =
   | "starting" // pipeline being built or connecting
@@ -19,4 +20,8 @@ export interface CameraStatus {
   readonly segments: number;
   /** Wall-clock end of the newest finished segment (ms), or null. */
   readonly lastSegmentEndMs: number | null;
+  /** How the video is recorded and why (passthrough, or which encoder). */
+  readonly plan: { readonly mode: string; readonly codec: string; readonly reason: string };
+  /** Measured once a second while recording. */
+  readonly stats: CameraStats;
 }

@@ -1,7 +1,20 @@
 /** The recorder: one supervised pipeline per camera, segments into the index. */
 export type { CameraState, CameraStatus } from "./camera_status.ts";
-export { CameraPipelineError, recordCamera, type RecorderContext } from "./camera_recorder.ts";
-export { BACKOFF_MS, CameraSupervisor, type SupervisorOptions } from "./supervisor.ts";
+export {
+  CameraPipelineError,
+  CameraStallError,
+  recordCamera,
+  type RecorderContext,
+} from "./camera_recorder.ts";
+export {
+  BACKOFF_MS,
+  CameraSupervisor,
+  type SupervisorContext,
+  type SupervisorOptions,
+} from "./supervisor.ts";
+export { type CameraStats, EMPTY_STATS } from "./camera_stats.ts";
+export { salvageIncoming, type SalvageResult } from "./salvage.ts";
+export { snapshotJpeg, SnapshotUnavailableError } from "./snapshot.ts";
 export {
   redactUrl,
   sourceDescription,

@@ -4,7 +4,30 @@ import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { validateConfig } from "../config/mod.ts";
 import { memoryLogger } from "../log.ts";
 import { incomingDir, indexPath, SegmentIndex } from "../storage/mod.ts";
-import { CameraSupervisor } from "./mod.ts";
+import { CameraSupervisor, type SupervisorContext } from "./mod.ts";
+import { ensureWritable } from "../storage/mod.ts";
+import type { Logger } from "../log.ts";
+
+/** What the daemon gives a supervisor, for an H.265 camera recorded as it comes. */
+function context(dir: string, index: SegmentIndex, log: Logger): SupervisorContext {
+  return {
+    dataDir: dir,
+    segmentSeconds: 2,
+    index: () => index,
+    log,
+    now: Date.now,
+    checkStorage: () => ensureWritable(dir),
+    stallMs: 4_000,
+    plan: {
+      mode: "passthrough",
+      codec: "h265",
+      encoder: null,
+      decoder: null,
+      reason: "camera sends H.265",
+      launch: "",
+    },
+  };
+}
 
 async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -24,13 +47,10 @@ Deno.test("a virtual H.265 camera is recorded into indexed, playable, contiguous
   const camera = config.cameras[0]!;
   using index = SegmentIndex.open(indexPath(dir));
   const log = memoryLogger("info");
-  const supervisor = new CameraSupervisor(camera, {
-    dataDir: dir,
-    segmentSeconds: 2,
-    index: () => index,
-    log,
-    now: Date.now,
-  }, { backoffMs: [200], jitter: 0 });
+  const supervisor = new CameraSupervisor(camera, context(dir, index, log), {
+    backoffMs: [200],
+    jitter: 0,
+  });
   const stop = new AbortController();
   const run = supervisor.run(stop.signal);
   try {
@@ -65,13 +85,10 @@ Deno.test("a camera that drops off the network is recorded again when it returns
   await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
   const camera = validateConfig({ cameras: [{ id: "cam1", url: cam.rtspUrl }] }).cameras[0]!;
   using index = SegmentIndex.open(indexPath(dir));
-  const supervisor = new CameraSupervisor(camera, {
-    dataDir: dir,
-    segmentSeconds: 2,
-    index: () => index,
-    log: memoryLogger("info"),
-    now: Date.now,
-  }, { backoffMs: [250, 500], jitter: 0 });
+  const supervisor = new CameraSupervisor(camera, context(dir, index, memoryLogger("info")), {
+    backoffMs: [250, 500],
+    jitter: 0,
+  });
   const stop = new AbortController();
   const run = supervisor.run(stop.signal);
   try {

@@ -1,17 +1,25 @@
 /**
  * Keeps one camera recording: runs recordCamera, and after a failure waits with a growing,
- * jittered pause (1 s, 2 s, 5 s, 10 s, 30 s, then 60 s) before trying again. An unsupported
- * source fails once and stays failed. Other cameras are never touched.
+ * jittered pause (1 s, 2 s, 5 s, 10 s, 30 s, then 60 s) before trying again. A full disk is not
+ * a camera fault: retention frees space and the pipeline restarts at once. An unsupported source
+ * fails once and stays failed. Time with no recording is written to the index as a gap, and
+ * camera up/down as events. Other cameras are never touched.
  */
 import type { CameraConfig } from "../config/types.ts";
+import type { Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
+import { isDiskFull } from "../storage/mod.ts";
 import type { CameraState, CameraStatus } from "./camera_status.ts";
-import { recordCamera, type RecorderContext } from "./camera_recorder.ts";
+import { EMPTY_STATS } from "./camera_stats.ts";
+import { CameraPipelineError, recordCamera, type RecorderContext } from "./camera_recorder.ts";
+import { snapshotJpeg } from "./snapshot.ts";
 import { redactUrl, UnsupportedSourceError } from "./source.ts";
 
 export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];
 /** A run that lasted this long resets the backoff. */
 const HEALTHY_RUN_MS = 60_000;
+/** Shorter holes between segments are timestamp jitter, not gaps. */
+const GAP_MIN_MS = 1_500;
 
 export interface SupervisorOptions {
   readonly backoffMs?: readonly number[];
@@ -20,14 +28,29 @@ export interface SupervisorOptions {
   readonly random?: () => number;
 }
 
+export interface SupervisorContext extends RecorderContext {
+  /** Frees space (retention sweep) after the disk filled up. */
+  readonly onDiskFull?: () => Promise<void>;
+  /** Set when the camera cannot be recorded at all (e.g. no way to encode it on this board). */
+  readonly fault?: string;
+}
+
+function diskFull(err: unknown): boolean {
+  return isDiskFull(err) ||
+    (err instanceof CameraPipelineError && isDiskFull({ message: err.debug ?? "" }));
+}
+
 export class CameraSupervisor {
   readonly camera: CameraConfig;
-  readonly #ctx: RecorderContext;
+  readonly #ctx: SupervisorContext;
   readonly #log: Logger;
   readonly #options: SupervisorOptions;
   #status: CameraStatus;
+  #pipeline: Pipeline | null = null;
+  /** End of the last recorded segment, to measure gaps. */
+  #lastEndMs: number | null = null;
 
-  constructor(camera: CameraConfig, ctx: RecorderContext, options: SupervisorOptions = {}) {
+  constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
     this.#log = ctx.log;
     this.#options = options;
@@ -38,20 +61,33 @@ export class CameraSupervisor {
       restarts: 0,
       segments: 0,
       lastSegmentEndMs: null,
+      plan: { mode: ctx.plan.mode, codec: ctx.plan.codec, reason: ctx.plan.reason },
+      stats: EMPTY_STATS,
     };
     this.#ctx = {
       ...ctx,
       onRecording: () => {
         this.#set("recording", null);
+        this.#event("camera-up", {});
         ctx.onRecording?.();
       },
       onSegment: (segment) => {
+        this.#recordGap(segment.startMs);
+        this.#lastEndMs = segment.endMs;
         this.#status = {
           ...this.#status,
           segments: this.#status.segments + 1,
           lastSegmentEndMs: segment.endMs,
         };
         ctx.onSegment?.(segment);
+      },
+      onStats: (stats) => {
+        this.#status = { ...this.#status, stats };
+        ctx.onStats?.(stats);
+      },
+      onPipeline: (pipeline) => {
+        this.#pipeline = pipeline;
+        ctx.onPipeline?.(pipeline);
       },
     };
   }
@@ -60,12 +96,28 @@ export class CameraSupervisor {
     return this.#status;
   }
 
+  /** JPEG of the latest keyframe, from the running pipeline. Throws SnapshotUnavailableError. */
+  snapshot(timeoutMs?: number): Promise<Uint8Array> {
+    return snapshotJpeg(this.camera.id, this.#pipeline, this.#ctx.plan.codec, timeoutMs);
+  }
+
   /** Runs until `signal` aborts. Never throws. */
   async run(signal: AbortSignal): Promise<void> {
     if (!this.camera.enabled) return;
+    if (this.#ctx.fault) {
+      this.#set("failed", this.#ctx.fault);
+      this.#log.error("camera cannot be recorded; not retrying", { error: this.#ctx.fault });
+      return;
+    }
     const backoff = this.#options.backoffMs ?? BACKOFF_MS;
     let failures = 0;
-    this.#log.info("camera starting", { url: redactUrl(this.camera.url) });
+    this.#log.info("camera starting", {
+      url: redactUrl(this.camera.url),
+      plan: this.#ctx.plan.reason,
+    });
+    try {
+      this.#lastEndMs = this.#ctx.index().lastSegmentEnd(this.camera.id);
+    } catch { /* storage unavailable: the first run reports it */ }
     while (!signal.aborted) {
       const started = this.#ctx.now();
       this.#set("starting", this.#status.lastError);
@@ -75,12 +127,21 @@ export class CameraSupervisor {
         throw new Error("stream ended (EOS from the camera)");
       } catch (err) {
         const message = (err as Error).message;
+        const wasRecording = this.#status.state === "recording";
         if (err instanceof UnsupportedSourceError) {
           this.#set("failed", message);
           this.#log.error("camera failed; not retrying", { err });
           return;
         }
         if (signal.aborted) break;
+        if (wasRecording) this.#event("camera-down", { error: message });
+        if (diskFull(err)) {
+          this.#set("retrying", message);
+          this.#log.warn("disk full: freeing space, then recording again", { err });
+          await this.#ctx.onDiskFull?.();
+          this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
+          continue;
+        }
         if (this.#ctx.now() - started >= HEALTHY_RUN_MS) failures = 0;
         const pause = this.#pause(backoff[Math.min(failures, backoff.length - 1)] ?? 1_000);
         failures++;
@@ -91,6 +152,28 @@ export class CameraSupervisor {
       }
     }
     this.#set("stopped", this.#status.lastError);
+  }
+
+  #recordGap(startMs: number): void {
+    const last = this.#lastEndMs;
+    if (last === null || startMs - last < GAP_MIN_MS) return;
+    const reason = this.#status.lastError ?? "the recorder was not running";
+    try {
+      this.#ctx.index().addGap({ camera: this.camera.id, startMs: last, endMs: startMs, reason });
+    } catch (err) {
+      this.#log.warn("could not index a recording gap", { err });
+    }
+    this.#log.warn("recording gap", {
+      fromMs: last,
+      toMs: startMs,
+      seconds: (startMs - last) / 1000,
+    });
+  }
+
+  #event(kind: string, detail: Record<string, unknown>): void {
+    try {
+      this.#ctx.index().addEvent({ camera: this.camera.id, tsMs: this.#ctx.now(), kind, detail });
+    } catch { /* the index is unavailable; the log has it */ }
   }
 
   #pause(base: number): number {

@@ -29,3 +29,4 @@ export {
   type SweepResult,
   sweepRetention,
 } from "./retention.ts";
+export { type Fmp4Scan, scanFmp4 } from "./fmp4.ts";

@@ -1,0 +1,92 @@
+/**
+ * Per-camera measurements, sampled about once a second from the pipeline's counting sinks and
+ * the segment files: frames in, fps, bitrate, keyframes and the age of the last one. Also the
+ * stall watchdog's input: how long since the last frame arrived.
+ */
+
+export interface CameraStats {
+  /** Frames that reached the recorder since this pipeline started. */
+  readonly framesIn: number;
+  /** Frames per second over the last sample period. */
+  readonly fpsIn: number;
+  /** Keyframes since this pipeline started. */
+  readonly keyframes: number;
+  /** How old the newest keyframe is, ms; null before the first. */
+  readonly lastKeyframeAgeMs: number | null;
+  /** Bits per second written, over the last sample period. */
+  readonly bitrateKbps: number;
+  /** Frames dropped on the way in; null when the source cannot tell. */
+  readonly droppedFrames: number | null;
+  readonly width: number | null;
+  readonly height: number | null;
+}
+
+export const EMPTY_STATS: CameraStats = {
+  framesIn: 0,
+  fpsIn: 0,
+  keyframes: 0,
+  lastKeyframeAgeMs: null,
+  bitrateKbps: 0,
+  droppedFrames: null,
+  width: null,
+  height: null,
+};
+
+/** One reading of the raw counters. */
+export interface CounterSample {
+  readonly atMs: number;
+  readonly frames: number;
+  readonly keyframes: number;
+  /** Bytes written so far by this pipeline (finished segments plus the open one). */
+  readonly bytes: number;
+  readonly width: number | null;
+  readonly height: number | null;
+}
+
+/** Turns successive counter samples into rates, and tells how long frames have not moved. */
+export class StatsMeter {
+  #last: CounterSample | null = null;
+  #lastFrameAtMs: number;
+  #lastKeyframeAtMs: number | null = null;
+  #stats: CameraStats = EMPTY_STATS;
+
+  constructor(startedAtMs: number) {
+    this.#lastFrameAtMs = startedAtMs;
+  }
+
+  update(sample: CounterSample): CameraStats {
+    const last = this.#last;
+    if (!last || sample.frames > last.frames) this.#lastFrameAtMs = sample.atMs;
+    if (sample.keyframes > (last?.keyframes ?? 0)) this.#lastKeyframeAtMs = sample.atMs;
+    const seconds = last ? (sample.atMs - last.atMs) / 1000 : 0;
+    const rate = (now: number, before: number) =>
+      seconds > 0 ? Math.max(0, now - before) / seconds : 0;
+    this.#stats = {
+      framesIn: sample.frames,
+      fpsIn: round1(rate(sample.frames, last?.frames ?? 0)),
+      keyframes: sample.keyframes,
+      lastKeyframeAgeMs: this.#lastKeyframeAtMs === null
+        ? null
+        : sample.atMs - this.#lastKeyframeAtMs,
+      bitrateKbps: Math.round(rate(sample.bytes, last?.bytes ?? 0) * 8 / 1000),
+      droppedFrames: null,
+      width: sample.width,
+      height: sample.height,
+    };
+    this.#last = sample;
+    return this.#stats;
+  }
+
+  get stats(): CameraStats {
+    return this.#stats;
+  }
+
+  /** Milliseconds since a frame last arrived (or since start, before the first). */
+  stalledForMs(nowMs: number): number {
+    return nowMs - this.#lastFrameAtMs;
+  }
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
