@@ -252,8 +252,6 @@ async function finishSegment(
   }
   const path = segmentRelativePath(camera.id, span.startMs);
   const target = `${ctx.dataDir}/${path}`;
-  await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-  await Deno.rename(location, target);
   const segment: SegmentRecord = {
     camera: camera.id,
     startMs: span.startMs,
@@ -264,7 +262,17 @@ async function finishSegment(
     width: stats.width,
     height: stats.height,
   };
-  ctx.index().add(segment);
+  // Index first, then move: if indexing fails (e.g. the disk is full) the file stays in
+  // .incoming and is salvaged on the next start; if the move fails, the row goes again. Either
+  // way no file is left on disk that retention does not know about.
+  const id = ctx.index().add(segment);
+  try {
+    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+    await Deno.rename(location, target);
+  } catch (err) {
+    ctx.index().remove(id);
+    throw err;
+  }
   ctx.log.info("segment", { path, bytes: size, seconds: (span.endMs - span.startMs) / 1000 });
   ctx.onSegment?.(segment);
   return size;

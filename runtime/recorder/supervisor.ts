@@ -1,6 +1,8 @@
 /**
- * Keeps one camera recording: runs recordCamera, and after a failure waits with a growing,
- * jittered pause (1 s, 2 s, 5 s, 10 s, 30 s, then 60 s) before trying again. A full disk is not
+ * Keeps one camera recording: runs recordCamera, and after a failure waits a short, jittered
+ * pause (0.5 s, 1 s, then every 1.5 s) before trying again, so that recording resumes within 2 s
+ * of a camera's return. A refused or timed-out connection costs a few milliseconds of CPU, far
+ * less than what a lost minute of video costs an NVR; the log is rate-limited instead. A full disk is not
  * a camera fault: retention frees space and the pipeline restarts at once. An unsupported source
  * fails once and stays failed. Time with no recording is written to the index as a gap, and
  * camera up/down as events. Other cameras are never touched.
@@ -15,7 +17,9 @@ import { CameraPipelineError, recordCamera, type RecorderContext } from "./camer
 import { snapshotJpeg } from "./snapshot.ts";
 import { redactUrl, UnsupportedSourceError } from "./source.ts";
 
-export const BACKOFF_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000, 60_000];
+export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
+/** The same failure is logged again at most this often. */
+const REPEAT_LOG_MS = 60_000;
 /** A run that lasted this long resets the backoff. */
 const HEALTHY_RUN_MS = 60_000;
 /** Shorter holes between segments are timestamp jitter, not gaps. */
@@ -49,6 +53,8 @@ export class CameraSupervisor {
   #pipeline: Pipeline | null = null;
   /** End of the last recorded segment, to measure gaps. */
   #lastEndMs: number | null = null;
+  /** Why recording stopped, kept until the gap it caused is indexed. */
+  #outageReason: string | null = null;
 
   constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
@@ -134,6 +140,7 @@ export class CameraSupervisor {
           return;
         }
         if (signal.aborted) break;
+        this.#outageReason ??= message;
         if (wasRecording) this.#event("camera-down", { error: message });
         if (diskFull(err)) {
           this.#set("retrying", message);
@@ -146,7 +153,7 @@ export class CameraSupervisor {
         const pause = this.#pause(backoff[Math.min(failures, backoff.length - 1)] ?? 1_000);
         failures++;
         this.#set("retrying", message);
-        this.#log.warn("camera pipeline failed; retrying", { err, retryInMs: pause });
+        this.#logFailure(message, err, pause);
         await sleep(pause, signal);
         this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
       }
@@ -154,10 +161,29 @@ export class CameraSupervisor {
     this.#set("stopped", this.#status.lastError);
   }
 
+  #lastLogged: { message: string; atMs: number; repeats: number } | null = null;
+
+  /** Logs a failure when it is new or a minute has passed, with how often it repeated. */
+  #logFailure(message: string, err: unknown, retryInMs: number): void {
+    const now = this.#ctx.now();
+    const last = this.#lastLogged;
+    if (last && last.message === message && now - last.atMs < REPEAT_LOG_MS) {
+      last.repeats++;
+      return;
+    }
+    this.#log.warn("camera pipeline failed; retrying", {
+      err,
+      retryInMs,
+      ...(last && last.repeats > 0 ? { repeatedSinceLastLog: last.repeats } : {}),
+    });
+    this.#lastLogged = { message, atMs: now, repeats: 0 };
+  }
+
   #recordGap(startMs: number): void {
     const last = this.#lastEndMs;
     if (last === null || startMs - last < GAP_MIN_MS) return;
-    const reason = this.#status.lastError ?? "the recorder was not running";
+    const reason = this.#outageReason ?? "the recorder was not running";
+    this.#outageReason = null;
     try {
       this.#ctx.index().addGap({ camera: this.camera.id, startMs: last, endMs: startMs, reason });
     } catch (err) {

@@ -24,8 +24,6 @@ interface BoxHeader {
   readonly headerSize: number;
 }
 
-const CONTAINERS = new Set(["moov", "trak", "mdia", "moof", "traf", "minf", "stbl"]);
-
 /** Scans the file at `path`. Never throws for bad content; only for I/O errors. */
 export async function scanFmp4(path: string): Promise<Fmp4Scan> {
   using file = await Deno.open(path, { read: true });

@@ -1,0 +1,132 @@
+/**
+ * The recorder against cameras that misbehave: each test runs the real daemon against virtual
+ * cameras and checks what lands on disk and in the index.
+ */
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
+import { ffprobe } from "../testing/ffprobe.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { freePort } from "../../hw-tests/sim/ports.ts";
+
+const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
+
+Deno.test("a camera that drops out and returns: recording resumes within 2 s, the gap is indexed", async () => {
+  await using cam = await startVirtualCamera(small);
+  await using h = await startHarness({ cameras: [{ id: "cam1", url: cam.rtspUrl }] }, {
+    supervisor: {}, // the shipped retry pauses
+  });
+  await h.until("cam1", (s) => s.segments >= 1, "first segment");
+  await cam.drop();
+  await h.until("cam1", (s) => s.state === "retrying", "the drop noticed", 15_000);
+  await new Promise((r) => setTimeout(r, 3_000));
+  await cam.restore();
+  const back = Date.now();
+  await h.until("cam1", (s) => s.state === "recording", "recording again", 10_000);
+  const resumedMs = Date.now() - back;
+  assert(resumedMs <= 2_000, `resumed ${resumedMs} ms after the camera returned`);
+  const before = h.camera("cam1").segments;
+  await h.until("cam1", (s) => s.segments > before, "a segment after the return");
+  const gaps = h.index().gaps("cam1", 0, Date.now() + 1);
+  assertEquals(gaps.length, 1, JSON.stringify(gaps));
+  const gap = gaps[0]!;
+  assert(gap.endMs - gap.startMs >= 3_000, `gap of ${gap.endMs - gap.startMs} ms`);
+  assertMatch(gap.reason, /Could not (read|open|write)|no frames|EOS/);
+  const kinds = h.index().events(0, Date.now() + 1, "cam1").map((e) => e.kind);
+  assert(kinds.includes("camera-down") && kinds.includes("camera-up"), kinds.join());
+});
+
+Deno.test("wrong credentials are a clear error; right ones record", async () => {
+  await using cam = await startVirtualCamera({ ...small, user: "nvr", password: "s3cret" });
+  await using h = await startHarness({
+    cameras: [
+      { id: "wrong", url: cam.rtspUrl, username: "nvr", password: "guess" },
+      { id: "right", url: cam.rtspUrl, username: "nvr", password: "s3cret" },
+    ],
+  });
+  const wrong = await h.until("wrong", (s) => s.restarts >= 1, "a refused login");
+  assertMatch(wrong.lastError ?? "", /^Camera 'wrong': src: Unauthorized/);
+  await h.until("right", (s) => s.segments >= 1, "a segment with the right password");
+});
+
+Deno.test("garbage from a 'camera' and a codec mismatch fail alone; a good camera keeps recording", async () => {
+  const port = freePort();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const garbage = (async () => {
+    for await (const conn of listener) {
+      const noise = crypto.getRandomValues(new Uint8Array(4096));
+      await conn.write(noise).catch(() => {});
+      conn.close();
+    }
+  })();
+  await using good = await startVirtualCamera(small);
+  await using h264cam = await startVirtualCamera({ ...small, codec: "h264" });
+  try {
+    await using h = await startHarness({
+      cameras: [
+        { id: "noise", url: `rtsp://127.0.0.1:${port}/main` },
+        { id: "mismatch", url: h264cam.rtspUrl, codec: "h265" },
+        { id: "good", url: good.rtspUrl },
+      ],
+    });
+    await h.until("good", (s) => s.segments >= 2, "the good camera's segments");
+    const noise = await h.until("noise", (s) => s.restarts >= 1, "noise refused");
+    assertMatch(noise.lastError ?? "", /^Camera 'noise': src: /);
+    const mismatch = await h.until("mismatch", (s) => s.lastError !== null, "mismatch refused");
+    assertMatch(mismatch.lastError ?? "", /^Camera 'mismatch': /);
+    assertEquals(h.camera("mismatch").segments, 0);
+  } finally {
+    listener.close();
+    await garbage;
+  }
+});
+
+Deno.test("foreign and broken files in storage are set aside, never fatal, never deleted", async () => {
+  await using cam = await startVirtualCamera(small);
+  const dir = await Deno.makeTempDir({ prefix: "nvr-test-" });
+  const incoming = `${dir}/data/recordings/cam1/.incoming`;
+  await Deno.mkdir(incoming, { recursive: true });
+  await Deno.writeFile(`${incoming}/old-00001.mp4`, crypto.getRandomValues(new Uint8Array(5000)));
+  await Deno.writeFile(`${incoming}/old-00002.mp4`, new Uint8Array());
+  await Deno.writeTextFile(`${dir}/data/recordings/cam1/notes.txt`, "an installer's notes");
+  try {
+    await using h = await startHarness({ cameras: [{ id: "cam1", url: cam.rtspUrl }] }, { dir });
+    await h.until("cam1", (s) => s.segments >= 1, "recording despite the junk");
+    const aside = [...Deno.readDirSync(`${dir}/data/recordings/cam1/.quarantine`)].map((e) =>
+      e.name
+    );
+    assertEquals(aside, ["old-00001.mp4"]);
+    assertEquals(
+      await Deno.readTextFile(`${dir}/data/recordings/cam1/notes.txt`),
+      "an installer's notes",
+    );
+    const kinds = h.index().events(0, Date.now() + 1, "cam1").map((e) => e.kind);
+    assert(kinds.includes("file-quarantined"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a camera that comes back at another resolution is recorded at the new one", async () => {
+  const rtspPort = freePort();
+  const first = await startVirtualCamera({ ...small, rtspPort });
+  await using h = await startHarness({
+    cameras: [{ id: "cam1", url: `rtsp://127.0.0.1:${rtspPort}/main` }],
+  });
+  try {
+    await h.until("cam1", (s) => s.segments >= 1 && s.stats.width === 320, "320x240 segments");
+  } finally {
+    await first.stop();
+  }
+  await using second = await startVirtualCamera({ ...small, rtspPort, width: 640, height: 360 });
+  await h.until("cam1", (s) => s.stats.width === 640, "640x360 stats", 20_000);
+  const before = h.camera("cam1").segments;
+  await h.until("cam1", (s) => s.segments > before, "a 640x360 segment");
+  const segments = h.index().range("cam1", 0, Date.now() + 1);
+  const last = segments.at(-1)!;
+  assertEquals([last.width, last.height], [640, 360]);
+  const probe = await ffprobe(`${h.dir}/data/${last.path}`);
+  assertEquals([probe.codec, probe.width, probe.height], ["hevc", 640, 360]);
+  const probeFirst = await ffprobe(`${h.dir}/data/${segments[0]!.path}`);
+  assertEquals([probeFirst.width, probeFirst.height], [320, 240]);
+  void second;
+});
