@@ -74,6 +74,7 @@ export class CameraSupervisor {
       ...ctx,
       onRecording: () => {
         this.#set("recording", null);
+        this.#log.info("camera recording");
         this.#event("camera-up", {});
         ctx.onRecording?.();
       },
