@@ -15,21 +15,23 @@ import {
   planVideo,
   type VideoPlan,
 } from "./board/mod.ts";
-import { type CameraStatus, CameraSupervisor, type SupervisorOptions } from "./recorder/mod.ts";
 import {
-  ensureWritable,
-  indexPath,
-  requireMounted,
-  retentionPolicy,
-  runRetention,
-  SegmentIndex,
-  StorageUnavailableError,
-} from "./storage/mod.ts";
+  type CameraStatus,
+  groupCameras,
+  type PlannedCamera,
+  type Recorders,
+  RecorderSet,
+  type SupervisorOptions,
+  WorkerPool,
+} from "./recorder/mod.ts";
+import { retentionPolicy, runRetention, storageAccess } from "./storage/mod.ts";
 
 export interface Daemon {
   /** Address the API listens on, e.g. "127.0.0.1:8080". */
   readonly listen: { hostname: string; port: number };
   readonly board: BoardInfo;
+  /** The cameras' recorders: in this process, or a pool of worker processes. */
+  readonly recorders: Recorders;
   cameras(): CameraStatus[];
   /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
   snapshot(camera: string): Promise<Uint8Array>;
@@ -55,48 +57,60 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const now = deps.now ?? Date.now;
   const startedAt = now();
   const controller = new AbortController();
-  const { dataDir, requireMount } = config.storage;
+  const { dataDir } = config.storage;
 
   const board = await detectBoard(deps.boardRoots);
   const profile = loadProfile(board.id);
   const registry = deps.registry ?? new GstRegistry();
   log.info("board", { module: "board", id: board.id, model: board.model, source: board.source });
 
-  const checkStorage = async () => {
-    requireMounted(dataDir, requireMount, deps.procRoot);
-    await ensureWritable(dataDir);
-  };
-  const index = lazyIndex(dataDir, () => requireMounted(dataDir, requireMount, deps.procRoot));
+  const storage = storageAccess(config.storage, deps.procRoot);
   try {
-    await checkStorage();
-    index();
+    await storage.checkStorage();
+    storage.index();
   } catch (err) {
     // Recording waits for the disk; the rest of the daemon runs and says what is wrong.
     log.error("storage unavailable", { module: "storage", err });
   }
   const retention = runRetention({
-    index,
+    index: storage.index,
     dataDir,
     policy: retentionPolicy(config),
     log: log.child({ module: "retention" }),
     now,
   }, controller.signal);
+  const onDiskFull = async () => void await retention.trigger();
 
-  const supervisors = config.cameras.map((camera) => {
-    const planned = planFor(camera, config, profile, registry);
-    return new CameraSupervisor(camera, {
-      dataDir,
-      segmentSeconds: config.storage.segmentSeconds,
-      index,
-      log: log.child({ module: "recorder", camera: camera.id }),
+  const planned = config.cameras.map((camera) => planFor(camera, config, profile, registry));
+  const perProcess = config.recording.camerasPerProcess;
+  const recorders: Recorders = perProcess === 0
+    ? new RecorderSet(planned, {
+      config,
+      index: storage.index,
+      checkStorage: storage.checkStorage,
+      log,
       now,
-      checkStorage,
-      stallMs: config.recording.stallSeconds * 1000,
-      onDiskFull: async () => void await retention.trigger(),
-      ...planned,
-    }, deps.supervisor);
-  });
-  const runs = supervisors.map((s) => s.run(controller.signal));
+      onDiskFull,
+      ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
+    })
+    : new WorkerPool(groupCameras(planned, perProcess), {
+      config,
+      log: log.child({ module: "recorder" }),
+      onDiskFull,
+      onWorkerLost: (cameras, reason) => {
+        for (const camera of cameras) {
+          try {
+            storage.index().addEvent({
+              camera,
+              tsMs: now(),
+              kind: "recorder-lost",
+              detail: { reason },
+            });
+          } catch { /* the log has it */ }
+        }
+      },
+    });
+  const recording = recorders.run(controller.signal);
 
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
   const app = createApp({ uptimeSeconds: () => Math.round((now() - startedAt) / 1000) });
@@ -112,18 +126,15 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   return {
     listen: { hostname: addr.hostname, port: addr.port },
     board,
-    cameras: () => supervisors.map((s) => s.status()),
-    snapshot: (id) => {
-      const supervisor = supervisors.find((s) => s.camera.id === id);
-      if (!supervisor) return Promise.reject(new Error(`No camera '${id}' in the config`));
-      return supervisor.snapshot();
-    },
+    recorders,
+    cameras: () => recorders.cameras(),
+    snapshot: (id) => recorders.snapshot(id),
     async stop() {
       controller.abort();
-      await Promise.all(runs);
+      await recording;
       await retention.done;
       await server.finished;
-      index.close();
+      storage.close();
       log.info("stopped", { module: "daemon" });
     },
   };
@@ -135,9 +146,10 @@ function planFor(
   config: NvrConfig,
   profile: BoardProfile,
   registry: ElementRegistry,
-): { plan: VideoPlan; fault?: string } {
+): PlannedCamera {
   try {
     return {
+      camera,
       plan: planVideo(
         { codec: camera.codec, fallback: config.recording.encodeFallback, camera: camera.id },
         profile,
@@ -147,6 +159,7 @@ function planFor(
   } catch (err) {
     const reason = (err as Error).message;
     return {
+      camera,
       plan: {
         mode: "passthrough",
         codec: camera.codec,
@@ -163,25 +176,4 @@ function planFor(
 function splitListen(listen: string): [string, string] {
   const i = listen.lastIndexOf(":");
   return [listen.slice(0, i).replace(/^\[(.*)\]$/, "$1"), listen.slice(i + 1)];
-}
-
-/** Opens the index on first use, so a disk mounted after start-up is picked up. */
-function lazyIndex(
-  dataDir: string,
-  guard: () => void,
-): (() => SegmentIndex) & { close(): void } {
-  let index: SegmentIndex | null = null;
-  const get = () => {
-    if (index) return index;
-    guard();
-    try {
-      index = SegmentIndex.open(indexPath(dataDir));
-    } catch (err) {
-      throw new StorageUnavailableError(dataDir, `the index cannot be opened (${err})`, {
-        cause: err,
-      });
-    }
-    return index;
-  };
-  return Object.assign(get, { close: () => index?.close() });
 }

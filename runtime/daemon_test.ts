@@ -27,6 +27,8 @@ Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API k
   const config = validateConfig({
     storage: { dataDir: dir, segmentSeconds: 2 },
     http: { listen: "127.0.0.1:0" },
+    // In the daemon's own process, so that its log lines can be counted here.
+    recording: { camerasPerProcess: 0 },
     cameras: [
       { id: "ftpcam", url: "ftp://10.0.0.9/stream" },
       { id: "gone", url: `rtsp://127.0.0.1:${port}/main` },

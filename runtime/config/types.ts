@@ -59,6 +59,11 @@ export interface RecordingConfig {
   readonly encodeFallback: EncodeFallback;
   /** A pipeline that delivers no frame for this long is restarted. */
   readonly stallSeconds: number;
+  /**
+   * Cameras recorded by one recorder process (a crash there touches only them); 0 records every
+   * camera inside the daemon process itself.
+   */
+  readonly camerasPerProcess: number;
 }
 
 export interface NvrConfig {

@@ -66,6 +66,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     recording: {
       encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
       stallSeconds: recording?.integer("stallSeconds", 10, 2, 300) ?? 10,
+      camerasPerProcess: recording?.integer("camerasPerProcess", 4, 0, MAX_CAMERAS) ?? 4,
     },
     cameras: readCameras(top.raw("cameras"), errors),
   };

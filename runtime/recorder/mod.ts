@@ -22,3 +22,10 @@ export {
   UnsupportedSourceError,
 } from "./source.ts";
 export { recordingPipeline } from "./recording_pipeline.ts";
+export {
+  type PlannedCamera,
+  type Recorders,
+  RecorderSet,
+  UnknownCameraError,
+} from "./recorder_set.ts";
+export { groupCameras, WorkerPool, type WorkerPoolDeps } from "./worker_pool.ts";

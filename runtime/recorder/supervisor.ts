@@ -10,6 +10,7 @@
 import type { CameraConfig } from "../config/types.ts";
 import type { Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
+import { sleep } from "../sleep.ts";
 import { isDiskFull } from "../storage/mod.ts";
 import type { CameraState, CameraStatus } from "./camera_status.ts";
 import { EMPTY_STATS } from "./camera_stats.ts";
@@ -212,18 +213,4 @@ export class CameraSupervisor {
   #set(state: CameraState, lastError: string | null): void {
     this.#status = { ...this.#status, state, lastError };
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }

@@ -30,3 +30,4 @@ export {
   sweepRetention,
 } from "./retention.ts";
 export { type Fmp4Scan, scanFmp4 } from "./fmp4.ts";
+export { type StorageAccess, storageAccess } from "./storage_access.ts";
