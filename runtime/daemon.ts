@@ -79,7 +79,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     log: log.child({ module: "retention" }),
     now,
   }, controller.signal);
-  const onDiskFull = async () => void await retention.trigger();
+  const onDiskFull = async () => (await retention.trigger()).bytes;
 
   const planned = config.cameras.map((camera) => planFor(camera, config, profile, registry));
   const perProcess = config.recording.camerasPerProcess;

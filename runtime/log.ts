@@ -15,6 +15,8 @@ export interface Logger {
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
+  /** Writes a record made elsewhere (e.g. by a worker process) as it is, if its level passes. */
+  forward(record: Readonly<Record<string, unknown>>): void;
 }
 
 export interface LoggerOptions {
@@ -55,6 +57,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (msg, fields) => write("warn", msg, fields),
     error: (msg, fields) => write("error", msg, fields),
     child: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
+    forward: (record) => {
+      const level = RANK[record.level as LogLevel] ?? RANK.info;
+      if (level >= min) sink(JSON.stringify(record));
+    },
   };
 }
 

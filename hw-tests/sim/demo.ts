@@ -92,13 +92,7 @@ async function main(): Promise<number> {
     daemon = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--allow-ffi",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        "--allow-sys",
-        "--allow-run",
+        "--allow-all",
         `${ROOT}runtime/main.ts`,
         "--config",
         CONFIG,

@@ -23,8 +23,8 @@ export interface RecorderSetDeps {
   readonly checkStorage: () => Promise<void>;
   readonly log: Logger;
   readonly now: () => number;
-  /** Frees space after a write failed on a full disk. */
-  readonly onDiskFull: () => Promise<void>;
+  /** Frees space after a write failed on a full disk; resolves to the bytes freed. */
+  readonly onDiskFull: () => Promise<number>;
   readonly supervisor?: SupervisorOptions;
 }
 

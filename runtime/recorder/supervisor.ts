@@ -34,8 +34,8 @@ export interface SupervisorOptions {
 }
 
 export interface SupervisorContext extends RecorderContext {
-  /** Frees space (retention sweep) after the disk filled up. */
-  readonly onDiskFull?: () => Promise<void>;
+  /** Frees space (retention sweep) after the disk filled up; resolves to the bytes freed. */
+  readonly onDiskFull?: () => Promise<number>;
   /** Set when the camera cannot be recorded at all (e.g. no way to encode it on this board). */
   readonly fault?: string;
 }
@@ -146,8 +146,10 @@ export class CameraSupervisor {
         if (wasRecording) this.#event("camera-down", { error: message });
         if (diskFull(err)) {
           this.#set("retrying", message);
-          this.#log.warn("disk full: freeing space, then recording again", { err });
-          await this.#ctx.onDiskFull?.();
+          const freed = await this.#ctx.onDiskFull?.() ?? 0;
+          this.#log.warn("disk full: freed space, recording again", { err, freedBytes: freed });
+          // Nothing could be freed (locked clips, someone else's files): wait like any failure.
+          if (freed === 0) await sleep(backoff.at(-1) ?? 1_500, signal);
           this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
           continue;
         }

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   });
   const storage = storageAccess(config.storage);
   const controller = new AbortController();
-  const pendingSpace = new Map<number, () => void>();
+  const pendingSpace = new Map<number, (freed: number) => void>();
   let nextId = 1;
   const recorders = new RecorderSet(cameras, {
     config,
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     now: Date.now,
     onDiskFull: () => {
       const id = nextId++;
-      const freed = new Promise<void>((resolve) => pendingSpace.set(id, resolve));
+      const freed = new Promise<number>((resolve) => pendingSpace.set(id, resolve));
       send({ type: "disk-full", id });
       return freed;
     },
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     for await (const raw of lines) {
       const message = raw as ToWorker;
       if (message.type === "space-freed") {
-        pendingSpace.get(message.id)?.();
+        pendingSpace.get(message.id)?.(message.freedBytes);
         pendingSpace.delete(message.id);
       } else if (message.type === "snapshot") {
         recorders.snapshot(message.camera).then(
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   clearInterval(status);
   send({ type: "status", cameras: recorders.cameras() });
   storage.close();
-  for (const resolve of pendingSpace.values()) resolve();
+  for (const resolve of pendingSpace.values()) resolve(0);
 }
 
 if (import.meta.main) {

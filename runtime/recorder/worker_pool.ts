@@ -13,14 +13,9 @@ import { SnapshotUnavailableError } from "./snapshot.ts";
 import { decodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
 
 const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
-const PERMISSIONS = [
-  "--allow-ffi",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-sys",
-];
+// FFI can do anything the process can; narrower flags would only pretend to sandbox a worker,
+// and Deno refuses /proc/<pid>/ reads (the mount guard) without --allow-all.
+const PERMISSIONS = ["--allow-all"];
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
@@ -28,7 +23,7 @@ const SNAPSHOT_TIMEOUT_MS = 5_000;
 export interface WorkerPoolDeps {
   readonly config: NvrConfig;
   readonly log: Logger;
-  readonly onDiskFull: () => Promise<void>;
+  readonly onDiskFull: () => Promise<number>;
   /** A crash or hang of a worker, for the event log. */
   readonly onWorkerLost?: (cameras: readonly string[], reason: string) => void;
   /** No status line for this long means the worker hangs: it is killed and restarted. */
@@ -164,8 +159,9 @@ class Worker {
       args: ["run", ...PERMISSIONS, WORKER_MAIN],
       stdin: "piped",
       stdout: "piped",
-      stderr: "inherit",
+      stderr: "piped",
     }).spawn();
+    const logs = this.#forwardLogs(child.stderr);
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     const hangMs = this.#deps.hangMs ?? 15_000;
@@ -197,6 +193,7 @@ class Worker {
       signal.removeEventListener("abort", onAbort);
     }
     const status = await child.status;
+    await logs;
     clearTimeout(stopTimer);
     signal.removeEventListener("abort", onStop);
     this.#writer.releaseLock();
@@ -209,6 +206,30 @@ class Worker {
     this.#snapshots.clear();
     if (hung) return `stopped answering for ${Math.round(hangMs / 1000)} s and was killed`;
     return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+  }
+
+  /** The worker's log lines join the daemon's log; anything else it prints is wrapped. */
+  async #forwardLogs(stderr: ReadableStream<Uint8Array>): Promise<void> {
+    let buffered = "";
+    const emit = (line: string) => {
+      if (!line.trim()) return;
+      try {
+        const record = JSON.parse(line);
+        if (typeof record === "object" && record !== null && "level" in record) {
+          return this.#deps.log.forward(record);
+        }
+      } catch { /* not one of our log lines */ }
+      this.#deps.log.warn("recorder process output", { cameras: this.ids, output: line });
+    };
+    try {
+      for await (const chunk of stderr.pipeThrough(new TextDecoderStream())) {
+        buffered += chunk;
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        lines.forEach(emit);
+      }
+      emit(buffered);
+    } catch { /* the process is gone */ }
   }
 
   #receive(message: FromWorker): void {
@@ -224,8 +245,8 @@ class Worker {
         this.#snapshots.delete(message.id);
         break;
       case "disk-full":
-        this.#deps.onDiskFull().finally(() =>
-          this.#send({ type: "space-freed", id: message.id }).catch(() => {})
+        this.#deps.onDiskFull().catch(() => 0).then((freedBytes) =>
+          this.#send({ type: "space-freed", id: message.id, freedBytes }).catch(() => {})
         );
         break;
     }
