@@ -11,6 +11,7 @@ import type { Logger } from "../log.ts";
 import {
   incomingDir,
   incomingPattern,
+  scanFmp4,
   type SegmentIndex,
   type SegmentRecord,
   segmentRelativePath,
@@ -153,8 +154,8 @@ async function drive(
         }
         if (isFragment(msg, "closed") && msg.location) {
           const span = clock.closed(msg.location, msg.runningTime ?? 0n);
-          const bytes = await finishSegment(camera, ctx, msg.location, span, meter.stats);
-          files.closed(msg.location, bytes);
+          const done = await finishSegment(camera, ctx, msg.location, span, meter.stats);
+          files.closed(msg.location, done.bytes, done.frames);
         }
         break;
     }
@@ -170,6 +171,7 @@ async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
   return {
     atMs,
     frames: rendered(FRAMES_SINK),
+    framesOut: files.frames,
     keyframes: rendered(KEYFRAMES_SINK),
     bytes: await files.total(),
     width: caps?.width ?? null,
@@ -177,16 +179,21 @@ async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
   };
 }
 
-/** Bytes written by this pipeline: finished segments plus the size of the open file. */
+/** Bytes written by this pipeline (finished segments plus the open file) and frames finished. */
 class ByteCounter {
   #closedBytes = 0;
+  #frames = 0;
   #open: string | null = null;
   opened(location: string): void {
     this.#open = location;
   }
-  closed(location: string, bytes: number): void {
+  closed(location: string, bytes: number, frames: number): void {
     this.#closedBytes += bytes;
+    this.#frames += frames;
     if (this.#open === location) this.#open = null;
+  }
+  get frames(): number {
+    return this.#frames;
   }
   async total(): Promise<number> {
     if (!this.#open) return this.#closedBytes;
@@ -243,13 +250,14 @@ async function finishSegment(
   location: string,
   span: { startMs: number; endMs: number },
   stats: CameraStats,
-): Promise<number> {
+): Promise<{ bytes: number; frames: number }> {
   const { size } = await Deno.stat(location);
   if (size === 0) {
     await Deno.remove(location);
     ctx.log.warn("empty segment dropped", { location });
-    return 0;
+    return { bytes: 0, frames: 0 };
   }
+  const { frames } = await scanFmp4(location);
   const path = segmentRelativePath(camera.id, span.startMs);
   const target = `${ctx.dataDir}/${path}`;
   const segment: SegmentRecord = {
@@ -275,5 +283,5 @@ async function finishSegment(
   }
   ctx.log.info("segment", { path, bytes: size, seconds: (span.endMs - span.startMs) / 1000 });
   ctx.onSegment?.(segment);
-  return size;
+  return { bytes: size, frames };
 }

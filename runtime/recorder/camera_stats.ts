@@ -9,6 +9,8 @@ export interface CameraStats {
   readonly framesIn: number;
   /** Frames per second over the last sample period. */
   readonly fpsIn: number;
+  /** Frames in finished segments on disk, counted from their fragments. */
+  readonly framesOut: number;
   /** Keyframes since this pipeline started. */
   readonly keyframes: number;
   /** How old the newest keyframe is, ms; null before the first. */
@@ -24,6 +26,7 @@ export interface CameraStats {
 export const EMPTY_STATS: CameraStats = {
   framesIn: 0,
   fpsIn: 0,
+  framesOut: 0,
   keyframes: 0,
   lastKeyframeAgeMs: null,
   bitrateKbps: 0,
@@ -36,6 +39,8 @@ export const EMPTY_STATS: CameraStats = {
 export interface CounterSample {
   readonly atMs: number;
   readonly frames: number;
+  /** Frames in finished segments. */
+  readonly framesOut: number;
   readonly keyframes: number;
   /** Bytes written so far by this pipeline (finished segments plus the open one). */
   readonly bytes: number;
@@ -64,6 +69,7 @@ export class StatsMeter {
     this.#stats = {
       framesIn: sample.frames,
       fpsIn: round1(rate(sample.frames, last?.frames ?? 0)),
+      framesOut: sample.framesOut,
       keyframes: sample.keyframes,
       lastKeyframeAgeMs: this.#lastKeyframeAtMs === null
         ? null

@@ -130,3 +130,21 @@ Deno.test("a camera that comes back at another resolution is recorded at the new
   assertEquals([probeFirst.width, probeFirst.height], [320, 240]);
   void second;
 });
+
+Deno.test("a camera that hangs (connection open, no frames) is restarted by the stall watchdog", async () => {
+  await using cam = await startVirtualCamera(small);
+  await using h = await startHarness({
+    recording: { stallSeconds: 3 },
+    cameras: [{ id: "cam1", url: cam.rtspUrl }],
+  });
+  await h.until("cam1", (s) => s.segments >= 1, "first segment");
+  Deno.kill(cam.pid!, "SIGSTOP"); // the process freezes; its sockets stay open
+  try {
+    const stalled = await h.until("cam1", (s) => s.restarts >= 1, "the watchdog", 15_000);
+    assertMatch(stalled.lastError ?? "", /no frames for 3 s|Could not (read|open)|timeout/i);
+  } finally {
+    Deno.kill(cam.pid!, "SIGCONT");
+  }
+  const before = h.camera("cam1").segments;
+  await h.until("cam1", (s) => s.segments > before, "recording after the camera woke up", 20_000);
+});
