@@ -147,6 +147,21 @@ export class Element {
     }
   }
 
+  /**
+   * Sends EOS into one of this element's static pads ("sink"): everything downstream finishes
+   * (muxers write their index) whatever the source upstream is doing.
+   */
+  sendEosToPad(pad: string): boolean {
+    const { gst } = this.#lib;
+    const padPtr = gst.gst_element_get_static_pad(this.#ptr, cstr(pad));
+    if (padPtr === null) return false;
+    try {
+      return gst.gst_pad_send_event(padPtr, gst.gst_event_new_eos()) !== 0;
+    } finally {
+      gst.gst_object_unref(padPtr);
+    }
+  }
+
   /** appsink only: the next sample within `timeoutMs` (on a worker thread), or null. */
   async pullSample(timeoutMs: number): Promise<Sample | null> {
     const { app } = this.#lib;

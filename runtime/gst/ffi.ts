@@ -50,6 +50,7 @@ const GST_SYMBOLS = {
   },
   gst_element_get_static_pad: { parameters: ["pointer", "buffer"], result: "pointer" },
   gst_pad_get_current_caps: { parameters: ["pointer"], result: "pointer" },
+  gst_pad_send_event: { parameters: ["pointer", "pointer"], result: "i32" },
   gst_caps_get_structure: { parameters: ["pointer", "u32"], result: "pointer" },
   gst_caps_to_string: { parameters: ["pointer"], result: "pointer" },
   gst_sample_get_buffer: { parameters: ["pointer"], result: "pointer" },

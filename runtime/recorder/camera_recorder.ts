@@ -63,6 +63,8 @@ export interface RecorderContext {
   readonly onRecording?: () => void;
   readonly onSegment?: (segment: SegmentRecord) => void;
   readonly onStats?: (stats: CameraStats) => void;
+  /** Segments repaired from an earlier, interrupted run (before this run records). */
+  readonly onSalvaged?: (segments: readonly SegmentRecord[]) => void;
   /** The running pipeline, and null once it is gone (for snapshots). */
   readonly onPipeline?: (pipeline: Pipeline | null) => void;
 }
@@ -84,7 +86,8 @@ export async function recordCamera(
 ): Promise<void> {
   await ctx.checkStorage();
   await Deno.mkdir(incomingDir(ctx.dataDir, camera.id), { recursive: true });
-  await salvageIncoming(camera, ctx);
+  const salvaged = await salvageIncoming(camera, ctx);
+  if (salvaged.recovered.length > 0) ctx.onSalvaged?.(salvaged.recovered);
   const runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const description = recordingPipeline(camera, {
     location: incomingPattern(ctx.dataDir, camera.id, runId),
@@ -119,7 +122,9 @@ async function drive(
   for (;;) {
     const now = ctx.now();
     if (signal.aborted && eosDeadline === null) {
-      pipeline.sendEos();
+      // EOS into the tee, not the source: the open segment is finished even when the camera is
+      // gone or rtspsrc is stuck talking to it.
+      if (!pipeline.element(TEE_NAME)?.sendEosToPad("sink")) pipeline.sendEos();
       eosDeadline = now + EOS_GRACE_MS;
     }
     if (eosDeadline !== null && now > eosDeadline) {
@@ -141,6 +146,11 @@ async function drive(
     }
     switch (msg.type) {
       case "error":
+        if (eosDeadline !== null) {
+          // Stopping: the source may complain about the EOS pushed past it; the muxer finishes.
+          ctx.log.debug("error while stopping", { source: msg.source, error: msg.message });
+          break;
+        }
         throw new CameraPipelineError(camera.id, msg.source, msg.message, msg.debug);
       case "warning":
         ctx.log.warn("pipeline warning", { source: msg.source, warning: msg.message });

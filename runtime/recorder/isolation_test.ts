@@ -44,6 +44,12 @@ Deno.test("a crashed recorder process takes down only its own camera, which come
   await res.body?.cancel();
   const events = h.index().events(0, Date.now() + 1, "a").map((e) => e.kind);
   assert(events.includes("recorder-lost"), events.join());
+  await h.until("a", (s) => s.segments >= 1, "a's first segment after the crash");
+  // The hole is the lost fragment plus the restart, not the whole open segment.
+  const gaps = h.index().gaps("a", 0, Date.now() + 1);
+  assertEquals(gaps.length, 1, JSON.stringify(gaps));
+  const hole = gaps[0]!.endMs - gaps[0]!.startMs;
+  assert(hole < 4_000, `gap of ${hole} ms after the crash`);
 });
 
 Deno.test("a snapshot comes from the running recorder, through its worker process", async () => {

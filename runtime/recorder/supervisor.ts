@@ -89,6 +89,12 @@ export class CameraSupervisor {
         };
         ctx.onSegment?.(segment);
       },
+      onSalvaged: (segments) => {
+        for (const segment of segments) {
+          this.#lastEndMs = Math.max(this.#lastEndMs ?? 0, segment.endMs);
+        }
+        ctx.onSalvaged?.(segments);
+      },
       onStats: (stats) => {
         this.#status = { ...this.#status, stats };
         ctx.onStats?.(stats);
