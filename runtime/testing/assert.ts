@@ -4,17 +4,22 @@
  */
 import assert from "node:assert/strict";
 
+// Each call passes `message` only when there is one: with @types/node as npm:mqtt brings it in,
+// node:assert's message parameter is `string | Error`, not `string | undefined`.
 export function assertEquals<T>(actual: T, expected: T, message?: string): void {
-  assert.deepStrictEqual(actual, expected, message);
+  if (message === undefined) assert.deepStrictEqual(actual, expected);
+  else assert.deepStrictEqual(actual, expected, message);
 }
 
 export function assert_(condition: unknown, message?: string): asserts condition {
-  assert.ok(condition, message);
+  if (message === undefined) assert.ok(condition);
+  else assert.ok(condition, message);
 }
 export { assert_ as assert };
 
 export function assertMatch(actual: string, pattern: RegExp, message?: string): void {
-  assert.match(actual, pattern, message);
+  if (message === undefined) assert.match(actual, pattern);
+  else assert.match(actual, pattern, message);
 }
 
 export function assertThrows<E extends Error>(

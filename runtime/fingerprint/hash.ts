@@ -1,0 +1,68 @@
+/**
+ * The licence binding: a SHA-256 over the parts of the fingerprint that identify this box's own
+ * hardware and do not move by themselves.
+ *
+ * Bound: the board serial; the serial of every non-removable disk; the MAC of every NIC whose
+ * address is permanent (or of unknown kind) and that is not on USB. Not bound: sources, models,
+ * IP addresses (DHCP changes them), random or user-set MACs, USB NICs and removable disks (a
+ * dongle or stick plugged in must not void the licence), and cameras (a camera that is offline
+ * reads as "config only"; the camera count is bound by the licence's maxCameras instead).
+ */
+import type { Fingerprint } from "./types.ts";
+
+/** What the hash is computed over; exposed so the fleet can show why two hashes differ. */
+export interface FingerprintBinding {
+  readonly v: 1;
+  readonly board: string | null;
+  /** Sorted. */
+  readonly disks: readonly string[];
+  /** Sorted, lower case. */
+  readonly macs: readonly string[];
+}
+
+/** The bound values of a fingerprint, in canonical order. */
+export function fingerprintBinding(fp: Fingerprint): FingerprintBinding {
+  const disks = fp.disks.filter((d) => !d.removable && d.serial !== null)
+    .map((d) => d.serial?.value ?? "");
+  const macs = fp.network.filter((n) =>
+    (n.macType === "permanent" || n.macType === "unknown") && n.bus !== "usb"
+  ).map((n) => n.mac.value.toLowerCase());
+  return {
+    v: 1,
+    board: fp.board.serial?.value ?? null,
+    disks: [...new Set(disks)].sort(),
+    macs: [...new Set(macs)].sort(),
+  };
+}
+
+/** JSON with object keys sorted at every level (arrays keep their order). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) out[key] = sortKeys(v);
+  }
+  return out;
+}
+
+/** SHA-256 of a string's UTF-8 bytes, lower-case hex. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The licence binding: SHA-256 (hex) of the canonical JSON of `fingerprintBinding(fp)`. */
+export function fingerprintHash(fp: Fingerprint): Promise<string> {
+  return sha256Hex(canonicalJson(fingerprintBinding(fp)));
+}
+
+/** Whether two fingerprints say the same thing (all fields, IPs and sources included). */
+export function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}

@@ -1,0 +1,150 @@
+/**
+ * The health sample the box reports to the fleet (`nvr/v1/<deviceId>/health`). Pure types: the
+ * fleet link imports them; docs/fleet-data.md describes every field with its unit and source.
+ */
+import type { CameraState } from "../recorder/camera_status.ts";
+import type { SoftwareVersion } from "../version.ts";
+
+export interface LoadAverage {
+  /** Runnable + uninterruptible tasks averaged over 1, 5 and 15 minutes (`/proc/loadavg`). */
+  readonly one: number;
+  readonly five: number;
+  readonly fifteen: number;
+}
+
+export interface CpuUse {
+  /** Busy share of all cores between two `/proc/stat` readings, 0–100 %; null if not readable. */
+  readonly usedPercent: number | null;
+  /** Per core, same unit, in core order. */
+  readonly perCorePercent: readonly number[];
+  /** Share waiting for I/O (iowait), 0–100 % — a slow or failing disk shows here. */
+  readonly iowaitPercent: number | null;
+  /** Milliseconds between the two readings. */
+  readonly sampleMs: number;
+}
+
+export interface MemoryUse {
+  /** Bytes, from `/proc/meminfo` (kB × 1024). */
+  readonly totalBytes: number;
+  /** MemAvailable: what can be used without swapping. */
+  readonly availableBytes: number;
+  /** total − available. */
+  readonly usedBytes: number;
+  /** used / total, 0–100 %. */
+  readonly usedPercent: number;
+  readonly swapTotalBytes: number;
+  readonly swapUsedBytes: number;
+}
+
+export interface Temperature {
+  /** Folder under /sys/class/thermal, e.g. "thermal_zone0". */
+  readonly zone: string;
+  /** The zone's `type`, e.g. "cpu-thermal", "x86_pkg_temp", "CPU-therm". */
+  readonly type: string;
+  /** Degrees Celsius (`temp` is millidegrees). */
+  readonly celsius: number;
+}
+
+/** One set of Raspberry Pi throttling flags (`vcgencmd get_throttled`). */
+export interface ThrottleFlags {
+  readonly underVoltage: boolean;
+  readonly frequencyCapped: boolean;
+  readonly throttled: boolean;
+  readonly softTempLimit: boolean;
+}
+
+export interface Throttling {
+  /** The raw value, e.g. "0x50005". */
+  readonly raw: string;
+  /** Bits 0–3: the state right now. */
+  readonly now: ThrottleFlags;
+  /** Bits 16–19: happened at least once since boot. */
+  readonly sinceBoot: ThrottleFlags;
+  readonly source: string;
+}
+
+export interface DiskUse {
+  /** What the path is for, e.g. "data", "root". */
+  readonly label: string;
+  readonly path: string;
+  /** Bytes, statvfs(3). null when the path could not be read (see `error`). */
+  readonly totalBytes: number | null;
+  /** Available to the daemon (not root's reserve). */
+  readonly availableBytes: number | null;
+  readonly usedBytes: number | null;
+  /** used / total, 0–100 %. */
+  readonly usedPercent: number | null;
+  readonly error: string | null;
+}
+
+export interface SmartHealth {
+  /** e.g. "/dev/sda". */
+  readonly device: string;
+  readonly model: string | null;
+  /** smartctl `smart_status.passed`; false means the drive predicts its own failure. */
+  readonly passed: boolean | null;
+  /** Lifetime used, 0–100+ %: NVMe `percentage_used`, or 100 − the ATA wear attribute's value. */
+  readonly wearPercentUsed: number | null;
+  /** Which field gave `wearPercentUsed`, e.g. "nvme:percentage_used", "ata:177 Wear_Leveling_Count". */
+  readonly wearSource: string | null;
+  /** Degrees Celsius (`temperature.current`). */
+  readonly temperatureC: number | null;
+  /** Hours (`power_on_time.hours`). */
+  readonly powerOnHours: number | null;
+  /** ATA 5 Reallocated_Sector_Ct raw value. */
+  readonly reallocatedSectors: number | null;
+  /** ATA 197 Current_Pending_Sector raw value. */
+  readonly pendingSectors: number | null;
+  /** NVMe media and data integrity errors. */
+  readonly mediaErrors: number | null;
+  /** Why smartctl gave nothing (not installed, no permission); null when it answered. */
+  readonly error: string | null;
+}
+
+export interface CameraHealth {
+  readonly id: string;
+  readonly state: CameraState;
+  readonly lastError: string | null;
+  readonly restarts: number;
+  /** Segments finished since the daemon started. */
+  readonly segments: number;
+  /** ms since the epoch; null before the first segment. */
+  readonly lastSegmentEndMs: number | null;
+  /** Frames per second coming in, over the last second. */
+  readonly fps: number;
+  /** kbit/s written. */
+  readonly bitrateKbps: number;
+  readonly droppedFrames: number | null;
+  readonly width: number | null;
+  readonly height: number | null;
+  /** "passthrough", "transcode", … and the codec recorded. */
+  readonly mode: string;
+  readonly codec: string;
+}
+
+/** A plugin as the plugin host reports it (input; empty until plugins exist). */
+export interface PluginStatus {
+  readonly id: string;
+  readonly state: "running" | "stopped" | "failed" | "disabled";
+  readonly lastError: string | null;
+}
+
+export interface Health {
+  /** Payload version. */
+  readonly schema: 1;
+  /** Seconds since the kernel booted (`/proc/uptime`). */
+  readonly uptimeSeconds: number | null;
+  readonly load: LoadAverage | null;
+  readonly cpu: CpuUse;
+  readonly memory: MemoryUse | null;
+  /** The CPU/SoC temperature in °C (see docs for which zone), or null without sensors. */
+  readonly cpuTemperatureC: number | null;
+  readonly temperatures: readonly Temperature[];
+  /** Raspberry Pi only; null elsewhere or when vcgencmd is missing. */
+  readonly throttling: Throttling | null;
+  readonly disks: readonly DiskUse[];
+  readonly smart: readonly SmartHealth[];
+  readonly cameras: readonly CameraHealth[];
+  readonly plugins: readonly PluginStatus[];
+  readonly software: SoftwareVersion;
+}
