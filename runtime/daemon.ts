@@ -12,9 +12,9 @@ import {
   type ElementRegistry,
   GstRegistry,
   loadProfile,
-  planVideo,
   type VideoPlan,
 } from "./board/mod.ts";
+import { planSource, readSourceFormats } from "./recorder/source.ts";
 import {
   type CameraStatus,
   groupCameras,
@@ -81,7 +81,9 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
 
-  const planned = config.cameras.map((camera) => planFor(camera, config, profile, registry));
+  const planned = await Promise.all(
+    config.cameras.map((camera) => planFor(camera, config, profile, registry)),
+  );
   const perProcess = config.recording.camerasPerProcess;
   const recorders: Recorders = perProcess === 0
     ? new RecorderSet(planned, {
@@ -140,36 +142,32 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   };
 }
 
-/** The camera's video plan, or why it cannot be recorded on this board. */
-function planFor(
+/** The camera's source and video plan, or why it cannot be recorded on this board. */
+async function planFor(
   camera: CameraConfig,
   config: NvrConfig,
   profile: BoardProfile,
   registry: ElementRegistry,
-): PlannedCamera {
+): Promise<PlannedCamera> {
   try {
-    return {
-      camera,
-      plan: planVideo(
-        { codec: camera.codec, fallback: config.recording.encodeFallback, camera: camera.id },
-        profile,
-        registry,
-      ),
-    };
+    const formats = await readSourceFormats(camera);
+    const plan = planSource(camera, formats, {
+      profile,
+      registry,
+      fallback: config.recording.encodeFallback,
+    });
+    return { camera, plan };
   } catch (err) {
     const reason = (err as Error).message;
-    return {
-      camera,
-      plan: {
-        mode: "passthrough",
-        codec: camera.codec,
-        encoder: null,
-        decoder: null,
-        reason,
-        launch: "",
-      },
-      fault: reason,
+    const plan: VideoPlan = {
+      mode: "passthrough",
+      codec: camera.codec,
+      encoder: null,
+      decoder: null,
+      reason,
+      launch: "",
     };
+    return { camera, plan, fault: reason };
   }
 }
 

@@ -43,7 +43,7 @@ Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API k
     );
     assertEquals(
       cams[0]?.lastError,
-      "Camera 'ftpcam': URL scheme 'ftp:' is not supported; use one of rtsp:, rtsps: " +
+      "Camera 'ftpcam': URL scheme 'ftp:' is not supported; use one of rtsp:, rtsps:, v4l2: " +
         "(fix cameras[].url in the config)",
     );
     assertMatch(cams[1]?.lastError ?? "", /^Camera 'gone': src: Could not open resource/);

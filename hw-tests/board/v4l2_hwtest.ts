@@ -1,6 +1,7 @@
 /**
  * On a real board with a USB camera: the camera is found, its formats read, and 5 s are recorded
- * with the plan this board gets (`--fallback` picks the config fallback; default x265).
+ * with the plan this board gets (`--fallback` picks the config fallback; default x265); then the
+ * real daemon records it as a `v4l2:` camera into indexed 2 s segments.
  */
 import { assert, assertEquals } from "../../runtime/testing/assert.ts";
 import { ffprobe } from "../../runtime/testing/ffprobe.ts";
@@ -12,6 +13,7 @@ import {
   readV4l2Formats,
   usbCameraLaunch,
 } from "../../runtime/board/mod.ts";
+import { startHarness } from "../../runtime/testing/daemon_harness.ts";
 import { requireBoard } from "./board_args.ts";
 
 const RECORD_MS = 5_000;
@@ -73,6 +75,27 @@ Deno.test("USB camera: found, and 5 s recorded with the board's video plan", asy
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("USB camera through the real daemon: v4l2: URL, indexed 2 s segments", async () => {
+  const { info, args } = await requireBoard();
+  const found = (await discoverV4l2Devices("/sys")).find((d) => d.usb);
+  if (!found) throw new Error(`No USB camera on this ${info.model}; plug a UVC camera in`);
+  await using h = await startHarness({
+    cameras: [{ id: "usb0", url: `v4l2://${found.device}` }],
+    recording: { encodeFallback: args.fallback },
+  });
+  const status = await h.until("usb0", (s) => s.segments >= 2, "two segments", 30_000);
+  console.log(`  ${found.device}: ${JSON.stringify(status.plan)}`);
+  const segments = h.index().range("usb0", 0, Date.now() + 1);
+  for (const segment of segments) {
+    const probe = await ffprobe(`${h.dir}/data/${segment.path}`);
+    console.log(
+      `  ${segment.path}: ${probe.codec} ${probe.width}x${probe.height}, ${probe.frames} frames`,
+    );
+    assertEquals(probe.codec, segment.codec === "h265" ? "hevc" : "h264");
+    assert(probe.frames > 0, `${segment.path} has no frames`);
   }
 });
 

@@ -4,6 +4,9 @@
  */
 
 export type VideoCodec = "h264" | "h265";
+/** Audio on `/main` (a second RTP stream, pay1): AAC, G.711 A-law or µ-law, or none. */
+export type AudioCodec = "aac" | "pcma" | "pcmu" | "none";
+export const AUDIO_CODECS: readonly AudioCodec[] = ["aac", "pcma", "pcmu", "none"];
 
 export interface CameraConfig {
   readonly rtspPort: number;
@@ -26,6 +29,14 @@ export interface CameraConfig {
   readonly password?: string;
   /** Exit when stdin reaches EOF (the parent died). Set by virtual_camera.ts. */
   readonly exitOnStdinEof: boolean;
+  /**
+   * Serve `/main` from this pre-encoded H.265 Annex B file in a loop, in real time, without
+   * encoding (see loop_clip.ts). width/height/fps must describe the file; bitrate is only what
+   * ONVIF reports.
+   */
+  readonly loopFile?: string;
+  /** Audio on `/main` next to the video; absent or "none": video only. */
+  readonly audio?: AudioCodec;
 }
 
 export const SUB_WIDTH = 640;
@@ -36,6 +47,8 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   --rtsp-port 8554 --onvif-port 8081 [--codec h265|h264] [--width 1280] [--height 720] \\
   [--fps 15] [--bitrate 1000 (kbit/s)] [--serial SIM-0001] [--model SimCam-1] \\
   [--manufacturer "NVR Sim"] [--firmware 1.0.0] [--name cam1] [--user U --password P] \\
+  [--loop-file /abs/clip.h265 (serve /main from a pre-encoded H.265 file in a loop)] \\
+  [--audio aac|pcma|pcmu|none (an audio stream on /main, a tick a second)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -66,6 +79,8 @@ const VALUE_FLAGS = [
   "name",
   "user",
   "password",
+  "loop-file",
+  "audio",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
 const BOOL_FLAGS = ["exit-on-stdin-eof"] as const;
@@ -156,13 +171,30 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     exitOnStdinEof: bools.has("exit-on-stdin-eof"),
   };
   if (cfg.rtspPort === cfg.onvifPort) throw usageError("--rtsp-port and --onvif-port must differ");
+  const loopFile = flags.get("loop-file");
+  if (loopFile !== undefined) {
+    if (!loopFile.startsWith("/") || /["\\]/.test(loopFile)) {
+      throw usageError(
+        `--loop-file must be an absolute path without quotes or backslashes, got "${loopFile}"`,
+      );
+    }
+    if (codec !== "h265") {
+      throw usageError(`--loop-file serves H.265 only: drop --codec ${codec} or the loop file`);
+    }
+  }
+  const audio = flags.get("audio") ?? "none";
+  if (!(AUDIO_CODECS as readonly string[]).includes(audio)) {
+    throw usageError(`--audio must be one of ${AUDIO_CODECS.join(", ")}, got "${audio}"`);
+  }
+  const withAudio: CameraConfig = audio === "none" ? cfg : { ...cfg, audio: audio as AudioCodec };
+  const withLoop: CameraConfig = loopFile !== undefined ? { ...withAudio, loopFile } : withAudio;
   if (user !== undefined && password !== undefined) {
     if (user.length === 0 || user.includes(":")) {
       throw usageError("--user must be non-empty and contain no ':'");
     }
-    return { ...cfg, user, password };
+    return { ...withLoop, user, password };
   }
-  return cfg;
+  return withLoop;
 }
 
 /** The inverse of {@link parseCameraArgs}. */
@@ -196,6 +228,8 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.user !== undefined && cfg.password !== undefined) {
     out.push("--user", cfg.user, "--password", cfg.password);
   }
+  if (cfg.loopFile !== undefined) out.push("--loop-file", cfg.loopFile);
+  if (cfg.audio !== undefined && cfg.audio !== "none") out.push("--audio", cfg.audio);
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }
@@ -211,14 +245,50 @@ function source(cfg: CameraConfig, width: number, height: number, live: boolean)
     `! clockoverlay text="${cfg.name}" time-format="%Y-%m-%d %H:%M:%S" shaded-background=true`;
 }
 
-/** `/main`: H.265 or H.264 at the configured size, a keyframe every second. */
+/**
+ * `/main` from a pre-encoded clip, looped: multifilesrc re-reads the file at its end and h265parse
+ * cuts it into access units with decode times from the frame rate, which run on across loops.
+ * h265parse leaves presentation times unset (rtph265pay would then send every frame with the same
+ * RTP timestamp), so mpegtsmux (which takes DTS for PTS, right here: the clip has no B-frames) and
+ * tsdemux give every frame a PTS; clocksync paces them in real time. No encoder: one such mount
+ * costs a few percent of a core however many clients share it.
+ */
+export function loopLaunch(cfg: CameraConfig, loopFile: string): string {
+  return `multifilesrc location="${loopFile}" loop=true ` +
+    `caps="video/x-h265,stream-format=byte-stream,framerate=${cfg.fps}/1" ` +
+    "! h265parse ! mpegtsmux ! tsdemux ! h265parse ! clocksync " +
+    "! rtph265pay name=pay0 config-interval=-1 pt=96";
+}
+
+/** `/main`: H.265 or H.264 at the configured size, a keyframe every second (or the loop file). */
 export function mainLaunch(cfg: CameraConfig): string {
+  if (cfg.loopFile !== undefined) return loopLaunch(cfg, cfg.loopFile) + audioLaunch(cfg);
   const enc = cfg.codec === "h265"
     ? `x265enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
       `log-level=error ! h265parse ! rtph265pay name=pay0 config-interval=-1 pt=96`
     : `x264enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
       `! h264parse ! rtph264pay name=pay0 config-interval=-1 pt=96`;
-  return `${source(cfg, cfg.width, cfg.height, true)} ! ${enc}`;
+  return `${source(cfg, cfg.width, cfg.height, true)} ! ${enc}${audioLaunch(cfg)}`;
+}
+
+/**
+ * The audio stream of `/main` (" audiotestsrc … ! pay1", or "" for none): a tick a second, in
+ * 20 ms packets for G.711 (8 kHz, payload types 0 and 8) and AAC-LC at 16 kHz (MPEG4-GENERIC).
+ */
+export function audioLaunch(cfg: CameraConfig): string {
+  const tone = (rate: number) =>
+    `audiotestsrc is-live=true wave=ticks samplesperbuffer=${rate / 50} ` +
+    `! audio/x-raw,rate=${rate},channels=1`;
+  switch (cfg.audio) {
+    case "aac":
+      return ` ${tone(16000)} ! voaacenc bitrate=32000 ! aacparse ! rtpmp4gpay name=pay1 pt=97`;
+    case "pcma":
+      return ` ${tone(8000)} ! alawenc ! rtppcmapay name=pay1`;
+    case "pcmu":
+      return ` ${tone(8000)} ! mulawenc ! rtppcmupay name=pay1`;
+    default:
+      return "";
+  }
 }
 
 /** `/sub`: always H.264 constrained-baseline 640x360 (browser friendly), low bitrate. */

@@ -65,6 +65,12 @@ Deno.test("parseCameraArgs: errors say what to fix and include the usage", () =>
     [["--rtsp-port", "1", "--onvif-port", "1"], "must differ"],
     [["--rtsp-port", "x", "--onvif-port", "2"], "--rtsp-port must be an integer"],
     [["--rtsp-port", "1", "--onvif-port", "2", "--colour", "red"], "unknown option --colour"],
+    [["--rtsp-port", "1", "--onvif-port", "2", "--loop-file", "clip.h265"], "absolute path"],
+    [["--rtsp-port", "1", "--onvif-port", "2", "--loop-file", '/a"b'], "without quotes"],
+    [
+      ["--rtsp-port", "1", "--onvif-port", "2", "--codec", "h264", "--loop-file", "/c.h265"],
+      "--loop-file serves H.265 only",
+    ],
   ];
   for (const [args, msg] of cases) {
     const e = assertThrows(() => parseCameraArgs(args), Error, msg);
@@ -99,5 +105,48 @@ Deno.test("launch strings: encoder per codec, keyframe every second, pay0, sub i
   assertMatch(
     snapshotLaunch(h265, "/tmp/a.jpg"),
     /num-buffers=1 .*jpegenc .*location="\/tmp\/a.jpg"$/,
+  );
+});
+
+Deno.test("--loop-file: round trip, and /main reads the file in a loop without an encoder", () => {
+  const cfg = parseCameraArgs([
+    "--rtsp-port",
+    "1",
+    "--onvif-port",
+    "2",
+    "--fps",
+    "15",
+    "--loop-file",
+    "/tmp/clips/loop.h265",
+  ]);
+  assertEquals(cfg.loopFile, "/tmp/clips/loop.h265");
+  assertEquals(parseCameraArgs(cameraArgs(cfg)), cfg);
+  const main = mainLaunch(cfg);
+  assertMatch(main, /^multifilesrc location="\/tmp\/clips\/loop.h265" loop=true /);
+  assertMatch(main, /framerate=15\/1/);
+  assertMatch(main, /clocksync ! rtph265pay name=pay0 config-interval=-1 pt=96$/);
+  assertEquals(/x26[45]enc|videotestsrc/.test(main), false);
+});
+
+Deno.test("--audio: round trip, a second stream pay1 on /main, and nothing for none", () => {
+  const base = ["--rtsp-port", "1", "--onvif-port", "2"];
+  const pay1: Record<string, RegExp> = {
+    aac:
+      / audiotestsrc is-live=true .* ! voaacenc bitrate=32000 ! aacparse ! rtpmp4gpay name=pay1 pt=97$/,
+    pcma: / audiotestsrc is-live=true .*rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1$/,
+    pcmu: / audiotestsrc is-live=true .*rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1$/,
+  };
+  for (const [audio, pattern] of Object.entries(pay1)) {
+    const cfg = parseCameraArgs([...base, "--audio", audio]);
+    assertEquals(cfg.audio, audio);
+    assertEquals(parseCameraArgs(cameraArgs(cfg)), cfg);
+    assertMatch(mainLaunch(cfg), pattern);
+  }
+  const none = parseCameraArgs([...base, "--audio", "none"]);
+  assertEquals([none.audio, mainLaunch(none).includes("pay1")], [undefined, false]);
+  assertThrows(
+    () => parseCameraArgs([...base, "--audio", "opus"]),
+    Error,
+    "--audio must be one of",
   );
 });

@@ -8,10 +8,15 @@
  *
  * The child exits by itself when this process dies (its stdin pipe closes).
  */
-import { cameraArgs, type CameraConfig, type VideoCodec } from "./camera_config.ts";
+import {
+  type AudioCodec,
+  cameraArgs,
+  type CameraConfig,
+  type VideoCodec,
+} from "./camera_config.ts";
 import { freePorts } from "./ports.ts";
 
-export type { VideoCodec } from "./camera_config.ts";
+export type { AudioCodec, VideoCodec } from "./camera_config.ts";
 
 export interface VirtualCameraOptions {
   /** Main stream codec, default "h265". The sub stream is always H.264 640x360. */
@@ -36,6 +41,13 @@ export interface VirtualCameraOptions {
   readonly password?: string;
   /** How long to wait for the ready line, default 20 000 ms. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Serve `/main` from this pre-encoded H.265 clip in a loop instead of encoding (absolute path;
+   * make one with ensureLoopClip() from loop_clip.ts and pass its width, height and fps too).
+   */
+  readonly loopFile?: string;
+  /** An audio stream on `/main` (a tick a second): "aac", "pcma", "pcmu"; default "none". */
+  readonly audio?: AudioCodec;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -54,6 +66,8 @@ export interface VirtualCameraInfo {
   readonly onvifPort: number;
   readonly user?: string;
   readonly password?: string;
+  readonly loopFile?: string;
+  readonly audio?: AudioCodec;
 }
 
 export interface VirtualCamera {
@@ -247,13 +261,20 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     firmware: opts.firmware ?? "1.0.0",
     name: opts.name ?? "cam1",
     exitOnStdinEof: true,
+    ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");
   }
-  const cfg: CameraConfig = opts.user !== undefined && opts.password !== undefined
-    ? { ...base, user: opts.user, password: opts.password }
+  if (opts.loopFile !== undefined && (opts.codec ?? "h265") !== "h265") {
+    throw new Error("startVirtualCamera: loopFile serves H.265 only; drop codec or loopFile");
+  }
+  const withLoop: CameraConfig = opts.loopFile !== undefined
+    ? { ...base, loopFile: opts.loopFile }
     : base;
+  const cfg: CameraConfig = opts.user !== undefined && opts.password !== undefined
+    ? { ...withLoop, user: opts.user, password: opts.password }
+    : withLoop;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
 
   const first = await spawn(cfg, readyTimeoutMs);

@@ -4,6 +4,8 @@
  *
  *   deno run -A hw-tests/sim/virtual_camera_main.ts --rtsp-port 8554 --onvif-port 8081
  *
+ * With --loop-file CLIP.h265, /main serves that pre-encoded clip in a loop instead of encoding.
+ *
  * Prints exactly one JSON line on stdout when ready, e.g.
  * {"ready":true,"rtsp":"rtsp://127.0.0.1:8554/main","sub":"rtsp://127.0.0.1:8554/sub",
  *  "onvif":"http://127.0.0.1:8081/onvif/device_service","snapshot":"http://127.0.0.1:8081/snapshot.jpg"}
@@ -49,6 +51,18 @@ function fail(msg: string, code: number): never {
 }
 
 async function run(cfg: CameraConfig): Promise<void> {
+  if (cfg.loopFile !== undefined) {
+    // gst_parse_launch does not open files, so a wrong path would only fail at the first client.
+    try {
+      const st = await Deno.stat(cfg.loopFile);
+      if (!st.isFile || st.size === 0) throw new Error("not a non-empty file");
+    } catch (e) {
+      throw new Error(
+        `--loop-file ${cfg.loopFile}: ${e instanceof Error ? e.message : String(e)}. ` +
+          "Make one with ensureLoopClip() from hw-tests/sim/loop_clip.ts.",
+      );
+    }
+  }
   const ffi = openGst();
   const auth = cfg.user !== undefined && cfg.password !== undefined
     ? { user: cfg.user, password: cfg.password }

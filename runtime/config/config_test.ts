@@ -34,6 +34,17 @@ Deno.test("a camera gets its defaults filled in", () => {
   });
 });
 
+Deno.test("a USB camera takes optional capture limits; absent ones stay absent", () => {
+  const [usb, plain] = validateConfig({
+    cameras: [
+      { id: "usb", url: "v4l2:///dev/v4l/by-id/usb-046d_C920-video-index0", width: 1280, fps: 7.5 },
+      { id: "usb2", url: "v4l2:///dev/video2", height: null },
+    ],
+  }).cameras;
+  assertEquals([usb?.width, usb?.height, usb?.fps], [1280, undefined, 7.5]);
+  assertEquals(plain && ["width", "height", "fps"].filter((k) => k in plain), []);
+});
+
 Deno.test("durations are accepted as seconds or with a unit", () => {
   assertEquals(validateConfig({ storage: { segmentSeconds: "2m" } }).storage.segmentSeconds, 120);
   assertEquals(validateConfig({ storage: { segmentSeconds: 10 } }).storage.segmentSeconds, 10);
@@ -71,7 +82,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: cameras, device, http, log, mqtt, recording, storage",
+      "colour: unknown key; known keys here: analytics, cameras, device, http, log, mqtt, recording, storage",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [
@@ -110,6 +121,33 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
     [{ mqtt: { url: "http://broker" } }, [
       "mqtt.url: \"http://broker\" has scheme 'http:'; allowed: mqtt:, mqtts:, ws:, wss:",
     ]],
+    [{ mqtt: { url: "mqtt://broker:1883", caFile: "/etc/nvr/ca.pem" } }, [
+      'mqtt.caFile: is set but mqtt.url "mqtt://broker:1883" is not TLS; use an mqtts: or wss: URL',
+    ]],
+    [{ mqtt: { url: "mqtts://broker", certFile: "client.pem", keyFile: "/k.pem" } }, [
+      'mqtt.certFile: "client.pem" is not an absolute path; e.g. "/etc/nvr/fleet-certFile.pem"',
+      "mqtt.certFile: missing; mutual TLS needs both mqtt.certFile (the client certificate) and mqtt.keyFile (its private key)",
+    ]],
+    [{ mqtt: { url: "mqtts://broker", keyFile: "/k.pem" } }, [
+      "mqtt.certFile: missing; mutual TLS needs both mqtt.certFile (the client certificate) and mqtt.keyFile (its private key)",
+    ]],
+    [{ mqtt: { healthIntervalSeconds: 0 } }, [
+      'mqtt.healthIntervalSeconds: 0 is not allowed; allowed: whole seconds from 1 to 3600, e.g. 30 or "1m"',
+    ]],
+    [{ mqtt: { queueMaxMessages: 10 } }, [
+      "mqtt.queueMaxMessages: 10 is out of range; allowed: 100 to 1000000",
+    ]],
+    [{ mqtt: { clientId: "my box" } }, [
+      'mqtt.clientId: "my box" is not allowed; allowed: 1 to 128 printable ASCII characters without spaces, or null for the deviceId',
+    ]],
+    [{ mqtt: { rebootCommand: " " } }, [
+      'mqtt.rebootCommand: " " is empty; give a command line such as "systemctl reboot", or null to refuse the fleet\'s reboot command',
+    ]],
+    [{ mqtt: { password: "secret" } }, [
+      "mqtt.username: missing; MQTT sends a password only with a user name: set both",
+    ]],
+    [{ analytics: { enabled: "yes" } }, ['analytics.enabled: expected true or false, got "yes"']],
+    [{ analytics: { share: true } }, ["analytics.share: unknown key; known keys here: enabled"]],
     [{ log: { level: "loud" } }, [
       'log.level: "loud" is not allowed; allowed: "debug", "info", "warn", "error"',
     ]],
@@ -131,13 +169,55 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
     [{ cameras: [{ ...camera, enabled: "yes" }] }, [
       'cameras[0].enabled: expected true or false, got "yes"',
     ]],
+    [{ cameras: [{ ...camera, bitrate: 30 }] }, [
+      "cameras[0].bitrate: unknown key; known keys here: codec, enabled, fps, height, id, name, password, retentionDays, transport, url, username, width",
+    ]],
     [{ cameras: [{ ...camera, fps: 30 }] }, [
-      "cameras[0].fps: unknown key; known keys here: codec, enabled, id, name, password, retentionDays, transport, url, username",
+      "cameras[0].fps: 30 is for USB cameras (v4l2: URLs) only; an RTSP camera's fps is set in the camera itself",
+    ]],
+    [{ cameras: [{ id: "usb", url: "v4l2://dev/video0" }] }, [
+      'cameras[0].url: "v4l2://dev/video0" is not a USB camera URL; give the device path after "v4l2://", e.g. "v4l2:///dev/video0" or "v4l2:///dev/v4l/by-id/usb-…-video-index0"',
+    ]],
+    [{ cameras: [{ id: "usb", url: "v4l2:///dev/video0", width: 1279.5, fps: 0 }] }, [
+      "cameras[0].width: expected a whole number from 16 to 7680, got 1279.5",
+      "cameras[0].fps: 0 is not allowed; allowed: a number from 1 to 120, or null",
     ]],
   ];
   for (const [raw, expected] of table) {
     assertEquals(problems(raw), expected, JSON.stringify(raw));
   }
+});
+
+Deno.test("the fleet link's mqtt keys and analytics consent", () => {
+  const config = validateConfig({
+    mqtt: {
+      url: "mqtts://fleet.example.com:8883",
+      username: "box",
+      password: "secret",
+      caFile: "/etc/nvr/ca.pem",
+      certFile: "/etc/nvr/client.pem",
+      keyFile: "/etc/nvr/client.key",
+      healthIntervalSeconds: "1m",
+      queueMaxMessages: 500,
+      clientId: "nvr-0001",
+      rebootCommand: "systemctl reboot",
+    },
+    analytics: { enabled: true },
+  });
+  assertEquals(config.mqtt, {
+    url: "mqtts://fleet.example.com:8883",
+    username: "box",
+    password: "secret",
+    caFile: "/etc/nvr/ca.pem",
+    certFile: "/etc/nvr/client.pem",
+    keyFile: "/etc/nvr/client.key",
+    healthIntervalSeconds: 60,
+    queueMaxMessages: 500,
+    clientId: "nvr-0001",
+    rebootCommand: "systemctl reboot",
+  });
+  assertEquals(config.analytics.enabled, true);
+  assertEquals(DEFAULT_CONFIG.analytics.enabled, false);
 });
 
 Deno.test("all problems are reported at once", () => {

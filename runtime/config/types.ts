@@ -9,18 +9,28 @@ export interface CameraConfig {
   readonly id: string;
   /** Human name shown on the web page. Defaults to the id. */
   readonly name: string;
-  /** Where the stream comes from. The scheme picks the source (rtsp, rtsps). */
+  /**
+   * Where the stream comes from. The scheme picks the source: rtsp, rtsps, or v4l2 for a USB
+   * camera (`v4l2:///dev/video0`, or a stable `v4l2:///dev/v4l/by-id/…` path).
+   */
   readonly url: string;
   readonly enabled: boolean;
   /** RTSP lower transport. */
   readonly transport: RtspTransport;
-  /** Codec the camera sends. H.265 is recorded as it comes, without re-encoding. */
+  /** Codec the camera sends. H.265 is recorded as it comes, without re-encoding. RTSP only. */
   readonly codec: VideoCodec;
   /** Credentials, when not in the URL. */
   readonly username: string | null;
   readonly password: string | null;
   /** Days recordings of this camera are kept at most; null: storage.retentionDays. */
   readonly retentionDays: number | null;
+  /**
+   * USB (v4l2) cameras only, each optional: the largest capture width, height and frame rate to
+   * take from the camera's modes (default up to 1920x1080 at 30 fps). Absent when not set.
+   */
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
 }
 
 export interface StorageConfig {
@@ -47,6 +57,27 @@ export interface HttpConfig {
 export interface MqttConfig {
   /** Broker URL (mqtt://, mqtts://), or null for no fleet link. */
   readonly url: string | null;
+  /** Broker login, when the broker asks for one. */
+  readonly username: string | null;
+  readonly password: string | null;
+  /** PEM files for TLS: the CA that signed the broker's certificate; null: the system's CAs. */
+  readonly caFile: string | null;
+  /** PEM client certificate and its key, for mutual TLS (both or neither). */
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  /** Seconds between periodic health messages. */
+  readonly healthIntervalSeconds: number;
+  /** Most messages the offline queue keeps; health samples are dropped first when full. */
+  readonly queueMaxMessages: number;
+  /** MQTT client id; null: the deviceId. */
+  readonly clientId: string | null;
+  /** Command line run (by `sh -c`) for the fleet's reboot command; null: reboot is refused. */
+  readonly rebootCommand: string | null;
+}
+
+export interface AnalyticsConfig {
+  /** Anonymised usage statistics leave the box only when an admin set this to true. */
+  readonly enabled: boolean;
 }
 
 export type EncodeFallback = "x265" | "h264-hw";
@@ -71,6 +102,7 @@ export interface NvrConfig {
   readonly storage: StorageConfig;
   readonly http: HttpConfig;
   readonly mqtt: MqttConfig;
+  readonly analytics: AnalyticsConfig;
   readonly log: { readonly level: LogLevel };
   readonly recording: RecordingConfig;
   readonly cameras: readonly CameraConfig[];

@@ -9,6 +9,7 @@ import type {
   CameraConfig,
   EncodeFallback,
   LogLevel,
+  MqttConfig,
   NvrConfig,
   RtspTransport,
   VideoCodec,
@@ -45,6 +46,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const storage = ObjectReader.of("storage", top.raw("storage"), errors);
   const http = ObjectReader.of("http", top.raw("http"), errors);
   const mqtt = ObjectReader.of("mqtt", top.raw("mqtt"), errors);
+  const analytics = ObjectReader.of("analytics", top.raw("analytics"), errors);
   const log = ObjectReader.of("log", top.raw("log"), errors);
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
 
@@ -61,7 +63,8 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       retentionDays: storage ? readNumber(storage, "retentionDays", null, 0.01, 3650) : null,
     },
     http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
-    mqtt: { url: mqtt ? readMqttUrl(mqtt) : null },
+    mqtt: readMqtt(mqtt),
+    analytics: { enabled: analytics?.boolean("enabled", false) ?? false },
     log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
     recording: {
       encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
@@ -70,7 +73,9 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     },
     cameras: readCameras(top.raw("cameras"), errors),
   };
-  for (const reader of [top, device, storage, http, mqtt, log, recording]) reader?.rejectUnknown();
+  for (const reader of [top, device, storage, http, mqtt, analytics, log, recording]) {
+    reader?.rejectUnknown();
+  }
   if (errors.length > 0) throw new ConfigError(source, errors);
   return config;
 }
@@ -147,6 +152,95 @@ function readRequireMount(storage: ObjectReader, dataDir: string): string | null
   return bare;
 }
 
+/** The mqtt section: broker, credentials, TLS files, health cadence, queue, reboot hook. */
+function readMqtt(mqtt: ObjectReader | null): MqttConfig {
+  const defaults: MqttConfig = {
+    url: null,
+    username: null,
+    password: null,
+    caFile: null,
+    certFile: null,
+    keyFile: null,
+    healthIntervalSeconds: 30,
+    queueMaxMessages: 10_000,
+    clientId: null,
+    rebootCommand: null,
+  };
+  if (!mqtt) return defaults;
+  const url = readMqttUrl(mqtt);
+  const file = (name: "caFile" | "certFile" | "keyFile") => {
+    const path = mqtt.nullableString(name);
+    if (path === null) return null;
+    if (!path.startsWith("/")) {
+      mqtt.fail(name, `${show(path)} is not an absolute path; e.g. "/etc/nvr/fleet-${name}.pem"`);
+      return null;
+    }
+    if (url !== null && !/^(mqtts|wss):/.test(url)) {
+      mqtt.fail(name, `is set but mqtt.url ${show(url)} is not TLS; use an mqtts: or wss: URL`);
+      return null;
+    }
+    return path;
+  };
+  const caFile = file("caFile");
+  const certFile = file("certFile");
+  const keyFile = file("keyFile");
+  if ((certFile === null) !== (keyFile === null)) {
+    const missing = certFile === null ? "certFile" : "keyFile";
+    mqtt.fail(
+      missing,
+      "missing; mutual TLS needs both mqtt.certFile (the client certificate) and mqtt.keyFile " +
+        "(its private key)",
+    );
+  }
+  const clientId = mqtt.nullableString("clientId");
+  if (clientId !== null && !/^[\x21-\x7e]{1,128}$/.test(clientId)) {
+    mqtt.fail(
+      "clientId",
+      `${show(clientId)} is not allowed; allowed: 1 to 128 printable ASCII ` +
+        "characters without spaces, or null for the deviceId",
+    );
+  }
+  const rebootCommand = mqtt.nullableString("rebootCommand");
+  if (rebootCommand !== null && rebootCommand.trim() === "") {
+    mqtt.fail(
+      "rebootCommand",
+      `${show(rebootCommand)} is empty; give a command line such as "systemctl reboot", ` +
+        "or null to refuse the fleet's reboot command",
+    );
+  }
+  const username = mqtt.nullableString("username");
+  const password = mqtt.nullableString("password");
+  if (password !== null && username === null) {
+    mqtt.fail("username", "missing; MQTT sends a password only with a user name: set both");
+  }
+  return {
+    url,
+    username,
+    password,
+    caFile,
+    certFile,
+    keyFile,
+    healthIntervalSeconds: readHealthInterval(mqtt),
+    queueMaxMessages: mqtt.integer("queueMaxMessages", 10_000, 100, 1_000_000),
+    clientId: clientId !== null && /^[\x21-\x7e]{1,128}$/.test(clientId) ? clientId : null,
+    rebootCommand: rebootCommand?.trim() ? rebootCommand : null,
+  };
+}
+
+function readHealthInterval(mqtt: ObjectReader): number {
+  const value = mqtt.raw("healthIntervalSeconds");
+  if (value === undefined) return 30;
+  const seconds = parseDurationSeconds(value);
+  if (seconds === null || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    mqtt.fail(
+      "healthIntervalSeconds",
+      `${show(value)} is not allowed; allowed: whole seconds from 1 to 3600, e.g. 30 or "1m"`,
+    );
+    return 30;
+  }
+  return seconds;
+}
+
 function readMqttUrl(mqtt: ObjectReader): string | null {
   const url = mqtt.nullableString("url");
   if (url === null) return null;
@@ -178,7 +272,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       cam.fail("id", `${show(id)} is used by another camera; ids must differ`);
     }
     seen.add(id);
-    const url = cam.string("url", "", (s) => urlProblem(s, null));
+    const url = cam.string("url", "", (s) => urlProblem(s, null) ?? v4l2UrlProblem(s));
     if (cam.raw("url") === undefined) {
       cam.fail("url", 'missing; e.g. "rtsp://192.168.1.20:554/stream1"');
     }
@@ -192,10 +286,49 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       username: cam.nullableString("username"),
       password: cam.nullableString("password"),
       retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
+      ...readCaptureLimits(cam, url.startsWith("v4l2:")),
     });
     cam.rejectUnknown();
   });
   return cameras;
+}
+
+/** A USB camera is `v4l2:///dev/…`: three slashes, an absolute device path. */
+function v4l2UrlProblem(s: string): string | null {
+  const url = new URL(s);
+  if (url.protocol !== "v4l2:") return null;
+  if (url.host !== "" || !url.pathname.startsWith("/dev/")) {
+    return 'is not a USB camera URL; give the device path after "v4l2://", e.g. ' +
+      '"v4l2:///dev/video0" or "v4l2:///dev/v4l/by-id/usb-…-video-index0"';
+  }
+  return null;
+}
+
+/** cameras[].width, height, fps: the largest capture mode to take, USB cameras only. */
+function readCaptureLimits(
+  cam: ObjectReader,
+  usb: boolean,
+): { width?: number; height?: number; fps?: number } {
+  const limits: { width?: number; height?: number; fps?: number } = {};
+  for (
+    const [name, min, max] of [["width", 16, 7680], ["height", 16, 4320], ["fps", 1, 120]] as const
+  ) {
+    const value = cam.raw(name);
+    if (value === undefined || value === null) continue;
+    if (!usb) {
+      cam.fail(
+        name,
+        `${show(value)} is for USB cameras (v4l2: URLs) only; an RTSP camera's ${name} is set ` +
+          "in the camera itself",
+      );
+      continue;
+    }
+    const read = name === "fps"
+      ? readNumber(cam, name, null, min, max)
+      : cam.integer(name, 0, min, max);
+    if (read) limits[name] = read;
+  }
+  return limits;
 }
 
 const idRule =

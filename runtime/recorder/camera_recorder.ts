@@ -18,6 +18,7 @@ import {
 } from "../storage/mod.ts";
 import { type CameraStats, StatsMeter } from "./camera_stats.ts";
 import {
+  AUDIO_FRAMES_SINK,
   FRAMES_SINK,
   KEYFRAMES_SINK,
   MUX_NAME,
@@ -25,6 +26,7 @@ import {
   TEE_NAME,
 } from "./recording_pipeline.ts";
 import { salvageIncoming } from "./salvage.ts";
+import { probeAudio } from "./audio.ts";
 
 /** The pipeline reported an error; `source` is the element that posted it. */
 export class CameraPipelineError extends Error {
@@ -47,6 +49,17 @@ export class CameraStallError extends Error {
   }
 }
 
+/** Audio stopped while video went on: splitmuxsink would wait for it forever. */
+export class CameraAudioStallError extends Error {
+  constructor(camera: string, seconds: number) {
+    super(
+      `Camera '${camera}': audio stopped for ${seconds} s while video went on; recording ` +
+        "again without audio for a while",
+    );
+    this.name = "CameraAudioStallError";
+  }
+}
+
 export interface RecorderContext {
   readonly dataDir: string;
   readonly segmentSeconds: number;
@@ -59,6 +72,8 @@ export interface RecorderContext {
   readonly checkStorage: () => Promise<void>;
   /** Restart the pipeline when no frame arrives for this long. */
   readonly stallMs: number;
+  /** True while audio must be left out (it stalled the recording before). */
+  readonly audioOff?: () => boolean;
   /** Called when the stream flows (first stream-start). */
   readonly onRecording?: () => void;
   readonly onSegment?: (segment: SegmentRecord) => void;
@@ -88,11 +103,16 @@ export async function recordCamera(
   await Deno.mkdir(incomingDir(ctx.dataDir, camera.id), { recursive: true });
   const salvaged = await salvageIncoming(camera, ctx);
   if (salvaged.recovered.length > 0) ctx.onSalvaged?.(salvaged.recovered);
+  // Audio is recorded only when the camera's SDP says it has some (one DESCRIBE per start):
+  // splitmuxsink would otherwise wait forever for an audio pad that never gets data.
+  const sound = ctx.audioOff?.() ? null : await probeAudio(camera, { signal });
+  if (sound) ctx.log.debug("audio", { reason: sound.reason });
   const runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
   const description = recordingPipeline(camera, {
     location: incomingPattern(ctx.dataDir, camera.id, runId),
     segmentSeconds: ctx.segmentSeconds,
     plan: ctx.plan,
+    audio: sound?.audio ?? null,
   });
   ctx.log.debug("pipeline", {
     description: description.replace(/user-pw="[^"]*"/, 'user-pw="***"'),
@@ -101,7 +121,7 @@ export async function recordCamera(
   pipeline.play();
   ctx.onPipeline?.(pipeline);
   try {
-    await drive(camera, ctx, pipeline, signal);
+    await drive(camera, ctx, pipeline, signal, sound?.audio != null);
   } finally {
     ctx.onPipeline?.(null);
   }
@@ -112,8 +132,10 @@ async function drive(
   ctx: RecorderContext,
   pipeline: Pipeline,
   signal: AbortSignal,
+  withAudio: boolean,
 ): Promise<void> {
   const clock = new SegmentClock(ctx.now, () => pipeline.runningTime());
+  const audio = { frames: 0, changedAt: ctx.now() };
   const meter = new StatsMeter(ctx.now());
   const files = new ByteCounter();
   let nextStatsAt = ctx.now() + STATS_EVERY_MS;
@@ -133,9 +155,20 @@ async function drive(
     }
     if (now >= nextStatsAt) {
       nextStatsAt = now + STATS_EVERY_MS;
-      ctx.onStats?.(meter.update(await sample(pipeline, files, now)));
+      const counters = await sample(pipeline, files, now);
+      ctx.onStats?.(meter.update(counters));
       if (eosDeadline === null && meter.stalledForMs(now) > ctx.stallMs) {
         throw new CameraStallError(camera.id, Math.round(ctx.stallMs / 1000));
+      }
+      if (counters.audioFrames !== audio.frames) {
+        audio.frames = counters.audioFrames;
+        audio.changedAt = now;
+      }
+      if (
+        withAudio && eosDeadline === null && counters.frames > 0 &&
+        now - audio.changedAt > ctx.stallMs
+      ) {
+        throw new CameraAudioStallError(camera.id, Math.round(ctx.stallMs / 1000));
       }
     }
     const msg = await pipeline.next(BUS_WAIT_MS);
@@ -181,6 +214,7 @@ async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
   return {
     atMs,
     frames: rendered(FRAMES_SINK),
+    audioFrames: rendered(AUDIO_FRAMES_SINK),
     framesOut: files.frames,
     keyframes: rendered(KEYFRAMES_SINK),
     bytes: await files.total(),

@@ -1,6 +1,7 @@
 /** The recorder: one supervised pipeline per camera, segments into the index. */
 export type { CameraState, CameraStatus } from "./camera_status.ts";
 export {
+  CameraAudioStallError,
   CameraPipelineError,
   CameraStallError,
   recordCamera,
@@ -29,3 +30,5 @@ export {
   UnknownCameraError,
 } from "./recorder_set.ts";
 export { groupCameras, WorkerPool, type WorkerPoolDeps } from "./worker_pool.ts";
+export { type AudioPlan, type AudioProbe, planAudio, probeAudio } from "./audio.ts";
+export { planSource, readSourceFormats, type SourcePlan, SourcePlanError } from "./source.ts";

@@ -14,7 +14,12 @@ import { sleep } from "../sleep.ts";
 import { isDiskFull } from "../storage/mod.ts";
 import type { CameraState, CameraStatus } from "./camera_status.ts";
 import { EMPTY_STATS } from "./camera_stats.ts";
-import { CameraPipelineError, recordCamera, type RecorderContext } from "./camera_recorder.ts";
+import {
+  CameraAudioStallError,
+  CameraPipelineError,
+  recordCamera,
+  type RecorderContext,
+} from "./camera_recorder.ts";
 import { snapshotJpeg } from "./snapshot.ts";
 import { redactUrl, UnsupportedSourceError } from "./source.ts";
 
@@ -23,6 +28,8 @@ export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
 const REPEAT_LOG_MS = 60_000;
 /** A run that lasted this long resets the backoff. */
 const HEALTHY_RUN_MS = 60_000;
+/** After audio stalled a recording, audio is left out this long. */
+const AUDIO_OFF_MS = 10 * 60_000;
 /** Shorter holes between segments are timestamp jitter, not gaps. */
 const GAP_MIN_MS = 1_500;
 
@@ -56,6 +63,7 @@ export class CameraSupervisor {
   #lastEndMs: number | null = null;
   /** Why recording stopped, kept until the gap it caused is indexed. */
   #outageReason: string | null = null;
+  #audioOffUntil = 0;
 
   constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
@@ -73,6 +81,7 @@ export class CameraSupervisor {
     };
     this.#ctx = {
       ...ctx,
+      audioOff: () => ctx.now() < this.#audioOffUntil,
       onRecording: () => {
         this.#set("recording", null);
         this.#log.info("camera recording");
@@ -148,6 +157,9 @@ export class CameraSupervisor {
           return;
         }
         if (signal.aborted) break;
+        if (err instanceof CameraAudioStallError) {
+          this.#audioOffUntil = this.#ctx.now() + AUDIO_OFF_MS;
+        }
         this.#outageReason ??= message;
         if (wasRecording) this.#event("camera-down", { error: message });
         if (diskFull(err)) {
