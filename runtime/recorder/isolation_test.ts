@@ -52,7 +52,7 @@ Deno.test("a crashed recorder process takes down only its own camera, which come
   assert(hole < 4_000, `gap of ${hole} ms after the crash`);
 });
 
-Deno.test("a snapshot comes from the running recorder, through its worker process", async () => {
+Deno.test("snapshot and restart requests reach the camera through its worker process", async () => {
   await using cam = await startVirtualCamera(small);
   await using h = await startHarness({ cameras: [{ id: "cam1", url: cam.rtspUrl }] });
   await h.until("cam1", (s) => s.state === "recording" && s.stats.keyframes > 0, "keyframes");
@@ -68,4 +68,14 @@ Deno.test("a snapshot comes from the running recorder, through its worker proces
   await writer.close();
   const out = new TextDecoder().decode((await probe.output()).stdout).trim();
   assertEquals(out, "mjpeg,320,240");
+
+  // A restart on request (the fleet's restart-camera) finishes the segment and records again.
+  const before = h.camera("cam1");
+  await h.daemon.recorders.restartCamera("cam1");
+  await h.until("cam1", (s) => s.restarts > before.restarts, "the restart");
+  await h.until(
+    "cam1",
+    (s) => s.segments > before.segments && s.state === "recording",
+    "recording",
+  );
 });

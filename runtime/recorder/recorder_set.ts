@@ -32,6 +32,8 @@ export interface RecorderSetDeps {
 export interface Recorders {
   cameras(): CameraStatus[];
   snapshot(camera: string): Promise<Uint8Array>;
+  /** Finishes the camera's open segment and starts its pipeline again. */
+  restartCamera(camera: string): Promise<void>;
   /** Records until the signal aborts; resolves when every open segment is finished. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -71,6 +73,13 @@ export class RecorderSet implements Recorders {
     const supervisor = this.#supervisors.find((s) => s.camera.id === camera);
     if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
     return supervisor.snapshot();
+  }
+
+  restartCamera(camera: string): Promise<void> {
+    const supervisor = this.#supervisors.find((s) => s.camera.id === camera);
+    if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
+    supervisor.restart();
+    return Promise.resolve();
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -64,6 +64,7 @@ export class CameraSupervisor {
   /** Why recording stopped, kept until the gap it caused is indexed. */
   #outageReason: string | null = null;
   #audioOffUntil = 0;
+  #restartRun: (() => void) | null = null;
 
   constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
@@ -124,6 +125,11 @@ export class CameraSupervisor {
     return snapshotJpeg(this.camera.id, this.#pipeline, this.#ctx.plan.codec, timeoutMs);
   }
 
+  /** Finishes the open segment and starts the pipeline again (e.g. a fleet command). */
+  restart(): void {
+    this.#restartRun?.();
+  }
+
   /** Runs until `signal` aborts. Never throws. */
   async run(signal: AbortSignal): Promise<void> {
     if (!this.camera.enabled) return;
@@ -144,9 +150,16 @@ export class CameraSupervisor {
     while (!signal.aborted) {
       const started = this.#ctx.now();
       this.#set("starting", this.#status.lastError);
+      const thisRun = new AbortController();
+      this.#restartRun = () => thisRun.abort();
       try {
-        await recordCamera(this.camera, this.#ctx, signal);
+        await recordCamera(this.camera, this.#ctx, AbortSignal.any([signal, thisRun.signal]));
         if (signal.aborted) break;
+        if (thisRun.signal.aborted) {
+          this.#log.info("camera restarted on request");
+          this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
+          continue;
+        }
         throw new Error("stream ended (EOS from the camera)");
       } catch (err) {
         const message = (err as Error).message;

@@ -57,6 +57,10 @@ async function main(): Promise<void> {
       if (message.type === "space-freed") {
         pendingSpace.get(message.id)?.(message.freedBytes);
         pendingSpace.delete(message.id);
+      } else if (message.type === "restart") {
+        recorders.restartCamera(message.camera).catch((err) =>
+          log.warn("restart refused", { camera: message.camera, err })
+        );
       } else if (message.type === "snapshot") {
         recorders.snapshot(message.camera).then(
           (jpeg) => send({ type: "snapshot", id: message.id, jpeg: encodeBase64(jpeg) }),

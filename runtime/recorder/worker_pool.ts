@@ -56,6 +56,12 @@ export class WorkerPool implements Recorders {
     return worker.snapshot(camera);
   }
 
+  restartCamera(camera: string): Promise<void> {
+    const worker = this.#groups.find((w) => w.has(camera));
+    if (!worker) return Promise.reject(new UnknownCameraError(camera));
+    return worker.restart(camera);
+  }
+
   /** PIDs of the running workers, by camera (for tests and diagnostics). */
   pids(): Record<string, number | null> {
     const out: Record<string, number | null> = {};
@@ -125,6 +131,10 @@ class Worker {
         reject(new SnapshotUnavailableError(camera, `its recorder process is down (${err})`));
       });
     });
+  }
+
+  restart(camera: string): Promise<void> {
+    return this.#send({ type: "restart", camera });
   }
 
   async run(signal: AbortSignal): Promise<void> {

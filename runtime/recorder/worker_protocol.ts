@@ -9,6 +9,7 @@ import type { PlannedCamera } from "./recorder_set.ts";
 export type ToWorker =
   | { readonly type: "init"; readonly config: NvrConfig; readonly cameras: PlannedCamera[] }
   | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
+  | { readonly type: "restart"; readonly camera: string }
   | { readonly type: "space-freed"; readonly id: number; readonly freedBytes: number };
 
 export type FromWorker =
