@@ -25,6 +25,9 @@ import {
   WorkerPool,
 } from "./recorder/mod.ts";
 import { retentionPolicy, runRetention, storageAccess } from "./storage/mod.ts";
+import type { FleetLink } from "./fleet/mod.ts";
+import type { FingerprintSources } from "./fingerprint/mod.ts";
+import { startFleet } from "./fleet_wiring.ts";
 
 export interface Daemon {
   /** Address the API listens on, e.g. "127.0.0.1:8080". */
@@ -32,6 +35,10 @@ export interface Daemon {
   readonly board: BoardInfo;
   /** The cameras' recorders: in this process, or a pool of worker processes. */
   readonly recorders: Recorders;
+  /** The fleet link, when mqtt.url is set and it started. */
+  readonly fleet: FleetLink | null;
+  /** Applies a validated configuration (the fleet's apply-config). */
+  applyConfig(config: NvrConfig): Promise<void>;
   cameras(): CameraStatus[];
   /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
   snapshot(camera: string): Promise<Uint8Array>;
@@ -50,6 +57,10 @@ export interface DaemonDeps {
   readonly registry?: ElementRegistry;
   /** /proc for the mount guard; tests point it at fixtures. */
   readonly procRoot?: string;
+  /** The config file, rewritten when the fleet applies a configuration. */
+  readonly configPath?: string | null;
+  /** Fingerprint sources; tests point them at fixture trees. */
+  readonly fingerprintSources?: FingerprintSources;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -81,38 +92,78 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
 
-  const planned = await Promise.all(
-    config.cameras.map((camera) => planFor(camera, config, profile, registry)),
-  );
-  const perProcess = config.recording.camerasPerProcess;
-  const recorders: Recorders = perProcess === 0
-    ? new RecorderSet(planned, {
-      config,
-      index: storage.index,
-      checkStorage: storage.checkStorage,
-      log,
-      now,
-      onDiskFull,
-      ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
-    })
-    : new WorkerPool(groupCameras(planned, perProcess), {
-      config,
-      log: log.child({ module: "recorder" }),
-      onDiskFull,
-      onWorkerLost: (cameras, reason) => {
-        for (const camera of cameras) {
-          try {
-            storage.index().addEvent({
-              camera,
-              tsMs: now(),
-              kind: "recorder-lost",
-              detail: { reason },
-            });
-          } catch { /* the log has it */ }
-        }
-      },
+  /** Builds and starts the recorders for a configuration; returns how to stop them. */
+  const startRecorders = async (cfg: NvrConfig) => {
+    const planned = await Promise.all(
+      cfg.cameras.map((camera) => planFor(camera, cfg, profile, registry)),
+    );
+    const perProcess = cfg.recording.camerasPerProcess;
+    const recorders: Recorders = perProcess === 0
+      ? new RecorderSet(planned, {
+        config: cfg,
+        index: storage.index,
+        checkStorage: storage.checkStorage,
+        log,
+        now,
+        onDiskFull,
+        ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
+      })
+      : new WorkerPool(groupCameras(planned, perProcess), {
+        config: cfg,
+        log: log.child({ module: "recorder" }),
+        onDiskFull,
+        onWorkerLost: (cameras, reason) => {
+          for (const camera of cameras) {
+            try {
+              storage.index().addEvent({
+                camera,
+                tsMs: now(),
+                kind: "recorder-lost",
+                detail: { reason },
+              });
+            } catch { /* the log has it */ }
+          }
+        },
+      });
+    const stopping = new AbortController();
+    const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
+    return { recorders, stop: () => (stopping.abort(), running) };
+  };
+  let live = await startRecorders(config);
+
+  /**
+   * A new configuration from the fleet (already validated): cameras and recording settings take
+   * effect now — every camera finishes its open segment and starts again, about a second of
+   * recording per camera; http, mqtt and storage settings at the next start. It is written to the
+   * config file, so a restart keeps it.
+   */
+  const applyConfig = async (next: NvrConfig) => {
+    if (deps.configPath) await writeConfigFile(deps.configPath, next);
+    await live.stop();
+    live = await startRecorders({
+      ...next,
+      storage: config.storage,
+      http: config.http,
+      mqtt: config.mqtt,
     });
-  const recording = recorders.run(controller.signal);
+    log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
+  };
+
+  const fleet = config.mqtt.url
+    ? await startFleet({
+      config,
+      log,
+      recorders: () => live.recorders,
+      storage,
+      startedAt,
+      applyConfig,
+      ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
+      now,
+    }).catch((err) => {
+      log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
+      return null;
+    })
+    : null;
 
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
   const app = createApp({ uptimeSeconds: () => Math.round((now() - startedAt) / 1000) });
@@ -128,12 +179,17 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   return {
     listen: { hostname: addr.hostname, port: addr.port },
     board,
-    recorders,
-    cameras: () => recorders.cameras(),
-    snapshot: (id) => recorders.snapshot(id),
+    get recorders() {
+      return live.recorders;
+    },
+    fleet: fleet?.link ?? null,
+    cameras: () => live.recorders.cameras(),
+    snapshot: (id) => live.recorders.snapshot(id),
+    applyConfig,
     async stop() {
+      await fleet?.stop();
       controller.abort();
-      await recording;
+      await live.stop();
       await retention.done;
       await server.finished;
       storage.close();
@@ -169,6 +225,13 @@ async function planFor(
     };
     return { camera, plan, fault: reason };
   }
+}
+
+/** Writes the config file atomically (beside it, then renamed), keeping the old one on failure. */
+async function writeConfigFile(path: string, config: NvrConfig): Promise<void> {
+  const temp = `${path}.new`;
+  await Deno.writeTextFile(temp, JSON.stringify(config, null, 2) + "\n");
+  await Deno.rename(temp, path);
 }
 
 function splitListen(listen: string): [string, string] {

@@ -10,8 +10,10 @@ import { startDaemon } from "./daemon.ts";
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
   let config;
+  let path: string | null = null;
   try {
-    config = await loadConfig(configPath(Deno.args, env), env);
+    path = configPath(Deno.args, env);
+    config = await loadConfig(path, env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -21,7 +23,7 @@ async function main(): Promise<number> {
   }
   const log = createLogger({ level: config.log.level, fields: { module: "daemon" } });
   log.info("starting", { device: config.device.name, cameras: config.cameras.length });
-  const daemon = await startDaemon(config, { log });
+  const daemon = await startDaemon(config, { log, configPath: path });
 
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();

@@ -221,6 +221,7 @@ export class CameraSupervisor {
     this.#outageReason = null;
     try {
       this.#ctx.index().addGap({ camera: this.camera.id, startMs: last, endMs: startMs, reason });
+      this.#event("recording-gap", { fromMs: last, toMs: startMs, reason });
     } catch (err) {
       this.#log.warn("could not index a recording gap", { err });
     }

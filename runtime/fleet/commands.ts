@@ -1,0 +1,254 @@
+/**
+ * Commands from the cloud (`cmd/<requestId>`): each is read against its schema, run through a
+ * hook the daemon injected, and answered exactly once on `cmd-result/<requestId>`. Nothing a
+ * command carries can crash the link: bad JSON, unknown commands, oversized or retained payloads
+ * get an error result. Commands run one at a time. A requestId seen in the last 24 h is answered
+ * again with the stored result and not run twice (QoS 1 may deliver a command twice; a reboot
+ * must not happen twice).
+ */
+import type { NvrConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { hex } from "./analytics.ts";
+import { redactConfig } from "./redact.ts";
+import {
+  type Command,
+  type CommandResult,
+  decodeJson,
+  type ErrorCode,
+  type Json,
+  parseCommand,
+  ProtocolError,
+  type SnapshotResult,
+} from "./schema.ts";
+import type { ConfigShadow } from "./shadow.ts";
+
+export type ResultBody = Omit<CommandResult, "seq" | "ts" | "requestId">;
+
+export interface CommandDeps {
+  readonly kv: Deno.Kv;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly version: string;
+  readonly bootId: string;
+  readonly startedAt: number;
+  readonly shadow: ConfigShadow;
+  readonly restartCamera: (camera: string) => Promise<void>;
+  readonly snapshot: (camera: string) => Promise<Uint8Array>;
+  /** Runs the configured reboot command line. */
+  readonly reboot: (commandLine: string) => Promise<void>;
+  /** Queues the answer. */
+  readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
+  /** Queues the JPEG on snapshot/<requestId>; returns its topic. */
+  readonly publishSnapshot: (requestId: string, jpeg: Uint8Array) => Promise<string>;
+  /** Largest snapshot sent (the smaller of the link's limit and the broker's packet size). */
+  readonly maxSnapshotBytes: () => number;
+  readonly maxInboundBytes: number;
+  readonly timeoutMs: number;
+  /** Counts commands by name, for analytics. */
+  readonly counted: (cmd: string) => void;
+}
+
+const DONE_TTL_MS = 24 * 3600 * 1000;
+
+export class CommandRunner {
+  readonly #deps: CommandDeps;
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(deps: CommandDeps) {
+    this.#deps = deps;
+  }
+
+  /** Handles one message on cmd/<requestId>; resolves when it is answered. Never rejects. */
+  handle(requestId: string, payload: Uint8Array, retained: boolean): Promise<void> {
+    const run = this.#chain.then(() => this.#handle(requestId, payload, retained));
+    this.#chain = run.catch(() => {});
+    return run.catch((err) => {
+      this.#deps.log.error("fleet command handling failed", { requestId, err });
+    });
+  }
+
+  /** Resolves when every command received so far is answered. */
+  idle(): Promise<void> {
+    return this.#chain;
+  }
+
+  async #handle(requestId: string, payload: Uint8Array, retained: boolean): Promise<void> {
+    const { kv, log } = this.#deps;
+    const key = ["cmd", requestId];
+    const done = (await kv.get<ResultBody>(key)).value;
+    if (done) {
+      log.info("fleet command repeated; answering with the stored result", { requestId });
+      await this.#deps.answer(requestId, done);
+      return;
+    }
+    let cmd: string | null = null;
+    let body: ResultBody;
+    try {
+      if (retained) {
+        throw new ProtocolError(
+          "retained",
+          "retained commands are not executed (they would run again on every connect); " +
+            "publish commands without the retain flag and clear this one",
+        );
+      }
+      const command = parseCommand(decodeJson(payload, this.#deps.maxInboundBytes));
+      cmd = command.cmd;
+      this.#deps.counted(cmd);
+      if (command.expiresAt !== undefined && command.expiresAt < this.#deps.now()) {
+        throw new ProtocolError(
+          "expired",
+          `the command expired at ${new Date(command.expiresAt).toISOString()}, before it ` +
+            "reached the device; send it again if it is still wanted",
+        );
+      }
+      log.info("fleet command", { requestId, cmd });
+      // Marks the request as seen before running it: a reboot must not run twice.
+      await kv.set(key, { cmd, ok: false, code: "failed", error: "interrupted" } as ResultBody, {
+        expireIn: DONE_TTL_MS,
+      });
+      body = { cmd, ok: true, result: await this.#run(command, requestId) };
+    } catch (err) {
+      body = failure(cmd, err);
+      if (body.code === "failed" || body.code === "timeout") {
+        log.warn("fleet command failed", { requestId, cmd, err });
+      } else {
+        log.info("fleet command refused", { requestId, cmd, code: body.code, error: body.error });
+      }
+    }
+    await kv.set(key, body, { expireIn: DONE_TTL_MS });
+    await this.#deps.answer(requestId, body);
+  }
+
+  async #run(command: Command, requestId: string): Promise<Json> {
+    const d = this.#deps;
+    switch (command.cmd) {
+      case "ping":
+        return {
+          pong: true,
+          version: d.version,
+          bootId: d.bootId,
+          uptimeSeconds: Math.round((d.now() - d.startedAt) / 1000),
+        };
+      case "get-config":
+        return { version: d.shadow.version, config: redactConfig(d.shadow.config) };
+      case "restart-camera":
+        this.#camera(command.camera);
+        await this.#timed(`restart-camera ${command.camera}`, d.restartCamera(command.camera));
+        return { camera: command.camera };
+      case "snapshot": {
+        this.#camera(command.camera);
+        const jpeg = await this.#timed(`snapshot ${command.camera}`, d.snapshot(command.camera));
+        const max = d.maxSnapshotBytes();
+        if (jpeg.byteLength > max) {
+          throw new ProtocolError(
+            "too-large",
+            `the snapshot of ${command.camera} is ${jpeg.byteLength} bytes; at most ${max} ` +
+              "bytes are sent (the link's limit or the broker's maximum packet size)",
+          );
+        }
+        if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) {
+          throw new Error(`the snapshot of ${command.camera} is not a JPEG`);
+        }
+        const digest = new Uint8Array(
+          await crypto.subtle.digest("SHA-256", jpeg as Uint8Array<ArrayBuffer>),
+        );
+        const topic = await d.publishSnapshot(requestId, jpeg);
+        const result: SnapshotResult = {
+          topic,
+          contentType: "image/jpeg",
+          bytes: jpeg.byteLength,
+          sha256: hex(digest),
+        };
+        return { ...result };
+      }
+      case "apply-config": {
+        const outcome = await d.shadow.apply(command.config, command.version);
+        switch (outcome.status) {
+          case "applied":
+            return { version: outcome.version };
+          case "stale":
+            throw new ProtocolError(
+              "bad-request",
+              `version ${outcome.version} is not newer than the running version ` +
+                `${outcome.running}; send a greater version or none`,
+            );
+          case "rejected":
+            throw new ProtocolError(
+              "config-rejected",
+              outcome.problems.join("; "),
+              outcome.problems,
+            );
+          case "failed":
+            throw new Error(outcome.error);
+        }
+        break;
+      }
+      case "reboot": {
+        const line = d.shadow.config.mqtt.rebootCommand;
+        if (line === null) {
+          throw new ProtocolError(
+            "refused",
+            "reboot is not enabled on this box; an admin can set mqtt.rebootCommand " +
+              '(e.g. "systemctl reboot")',
+          );
+        }
+        await this.#timed("reboot", d.reboot(line));
+        return { rebooting: true };
+      }
+    }
+  }
+
+  #camera(id: string): NvrConfig["cameras"][number] {
+    const cameras = this.#deps.shadow.config.cameras;
+    const camera = cameras.find((c) => c.id === id);
+    if (!camera) {
+      const known = cameras.map((c) => c.id).join(", ") || "none";
+      throw new ProtocolError("unknown-camera", `no camera '${id}' on this box; cameras: ${known}`);
+    }
+    return camera;
+  }
+
+  async #timed<T>(what: string, work: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ProtocolError(
+              "timeout",
+              `${what} did not finish within ${this.#deps.timeoutMs} ms`,
+            ),
+          ),
+        this.#deps.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function failure(cmd: string | null, err: unknown): ResultBody {
+  if (err instanceof ProtocolError) return { cmd, ok: false, code: err.code, error: err.message };
+  const code: ErrorCode = "failed";
+  return { cmd, ok: false, code, error: (err as Error)?.message ?? String(err) };
+}
+
+/** The default reboot hook: runs the command line with `sh -c`; rejects on a non-zero exit. */
+export async function runCommandLine(line: string): Promise<void> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", line],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const stderr = new TextDecoder().decode(out.stderr).trim().slice(-300);
+    throw new Error(
+      `the reboot command ${JSON.stringify(line)} exited with status ${out.code}` +
+        (stderr ? `: ${stderr}` : "") + "; check mqtt.rebootCommand",
+    );
+  }
+}

@@ -1,0 +1,667 @@
+/**
+ * The fleet protocol over MQTT: every topic, its direction, QoS, retained flag and payload type,
+ * and runtime validators for everything that comes in from the cloud. The one module that says
+ * what goes over the wire; docs/fleet-protocol.md is generated from it (protocol_doc.ts).
+ *
+ * Topics are under `nvr/v1/<deviceId>/`. Every payload is UTF-8 JSON except `snapshot/<id>`
+ * (raw JPEG bytes). Times are milliseconds since the Unix epoch (UTC).
+ */
+import { ObjectReader, show } from "../config/reader.ts";
+
+/** Topic root; the `v1` changes only with an incompatible change of a payload. */
+export const TOPIC_ROOT = "nvr/v1";
+/** Anonymous usage statistics (only when analytics.enabled): outside any device's prefix. */
+export const ANALYTICS_TOPIC = `${TOPIC_ROOT}/analytics`;
+
+/** A deviceId or clientId as used in topics: no '/', '+', '#' or spaces. */
+export const DEVICE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+/** A requestId, the last level of `cmd/<requestId>`. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Inbound payloads larger than this get a `too-large` result (or are dropped and logged). */
+export const DEFAULT_MAX_INBOUND_BYTES = 256 * 1024;
+/** A snapshot JPEG larger than this is refused (`too-large`); brokers often cap packets. */
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Inputs from other parts of the daemon. Loosely typed here until runtime/fingerprint,
+// runtime/health and runtime/licence export their payload types.
+
+/** Any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** What runtime/fingerprint collects (each value says where it came from). */
+export type FingerprintData = Json;
+/** What runtime/health samples. */
+export type HealthData = Json;
+/** What runtime/licence reports: valid/expired/grace/…, camera limit, expiry. */
+export type LicenceStatusData = Json;
+
+// ---------------------------------------------------------------------------------------------
+// Device → cloud
+
+/** `state` (retained): the birth message, published on every connect. */
+export interface StateOnline {
+  readonly state: "online";
+  /** Software version of the daemon. */
+  readonly version: string;
+  /** Random id of this run of the daemon: a new bootId means it restarted. */
+  readonly bootId: string;
+  readonly ts: number;
+}
+
+/**
+ * `state` (retained): `{"state":"offline"}` is the MQTT Last Will, published by the broker when
+ * the connection dies; a clean stop publishes it with `ts`, `bootId` and `reason: "stopped"`.
+ */
+export interface StateOffline {
+  readonly state: "offline";
+  readonly ts?: number;
+  readonly bootId?: string;
+  readonly reason?: "stopped";
+}
+
+export type StateMessage = StateOnline | StateOffline;
+
+/**
+ * `fingerprint` (retained): on boot and whenever it changes. `seq` numbers every message the
+ * device queues (fingerprint, health, events, cmd-result, config/reported), one counter,
+ * increasing across restarts: the cloud drops a seq it has already seen (QoS 1 may repeat).
+ */
+export interface FingerprintMessage {
+  readonly seq: number;
+  readonly ts: number;
+  readonly fingerprint: FingerprintData;
+}
+
+export type HealthReason = "periodic" | "change" | "request";
+
+/** `health`: every mqtt.healthIntervalSeconds, on a significant change, and on request. */
+export interface HealthMessage {
+  readonly seq: number;
+  readonly ts: number;
+  readonly reason: HealthReason;
+  readonly health: HealthData;
+  /** null when the daemon has no licence module wired. */
+  readonly licence: LicenceStatusData | null;
+}
+
+/** The detail of each event kind. */
+export interface EventDetails {
+  "camera-up": { readonly camera: string };
+  "camera-down": { readonly camera: string; readonly reason: string };
+  "recording-gap": {
+    readonly camera: string;
+    readonly fromMs: number;
+    readonly toMs: number;
+    readonly reason: string;
+  };
+  "disk-fault": { readonly disk: string; readonly reason: string };
+  "suspicious-login": {
+    readonly user: string | null;
+    readonly address: string;
+    readonly reason: string;
+  };
+  "licence-change": { readonly from: string | null; readonly to: string; readonly reason: string };
+  "sensor-alarm": {
+    readonly sensor: string;
+    readonly reason: string;
+    readonly value?: number | string | boolean;
+  };
+}
+
+export type EventKind = keyof EventDetails;
+export const EVENT_KINDS: readonly EventKind[] = [
+  "camera-up",
+  "camera-down",
+  "recording-gap",
+  "disk-fault",
+  "suspicious-login",
+  "licence-change",
+  "sensor-alarm",
+];
+
+/** `events`: one message per event; never dropped by a full queue before health samples. */
+export interface EventMessage<K extends EventKind = EventKind> {
+  readonly seq: number;
+  readonly ts: number;
+  readonly kind: K;
+  readonly detail: EventDetails[K];
+}
+
+export type ErrorCode =
+  | "bad-json"
+  | "too-large"
+  | "bad-request"
+  | "unknown-command"
+  | "expired"
+  | "retained"
+  | "unknown-camera"
+  | "config-rejected"
+  | "refused"
+  | "failed"
+  | "timeout";
+
+/** `cmd-result/<requestId>`: the answer to `cmd/<requestId>`, exactly one per request. */
+export interface CommandResult {
+  readonly seq: number;
+  readonly ts: number;
+  readonly requestId: string;
+  /** The command's name, or null when the payload could not be read. */
+  readonly cmd: string | null;
+  readonly ok: boolean;
+  /** Set when ok is false: what went wrong and what to do. */
+  readonly error?: string;
+  readonly code?: ErrorCode;
+  /** Set when ok is true, per command (see the commands below). */
+  readonly result?: Json;
+}
+
+/** Result of `ping`. */
+export interface PingResult {
+  readonly pong: true;
+  readonly version: string;
+  readonly bootId: string;
+  readonly uptimeSeconds: number;
+}
+
+/** Result of `snapshot`: the JPEG went to `topic` (raw bytes) just before this result. */
+export interface SnapshotResult {
+  readonly topic: string;
+  readonly contentType: "image/jpeg";
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export type ReportedStatus = "applied" | "rejected" | "failed";
+
+/**
+ * `config/reported` (retained): after each apply-config or config/desired. `config` is the
+ * running configuration with secrets (passwords, URL credentials) replaced by "***redacted***".
+ */
+export interface ConfigReported {
+  readonly seq: number;
+  readonly ts: number;
+  /** The version this report answers; the running config's version when status is not applied. */
+  readonly version: number;
+  readonly status: ReportedStatus;
+  /** Version of the configuration now running (equal to version when applied). */
+  readonly runningVersion: number;
+  readonly config: Json;
+  /** When rejected: one line per bad key, naming the key, the value and what is allowed. */
+  readonly problems?: readonly string[];
+  readonly error?: string;
+}
+
+/**
+ * `nvr/v1/analytics` (only when analytics.enabled is true): counts, no identifiers. `install` is
+ * SHA-256(salt ‖ deviceId), where the 32-byte salt is random, made on the box and never sent.
+ */
+export interface AnalyticsMessage {
+  readonly v: 1;
+  readonly install: string;
+  /** UTC day of the report, "YYYY-MM-DD": no time of day. */
+  readonly day: string;
+  readonly version: string;
+  readonly uptimeDays: number;
+  readonly cameras: {
+    readonly total: number;
+    readonly enabled: number;
+    readonly rtsp: number;
+    readonly usb: number;
+    readonly h265: number;
+    readonly h264: number;
+  };
+  /** Commands received since the last report, by name. */
+  readonly commands: Readonly<Record<string, number>>;
+  /** Events published since the last report, by kind. */
+  readonly events: Readonly<Record<string, number>>;
+  /** Messages dropped by the full offline queue since the last report. */
+  readonly queueDropped: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud → device
+
+/** `cmd/<requestId>`: one command. Retained commands are never executed. */
+export type Command =
+  | { readonly cmd: "ping"; readonly expiresAt?: number }
+  | { readonly cmd: "restart-camera"; readonly camera: string; readonly expiresAt?: number }
+  | { readonly cmd: "get-config"; readonly expiresAt?: number }
+  | {
+    readonly cmd: "apply-config";
+    readonly config: Json;
+    /** Greater than the running version; default running version + 1. */
+    readonly version?: number;
+    readonly expiresAt?: number;
+  }
+  | { readonly cmd: "reboot"; readonly expiresAt?: number }
+  | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number };
+
+export type CommandName = Command["cmd"];
+export const COMMAND_NAMES: readonly CommandName[] = [
+  "ping",
+  "restart-camera",
+  "get-config",
+  "apply-config",
+  "reboot",
+  "snapshot",
+];
+
+/** `config/desired` (retained): the configuration the cloud wants, applied when newer. */
+export interface ConfigDesired {
+  readonly version: number;
+  readonly config: Json;
+}
+
+/** `licence` (retained): the signed licence, handed to runtime/licence as it is. */
+export type LicenceMessage = Json;
+
+// ---------------------------------------------------------------------------------------------
+// Validators for inbound payloads
+
+/** An inbound payload that cannot be used; `code` goes into the cmd-result. */
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly problems: readonly string[];
+  constructor(code: ErrorCode, message: string, problems: readonly string[] = []) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+    this.problems = problems;
+  }
+}
+
+/** Decodes UTF-8 JSON of at most `maxBytes`. Throws ProtocolError bad-json or too-large. */
+export function decodeJson(payload: Uint8Array, maxBytes: number): unknown {
+  if (payload.byteLength > maxBytes) {
+    throw new ProtocolError(
+      "too-large",
+      `payload is ${payload.byteLength} bytes; at most ${maxBytes} bytes are accepted`,
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(payload);
+  } catch {
+    throw new ProtocolError("bad-json", "payload is not UTF-8 text; send a JSON object");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ProtocolError("bad-json", `payload is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads a command payload. Throws ProtocolError naming every bad key. */
+export function parseCommand(raw: unknown): Command {
+  const errors: string[] = [];
+  const r = ObjectReader.of("", raw, errors);
+  if (!r) throw new ProtocolError("bad-request", `command: ${errors.join("; ")}`, errors);
+  const name = r.raw("cmd");
+  if (typeof name !== "string") {
+    throw new ProtocolError(
+      "bad-request",
+      `cmd: expected a command name, got ${show(name)}; known: ${COMMAND_NAMES.join(", ")}`,
+    );
+  }
+  if (!(COMMAND_NAMES as readonly string[]).includes(name)) {
+    throw new ProtocolError(
+      "unknown-command",
+      `cmd: ${show(name)} is not a command of this device; known: ${COMMAND_NAMES.join(", ")}`,
+    );
+  }
+  const expires = readExpiresAt(r);
+  const camera = () => {
+    const id = r.string("camera", "", (s) => s.length > 0 && s.length <= 64 ? null : "is empty");
+    if (r.raw("camera") === undefined) r.fail("camera", "missing; give a camera id");
+    return id;
+  };
+  let command: Command;
+  switch (name as CommandName) {
+    case "ping":
+      command = { cmd: "ping", ...expires };
+      break;
+    case "get-config":
+      command = { cmd: "get-config", ...expires };
+      break;
+    case "reboot":
+      command = { cmd: "reboot", ...expires };
+      break;
+    case "restart-camera":
+      command = { cmd: "restart-camera", camera: camera(), ...expires };
+      break;
+    case "snapshot":
+      command = { cmd: "snapshot", camera: camera(), ...expires };
+      break;
+    case "apply-config": {
+      const config = r.raw("config");
+      if (typeof config !== "object" || config === null || Array.isArray(config)) {
+        r.fail("config", `expected the configuration object, got ${show(config)}`);
+      }
+      const version = r.raw("version");
+      if (version !== undefined && !isVersion(version)) {
+        r.fail("version", `expected a whole number from 1 to 2^53, got ${show(version)}`);
+      }
+      command = {
+        cmd: "apply-config",
+        config: config as Json,
+        ...(isVersion(version) ? { version } : {}),
+        ...expires,
+      };
+      break;
+    }
+  }
+  r.rejectUnknown();
+  if (errors.length > 0) {
+    throw new ProtocolError("bad-request", `${name}: ${errors.join("; ")}`, errors);
+  }
+  return command;
+}
+
+/** Reads a config/desired payload. Throws ProtocolError naming every bad key. */
+export function parseConfigDesired(raw: unknown): ConfigDesired {
+  const errors: string[] = [];
+  const r = ObjectReader.of("", raw, errors);
+  if (!r) throw new ProtocolError("bad-request", `config/desired: ${errors.join("; ")}`, errors);
+  const version = r.raw("version");
+  if (!isVersion(version)) {
+    r.fail("version", `expected a whole number from 1 to 2^53, got ${show(version)}`);
+  }
+  const config = r.raw("config");
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    r.fail("config", `expected the configuration object, got ${show(config)}`);
+  }
+  r.rejectUnknown();
+  if (errors.length > 0) {
+    throw new ProtocolError("bad-request", `config/desired: ${errors.join("; ")}`, errors);
+  }
+  return { version: version as number, config: config as Json };
+}
+
+function readExpiresAt(r: ObjectReader): { expiresAt?: number } {
+  const value = r.raw("expiresAt");
+  if (value === undefined) return {};
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    r.fail("expiresAt", `expected milliseconds since the epoch, got ${show(value)}`);
+    return {};
+  }
+  return { expiresAt: value };
+}
+
+function isVersion(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+
+export interface DeviceTopics {
+  readonly prefix: string;
+  readonly state: string;
+  readonly fingerprint: string;
+  readonly health: string;
+  readonly events: string;
+  readonly configDesired: string;
+  readonly configReported: string;
+  readonly licence: string;
+  /** Subscription filter for commands: `cmd/+`. */
+  readonly commands: string;
+  cmd(requestId: string): string;
+  cmdResult(requestId: string): string;
+  snapshot(requestId: string): string;
+}
+
+export function deviceTopics(deviceId: string): DeviceTopics {
+  if (!DEVICE_ID_PATTERN.test(deviceId)) {
+    throw new ProtocolError(
+      "bad-request",
+      `deviceId ${show(deviceId)} cannot be used in a topic; use letters, digits, '_', '.', ':' ` +
+        "or '-' (at most 128)",
+    );
+  }
+  const prefix = `${TOPIC_ROOT}/${deviceId}/`;
+  return {
+    prefix,
+    state: `${prefix}state`,
+    fingerprint: `${prefix}fingerprint`,
+    health: `${prefix}health`,
+    events: `${prefix}events`,
+    configDesired: `${prefix}config/desired`,
+    configReported: `${prefix}config/reported`,
+    licence: `${prefix}licence`,
+    commands: `${prefix}cmd/+`,
+    cmd: (id) => `${prefix}cmd/${id}`,
+    cmdResult: (id) => `${prefix}cmd-result/${id}`,
+    snapshot: (id) => `${prefix}snapshot/${id}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The topic table: what docs/fleet-protocol.md is made of.
+
+export type Direction = "device → cloud" | "cloud → device";
+
+export interface TopicSpec {
+  /** Relative to `nvr/v1/<deviceId>/`, unless it starts with `nvr/`. */
+  readonly topic: string;
+  readonly direction: Direction;
+  readonly qos: 1;
+  readonly retained: boolean;
+  /** Names of the payload types above, shown in the docs. */
+  readonly types: readonly string[];
+  readonly about: string;
+  readonly examples: readonly Json[];
+}
+
+const ts = 1767225600000; // 2026-01-01T00:00:00Z
+
+export const TOPICS: readonly TopicSpec[] = [
+  {
+    topic: "state",
+    direction: "device → cloud",
+    qos: 1,
+    retained: true,
+    types: ["StateOnline", "StateOffline", "StateMessage"],
+    about: 'Birth on every connect; the same topic is the MQTT Last Will (`{"state":"offline"}`, ' +
+      "retained), so a box that dies or loses its network shows offline. Published directly on " +
+      "connect, not through the offline queue (an old birth means nothing).",
+    examples: [
+      { state: "online", version: "0.1.0", bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", ts },
+      { state: "offline" },
+      { state: "offline", ts, bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", reason: "stopped" },
+    ],
+  },
+  {
+    topic: "fingerprint",
+    direction: "device → cloud",
+    qos: 1,
+    retained: true,
+    types: ["FingerprintMessage"],
+    about: "On boot and whenever the fingerprint changes (checked every 10 minutes). Only the " +
+      "newest is kept in the offline queue.",
+    examples: [{
+      seq: 41,
+      ts,
+      fingerprint: { hash: "9c1e…", board: { serial: { value: "10000000abcdef01", source: "…" } } },
+    }],
+  },
+  {
+    topic: "health",
+    direction: "device → cloud",
+    qos: 1,
+    retained: false,
+    types: ["HealthReason", "HealthMessage"],
+    about: "Every `mqtt.healthIntervalSeconds` (default 30), when the daemon sees a significant " +
+      "change, and on request. The first messages dropped when the offline queue is full.",
+    examples: [{
+      seq: 42,
+      ts,
+      reason: "periodic",
+      health: { uptimeSeconds: 86400, load: [0.4, 0.3, 0.2], cameras: [] },
+      licence: { state: "valid", maxCameras: 8, expiresAt: 1798761600000 },
+    }],
+  },
+  {
+    topic: "events",
+    direction: "device → cloud",
+    qos: 1,
+    retained: false,
+    types: ["EventDetails", "EventKind", "EventMessage"],
+    about: "Camera up/down, recording gaps, disk faults, suspicious logins, licence changes, " +
+      "sensor alarms. Kept in the offline queue (health samples are dropped first).",
+    examples: [
+      {
+        seq: 43,
+        ts,
+        kind: "camera-down",
+        detail: { camera: "door", reason: "connection refused" },
+      },
+      {
+        seq: 44,
+        ts,
+        kind: "recording-gap",
+        detail: { camera: "door", fromMs: ts - 4000, toMs: ts, reason: "camera unreachable" },
+      },
+    ],
+  },
+  {
+    topic: "cmd/<requestId>",
+    direction: "cloud → device",
+    qos: 1,
+    retained: false,
+    types: ["Command", "CommandName"],
+    about: "One command; `<requestId>` is 1–64 of `A-Z a-z 0-9 _ . : -`. Answered once on " +
+      "`cmd-result/<requestId>` (a repeated requestId within 24 h gets the stored answer again, " +
+      "the command is not run twice). Retained commands, commands past `expiresAt`, unknown " +
+      "commands, bad JSON and payloads over 256 KiB get an error result; a bad requestId is " +
+      "dropped and logged.",
+    examples: [
+      { cmd: "ping" },
+      { cmd: "restart-camera", camera: "door" },
+      { cmd: "get-config" },
+      { cmd: "apply-config", version: 7, config: { cameras: [{ id: "door", url: "rtsp://…" }] } },
+      { cmd: "reboot", expiresAt: ts + 60000 },
+      { cmd: "snapshot", camera: "door" },
+    ],
+  },
+  {
+    topic: "cmd-result/<requestId>",
+    direction: "device → cloud",
+    qos: 1,
+    retained: false,
+    types: ["ErrorCode", "CommandResult", "PingResult", "SnapshotResult"],
+    about: "The answer. Results per command: ping → `PingResult`; restart-camera → " +
+      '`{"camera"}`; get-config → `{"version","config"}` (secrets redacted); apply-config → ' +
+      '`{"version"}` (also reported on `config/reported`); reboot → `{"rebooting":true}` (once ' +
+      "the reboot command exited 0; queued durably, so it arrives even when the reboot cuts the " +
+      "connection first); snapshot → `SnapshotResult`.",
+    examples: [
+      {
+        seq: 45,
+        ts,
+        requestId: "r-1",
+        cmd: "ping",
+        ok: true,
+        result: { pong: true, version: "0.1.0", bootId: "5f0c…", uptimeSeconds: 3600 },
+      },
+      {
+        seq: 46,
+        ts,
+        requestId: "r-2",
+        cmd: "apply-config",
+        ok: false,
+        code: "config-rejected",
+        error: 'cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"',
+      },
+      {
+        seq: 47,
+        ts,
+        requestId: "r-3",
+        cmd: null,
+        ok: false,
+        code: "bad-json",
+        error: "payload is not JSON: Unexpected token 'x', \"x\" is not valid JSON",
+      },
+    ],
+  },
+  {
+    topic: "snapshot/<requestId>",
+    direction: "device → cloud",
+    qos: 1,
+    retained: false,
+    types: [],
+    about: "The JPEG of a `snapshot` command as raw bytes (not JSON, no base64), published just " +
+      "before its `cmd-result`, at most 512 KiB (a larger picture gets a `too-large` result): " +
+      "keep the broker's maximum packet size above that.",
+    examples: [],
+  },
+  {
+    topic: "config/desired",
+    direction: "cloud → device",
+    qos: 1,
+    retained: true,
+    types: ["ConfigDesired"],
+    about: "The configuration the cloud wants. Applied when its version is greater than the " +
+      "running one (validated like the config file; a rejected one changes nothing), then " +
+      "reported on `config/reported`.",
+    examples: [{ version: 7, config: { device: { name: "shop-front" }, cameras: [] } }],
+  },
+  {
+    topic: "config/reported",
+    direction: "device → cloud",
+    qos: 1,
+    retained: true,
+    types: ["ReportedStatus", "ConfigReported"],
+    about: "What the device runs, after each apply (from `config/desired` or `apply-config`).",
+    examples: [
+      {
+        seq: 48,
+        ts,
+        version: 7,
+        status: "applied",
+        runningVersion: 7,
+        config: { device: { name: "shop-front" }, mqtt: { password: "***redacted***" } },
+      },
+      {
+        seq: 49,
+        ts,
+        version: 8,
+        status: "rejected",
+        runningVersion: 7,
+        config: { device: { name: "shop-front" } },
+        problems: ['http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"'],
+      },
+    ],
+  },
+  {
+    topic: "licence",
+    direction: "cloud → device",
+    qos: 1,
+    retained: true,
+    types: ["LicenceMessage"],
+    about: "The signed licence (Ed25519), handed to the licence module as it is; its status " +
+      "appears in every `health` message.",
+    examples: [{ payload: "…", signature: "…" }],
+  },
+  {
+    topic: ANALYTICS_TOPIC,
+    direction: "device → cloud",
+    qos: 1,
+    retained: false,
+    types: ["AnalyticsMessage"],
+    about: "Only when an admin set `analytics.enabled: true` (default false): once a day, " +
+      "counts only, under a topic without the deviceId. `install` is a salted hash: the salt " +
+      "is random, made on the box and never leaves it, so the cloud cannot tie it to a device.",
+    examples: [{
+      v: 1,
+      install: "3b4c…",
+      day: "2026-01-01",
+      version: "0.1.0",
+      uptimeDays: 12,
+      cameras: { total: 4, enabled: 4, rtsp: 3, usb: 1, h265: 3, h264: 1 },
+      commands: { ping: 3 },
+      events: { "camera-down": 1 },
+      queueDropped: 0,
+    }],
+  },
+];

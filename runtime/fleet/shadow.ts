@@ -1,0 +1,138 @@
+/**
+ * Desired/reported configuration, device-shadow style. The running configuration has a version
+ * (0 for the config file the daemon started with; kept in the fleet KV across restarts). A new
+ * configuration, from `config/desired` or the `apply-config` command, is validated like the
+ * config file; a rejected one leaves the running one untouched. An accepted one is handed to the
+ * daemon's `applyConfig` hook and becomes the running one when that succeeds. Every outcome is
+ * reported on `config/reported`. Applies are serialised.
+ */
+import { ConfigError, validateConfig } from "../config/validate.ts";
+import type { NvrConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { redactConfig, REDACTED, redactedKeys } from "./redact.ts";
+import type { ConfigReported, Json } from "./schema.ts";
+
+export type ApplyOutcome =
+  | { readonly status: "applied"; readonly version: number }
+  | { readonly status: "rejected"; readonly version: number; readonly problems: string[] }
+  | { readonly status: "failed"; readonly version: number; readonly error: string }
+  | { readonly status: "stale"; readonly version: number; readonly running: number };
+
+export interface ShadowDeps {
+  readonly kv: Deno.Kv;
+  readonly initial: NvrConfig;
+  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  /** Queues a config/reported message (without seq and ts, which the link adds). */
+  readonly report: (body: Omit<ConfigReported, "seq" | "ts">) => Promise<void>;
+  readonly log: Logger;
+}
+
+const VERSION_KEY = ["shadow", "version"];
+
+export class ConfigShadow {
+  readonly #deps: ShadowDeps;
+  #config: NvrConfig;
+  #version: number;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(deps: ShadowDeps, version: number) {
+    this.#deps = deps;
+    this.#config = deps.initial;
+    this.#version = version;
+  }
+
+  static async open(deps: ShadowDeps): Promise<ConfigShadow> {
+    const version = (await deps.kv.get<number>(VERSION_KEY)).value ?? 0;
+    return new ConfigShadow(deps, version);
+  }
+
+  get config(): NvrConfig {
+    return this.#config;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Applies `raw` as version `version` (default: running + 1), and reports the outcome. */
+  apply(raw: Json, version?: number): Promise<ApplyOutcome> {
+    const run = this.#chain.then(() => this.#apply(raw, version));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** A `config/desired` message: applied only when newer than the running version. */
+  desired(raw: Json, version: number): Promise<ApplyOutcome | null> {
+    const run = this.#chain.then(() => {
+      if (version <= this.#version) {
+        this.#deps.log.debug("config/desired is not newer than the running config; nothing to do", {
+          desired: version,
+          running: this.#version,
+        });
+        return null;
+      }
+      return this.#apply(raw, version);
+    });
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(raw: Json, requested: number | undefined): Promise<ApplyOutcome> {
+    const version = requested ?? this.#version + 1;
+    if (version <= this.#version) {
+      return { status: "stale", version, running: this.#version };
+    }
+    const log = this.#deps.log;
+    let config: NvrConfig;
+    try {
+      const marked = redactedKeys(raw);
+      if (marked.length > 0) {
+        throw new ConfigError(
+          "the fleet's configuration",
+          marked.map((key) =>
+            `${key}: holds ${JSON.stringify(REDACTED)} from get-config; send the real value`
+          ),
+        );
+      }
+      config = validateConfig(raw, `the fleet's configuration version ${version}`);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const problems = [...err.problems];
+      log.warn("fleet configuration rejected; the running one is unchanged", {
+        version,
+        problems,
+      });
+      await this.#report({ version, status: "rejected", problems });
+      return { status: "rejected", version, problems };
+    }
+    try {
+      await this.#deps.applyConfig(config);
+    } catch (err) {
+      const error = `the daemon could not apply it: ${(err as Error).message}`;
+      log.error("fleet configuration failed to apply", { version, err });
+      await this.#report({ version, status: "failed", error });
+      return { status: "failed", version, error };
+    }
+    this.#config = config;
+    this.#version = version;
+    await this.#deps.kv.set(VERSION_KEY, version);
+    log.info("fleet configuration applied", { version });
+    await this.#report({ version, status: "applied" });
+    return { status: "applied", version };
+  }
+
+  #report(
+    outcome: {
+      version: number;
+      status: ConfigReported["status"];
+      problems?: string[];
+      error?: string;
+    },
+  ): Promise<void> {
+    return this.#deps.report({
+      ...outcome,
+      runningVersion: this.#version,
+      config: redactConfig(this.#config),
+    });
+  }
+}

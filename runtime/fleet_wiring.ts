@@ -1,0 +1,187 @@
+/**
+ * The daemon's side of the fleet link: who this box is (device id from the board serial), what it
+ * reports (fingerprint, health with the recorders' stats, events from the index), and what it
+ * obeys (restart a camera, snapshot, apply a configuration). The link itself is runtime/fleet/.
+ */
+import type { NvrConfig } from "./config/types.ts";
+import type { Logger } from "./log.ts";
+import { type EventKind, type FleetLink, type Json, startFleetLink } from "./fleet/mod.ts";
+import { collectFingerprint, deriveDeviceId, type FingerprintSources } from "./fingerprint/mod.ts";
+import { collectHealth, significantChange } from "./health/mod.ts";
+import type { Recorders } from "./recorder/mod.ts";
+import type { StorageAccess } from "./storage/mod.ts";
+import { softwareVersion } from "./version.ts";
+
+export interface FleetWiringDeps {
+  readonly config: NvrConfig;
+  readonly log: Logger;
+  /** The recorders now (they are replaced when a configuration is applied). */
+  readonly recorders: () => Recorders;
+  readonly storage: StorageAccess;
+  readonly startedAt: number;
+  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  readonly licenceStatus?: () => Promise<Json>;
+  readonly installLicence?: (licence: Json) => Promise<unknown>;
+  /** Fingerprint sources; tests point them at fixtures. */
+  readonly fingerprintSources?: FingerprintSources;
+  readonly now?: () => number;
+}
+
+export interface FleetWiring {
+  readonly link: FleetLink;
+  stop(): Promise<void>;
+}
+
+const RELAY_EVERY_MS = 2_000;
+
+export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
+  const { config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const sources = (): FingerprintSources => ({
+    ...deps.fingerprintSources,
+    cameras: config.cameras.map((c) => ({
+      id: c.id,
+      url: c.url,
+      username: c.username,
+      password: c.password,
+    })),
+  });
+  const first = await collectFingerprint(sources());
+  const identity = await deriveDeviceId(first, { dataDir: config.storage.dataDir });
+  const version = await softwareVersion();
+  log.info("fleet identity", { deviceId: identity.deviceId, basis: identity.basis });
+
+  const link = await startFleetLink({
+    config,
+    deviceId: identity.deviceId,
+    version: version.version,
+    log: log.child({ module: "fleet" }),
+    fingerprint: async () => toJson(await collectFingerprint(sources())),
+    health: async () =>
+      toJson(
+        await collectHealth({
+          cameras: deps.recorders().cameras(),
+          diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
+          software: version,
+        }),
+      ),
+    significantChange: (previous, current) =>
+      // deno-lint-ignore no-explicit-any
+      significantChange(previous as any, current as any) !== null,
+    restartCamera: (camera) => deps.recorders().restartCamera(camera),
+    snapshot: (camera) => deps.recorders().snapshot(camera),
+    applyConfig: deps.applyConfig,
+    ...(deps.licenceStatus ? { licenceStatus: deps.licenceStatus } : {}),
+    ...(deps.installLicence ? { installLicence: deps.installLicence } : {}),
+    startedAt: deps.startedAt,
+    now,
+  });
+
+  const stopRelay = relayEvents(link, deps.storage, log, now);
+  return {
+    link,
+    async stop() {
+      await stopRelay();
+      await link.stop();
+    },
+  };
+}
+
+/**
+ * Events written to the index (by the recorders, in whatever process) go to the fleet: camera
+ * up/down, a recorder process lost, recording gaps. Only events from this run on are relayed.
+ */
+function relayEvents(
+  link: FleetLink,
+  storage: StorageAccess,
+  log: Logger,
+  now: () => number,
+): () => Promise<void> {
+  let since = now();
+  let lastId = 0;
+  let busy: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    let events;
+    try {
+      events = storage.index().events(since - 1, now() + 1);
+    } catch {
+      return; // storage unavailable: the recorders report it
+    }
+    for (const event of events) {
+      if (event.id <= lastId) continue;
+      lastId = event.id;
+      since = Math.max(since, event.tsMs);
+      const mapped = fleetEvent(event.kind, event.camera, event.detail);
+      if (!mapped) continue;
+      try {
+        await link.publishEvent(mapped.kind, mapped.detail as never);
+      } catch (err) {
+        log.warn("could not queue a fleet event", { module: "fleet", err });
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    busy = busy.then(tick);
+  }, RELAY_EVERY_MS);
+  return async () => {
+    clearInterval(timer);
+    await busy;
+    await tick();
+  };
+}
+
+/** The fleet's name and detail for an index event, or null for events the fleet does not get. */
+export function fleetEvent(
+  kind: string,
+  camera: string | null,
+  detail: Record<string, unknown>,
+): { kind: EventKind; detail: Record<string, unknown> } | null {
+  const text = (v: unknown) => (typeof v === "string" ? v : "");
+  switch (kind) {
+    case "camera-up":
+      return camera ? { kind, detail: { camera } } : null;
+    case "camera-down":
+      return camera ? { kind, detail: { camera, reason: text(detail.error) } } : null;
+    case "recorder-lost":
+      return camera
+        ? {
+          kind: "camera-down",
+          detail: { camera, reason: `recorder process ${text(detail.reason)}` },
+        }
+        : null;
+    case "recording-gap":
+      return camera
+        ? {
+          kind,
+          detail: {
+            camera,
+            fromMs: Number(detail.fromMs),
+            toMs: Number(detail.toMs),
+            reason: text(detail.reason),
+          },
+        }
+        : null;
+    case "file-quarantined":
+      return {
+        kind: "disk-fault",
+        detail: { disk: "recordings", reason: `foreign file moved aside: ${text(detail.path)}` },
+      };
+    case "retention":
+      return detail.error || Number(detail.shortBytes) > 0
+        ? {
+          kind: "disk-fault",
+          detail: {
+            disk: "recordings",
+            reason: text(detail.error) ||
+              `still ${detail.shortBytes} bytes short of the free-space minimum`,
+          },
+        }
+        : null;
+    default:
+      return null;
+  }
+}
+
+function toJson(value: unknown): Json {
+  return JSON.parse(JSON.stringify(value)) as Json;
+}
