@@ -27,7 +27,9 @@ import {
 import { retentionPolicy, runRetention, storageAccess } from "./storage/mod.ts";
 import type { FleetLink } from "./fleet/mod.ts";
 import type { FingerprintSources } from "./fingerprint/mod.ts";
-import { startFleet } from "./fleet_wiring.ts";
+import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
+import { collectFingerprint, deriveDeviceId, fingerprintHash } from "./fingerprint/mod.ts";
+import { LicenceKeeper } from "./licence_keeper.ts";
 
 export interface Daemon {
   /** Address the API listens on, e.g. "127.0.0.1:8080". */
@@ -39,6 +41,10 @@ export interface Daemon {
   readonly fleet: FleetLink | null;
   /** Applies a validated configuration (the fleet's apply-config). */
   applyConfig(config: NvrConfig): Promise<void>;
+  /** The licence and the cameras it allows. */
+  readonly licence: LicenceKeeper;
+  /** This box's stable id. */
+  readonly deviceId: string;
   cameras(): CameraStatus[];
   /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
   snapshot(camera: string): Promise<Uint8Array>;
@@ -92,10 +98,49 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
 
+  // Who this box is: the device id and the fingerprint hash a licence binds (cameras left out:
+  // they do not bind the licence, and asking them over ONVIF would slow the start).
+  const { cameras: _cameras, ...hardwareSources } = deps.fingerprintSources ?? {};
+  const hardware = await collectFingerprint(hardwareSources);
+  const identity = await deriveDeviceId(hardware, { dataDir });
+  const hash = await fingerprintHash(hardware);
+  log.info("identity", { module: "daemon", deviceId: identity.deviceId, basis: identity.basis });
+  let fleet: FleetWiring | null = null;
+  let rebuild: () => Promise<void> = () => Promise.resolve();
+  const licence = await LicenceKeeper.open({
+    config: config.licence,
+    dataDir,
+    deviceId: identity.deviceId,
+    fingerprintHash: hash,
+    log,
+    now,
+    onChange: (from, to) => {
+      fleet?.link.publishEvent("licence-change", {
+        from: from?.state ?? null,
+        to: to.state,
+        reason: to.reason,
+      }).catch(() => {});
+      void rebuild();
+    },
+  });
+
   /** Builds and starts the recorders for a configuration; returns how to stop them. */
   const startRecorders = async (cfg: NvrConfig) => {
+    const limit = licence.limit(cfg.cameras.filter((c) => c.enabled).map((c) => c.id));
+    if (limit && limit.refused.length > 0) {
+      log.warn("cameras not licensed", {
+        module: "licence",
+        refused: limit.refused,
+        reason: limit.reason,
+      });
+    }
     const planned = await Promise.all(
-      cfg.cameras.map((camera) => planFor(camera, cfg, profile, registry)),
+      cfg.cameras.map(async (camera) => {
+        const p = await planFor(camera, cfg, profile, registry);
+        return limit?.refused.includes(camera.id)
+          ? { ...p, fault: `Not licensed: ${limit.reason}` }
+          : p;
+      }),
     );
     const perProcess = cfg.recording.camerasPerProcess;
     const recorders: Recorders = perProcess === 0
@@ -129,7 +174,15 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };
   };
+  let current = config;
   let live = await startRecorders(config);
+  let rebuilding: Promise<void> = Promise.resolve();
+  rebuild = () =>
+    rebuilding = rebuilding.then(async () => {
+      if (controller.signal.aborted) return;
+      await live.stop();
+      live = await startRecorders(current);
+    });
 
   /**
    * A new configuration from the fleet (already validated): cameras and recording settings take
@@ -149,14 +202,21 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
 
-  const fleet = config.mqtt.url
+  fleet = config.mqtt.url
     ? await startFleet({
       config,
+      deviceId: identity.deviceId,
       log,
       recorders: () => live.recorders,
       storage,
       startedAt,
       applyConfig,
+      ...(licence.enabled
+        ? {
+          licenceStatus: () => Promise.resolve(JSON.parse(JSON.stringify(licence.status()))),
+          installLicence: (l: unknown) => licence.install(l),
+        }
+        : {}),
       ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
       now,
     }).catch((err) => {
@@ -186,9 +246,13 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     cameras: () => live.recorders.cameras(),
     snapshot: (id) => live.recorders.snapshot(id),
     applyConfig,
+    licence,
+    deviceId: identity.deviceId,
     async stop() {
       await fleet?.stop();
+      licence.close();
       controller.abort();
+      await rebuilding;
       await live.stop();
       await retention.done;
       await server.finished;

@@ -14,6 +14,8 @@ import { softwareVersion } from "./version.ts";
 
 export interface FleetWiringDeps {
   readonly config: NvrConfig;
+  /** This box's stable id (derived from the board serial by the daemon). */
+  readonly deviceId: string;
   readonly log: Logger;
   /** The recorders now (they are replaced when a configuration is applied). */
   readonly recorders: () => Recorders;
@@ -46,14 +48,10 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       password: c.password,
     })),
   });
-  const first = await collectFingerprint(sources());
-  const identity = await deriveDeviceId(first, { dataDir: config.storage.dataDir });
   const version = await softwareVersion();
-  log.info("fleet identity", { deviceId: identity.deviceId, basis: identity.basis });
-
   const link = await startFleetLink({
     config,
-    deviceId: identity.deviceId,
+    deviceId: deps.deviceId,
     version: version.version,
     log: log.child({ module: "fleet" }),
     fingerprint: async () => toJson(await collectFingerprint(sources())),

@@ -82,7 +82,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: analytics, cameras, device, http, log, mqtt, recording, storage",
+      "colour: unknown key; known keys here: analytics, cameras, device, http, licence, log, mqtt, recording, storage",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [

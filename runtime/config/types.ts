@@ -97,12 +97,28 @@ export interface RecordingConfig {
   readonly camerasPerProcess: number;
 }
 
+/** A key that signs licences: raw 32-byte Ed25519 public key, base64url. */
+export interface LicenceKeyConfig {
+  readonly id: string;
+  readonly publicKey: string;
+}
+
+export interface LicenceConfig {
+  /** Keys trusted to sign licences; none: licensing is off and every camera records. */
+  readonly publicKeys: readonly LicenceKeyConfig[];
+  /** Days after expiry during which the licence still counts. */
+  readonly graceDays: number;
+  /** Cameras that record without a usable licence (when keys are set). */
+  readonly unlicensedCameras: number;
+}
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
   readonly http: HttpConfig;
   readonly mqtt: MqttConfig;
   readonly analytics: AnalyticsConfig;
+  readonly licence: LicenceConfig;
   readonly log: { readonly level: LogLevel };
   readonly recording: RecordingConfig;
   readonly cameras: readonly CameraConfig[];

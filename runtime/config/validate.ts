@@ -47,6 +47,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const http = ObjectReader.of("http", top.raw("http"), errors);
   const mqtt = ObjectReader.of("mqtt", top.raw("mqtt"), errors);
   const analytics = ObjectReader.of("analytics", top.raw("analytics"), errors);
+  const licence = ObjectReader.of("licence", top.raw("licence"), errors);
   const log = ObjectReader.of("log", top.raw("log"), errors);
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
 
@@ -65,6 +66,11 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
     mqtt: readMqtt(mqtt),
     analytics: { enabled: analytics?.boolean("enabled", false) ?? false },
+    licence: {
+      publicKeys: licence ? readLicenceKeys(licence, errors) : [],
+      graceDays: licence?.integer("graceDays", 14, 0, 365) ?? 14,
+      unlicensedCameras: licence?.integer("unlicensedCameras", 0, 0, MAX_CAMERAS) ?? 0,
+    },
     log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
     recording: {
       encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
@@ -73,7 +79,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     },
     cameras: readCameras(top.raw("cameras"), errors),
   };
-  for (const reader of [top, device, storage, http, mqtt, analytics, log, recording]) {
+  for (const reader of [top, device, storage, http, mqtt, analytics, licence, log, recording]) {
     reader?.rejectUnknown();
   }
   if (errors.length > 0) throw new ConfigError(source, errors);
@@ -250,6 +256,39 @@ function readMqttUrl(mqtt: ObjectReader): string | null {
     return null;
   }
   return url;
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ED25519_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+function readLicenceKeys(
+  licence: ObjectReader,
+  errors: string[],
+): { id: string; publicKey: string }[] {
+  const value = licence.raw("publicKeys");
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    licence.fail("publicKeys", `expected a list of {id, publicKey}, got ${show(value)}`);
+    return [];
+  }
+  return value.flatMap((item, i) => {
+    const key = ObjectReader.of(`licence.publicKeys[${i}]`, item, errors);
+    if (!key) return [];
+    const id = key.string(
+      "id",
+      "",
+      (s) => KEY_ID.test(s) ? null : "is not a key id (1-64 of A-Z a-z 0-9 . _ -)",
+    );
+    const publicKey = key.string(
+      "publicKey",
+      "",
+      (s) => ED25519_KEY.test(s) ? null : "is not a raw 32-byte Ed25519 public key in base64url",
+    );
+    if (key.raw("id") === undefined) key.fail("id", "missing");
+    if (key.raw("publicKey") === undefined) key.fail("publicKey", "missing");
+    key.rejectUnknown();
+    return [{ id, publicKey }];
+  });
 }
 
 function readCameras(value: unknown, errors: string[]): CameraConfig[] {

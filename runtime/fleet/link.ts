@@ -514,8 +514,11 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       if (stopped) return;
       stopped = true;
       for (const t of timers) clearInterval(t);
-      await boot;
-      await Promise.race([commands.idle(), new Promise((r) => setTimeout(r, timing.stopGraceMs))]);
+      // Boot work and commands in progress get stopGraceMs, then the link stops regardless.
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise((r) => graceTimer = setTimeout(r, timing.stopGraceMs));
+      await Promise.race([Promise.all([boot, commands.idle()]), grace]);
+      clearTimeout(graceTimer);
       await queue.flush();
       if (connection.connected) {
         await pump.drained(timing.stopGraceMs);

@@ -229,3 +229,34 @@ Deno.test("analytics: nothing leaves the box by default; when enabled, counts wi
     await removeDir(dir);
   }
 });
+
+Deno.test("a licence published on `licence` is handed to the licence module, then health reports it", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });
+  await using cloud = await CloudClient.connect(broker.url, [topics.health]);
+  const installed: unknown[] = [];
+  let status = "none";
+  const { deps } = testLink(broker.url, dir, {}, {
+    installLicence: (licence) => {
+      installed.push(licence);
+      status = "valid";
+      return Promise.resolve();
+    },
+    licenceStatus: () => ({ state: status }),
+  });
+  const link = await startFleetLink(deps);
+  try {
+    await waitUntil("subscribed", () => link.status().subscribed);
+    await cloud.publish(topics.licence, JSON.stringify({ payload: "p", signature: "s" }), true);
+    const health = await cloud.waitFor(
+      "health after the licence",
+      (m) => m.find((h) => h.json?.reason === "change"),
+    );
+    assertEquals(installed, [{ payload: "p", signature: "s" }]);
+    assertEquals(health.json?.licence, { state: "valid" });
+  } finally {
+    await cloud.publish(topics.licence, "", true);
+    await link.stop();
+    await removeDir(dir);
+  }
+});
