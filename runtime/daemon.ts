@@ -192,13 +192,8 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
    */
   const applyConfig = async (next: NvrConfig) => {
     if (deps.configPath) await writeConfigFile(deps.configPath, next);
-    await live.stop();
-    live = await startRecorders({
-      ...next,
-      storage: config.storage,
-      http: config.http,
-      mqtt: config.mqtt,
-    });
+    current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
+    await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
 

@@ -6,7 +6,7 @@
 import type { NvrConfig } from "./config/types.ts";
 import type { Logger } from "./log.ts";
 import { type EventKind, type FleetLink, type Json, startFleetLink } from "./fleet/mod.ts";
-import { collectFingerprint, deriveDeviceId, type FingerprintSources } from "./fingerprint/mod.ts";
+import { collectFingerprint, type FingerprintSources } from "./fingerprint/mod.ts";
 import { collectHealth, significantChange } from "./health/mod.ts";
 import type { Recorders } from "./recorder/mod.ts";
 import type { StorageAccess } from "./storage/mod.ts";
