@@ -272,12 +272,27 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
   const withLoop: CameraConfig = opts.loopFile !== undefined
     ? { ...base, loopFile: opts.loopFile }
     : base;
-  const cfg: CameraConfig = opts.user !== undefined && opts.password !== undefined
+  let cfg: CameraConfig = opts.user !== undefined && opts.password !== undefined
     ? { ...withLoop, user: opts.user, password: opts.password }
     : withLoop;
   const readyTimeoutMs = opts.readyTimeoutMs ?? 20_000;
 
-  const first = await spawn(cfg, readyTimeoutMs);
+  // Ports chosen here may be taken by another process before the camera binds them (parallel
+  // tests): try fresh ones a few times. Ports the caller chose are never changed.
+  let first: Awaited<ReturnType<typeof spawn>>;
+  for (let attempt = 1;; attempt++) {
+    try {
+      first = await spawn(cfg, readyTimeoutMs);
+      break;
+    } catch (err) {
+      const chosenHere = opts.rtspPort === undefined && opts.onvifPort === undefined;
+      if (!chosenHere || attempt >= 4 || !/already in use|cannot listen/i.test(String(err))) {
+        throw err;
+      }
+      const [r = 0, o = 0] = freePorts(2);
+      cfg = { ...cfg, rtspPort: r, onvifPort: o };
+    }
+  }
   let current: Running | null = first.running;
   let stopping: Promise<void> | null = null;
   let restoring: Promise<void> | null = null;
