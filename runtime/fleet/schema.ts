@@ -24,8 +24,10 @@ export const DEFAULT_MAX_INBOUND_BYTES = 256 * 1024;
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// Inputs from other parts of the daemon. Loosely typed here until runtime/fingerprint,
-// runtime/health and runtime/licence export their payload types.
+// Inputs from other parts of the daemon, carried as JSON: their exact types are Fingerprint
+// (runtime/fingerprint), Health (runtime/health) and LicenceStatus (runtime/licence), documented
+// field by field in docs/fleet-data.md. The link only passes them through, and its tests feed it
+// partial payloads, so it keeps them as JSON here.
 
 /** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
