@@ -10,6 +10,7 @@ import {
   stampFrameMarkers,
 } from "./loop_clip.ts";
 import { startVirtualCamera } from "./virtual_camera.ts";
+import { recordRtsp } from "../../runtime/testing/ffmpeg.ts";
 
 /** An Annex B NAL unit: 4-byte start code, 2-byte H.265 header, then `body`. */
 function nal(type: number, body: number[]): number[] {
@@ -40,39 +41,6 @@ Deno.test("stampFrameMarkers: one marker before the first slice of each picture,
   assertEquals(m0.subarray(4).includes(0), false);
   assertEquals(findFrameMarkers(new Uint8Array(1000)), []);
 });
-
-interface Output {
-  readonly code: number;
-  readonly stderr: string;
-}
-
-async function run(cmd: string, args: string[], timeoutMs: number): Promise<Output> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  try {
-    const out = await new Deno.Command(cmd, { args, stdin: "null", signal: ac.signal }).output();
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function record(url: string, out: string, seconds: number): Promise<Output> {
-  return run("ffmpeg", [
-    "-v",
-    "error",
-    "-rtsp_transport",
-    "tcp",
-    "-i",
-    url,
-    "-t",
-    String(seconds),
-    "-c",
-    "copy",
-    "-y",
-    out,
-  ], seconds * 1000 + 15_000);
-}
 
 /** Presentation times of the video packets, in seconds. */
 async function packetTimes(path: string): Promise<number[]> {
@@ -115,9 +83,9 @@ Deno.test("--loop-file: every frame, continuous across loops, 1/fps apart; a joi
       fps: 15,
     });
     assertEquals(cam.info.loopFile, clip.path);
-    const a = record(cam.rtspUrl, `${dir}/a.mp4`, 4);
+    const a = recordRtsp(cam.rtspUrl, `${dir}/a.mp4`, 4);
     await new Promise((r) => setTimeout(r, 1000));
-    const b = await record(cam.rtspUrl, `${dir}/b.mp4`, 2);
+    const b = await recordRtsp(cam.rtspUrl, `${dir}/b.mp4`, 2);
     const aOut = await a;
     assertEquals(aOut.code, 0, aOut.stderr);
     assertEquals(b.code, 0, b.stderr);

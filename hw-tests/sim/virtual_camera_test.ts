@@ -5,82 +5,11 @@
  * assertion fails; every client process is awaited (or killed on timeout).
  */
 import { Cam } from "npm:onvif@0.8.3";
+import { ffprobe } from "../../runtime/testing/ffprobe.ts";
+import { recordRtsp, runCommand } from "../../runtime/testing/ffmpeg.ts";
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
 import { basicAuth, rtspRequest } from "./rtsp_probe.ts";
 import { startVirtualCamera } from "./virtual_camera.ts";
-
-interface Output {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a command to completion; SIGKILLs it after `timeoutMs`. */
-async function run(cmd: string, args: string[], timeoutMs: number): Promise<Output> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
-  try {
-    const out = await new Deno.Command(cmd, { args, stdin: "null", signal: ac.signal }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function recordWithFfmpeg(url: string, out: string, seconds: number): Promise<Output> {
-  return run("ffmpeg", [
-    "-v",
-    "error",
-    "-rtsp_transport",
-    "tcp",
-    "-i",
-    url,
-    "-t",
-    String(seconds),
-    "-c",
-    "copy",
-    "-y",
-    out,
-  ], seconds * 1000 + 15_000);
-}
-
-interface ProbedVideo {
-  readonly codec: string;
-  readonly width: number;
-  readonly height: number;
-  readonly frames: number;
-  readonly duration: number;
-}
-
-async function probeFile(path: string): Promise<ProbedVideo> {
-  const o = await run("ffprobe", [
-    "-v",
-    "error",
-    "-count_frames",
-    "-select_streams",
-    "v:0",
-    "-show_entries",
-    "stream=codec_name,width,height,nb_read_frames:format=duration",
-    "-of",
-    "json",
-    path,
-  ], 15_000);
-  assertEquals(o.code, 0, `ffprobe ${path} failed: ${o.stderr}`);
-  const j = JSON.parse(o.stdout) as {
-    streams?: { codec_name?: string; width?: number; height?: number; nb_read_frames?: string }[];
-    format?: { duration?: string };
-  };
-  const s = j.streams?.[0];
-  assert(s !== undefined, `no video stream in ${path}: ${o.stdout}`);
-  return {
-    codec: s.codec_name ?? "",
-    width: s.width ?? 0,
-    height: s.height ?? 0,
-    frames: Number(s.nb_read_frames ?? 0),
-    duration: Number(j.format?.duration ?? 0),
-  };
-}
 
 function tempDir(): Promise<string> {
   return Deno.makeTempDir({ prefix: "nvr-sim-test-" });
@@ -93,15 +22,15 @@ Deno.test("H.265 camera: ffmpeg records HEVC at the asked size; /sub is H.264 64
   try {
     await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
     const [mainRec, subRec] = await Promise.all([
-      recordWithFfmpeg(cam.rtspUrl, `${dir}/main.mp4`, 3),
-      recordWithFfmpeg(cam.subUrl, `${dir}/sub.mp4`, 2),
+      recordRtsp(cam.rtspUrl, `${dir}/main.mp4`, 3),
+      recordRtsp(cam.subUrl, `${dir}/sub.mp4`, 2),
     ]);
     assertEquals(mainRec.code, 0, `ffmpeg failed: ${mainRec.stderr}`);
     assertEquals(subRec.code, 0, `ffmpeg failed: ${subRec.stderr}`);
-    const main = await probeFile(`${dir}/main.mp4`);
+    const main = await ffprobe(`${dir}/main.mp4`);
     assertEquals([main.codec, main.width, main.height], ["hevc", 320, 240], "main stream");
     assert(main.frames >= 15, `expected >= 15 frames in ~3 s at 15 fps, got ${main.frames}`);
-    const sub = await probeFile(`${dir}/sub.mp4`);
+    const sub = await ffprobe(`${dir}/sub.mp4`);
     assertEquals([sub.codec, sub.width, sub.height], ["h264", 640, 360], "sub stream");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -112,11 +41,11 @@ Deno.test("H.264 camera: ffmpeg records H.264 at the asked size", async () => {
   const dir = await tempDir();
   try {
     await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
-    const rec = await recordWithFfmpeg(cam.rtspUrl, `${dir}/main.mp4`, 3);
+    const rec = await recordRtsp(cam.rtspUrl, `${dir}/main.mp4`, 3);
     assertEquals(rec.code, 0, `ffmpeg failed: ${rec.stderr}`);
-    const v = await probeFile(`${dir}/main.mp4`);
+    const v = await ffprobe(`${dir}/main.mp4`);
     assertEquals([v.codec, v.width, v.height], ["h264", 320, 240], "main stream");
-    assert(v.duration >= 2.5, `expected ~3 s, got ${v.duration} s`);
+    assert(v.durationSeconds >= 2.5, `expected ~3 s, got ${v.durationSeconds} s`);
     assert(v.frames >= 30, `expected >= 30 frames in 3 s at 15 fps, got ${v.frames}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -230,7 +159,7 @@ Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same UR
   await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240 });
   assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE before drop");
   // Hold a playing client while the camera dies, as an NVR would; it must notice.
-  const client = run("ffmpeg", [
+  const client = runCommand("ffmpeg", [
     "-v",
     "error",
     "-rtsp_transport",
@@ -267,7 +196,7 @@ Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same UR
   await cam.restore();
   assert(cam.pid !== null && cam.pid !== pid, "a new process after restore()");
   assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE after restore");
-  const probe = await run("ffprobe", [
+  const probe = await runCommand("ffprobe", [
     "-v",
     "error",
     "-rtsp_transport",
@@ -312,7 +241,7 @@ Deno.test("credentials: RTSP and snapshot refuse wrong ones (401) and accept rig
   const withCreds = cam.rtspUrl.replace("rtsp://", "rtsp://op:pw1@");
   const wrongCreds = cam.rtspUrl.replace("rtsp://", "rtsp://op:bad@");
   const [ok, bad] = await Promise.all([
-    run("ffprobe", [
+    runCommand("ffprobe", [
       "-v",
       "error",
       "-rtsp_transport",
@@ -323,7 +252,7 @@ Deno.test("credentials: RTSP and snapshot refuse wrong ones (401) and accept rig
       "csv=p=0",
       withCreds,
     ], 15_000),
-    run("ffprobe", [
+    runCommand("ffprobe", [
       "-v",
       "error",
       "-rtsp_transport",

@@ -18,6 +18,7 @@ import {
   shortfall,
 } from "./retention_plan.ts";
 import type { SegmentIndex } from "./segment_index.ts";
+import { sleep } from "../sleep.ts";
 
 export * from "./retention_plan.ts";
 
@@ -93,19 +94,6 @@ export function runRetention(deps: RetentionDeps, signal: AbortSignal): Retentio
     await current;
   })();
   return { trigger, done };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const wake = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", wake);
-      resolve();
-    };
-    const timer = setTimeout(wake, ms);
-    signal.addEventListener("abort", wake, { once: true });
-  });
 }
 
 interface Tally {
