@@ -1,0 +1,168 @@
+/**
+ * Cameras and recordings for the local API: camera status, time-range queries over the index,
+ * segment download by id (never by path, so no traversal), clip export, snapshots. Who may see
+ * which camera is decided by an injected `access`, the users module's.
+ */
+import { Hono, type MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { CameraStatus } from "../recorder/mod.ts";
+import type { IndexedSegment, SegmentIndex } from "../storage/mod.ts";
+import { exportClip } from "./clip_export.ts";
+
+export interface CameraAccess {
+  /** Rejects a request without a signed-in user (401). */
+  readonly requireUser: MiddlewareHandler;
+  /** Whether the request's user may see this camera. */
+  canSee(c: { get(key: string): unknown }, camera: string): boolean;
+}
+
+export interface RecordingsDeps {
+  readonly dataDir: string;
+  readonly index: () => SegmentIndex;
+  readonly cameras: () => CameraStatus[];
+  readonly snapshot: (camera: string) => Promise<Uint8Array>;
+  readonly access: CameraAccess;
+}
+
+const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const MAX_RANGE_MS = 31 * 86_400_000;
+/** Longest clip exported in one request. */
+const MAX_CLIP_MS = 3 * 3600_000;
+
+export function createRecordingsApp(deps: RecordingsDeps): Hono {
+  const app = new Hono();
+  app.use("*", deps.access.requireUser);
+
+  app.get("/cameras", (c) => {
+    return c.json({ cameras: deps.cameras().filter((cam) => deps.access.canSee(c, cam.id)) });
+  });
+
+  app.get("/cameras/:camera/snapshot", async (c) => {
+    const camera = visibleCamera(c, deps, c.req.param("camera"));
+    const jpeg = await deps.snapshot(camera).catch((err) => {
+      throw new HTTPException(503, { message: (err as Error).message });
+    });
+    return c.body(jpeg as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "image/jpeg",
+      "cache-control": "no-store",
+    });
+  });
+
+  app.get("/recordings", (c) => {
+    const camera = visibleCamera(c, deps, c.req.query("camera"));
+    const { from, to } = timeRange(c.req.query("from"), c.req.query("to"), MAX_RANGE_MS);
+    const index = deps.index();
+    return c.json({
+      camera,
+      from,
+      to,
+      segments: index.range(camera, from, to).map(publicSegment),
+      gaps: index.gaps(camera, from, to),
+    });
+  });
+
+  app.get("/recordings/:id/download", async (c) => {
+    const segment = visibleSegment(c, deps, c.req.param("id"));
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(`${deps.dataDir}/${segment.path}`, { read: true });
+    } catch {
+      throw new HTTPException(410, { message: `Segment ${segment.id} is no longer on disk` });
+    }
+    const name = segment.path.slice(segment.path.lastIndexOf("/") + 1);
+    return c.body(file.readable, 200, {
+      "content-type": "video/mp4",
+      "content-length": String(segment.bytes),
+      "content-disposition": `attachment; filename="${name}"`,
+    });
+  });
+
+  app.get("/recordings/export", async (c) => {
+    const camera = visibleCamera(c, deps, c.req.query("camera"));
+    const { from, to } = timeRange(c.req.query("from"), c.req.query("to"), MAX_CLIP_MS);
+    const segments = deps.index().range(camera, from, to);
+    if (segments.length === 0) {
+      throw new HTTPException(404, { message: `No recordings of '${camera}' in that time` });
+    }
+    const clip = await exportClip(segments.map((s) => `${deps.dataDir}/${s.path}`));
+    const stamp = new Date(from).toISOString().replace(/[-:]/g, "").slice(0, 15);
+    return c.body(clip as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "video/mp4",
+      "content-disposition": `attachment; filename="${camera}-${stamp}.mp4"`,
+    });
+  });
+
+  return app;
+}
+
+function visibleCamera(
+  c: { get(key: string): unknown },
+  deps: RecordingsDeps,
+  camera: string | undefined,
+): string {
+  if (!camera || !CAMERA_ID.test(camera)) {
+    throw new HTTPException(400, {
+      message: "camera: give a camera id (letters, digits, - and _)",
+    });
+  }
+  // Unknown and forbidden cameras answer the same, so ids cannot be probed.
+  if (!deps.cameras().some((s) => s.id === camera) || !deps.access.canSee(c, camera)) {
+    throw new HTTPException(404, { message: `No camera '${camera}'` });
+  }
+  return camera;
+}
+
+function visibleSegment(
+  c: { get(key: string): unknown },
+  deps: RecordingsDeps,
+  raw: string,
+): IndexedSegment {
+  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
+  const segment = Number.isSafeInteger(id) ? deps.index().segment(id) : null;
+  if (!segment || !deps.access.canSee(c, segment.camera)) {
+    throw new HTTPException(404, { message: `No segment '${raw.slice(0, 40)}'` });
+  }
+  return segment;
+}
+
+/** from/to as ms since the epoch or ISO 8601; to after from; at most `maxMs` apart. */
+export function timeRange(
+  fromRaw: string | undefined,
+  toRaw: string | undefined,
+  maxMs: number,
+): { from: number; to: number } {
+  const parse = (name: string, raw: string | undefined): number => {
+    if (raw === undefined || raw === "") {
+      throw new HTTPException(400, { message: `${name}: give a time (ms since 1970 or ISO 8601)` });
+    }
+    const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Date.parse(raw);
+    if (!Number.isFinite(value)) {
+      throw new HTTPException(400, {
+        message: `${name}: '${raw.slice(0, 40)}' is not a time (ms since 1970 or ISO 8601)`,
+      });
+    }
+    return value;
+  };
+  const from = parse("from", fromRaw);
+  const to = parse("to", toRaw);
+  if (to <= from) throw new HTTPException(400, { message: "to: must be after from" });
+  if (to - from > maxMs) {
+    throw new HTTPException(400, {
+      message: `to: at most ${Math.round(maxMs / 3600_000)} hours after from`,
+    });
+  }
+  return { from, to };
+}
+
+function publicSegment(s: IndexedSegment) {
+  return {
+    id: s.id,
+    startMs: s.startMs,
+    endMs: s.endMs,
+    bytes: s.bytes,
+    codec: s.codec,
+    width: s.width,
+    height: s.height,
+    locked: s.locked,
+  };
+}
