@@ -30,6 +30,8 @@ import type { FingerprintSources } from "./fingerprint/mod.ts";
 import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
 import { collectFingerprint, deriveDeviceId, fingerprintHash } from "./fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
+import { UserStore } from "./users/user_store.ts";
+import { AuditLog } from "./audit/audit_log.ts";
 
 export interface Daemon {
   /** Address the API listens on, e.g. "127.0.0.1:8080". */
@@ -220,8 +222,38 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     })
     : null;
 
+  const people = await openPeople(dataDir, log);
+  const housekeeping = setInterval(() => {
+    people?.users.pruneExpiredSessions(now());
+    people?.audit.pruneOlderThan(config.http.auditRetentionDays, now());
+  }, 3600_000);
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
-  const app = createApp({ uptimeSeconds: () => Math.round((now() - startedAt) / 1000) });
+  const app = createApp({
+    uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
+    ...(people
+      ? {
+        auth: {
+          ...people,
+          onEvent: (kind: string, detail: Record<string, unknown>) => {
+            if (kind !== "suspicious-login") return;
+            const why = [detail.newIp ? "new address" : "", detail.newBrowser ? "new browser" : ""]
+              .filter(Boolean).join(" and ");
+            fleet?.link.publishEvent("suspicious-login", {
+              user: typeof detail.name === "string" ? detail.name : null,
+              address: String(detail.ip ?? "unknown"),
+              reason: `login from a ${why || "new place"}`,
+            }).catch(() => {});
+          },
+        },
+        recordings: {
+          dataDir,
+          index: storage.index,
+          cameras: () => live.recorders.cameras(),
+          snapshot: (camera: string) => live.recorders.snapshot(camera),
+        },
+      }
+      : {}),
+  });
   const server = Deno.serve({
     hostname,
     port: Number(port),
@@ -246,11 +278,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     async stop() {
       await fleet?.stop();
       licence.close();
+      clearInterval(housekeeping);
       controller.abort();
       await rebuilding;
       await live.stop();
       await retention.done;
       await server.finished;
+      people?.users.close();
+      people?.audit.close();
       storage.close();
       log.info("stopped", { module: "daemon" });
     },
@@ -283,6 +318,26 @@ async function planFor(
       launch: "",
     };
     return { camera, plan, fault: reason };
+  }
+}
+
+/**
+ * The users and audit databases, beside the recordings. Without them the API serves only
+ * /healthz (and says why in the log): nobody can reach anything without an account.
+ */
+async function openPeople(
+  dataDir: string,
+  log: Logger,
+): Promise<{ users: UserStore; audit: AuditLog } | null> {
+  try {
+    await Deno.mkdir(dataDir, { recursive: true });
+    return {
+      users: UserStore.open(`${dataDir}/users.sqlite`),
+      audit: AuditLog.open(`${dataDir}/audit.sqlite`),
+    };
+  } catch (err) {
+    log.error("users database unavailable; the API serves only /healthz", { module: "api", err });
+    return null;
   }
 }
 

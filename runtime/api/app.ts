@@ -1,21 +1,44 @@
 /**
- * The local HTTP API. Only liveness is served without authentication; everything else arrives
- * with users and roles (see issue 5).
+ * The local HTTP API. Liveness (/healthz) is served without authentication; the users/auth/audit
+ * routes under /api (auth.ts) are mounted when `auth` deps are given.
  */
 import { Hono } from "hono";
+import { type AuthDeps, createAuthApp } from "./auth.ts";
+import { handleApiError } from "./errors.ts";
+import { authenticate, canSeeCamera } from "./auth_context.ts";
+import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
 
 export interface ApiDeps {
   /** Seconds since the daemon started, for the liveness answer. */
   readonly uptimeSeconds: () => number;
+  /** When given, the users/auth/audit API is served under /api (see auth.ts). */
+  readonly auth?: AuthDeps;
+  /** Cameras and recordings under /api, for signed-in users who may see each camera. */
+  readonly recordings?: Omit<RecordingsDeps, "access">;
 }
 
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   // Liveness only: no detail about cameras or disks, since anyone on the LAN may ask.
   app.get("/healthz", (c) => c.json({ status: "ok", uptimeSeconds: deps.uptimeSeconds() }));
+  if (deps.auth) {
+    app.route("/api", createAuthApp(deps.auth));
+    if (deps.recordings) {
+      const recordings = createRecordingsApp({
+        ...deps.recordings,
+        access: {
+          requireUser: authenticate(deps.auth),
+          canSee: (c, camera) => {
+            const user = c.get("user") as Parameters<typeof canSeeCamera>[0] | undefined;
+            return user !== undefined && canSeeCamera(user, camera);
+          },
+        },
+      });
+      recordings.onError(handleApiError);
+      app.route("/api", recordings);
+    }
+  }
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route" } }, 404));
-  app.onError((err, c) => {
-    return c.json({ error: { code: "internal", message: err.message } }, 500);
-  });
+  app.onError(handleApiError);
   return app;
 }

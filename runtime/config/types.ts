@@ -52,6 +52,8 @@ export interface StorageConfig {
 export interface HttpConfig {
   /** host:port the local API and web page listen on. */
   readonly listen: string;
+  /** Days the audit log of user actions is kept. */
+  readonly auditRetentionDays: number;
 }
 
 export interface MqttConfig {

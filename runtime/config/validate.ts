@@ -63,7 +63,10 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       minFreePercent: (storage && readNumber(storage, "minFreePercent", 5, 0, 50)) ?? 5,
       retentionDays: storage ? readNumber(storage, "retentionDays", null, 0.01, 3650) : null,
     },
-    http: { listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080" },
+    http: {
+      listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080",
+      auditRetentionDays: http?.integer("auditRetentionDays", 365, 1, 3650) ?? 365,
+    },
     mqtt: readMqtt(mqtt),
     analytics: { enabled: analytics?.boolean("enabled", false) ?? false },
     licence: {

@@ -1,0 +1,168 @@
+/**
+ * The users/auth/audit part of the local API as one Hono app, mounted by the daemon with
+ * `app.route("/api", createAuthApp(deps))`. Setup, login and accepting an invitation are public; every other route goes
+ * through `authenticate` (session cookie + CSRF, or Bearer API token).
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { User } from "../users/user_store.ts";
+import {
+  PROFILE_KEYS,
+  rejectUnknown,
+  requireFields,
+  validateProfile,
+  validEmail,
+  validPassword,
+} from "../users/validate.ts";
+import { auditRoutes } from "./audit_routes.ts";
+import {
+  audit,
+  type AuthDeps,
+  authenticate,
+  type AuthEnv,
+  clientIp,
+  settings,
+  userAgent,
+} from "./auth_context.ts";
+import { ApiError, errorBody, handleApiError, readJsonObject } from "./errors.ts";
+import { acceptInvite, inviteAdminRoutes } from "./invites_routes.ts";
+import { meRoutes } from "./me_routes.ts";
+import { openApiDocument } from "./openapi.ts";
+import { VERSION } from "../version.ts";
+import { endSessionCookie, startSession } from "./session_cookie.ts";
+import { userRoutes } from "./users_routes.ts";
+
+export type { AuthDeps } from "./auth_context.ts";
+export { canSeeCamera, requireRole } from "./auth_context.ts";
+
+export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
+  const s = settings(deps);
+  const app = new Hono<AuthEnv>();
+  app.onError(handleApiError);
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: s.maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          errorBody("body_too_large", `Request body is larger than ${s.maxBodyBytes} bytes`),
+          413,
+        ),
+    }),
+  );
+
+  app.post("/setup", async (c) => {
+    const body = await readJsonObject(c);
+    rejectUnknown(body, [...PROFILE_KEYS, "password"]);
+    requireFields(body, ["name", "email", "password"]);
+    const profile = validateProfile(body);
+    const user = await deps.users.createFirst({
+      ...profile,
+      name: profile.name ?? "",
+      email: profile.email ?? "",
+      password: validPassword(body.password),
+      role: "admin",
+    }, s.now());
+    if (!user) {
+      throw new ApiError(409, "already_set_up", "Setup is done; log in, or ask an admin");
+    }
+    audit(deps, c, "setup", `user:${user.id}`, "ok", user);
+    return c.json({ user }, 201);
+  });
+
+  app.post("/auth/login", async (c) => {
+    const body = await readJsonObject(c);
+    rejectUnknown(body, ["email", "password"]);
+    requireFields(body, ["email", "password"]);
+    const email = validEmail(body.email);
+    if (typeof body.password !== "string") {
+      throw new ApiError(400, "invalid", "password: expected a string", "password");
+    }
+    return await login(deps, c, email, body.password);
+  });
+
+  app.post("/invites/accept", acceptInvite(deps));
+
+  // Everything registered after this line needs a logged-in user.
+  app.use("*", authenticate(deps));
+
+  app.post("/auth/logout", (c) => {
+    const token = c.get("sessionToken");
+    if (token) deps.users.deleteSession(token);
+    endSessionCookie(c);
+    audit(deps, c, "logout", "", "ok");
+    return c.body(null, 204);
+  });
+
+  app.get("/openapi.json", (c) => c.json(openApiDocument(VERSION)));
+  app.route("/me", meRoutes(deps));
+  app.route("/users", userRoutes(deps));
+  app.route("/audit", auditRoutes(deps));
+  app.route("/invites", inviteAdminRoutes(deps));
+  return app;
+}
+
+async function login(deps: AuthDeps, c: Context, email: string, password: string) {
+  const s = settings(deps);
+  const now = s.now();
+  const ip = clientIp(deps, c);
+  const ua = userAgent(c);
+  const fail = (userId: number | null, reason: string, who: User | null) => {
+    deps.users.logins.record({ userId, ip, userAgent: ua, ok: false, reason, tsMs: now });
+    audit(deps, c, "login", `login:${reason}`, "failed", who);
+  };
+  if (deps.users.logins.failuresFromIp(ip, now - s.ipWindowMs) >= s.maxFailuresPerIp) {
+    audit(deps, c, "login", "login:rate_limited", "denied", null);
+    c.header("Retry-After", String(Math.ceil(s.ipWindowMs / 1000)));
+    throw new ApiError(429, "rate_limited", "Too many failed logins from this address; wait");
+  }
+  const wrong = new ApiError(401, "bad_credentials", "Wrong email or password");
+  const user = deps.users.byEmail(email);
+  if (!user) {
+    await deps.users.dummyCheck(password);
+    fail(null, "unknown_user", null);
+    throw wrong;
+  }
+  const failures = deps.users.logins.recentFailures(user.id, now - s.lockoutMs);
+  if (failures.length >= s.maxFailuresPerUser) {
+    const until = (failures[0] ?? now) + s.lockoutMs;
+    fail(user.id, "locked", user);
+    c.header("Retry-After", String(Math.max(1, Math.ceil((until - now) / 1000))));
+    throw new ApiError(
+      429,
+      "locked",
+      `Too many wrong passwords for this account; try again after ${new Date(until).toISOString()}`,
+    );
+  }
+  const ok = await deps.users.checkPassword(user.id, password);
+  if (!ok || user.disabled) {
+    fail(user.id, ok ? "disabled" : "bad_password", user);
+    throw wrong;
+  }
+  const known = deps.users.logins.knownSources(user.id, ip, ua);
+  deps.users.logins.record({
+    userId: user.id,
+    ip,
+    userAgent: ua,
+    ok: true,
+    reason: "ok",
+    tsMs: now,
+  });
+  audit(deps, c, "login", "", "ok", user);
+  if (known.any && (!known.ip || !known.userAgent)) {
+    const detail = {
+      userId: user.id,
+      name: user.name,
+      ip,
+      userAgent: ua,
+      newIp: !known.ip,
+      newBrowser: !known.userAgent,
+      tsMs: now,
+    };
+    audit(deps, c, "login.suspicious", `user:${user.id}`, "ok", user);
+    deps.onEvent?.("suspicious-login", detail);
+  }
+  const csrfToken = startSession(deps, c, user);
+  return c.json({ user, csrfToken });
+}

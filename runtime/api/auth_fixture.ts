@@ -1,0 +1,114 @@
+/**
+ * Test fixture for the auth API: real users.sqlite and audit.sqlite in a temp folder, a settable
+ * clock, recorded events, and `call()` that sends a request through `app.request()` from a given
+ * IP and User-Agent with the session cookie, CSRF header or Bearer token.
+ */
+import type { Hono } from "hono";
+import { AuditLog } from "../audit/audit_log.ts";
+import { UserStore } from "../users/user_store.ts";
+import { createApp } from "./app.ts";
+
+export interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  cookie?: string;
+  csrf?: string;
+  bearer?: string;
+  ip?: string;
+  ua?: string;
+  url?: string;
+}
+
+export interface Session {
+  cookie: string;
+  csrf: string;
+  userId: number;
+}
+
+export interface Fixture {
+  app: Hono;
+  users: UserStore;
+  audit: AuditLog;
+  events: { kind: string; detail: Record<string, unknown> }[];
+  clock: { now: number };
+  call(method: string, path: string, opts?: CallOptions): Promise<Response>;
+  login(email: string, password: string, opts?: CallOptions): Promise<Session>;
+  setupAdmin(): Promise<Session>;
+  addUser(role: "admin" | "operator" | "viewer", email: string, cameras?: string[]): Promise<
+    Session
+  >;
+}
+
+export const PASSWORD = "a long passphrase";
+
+export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-auth-" });
+  const users = UserStore.open(`${dir}/users.sqlite`, { scrypt: { N: 1 << 10, r: 8, p: 1 } });
+  const audit = AuditLog.open(`${dir}/audit.sqlite`);
+  const events: Fixture["events"] = [];
+  const clock = { now: Date.UTC(2026, 0, 1) };
+  const app = createApp({
+    uptimeSeconds: () => 1,
+    auth: {
+      users,
+      audit,
+      onEvent: (kind, detail) => events.push({ kind, detail }),
+      now: () => clock.now,
+      secureCookies: "auto",
+    },
+  });
+  const call = async (method: string, path: string, o: CallOptions = {}) => {
+    const headers = new Headers({ "User-Agent": o.ua ?? "TestBrowser/1" });
+    if (o.cookie) headers.set("Cookie", o.cookie);
+    if (o.csrf) headers.set("X-CSRF-Token", o.csrf);
+    if (o.bearer) headers.set("Authorization", `Bearer ${o.bearer}`);
+    let body: string | undefined = o.rawBody;
+    if (o.body !== undefined) body = JSON.stringify(o.body);
+    if (body !== undefined) headers.set("Content-Type", "application/json");
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) init.body = body;
+    return await app.request(o.url ?? path, init, {
+      remoteAddr: { hostname: o.ip ?? "192.168.1.10" },
+    });
+  };
+  const login = async (email: string, password: string, o: CallOptions = {}) => {
+    const res = await call("POST", "/api/auth/login", { ...o, body: { email, password } });
+    if (res.status !== 200) throw new Error(`login ${email}: ${res.status} ${await res.text()}`);
+    const json = await res.json();
+    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    return { cookie, csrf: json.csrfToken, userId: json.user.id };
+  };
+  const f: Fixture = {
+    app,
+    users,
+    audit,
+    events,
+    clock,
+    call,
+    login,
+    setupAdmin: async () => {
+      const res = await call("POST", "/api/setup", {
+        body: { name: "Admin", email: "admin@example.org", password: PASSWORD },
+      });
+      if (res.status !== 201) throw new Error(`setup: ${res.status} ${await res.text()}`);
+      return await login("admin@example.org", PASSWORD);
+    },
+    addUser: async (role, email, cameras = []) => {
+      await users.create({
+        name: email.split("@")[0] ?? "x",
+        email,
+        role,
+        cameras,
+        password: PASSWORD,
+      });
+      return await login(email, PASSWORD);
+    },
+  };
+  try {
+    await fn(f);
+  } finally {
+    audit.close();
+    users.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}

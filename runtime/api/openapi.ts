@@ -1,0 +1,127 @@
+/**
+ * The OpenAPI 3.1 description of the users/auth/audit routes, served at GET /api/openapi.json.
+ * Routes added elsewhere pass their own `paths` to `openApiDocument`; a test checks that every
+ * registered route is described.
+ */
+
+type Op = { summary: string; public?: true; body?: string };
+export type PathOps = Record<string, Record<string, Op>>;
+
+export const AUTH_PATHS: PathOps = {
+  "/api/setup": {
+    post: {
+      summary: "Create the first admin (only while no user exists)",
+      public: true,
+      body: "profile+password",
+    },
+  },
+  "/api/auth/login": {
+    post: {
+      summary: "Log in; sets the session cookie and returns csrfToken",
+      public: true,
+      body: "email, password",
+    },
+  },
+  "/api/auth/logout": { post: { summary: "End this session" } },
+  "/api/me": {
+    get: { summary: "My profile (and csrfToken for a cookie session)" },
+    patch: { summary: "Edit my personal data; password needs currentPassword", body: "profile" },
+    delete: { summary: "Delete my account and personal data", body: "password" },
+  },
+  "/api/me/export": { get: { summary: "Everything stored about me, as JSON" } },
+  "/api/me/tokens": { post: { summary: "Create an API token (shown once)", body: "name" } },
+  "/api/me/tokens/{id}": { delete: { summary: "Revoke one of my API tokens" } },
+  "/api/users": {
+    get: { summary: "List users (admin)" },
+    post: { summary: "Create a user (admin)", body: "profile+role+cameras+password" },
+  },
+  "/api/users/{id}": {
+    patch: { summary: "Change a user (admin)", body: "profile+role+cameras+disabled+password" },
+    delete: { summary: "Delete a user; their audit entries are pseudonymised (admin)" },
+  },
+  "/api/audit": {
+    get: { summary: "Audit entries, newest first; ?from&to&user&action&limit (admin)" },
+  },
+  "/api/audit/export": { get: { summary: "Audit entries as a JSON download (admin)" } },
+  "/api/invites": {
+    get: { summary: "Pending invitations (admin)" },
+    post: {
+      summary: "Invite someone: single-use token, 7 days (admin)",
+      body: "role, cameras?, email?",
+    },
+  },
+  "/api/invites/{id}": { delete: { summary: "Revoke an invitation (admin)" } },
+  "/api/invites/accept": {
+    post: {
+      summary: "Create my account from an invitation",
+      public: true,
+      body: "token+profile+password",
+    },
+  },
+  "/api/openapi.json": { get: { summary: "This document" } },
+};
+
+const ERROR_SCHEMA = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: {
+        code: { type: "string" },
+        message: { type: "string" },
+        field: { type: "string", description: "The request field that was wrong" },
+      },
+    },
+  },
+};
+
+/** Builds the document from path descriptions (path params written as {id}). */
+export function openApiDocument(version: string, paths: PathOps = AUTH_PATHS): unknown {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [path, ops] of Object.entries(paths)) {
+    out[path] = {};
+    for (const [method, op] of Object.entries(ops)) {
+      const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+        name: m[1],
+        in: "path",
+        required: true,
+        schema: { type: "string" },
+      }));
+      out[path][method] = {
+        summary: op.summary,
+        ...(op.public ? { security: [] } : {}),
+        ...(params.length ? { parameters: params } : {}),
+        ...(op.body
+          ? {
+            requestBody: {
+              description: op.body,
+              content: { "application/json": { schema: { type: "object" } } },
+            },
+          }
+          : {}),
+        responses: {
+          "2XX": { description: "Success" },
+          default: {
+            description: "Error",
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+          },
+        },
+      };
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "NVR local API", version },
+    components: {
+      schemas: { Error: ERROR_SCHEMA },
+      securitySchemes: {
+        session: { type: "apiKey", in: "cookie", name: "nvr_session" },
+        bearer: { type: "http", scheme: "bearer" },
+      },
+    },
+    security: [{ session: [] }, { bearer: [] }],
+    paths: out,
+  };
+}
