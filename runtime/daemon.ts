@@ -24,7 +24,10 @@ import {
   type SupervisorOptions,
   WorkerPool,
 } from "./recorder/mod.ts";
-import { retentionPolicy, runRetention, storageAccess } from "./storage/mod.ts";
+import { retentionPolicy, runRetention, type StorageAccess, storageAccess } from "./storage/mod.ts";
+
+/** How often an unavailable users database is tried again, and sessions/audit are pruned. */
+const PEOPLE_RETRY_MS = 30_000;
 import type { FleetLink } from "./fleet/mod.ts";
 import type { FingerprintSources } from "./fingerprint/mod.ts";
 import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
@@ -222,44 +225,56 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     })
     : null;
 
-  const people = await openPeople(dataDir, log);
-  const housekeeping = setInterval(() => {
+  // Users and the audit log live beside the recordings, so they wait for the recording disk
+  // like everything else written there; until then the API serves only /healthz, and the app
+  // is rebuilt once they open.
+  let people = await openPeople(storage, dataDir, log);
+  const buildApp = () =>
+    createApp({
+      uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
+      ...(people
+        ? {
+          auth: {
+            ...people,
+            onEvent: (kind: string, detail: Record<string, unknown>) => {
+              if (kind !== "suspicious-login") return;
+              const why = [
+                detail.newIp ? "new address" : "",
+                detail.newBrowser ? "new browser" : "",
+              ]
+                .filter(Boolean).join(" and ");
+              fleet?.link.publishEvent("suspicious-login", {
+                user: typeof detail.name === "string" ? detail.name : null,
+                address: String(detail.ip ?? "unknown"),
+                reason: `login from a ${why || "new place"}`,
+              }).catch(() => {});
+            },
+          },
+          recordings: {
+            dataDir,
+            index: storage.index,
+            cameras: () => live.recorders.cameras(),
+            snapshot: (camera: string) => live.recorders.snapshot(camera),
+          },
+        }
+        : {}),
+    });
+  let app = buildApp();
+  const housekeeping = setInterval(async () => {
+    if (!people) {
+      people = await openPeople(storage, dataDir, log);
+      if (people) app = buildApp();
+    }
     people?.users.pruneExpiredSessions(now());
     people?.audit.pruneOlderThan(config.http.auditRetentionDays, now());
-  }, 3600_000);
+  }, PEOPLE_RETRY_MS);
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
-  const app = createApp({
-    uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
-    ...(people
-      ? {
-        auth: {
-          ...people,
-          onEvent: (kind: string, detail: Record<string, unknown>) => {
-            if (kind !== "suspicious-login") return;
-            const why = [detail.newIp ? "new address" : "", detail.newBrowser ? "new browser" : ""]
-              .filter(Boolean).join(" and ");
-            fleet?.link.publishEvent("suspicious-login", {
-              user: typeof detail.name === "string" ? detail.name : null,
-              address: String(detail.ip ?? "unknown"),
-              reason: `login from a ${why || "new place"}`,
-            }).catch(() => {});
-          },
-        },
-        recordings: {
-          dataDir,
-          index: storage.index,
-          cameras: () => live.recorders.cameras(),
-          snapshot: (camera: string) => live.recorders.snapshot(camera),
-        },
-      }
-      : {}),
-  });
   const server = Deno.serve({
     hostname,
     port: Number(port),
     signal: controller.signal,
     onListen: () => {},
-  }, app.fetch);
+  }, (request, info) => app.fetch(request, info));
   const addr = server.addr;
   log.info("listening", { module: "api", url: `http://${addr.hostname}:${addr.port}/` });
 
@@ -326,17 +341,24 @@ async function planFor(
  * /healthz (and says why in the log): nobody can reach anything without an account.
  */
 async function openPeople(
+  storage: StorageAccess,
   dataDir: string,
   log: Logger,
 ): Promise<{ users: UserStore; audit: AuditLog } | null> {
   try {
-    await Deno.mkdir(dataDir, { recursive: true });
+    await storage.checkStorage();
     return {
       users: UserStore.open(`${dataDir}/users.sqlite`),
       audit: AuditLog.open(`${dataDir}/audit.sqlite`),
     };
   } catch (err) {
-    log.error("users database unavailable; the API serves only /healthz", { module: "api", err });
+    log.warn(
+      "users database unavailable until the recording disk is; the API serves only /healthz",
+      {
+        module: "api",
+        err,
+      },
+    );
     return null;
   }
 }
