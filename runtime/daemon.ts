@@ -202,10 +202,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
 
+  // The offline queue lives on the recording disk; while that is missing it is kept in memory
+  // (the link still reports the fault) rather than written to the root filesystem.
+  const diskReady = await storage.checkStorage().then(() => true, () => false);
   fleet = config.mqtt.url
     ? await startFleet({
       config,
       deviceId: identity.deviceId,
+      ...(diskReady ? {} : { kvPath: ":memory:" }),
       log,
       recorders: () => live.recorders,
       storage,

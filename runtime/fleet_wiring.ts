@@ -26,6 +26,8 @@ export interface FleetWiringDeps {
   readonly installLicence?: (licence: Json) => Promise<unknown>;
   /** Fingerprint sources; tests point them at fixtures. */
   readonly fingerprintSources?: FingerprintSources;
+  /** Deno KV path of the offline queue; default in the data folder. */
+  readonly kvPath?: string;
   readonly now?: () => number;
 }
 
@@ -72,6 +74,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     ...(deps.licenceStatus ? { licenceStatus: deps.licenceStatus } : {}),
     ...(deps.installLicence ? { installLicence: deps.installLicence } : {}),
     startedAt: deps.startedAt,
+    ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
     now,
   });
 

@@ -61,6 +61,25 @@ export const AUTH_PATHS: PathOps = {
   "/api/openapi.json": { get: { summary: "This document" } },
 };
 
+/** The routes of system.ts (health, config, events). */
+export const SYSTEM_PATHS: PathOps = {
+  "/api/health": {
+    get: { summary: "Health sample: CPU, memory, disks, temperatures, the cameras I may see" },
+  },
+  "/api/config": {
+    get: { summary: "The running configuration, secrets redacted (admin)" },
+    put: {
+      summary: "Replace the configuration; validated like the file, then applied (admin)",
+      body: "configuration (docs/config.md)",
+    },
+  },
+  "/api/events": {
+    get: {
+      summary: "Server-sent events (text/event-stream) for the cameras I may see; Last-Event-ID",
+    },
+  },
+};
+
 const ERROR_SCHEMA = {
   type: "object",
   required: ["error"],

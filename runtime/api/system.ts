@@ -1,0 +1,192 @@
+/**
+ * The box itself for the local API: `GET /api/health` (any signed-in user; cameras they may not
+ * see are left out), `GET/PUT /api/config` (admins; secrets redacted on the way out, the same
+ * validation as the config file on the way in, audited) and `GET /api/events`, server-sent
+ * camera/recording/sensor events from the index as they happen, filtered by camera access and
+ * resumable with `Last-Event-ID`. Mounted by the daemon with `app.route("/api", createSystemApp(deps))`.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { ConfigError, validateConfig } from "../config/mod.ts";
+import type { NvrConfig } from "../config/types.ts";
+import { redactConfig, REDACTED, redactedKeys } from "../fleet/redact.ts";
+import type { Health } from "../health/types.ts";
+import type { EventRecord, SegmentIndex } from "../storage/mod.ts";
+import type { User } from "../users/user_store.ts";
+import {
+  audit,
+  type AuthDeps,
+  authenticate,
+  type AuthEnv,
+  canSeeCamera,
+  requireRole,
+  settings,
+} from "./auth_context.ts";
+import { ApiError, errorBody, handleApiError } from "./errors.ts";
+
+export interface SystemDeps {
+  /** Users, sessions and the audit log (the same deps as the auth routes). */
+  readonly auth: AuthDeps;
+  /** One health sample (collectHealth with the recorder's camera statuses). */
+  readonly health: () => Promise<Health>;
+  /** The configuration running now. */
+  readonly config: () => NvrConfig;
+  /** The daemon's: writes the config file and restarts the recorders. */
+  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  readonly index: () => SegmentIndex;
+  /** How often the event stream looks for new events; default 1000 ms. */
+  readonly eventPollMs?: number;
+  /** Keep-alive comment on an idle event stream every this many ms; default 15 000. */
+  readonly keepAliveMs?: number;
+}
+
+/** How far back a `Last-Event-ID` resume looks for missed events. */
+export const EVENT_RESUME_WINDOW_MS = 3600_000;
+/** Events are stamped by the writer's clock when written; this covers a late write. */
+const EVENT_SLACK_MS = 60_000;
+const FAR_FUTURE_MS = 8.64e15;
+
+export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
+  const s = settings(deps.auth);
+  const app = new Hono<AuthEnv>();
+  app.onError(handleApiError);
+  const signedIn = authenticate(deps.auth);
+  const admin = requireRole(deps.auth, "admin");
+
+  app.get("/health", signedIn, async (c) => {
+    const user = c.get("user");
+    const health = await deps.health();
+    return c.json({ ...health, cameras: health.cameras.filter((h) => canSeeCamera(user, h.id)) });
+  });
+
+  app.get("/config", signedIn, admin, (c) => c.json({ config: redactConfig(deps.config()) }));
+
+  app.put(
+    "/config",
+    signedIn,
+    admin,
+    bodyLimit({
+      maxSize: s.maxBodyBytes,
+      onError: (c) =>
+        c.json(
+          errorBody("body_too_large", `Request body is larger than ${s.maxBodyBytes} bytes`),
+          413,
+        ),
+    }),
+    async (c) => {
+      let raw: unknown;
+      try {
+        raw = await c.req.json();
+      } catch {
+        throw new ApiError(
+          400,
+          "invalid_json",
+          "The request body must be the configuration (JSON)",
+        );
+      }
+      const refuse = (problems: readonly string[]): never => {
+        audit(deps.auth, c, "config.change", "config", "failed");
+        const first = problems[0] ?? "";
+        const colon = first.indexOf(": ");
+        throw new ApiError(
+          400,
+          "invalid_config",
+          `The configuration was not changed: ${problems.join("; ")}`,
+          colon > 0 ? first.slice(0, colon) : undefined,
+        );
+      };
+      const marked = redactedKeys(raw);
+      if (marked.length > 0) {
+        refuse(
+          marked.map((key) =>
+            `${key}: holds ${JSON.stringify(REDACTED)} from GET /api/config; send the real value`
+          ),
+        );
+      }
+      let config: NvrConfig;
+      try {
+        config = validateConfig(raw, "the configuration sent to PUT /api/config");
+      } catch (err) {
+        if (err instanceof ConfigError) return refuse(err.problems);
+        throw err;
+      }
+      try {
+        await deps.applyConfig(config);
+      } catch (err) {
+        audit(deps.auth, c, "config.change", "config", "failed");
+        throw new ApiError(
+          500,
+          "apply_failed",
+          `The configuration is valid but could not be applied: ${(err as Error).message}`,
+        );
+      }
+      audit(deps.auth, c, "config.change", "config", "ok");
+      return c.json({ config: redactConfig(config) });
+    },
+  );
+
+  app.get("/events", signedIn, (c) => {
+    const user = c.get("user");
+    const resumeRaw = c.req.header("Last-Event-ID");
+    const resumeFrom = resumeRaw !== undefined && /^\d{1,15}$/.test(resumeRaw)
+      ? Number(resumeRaw)
+      : null;
+    return streamSSE(c, async (stream) => {
+      await streamEvents(stream, deps, user, resumeFrom, s.now);
+    });
+  });
+
+  return app;
+}
+
+/** Whether `user` may see an event: box-wide events (camera null) everyone, else by camera. */
+export function canSeeEvent(user: User, event: EventRecord): boolean {
+  return event.camera === null || canSeeCamera(user, event.camera);
+}
+
+async function streamEvents(
+  stream: SSEStreamingApi,
+  deps: SystemDeps,
+  user: User,
+  resumeFrom: number | null,
+  now: () => number,
+): Promise<void> {
+  const pollMs = deps.eventPollMs ?? 1000;
+  const keepAliveMs = deps.keepAliveMs ?? 15_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake: (() => void) | undefined;
+  stream.onAbort(() => {
+    clearTimeout(timer);
+    wake?.();
+  });
+  const pause = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, pollMs);
+    });
+
+  const connected = now();
+  let since = connected - (resumeFrom === null ? EVENT_SLACK_MS : EVENT_RESUME_WINDOW_MS);
+  let last = resumeFrom ??
+    Math.max(0, ...deps.index().events(since, FAR_FUTURE_MS).map((e) => e.id));
+  let quietSince = connected;
+  await stream.writeSSE({ event: "ready", data: JSON.stringify({ lastEventId: last }) });
+  while (!stream.aborted && !stream.closed) {
+    const fresh = deps.index().events(since, FAR_FUTURE_MS).filter((e) => e.id > last);
+    for (const event of fresh) {
+      last = Math.max(last, event.id);
+      if (!canSeeEvent(user, event)) continue;
+      await stream.writeSSE({ id: String(event.id), data: JSON.stringify(event) });
+      quietSince = now();
+    }
+    if (now() - quietSince >= keepAliveMs) {
+      await stream.write(": keep-alive\n\n");
+      quietSince = now();
+    }
+    // Keep the query small: only the last minute (plus anything newer) from now on.
+    since = Math.max(since, now() - EVENT_SLACK_MS);
+    if (stream.aborted) break;
+    await pause();
+  }
+}

@@ -1,0 +1,294 @@
+import { Hono } from "hono";
+import { DEFAULT_CONFIG, validateConfig } from "../config/mod.ts";
+import type { NvrConfig } from "../config/types.ts";
+import { REDACTED } from "../fleet/redact.ts";
+import { collectHealth } from "../health/mod.ts";
+import { FIXTURE_SOFTWARE } from "../health/fixture_health.ts";
+import { type CameraStatus, EMPTY_STATS } from "../recorder/mod.ts";
+import { SegmentIndex } from "../storage/mod.ts";
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
+import { createAuthApp } from "./auth.ts";
+import { type Fixture, type Session, withApi } from "./auth_fixture.ts";
+import { SYSTEM_PATHS } from "./openapi.ts";
+import { createSystemApp } from "./system.ts";
+
+const status = (id: string): CameraStatus => ({
+  id,
+  state: "recording",
+  lastError: null,
+  restarts: 0,
+  segments: 1,
+  lastSegmentEndMs: null,
+  plan: { mode: "passthrough", codec: "h265", reason: "" },
+  stats: EMPTY_STATS,
+});
+
+interface System {
+  app: Hono;
+  index: SegmentIndex;
+  applied: NvrConfig[];
+  running: { config: NvrConfig };
+  call(method: string, path: string, s?: Session, init?: RequestInit): Promise<Response>;
+}
+
+const STARTING = validateConfig({
+  mqtt: {
+    url: "mqtts://box:secret@fleet.example.org:8883",
+    username: "box",
+    password: "mqtt-pass",
+  },
+  cameras: [
+    { id: "gate", url: "rtsp://cam:pw@10.0.0.5/stream1" },
+    { id: "yard", url: "rtsp://10.0.0.6/stream1", username: "admin", password: "hunter2" },
+  ],
+});
+
+/** The auth fixture's users and audit log, with the system routes mounted next to the auth ones. */
+async function withSystem(fn: (f: Fixture, sys: System) => Promise<void>): Promise<void> {
+  await withApi(async (f) => {
+    const dir = await Deno.makeTempDir({ prefix: "nvr-system-" });
+    const index = SegmentIndex.open(`${dir}/index.sqlite`);
+    const applied: NvrConfig[] = [];
+    const running = { config: STARTING };
+    const auth = { users: f.users, audit: f.audit, now: () => f.clock.now };
+    const app = new Hono();
+    app.route("/api", createAuthApp(auth));
+    app.route(
+      "/api",
+      createSystemApp({
+        auth,
+        health: () =>
+          collectHealth({
+            smartctl: null,
+            vcgencmd: null,
+            cpuSampleMs: 10,
+            diskPaths: [{ label: "data", path: dir }],
+            cameras: [status("gate"), status("yard")],
+            software: FIXTURE_SOFTWARE,
+          }),
+        config: () => running.config,
+        applyConfig: (config) => {
+          applied.push(config);
+          running.config = config;
+          return Promise.resolve();
+        },
+        index: () => index,
+        eventPollMs: 20,
+      }),
+    );
+    const call = async (method: string, path: string, s?: Session, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      if (s) {
+        headers.set("Cookie", s.cookie);
+        headers.set("X-CSRF-Token", s.csrf);
+      }
+      if (init.body !== undefined) headers.set("Content-Type", "application/json");
+      return await app.request(path, { ...init, method, headers }, {
+        remoteAddr: { hostname: "192.168.1.10" },
+      });
+    };
+    try {
+      await fn(f, { app, index, applied, running, call });
+    } finally {
+      index.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("system routes are all described in SYSTEM_PATHS", () => {
+  const app = new Hono().route(
+    "/api",
+    createSystemApp({
+      auth: {} as never,
+      health: () => Promise.reject(new Error("unused")),
+      config: () => DEFAULT_CONFIG,
+      applyConfig: () => Promise.resolve(),
+      index: () => {
+        throw new Error("unused");
+      },
+    }),
+  );
+  const registered = app.routes
+    .filter((r) => r.method !== "ALL")
+    .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`);
+  const documented = Object.entries(SYSTEM_PATHS).flatMap(([path, ops]) =>
+    Object.keys(ops).map((m) => `${m} ${path}`)
+  );
+  assertEquals([...new Set(registered)].sort(), documented.sort());
+});
+
+Deno.test("system routes refuse anonymous requests, and viewers on config", async () => {
+  await withSystem(async (f, sys) => {
+    await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    for (
+      const [method, path] of [["GET", "/api/health"], ["GET", "/api/config"], [
+        "PUT",
+        "/api/config",
+      ], ["GET", "/api/events"]] as const
+    ) {
+      const res = await sys.call(method, path, undefined, method === "PUT" ? { body: "{}" } : {});
+      assertEquals(res.status, 401, `${method} ${path}`);
+      assertEquals((await res.json()).error.code, "unauthenticated");
+    }
+    const read = await sys.call("GET", "/api/config", viewer);
+    assertEquals(read.status, 403);
+    const write = await sys.call("PUT", "/api/config", viewer, {
+      body: JSON.stringify(DEFAULT_CONFIG),
+    });
+    assertEquals(write.status, 403);
+    assertEquals((await write.json()).error.code, "forbidden");
+    assertEquals(sys.applied.length, 0);
+    assert(f.audit.list({ action: "access.denied" }).length >= 2);
+  });
+});
+
+Deno.test("GET /api/health gives the sample with only the cameras the user may see", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const all = await (await sys.call("GET", "/api/health", admin)).json();
+    assertEquals(all.cameras.map((c: { id: string }) => c.id), ["gate", "yard"]);
+    assertEquals(all.disks[0].label, "data");
+    assert(all.memory.totalBytes > 0);
+    const res = await sys.call("GET", "/api/health", viewer);
+    assertEquals(res.status, 200);
+    const mine = await res.json();
+    assertEquals(mine.cameras.map((c: { id: string }) => c.id), ["gate"]);
+    assertEquals(mine.schema, 1);
+  });
+});
+
+Deno.test("config: read redacted; a bad one names the key and changes nothing; a good one applies", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const read = await sys.call("GET", "/api/config", admin);
+    assertEquals(read.status, 200);
+    const { config } = await read.json();
+    const text = JSON.stringify(config);
+    for (const secret of ["hunter2", "mqtt-pass", "secret", ":pw@"]) {
+      assert(!text.includes(secret), `${secret} leaked in GET /api/config`);
+    }
+    assertEquals(config.cameras[1].password, REDACTED);
+
+    const bad = structuredClone(config);
+    bad.cameras[1].password = "new-pass";
+    bad.cameras[0].url = "rtsp://10.0.0.5/stream1";
+    bad.mqtt.url = "mqtts://fleet.example.org:8883";
+    bad.mqtt.password = "new-mqtt";
+    bad.storage.segmentSeconds = -5;
+    let res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(bad) });
+    assertEquals(res.status, 400);
+    let body = await res.json();
+    assertEquals(body.error.code, "invalid_config");
+    assertEquals(body.error.field, "storage.segmentSeconds");
+    assertMatch(body.error.message, /storage\.segmentSeconds/);
+
+    // The marker from GET left in a secret is refused, naming the key.
+    const marked = structuredClone(bad);
+    marked.storage.segmentSeconds = 30;
+    marked.cameras[1].password = REDACTED;
+    res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(marked) });
+    body = await res.json();
+    assertEquals(res.status, 400);
+    assertEquals(body.error.field, "cameras[1].password");
+    assertEquals(sys.applied.length, 0);
+    assertEquals(sys.running.config, STARTING);
+
+    // Missing CSRF is refused before anything else.
+    res = await sys.call("PUT", "/api/config", { ...admin, csrf: "forged" }, {
+      body: JSON.stringify(marked),
+    });
+    assertEquals(res.status, 403);
+    assertEquals((await res.json()).error.code, "csrf");
+
+    marked.cameras[1].password = "new-pass";
+    res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(marked) });
+    assertEquals(res.status, 200);
+    assertEquals((await res.json()).config.cameras[1].password, REDACTED);
+    assertEquals(sys.applied.length, 1);
+    assertEquals(sys.applied[0]?.storage.segmentSeconds, 30);
+    assertEquals(sys.applied[0]?.cameras[1]?.password, "new-pass");
+    const changes = f.audit.list({ action: "config.change" });
+    assertEquals(changes.map((e) => e.outcome), ["ok", "failed", "failed"]);
+    assertEquals(changes[0]?.userName, "Admin");
+  });
+});
+
+/** Reads server-sent events until `until` says stop; the stream is cancelled afterwards. */
+async function readEvents(
+  res: Response,
+  until: (events: { id?: string; event?: string; data: string }[]) => boolean,
+  whileReading: () => void = () => {},
+): Promise<{ id?: string; event?: string; data: string }[]> {
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const events: { id?: string; event?: string; data: string }[] = [];
+  let buffer = "";
+  try {
+    let acted = false;
+    const deadline = Date.now() + 5000;
+    while (!until(events)) {
+      assert(Date.now() < deadline, `no matching events; got ${JSON.stringify(events)}`);
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const e: { id?: string; event?: string; data: string } = { data: "" };
+        for (const line of block.split("\n")) {
+          if (line.startsWith("id: ")) e.id = line.slice(4);
+          else if (line.startsWith("event: ")) e.event = line.slice(7);
+          else if (line.startsWith("data: ")) e.data += line.slice(6);
+        }
+        if (!block.startsWith(":")) events.push(e);
+      }
+      if (!acted && events.length > 0) {
+        acted = true;
+        whileReading();
+      }
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return events;
+}
+
+Deno.test("GET /api/events streams new events the user may see, and resumes", async () => {
+  await withSystem(async (f, sys) => {
+    await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const now = Date.now();
+    const old = sys.index.addEvent({ camera: "gate", tsMs: now - 1000, kind: "old" });
+    const res = await sys.call("GET", "/api/events", viewer);
+    assertEquals(res.status, 200);
+    assertEquals(res.headers.get("content-type"), "text/event-stream");
+    const got = await readEvents(
+      res,
+      (events) => events.some((e) => JSON.parse(e.data).kind === "retention"),
+      () => {
+        sys.index.addEvent({ camera: "yard", tsMs: Date.now(), kind: "camera-offline" });
+        sys.index.addEvent({ camera: "gate", tsMs: Date.now(), kind: "camera-online" });
+        sys.index.addEvent({ camera: null, tsMs: Date.now(), kind: "retention" });
+      },
+    );
+    assertEquals(got[0]?.event, "ready");
+    assertEquals(JSON.parse(got[0]?.data ?? "").lastEventId, old);
+    const delivered = got.slice(1).map((e) => JSON.parse(e.data));
+    assertEquals(delivered.map((e) => e.kind), ["camera-online", "retention"]);
+    assertEquals(delivered.map((e) => e.camera), ["gate", null]);
+    assertEquals(got[1]?.id, String(delivered[0].id));
+
+    // Resuming after the old event gets what came since, still filtered.
+    const resumed = await sys.call("GET", "/api/events", viewer, {
+      headers: { "Last-Event-ID": String(old) },
+    });
+    const again = await readEvents(resumed, (events) => events.length >= 3);
+    assertEquals(again.slice(1).map((e) => JSON.parse(e.data).kind), [
+      "camera-online",
+      "retention",
+    ]);
+  });
+});
