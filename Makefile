@@ -15,7 +15,7 @@ DENO_REAL := $(DENO_DIR_LOCAL)/node_modules/$(DENO_PKG)/deno
 APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp \
   gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
-  ca-certificates
+  ca-certificates chromium
 
 .PHONY: run test deps deno check lint fmt bench clean help
 
