@@ -34,6 +34,7 @@ import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
 import { collectFingerprint, deriveDeviceId, fingerprintHash } from "./fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
 import { UserStore } from "./users/user_store.ts";
+import { collectHealth } from "./health/mod.ts";
 import { AuditLog } from "./audit/audit_log.ts";
 
 export interface Daemon {
@@ -259,6 +260,17 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             index: storage.index,
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
+          },
+          system: {
+            health: () =>
+              collectHealth({
+                cameras: live.recorders.cameras(),
+                diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
+                smartctl: null,
+              }),
+            config: () => current,
+            applyConfig,
+            index: storage.index,
           },
         }
         : {}),

@@ -7,6 +7,7 @@ import { type AuthDeps, createAuthApp } from "./auth.ts";
 import { handleApiError } from "./errors.ts";
 import { authenticate, canSeeCamera } from "./auth_context.ts";
 import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
+import { createSystemApp, type SystemDeps } from "./system.ts";
 
 export interface ApiDeps {
   /** Seconds since the daemon started, for the liveness answer. */
@@ -15,6 +16,8 @@ export interface ApiDeps {
   readonly auth?: AuthDeps;
   /** Cameras and recordings under /api, for signed-in users who may see each camera. */
   readonly recordings?: Omit<RecordingsDeps, "access">;
+  /** Health, configuration and server-sent events under /api (see system.ts). */
+  readonly system?: Omit<SystemDeps, "auth">;
 }
 
 export function createApp(deps: ApiDeps): Hono {
@@ -37,6 +40,7 @@ export function createApp(deps: ApiDeps): Hono {
       recordings.onError(handleApiError);
       app.route("/api", recordings);
     }
+    if (deps.system) app.route("/api", createSystemApp({ ...deps.system, auth: deps.auth }));
   }
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route" } }, 404));
   app.onError(handleApiError);

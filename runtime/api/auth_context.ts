@@ -114,6 +114,8 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export function authenticate(deps: AuthDeps): MiddlewareHandler<AuthEnv> {
   const { now } = settings(deps);
   return async (c, next) => {
+    // Sub-apps mounted under one /api each authenticate; the first one's answer stands.
+    if (c.get("user") !== undefined) return await next();
     const auth = c.req.header("Authorization");
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(auth);

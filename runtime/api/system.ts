@@ -5,7 +5,7 @@
  * camera/recording/sensor events from the index as they happen, filtered by camera access and
  * resumable with `Last-Event-ID`. Mounted by the daemon with `app.route("/api", createSystemApp(deps))`.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { ConfigError, validateConfig } from "../config/mod.ts";
@@ -51,7 +51,11 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   const s = settings(deps.auth);
   const app = new Hono<AuthEnv>();
   app.onError(handleApiError);
-  const signedIn = authenticate(deps.auth);
+  const check = authenticate(deps.auth);
+  // Mounted after the auth routes, whose `authenticate` (CSRF included) already ran for /api/*:
+  // one session lookup per request is enough.
+  const signedIn: MiddlewareHandler<AuthEnv> = async (c, next) =>
+    c.get("user") === undefined ? await check(c, next) : await next();
   const admin = requireRole(deps.auth, "admin");
 
   app.get("/health", signedIn, async (c) => {

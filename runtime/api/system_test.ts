@@ -292,3 +292,67 @@ Deno.test("GET /api/events streams new events the user may see, and resumes", as
     ]);
   });
 });
+
+Deno.test("mounted alone, the system routes still authenticate and check CSRF", async () => {
+  await withApi(async (f) => {
+    const admin = await f.setupAdmin();
+    const applied: NvrConfig[] = [];
+    const auth = { users: f.users, audit: f.audit, now: () => f.clock.now };
+    const app = new Hono().route(
+      "/api",
+      createSystemApp({
+        auth,
+        health: () => Promise.reject(new Error("unused")),
+        config: () => STARTING,
+        applyConfig: (config) => (applied.push(config), Promise.resolve()),
+        index: () => {
+          throw new Error("unused");
+        },
+      }),
+    );
+    assertEquals((await app.request("/api/config")).status, 401);
+    const read = await app.request("/api/config", { headers: { cookie: admin.cookie } });
+    assertEquals(read.status, 200);
+    const put = await app.request("/api/config", {
+      method: "PUT",
+      headers: { cookie: admin.cookie, "content-type": "application/json" },
+      body: "{}",
+    });
+    assertEquals(put.status, 403);
+    assertEquals((await put.json()).error.code, "csrf");
+    assertEquals(applied.length, 0);
+  });
+});
+
+Deno.test("GET /api/events over a socket ends when the client goes away", async () => {
+  await withSystem(async (f, sys) => {
+    await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (req) => sys.app.fetch(req, { remoteAddr: { hostname: "127.0.0.1" } }),
+    );
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${server.addr.port}/api/events`, {
+      headers: { cookie: viewer.cookie },
+      signal: ac.signal,
+    });
+    assertEquals(res.status, 200);
+    const got = await readEvents(
+      res,
+      (events) => events.some((e) => e.data.includes("camera-online")),
+      () => void sys.index.addEvent({ camera: "gate", tsMs: Date.now(), kind: "camera-online" }),
+    );
+    assertEquals(got.at(-1)?.event, undefined);
+    ac.abort(); // readEvents has cancelled the body already; this closes the connection too.
+    // shutdown() waits for open responses: it returns only if the stream ended on disconnect.
+    const done = await Promise.race([
+      server.shutdown().then(() => "closed"),
+      new Promise<string>((r) => {
+        const t = setTimeout(() => r("still streaming"), 3000);
+        server.finished.then(() => clearTimeout(t));
+      }),
+    ]);
+    assertEquals(done, "closed");
+  });
+});
