@@ -8,6 +8,7 @@ import { handleApiError } from "./errors.ts";
 import { authenticate, canSeeCamera } from "./auth_context.ts";
 import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
 import { createSystemApp, type SystemDeps } from "./system.ts";
+import { createWebApp } from "../web/mod.ts";
 
 export interface ApiDeps {
   /** Seconds since the daemon started, for the liveness answer. */
@@ -42,6 +43,8 @@ export function createApp(deps: ApiDeps): Hono {
     }
     if (deps.system) app.route("/api", createSystemApp({ ...deps.system, auth: deps.auth }));
   }
+  // The web page: static, public, all assets bundled (the LAN may have no internet).
+  app.route("/", createWebApp());
   app.notFound((c) => c.json({ error: { code: "not_found", message: "No such route" } }, 404));
   app.onError(handleApiError);
   return app;

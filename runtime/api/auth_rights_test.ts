@@ -163,7 +163,7 @@ Deno.test("oversized and malformed bodies are refused with the JSON error shape"
   });
 });
 
-Deno.test("every route but setup, login and /healthz refuses an anonymous request", async () => {
+Deno.test("every route but setup, login, /healthz and the static page refuses an anonymous request", async () => {
   await withApi(async (f) => {
     await f.setupAdmin();
     const publicRoutes = new Set([
@@ -171,6 +171,11 @@ Deno.test("every route but setup, login and /healthz refuses an anonymous reques
       "POST /api/auth/login",
       "POST /api/invites/accept",
       "GET /healthz",
+      // The web page's static files: public on purpose, they hold no data.
+      "GET /",
+      "GET /index.html",
+      "GET /app.js",
+      "GET /style.css",
     ]);
     const routes = f.app.routes.filter((r) => r.method !== "ALL");
     const seen = new Set<string>();

@@ -1,0 +1,672 @@
+// The LAN web page: a small single-page app with hash routes (#/, #/camera/<id>, #/profile),
+// plain DOM code and no framework, talking only to /api on the same origin. Served as-is by the
+// daemon (runtime/web/mod.ts): no build step and no network access needed.
+//
+// Live view: for now the JPEG refresh of /api/cameras/<id>/snapshot once a second. This is the
+// LAST-RESORT path of issue 5 (the latest keyframe, decoded on the board); the planned live view is
+// the camera's H.264 sub-stream over MSE/fMP4, which the API does not serve yet.
+
+const SESSION = { user: null, csrf: "" };
+/** Cleanups of the current screen (timers, object URLs), run before the next screen is drawn. */
+let screenCleanups = [];
+const H265 = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+const H264 = 'video/mp4; codecs="avc1.640028"';
+const HOUR_MS = 3600_000;
+const CODEC_NAMES = { h265: "H.265", h264: "H.264" };
+const codecName = (codec) => CODEC_NAMES[codec] ?? String(codec).toUpperCase();
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/** Creates an element: h("a", { href: "#/" }, "text", child). `on*` props become listeners. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (key in el && typeof value !== "string") {
+      el[key] = value;
+    } else {
+      el.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+class ApiFailure extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.name = "ApiFailure";
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/** Calls the API; JSON in and out; the CSRF token on every state-changing request. */
+async function api(path, { method = "GET", body } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (method !== "GET" && SESSION.csrf) headers["x-csrf-token"] = SESSION.csrf;
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = data?.error ?? {};
+    throw new ApiFailure(
+      res.status,
+      err.code ?? "http_" + res.status,
+      err.message ?? `The recorder answered ${res.status} ${res.statusText}`,
+      err.field,
+    );
+  }
+  return data;
+}
+
+function notice(text, kind = "info") {
+  const el = document.getElementById("notice");
+  el.textContent = text ?? "";
+  el.className = kind === "error" ? "error" : "";
+  el.hidden = !text;
+}
+
+/** Stops what the current screen runs; called before the next screen is built. */
+function leaveScreen() {
+  const cleanups = screenCleanups;
+  screenCleanups = [];
+  for (const fn of cleanups) {
+    try {
+      fn();
+    } catch { /* a cleanup must not stop the next screen */ }
+  }
+}
+
+function show(...nodes) {
+  document.getElementById("main").replaceChildren(...nodes);
+}
+
+function onLeave(fn) {
+  screenCleanups.push(fn);
+}
+
+function formValues(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+/** Runs a form's submit handler with its button disabled, and shows any failure. */
+function handleSubmit(form, fn) {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      await fn(formValues(form));
+    } catch (err) {
+      notice(err.message, "error");
+      if (err.field) form.elements[err.field]?.focus();
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+});
+const fmtTime = (ms) => timeFmt.format(new Date(ms));
+const fmtBytes = (n) =>
+  n >= 1e9
+    ? (n / 1e9).toFixed(1) + " GB"
+    : n >= 1e6
+    ? (n / 1e6).toFixed(1) + " MB"
+    : (n / 1e3).toFixed(0) + " kB";
+/** A Date as the value of an <input type="datetime-local"> (local time, to the second). */
+function localInput(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return d.toISOString().slice(0, 19);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session: setup, login, logout
+
+async function boot() {
+  document.getElementById("logout").addEventListener("click", logout);
+  globalThis.addEventListener("hashchange", route);
+  try {
+    const me = await api("/api/me");
+    SESSION.user = me.user;
+    SESSION.csrf = me.csrfToken ?? "";
+  } catch (err) {
+    if (err.status !== 401) notice(err.message, "error");
+  }
+  route();
+}
+
+function signedOut(message, kind) {
+  SESSION.user = null;
+  SESSION.csrf = "";
+  document.getElementById("bar").hidden = true;
+  notice(message, kind);
+  loginScreen();
+}
+
+async function logout() {
+  try {
+    await api("/api/auth/logout", { method: "POST" });
+  } catch { /* the session may be gone already */ }
+  location.hash = "#/";
+  signedOut("You are logged out.");
+}
+
+function startSession(data) {
+  SESSION.user = data.user;
+  SESSION.csrf = data.csrfToken;
+  notice("");
+  route();
+}
+
+function loginScreen(tab = "login") {
+  leaveScreen();
+  const login = h(
+    "form",
+    { id: "login-form", "aria-label": "Log in" },
+    h(
+      "label",
+      {},
+      "Email",
+      h("input", { name: "email", type: "email", required: true, autocomplete: "username" }),
+    ),
+    h(
+      "label",
+      {},
+      "Password",
+      h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        autocomplete: "current-password",
+      }),
+    ),
+    h("button", { type: "submit" }, "Log in"),
+  );
+  handleSubmit(login, async (v) => {
+    startSession(
+      await api("/api/auth/login", {
+        method: "POST",
+        body: { email: v.email, password: v.password },
+      }),
+    );
+  });
+
+  // First run: the API has no "is setup open?" query, so setup is offered here and the API's
+  // answer decides (409 once an admin exists).
+  const setup = h(
+    "form",
+    { id: "setup-form", "aria-label": "First-run setup" },
+    h(
+      "p",
+      { class: "muted" },
+      "First start of this recorder: create the administrator account. There is no default password.",
+    ),
+    h("label", {}, "Name", h("input", { name: "name", required: true, autocomplete: "name" })),
+    h(
+      "label",
+      {},
+      "Email",
+      h("input", { name: "email", type: "email", required: true, autocomplete: "username" }),
+    ),
+    h(
+      "label",
+      {},
+      "Password (at least 10 characters)",
+      h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        minlength: "10",
+        autocomplete: "new-password",
+      }),
+    ),
+    h("button", { type: "submit" }, "Create admin account"),
+  );
+  handleSubmit(setup, async (v) => {
+    try {
+      await api("/api/setup", {
+        method: "POST",
+        body: { name: v.name, email: v.email, password: v.password },
+      });
+    } catch (err) {
+      if (err.code === "already_set_up") {
+        notice(
+          "This recorder is already set up: log in, or ask its admin for an account.",
+          "error",
+        );
+        return pick("login");
+      }
+      throw err;
+    }
+    startSession(
+      await api("/api/auth/login", {
+        method: "POST",
+        body: { email: v.email, password: v.password },
+      }),
+    );
+  });
+
+  const tabs = {
+    login: h("button", { type: "button", id: "tab-login", onclick: () => pick("login") }, "Log in"),
+    setup: h(
+      "button",
+      { type: "button", id: "tab-setup", onclick: () => pick("setup") },
+      "First-run setup",
+    ),
+  };
+  const holder = h("div");
+  function pick(which) {
+    tabs.login.className = which === "login" ? "" : "secondary";
+    tabs.setup.className = which === "setup" ? "" : "secondary";
+    holder.replaceChildren(which === "login" ? login : setup);
+  }
+  pick(tab);
+  show(
+    h(
+      "section",
+      { class: "panel narrow" },
+      h("h1", {}, "Network video recorder"),
+      h("div", { class: "tabs" }, tabs.login, tabs.setup),
+      holder,
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+function route() {
+  leaveScreen();
+  if (!SESSION.user) return loginScreen();
+  document.getElementById("bar").hidden = false;
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
+  const nav = parts[0] === "profile" ? "profile" : "cameras";
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    if (a.dataset.nav === nav) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  const run = parts[0] === "camera" && parts[1]
+    ? cameraScreen(parts[1])
+    : parts[0] === "profile"
+    ? profileScreen()
+    : gridScreen();
+  Promise.resolve(run).catch((err) => {
+    if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
+    notice(err.message, "error");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live view (JPEG refresh: the last resort, see the top of this file)
+
+/**
+ * An <img> showing the camera's latest keyframe, fetched again a second after the previous one
+ * arrived (never two requests at once), until the screen is left.
+ */
+function liveImage(cameraId) {
+  const img = h("img", {
+    class: "snapshot",
+    alt: `Live view of ${cameraId}`,
+    dataset: { camera: cameraId, frames: "0" },
+  });
+  const waiting = h("div", { class: "waiting" }, "Waiting for video…");
+  const box = h("div", { class: "live" }, img, waiting);
+  let url = "";
+  let timer = 0;
+  let stopped = false;
+  async function next() {
+    try {
+      const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/snapshot`, {
+        cache: "no-store",
+      });
+      if (stopped) return;
+      if (res.ok) {
+        const blob = await res.blob();
+        if (stopped) return;
+        const old = url;
+        url = URL.createObjectURL(blob);
+        img.src = url;
+        img.dataset.frames = String(Number(img.dataset.frames) + 1);
+        if (old) setTimeout(() => URL.revokeObjectURL(old), 2000);
+        waiting.hidden = true;
+      } else {
+        await res.body?.cancel();
+        waiting.hidden = false;
+        waiting.textContent = res.status === 503
+          ? "No picture yet (camera connecting)"
+          : `No picture (${res.status})`;
+      }
+    } catch {
+      waiting.hidden = false;
+      waiting.textContent = "Recorder not reachable";
+    }
+    if (!stopped) timer = setTimeout(next, 1000);
+  }
+  next();
+  onLeave(() => {
+    stopped = true;
+    clearTimeout(timer);
+    if (url) URL.revokeObjectURL(url);
+  });
+  return box;
+}
+
+async function gridScreen() {
+  const { cameras } = await api("/api/cameras");
+  const grid = h("div", { class: "grid", id: "camera-grid" });
+  const cards = new Map();
+  for (const cam of cameras) {
+    const meta = h("div", { class: "meta" });
+    cards.set(cam.id, meta);
+    grid.append(
+      h(
+        "a",
+        {
+          class: "camera",
+          href: `#/camera/${encodeURIComponent(cam.id)}`,
+          dataset: { camera: cam.id },
+        },
+        h("div", { class: "view" }, liveImage(cam.id)),
+        meta,
+      ),
+    );
+  }
+  const fill = (list) => {
+    for (const cam of list) {
+      const meta = cards.get(cam.id);
+      if (!meta) continue;
+      meta.replaceChildren(
+        h("strong", {}, cam.id),
+        h("span", { class: `state-${cam.state}` }, cam.state),
+        h(
+          "span",
+          { class: "muted" },
+          `${cam.stats.fpsIn.toFixed(1)} fps · ${Math.round(cam.stats.bitrateKbps)} kbit/s`,
+        ),
+      );
+    }
+  };
+  fill(cameras);
+  const poll = setInterval(async () => {
+    try {
+      fill((await api("/api/cameras")).cameras);
+    } catch { /* shown on the next navigation */ }
+  }, 5000);
+  onLeave(() => clearInterval(poll));
+  show(
+    h("h1", {}, "Cameras"),
+    cameras.length ? grid : h(
+      "p",
+      { class: "muted" },
+      "No cameras you may see. An admin adds cameras and gives access.",
+    ),
+    h("p", { class: "muted" }, "Live view: a still picture a second (latest keyframe)."),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// One camera: live view, the last hour's timeline, playback, export
+
+async function cameraScreen(cameraId) {
+  const to = Date.now();
+  const from = to - HOUR_MS;
+  const q = new URLSearchParams({ camera: cameraId, from: String(from), to: String(to + 60_000) });
+  const data = await api(`/api/recordings?${q}`);
+  const segments = data.segments;
+
+  const bar = h("div", {
+    class: "timeline",
+    id: "timeline",
+    "aria-label": "Recordings in the last hour",
+  });
+  const player = h(
+    "div",
+    { class: "player", id: "player" },
+    h("p", { class: "muted" }, "Choose a recording to play."),
+  );
+  const list = h("ul", { class: "segments", id: "segments" });
+  const marks = new Map();
+  for (const seg of segments) {
+    const left = Math.max(0, (seg.startMs - from) / HOUR_MS) * 100;
+    const width = Math.max(0, (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS) *
+      100;
+    const mark = h("span", {
+      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}`,
+      onclick: () => play(seg),
+    });
+    mark.style.left = `${left}%`;
+    mark.style.width = `${width}%`;
+    marks.set(seg.id, mark);
+    bar.append(mark);
+  }
+  for (const seg of [...segments].reverse().slice(0, 300)) {
+    list.append(
+      h(
+        "li",
+        { class: "segment", dataset: { id: String(seg.id) } },
+        h(
+          "span",
+          { class: "when" },
+          `${fmtTime(seg.startMs)} · ${((seg.endMs - seg.startMs) / 1000).toFixed(0)} s`,
+        ),
+        h(
+          "span",
+          { class: "muted" },
+          `${codecName(seg.codec)} ${seg.width ?? "?"}×${seg.height ?? "?"} · ${
+            fmtBytes(seg.bytes)
+          }`,
+        ),
+        h("button", { type: "button", class: "secondary play", onclick: () => play(seg) }, "Play"),
+        h("a", { href: downloadUrl(seg), download: "", class: "download" }, "Download"),
+      ),
+    );
+  }
+
+  function play(seg) {
+    for (const [id, m] of marks) m.classList.toggle("playing", id === seg.id);
+    const type = seg.codec === "h265" ? H265 : seg.codec === "h264" ? H264 : "video/mp4";
+    const canPlay = h("video").canPlayType(type) !== "";
+    const download = h("a", {
+      href: downloadUrl(seg),
+      download: "",
+      class: "button secondary",
+      id: "player-download",
+    }, "Download this recording");
+    const fallback = h(
+      "div",
+      { class: "fallback", id: "player-fallback" },
+      `This browser cannot play ${
+        codecName(seg.codec)
+      } video. Download the recording and open it in a player such as VLC or mpv.`,
+    );
+    if (!canPlay) {
+      player.replaceChildren(fallback, h("p", {}, download));
+      return;
+    }
+    const video = h("video", {
+      controls: true,
+      autoplay: true,
+      muted: true,
+      playsInline: true,
+      src: downloadUrl(seg),
+    });
+    video.addEventListener("error", () => player.replaceChildren(fallback, h("p", {}, download)));
+    player.replaceChildren(video, h("p", {}, download));
+  }
+
+  // Export a time range as one MP4 (segments joined without re-encoding, at most 3 hours).
+  const exportFrom = h("input", {
+    type: "datetime-local",
+    step: "1",
+    name: "from",
+    value: localInput(to - 5 * 60_000),
+  });
+  const exportTo = h("input", {
+    type: "datetime-local",
+    step: "1",
+    name: "to",
+    value: localInput(to + 60_000),
+  });
+  const exportLink = h("a", { class: "button", id: "export-link", download: "" }, "Export MP4");
+  const updateExport = () => {
+    const f = new Date(exportFrom.value).getTime();
+    const t = new Date(exportTo.value).getTime();
+    const p = new URLSearchParams({ camera: cameraId, from: String(f), to: String(t) });
+    exportLink.href = `/api/recordings/export?${p}`;
+  };
+  exportFrom.addEventListener("input", updateExport);
+  exportTo.addEventListener("input", updateExport);
+  updateExport();
+
+  show(
+    h("p", {}, h("a", { href: "#/" }, "← All cameras")),
+    h("h1", {}, `Camera ${cameraId}`),
+    h(
+      "div",
+      { class: "columns" },
+      h("section", {}, liveImage(cameraId), player),
+      h(
+        "section",
+        { class: "panel" },
+        h("h2", {}, "Last hour"),
+        bar,
+        h("div", { class: "axis" }, h("span", {}, fmtTime(from)), h("span", {}, fmtTime(to))),
+        segments.length
+          ? list
+          : h("p", { class: "muted", id: "no-segments" }, "No recordings in the last hour."),
+        h("h2", {}, "Export"),
+        h(
+          "div",
+          { class: "row" },
+          h("label", {}, "From", exportFrom),
+          h("label", {}, "To", exportTo),
+          exportLink,
+        ),
+      ),
+    ),
+  );
+}
+
+function downloadUrl(seg) {
+  return `/api/recordings/${seg.id}/download`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// My profile: view, edit, export, delete
+
+const PROFILE_FIELDS = [
+  ["name", "Name", "text", true],
+  ["email", "Email", "email", true],
+  ["surname", "Surname", "text", false],
+  ["patronymic", "Patronymic", "text", false],
+  ["phone", "Phone (+491701234567)", "tel", false],
+  ["telegram", "Telegram (@name)", "text", false],
+];
+
+function profileScreen() {
+  const me = SESSION.user;
+  const edit = h(
+    "form",
+    { id: "profile-form" },
+    PROFILE_FIELDS.map(([key, label, type, required]) =>
+      h("label", {}, label, h("input", { name: key, type, required, value: me[key] ?? "" }))
+    ),
+    h("button", { type: "submit" }, "Save"),
+  );
+  handleSubmit(edit, async (v) => {
+    const body = {};
+    for (const [key, , , required] of PROFILE_FIELDS) {
+      if ((me[key] ?? "") !== v[key]) body[key] = v[key] === "" && !required ? null : v[key];
+    }
+    const data = await api("/api/me", { method: "PATCH", body });
+    SESSION.user = data.user;
+    notice("Saved.");
+  });
+
+  const del = h(
+    "form",
+    { id: "delete-form" },
+    h(
+      "p",
+      {},
+      "Deleting your account removes your personal data from this recorder; the audit log keeps only a pseudonym. This cannot be undone.",
+    ),
+    h(
+      "label",
+      {},
+      "Your password, to confirm",
+      h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        autocomplete: "current-password",
+      }),
+    ),
+    h("button", { type: "submit", class: "danger" }, "Delete my account and data"),
+  );
+  handleSubmit(del, async (v) => {
+    await api("/api/me", { method: "DELETE", body: { password: v.password } });
+    location.hash = "#/";
+    signedOut("Your account and personal data were deleted.");
+  });
+
+  show(
+    h("h1", {}, "My profile"),
+    h(
+      "div",
+      { class: "columns" },
+      h(
+        "section",
+        { class: "panel" },
+        h("dl", {}, h("dt", {}, "Role"), h("dd", {}, me.role)),
+        edit,
+      ),
+      h(
+        "section",
+        { class: "panel" },
+        h("h2", {}, "My data"),
+        h(
+          "p",
+          {},
+          "Everything this recorder keeps about you (profile, sessions, logins, audit entries) as JSON.",
+        ),
+        h(
+          "a",
+          { class: "button secondary", href: "/api/me/export", download: "", id: "me-export" },
+          "Export my data",
+        ),
+        h("h2", {}, "Delete my account"),
+        del,
+      ),
+    ),
+  );
+}
+
+boot();

@@ -1,0 +1,240 @@
+/**
+ * The LAN web page: its files as served, and the whole page in Debian's Chromium (driven by
+ * playwright-core) against the real daemon recording a virtual camera: first-run setup, login,
+ * live view that moves, the last hour's timeline with the H.265 fallback, export, profile delete.
+ * Screenshots go to test-artifacts/web/.
+ */
+import { chromium } from "npm:playwright-core@1.65.1";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { createWebApp } from "./mod.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = new URL("../../test-artifacts/web/", import.meta.url);
+
+Deno.test("web page: files with content types, cache revalidation and a CSP", async () => {
+  const web = createWebApp();
+  const expected: Record<string, string> = {
+    "/": "text/html",
+    "/index.html": "text/html",
+    "/app.js": "text/javascript",
+    "/style.css": "text/css",
+  };
+  for (const [path, type] of Object.entries(expected)) {
+    const res = await web.request(path);
+    const body = await res.text();
+    assertEquals(res.status, 200, path);
+    assert(res.headers.get("content-type")?.startsWith(type), `${path} is ${type}`);
+    assertEquals(res.headers.get("cache-control"), "no-cache", path);
+    assert(body.length > 100, `${path} has content`);
+    const again = await web.request(path, {
+      headers: { "if-none-match": res.headers.get("etag") ?? "" },
+    });
+    assertEquals(again.status, 304, `${path} revalidates`);
+    await again.body?.cancel();
+  }
+  const html = await (await web.request("/")).text();
+  assert(html.includes('name="viewport"'), "a viewport meta for phones");
+  assert(!/https?:\/\//.test(html), "no external URL in index.html (no CDN)");
+  const js = await (await web.request("/app.js")).text();
+  assert(!/https?:\/\//.test(js), "no external URL in app.js");
+  assertEquals((await web.request("/nothing")).status, 404);
+});
+
+const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+if (!hasChromium) {
+  console.log(
+    `web_test: SKIPPING the browser test: ${CHROMIUM} is missing; install it with ` +
+      "`apt-get install -y chromium` (make deps)",
+  );
+}
+
+Deno.test({
+  name: "web page in Chromium: setup, login, moving live view, timeline, export, profile delete",
+  ignore: !hasChromium,
+  fn: async () => {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    await using cam = await startVirtualCamera({
+      codec: "h265",
+      width: 320,
+      height: 240,
+      fps: 15,
+    });
+    await using h = await startHarness({ cameras: [{ id: "door", url: cam.rtspUrl }] });
+    await using site = await serveSite(`http://127.0.0.1:${h.daemon.listen.port}`);
+    const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
+    const browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const page = browser.pages()[0] ?? await browser.newPage();
+      page.setDefaultTimeout(15_000);
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      const shot = (name: string) =>
+        page.screenshot({ path: new URL(`${name}.png`, ARTIFACTS).pathname, fullPage: true });
+
+      // First run: nobody is signed in; the setup form creates the admin and signs them in.
+      await page.goto(site.url);
+      await page.click("#tab-setup");
+      const admin = { name: "Ada", email: "ada@example.com", password: "correct horse battery" };
+      await page.fill("#setup-form [name=name]", admin.name);
+      await page.fill("#setup-form [name=email]", admin.email);
+      await page.fill("#setup-form [name=password]", admin.password);
+      await shot("01-setup");
+      await page.click("#setup-form button[type=submit]");
+      await page.waitForSelector("#camera-grid");
+
+      // Log out and in again through the login form.
+      await page.click("#logout");
+      await page.waitForSelector("#login-form");
+      await page.fill("#login-form [name=email]", admin.email);
+      await page.fill("#login-form [name=password]", "wrong password here");
+      await page.click("#login-form button[type=submit]");
+      await page.waitForSelector("#notice.error");
+      assert((await page.textContent("#notice"))?.includes("Wrong email or password"));
+      await shot("02-login-failed");
+      await page.fill("#login-form [name=password]", admin.password);
+      await page.click("#login-form button[type=submit]");
+      await page.waitForSelector("#camera-grid");
+
+      // Live view: the snapshot picture changes (the virtual camera's pattern moves).
+      const img = page.locator('img.snapshot[data-camera="door"]');
+      await page.waitForSelector(
+        'img.snapshot[data-camera="door"][data-frames]:not([data-frames="0"])',
+      );
+      const first = await img.screenshot();
+      let changed = false;
+      const deadline = Date.now() + 12_000;
+      while (!changed && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        changed = !sameBytes(first, await img.screenshot());
+      }
+      assert(changed, "the live picture changed within 12 s");
+      await shot("03-grid");
+      await page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() => {
+        const g = globalThis as unknown as PageGlobals;
+        return g.document.documentElement.scrollWidth - g.innerWidth;
+      });
+      assert(overflow <= 0, `no sideways scrolling at phone width (overflow ${overflow}px)`);
+      await shot("04-grid-phone");
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      // Timeline: the last hour's segments, playback with the H.265 fallback, download, export.
+      await h.until("door", (s) => s.segments >= 2, "door records two segments");
+      await page.click('a.camera[data-camera="door"]');
+      await page.waitForSelector("#segments li.segment");
+      assert(await page.locator("#timeline span").count() >= 2, "segments on the timeline bar");
+      await page.locator("#segments li.segment button.play").first().click();
+      await page.waitForSelector("#player-fallback");
+      assert(
+        (await page.textContent("#player-fallback"))?.includes("cannot play H.265"),
+        "says H.265 cannot play here",
+      );
+      const download = await page.getAttribute("#player-download", "href");
+      assert(download?.match(/^\/api\/recordings\/\d+\/download$/), `download link ${download}`);
+      const exportHref = await page.getAttribute("#export-link", "href");
+      assert(exportHref?.startsWith("/api/recordings/export?camera=door&"), `${exportHref}`);
+      const heads = await page.evaluate(async (urls) => {
+        const out = [];
+        for (const url of urls) {
+          const res = await fetch(url);
+          const bytes = (await res.arrayBuffer()).byteLength;
+          out.push({ status: res.status, type: res.headers.get("content-type"), bytes });
+        }
+        return out;
+      }, [download!, exportHref!]);
+      for (const r of heads) {
+        assertEquals(r.status, 200, JSON.stringify(heads));
+        assertEquals(r.type, "video/mp4");
+        assert(r.bytes > 1000, "video bytes");
+      }
+      await shot("05-camera-timeline");
+
+      // Profile: delete with the password logs the user out, and the session is gone.
+      await page.click('[data-nav="profile"]');
+      await page.waitForSelector("#delete-form");
+      assertEquals(await page.getAttribute("#me-export", "href"), "/api/me/export");
+      const exported = await page.evaluate(async () => {
+        const res = await fetch("/api/me/export");
+        return { status: res.status, email: (await res.json()).profile?.email };
+      });
+      assertEquals(exported, { status: 200, email: admin.email });
+      await shot("06-profile");
+      await page.fill("#delete-form [name=password]", admin.password);
+      await page.click("#delete-form button[type=submit]");
+      await page.waitForSelector("#login-form");
+      assert((await page.textContent("#notice"))?.includes("deleted"));
+      assertEquals(await page.evaluate(async () => (await fetch("/api/me")).status), 401);
+      await shot("07-deleted");
+      assertEquals(errors, [], "no script errors in the page");
+    } catch (err) {
+      const page = browser.pages()[0];
+      await page?.screenshot({
+        path: new URL("99-failure.png", ARTIFACTS).pathname,
+        fullPage: true,
+      })
+        .catch(() => {});
+      throw err;
+    } finally {
+      await browser.close();
+      await Deno.remove(profileDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** The little of the browser's globals that page-side functions use (no DOM lib here). */
+interface PageGlobals {
+  readonly innerWidth: number;
+  readonly document: {
+    readonly documentElement: { readonly scrollWidth: number };
+  };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/**
+ * The page and the API on one origin. If the daemon already serves the page (app.ts mounts
+ * createWebApp), its address is used as is; otherwise a small front server in this test serves
+ * the page itself and passes /api and /healthz through to the daemon unchanged, cookies included.
+ */
+async function serveSite(daemonBase: string): Promise<AsyncDisposable & { url: string }> {
+  const probe = await fetch(`${daemonBase}/app.js`);
+  await probe.body?.cancel();
+  if (probe.ok) return { url: `${daemonBase}/`, [Symbol.asyncDispose]: async () => {} };
+  const web = createWebApp();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      const url = new URL(req.url);
+      if (!url.pathname.startsWith("/api/") && url.pathname !== "/healthz") return web.fetch(req);
+      const res = await fetch(daemonBase + url.pathname + url.search, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body ? await req.arrayBuffer() : null,
+        redirect: "manual",
+      });
+      return new Response(res.body, res);
+    },
+  );
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
