@@ -73,6 +73,8 @@ export interface DaemonDeps {
   readonly configPath?: string | null;
   /** Fingerprint sources; tests point them at fixture trees. */
   readonly fingerprintSources?: FingerprintSources;
+  /** A recorder process silent this long is killed and restarted; default 15 s. */
+  readonly workerHangMs?: number;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -163,6 +165,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         config: cfg,
         log: log.child({ module: "recorder" }),
         onDiskFull,
+        ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
         onWorkerLost: (cameras, reason) => {
           for (const camera of cameras) {
             try {

@@ -79,3 +79,22 @@ Deno.test("snapshot and restart requests reach the camera through its worker pro
     "recording",
   );
 });
+
+Deno.test("a recorder process that hangs is killed and restarted; the other camera never notices", async () => {
+  await using camA = await startVirtualCamera(small);
+  await using camB = await startVirtualCamera(small);
+  await using h = await startHarness({
+    recording: { camerasPerProcess: 1 },
+    cameras: [{ id: "a", url: camA.rtspUrl }, { id: "b", url: camB.rtspUrl }],
+  }, { workerHangMs: 3_000 });
+  await h.until("a", (s) => s.segments >= 1, "a records");
+  await h.until("b", (s) => s.segments >= 1, "b records");
+  const pool = h.daemon.recorders as WorkerPool;
+  const frozen = pool.pids().a!;
+  Deno.kill(frozen, "SIGSTOP"); // a JS thread stuck in a call that never returns looks like this
+  const lost = await h.until("a", (s) => s.state === "retrying", "the hang noticed", 10_000);
+  assertMatch(lost.lastError ?? "", /stopped answering for 3 s and was killed/);
+  await h.until("a", (s) => s.state === "recording", "a records again", 10_000);
+  assert(pool.pids().a !== frozen, "a new process");
+  assertEquals(h.camera("b").restarts, 0);
+});
