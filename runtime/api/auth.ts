@@ -28,7 +28,7 @@ import {
 import { ApiError, errorBody, handleApiError, readJsonObject } from "./errors.ts";
 import { acceptInvite, inviteAdminRoutes } from "./invites_routes.ts";
 import { meRoutes } from "./me_routes.ts";
-import { openApiDocument } from "./openapi.ts";
+import { ALL_PATHS, openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
 import { endSessionCookie, startSession } from "./session_cookie.ts";
 import { userRoutes } from "./users_routes.ts";
@@ -95,7 +95,7 @@ export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
 
-  app.get("/openapi.json", (c) => c.json(openApiDocument(VERSION)));
+  app.get("/openapi.json", (c) => c.json(openApiDocument(VERSION, ALL_PATHS)));
   app.route("/me", meRoutes(deps));
   app.route("/users", userRoutes(deps));
   app.route("/audit", auditRoutes(deps));

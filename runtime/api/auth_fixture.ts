@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import { AuditLog } from "../audit/audit_log.ts";
 import { UserStore } from "../users/user_store.ts";
 import { createApp } from "./app.ts";
+import { DEFAULT_CONFIG } from "../config/mod.ts";
 
 export interface CallOptions {
   body?: unknown;
@@ -41,6 +42,10 @@ export interface Fixture {
 
 export const PASSWORD = "a long passphrase";
 
+function unavailable(): never {
+  throw new Error("no index in the auth fixture");
+}
+
 export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "nvr-auth-" });
   const users = UserStore.open(`${dir}/users.sqlite`, { scrypt: { N: 1 << 10, r: 8, p: 1 } });
@@ -55,6 +60,19 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
       onEvent: (kind, detail) => events.push({ kind, detail }),
       now: () => clock.now,
       secureCookies: "auto",
+    },
+    // Mounted so the route-table tests walk every /api route; their data is never reached here.
+    recordings: {
+      dataDir: dir,
+      index: unavailable,
+      cameras: () => [],
+      snapshot: () => Promise.reject(new Error("no camera here")),
+    },
+    system: {
+      health: () => Promise.reject(new Error("no health here")),
+      config: () => DEFAULT_CONFIG,
+      applyConfig: () => Promise.resolve(),
+      index: unavailable,
     },
   });
   const call = async (method: string, path: string, o: CallOptions = {}) => {

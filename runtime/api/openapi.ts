@@ -80,6 +80,24 @@ export const SYSTEM_PATHS: PathOps = {
   },
 };
 
+/** Cameras and recordings (recordings.ts). */
+export const RECORDINGS_PATHS: PathOps = {
+  "/api/cameras": { get: { summary: "The cameras I may see, with state, plan and live stats" } },
+  "/api/cameras/{camera}/snapshot": {
+    get: { summary: "JPEG of the camera's latest keyframe (image/jpeg)" },
+  },
+  "/api/recordings": {
+    get: { summary: "Segments and gaps of ?camera= between ?from= and ?to= (ms or ISO 8601)" },
+  },
+  "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
+  "/api/recordings/export": {
+    get: { summary: "?camera=, ?from=, ?to= joined into one MP4 without re-encoding" },
+  },
+};
+
+/** Every /api route the daemon serves. */
+export const ALL_PATHS: PathOps = { ...AUTH_PATHS, ...SYSTEM_PATHS, ...RECORDINGS_PATHS };
+
 const ERROR_SCHEMA = {
   type: "object",
   required: ["error"],
