@@ -51,24 +51,7 @@ export interface VirtualCameraOptions {
 }
 
 /** What the camera was started with (ports are the real ones). */
-export interface VirtualCameraInfo {
-  readonly name: string;
-  readonly codec: VideoCodec;
-  readonly width: number;
-  readonly height: number;
-  readonly fps: number;
-  readonly bitrateKbps: number;
-  readonly serial: string;
-  readonly model: string;
-  readonly manufacturer: string;
-  readonly firmware: string;
-  readonly rtspPort: number;
-  readonly onvifPort: number;
-  readonly user?: string;
-  readonly password?: string;
-  readonly loopFile?: string;
-  readonly audio?: AudioCodec;
-}
+export type VirtualCameraInfo = Omit<CameraConfig, "exitOnStdinEof">;
 
 export interface VirtualCamera {
   /** rtsp://127.0.0.1:PORT/main (no credentials in the URL). */

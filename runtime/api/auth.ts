@@ -5,7 +5,6 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { User } from "../users/user_store.ts";
 import {
   PROFILE_KEYS,
@@ -25,7 +24,7 @@ import {
   settings,
   userAgent,
 } from "./auth_context.ts";
-import { ApiError, errorBody, handleApiError, readJsonObject } from "./errors.ts";
+import { ApiError, handleApiError, jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { acceptInvite, inviteAdminRoutes } from "./invites_routes.ts";
 import { meRoutes } from "./me_routes.ts";
 import { ALL_PATHS, openApiDocument } from "./openapi.ts";
@@ -42,14 +41,7 @@ export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
   app.onError(handleApiError);
   app.use(
     "*",
-    bodyLimit({
-      maxSize: s.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          errorBody("body_too_large", `Request body is larger than ${s.maxBodyBytes} bytes`),
-          413,
-        ),
-    }),
+    jsonBodyLimit(s.maxBodyBytes),
   );
 
   app.post("/setup", async (c) => {

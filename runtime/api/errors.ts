@@ -3,7 +3,8 @@
  * `handleApiError` from ApiError (an HTTPException with a code), field validation errors and
  * anything else (500, without internals).
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { FieldError } from "../users/validate.ts";
@@ -67,4 +68,13 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
     throw new ApiError(400, "invalid_json", "The request body must be a JSON object");
   }
   return body as Record<string, unknown>;
+}
+
+/** Refuses a body over `maxBytes` with 413 in the one JSON error shape. */
+export function jsonBodyLimit(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) =>
+      c.json(errorBody("body_too_large", `Request body is larger than ${maxBytes} bytes`), 413),
+  });
 }

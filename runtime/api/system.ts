@@ -6,7 +6,6 @@
  * resumable with `Last-Event-ID`. Mounted by the daemon with `app.route("/api", createSystemApp(deps))`.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { ConfigError, validateConfig } from "../config/mod.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -23,7 +22,7 @@ import {
   requireRole,
   settings,
 } from "./auth_context.ts";
-import { ApiError, errorBody, handleApiError } from "./errors.ts";
+import { ApiError, handleApiError, jsonBodyLimit } from "./errors.ts";
 
 export interface SystemDeps {
   /** Users, sessions and the audit log (the same deps as the auth routes). */
@@ -70,14 +69,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
     "/config",
     signedIn,
     admin,
-    bodyLimit({
-      maxSize: s.maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          errorBody("body_too_large", `Request body is larger than ${s.maxBodyBytes} bytes`),
-          413,
-        ),
-    }),
+    jsonBodyLimit(s.maxBodyBytes),
     async (c) => {
       let raw: unknown;
       try {
