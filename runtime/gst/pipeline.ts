@@ -20,6 +20,10 @@ const MESSAGE_SRC_OFFSET = 80;
 // GError { GQuark domain; gint code; gchar *message; }
 const GERROR_MESSAGE_OFFSET = 8;
 const NS_PER_MS = 1_000_000n;
+// GstIteratorResult
+const ITERATOR_DONE = 0;
+const ITERATOR_RESYNC = 2;
+const ITERATOR_ERROR = 3;
 
 export interface PipelineOptions {
   /** Name used in errors and logs, e.g. the camera id. */
@@ -130,6 +134,38 @@ export class Pipeline implements AsyncDisposable {
     const element = new Element(this.#lib, name, ptr);
     this.#elements.set(name, element);
     return element;
+  }
+
+  /**
+   * Names of every element inside the pipeline, bins included (e.g. the jitter buffers inside
+   * rtspsrc), whose name starts with `prefix`.
+   */
+  elementNames(prefix = ""): string[] {
+    const { gst, glib, gobject } = this.#lib;
+    const it = gst.gst_bin_iterate_recurse(this.#live());
+    if (it === null) return [];
+    const value = new Uint8Array(24);
+    const names: string[] = [];
+    try {
+      for (let guard = 0; guard < 10_000; guard++) {
+        const result = gst.gst_iterator_next(it, value);
+        if (result === ITERATOR_DONE || result === ITERATOR_ERROR) break;
+        if (result === ITERATOR_RESYNC) {
+          names.length = 0;
+          continue;
+        }
+        const object = gobject.g_value_get_object(value);
+        const name = object === null
+          ? null
+          : readCString(gst.gst_object_get_name(object), glib, true);
+        if (name !== null && name.startsWith(prefix)) names.push(name);
+        gobject.g_value_reset(value);
+      }
+    } finally {
+      gobject.g_value_unset(value);
+      gst.gst_iterator_free(it);
+    }
+    return names;
   }
 
   /** Next message without waiting, or null. */

@@ -136,6 +136,7 @@ async function drive(
 ): Promise<void> {
   const clock = new SegmentClock(ctx.now, () => pipeline.runningTime());
   const audio = { frames: 0, changedAt: ctx.now() };
+  const jitterBuffers: string[] = [];
   const meter = new StatsMeter(ctx.now());
   const files = new ByteCounter();
   let nextStatsAt = ctx.now() + STATS_EVERY_MS;
@@ -155,7 +156,7 @@ async function drive(
     }
     if (now >= nextStatsAt) {
       nextStatsAt = now + STATS_EVERY_MS;
-      const counters = await sample(pipeline, files, now);
+      const counters = await sample(pipeline, files, now, jitterBuffers);
       ctx.onStats?.(meter.update(counters));
       if (eosDeadline === null && meter.stalledForMs(now) > ctx.stallMs) {
         throw new CameraStallError(camera.id, Math.round(ctx.stallMs / 1000));
@@ -205,7 +206,24 @@ async function drive(
   }
 }
 
-async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
+/** RTP packets lost or late, summed over rtspsrc's jitter buffers (they appear once data flows). */
+function packetsLost(pipeline: Pipeline, jitterBuffers: string[]): number | null {
+  if (jitterBuffers.length === 0) jitterBuffers.push(...pipeline.elementNames("rtpjitterbuffer"));
+  if (jitterBuffers.length === 0) return null;
+  let lost = 0;
+  for (const name of jitterBuffers) {
+    const stats = pipeline.element(name)?.getStructure("stats") ?? {};
+    lost += Number(stats["num-lost"] ?? 0) + Number(stats["num-late"] ?? 0);
+  }
+  return lost;
+}
+
+async function sample(
+  pipeline: Pipeline,
+  files: ByteCounter,
+  atMs: number,
+  jitterBuffers: string[],
+) {
   const rendered = (sink: string) => {
     const value = pipeline.element(sink)?.getStructure("stats").rendered;
     return value === undefined ? 0 : Number(value);
@@ -218,6 +236,7 @@ async function sample(pipeline: Pipeline, files: ByteCounter, atMs: number) {
     framesOut: files.frames,
     keyframes: rendered(KEYFRAMES_SINK),
     bytes: await files.total(),
+    packetsLost: packetsLost(pipeline, jitterBuffers),
     width: caps?.width ?? null,
     height: caps?.height ?? null,
   };

@@ -17,8 +17,10 @@ export interface CameraStats {
   readonly lastKeyframeAgeMs: number | null;
   /** Bits per second written, over the last sample period. */
   readonly bitrateKbps: number;
-  /** Frames dropped on the way in; null when the source cannot tell. */
+  /** Frames dropped on the way in; null when the source cannot tell (passthrough: no decoder). */
   readonly droppedFrames: number | null;
+  /** RTP packets lost or too late (the RTSP jitter buffers' counters); null for other sources. */
+  readonly packetsLost: number | null;
   readonly width: number | null;
   readonly height: number | null;
 }
@@ -31,6 +33,7 @@ export const EMPTY_STATS: CameraStats = {
   lastKeyframeAgeMs: null,
   bitrateKbps: 0,
   droppedFrames: null,
+  packetsLost: null,
   width: null,
   height: null,
 };
@@ -44,6 +47,7 @@ export interface CounterSample {
   readonly keyframes: number;
   /** Bytes written so far by this pipeline (finished segments plus the open one). */
   readonly bytes: number;
+  readonly packetsLost: number | null;
   readonly width: number | null;
   readonly height: number | null;
 }
@@ -76,6 +80,7 @@ export class StatsMeter {
         : sample.atMs - this.#lastKeyframeAtMs,
       bitrateKbps: Math.round(rate(sample.bytes, last?.bytes ?? 0) * 8 / 1000),
       droppedFrames: null,
+      packetsLost: sample.packetsLost,
       width: sample.width,
       height: sample.height,
     };
