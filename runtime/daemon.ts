@@ -263,6 +263,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             index: storage.index,
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
+            subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
           },
           system: {
             health: () =>

@@ -83,6 +83,12 @@ export const SYSTEM_PATHS: PathOps = {
 /** Cameras and recordings (recordings.ts). */
 export const RECORDINGS_PATHS: PathOps = {
   "/api/cameras": { get: { summary: "The cameras I may see, with state, plan and live stats" } },
+  "/api/cameras/{camera}/live.mp4": {
+    get: {
+      summary: "Live H.264 sub-stream as fragmented MP4 (video/mp4) until the client closes; " +
+        "404 without cameras[].subUrl, 429 over the viewer cap, 503 when it cannot be opened",
+    },
+  },
   "/api/cameras/{camera}/snapshot": {
     get: { summary: "JPEG of the camera's latest keyframe (image/jpeg)" },
   },

@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { CameraStatus } from "../recorder/mod.ts";
 import type { IndexedSegment, SegmentIndex } from "../storage/mod.ts";
 import { exportClip } from "./clip_export.ts";
+import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 
 export interface CameraAccess {
   /** Rejects a request without a signed-in user (401). */
@@ -22,6 +23,13 @@ export interface RecordingsDeps {
   readonly cameras: () => CameraStatus[];
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
   readonly access: CameraAccess;
+  /**
+   * The camera's H.264 sub-stream for live view (cameras[].subUrl), or null. Absent: no camera
+   * has live view and the page refreshes snapshots.
+   */
+  readonly subUrl?: (camera: string) => string | null;
+  /** Concurrent live viewers; default 4 per camera, 16 in all. */
+  readonly liveLimit?: LiveViewerLimit;
 }
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -34,7 +42,10 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   app.use("*", deps.access.requireUser);
 
   app.get("/cameras", (c) => {
-    return c.json({ cameras: deps.cameras().filter((cam) => deps.access.canSee(c, cam.id)) });
+    // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts).
+    const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
+      .map((cam) => ({ ...cam, live: (deps.subUrl?.(cam.id) ?? null) !== null }));
+    return c.json({ cameras });
   });
 
   app.get("/cameras/:camera/snapshot", async (c) => {
@@ -46,6 +57,12 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
       "content-type": "image/jpeg",
       "cache-control": "no-store",
     });
+  });
+
+  addLiveRoute(app, {
+    visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
+    subUrl: (camera) => deps.subUrl?.(camera) ?? null,
+    limit: deps.liveLimit ?? new LiveViewerLimit(),
   });
 
   app.get("/recordings", (c) => {

@@ -31,6 +31,7 @@ Deno.test("a camera gets its defaults filled in", () => {
     username: null,
     password: null,
     retentionDays: null,
+    subUrl: null,
   });
 });
 
@@ -160,6 +161,9 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
       'cameras[1].id: "cam1" is used by another camera; ids must differ',
     ]],
     [{ cameras: [{ id: "c", url: "not a url" }] }, ['cameras[0].url: "not a url" is not a URL']],
+    [{ cameras: [{ id: "c", url: "rtsp://x/y", subUrl: "x" }] }, [
+      'cameras[0].subUrl: "x" is not a URL',
+    ]],
     [{ cameras: [{ id: "c" }] }, [
       'cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"',
     ]],
@@ -170,7 +174,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
       'cameras[0].enabled: expected true or false, got "yes"',
     ]],
     [{ cameras: [{ ...camera, bitrate: 30 }] }, [
-      "cameras[0].bitrate: unknown key; known keys here: codec, enabled, fps, height, id, name, password, retentionDays, transport, url, username, width",
+      "cameras[0].bitrate: unknown key; known keys here: codec, enabled, fps, height, id, name, password, retentionDays, subUrl, transport, url, username, width",
     ]],
     [{ cameras: [{ ...camera, fps: 30 }] }, [
       "cameras[0].fps: 30 is for USB cameras (v4l2: URLs) only; an RTSP camera's fps is set in the camera itself",

@@ -25,6 +25,11 @@ export interface CameraConfig {
   /** Days recordings of this camera are kept at most; null: storage.retentionDays. */
   readonly retentionDays: number | null;
   /**
+   * The camera's H.264 sub-stream (e.g. rtsp://…/sub), served to browsers as live fragmented MP4;
+   * null: the page refreshes a JPEG snapshot instead.
+   */
+  readonly subUrl: string | null;
+  /**
    * USB (v4l2) cameras only, each optional: the largest capture width, height and frame rate to
    * take from the camera's modes (default up to 1920x1080 at 30 fps). Absent when not set.
    */

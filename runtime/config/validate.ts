@@ -328,11 +328,24 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       username: cam.nullableString("username"),
       password: cam.nullableString("password"),
       retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
+      subUrl: readSubUrl(cam),
       ...readCaptureLimits(cam, url.startsWith("v4l2:")),
     });
     cam.rejectUnknown();
   });
   return cameras;
+}
+
+/** The H.264 sub-stream for live view: an RTSP URL, or null for JPEG refresh. */
+function readSubUrl(cam: ObjectReader): string | null {
+  const url = cam.nullableString("subUrl");
+  if (url === null) return null;
+  const problem = urlProblem(url, ["rtsp:", "rtsps:"]);
+  if (problem) {
+    cam.fail("subUrl", `${show(url)} ${problem}`);
+    return null;
+  }
+  return url;
 }
 
 /** A USB camera is `v4l2:///dev/…`: three slashes, an absolute device path. */

@@ -2,9 +2,13 @@
 // plain DOM code and no framework, talking only to /api on the same origin. Served as-is by the
 // daemon (runtime/web/mod.ts): no build step and no network access needed.
 //
-// Live view: for now the JPEG refresh of /api/cameras/<id>/snapshot once a second. This is the
-// LAST-RESORT path of issue 5 (the latest keyframe, decoded on the board); the planned live view is
-// the camera's H.264 sub-stream over MSE/fMP4, which the API does not serve yet.
+// Live view, which path is used when (liveView below):
+// 1. The camera has an H.264 sub-stream (cameras[].subUrl; /api/cameras says `live: true`): a
+//    <video muted autoplay playsinline> plays /api/cameras/<id>/live.mp4, the sub-stream remuxed
+//    to fragmented MP4 on the board (no decoding, no encoding), so any browser with H.264 plays it.
+// 2. No sub-stream, or the video fails (no H.264 decoder, 429 too many viewers, 503 camera
+//    unreachable, the stream ends or stalls): JPEG refresh of /api/cameras/<id>/snapshot once a
+//    second, the LAST RESORT (the latest keyframe, decoded on the board).
 
 const SESSION = { user: null, csrf: "" };
 /** Cleanups of the current screen (timers, object URLs), run before the next screen is drawn. */
@@ -324,7 +328,48 @@ function route() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Live view (JPEG refresh: the last resort, see the top of this file)
+// Live view (see the top of this file for which path is used when)
+
+/** Live video of the sub-stream when `hasLive`, falling back to the JPEG refresh for good. */
+function liveView(cameraId, hasLive) {
+  if (!hasLive) return liveImage(cameraId);
+  const video = h("video", {
+    class: "live-video",
+    dataset: { camera: cameraId },
+    "aria-label": `Live view of ${cameraId}`,
+  });
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  const box = h("div", { class: "live" }, video);
+  let fellBack = false;
+  let left = false;
+  let lastTime = -1;
+  const fallBack = () => {
+    if (fellBack || left) return;
+    fellBack = true;
+    clearInterval(watchdog);
+    // Dropping src ends the request, so the board closes this viewer's pipeline.
+    video.removeAttribute("src");
+    video.load();
+    box.replaceChildren(liveImage(cameraId));
+  };
+  // No new picture for 10 s (camera gone, stream stalled): the snapshot says more.
+  const watchdog = setInterval(() => {
+    if (video.currentTime === lastTime) fallBack();
+    lastTime = video.currentTime;
+  }, 10_000);
+  video.addEventListener("error", fallBack);
+  video.addEventListener("ended", fallBack);
+  video.src = `/api/cameras/${encodeURIComponent(cameraId)}/live.mp4`;
+  onLeave(() => {
+    left = true;
+    clearInterval(watchdog);
+    video.removeAttribute("src");
+    video.load();
+  });
+  return box;
+}
 
 /**
  * An <img> showing the camera's latest keyframe, fetched again a second after the previous one
@@ -393,7 +438,7 @@ async function gridScreen() {
           href: `#/camera/${encodeURIComponent(cam.id)}`,
           dataset: { camera: cam.id },
         },
-        h("div", { class: "view" }, liveImage(cam.id)),
+        h("div", { class: "view" }, liveView(cam.id, cam.live === true)),
         meta,
       ),
     );
@@ -427,7 +472,12 @@ async function gridScreen() {
       { class: "muted" },
       "No cameras you may see. An admin adds cameras and gives access.",
     ),
-    h("p", { class: "muted" }, "Live view: a still picture a second (latest keyframe)."),
+    h(
+      "p",
+      { class: "muted" },
+      "Live view: video of the camera's sub-stream where it has one, else a still picture a " +
+        "second (latest keyframe).",
+    ),
   );
 }
 
@@ -438,8 +488,12 @@ async function cameraScreen(cameraId) {
   const to = Date.now();
   const from = to - HOUR_MS;
   const q = new URLSearchParams({ camera: cameraId, from: String(from), to: String(to + 60_000) });
-  const data = await api(`/api/recordings?${q}`);
+  const [data, { cameras }] = await Promise.all([
+    api(`/api/recordings?${q}`),
+    api("/api/cameras"),
+  ]);
   const segments = data.segments;
+  const hasLive = cameras.some((cam) => cam.id === cameraId && cam.live === true);
 
   const bar = h("div", {
     class: "timeline",
@@ -551,7 +605,7 @@ async function cameraScreen(cameraId) {
     h(
       "div",
       { class: "columns" },
-      h("section", {}, liveImage(cameraId), player),
+      h("section", {}, liveView(cameraId, hasLive), player),
       h(
         "section",
         { class: "panel" },

@@ -61,7 +61,14 @@ Deno.test({
       height: 240,
       fps: 15,
     });
-    await using h = await startHarness({ cameras: [{ id: "door", url: cam.rtspUrl }] });
+    // "door" has no sub-stream (JPEG refresh, the last resort); "yard" has one (live video).
+    await using h = await startHarness({
+      cameras: [{ id: "door", url: cam.rtspUrl }, {
+        id: "yard",
+        url: cam.rtspUrl,
+        subUrl: cam.subUrl,
+      }],
+    });
     await using site = await serveSite(`http://127.0.0.1:${h.daemon.listen.port}`);
     const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
     const browser = await chromium.launchPersistentContext(profileDir, {
@@ -124,6 +131,21 @@ Deno.test({
         changed = !sameBytes(first, await img.screenshot());
       }
       assert(changed, "the live picture changed within 12 s");
+      // The camera with an H.264 sub-stream plays live video (fragmented MP4 over HTTP).
+      await page.waitForSelector('video.live-video[data-camera="yard"]');
+      let played = 0;
+      const playDeadline = Date.now() + 15_000;
+      while (played <= 1 && Date.now() < playDeadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        played = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          const v = g.document.querySelector('video.live-video[data-camera="yard"]') as
+            | { currentTime: number }
+            | null;
+          return v?.currentTime ?? 0;
+        });
+      }
+      assert(played > 1, `live video of yard played (currentTime ${played})`);
       await shot("03-grid");
       await page.setViewportSize({ width: 390, height: 844 });
       const overflow = await page.evaluate(() => {
@@ -202,6 +224,7 @@ interface PageGlobals {
   readonly innerWidth: number;
   readonly document: {
     readonly documentElement: { readonly scrollWidth: number };
+    querySelector(selector: string): unknown;
   };
 }
 
