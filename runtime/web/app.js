@@ -1,4 +1,5 @@
-// The LAN web page: a small single-page app with hash routes (#/, #/camera/<id>, #/profile),
+// The LAN web page: a small single-page app with hash routes (#/, #/camera/<id>, #/health, #/events,
+// #/profile),
 // plain DOM code and no framework, talking only to /api on the same origin. Served as-is by the
 // daemon (runtime/web/mod.ts): no build step and no network access needed.
 //
@@ -311,7 +312,7 @@ function route() {
   document.getElementById("bar").hidden = false;
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
-  const nav = parts[0] === "profile" ? "profile" : "cameras";
+  const nav = ["profile", "health", "events"].includes(parts[0]) ? parts[0] : "cameras";
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.dataset.nav === nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -320,6 +321,10 @@ function route() {
     ? cameraScreen(parts[1])
     : parts[0] === "profile"
     ? profileScreen()
+    : parts[0] === "health"
+    ? healthScreen()
+    : parts[0] === "events"
+    ? eventsScreen()
     : gridScreen();
   Promise.resolve(run).catch((err) => {
     if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
@@ -630,6 +635,330 @@ async function cameraScreen(cameraId) {
 
 function downloadUrl(seg) {
   return `/api/recordings/${seg.id}/download`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health: charts of the samples taken since the page opened (GET /api/health every 5 s)
+
+const HEALTH_POLL_MS = 5000;
+const HEALTH_KEEP = 120;
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART_W = 300;
+const CHART_H = 80;
+
+function svg(tag, attrs = {}) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  return el;
+}
+
+const fmtNum = (
+  v,
+  digits = 1,
+) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(digits) : "–");
+
+/**
+ * A small line chart of `values` (oldest first, null for a missing sample) on a 0…max scale,
+ * `max` at least `minMax` (e.g. 100 for percentages); the latest value is printed above it.
+ */
+function lineChart({ title, values, unit, minMax = 1, digits = 1, id }) {
+  const known = values.filter((v) => typeof v === "number" && Number.isFinite(v));
+  const max = Math.max(minMax, ...known) * (minMax === 100 ? 1 : 1.15);
+  const step = CHART_W / Math.max(1, HEALTH_KEEP - 1);
+  // Newest at the right edge; with fewer than HEALTH_KEEP samples the line starts further right.
+  const offset = (HEALTH_KEEP - values.length) * step;
+  const root = svg("svg", {
+    viewBox: `0 0 ${CHART_W} ${CHART_H}`,
+    class: "chart",
+    role: "img",
+    "aria-label": `${title}: last ${values.length} samples`,
+    preserveAspectRatio: "none",
+  });
+  for (const frac of [0.25, 0.5, 0.75]) {
+    root.append(svg("line", {
+      x1: 0,
+      x2: CHART_W,
+      y1: CHART_H * frac,
+      y2: CHART_H * frac,
+      class: "grid-line",
+    }));
+  }
+  const points = [];
+  values.forEach((v, i) => {
+    if (typeof v !== "number" || !Number.isFinite(v)) return;
+    const x = offset + i * step;
+    const y = CHART_H - 2 - (Math.max(0, v) / max) * (CHART_H - 4);
+    points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  });
+  if (points.length) {
+    root.append(svg("polyline", { points: points.join(" "), class: "line" }));
+    const [x, y] = points[points.length - 1].split(",");
+    root.append(svg("circle", { cx: x, cy: y, r: 2.5, class: "dot" }));
+  }
+  const latest = values[values.length - 1];
+  return h(
+    "figure",
+    { class: "chart-box", dataset: { chart: id } },
+    h(
+      "figcaption",
+      {},
+      h("span", {}, title),
+      h("strong", { class: "value" }, `${fmtNum(latest, digits)} ${unit}`),
+    ),
+    root,
+    h("div", { class: "axis" }, h("span", {}, `max ${fmtNum(max, digits)}`), h("span", {}, "now")),
+  );
+}
+
+/** A horizontal bar filled to `percent` (0–100); red from 90 %. */
+function bar(percent, label) {
+  const fill = h("span", { class: percent >= 90 ? "bad" : "" });
+  fill.style.width = `${Math.min(100, Math.max(0, percent ?? 0))}%`;
+  return h("div", {
+    class: "bar",
+    role: "meter",
+    "aria-label": label,
+    "aria-valuemin": "0",
+    "aria-valuemax": "100",
+    "aria-valuenow": String(Math.round(percent ?? 0)),
+  }, fill);
+}
+
+async function healthScreen() {
+  const samples = [];
+  const box = h("div", { id: "health" });
+  const status = h("p", { class: "muted", id: "health-status" });
+  let stopped = false;
+  let timer = 0;
+  const series = (pick) => samples.map((s) => pick(s.health) ?? null);
+
+  function draw() {
+    const last = samples[samples.length - 1];
+    if (!last) return;
+    const hl = last.health;
+    status.textContent = `${samples.length} sample${samples.length === 1 ? "" : "s"} since ` +
+      `${fmtTime(samples[0].t)}, every ${HEALTH_POLL_MS / 1000} s · last ${fmtTime(last.t)}`;
+    const temps = hl.temperatures ?? [];
+    const system = h(
+      "section",
+      { class: "panel" },
+      h("h2", {}, "Recorder"),
+      h(
+        "div",
+        { class: "charts" },
+        lineChart({
+          title: "CPU",
+          values: series((x) => x.cpu?.usedPercent),
+          unit: "%",
+          minMax: 100,
+          id: "cpu",
+        }),
+        lineChart({
+          title: "Memory",
+          values: series((x) => x.memory?.usedPercent),
+          unit: "%",
+          minMax: 100,
+          id: "memory",
+        }),
+      ),
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, "Temperature"),
+        h(
+          "dd",
+          { id: "health-temp" },
+          hl.cpuTemperatureC === null || hl.cpuTemperatureC === undefined
+            ? "no sensor"
+            : `${fmtNum(hl.cpuTemperatureC)} °C`,
+          temps.length > 1
+            ? h(
+              "span",
+              { class: "muted" },
+              ` (${temps.map((t) => `${t.type} ${fmtNum(t.celsius)} °C`).join(", ")})`,
+            )
+            : null,
+        ),
+        h("dt", {}, "Load (1/5/15 min)"),
+        h(
+          "dd",
+          {},
+          hl.load
+            ? `${fmtNum(hl.load.one, 2)} / ${fmtNum(hl.load.five, 2)} / ${
+              fmtNum(hl.load.fifteen, 2)
+            }`
+            : "–",
+        ),
+        h("dt", {}, "Memory"),
+        h(
+          "dd",
+          {},
+          hl.memory ? `${fmtBytes(hl.memory.usedBytes)} of ${fmtBytes(hl.memory.totalBytes)}` : "–",
+        ),
+        h("dt", {}, "Up"),
+        h(
+          "dd",
+          {},
+          typeof hl.uptimeSeconds === "number"
+            ? `${(hl.uptimeSeconds / 86400).toFixed(1)} days`
+            : "–",
+        ),
+      ),
+    );
+    const disks = h(
+      "section",
+      { class: "panel" },
+      h("h2", {}, "Disks"),
+      (hl.disks ?? []).map((d) =>
+        h(
+          "div",
+          { class: "disk", dataset: { disk: d.label } },
+          h(
+            "div",
+            { class: "disk-head" },
+            h("strong", {}, d.label),
+            h("span", { class: "muted" }, d.path),
+            h(
+              "span",
+              {},
+              d.usedPercent === null
+                ? (d.error ?? "not readable")
+                : `${fmtNum(d.usedPercent, 0)} % · ${fmtBytes(d.availableBytes ?? 0)} free of ${
+                  fmtBytes(d.totalBytes ?? 0)
+                }`,
+            ),
+          ),
+          bar(d.usedPercent, `${d.label} disk used`),
+        )
+      ),
+    );
+    const ids = [...new Set(samples.flatMap((s) => s.health.cameras.map((c) => c.id)))];
+    const cams = h(
+      "section",
+      { class: "panel" },
+      h("h2", {}, "Cameras"),
+      ids.length ? null : h("p", { class: "muted" }, "No cameras you may see."),
+      ids.map((id) => {
+        const now = hl.cameras.find((c) => c.id === id);
+        const cam = (pick) => series((x) => pick(x.cameras.find((c) => c.id === id)));
+        return h(
+          "div",
+          { class: "camera-health", dataset: { camera: id } },
+          h(
+            "h3",
+            {},
+            id,
+            " ",
+            h("span", { class: `state-${now?.state ?? "gone"}` }, now?.state ?? "gone"),
+            now ? h("span", { class: "muted" }, ` ${now.codec} ${now.mode}`) : null,
+          ),
+          now?.lastError ? h("p", { class: "error-text" }, now.lastError) : null,
+          h(
+            "div",
+            { class: "charts" },
+            lineChart({
+              title: "Frames in",
+              values: cam((c) => c?.fps),
+              unit: "fps",
+              minMax: 1,
+              id: `fps-${id}`,
+            }),
+            lineChart({
+              title: "Bitrate",
+              values: cam((c) => c?.bitrateKbps),
+              unit: "kbit/s",
+              minMax: 1,
+              digits: 0,
+              id: `bitrate-${id}`,
+            }),
+          ),
+        );
+      }),
+    );
+    box.replaceChildren(h("div", { class: "columns" }, system, disks), cams);
+  }
+
+  async function poll() {
+    try {
+      samples.push({ t: Date.now(), health: await api("/api/health") });
+      if (samples.length > HEALTH_KEEP) samples.splice(0, samples.length - HEALTH_KEEP);
+      if (!stopped) draw();
+    } catch (err) {
+      if (stopped) return;
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
+      status.textContent = `Could not read the health (${err.message}); trying again.`;
+    }
+    if (!stopped) timer = setTimeout(poll, HEALTH_POLL_MS);
+  }
+
+  onLeave(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+  show(h("h1", {}, "Health"), status, box);
+  await poll();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events: server-sent events from /api/events, newest first, while the page is open
+
+const EVENTS_KEEP = 500;
+
+function fmtDetail(detail) {
+  if (!detail || typeof detail !== "object") return "";
+  return Object.entries(detail).map(([key, value]) => {
+    const shown = typeof value === "number" && key.endsWith("Ms") && value > 1e12
+      ? fmtTime(value)
+      : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
+    return `${key}: ${shown}`;
+  }).join(" · ");
+}
+
+function eventsScreen() {
+  const list = h("ol", { class: "events", id: "event-list" });
+  const empty = h("p", { class: "muted", id: "no-events" }, "No events since this page opened.");
+  const status = h(
+    "p",
+    { class: "muted", id: "events-status", dataset: { state: "connecting" } },
+    "Connecting…",
+  );
+  const source = new EventSource("/api/events");
+  source.addEventListener("ready", () => {
+    status.dataset.state = "open";
+    status.textContent = "Connected: new events appear at the top as they happen.";
+  });
+  source.addEventListener("message", (ev) => {
+    let e;
+    try {
+      e = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    empty.hidden = true;
+    list.prepend(
+      h(
+        "li",
+        { class: "event", dataset: { id: String(e.id), kind: e.kind } },
+        h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
+        h("strong", { class: "cam" }, e.camera ?? "recorder"),
+        h("span", { class: "kind" }, e.kind),
+        h("span", { class: "detail muted" }, fmtDetail(e.detail)),
+      ),
+    );
+    while (list.children.length > EVENTS_KEEP) list.lastElementChild.remove();
+  });
+  source.addEventListener("error", () => {
+    // The browser reconnects by itself (sending Last-Event-ID) unless the stream was refused.
+    const closed = source.readyState === EventSource.CLOSED;
+    status.dataset.state = closed ? "closed" : "reconnecting";
+    status.textContent = closed
+      ? "The event stream was closed by the recorder; reload the page (or log in again)."
+      : "Connection lost; reconnecting…";
+  });
+  onLeave(() => source.close());
+  show(h("h1", {}, "Events"), status, empty, list);
 }
 
 // ---------------------------------------------------------------------------------------------
