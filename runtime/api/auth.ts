@@ -31,6 +31,7 @@ import { ALL_PATHS, openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
 import { endSessionCookie, startSession } from "./session_cookie.ts";
 import { userRoutes } from "./users_routes.ts";
+import { contactRoutes } from "./contacts_routes.ts";
 
 export type { AuthDeps } from "./auth_context.ts";
 export { canSeeCamera, requireRole } from "./auth_context.ts";
@@ -92,6 +93,7 @@ export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
   app.route("/users", userRoutes(deps));
   app.route("/audit", auditRoutes(deps));
   app.route("/invites", inviteAdminRoutes(deps));
+  app.route("/contacts", contactRoutes(deps));
   return app;
 }
 

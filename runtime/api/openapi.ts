@@ -101,8 +101,25 @@ export const RECORDINGS_PATHS: PathOps = {
   },
 };
 
+/** Notification contacts of other people (contacts_routes.ts), admins and operators. */
+export const CONTACT_PATHS: PathOps = {
+  "/api/contacts": {
+    get: { summary: "Notification contacts (name, email, phone)" },
+    post: { summary: "Add a contact: name and an email or phone", body: "{name, email?, phone?}" },
+  },
+  "/api/contacts/{id}": {
+    patch: { summary: "Change a contact", body: "{name?, email?, phone?}" },
+    delete: { summary: "Delete a contact and its personal data" },
+  },
+};
+
 /** Every /api route the daemon serves. */
-export const ALL_PATHS: PathOps = { ...AUTH_PATHS, ...SYSTEM_PATHS, ...RECORDINGS_PATHS };
+export const ALL_PATHS: PathOps = {
+  ...AUTH_PATHS,
+  ...SYSTEM_PATHS,
+  ...RECORDINGS_PATHS,
+  ...CONTACT_PATHS,
+};
 
 const ERROR_SCHEMA = {
   type: "object",

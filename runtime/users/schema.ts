@@ -64,6 +64,17 @@ CREATE TABLE invites (
   used_ms     INTEGER NULL
 );
 `,
+  `
+CREATE TABLE contacts (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT    NOT NULL,
+  email       TEXT    NULL,
+  phone       TEXT    NULL,
+  created_by  INTEGER NULL REFERENCES users (id) ON DELETE SET NULL,
+  created_ms  INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL
+);
+`,
 ];
 
 /** users.sqlite was written by a newer firmware. */

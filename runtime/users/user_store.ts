@@ -13,6 +13,7 @@ import {
   verifyPassword,
 } from "./password.ts";
 import { InviteStore } from "./invites.ts";
+import { ContactStore } from "./contacts.ts";
 import { LoginHistory } from "./login_history.ts";
 import { migrateUsers } from "./schema.ts";
 import type { AdminFields } from "./validate.ts";
@@ -46,12 +47,15 @@ export class UserStore {
   #dummyHash: string | null = null;
   /** Invitations, in the same database. */
   readonly invites: InviteStore;
+  /** Other people's contacts for notifications (name, email, phone), deletable at any time. */
+  readonly contacts: ContactStore;
   /** Login attempts: lock-out, rate limits, new-source detection, the user's history. */
   readonly logins: LoginHistory;
 
   private constructor(path: string, db: DatabaseSync, scrypt: ScryptParams) {
     this.path = path;
     this.invites = new InviteStore(db);
+    this.contacts = new ContactStore(db);
     this.logins = new LoginHistory(db);
     this.#db = db;
     this.#scrypt = scrypt;
