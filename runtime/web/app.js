@@ -1,5 +1,5 @@
 // The LAN web page: a small single-page app with hash routes (#/, #/camera/<id>, #/health, #/events,
-// #/profile),
+// #/profile, and for admins #/users, #/audit, #/settings),
 // plain DOM code and no framework, talking only to /api on the same origin. Served as-is by the
 // daemon (runtime/web/mod.ts): no build step and no network access needed.
 //
@@ -312,7 +312,11 @@ function route() {
   document.getElementById("bar").hidden = false;
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
-  const nav = ["profile", "health", "events"].includes(parts[0]) ? parts[0] : "cameras";
+  const nav = ["profile", "health", "events", "users", "audit", "settings"].includes(parts[0])
+    ? parts[0]
+    : "cameras";
+  const isAdmin = SESSION.user.role === "admin";
+  for (const a of document.querySelectorAll("[data-admin]")) a.hidden = !isAdmin;
   for (const a of document.querySelectorAll("[data-nav]")) {
     if (a.dataset.nav === nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -325,6 +329,12 @@ function route() {
     ? healthScreen()
     : parts[0] === "events"
     ? eventsScreen()
+    : parts[0] === "users"
+    ? usersScreen()
+    : parts[0] === "audit"
+    ? auditScreen()
+    : parts[0] === "settings"
+    ? settingsScreen()
     : gridScreen();
   Promise.resolve(run).catch((err) => {
     if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
@@ -1048,6 +1058,317 @@ function profileScreen() {
         h("h2", {}, "Delete my account"),
         del,
       ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin screens: users, audit log, settings (the API refuses them to non-admins with 403)
+
+const ROLES = ["admin", "operator", "viewer"];
+
+/** A <select> of the roles with `role` chosen. */
+function roleSelect(name, role) {
+  const select = h(
+    "select",
+    { name, "aria-label": "Role" },
+    ROLES.map((r) => h("option", { value: r }, r)),
+  );
+  select.value = role;
+  return select;
+}
+
+/** Checkboxes, one per camera id, named `name`; those in `chosen` ticked. */
+function cameraChecks(name, cameraIds, chosen) {
+  if (!cameraIds.length) return h("span", { class: "muted" }, "no cameras configured");
+  return h(
+    "span",
+    { class: "checks" },
+    cameraIds.map((id) =>
+      h(
+        "label",
+        { class: "check" },
+        h("input", { type: "checkbox", name, value: id, checked: chosen.includes(id) }),
+        id,
+      )
+    ),
+  );
+}
+
+function checkedValues(root, name) {
+  return [...root.querySelectorAll(`input[type=checkbox][name="${name}"]:checked`)].map((el) =>
+    el.value
+  );
+}
+
+async function usersScreen() {
+  const [{ users }, { cameras }] = await Promise.all([api("/api/users"), api("/api/cameras")]);
+  const cameraIds = cameras.map((c) => c.id);
+  const body = h("tbody");
+  const redraw = () => route();
+
+  for (const user of users) {
+    const role = roleSelect("role", user.role);
+    const cams = cameraChecks("cameras", cameraIds, user.cameras);
+    const save = h("button", { type: "button", class: "secondary save" }, "Save");
+    const del = h("button", { type: "button", class: "danger delete" }, "Delete");
+    const sure = h("button", { type: "button", class: "danger confirm", hidden: true }, "Delete!");
+    const cancel = h("button", { type: "button", class: "secondary cancel", hidden: true }, "Keep");
+    const row = h(
+      "tr",
+      { dataset: { user: String(user.id), email: user.email } },
+      h(
+        "td",
+        { class: "name" },
+        user.name,
+        user.disabled ? h("span", { class: "muted" }, " (disabled)") : null,
+      ),
+      h("td", { class: "email" }, user.email),
+      h("td", {}, role),
+      h(
+        "td",
+        {},
+        user.role === "admin" ? h("span", { class: "muted" }, "all (admin)") : null,
+        cams,
+      ),
+      h("td", { class: "actions" }, save, del, sure, cancel),
+    );
+    const busy = async (fn) => {
+      for (const b of row.querySelectorAll("button")) b.disabled = true;
+      try {
+        await fn();
+      } catch (err) {
+        notice(err.message, "error");
+      } finally {
+        for (const b of row.querySelectorAll("button")) b.disabled = false;
+      }
+    };
+    save.addEventListener("click", () =>
+      busy(async () => {
+        await api(`/api/users/${user.id}`, {
+          method: "PATCH",
+          body: { role: role.value, cameras: checkedValues(row, "cameras") },
+        });
+        notice(`Saved ${user.email}.`);
+        redraw();
+      }));
+    // Deleting asks once more in place (no browser dialog).
+    const confirming = (on) => {
+      del.hidden = on;
+      save.hidden = on;
+      sure.hidden = !on;
+      cancel.hidden = !on;
+    };
+    del.addEventListener("click", () => confirming(true));
+    cancel.addEventListener("click", () => confirming(false));
+    sure.addEventListener("click", () =>
+      busy(async () => {
+        await api(`/api/users/${user.id}`, { method: "DELETE" });
+        notice(`Deleted ${user.email}; their audit entries now carry a pseudonym.`);
+        redraw();
+      }));
+    body.append(row);
+  }
+
+  const add = h(
+    "form",
+    { id: "user-add-form", "aria-label": "Add a user" },
+    h(
+      "div",
+      { class: "row" },
+      h("label", {}, "Name", h("input", { name: "name", required: true, autocomplete: "off" })),
+      h(
+        "label",
+        {},
+        "Email",
+        h("input", { name: "email", type: "email", required: true, autocomplete: "off" }),
+      ),
+      h(
+        "label",
+        {},
+        "Password (at least 10 characters)",
+        h("input", {
+          name: "password",
+          type: "password",
+          required: true,
+          minlength: "10",
+          autocomplete: "new-password",
+        }),
+      ),
+      h("label", {}, "Role", roleSelect("role", "viewer")),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Cameras an operator or viewer may see"),
+      cameraChecks("cameras", cameraIds, []),
+    ),
+    h("button", { type: "submit" }, "Add user"),
+  );
+  handleSubmit(add, async (v) => {
+    const { user } = await api("/api/users", {
+      method: "POST",
+      body: {
+        name: v.name,
+        email: v.email,
+        password: v.password,
+        role: v.role,
+        cameras: checkedValues(add, "cameras"),
+      },
+    });
+    notice(`Added ${user.email} (${user.role}).`);
+    redraw();
+  });
+
+  show(
+    h("h1", {}, "Users"),
+    h(
+      "section",
+      { class: "panel scroll" },
+      h(
+        "table",
+        { id: "user-list" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ["Name", "Email", "Role", "Cameras", ""].map((t) => h("th", {}, t)),
+          ),
+        ),
+        body,
+      ),
+    ),
+    h("section", { class: "panel" }, h("h2", {}, "Add a user"), add),
+  );
+}
+
+const AUDIT_SHOWN = 200;
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+
+async function auditScreen() {
+  const { entries } = await api(`/api/audit?limit=${AUDIT_SHOWN}`);
+  show(
+    h("h1", {}, "Audit log"),
+    h(
+      "p",
+      {},
+      `The latest ${AUDIT_SHOWN} entries, newest first. `,
+      h(
+        "a",
+        { class: "button secondary", href: "/api/audit/export", download: "", id: "audit-export" },
+        "Export JSON",
+      ),
+    ),
+    entries.length
+      ? h(
+        "section",
+        { class: "panel scroll" },
+        h(
+          "table",
+          { id: "audit-list" },
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              ["Time", "Who", "Action", "Target", "IP", "Browser", "Outcome"].map((t) =>
+                h("th", {}, t)
+              ),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            entries.map((e) =>
+              h(
+                "tr",
+                { dataset: { action: e.action, outcome: e.outcome } },
+                h(
+                  "td",
+                  { class: "nowrap" },
+                  h(
+                    "time",
+                    { datetime: new Date(e.tsMs).toISOString() },
+                    dateTimeFmt.format(e.tsMs),
+                  ),
+                ),
+                h("td", {}, e.userName ?? (e.userId === null ? "–" : `user ${e.userId}`)),
+                h("td", {}, e.action),
+                h("td", {}, e.target || "–"),
+                h("td", { class: "nowrap" }, e.ip),
+                h("td", { class: "ua", title: e.userAgent }, e.userAgent),
+                h("td", { class: `outcome-${e.outcome}` }, e.outcome),
+              )
+            ),
+          ),
+        ),
+      )
+      : h("p", { class: "muted" }, "No entries yet."),
+  );
+}
+
+async function settingsScreen() {
+  const { config } = await api("/api/config");
+  const text = h("textarea", {
+    id: "settings-json",
+    name: "config",
+    spellcheck: "false",
+    rows: "24",
+    "aria-label": "Configuration (JSON)",
+  });
+  text.value = JSON.stringify(config, null, 2);
+  const result = h("p", { id: "settings-result", role: "status", hidden: true });
+  const say = (message, kind) => {
+    result.textContent = message;
+    result.className = kind === "error" ? "error-text" : "ok-text";
+    result.dataset.kind = kind;
+    result.hidden = false;
+  };
+  const form = h(
+    "form",
+    { id: "settings-form" },
+    text,
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Apply"), result),
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    let body;
+    try {
+      body = JSON.parse(text.value);
+    } catch (err) {
+      say(`Not valid JSON: ${err.message}`, "error");
+      return;
+    }
+    button.disabled = true;
+    try {
+      const data = await api("/api/config", { method: "PUT", body });
+      text.value = JSON.stringify(data.config, null, 2);
+      say("Applied: the recorder runs the new configuration.", "ok");
+    } catch (err) {
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
+      say(err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  show(
+    h("h1", {}, "Settings"),
+    h(
+      "section",
+      { class: "panel" },
+      h(
+        "p",
+        {},
+        "The configuration running now, as JSON (see docs/config.md for every key). Passwords and other secrets are shown as ",
+        h("code", {}, "***redacted***"),
+        ": re-enter the real value of each before applying, or the recorder refuses the change. ",
+        "Apply checks everything first and changes nothing if a key is wrong.",
+      ),
+      form,
     ),
   );
 }

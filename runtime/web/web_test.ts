@@ -1,7 +1,8 @@
 /**
  * The LAN web page: its files as served, and the whole page in Debian's Chromium (driven by
  * playwright-core) against the real daemon recording a virtual camera: first-run setup, login,
- * live view that moves, the last hour's timeline with the H.265 fallback, export, profile delete.
+ * live view that moves, the last hour's timeline with the H.265 fallback, export, the admin
+ * screens (users, audit log, settings), profile delete.
  * Screenshots go to test-artifacts/web/.
  */
 import { chromium } from "npm:playwright-core@1.65.1";
@@ -53,7 +54,8 @@ if (!hasChromium) {
 }
 
 Deno.test({
-  name: "web page in Chromium: setup, login, moving live view, timeline, export, profile delete",
+  name:
+    "web page in Chromium: setup, login, live view, timeline, export, admin screens, profile delete",
   ignore: !hasChromium,
   fn: async () => {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
@@ -222,6 +224,68 @@ Deno.test({
       await page.waitForSelector('#event-list li.event[data-kind="web-test"]');
       assert((await page.textContent("#event-list li.event"))?.includes("from web_test"));
       await shot("09-events");
+
+      // Admin screens. Users: add a viewer who may see "door"; they appear in the list.
+      assert(await page.isVisible('[data-nav="users"]'), "admins see the Users link");
+      await page.click('[data-nav="users"]');
+      await page.waitForSelector("#user-list tbody tr");
+      const viewer = { name: "Vic", email: "vic@example.com", password: "viewer password 1" };
+      await page.fill("#user-add-form [name=name]", viewer.name);
+      await page.fill("#user-add-form [name=email]", viewer.email);
+      await page.fill("#user-add-form [name=password]", viewer.password);
+      await page.selectOption("#user-add-form [name=role]", "viewer");
+      await page.check('#user-add-form input[name=cameras][value="door"]');
+      await page.click("#user-add-form button[type=submit]");
+      const vicRow = `#user-list tr[data-email="${viewer.email}"]`;
+      await page.waitForSelector(vicRow);
+      assertEquals(await page.inputValue(`${vicRow} select[name=role]`), "viewer");
+      assert(
+        await page.isChecked(`${vicRow} input[name=cameras][value="door"]`),
+        "the viewer may see door",
+      );
+      assert(
+        !await page.isChecked(`${vicRow} input[name=cameras][value="yard"]`),
+        "but not yard",
+      );
+      await shot("10-users");
+      // Delete asks once more in place; then the viewer is gone (and Ada is the only user again,
+      // which the profile delete at the end needs).
+      await page.click(`${vicRow} button.delete`);
+      await page.click(`${vicRow} button.confirm`);
+      await page.waitForSelector(vicRow, { state: "detached" });
+
+      // Audit: the logins and the user creation, with IP and browser.
+      await page.click('[data-nav="audit"]');
+      await page.waitForSelector("#audit-list tbody tr");
+      const actions = await page.$$eval(
+        "#audit-list tbody tr",
+        (rows) =>
+          rows.map((r) => `${r.getAttribute("data-action")}/${r.getAttribute("data-outcome")}`),
+      );
+      assert(actions.includes("login/ok"), `a login in the audit list: ${actions}`);
+      assert(actions.includes("login/failed"), `the failed login too: ${actions}`);
+      assert(actions.includes("user.create/ok"), `the user creation: ${actions}`);
+      assert(actions.includes("user.delete/ok"), `the user deletion: ${actions}`);
+      assert(
+        (await page.textContent('#audit-list tr[data-action="user.create"]'))?.includes(
+          admin.name,
+        ),
+        "the creation names who did it",
+      );
+      assertEquals(await page.getAttribute("#audit-export", "href"), "/api/audit/export");
+      await shot("11-audit");
+
+      // Settings: the running config as JSON; a wrong value is refused naming the key.
+      await page.click('[data-nav="settings"]');
+      await page.waitForSelector("#settings-json");
+      const shown = JSON.parse(await page.inputValue("#settings-json"));
+      assert(Array.isArray(shown.cameras) && shown.cameras.length === 2, "the running cameras");
+      await page.fill("#settings-json", '{"cameras": "nope"}');
+      await page.click("#settings-form button[type=submit]");
+      await page.waitForSelector('#settings-result[data-kind="error"]');
+      const refused = (await page.textContent("#settings-result")) ?? "";
+      assert(refused.includes("cameras"), `the error names cameras: ${refused}`);
+      await shot("12-settings");
 
       // Profile: delete with the password logs the user out, and the session is gone.
       await page.click('[data-nav="profile"]');
