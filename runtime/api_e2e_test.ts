@@ -79,3 +79,51 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
   assertEquals(hidden.body.error.code !== undefined, true, "one JSON error shape");
   assertEquals((await call("/api/users", { headers: vcookie })).status, 403);
 });
+
+Deno.test("API over a socket: cameras added by ONVIF address and by URL, changed, removed", async () => {
+  await using cam = await startVirtualCamera({ ...small, user: "admin", password: "s3cret" });
+  await using h = await startHarness({ cameras: [] });
+  const base = `http://127.0.0.1:${h.daemon.listen.port}`;
+  const admin = { name: "Ada", email: "ada@example.com", password: "correct horse battery" };
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(base + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  await (await post("/api/setup", admin)).body?.cancel();
+  const login = await post("/api/auth/login", { email: admin.email, password: admin.password });
+  const { csrfToken } = await login.json();
+  const headers = {
+    cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
+    "x-csrf-token": csrfToken,
+  };
+
+  const onvifAddress = new URL(cam.onvifUrl).host;
+  const added = await post("/api/cameras", {
+    id: "gate",
+    onvif: { address: onvifAddress, username: "admin", password: "s3cret" },
+  }, headers);
+  const body = await added.json();
+  assertEquals(added.status, 201, JSON.stringify(body));
+  assertEquals([body.camera.url, body.camera.subUrl, body.camera.codec], [
+    cam.rtspUrl,
+    cam.subUrl,
+    "h265",
+  ]);
+  await h.until("gate", (s) => s.segments >= 1, "the ONVIF-added camera records");
+
+  const bad = await post("/api/cameras", { id: "x y", url: cam.rtspUrl }, headers);
+  assertEquals(bad.status, 400);
+  assertEquals((await bad.json()).error.field, "id");
+
+  const renamed = await fetch(`${base}/api/cameras/gate`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ name: "Gate" }),
+  });
+  assertEquals((await renamed.json()).camera.name, "Gate");
+  const removed = await fetch(`${base}/api/cameras/gate`, { method: "DELETE", headers });
+  assertEquals(removed.status, 204);
+  assertEquals(h.daemon.cameras().length, 0);
+});

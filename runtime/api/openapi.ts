@@ -63,6 +63,17 @@ export const AUTH_PATHS: PathOps = {
 
 /** The routes of system.ts (health, config, events). */
 export const SYSTEM_PATHS: PathOps = {
+  "/api/cameras": {
+    post: {
+      summary: "Add a camera by RTSP URL, or by ONVIF address ({onvif: {address, username?, " +
+        "password?}}: its stream URIs are asked); applied at once (admin)",
+      body: "camera fields (docs/config.md cameras[]) and/or onvif",
+    },
+  },
+  "/api/cameras/{camera}": {
+    patch: { summary: "Change a camera's fields; applied at once (admin)", body: "camera fields" },
+    delete: { summary: "Remove a camera from the config; its recordings stay (admin)" },
+  },
   "/api/health": {
     get: { summary: "Health sample: CPU, memory, disks, temperatures, the cameras I may see" },
   },
@@ -114,12 +125,21 @@ export const CONTACT_PATHS: PathOps = {
 };
 
 /** Every /api route the daemon serves. */
-export const ALL_PATHS: PathOps = {
-  ...AUTH_PATHS,
-  ...SYSTEM_PATHS,
-  ...RECORDINGS_PATHS,
-  ...CONTACT_PATHS,
-};
+export const ALL_PATHS: PathOps = mergePaths(
+  AUTH_PATHS,
+  SYSTEM_PATHS,
+  RECORDINGS_PATHS,
+  CONTACT_PATHS,
+);
+
+/** Several path tables into one; methods of a path that appears twice are combined. */
+function mergePaths(...tables: PathOps[]): PathOps {
+  const out: Record<string, PathOps[string]> = {};
+  for (const table of tables) {
+    for (const [path, ops] of Object.entries(table)) out[path] = { ...out[path], ...ops };
+  }
+  return out;
+}
 
 const ERROR_SCHEMA = {
   type: "object",

@@ -7,6 +7,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { cameraAdminRoutes } from "./camera_admin.ts";
 import { ConfigError, validateConfig } from "../config/mod.ts";
 import type { NvrConfig } from "../config/types.ts";
 import { redactConfig, REDACTED, redactedKeys } from "../fleet/redact.ts";
@@ -56,6 +57,8 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   const signedIn: MiddlewareHandler<AuthEnv> = async (c, next) =>
     c.get("user") === undefined ? await check(c, next) : await next();
   const admin = requireRole(deps.auth, "admin");
+
+  app.route("/cameras", cameraAdminRoutes(deps));
 
   app.get("/health", signedIn, async (c) => {
     const user = c.get("user");

@@ -1,0 +1,151 @@
+/**
+ * Cameras as their own routes (admins): add by RTSP URL or by ONVIF address, change, remove.
+ * Each builds the next configuration from the running one and goes through the same validation
+ * and apply path as a whole configuration (errors name the key; nothing changes on an error).
+ */
+import { type Context, Hono } from "hono";
+import { ConfigError, validateConfig } from "../config/mod.ts";
+import type { CameraConfig, NvrConfig } from "../config/types.ts";
+import { audit, type AuthDeps, authenticate, type AuthEnv, requireRole } from "./auth_context.ts";
+import { ApiError, readJsonObject } from "./errors.ts";
+import { onvifStreams } from "./onvif_streams.ts";
+
+export interface CameraAdminDeps {
+  readonly auth: AuthDeps;
+  readonly config: () => NvrConfig;
+  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  /** Resolves an ONVIF address to stream URLs; default: ask the camera (onvif_streams.ts). */
+  readonly onvif?: typeof onvifStreams;
+}
+
+const CAMERA_KEYS = [
+  "id",
+  "name",
+  "url",
+  "subUrl",
+  "enabled",
+  "transport",
+  "codec",
+  "username",
+  "password",
+  "retentionDays",
+  "width",
+  "height",
+  "fps",
+];
+
+export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  app.use("*", authenticate(deps.auth));
+  const admin = requireRole(deps.auth, "admin");
+  const resolve = deps.onvif ?? onvifStreams;
+
+  const apply = async (
+    // deno-lint-ignore no-explicit-any
+    c: Context<AuthEnv, any>,
+    action: string,
+    cameras: unknown[],
+  ) => {
+    const raw = { ...deps.config(), cameras };
+    let next: NvrConfig;
+    try {
+      next = validateConfig(raw, "the camera change");
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      audit(deps.auth, c, action, "cameras", "failed");
+      const field = /^cameras\[\d+\]\.(\w+)/.exec(err.problems[0] ?? "")?.[1];
+      throw new ApiError(400, "invalid_camera", err.problems.join("; "), field);
+    }
+    await deps.applyConfig(next);
+    audit(deps.auth, c, action, "cameras", "ok");
+    return next;
+  };
+
+  app.post("/", admin, async (c) => {
+    const body = await readJsonObject(c);
+    const { onvif, ...camera } = body as Record<string, unknown> & { onvif?: unknown };
+    unknownKeys(camera);
+    if (onvif !== undefined) {
+      if (
+        typeof onvif !== "object" || onvif === null ||
+        typeof (onvif as { address?: unknown }).address !== "string"
+      ) {
+        throw new ApiError(
+          400,
+          "invalid",
+          "onvif: give { address, username?, password? }",
+          "onvif",
+        );
+      }
+      const o = onvif as { address: string; username?: string; password?: string };
+      const found = await resolve(o.address, {
+        username: o.username ?? null,
+        password: o.password ?? null,
+      })
+        .catch((err) => {
+          throw new ApiError(502, "onvif_failed", (err as Error).message, "onvif");
+        });
+      Object.assign(camera, {
+        url: found.url,
+        codec: camera.codec ?? found.codec,
+        ...(found.subUrl && camera.subUrl === undefined ? { subUrl: found.subUrl } : {}),
+        ...(o.username ? { username: o.username, password: o.password ?? null } : {}),
+      });
+    }
+    const current = deps.config().cameras;
+    if (current.some((x) => x.id === camera.id)) {
+      throw new ApiError(
+        409,
+        "exists",
+        `A camera '${String(camera.id)}' exists; change it instead`,
+        "id",
+      );
+    }
+    const next = await apply(c, "camera.add", [...current, camera]);
+    return c.json({ camera: next.cameras.find((x) => x.id === camera.id) }, 201);
+  });
+
+  app.patch("/:camera", admin, async (c) => {
+    const id = c.req.param("camera");
+    const changes = await readJsonObject(c);
+    unknownKeys(changes);
+    if (changes.id !== undefined && changes.id !== id) {
+      throw new ApiError(
+        400,
+        "invalid",
+        "id: a camera keeps its id; remove it and add another",
+        "id",
+      );
+    }
+    const current = deps.config().cameras;
+    if (!current.some((x) => x.id === id)) {
+      throw new ApiError(404, "not_found", `No camera '${id}'`);
+    }
+    const cameras = current.map((x: CameraConfig) => x.id === id ? { ...x, ...changes } : x);
+    const next = await apply(c, "camera.change", cameras);
+    return c.json({ camera: next.cameras.find((x) => x.id === id) });
+  });
+
+  app.delete("/:camera", admin, async (c) => {
+    const id = c.req.param("camera");
+    const current = deps.config().cameras;
+    if (!current.some((x) => x.id === id)) {
+      throw new ApiError(404, "not_found", `No camera '${id}'`);
+    }
+    await apply(c, "camera.remove", current.filter((x) => x.id !== id));
+    return c.body(null, 204);
+  });
+  return app;
+}
+
+function unknownKeys(obj: Record<string, unknown>): void {
+  const extra = Object.keys(obj).filter((k) => !CAMERA_KEYS.includes(k));
+  if (extra.length > 0) {
+    throw new ApiError(
+      400,
+      "invalid",
+      `${extra[0]}: unknown field; known: ${CAMERA_KEYS.join(", ")}`,
+      extra[0],
+    );
+  }
+}
