@@ -9,6 +9,7 @@ import { authenticate, canSeeCamera } from "./auth_context.ts";
 import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
 import { createSystemApp, type SystemDeps } from "./system.ts";
 import { createWebApp } from "../web/mod.ts";
+import { refusalLog } from "./refusal_log.ts";
 
 export interface ApiDeps {
   /** Seconds since the daemon started, for the liveness answer. */
@@ -26,6 +27,7 @@ export function createApp(deps: ApiDeps): Hono {
   // Liveness only: no detail about cameras or disks, since anyone on the LAN may ask.
   app.get("/healthz", (c) => c.json({ status: "ok", uptimeSeconds: deps.uptimeSeconds() }));
   if (deps.auth) {
+    app.use("/api/*", refusalLog(deps.auth));
     app.route("/api", createAuthApp(deps.auth));
     if (deps.recordings) {
       const recordings = createRecordingsApp({

@@ -1,6 +1,6 @@
-import { assert, assertEquals } from "../testing/assert.ts";
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { canSeeCamera } from "./auth.ts";
-import { PASSWORD, withApi } from "./auth_fixture.ts";
+import { type CallOptions, PASSWORD, withApi } from "./auth_fixture.ts";
 
 Deno.test("viewer cannot change anything, operator cannot administer users", async () => {
   await withApi(async (f) => {
@@ -190,5 +190,39 @@ Deno.test("every route but setup, login, /healthz and the static page refuses an
       await res.body?.cancel();
     }
     assert(seen.size >= 17, `only ${seen.size} routes walked: ${[...seen].join(", ")}`);
+  });
+});
+
+Deno.test("refused requests are logged: anonymous, traversal, injection, oversized; a scan is capped", async () => {
+  await withApi(async (f) => {
+    await f.setupAdmin();
+    const probes: Array<[string, string, CallOptions]> = [
+      ["GET", "/api/users", {}],
+      ["GET", "/api/recordings/..%2F..%2Fetc%2Fpasswd/download", {}],
+      ["POST", "/api/auth/login", { body: { email: "' OR '1'='1", password: "x' --" } }],
+      ["POST", "/api/setup", { rawBody: JSON.stringify({ name: "x".repeat(200_000) }) }],
+    ];
+    for (const [method, path, opts] of probes) {
+      const res = await f.call(method, path, { ...opts, ip: "10.9.9.9", ua: "Scanner/1" });
+      assert(res.status >= 400, `${method} ${path} refused`);
+      await res.body?.cancel();
+    }
+    const refused = f.audit.list({ action: "request.refused", limit: 50 });
+    assertEquals(refused.length, probes.length, JSON.stringify(refused));
+    for (const entry of refused) {
+      assertEquals([entry.ip, entry.userAgent, entry.outcome], ["10.9.9.9", "Scanner/1", "denied"]);
+    }
+    assertMatch(JSON.stringify(refused), /etc%2Fpasswd\/download → 40[14]/);
+    assertMatch(JSON.stringify(refused), /POST \/api\/setup → 413/);
+
+    // A scan from one address: at most 60 lines an hour, the rest counted.
+    for (let i = 0; i < 80; i++) {
+      await (await f.call("GET", `/api/users/${i}`, { ip: "10.7.7.7" })).body?.cancel();
+    }
+    assertEquals(
+      f.audit.list({ action: "request.refused", limit: 500 }).filter((e) => e.ip === "10.7.7.7")
+        .length,
+      60,
+    );
   });
 });

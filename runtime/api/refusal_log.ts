@@ -1,0 +1,62 @@
+/**
+ * Every refused /api request goes to the audit log (who if known, what, from where, which
+ * browser): anonymous probes, path-traversal and injection attempts answered 400/404, oversized
+ * bodies, rate limits. A budget per address keeps a LAN scan from flooding the log: past it, one
+ * "request.refused.suppressed" line per address and hour says how many were left out.
+ */
+import type { MiddlewareHandler } from "hono";
+import { type AuthDeps, clientIp, settings, userAgent } from "./auth_context.ts";
+
+const REFUSED = new Set([400, 401, 403, 404, 405, 409, 413, 429]);
+const PER_ADDRESS_PER_HOUR = 60;
+const HOUR_MS = 3600_000;
+
+export function refusalLog(deps: AuthDeps): MiddlewareHandler {
+  const now = settings(deps).now;
+  const budget = new Map<string, { windowStart: number; used: number; suppressed: number }>();
+  return async (c, next) => {
+    await next();
+    const status = c.res.status;
+    if (!REFUSED.has(status)) return;
+    const ip = clientIp(deps, c);
+    const t = now();
+    let slot = budget.get(ip);
+    if (!slot || t - slot.windowStart > HOUR_MS) {
+      if (slot && slot.suppressed > 0) {
+        record(deps, ip, c, "request.refused.suppressed", `${slot.suppressed} more`, t);
+      }
+      slot = { windowStart: t, used: 0, suppressed: 0 };
+      budget.set(ip, slot);
+    }
+    if (slot.used >= PER_ADDRESS_PER_HOUR) {
+      slot.suppressed++;
+      return;
+    }
+    slot.used++;
+    const path = c.req.path.slice(0, 200);
+    record(deps, ip, c, "request.refused", `${c.req.method} ${path} → ${status}`, t);
+  };
+}
+
+function record(
+  deps: AuthDeps,
+  ip: string,
+  c: Parameters<MiddlewareHandler>[0],
+  action: string,
+  target: string,
+  tsMs: number,
+): void {
+  const user = c.get("user") as { id: number; name: string } | undefined;
+  try {
+    deps.audit.record({
+      userId: user?.id ?? null,
+      userName: user?.name ?? null,
+      action,
+      target,
+      ip,
+      userAgent: userAgent(c),
+      outcome: "denied",
+      tsMs,
+    });
+  } catch { /* the audit log is unavailable; the refusal itself stands */ }
+}
