@@ -1,7 +1,7 @@
 /**
  * The LAN web page: its files as served, and the whole page in Debian's Chromium (driven by
  * playwright-core) against the real daemon recording a virtual camera: first-run setup, login,
- * live view that moves, the last hour's timeline with the H.265 fallback, export, the admin
+ * live view that moves, the last hour's timeline (H.264 playback, the H.265 fallback), export, the admin
  * screens (users, audit log, settings), profile delete.
  * Screenshots go to test-artifacts/web/.
  */
@@ -65,9 +65,20 @@ Deno.test({
       height: 240,
       fps: 15,
     });
+    // An H.264 camera: its recordings play in the browser's own <video>.
+    await using cam264 = await startVirtualCamera({
+      codec: "h264",
+      width: 320,
+      height: 240,
+      fps: 15,
+    });
     // "door" has no sub-stream (JPEG refresh, the last resort); "yard" has one (live video).
     await using h = await startHarness({
       cameras: [{ id: "door", url: cam.rtspUrl }, {
+        id: "lane",
+        url: cam264.rtspUrl,
+        codec: "h264",
+      }, {
         id: "yard",
         url: cam.rtspUrl,
         subUrl: cam.subUrl,
@@ -191,6 +202,24 @@ Deno.test({
       }
       await shot("05-camera-timeline");
 
+      // Playback for real: an H.264 segment from the timeline plays in the page's <video>.
+      await h.until("lane", (s) => s.segments >= 1, "lane records a segment");
+      await page.goto(new URL("/#/camera/lane", site.url).href);
+      await page.waitForSelector("#segments li.segment");
+      await page.locator("#segments li.segment button.play").first().click();
+      await page.waitForSelector("#player video");
+      let position = 0;
+      const playUntil = Date.now() + 10_000;
+      while (position <= 0.5 && Date.now() < playUntil) {
+        await new Promise((r) => setTimeout(r, 300));
+        position = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          return (g.document.querySelector("#player video") as { currentTime: number } | null)
+            ?.currentTime ?? 0;
+        });
+      }
+      assert(position > 0.5, `the H.264 segment plays (currentTime ${position})`);
+
       // Health: charts of the samples since the page opened, camera fps figures, disk bars.
       await page.click('[data-nav="health"]');
       await page.waitForSelector('[data-chart="cpu"] svg polyline[points]');
@@ -279,7 +308,7 @@ Deno.test({
       await page.click('[data-nav="settings"]');
       await page.waitForSelector("#settings-json");
       const shown = JSON.parse(await page.inputValue("#settings-json"));
-      assert(Array.isArray(shown.cameras) && shown.cameras.length === 2, "the running cameras");
+      assert(Array.isArray(shown.cameras) && shown.cameras.length === 3, "the running cameras");
       await page.fill("#settings-json", '{"cameras": "nope"}');
       await page.click("#settings-form button[type=submit]");
       await page.waitForSelector('#settings-result[data-kind="error"]');
