@@ -90,9 +90,12 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   log.info("board", { module: "board", id: board.id, model: board.model, source: board.source });
 
   const storage = storageAccess(config.storage, deps.procRoot);
+  // Checked once here; what depends on the disk at start-up (users, the fleet queue) reads this.
+  let diskReady = false;
   try {
     await storage.checkStorage();
     storage.index();
+    diskReady = true;
   } catch (err) {
     // Recording waits for the disk; the rest of the daemon runs and says what is wrong.
     log.error("storage unavailable", { module: "storage", err });
@@ -208,7 +211,6 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
 
   // The offline queue lives on the recording disk; while that is missing it is kept in memory
   // (the link still reports the fault) rather than written to the root filesystem.
-  const diskReady = await storage.checkStorage().then(() => true, () => false);
   fleet = config.mqtt.url
     ? await startFleet({
       config,
@@ -236,7 +238,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   // Users and the audit log live beside the recordings, so they wait for the recording disk
   // like everything else written there; until then the API serves only /healthz, and the app
   // is rebuilt once they open.
-  let people = await openPeople(storage, dataDir, log);
+  let people = diskReady ? await openPeople(storage, dataDir, log, true) : null;
   const buildApp = () =>
     createApp({
       uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
@@ -364,9 +366,10 @@ async function openPeople(
   storage: StorageAccess,
   dataDir: string,
   log: Logger,
+  checked = false,
 ): Promise<{ users: UserStore; audit: AuditLog } | null> {
   try {
-    await storage.checkStorage();
+    if (!checked) await storage.checkStorage();
     return {
       users: UserStore.open(`${dataDir}/users.sqlite`),
       audit: AuditLog.open(`${dataDir}/audit.sqlite`),

@@ -3,7 +3,7 @@
  * there is a second H.264 profile, of the sub-stream for live view. Used to add a camera by its
  * ONVIF address.
  */
-import { Cam } from "npm:onvif@0.8.3";
+import { onvifCam } from "../onvif_cam.ts";
 
 export interface OnvifStreams {
   readonly url: string;
@@ -31,7 +31,6 @@ interface OnvifCam {
     cb: (err: Error | null, r: { uri: string }) => void,
   ): void;
 }
-const CamCtor = Cam as unknown as new (opts: Record<string, unknown>) => OnvifCam;
 
 function call<T>(fn: (cb: (err: Error | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => err ? reject(err) : resolve(value)));
@@ -49,16 +48,7 @@ export async function onvifStreams(
   } catch {
     throw new OnvifStreamError(address, "not a host:port or URL");
   }
-  const cam = new CamCtor({
-    hostname: url.hostname,
-    port: Number(url.port || 80),
-    path: url.pathname,
-    autoconnect: false,
-    timeout: timeoutMs,
-    ...(credentials.username
-      ? { username: credentials.username, password: credentials.password }
-      : {}),
-  });
+  const cam = onvifCam<OnvifCam>(url, { ...credentials, timeoutMs });
   try {
     await call<void>((cb) => cam.connect((e) => cb(e, undefined)));
     const profiles = await call<Profile[]>((cb) => cam.getProfiles(cb));

@@ -4,7 +4,7 @@
  * timestamp matches it. Fields are taken from the raw XML: the library's parsed object turns
  * numeric text into numbers (firmware "1.10" becomes 1.1) and date-like text into Dates.
  */
-import { Cam } from "npm:onvif@0.8.3";
+import { onvifCam } from "../onvif_cam.ts";
 
 export interface OnvifDeviceInformation {
   readonly manufacturer: string | null;
@@ -39,7 +39,6 @@ interface OnvifCam {
   getSystemDateAndTime(cb: Callback): void;
   getDeviceInformation(cb: Callback): void;
 }
-const CamCtor = Cam as unknown as new (opts: Record<string, unknown>) => OnvifCam;
 
 function callRaw(f: (cb: Callback) => void): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -81,16 +80,7 @@ export async function readOnvifDeviceInformation(
   } catch {
     throw new OnvifReadError(url, "not a URL");
   }
-  const secure = u.protocol === "https:";
-  const cam = new CamCtor({
-    hostname: u.hostname.replace(/^\[|\]$/g, ""),
-    port: u.port ? Number(u.port) : secure ? 443 : 80,
-    path: u.pathname || "/onvif/device_service",
-    useSecure: secure,
-    autoconnect: false,
-    timeout: opts.timeoutMs ?? 3000,
-    ...(opts.username ? { username: opts.username, password: opts.password ?? "" } : {}),
-  });
+  const cam = onvifCam<OnvifCam>(u, opts);
   try {
     // Best effort: a few cameras want credentials even here; only a dead network stops us.
     await callRaw((cb) => cam.getSystemDateAndTime(cb)).catch((err: unknown) => {

@@ -34,6 +34,9 @@ import {
   type StateMessage,
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
+import { canonicalJson } from "../fingerprint/hash.ts";
+
+export { canonicalJson };
 
 export interface FleetLinkDeps {
   /** The running configuration (mqtt, analytics, cameras, storage.dataDir). */
@@ -579,12 +582,4 @@ function withoutCredentials(url: string): string {
   } catch {
     return url;
   }
-}
-
-/** JSON with object keys sorted at every level: equal data, equal text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
 }

@@ -45,6 +45,36 @@ function h(tag, props = {}, ...children) {
   return el;
 }
 
+/** Name, email and a new password: the fields of first-run setup and of adding a user. */
+function accountFields(nameComplete, emailComplete) {
+  return [
+    h(
+      "label",
+      {},
+      "Name",
+      h("input", { name: "name", required: true, autocomplete: nameComplete }),
+    ),
+    h(
+      "label",
+      {},
+      "Email",
+      h("input", { name: "email", type: "email", required: true, autocomplete: emailComplete }),
+    ),
+    h(
+      "label",
+      {},
+      "Password (at least 10 characters)",
+      h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        minlength: "10",
+        autocomplete: "new-password",
+      }),
+    ),
+  ];
+}
+
 class ApiFailure extends Error {
   constructor(status, code, message, field) {
     super(message);
@@ -232,25 +262,7 @@ function loginScreen(tab = "login") {
       { class: "muted" },
       "First start of this recorder: create the administrator account. There is no default password.",
     ),
-    h("label", {}, "Name", h("input", { name: "name", required: true, autocomplete: "name" })),
-    h(
-      "label",
-      {},
-      "Email",
-      h("input", { name: "email", type: "email", required: true, autocomplete: "username" }),
-    ),
-    h(
-      "label",
-      {},
-      "Password (at least 10 characters)",
-      h("input", {
-        name: "password",
-        type: "password",
-        required: true,
-        minlength: "10",
-        autocomplete: "new-password",
-      }),
-    ),
+    ...accountFields("name", "username"),
     h("button", { type: "submit" }, "Create admin account"),
   );
   handleSubmit(setup, async (v) => {
@@ -1176,25 +1188,7 @@ async function usersScreen() {
     h(
       "div",
       { class: "row" },
-      h("label", {}, "Name", h("input", { name: "name", required: true, autocomplete: "off" })),
-      h(
-        "label",
-        {},
-        "Email",
-        h("input", { name: "email", type: "email", required: true, autocomplete: "off" }),
-      ),
-      h(
-        "label",
-        {},
-        "Password (at least 10 characters)",
-        h("input", {
-          name: "password",
-          type: "password",
-          required: true,
-          minlength: "10",
-          autocomplete: "new-password",
-        }),
-      ),
+      ...accountFields("off", "off"),
       h("label", {}, "Role", roleSelect("role", "viewer")),
     ),
     h(
