@@ -79,6 +79,7 @@ export interface OursOptions {
   readonly workDir: string;
   readonly urls: readonly string[];
   readonly segmentSeconds: number;
+  readonly remux?: "builtin" | "gstreamer";
 }
 
 /** Starts the daemon with a generated config: one camera per URL, 127.0.0.1:0 for the API. */
@@ -91,6 +92,7 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
     http: { listen: "127.0.0.1:0" },
     // debug adds one line per pipeline start: its description, which the gst side reuses.
     log: { level: "debug" },
+    recording: { remux: o.remux ?? "builtin" },
     cameras: o.urls.map((url, i) => ({
       id: streamId(i),
       url,

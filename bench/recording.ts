@@ -58,10 +58,13 @@ export interface BenchOptions {
   readonly keep: boolean;
   /** Also run the daemon's own pipelines under gst-launch-1.0 (GStreamer without Deno). */
   readonly gstLaunch: boolean;
+  /** The daemon's recording.remux: its own RTSP client and muxer, or GStreamer's. */
+  readonly remux: "builtin" | "gstreamer";
 }
 
 export const BENCH_USAGE = `usage: deno task bench [--streams 8] [--seconds 60] [--segment 10]
   [--clients-per-camera 8] [--start-timeout 60] [--watchdog 10] [--gst-launch] [--keep]
+  [--remux builtin|gstreamer]
   deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]`;
 
 class UsageError extends Error {
@@ -95,6 +98,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     "start-timeout",
     "watchdog",
     "outages",
+    "remux",
   ];
   for (const k of values.keys()) if (!known.includes(k)) throw new UsageError(`unknown --${k}`);
   const int = (name: string, def: number, min: number, max: number): number => {
@@ -124,7 +128,13 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     outages,
     keep: flags.has("keep"),
     gstLaunch: flags.has("gst-launch"),
+    remux: remuxArg(values.get("remux") ?? "builtin"),
   };
+}
+
+function remuxArg(raw: string): "builtin" | "gstreamer" {
+  if (raw === "builtin" || raw === "gstreamer") return raw;
+  throw new UsageError(`--remux must be builtin or gstreamer, got "${raw}"`);
 }
 
 function progress(msg: string): void {
@@ -250,7 +260,13 @@ async function startRecorder(
   await Deno.mkdir(workDir, { recursive: true });
   switch (kind) {
     case "ours":
-      return await startOurs({ repoRoot: REPO_ROOT, workDir, urls, segmentSeconds: opts.segment });
+      return await startOurs({
+        repoRoot: REPO_ROOT,
+        workDir,
+        urls,
+        segmentSeconds: opts.segment,
+        remux: opts.remux,
+      });
     case "baseline":
       return await startBaseline({
         workDir,

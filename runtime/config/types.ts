@@ -89,12 +89,21 @@ export interface AnalyticsConfig {
 
 export type EncodeFallback = "x265" | "h264-hw";
 
+/** Who remuxes a camera whose video is recorded as it comes (passthrough over RTSP/TCP). */
+export type RemuxEngine = "builtin" | "gstreamer";
+
 export interface RecordingConfig {
   /**
    * When the board has no hardware H.265 encoder: "h264-hw" keeps H.264 (hardware encoder, or
    * the camera's own H.264 as it comes); "x265" encodes H.265 in software.
    */
   readonly encodeFallback: EncodeFallback;
+  /**
+   * "builtin": cameras recorded as they come over RTSP/TCP are received and written to fMP4 by
+   * the daemon's own RTSP client and muxer (a third of the CPU); "gstreamer": by rtspsrc and
+   * splitmuxsink. Encoding, USB cameras, UDP and G.711 audio always use GStreamer.
+   */
+  readonly remux: RemuxEngine;
   /** A pipeline that delivers no frame for this long is restarted. */
   readonly stallSeconds: number;
   /**

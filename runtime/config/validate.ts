@@ -11,6 +11,7 @@ import type {
   LogLevel,
   MqttConfig,
   NvrConfig,
+  RemuxEngine,
   RtspTransport,
   VideoCodec,
 } from "./types.ts";
@@ -31,6 +32,7 @@ const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
+export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
@@ -77,6 +79,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
     recording: {
       encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
+      remux: recording?.oneOf("remux", "builtin", REMUX_ENGINES) ?? "builtin",
       stallSeconds: recording?.integer("stallSeconds", 10, 2, 300) ?? 10,
       camerasPerProcess: recording?.integer("camerasPerProcess", 4, 0, MAX_CAMERAS) ?? 4,
     },

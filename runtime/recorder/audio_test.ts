@@ -15,6 +15,7 @@ const media = (encoding: string, extra: Partial<SdpMedia> = {}): SdpMedia => ({
   channels: 1,
   fmtp: "",
   direction: "sendrecv",
+  control: null,
   ...extra,
 });
 const video: SdpMedia = { ...media("H265"), media: "video", clockRate: 90000, channels: null };

@@ -8,14 +8,8 @@ import type { CameraConfig } from "../config/types.ts";
 import type { VideoPlan } from "../board/mod.ts";
 import { type BusMessage, Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
-import {
-  incomingDir,
-  incomingPattern,
-  scanFmp4,
-  type SegmentIndex,
-  type SegmentRecord,
-  segmentRelativePath,
-} from "../storage/mod.ts";
+import { incomingPattern, type SegmentIndex, type SegmentRecord } from "../storage/mod.ts";
+import { finishSegment, prepareIncoming } from "./segment_files.ts";
 import { type CameraStats, StatsMeter } from "./camera_stats.ts";
 import {
   AUDIO_FRAMES_SINK,
@@ -25,8 +19,8 @@ import {
   recordingPipeline,
   TEE_NAME,
 } from "./recording_pipeline.ts";
-import { salvageIncoming } from "./salvage.ts";
 import { probeAudio } from "./audio.ts";
+import { type KeyframeTap, pipelineKeyframes } from "./snapshot.ts";
 
 /** The pipeline reported an error; `source` is the element that posted it. */
 export class CameraPipelineError extends Error {
@@ -70,6 +64,11 @@ export interface RecorderContext {
   readonly plan: VideoPlan;
   /** Throws StorageUnavailableError when the data folder must not be written (not mounted...). */
   readonly checkStorage: () => Promise<void>;
+  /**
+   * Record cameras kept as they come over RTSP/TCP with the built-in remuxer
+   * (remux_recorder.ts) instead of GStreamer (config recording.remux).
+   */
+  readonly builtinRemux?: boolean;
   /** Restart the pipeline when no frame arrives for this long. */
   readonly stallMs: number;
   /** True while audio must be left out (it stalled the recording before). */
@@ -80,8 +79,8 @@ export interface RecorderContext {
   readonly onStats?: (stats: CameraStats) => void;
   /** Segments repaired from an earlier, interrupted run (before this run records). */
   readonly onSalvaged?: (segments: readonly SegmentRecord[]) => void;
-  /** The running pipeline, and null once it is gone (for snapshots). */
-  readonly onPipeline?: (pipeline: Pipeline | null) => void;
+  /** Where the running recording's latest keyframe is read, and null once it is gone (snapshots). */
+  readonly onKeyframes?: (tap: KeyframeTap | null) => void;
 }
 
 const BUS_WAIT_MS = 200;
@@ -99,10 +98,7 @@ export async function recordCamera(
   ctx: RecorderContext,
   signal: AbortSignal,
 ): Promise<void> {
-  await ctx.checkStorage();
-  await Deno.mkdir(incomingDir(ctx.dataDir, camera.id), { recursive: true });
-  const salvaged = await salvageIncoming(camera, ctx);
-  if (salvaged.recovered.length > 0) ctx.onSalvaged?.(salvaged.recovered);
+  await prepareIncoming(camera, ctx);
   // Audio is recorded only when the camera's SDP says it has some (one DESCRIBE per start):
   // splitmuxsink would otherwise wait forever for an audio pad that never gets data.
   const sound = ctx.audioOff?.() ? null : await probeAudio(camera, { signal });
@@ -119,11 +115,11 @@ export async function recordCamera(
   });
   await using pipeline = Pipeline.parse(description, { name: camera.id });
   pipeline.play();
-  ctx.onPipeline?.(pipeline);
+  ctx.onKeyframes?.(pipelineKeyframes(camera.id, pipeline));
   try {
     await drive(camera, ctx, pipeline, signal, sound?.audio != null);
   } finally {
-    ctx.onPipeline?.(null);
+    ctx.onKeyframes?.(null);
   }
 }
 
@@ -305,46 +301,4 @@ class SegmentClock {
     const wall = (ns: bigint) => base + Number(ns / NS_PER_MS);
     return { startMs: wall(openNs), endMs: wall(runningNs) };
   }
-}
-
-async function finishSegment(
-  camera: CameraConfig,
-  ctx: RecorderContext,
-  location: string,
-  span: { startMs: number; endMs: number },
-  stats: CameraStats,
-): Promise<{ bytes: number; frames: number }> {
-  const { size } = await Deno.stat(location);
-  if (size === 0) {
-    await Deno.remove(location);
-    ctx.log.warn("empty segment dropped", { location });
-    return { bytes: 0, frames: 0 };
-  }
-  const { frames } = await scanFmp4(location);
-  const path = segmentRelativePath(camera.id, span.startMs);
-  const target = `${ctx.dataDir}/${path}`;
-  const segment: SegmentRecord = {
-    camera: camera.id,
-    startMs: span.startMs,
-    endMs: span.endMs,
-    bytes: size,
-    codec: ctx.plan.codec,
-    path,
-    width: stats.width,
-    height: stats.height,
-  };
-  // Index first, then move: if indexing fails (e.g. the disk is full) the file stays in
-  // .incoming and is salvaged on the next start; if the move fails, the row goes again. Either
-  // way no file is left on disk that retention does not know about.
-  const id = ctx.index().add(segment);
-  try {
-    await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
-    await Deno.rename(location, target);
-  } catch (err) {
-    ctx.index().remove(id);
-    throw err;
-  }
-  ctx.log.info("segment", { path, bytes: size, seconds: (span.endMs - span.startMs) / 1000 });
-  ctx.onSegment?.(segment);
-  return { bytes: size, frames };
 }

@@ -17,7 +17,10 @@ export interface CameraStats {
   readonly lastKeyframeAgeMs: number | null;
   /** Bits per second written, over the last sample period. */
   readonly bitrateKbps: number;
-  /** Frames dropped on the way in; null when the source cannot tell (passthrough: no decoder). */
+  /**
+   * Frames received but not recorded because they were damaged (a lost packet) or depended on a
+   * damaged one; null when the recorder cannot tell (GStreamer passthrough has no such count).
+   */
   readonly droppedFrames: number | null;
   /** RTP packets lost or too late (the RTSP jitter buffers' counters); null for other sources. */
   readonly packetsLost: number | null;
@@ -48,6 +51,8 @@ export interface CounterSample {
   /** Bytes written so far by this pipeline (finished segments plus the open one). */
   readonly bytes: number;
   readonly packetsLost: number | null;
+  /** Frames received but not recorded (damaged, or depending on a damaged one); null: unknown. */
+  readonly droppedFrames?: number | null;
   readonly width: number | null;
   readonly height: number | null;
 }
@@ -79,7 +84,7 @@ export class StatsMeter {
         ? null
         : sample.atMs - this.#lastKeyframeAtMs,
       bitrateKbps: Math.round(rate(sample.bytes, last?.bytes ?? 0) * 8 / 1000),
-      droppedFrames: null,
+      droppedFrames: sample.droppedFrames ?? null,
       packetsLost: sample.packetsLost,
       width: sample.width,
       height: sample.height,

@@ -30,7 +30,7 @@ Deno.test("a camera that drops out and returns: recording resumes within 2 s, th
   assertEquals(gaps.length, 1, JSON.stringify(gaps));
   const gap = gaps[0]!;
   assert(gap.endMs - gap.startMs >= 3_000, `gap of ${gap.endMs - gap.startMs} ms`);
-  assertMatch(gap.reason, /Could not (read|open|write)|no frames|EOS/);
+  assertMatch(gap.reason, /Could not (read|open|write)|no frames|EOS|closed the connection/);
   const kinds = h.index().events(0, Date.now() + 1, "cam1").map((e) => e.kind);
   assert(kinds.includes("camera-down") && kinds.includes("camera-up"), kinds.join());
 });
@@ -44,7 +44,7 @@ Deno.test("wrong credentials are a clear error; right ones record", async () => 
     ],
   });
   const wrong = await h.until("wrong", (s) => s.restarts >= 1, "a refused login");
-  assertMatch(wrong.lastError ?? "", /^Camera 'wrong': src: Unauthorized/);
+  assertMatch(wrong.lastError ?? "", /^Camera 'wrong': .*(Unauthorized|wrong user or password)/);
   await h.until("right", (s) => s.segments >= 1, "a segment with the right password");
 });
 
@@ -70,7 +70,7 @@ Deno.test("garbage from a 'camera' and a codec mismatch fail alone; a good camer
     });
     await h.until("good", (s) => s.segments >= 2, "the good camera's segments");
     const noise = await h.until("noise", (s) => s.restarts >= 1, "noise refused");
-    assertMatch(noise.lastError ?? "", /^Camera 'noise': src: /);
+    assertMatch(noise.lastError ?? "", /^Camera 'noise': /);
     const mismatch = await h.until("mismatch", (s) => s.lastError !== null, "mismatch refused");
     assertMatch(mismatch.lastError ?? "", /^Camera 'mismatch': /);
     assertEquals(h.camera("mismatch").segments, 0);
@@ -141,7 +141,10 @@ Deno.test("a camera that hangs (connection open, no frames) is restarted by the 
   Deno.kill(cam.pid!, "SIGSTOP"); // the process freezes; its sockets stay open
   try {
     const stalled = await h.until("cam1", (s) => s.restarts >= 1, "the watchdog", 15_000);
-    assertMatch(stalled.lastError ?? "", /no frames for 3 s|Could not (read|open)|timeout/i);
+    assertMatch(
+      stalled.lastError ?? "",
+      /no frames for 3 s|Could not (read|open)|timeout|timed out/i,
+    );
   } finally {
     Deno.kill(cam.pid!, "SIGCONT");
   }

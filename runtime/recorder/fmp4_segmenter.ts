@@ -9,7 +9,7 @@
  * Timing comes from the RTP timestamps: a sample lasts until the next one starts, so each sample
  * is held back until its successor arrives. Parameter sets (from the SDP or in-band) go to the
  * init segment, not the samples; new ones (a resolution change inside the session) start a new
- * segment at once. A damaged picture (lost packet) and every picture after it up to the next
+ * segment at once. Pictures sent in several pieces with one timestamp are joined. A damaged picture (lost packet) and every picture after it up to the next
  * keyframe are dropped and counted: they would decode as garbage. A timestamp that goes back or
  * jumps ahead more than MAX_STEP_S ends the segment; the next starts at the next keyframe.
  */
@@ -80,7 +80,7 @@ interface ParameterSets {
 interface Held {
   readonly nals: Uint8Array[];
   readonly ts: number;
-  readonly keyframe: boolean;
+  keyframe: boolean;
 }
 
 interface OpenSegment {
@@ -159,6 +159,19 @@ export class Fmp4Segmenter {
       nals.push(nal);
     }
     if (nals.length === 0) return; // parameter sets alone: not a picture
+    const held = this.#held;
+    if (held && au.timestamp === held.ts && !this.#waitForKeyframe) {
+      // The same picture's next slices, sent after a marker bit (some cameras mark every slice).
+      if (au.damaged) {
+        this.#held = null;
+        this.#waitForKeyframe = true;
+        counters.dropped++;
+        return;
+      }
+      held.nals.push(...nals);
+      held.keyframe ||= au.keyframe;
+      return;
+    }
     counters.framesIn++;
     if (au.keyframe) counters.keyframes++;
     if (au.damaged) this.#waitForKeyframe = true;
@@ -168,7 +181,6 @@ export class Fmp4Segmenter {
       else counters.skipped++;
       return;
     }
-    const held = this.#held;
     if (held) {
       const step = au.timestamp - held.ts;
       if (step <= 0 || step > MAX_STEP_S * this.#options.clockRate) {

@@ -45,11 +45,13 @@ Deno.test("a crashed recorder process takes down only its own camera, which come
   const events = h.index().events(0, Date.now() + 1, "a").map((e) => e.kind);
   assert(events.includes("recorder-lost"), events.join());
   await h.until("a", (s) => s.segments >= 1, "a's first segment after the crash");
-  // The hole is the lost fragment plus the restart, not the whole open segment.
-  const gaps = h.index().gaps("a", 0, Date.now() + 1);
-  assertEquals(gaps.length, 1, JSON.stringify(gaps));
-  const hole = gaps[0]!.endMs - gaps[0]!.startMs;
-  assert(hole < 4_000, `gap of ${hole} ms after the crash`);
+  // The hole is the lost fragment plus the restart, not the whole open segment (the segment
+  // cut short is salvaged). Holes under 1.5 s are not indexed as gaps; measure it on segments.
+  const segments = h.index().range("a", 0, Date.now() + 1);
+  const holes = segments.slice(1).map((s, i) => s.startMs - segments[i]!.endMs);
+  const hole = Math.max(...holes);
+  assert(hole < 4_000, `hole of ${hole} ms after the crash: ${holes}`);
+  assert(h.index().gaps("a", 0, Date.now() + 1).length <= 1);
 });
 
 Deno.test("snapshot and restart requests reach the camera through its worker process", async () => {

@@ -20,6 +20,8 @@ export interface SdpMedia {
   readonly fmtp: string;
   /** From the camera's side: "recvonly" is a back channel (audio to the camera's speaker). */
   readonly direction: "sendrecv" | "sendonly" | "recvonly" | "inactive";
+  /** The media's `a=control:` URL as written (relative or absolute, "*"), null when absent. */
+  readonly control: string | null;
 }
 
 export class RtspDescribeError extends Error {
@@ -167,6 +169,7 @@ export function parseSdp(text: string): SdpMedia[] {
       channels: channels ?? (media === "audio" && clock !== null ? 1 : null),
       fmtp: value("fmtp") ?? "",
       direction: direction(attrs) ?? sessionDirection,
+      control: attrs.find((a) => a.startsWith("control:"))?.slice(8).trim() ?? null,
     };
   });
 }

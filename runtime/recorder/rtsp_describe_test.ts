@@ -32,6 +32,7 @@ Deno.test("parseSdp: encodings from rtpmap or the static payload type, fmtp, dir
       channels: null,
       fmtp: "profile-level-id=420029; packetization-mode=1",
       direction: "sendrecv",
+      control: "trackID=1",
     },
     {
       media: "audio",
@@ -41,6 +42,7 @@ Deno.test("parseSdp: encodings from rtpmap or the static payload type, fmtp, dir
       channels: 1,
       fmtp: "",
       direction: "sendrecv",
+      control: "trackID=2",
     },
     {
       media: "application",
@@ -50,6 +52,7 @@ Deno.test("parseSdp: encodings from rtpmap or the static payload type, fmtp, dir
       channels: null,
       fmtp: "",
       direction: "sendrecv",
+      control: null,
     },
   ]);
   const aac = parseSdp(

@@ -8,7 +8,6 @@
  * camera up/down as events. Other cameras are never touched.
  */
 import type { CameraConfig } from "../config/types.ts";
-import type { Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
 import { sleep } from "../sleep.ts";
 import { isDiskFull } from "../storage/mod.ts";
@@ -20,7 +19,8 @@ import {
   recordCamera,
   type RecorderContext,
 } from "./camera_recorder.ts";
-import { snapshotJpeg } from "./snapshot.ts";
+import { recordCameraRemux, remuxable, RemuxUnsuitableError } from "./remux_recorder.ts";
+import { type KeyframeTap, snapshotJpeg } from "./snapshot.ts";
 import { redactUrl, UnsupportedSourceError } from "./source.ts";
 
 export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
@@ -58,13 +58,15 @@ export class CameraSupervisor {
   readonly #log: Logger;
   readonly #options: SupervisorOptions;
   #status: CameraStatus;
-  #pipeline: Pipeline | null = null;
+  #keyframes: KeyframeTap | null = null;
   /** End of the last recorded segment, to measure gaps. */
   #lastEndMs: number | null = null;
   /** Why recording stopped, kept until the gap it caused is indexed. */
   #outageReason: string | null = null;
   #audioOffUntil = 0;
   #restartRun: (() => void) | null = null;
+  /** The built-in remuxer found this camera unsuitable (G.711 audio): GStreamer from now on. */
+  #gstreamerOnly = false;
 
   constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
@@ -109,9 +111,9 @@ export class CameraSupervisor {
         this.#status = { ...this.#status, stats };
         ctx.onStats?.(stats);
       },
-      onPipeline: (pipeline) => {
-        this.#pipeline = pipeline;
-        ctx.onPipeline?.(pipeline);
+      onKeyframes: (tap) => {
+        this.#keyframes = tap;
+        ctx.onKeyframes?.(tap);
       },
     };
   }
@@ -122,7 +124,7 @@ export class CameraSupervisor {
 
   /** JPEG of the latest keyframe, from the running pipeline. Throws SnapshotUnavailableError. */
   snapshot(timeoutMs?: number): Promise<Uint8Array> {
-    return snapshotJpeg(this.camera.id, this.#pipeline, this.#ctx.plan.codec, timeoutMs);
+    return snapshotJpeg(this.camera.id, this.#keyframes, this.#ctx.plan.codec, timeoutMs);
   }
 
   /** Finishes the open segment and starts the pipeline again (e.g. a fleet command). */
@@ -143,6 +145,7 @@ export class CameraSupervisor {
     this.#log.info("camera starting", {
       url: redactUrl(this.camera.url),
       plan: this.#ctx.plan.reason,
+      recorder: this.#builtin() ? "builtin" : "gstreamer",
     });
     try {
       this.#lastEndMs = this.#ctx.index().lastSegmentEnd(this.camera.id);
@@ -153,7 +156,8 @@ export class CameraSupervisor {
       const thisRun = new AbortController();
       this.#restartRun = () => thisRun.abort();
       try {
-        await recordCamera(this.camera, this.#ctx, AbortSignal.any([signal, thisRun.signal]));
+        const record = this.#builtin() ? recordCameraRemux : recordCamera;
+        await record(this.camera, this.#ctx, AbortSignal.any([signal, thisRun.signal]));
         if (signal.aborted) break;
         if (thisRun.signal.aborted) {
           this.#log.info("camera restarted on request");
@@ -164,6 +168,11 @@ export class CameraSupervisor {
       } catch (err) {
         const message = (err as Error).message;
         const wasRecording = this.#status.state === "recording";
+        if (err instanceof RemuxUnsuitableError) {
+          this.#gstreamerOnly = true;
+          this.#log.info("camera goes to GStreamer", { why: message });
+          continue;
+        }
         if (err instanceof UnsupportedSourceError) {
           this.#set("failed", message);
           this.#log.error("camera failed; not retrying", { err });
@@ -194,6 +203,11 @@ export class CameraSupervisor {
       }
     }
     this.#set("stopped", this.#status.lastError);
+  }
+
+  #builtin(): boolean {
+    return this.#ctx.builtinRemux === true && !this.#gstreamerOnly &&
+      remuxable(this.camera, this.#ctx.plan);
   }
 
   #lastLogged: { message: string; atMs: number; repeats: number } | null = null;
