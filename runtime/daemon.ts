@@ -14,6 +14,7 @@ import {
   loadProfile,
   type VideoPlan,
 } from "./board/mod.ts";
+import { remuxable } from "./recorder/remux_recorder.ts";
 import { planSource, readSourceFormats } from "./recorder/source.ts";
 import {
   type CameraStatus,
@@ -164,24 +165,32 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         onDiskFull,
         ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
       })
-      : new WorkerPool(groupCameras(planned, perProcess), {
-        config: cfg,
-        log: log.child({ module: "recorder" }),
-        onDiskFull,
-        ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
-        onWorkerLost: (cameras, reason) => {
-          for (const camera of cameras) {
-            try {
-              storage.index().addEvent({
-                camera,
-                tsMs: now(),
-                kind: "recorder-lost",
-                detail: { reason },
-              });
-            } catch { /* the log has it */ }
-          }
+      : new WorkerPool(
+        groupCameras(
+          planned,
+          perProcess,
+          cfg.recording.builtinCamerasPerProcess,
+          (p) => cfg.recording.remux === "builtin" && !p.fault && remuxable(p.camera, p.plan),
+        ),
+        {
+          config: cfg,
+          log: log.child({ module: "recorder" }),
+          onDiskFull,
+          ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
+          onWorkerLost: (cameras, reason) => {
+            for (const camera of cameras) {
+              try {
+                storage.index().addEvent({
+                  camera,
+                  tsMs: now(),
+                  kind: "recorder-lost",
+                  detail: { reason },
+                });
+              } catch { /* the log has it */ }
+            }
+          },
         },
-      });
+      );
     const stopping = new AbortController();
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };

@@ -111,6 +111,12 @@ export interface RecordingConfig {
    * camera inside the daemon process itself.
    */
   readonly camerasPerProcess: number;
+  /**
+   * Cameras recorded by the built-in remuxer share recorder processes in groups this big (no
+   * native code to contain; fewer processes cost less CPU). 0 in camerasPerProcess still means
+   * all in the daemon.
+   */
+  readonly builtinCamerasPerProcess: number;
 }
 
 /** A key that signs licences: raw 32-byte Ed25519 public key, base64url. */

@@ -82,6 +82,9 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       remux: recording?.oneOf("remux", "builtin", REMUX_ENGINES) ?? "builtin",
       stallSeconds: recording?.integer("stallSeconds", 10, 2, 300) ?? 10,
       camerasPerProcess: recording?.integer("camerasPerProcess", 4, 0, MAX_CAMERAS) ?? 4,
+      builtinCamerasPerProcess:
+        recording?.integer("builtinCamerasPerProcess", 16, 1, MAX_CAMERAS) ??
+          16,
     },
     cameras: readCameras(top.raw("cameras"), errors),
   };

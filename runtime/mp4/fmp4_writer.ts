@@ -419,12 +419,14 @@ function videoSampleSize(sample: VideoSample): number {
 /**
  * One moof + mdat: `sequence` is the fragment's number (1, 2, … within a file), base times are
  * decode times of each run's first sample in its track's timescale. A run may be empty (a
- * fragment of audio only), not both. The result is a single buffer of exactly its size.
+ * fragment of audio only), not both. The result is a single buffer of exactly its size: a new one,
+ * or the front of what `buffer(size)` gives when that is passed (a recorder reuses its buffers).
  */
 export function mediaFragment(
   sequence: number,
   video: VideoRun,
   audio?: AudioRun | null,
+  buffer?: (size: number) => Uint8Array,
 ): Uint8Array {
   if (!Number.isInteger(sequence) || sequence < 0 || sequence > MAX_U32) {
     throw new Fmp4WriteError(`the fragment sequence number ${sequence} is not in 0..2^32-1`);
@@ -463,8 +465,10 @@ export function mediaFragment(
   if (mdatSize > MAX_U32) throw new Fmp4WriteError(`a fragment of ${mdatSize} bytes is too big`);
 
   // Pass 2: write.
-  const out = new Uint8Array(moofSize + mdatSize);
-  const view = new DataView(out.buffer);
+  const total = moofSize + mdatSize;
+  const given = buffer?.(total);
+  const out = given && given.length >= total ? given.subarray(0, total) : new Uint8Array(total);
+  const view = new DataView(out.buffer, out.byteOffset, total);
   let p = 0;
   const header = (size: number, a: number, b: number, c: number, d: number) => {
     view.setUint32(p, size);

@@ -22,6 +22,7 @@ import {
 } from "../mp4/fmp4_writer.ts";
 import { isAccessUnitDelimiter, parameterSetKind, parseSps } from "../mp4/h26x.ts";
 import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "../rtsp/types.ts";
+import type { ByteArena } from "../rtsp/byte_arena.ts";
 
 /** A forward step between pictures longer than this is a discontinuity, not a long frame. */
 const MAX_STEP_S = 5;
@@ -47,6 +48,10 @@ export interface SegmenterOptions {
   readonly parameterSets?: readonly Uint8Array[];
   /** AAC audio recorded with the video, or null. */
   readonly audio?: SegmenterAudio | null;
+  /** Where the pictures' NAL units live: released here once they are in a fragment. */
+  readonly arena?: ByteArena;
+  /** Gives a buffer of at least `size` bytes for the next fragment (reuse); default: new ones. */
+  readonly fragmentBuffer?: (size: number) => Uint8Array;
 }
 
 /** What the caller must do, in order. Timestamps are the video's extended RTP timestamps. */
@@ -107,7 +112,10 @@ export class Fmp4Segmenter {
   #everOpened = false;
   /** Audio frames waiting for their fragment, with their place on the video timeline. */
   #audio: { data: Uint8Array; videoTs: number }[] = [];
-  #lastKeyframe: { nals: Uint8Array[]; params: ParameterSets } | null = null;
+  /** The latest keyframe written, as Annex B with its parameter sets (a reused buffer). */
+  #keyframe = new Uint8Array(0);
+  #keyframeBytes = 0;
+  #flushed = false;
   #size: { width: number; height: number } | null = null;
 
   constructor(options: SegmenterOptions) {
@@ -128,21 +136,14 @@ export class Fmp4Segmenter {
     return this.#segment !== null;
   }
 
-  /** The latest keyframe as an Annex B byte stream with its parameter sets, or null. */
+  /** The latest keyframe as an Annex B byte stream with its parameter sets (a copy), or null. */
   lastKeyframe(): Uint8Array | null {
-    const key = this.#lastKeyframe;
-    if (!key) return null;
-    const nals = [key.params.vps, key.params.sps, key.params.pps, ...key.nals].filter(
-      (n): n is Uint8Array => n !== null,
-    );
-    const out = new Uint8Array(nals.reduce((sum, n) => sum + 4 + n.length, 0));
-    let at = 0;
-    for (const nal of nals) {
-      out.set([0, 0, 0, 1], at);
-      out.set(nal, at + 4);
-      at += 4 + nal.length;
-    }
-    return out;
+    return this.#keyframeBytes === 0 ? null : this.#keyframe.slice(0, this.#keyframeBytes);
+  }
+
+  /** True once a keyframe was written (lastKeyframe() gives one). */
+  get hasKeyframe(): boolean {
+    return this.#keyframeBytes > 0;
   }
 
   /** Takes one picture; appends what to write to `out`. */
@@ -212,8 +213,15 @@ export class Fmp4Segmenter {
       }
       this.#open(au.timestamp, out);
     }
-    if (au.keyframe) this.#lastKeyframe = { nals, params: { ...this.#params } };
     this.#held = { nals, ts: au.timestamp, keyframe: au.keyframe };
+    this.#release();
+  }
+
+  /** After a fragment took pictures: their arena chunks go back (the held picture stays). */
+  #release(): void {
+    if (!this.#flushed) return;
+    this.#flushed = false;
+    this.#options.arena?.releaseBefore(this.#held?.nals[0] ?? null);
   }
 
   /**
@@ -229,6 +237,7 @@ export class Fmp4Segmenter {
   /** Ends the open segment (the last picture lasts as long as the one before). */
   finish(out: SegmenterOutput[]): void {
     this.#finishSegment(out, this.#lastDuration);
+    this.#release();
   }
 
   #finishSegment(out: SegmenterOutput[], lastDuration: number): void {
@@ -245,6 +254,7 @@ export class Fmp4Segmenter {
     const held = this.#held;
     if (!held) return;
     this.#lastDuration = duration;
+    if (held.keyframe) this.#keepKeyframe(segment.params, held.nals);
     segment.samples.push({ nals: held.nals, duration, keyframe: held.keyframe });
     this.#held = null;
     if (held.ts + duration - segment.fragmentStartTs >= this.#fragmentTicks) {
@@ -259,7 +269,9 @@ export class Fmp4Segmenter {
       segment.sequence++,
       { baseTime: segment.fragmentStartTs - segment.startTs, samples: segment.samples },
       audio,
+      this.#options.fragmentBuffer,
     );
+    this.#flushed = true;
     const frames = segment.samples.length;
     segment.frames += frames;
     segment.samples = [];
@@ -328,6 +340,22 @@ export class Fmp4Segmenter {
     this.#flush(segment, endTs, out);
     this.#segment = null;
     out.push({ type: "close", endTs, frames: segment.frames });
+  }
+
+  /** Copies a keyframe out of the arena for snapshots, into a buffer reused from GOP to GOP. */
+  #keepKeyframe(params: ParameterSets, nals: readonly Uint8Array[]): void {
+    const parts = [params.vps, params.sps, params.pps, ...nals];
+    let size = 0;
+    for (const part of parts) if (part) size += 4 + part.length;
+    if (this.#keyframe.length < size) this.#keyframe = new Uint8Array(size + (size >> 2));
+    let at = 0;
+    for (const part of parts) {
+      if (!part) continue;
+      this.#keyframe.set([0, 0, 0, 1], at);
+      this.#keyframe.set(part, at + 4);
+      at += 4 + part.length;
+    }
+    this.#keyframeBytes = at;
   }
 
   #haveParams(): boolean {

@@ -14,7 +14,7 @@ Deno.test("a crashed recorder process takes down only its own camera, which come
   await using camA = await startVirtualCamera(small);
   await using camB = await startVirtualCamera(small);
   await using h = await startHarness({
-    recording: { camerasPerProcess: 1 },
+    recording: { camerasPerProcess: 1, builtinCamerasPerProcess: 1 },
     cameras: [{ id: "a", url: camA.rtspUrl }, { id: "b", url: camB.rtspUrl }],
   });
   await h.until("a", (s) => s.segments >= 1, "a records");
@@ -86,7 +86,7 @@ Deno.test("a recorder process that hangs is killed and restarted; the other came
   await using camA = await startVirtualCamera(small);
   await using camB = await startVirtualCamera(small);
   await using h = await startHarness({
-    recording: { camerasPerProcess: 1 },
+    recording: { camerasPerProcess: 1, builtinCamerasPerProcess: 1 },
     cameras: [{ id: "a", url: camA.rtspUrl }, { id: "b", url: camB.rtspUrl }],
   }, { workerHangMs: 3_000 });
   await h.until("a", (s) => s.segments >= 1, "a records");

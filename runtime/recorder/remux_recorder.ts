@@ -55,6 +55,7 @@ export class DiskTooSlowError extends Error {
 const STATS_EVERY_MS = 1_000;
 const RTSP_TIMEOUT_MS = 5_000;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const MAX_SPARE_BUFFERS = 3;
 /** Re-tie RTP time to the wall clock at a segment start when they drifted this far apart. */
 const MAX_DRIFT_MS = 2_000;
 const G711 = new Set(["PCMA", "PCMU"]);
@@ -163,6 +164,8 @@ class RemuxRun {
   /** Audio timestamp (scaled to the video clock) → video timeline offset, fixed at the first. */
   #audioOffset: number | null = null;
   #keyframeWaiters: (() => void)[] = [];
+  /** Fragment buffers back from the disk, reused (no allocation per fragment). */
+  readonly #spareBuffers: Uint8Array[] = [];
 
   constructor(camera: CameraConfig, ctx: RecorderContext, session: RtspSession) {
     this.#camera = camera;
@@ -177,6 +180,8 @@ class RemuxRun {
       audio: audio
         ? { config: audio.config, sampleRate: audio.clockRate, channels: audio.channels }
         : null,
+      arena: session.arena,
+      fragmentBuffer: (size) => this.#fragmentBuffer(size),
     });
     this.#clock = new RtpWallClock(session.video.clockRate);
     this.#meter = new StatsMeter(ctx.now());
@@ -184,7 +189,7 @@ class RemuxRun {
   }
 
   readonly keyframes: KeyframeTap = async (timeoutMs) => {
-    if (!this.#segmenter.lastKeyframe()) {
+    if (!this.#segmenter.hasKeyframe) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.#keyframeWaiters.push(() => {
@@ -232,9 +237,8 @@ class RemuxRun {
   #onVideo(au: VideoAccessUnit): void {
     const now = this.#ctx.now();
     this.#lastVideo = { ts: au.timestamp, atMs: now };
-    const hadKeyframe = this.#segmenter.lastKeyframe() !== null;
     this.#segmenter.pushVideo(au, this.#pending);
-    if (!hadKeyframe && this.#keyframeWaiters.length > 0 && this.#segmenter.lastKeyframe()) {
+    if (this.#keyframeWaiters.length > 0 && this.#segmenter.hasKeyframe) {
       for (const wake of this.#keyframeWaiters.splice(0)) wake();
     }
     if (this.#pending.length > 0) this.#drain();
@@ -307,8 +311,11 @@ class RemuxRun {
         const file = this.#file;
         if (!file) return;
         await writeAll(file.handle, output.bytes);
+        if (this.#spareBuffers.length < MAX_SPARE_BUFFERS) {
+          this.#spareBuffers.push(new Uint8Array(output.bytes.buffer));
+        }
         // On the SSD before the next fragment: a power cut loses about one fragment (1 s).
-        await file.handle.syncData();
+        if (!Deno.env.get("NVR_NO_SYNC")) await file.handle.syncData();
         this.#bytesWritten += output.bytes.length;
         return;
       }
@@ -329,6 +336,14 @@ class RemuxRun {
         return;
       }
     }
+  }
+
+  #fragmentBuffer(size: number): Uint8Array {
+    const spare = this.#spareBuffers;
+    for (let i = 0; i < spare.length; i++) {
+      if (spare[i]!.length >= size) return spare.splice(i, 1)[0]!;
+    }
+    return new Uint8Array(size + (size >> 1));
   }
 
   #fail(err: unknown): void {

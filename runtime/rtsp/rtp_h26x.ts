@@ -11,13 +11,14 @@
  * malformed aggregates mark the access unit `damaged`; a unit over {@link MAX_AU_BYTES} or
  * {@link MAX_AU_NALS} is dropped and the next one is marked damaged.
  *
- * Buffer ownership: single NAL units and aggregated ones are subarrays of the payload passed to
- * push(), not copies, so the caller must never overwrite a payload's bytes afterwards (the RTSP
- * reader reads into a fresh slab and abandons it, never reuses it). Fragmented NAL units are
- * reassembled into one new buffer each.
+ * Buffer ownership: every NAL unit is copied once into the ByteArena given (fragments appended in
+ * place as they come), so the caller may reuse the payload's bytes as soon as push() returns (the
+ * RTSP reader reads into one reused buffer). The NAL units handed out are views into the arena,
+ * valid until whoever consumes them releases them there (ByteArena.releaseBefore).
  */
 import type { VideoAccessUnit, VideoCodec } from "./types.ts";
 import { SequenceTracker, TimestampExtender } from "./rtp_unwrap.ts";
+import { ByteArena } from "./byte_arena.ts";
 
 /** Larger access units are dropped (a 4K intra picture is a few MiB). */
 export const MAX_AU_BYTES = 16 * 1024 * 1024;
@@ -48,16 +49,19 @@ export class H26xDepacketizer {
   /** A loss between units: the next unit starts damaged. */
   #damageNext = false;
 
-  // The fragmented NAL unit in progress.
-  #fuParts: Uint8Array[] = [];
+  // The fragmented NAL unit in progress (its bytes grow in the arena).
+  readonly #arena: ByteArena;
+  #fuOpen = false;
   #fuBytes = 0;
-  #fuHeader: Uint8Array | null = null;
+  readonly #fuHead = new Uint8Array(2);
 
   /** Units finished but not yet returned (two can finish in one push). */
   #ready: VideoAccessUnit[] = [];
 
-  constructor(codec: VideoCodec) {
+  /** `arena`: where NAL units are kept (default: one of its own). */
+  constructor(codec: VideoCodec, arena: ByteArena = new ByteArena()) {
     this.codec = codec;
+    this.#arena = arena;
     this.#h265 = codec === "h265";
   }
 
@@ -122,7 +126,7 @@ export class H26xDepacketizer {
 
   /** The unit in progress is complete (marker, or a new timestamp) or cut short (`lossAfter`). */
   #finish(lossAfter: boolean): void {
-    if (this.#fuHeader !== null) this.#damage(); // its last fragment never came
+    if (this.#fuOpen) this.#damage(); // its last fragment never came
     this.#open = false;
     if (this.#overflow) {
       this.#dropped++;
@@ -146,12 +150,12 @@ export class H26xDepacketizer {
 
   #damage(): void {
     this.#damaged = true;
-    this.#fuParts = [];
+    if (this.#fuOpen) this.#arena.abort();
+    this.#fuOpen = false;
     this.#fuBytes = 0;
-    this.#fuHeader = null;
   }
 
-  #add(nal: Uint8Array): void {
+  #add(nal: Uint8Array, owned = false): void {
     if (this.#overflow) return;
     if (nal.length === 0) {
       this.#damaged = true;
@@ -173,7 +177,7 @@ export class H26xDepacketizer {
     }
     if (vcl) this.#hasVcl = true;
     if (this.#h265 ? type >= 16 && type <= 23 : type === 5) this.#keyframe = true;
-    this.#nals.push(nal);
+    this.#nals.push(owned ? nal : this.#arena.copy(nal));
     this.#bytes += nal.length;
   }
 
@@ -194,6 +198,7 @@ export class H26xDepacketizer {
   #payload264(p: Uint8Array): void {
     if (p.length < 1) return this.#damage();
     const type = p[0]! & 0x1f;
+    if (this.#fuOpen && type !== 28) this.#damage(); // the fragmented unit never ended
     if (type >= 1 && type <= 23) return this.#add(p);
     if (type === 24) return this.#aggregate(p, 1);
     if (type === 28) {
@@ -207,6 +212,7 @@ export class H26xDepacketizer {
   #payload265(p: Uint8Array): void {
     if (p.length < 2) return this.#damage();
     const type = (p[0]! >> 1) & 0x3f;
+    if (this.#fuOpen && type !== 49) this.#damage(); // the fragmented unit never ended
     if (type < 48) return this.#add(p);
     if (type === 48) return this.#aggregate(p, 2);
     if (type === 49) {
@@ -232,12 +238,16 @@ export class H26xDepacketizer {
 
   /** FU-A / FU: `fu` is the FU header (S, E bits); `head0`, `head1` the NAL header (-1: none). */
   #fragment(p: Uint8Array, offset: number, fu: number, head0: number, head1: number): void {
+    const arena = this.#arena;
     if (fu & 0x80) {
-      if (this.#fuHeader !== null) this.#damage(); // the previous one never ended
-      this.#fuHeader = head1 < 0 ? Uint8Array.of(head0) : Uint8Array.of(head0, head1);
-      this.#fuParts = [];
-      this.#fuBytes = this.#fuHeader.length;
-    } else if (this.#fuHeader === null) {
+      if (this.#fuOpen) this.#damage(); // the previous one never ended
+      this.#fuOpen = true;
+      this.#fuHead[0] = head0;
+      this.#fuHead[1] = head1;
+      arena.begin();
+      arena.append(this.#fuHead.subarray(0, head1 < 0 ? 1 : 2));
+      this.#fuBytes = head1 < 0 ? 1 : 2;
+    } else if (!this.#fuOpen) {
       this.#damaged = true; // its start was lost
       return;
     }
@@ -246,23 +256,14 @@ export class H26xDepacketizer {
     if (this.#bytes + this.#fuBytes > MAX_AU_BYTES) {
       this.#overflow = true;
       this.#nals = [];
-      this.#fuParts = [];
-      this.#fuHeader = null;
+      arena.abort();
+      this.#fuOpen = false;
       return;
     }
-    this.#fuParts.push(part);
+    arena.append(part);
     if (!(fu & 0x40)) return;
-    const nal = new Uint8Array(this.#fuBytes);
-    const head = this.#fuHeader;
-    nal.set(head, 0);
-    let at = head.length;
-    for (const piece of this.#fuParts) {
-      nal.set(piece, at);
-      at += piece.length;
-    }
-    this.#fuParts = [];
-    this.#fuHeader = null;
+    this.#fuOpen = false;
     this.#fuBytes = 0;
-    this.#add(nal);
+    this.#add(arena.end(), true);
   }
 }

@@ -30,13 +30,15 @@ Deno.test("H.264: single NAL packets up to the marker make one access unit", () 
   assertEquals([d.lostPackets, d.flush()], [0, null]);
 });
 
-Deno.test("H.264: STAP-A is split into its NAL units (subarrays of the packet)", () => {
+Deno.test("H.264: STAP-A is split into its NAL units (copied into the arena, not the packet)", () => {
   const d = new H26xDepacketizer("h264");
   const stap = bytes(0x78, 0, SPS.length, ...SPS, 0, PPS.length, ...PPS);
   assertEquals(d.push(stap, 10, 0, false), null);
   const au = d.push(bytes(...IDR), 11, 0, true);
   assertEquals(nals(au), [SPS, PPS, IDR]);
-  assert(au?.nals[0]?.buffer === stap.buffer, "aggregated NALs are views, not copies");
+  assert(au?.nals[0]?.buffer !== stap.buffer, "the packet's buffer may be reused at once");
+  stap.fill(0);
+  assertEquals(nals(au)?.[0], SPS, "so overwriting it changes nothing");
   // A size running past the packet: what came before is kept, the unit is damaged.
   d.push(bytes(0x78, 0, 3, ...PPS, 0, 9, 1, 2), 12, 3000, false);
   const bad = d.push(bytes(...P), 13, 3000, true);

@@ -5,15 +5,17 @@
  *   await using session = await RtspSession.open({ url, user, password, audio: true });
  *   await session.play({ onVideo(au) {…}, onAudio(au) {…} }, signal); // until signal aborts
  *
- * One reader runs from open() to close(): it reads the socket in large chunks into a slab (at
- * least 64 KiB free per read) and parses `$`-framed packets and RTSP answers out of it in one
- * tight loop, so requests made while playing (keepalives, TEARDOWN) are answered on the same
- * stream. Packets are subarrays of the slab; a slab is never written twice (a full one is
- * abandoned and the unparsed tail copied to a new one), so access units may keep referring to it.
+ * One reader runs from open() to close(): it reads the socket in large chunks into one reused
+ * buffer (at least 64 KiB free per read; the unparsed tail is moved to its front) and parses
+ * `$`-framed packets and RTSP answers out of it in one tight loop, so requests made while playing
+ * (keepalives, TEARDOWN) are answered on the same stream. NAL units are copied once into the
+ * session's ByteArena (`arena`), where they stay until the consumer releases them; audio frames
+ * are copied out. Nothing is allocated per packet: see byte_arena.ts for why that matters.
  */
 import { authorize, parseSdp, type SdpMedia } from "../recorder/rtsp_describe.ts";
 import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "./types.ts";
 import { H26xDepacketizer } from "./rtp_h26x.ts";
+import { ByteArena } from "./byte_arena.ts";
 import { aacConfigFromFmtp, AacDepacketizer, fmtpParams } from "./rtp_aac.ts";
 
 export interface RtspOpenOptions {
@@ -79,7 +81,7 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_SESSION_TIMEOUT_S = 60;
 const TEARDOWN_TIMEOUT_MS = 1000;
 const MIN_READ = 64 * 1024;
-const SLAB_BYTES = 1024 * 1024;
+const READ_BUFFER_BYTES = 256 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_GARBAGE_BYTES = 1024 * 1024;
@@ -131,7 +133,9 @@ export class RtspSession implements AsyncDisposable {
   #playUrl = "";
 
   // Reading.
-  #slab = new Uint8Array(SLAB_BYTES);
+  /** Where video NAL units are kept until the consumer releases them (releaseBefore). */
+  readonly arena: ByteArena = new ByteArena();
+  #slab = new Uint8Array(READ_BUFFER_BYTES);
   #start = 0;
   #end = 0;
   #synced = true;
@@ -301,7 +305,7 @@ export class RtspSession implements AsyncDisposable {
       clockRate: video.clockRate ?? 90000,
       parameterSets: parameterSets(codec, video.fmtp),
     };
-    this.#videoDepay = new H26xDepacketizer(codec);
+    this.#videoDepay = new H26xDepacketizer(codec, this.arena);
     this.#videoTrack = {
       channel: await this.#setupTrack(video, baseUrl, VIDEO_CHANNEL),
       payloadType: video.payloadType,
@@ -456,7 +460,7 @@ export class RtspSession implements AsyncDisposable {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        if (this.#slab.length - this.#end < MIN_READ) this.#newSlab();
+        if (this.#slab.length - this.#end < MIN_READ) this.#compact();
         const n = await this.#conn.read(this.#slab.subarray(this.#end));
         if (n === null) {
           throw new RtspError(
@@ -478,12 +482,16 @@ export class RtspSession implements AsyncDisposable {
     }
   }
 
-  /** Abandons the slab (packets handed out keep referring to it) for a new one. */
-  #newSlab(): void {
+  /** Moves the unparsed tail to the front of the buffer (a bigger buffer if it must). */
+  #compact(): void {
     const pending = this.#end - this.#start;
-    const next = new Uint8Array(Math.max(SLAB_BYTES, pending + MIN_READ));
-    next.set(this.#slab.subarray(this.#start, this.#end));
-    this.#slab = next;
+    if (this.#slab.length - pending < MIN_READ) {
+      const next = new Uint8Array(pending + MIN_READ + READ_BUFFER_BYTES);
+      next.set(this.#slab.subarray(this.#start, this.#end));
+      this.#slab = next;
+    } else {
+      this.#slab.copyWithin(0, this.#start, this.#end);
+    }
     this.#start = 0;
     this.#end = pending;
   }
@@ -583,7 +591,10 @@ export class RtspSession implements AsyncDisposable {
     } else if (this.#audioDepay !== null) {
       const frames = this.#audioDepay.push(payload, sequence, timestamp, marker);
       this.counters.packetsLost = this.#videoDepay.lostPackets + this.#audioDepay.lostPackets;
-      if (handlers?.onAudio !== undefined) { for (const f of frames) handlers.onAudio(f); }
+      if (handlers?.onAudio !== undefined) {
+        // Frames may be views of the read buffer, which is reused: hand out copies.
+        for (const f of frames) handlers.onAudio({ data: f.data.slice(), timestamp: f.timestamp });
+      }
     }
   }
 
