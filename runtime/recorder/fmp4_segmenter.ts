@@ -20,7 +20,7 @@ import {
   type VideoSample,
   type VideoTrackConfig,
 } from "../mp4/fmp4_writer.ts";
-import { isAccessUnitDelimiter, parameterSetKind, parseSps } from "../mp4/h26x.ts";
+import { isAccessUnitDelimiter, isSliceNal, parameterSetKind, parseSps } from "../mp4/h26x.ts";
 import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "../rtsp/types.ts";
 import type { ByteArena } from "../rtsp/byte_arena.ts";
 
@@ -110,6 +110,8 @@ export class Fmp4Segmenter {
   #lastDuration: number;
   #waitForKeyframe = false;
   #everOpened = false;
+  /** NAL units that came without a slice, waiting for the picture they precede. */
+  readonly #prefix: Uint8Array[] = [];
   /** Audio frames waiting for their fragment, with their place on the video timeline. */
   #audio: { data: Uint8Array; videoTs: number }[] = [];
   /** The latest keyframe written, as Annex B with its parameter sets (a reused buffer). */
@@ -160,6 +162,13 @@ export class Fmp4Segmenter {
       nals.push(nal);
     }
     if (nals.length === 0) return; // parameter sets alone: not a picture
+    if (!nals.some((n) => isSliceNal(this.#options.codec, n))) {
+      // SEI and the like without a slice: they belong to the next picture.
+      this.#prefix.push(...nals);
+      if (this.#prefix.length > 64) this.#prefix.splice(0, this.#prefix.length - 64);
+      return;
+    }
+    if (this.#prefix.length > 0) nals.unshift(...this.#prefix.splice(0));
     const held = this.#held;
     if (held && au.timestamp === held.ts && !this.#waitForKeyframe) {
       // The same picture's next slices, sent after a marker bit (some cameras mark every slice).
