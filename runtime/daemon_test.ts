@@ -46,7 +46,10 @@ Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API k
       "Camera 'ftpcam': URL scheme 'ftp:' is not supported; use one of rtsp:, rtsps:, v4l2: " +
         "(fix cameras[].url in the config)",
     );
-    assertMatch(cams[1]?.lastError ?? "", /^Camera 'gone': (src: Could not open resource|rtsp:\/\/.*: cannot connect)/);
+    assertMatch(
+      cams[1]?.lastError ?? "",
+      /^Camera 'gone': (src: Could not open resource|rtsp:\/\/.*: cannot connect)/,
+    );
     assertEquals(cams[2]?.state, "disabled");
     const failedLines = log.lines.filter((l) => l.camera === "ftpcam" && l.level === "error");
     assertEquals(failedLines.length, 1, "an unsupported camera is reported once, not in a loop");

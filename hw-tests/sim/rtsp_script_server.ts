@@ -17,6 +17,8 @@
  *   // ffmpeg -rtsp_transport tcp -i srv.url …
  */
 import { freePort } from "./ports.ts";
+import { splitAnnexB } from "../../runtime/mp4/h26x.ts";
+import { sleep } from "../../runtime/sleep.ts";
 
 export type ScriptScene =
   | {
@@ -87,30 +89,7 @@ export class ScriptServerError extends Error {
 type Codec = "h264" | "h265";
 
 /** The NAL units of an Annex B stream, without start codes (trailing zero bytes trimmed). */
-export function splitNalUnits(b: Uint8Array): Uint8Array[] {
-  const starts: number[] = [];
-  const codeStarts: number[] = [];
-  let i = 0;
-  while (i + 2 < b.length) {
-    const one = b.indexOf(1, i + 2);
-    if (one < 0) break;
-    if (b[one - 1] === 0 && b[one - 2] === 0) {
-      starts.push(one + 1);
-      codeStarts.push(one - 2);
-      i = one + 1;
-    } else {
-      i = one - 1;
-    }
-  }
-  const nals: Uint8Array[] = [];
-  for (let k = 0; k < starts.length; k++) {
-    const s = starts[k] ?? 0;
-    let e = codeStarts[k + 1] ?? b.length;
-    while (e > s && b[e - 1] === 0) e--; // 4-byte start codes and trailing_zero_8bits
-    if (e > s) nals.push(b.subarray(s, e));
-  }
-  return nals;
-}
+export const splitNalUnits: (b: Uint8Array) => Uint8Array[] = splitAnnexB;
 
 function nalType(codec: Codec, nal: Uint8Array): number {
   const b0 = nal[0] ?? 0;
@@ -438,20 +417,6 @@ function sdp(codec: Codec, ps: ParameterSets, sessionId: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Connections
-
-/** Resolves after `ms`, or early (without throwing) once `signal` aborts; leaves no timer. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted || ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
 
 interface RtspRequest {
   readonly method: string;

@@ -13,6 +13,7 @@ import {
   splitAnnexB,
 } from "./h26x.ts";
 import type { VideoCodec } from "../rtsp/types.ts";
+import { AAC_SAMPLE_RATES } from "../rtsp/rtp_aac.ts";
 
 export interface EncodeOptions {
   readonly width: number;
@@ -87,22 +88,6 @@ export interface AacStream {
   readonly frames: Uint8Array[];
 }
 
-const ADTS_RATES = [
-  96000,
-  88200,
-  64000,
-  48000,
-  44100,
-  32000,
-  24000,
-  22050,
-  16000,
-  12000,
-  11025,
-  8000,
-  7350,
-];
-
 /** A sine tone encoded by ffmpeg's AAC encoder as ADTS, split into raw frames. */
 export async function encodeAac(
   dir: string,
@@ -153,7 +138,7 @@ export function parseAdts(bytes: Uint8Array): AacStream {
         (objectType << 3) | (rateIndex >> 1),
         ((rateIndex & 1) << 7) | (channelConfig << 3),
       );
-      sampleRate = ADTS_RATES[rateIndex] ?? 0;
+      sampleRate = AAC_SAMPLE_RATES[rateIndex] ?? 0;
       channels = channelConfig;
     }
     frames.push(bytes.subarray(at + headerSize, at + length));

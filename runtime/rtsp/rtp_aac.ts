@@ -24,7 +24,8 @@ export interface AacConfig {
   readonly frameLength: number;
 }
 
-const SAMPLE_RATES = [
+/** AAC sampling_frequency_index → Hz (ISO/IEC 14496-3), shared with ADTS headers. */
+export const AAC_SAMPLE_RATES: readonly number[] = [
   96000,
   88200,
   64000,
@@ -68,7 +69,7 @@ export function aacConfigFromFmtp(fmtp: string): AacConfig {
   let objectType = bits.read(5);
   if (objectType === 31) objectType = 32 + bits.read(6);
   const rateIndex = bits.read(4);
-  const sampleRate = rateIndex === 15 ? bits.read(24) : SAMPLE_RATES[rateIndex];
+  const sampleRate = rateIndex === 15 ? bits.read(24) : AAC_SAMPLE_RATES[rateIndex];
   const channels = bits.read(4);
   // GASpecificConfig follows for AAC Main/LC/SSR/LTP/scalable: its first bit is frameLengthFlag.
   const frameLength = objectType >= 1 && objectType <= 7 && bits.left() > 0 && bits.read(1) === 1
