@@ -5,6 +5,7 @@ import { Pipeline } from "../gst/mod.ts";
 import { loadProfile } from "./profile.ts";
 import { probeRegistry } from "./registry.ts";
 import { type EncodeFallback, joinLaunch, planVideo, type SourceCodec } from "./video_plan.ts";
+import { packetFlags } from "../testing/ffprobe.ts";
 
 const FRAMES = "videotestsrc num-buffers=30 pattern=ball";
 const SIZE = "width=320,height=240,framerate=15/1";
@@ -29,22 +30,7 @@ async function run(description: string): Promise<void> {
 }
 
 async function keyframes(path: string): Promise<number> {
-  const out = await new Deno.Command("ffprobe", {
-    args: [
-      "-v",
-      "error",
-      "-select_streams",
-      "v:0",
-      "-show_entries",
-      "packet=flags",
-      "-of",
-      "csv=p=0",
-      path,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.startsWith("K")).length;
+  return (await packetFlags(path)).filter((l) => l.startsWith("K")).length;
 }
 
 Deno.test("the software plans of a board without encoders record real files", async (t) => {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
-import { ffprobe } from "../testing/ffprobe.ts";
+import { ffprobe, packetFlags } from "../testing/ffprobe.ts";
 import { runCommand } from "../testing/ffmpeg.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { makeTestStream, startScriptServer } from "../../hw-tests/sim/rtsp_script_server.ts";
@@ -54,22 +54,6 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000): Pr
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** Flags of every video packet, in order ("K" marks a keyframe). */
-async function packetFlags(path: string): Promise<string[]> {
-  const out = await runCommand("ffprobe", [
-    "-v",
-    "error",
-    "-select_streams",
-    "v:0",
-    "-show_entries",
-    "packet=flags",
-    "-of",
-    "csv=p=0",
-    path,
-  ], 30_000);
-  return out.stdout.trim().split("\n").filter((l) => l !== "");
 }
 
 function camera(url: string, codec: "h264" | "h265"): CameraConfig {

@@ -38,3 +38,24 @@ export async function ffprobe(path: string): Promise<ProbeResult> {
     frames: Number(stream.nb_read_frames),
   };
 }
+
+/** Flags of every video packet in order ("K_" marks a keyframe), without decoding. */
+export async function packetFlags(path: string): Promise<string[]> {
+  const out = await new Deno.Command("ffprobe", {
+    args: [
+      "-v",
+      "error",
+      "-select_streams",
+      "v:0",
+      "-show_entries",
+      "packet=flags",
+      "-of",
+      "csv=p=0",
+      path,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`ffprobe ${path}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "");
+}
