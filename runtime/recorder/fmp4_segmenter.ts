@@ -74,6 +74,12 @@ export interface SegmenterCounters {
   dropped: number;
   /** Pictures before the first usable keyframe of this run (not decodable alone; not kept). */
   skipped: number;
+  /**
+   * Pictures whose timestamp is a little before the previous one's: sent in decode order with
+   * presentation timestamps, i.e. B-frames, which this muxer does not reorder (the recorder hands
+   * such a camera to GStreamer).
+   */
+  reordered: number;
 }
 
 interface ParameterSets {
@@ -100,7 +106,13 @@ interface OpenSegment {
 }
 
 export class Fmp4Segmenter {
-  readonly counters: SegmenterCounters = { framesIn: 0, keyframes: 0, dropped: 0, skipped: 0 };
+  readonly counters: SegmenterCounters = {
+    framesIn: 0,
+    keyframes: 0,
+    dropped: 0,
+    skipped: 0,
+    reordered: 0,
+  };
   readonly #options: SegmenterOptions;
   readonly #segmentTicks: number;
   readonly #fragmentTicks: number;
@@ -193,6 +205,7 @@ export class Fmp4Segmenter {
     }
     if (held) {
       const step = au.timestamp - held.ts;
+      if (step < 0 && step > -MAX_STEP_S * this.#options.clockRate) counters.reordered++;
       if (step <= 0 || step > MAX_STEP_S * this.#options.clockRate) {
         // Timestamps went back or jumped: end here, start again at a keyframe.
         this.#finishSegment(out, this.#lastDuration);

@@ -153,3 +153,14 @@ Deno.test("new parameter sets in the stream (another resolution) start a new seg
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("pictures out of presentation order (B-frames) are counted, never muxed out of order", async () => {
+  const dir = await Deno.makeTempDir();
+  const units = await stream(dir, "h264", 30);
+  // I P B B order: the third and fourth pictures are presented before the second.
+  const swapped = units.map((u, i) => i === 1 ? { ...u, timestamp: u.timestamp + 2 * TICKS } : u);
+  const segmenter = new Fmp4Segmenter({ codec: "h264", clockRate: 90_000, segmentSeconds: 10 });
+  run(segmenter, swapped);
+  assertEquals(segmenter.counters.reordered, 1);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -16,6 +16,8 @@ import {
 import type { CameraStats } from "./camera_stats.ts";
 import type { RecorderContext } from "./camera_recorder.ts";
 import { recordCameraRemux, RemuxUnsuitableError } from "./remux_recorder.ts";
+import { CameraSupervisor } from "./supervisor.ts";
+import { probeStreams } from "../testing/record_pipeline.ts";
 import { type KeyframeTap, snapshotJpeg } from "./snapshot.ts";
 
 function context(
@@ -258,5 +260,40 @@ Deno.test("built-in remuxer: broken RTP and garbage mid-session do not stop reco
   const flags = await packetFlags(path);
   assert(flags.length >= 45, `both clean scenes kept: ${flags.length} frames`);
   assert(flags[0]?.startsWith("K"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a camera with G.711 audio is handed to GStreamer by its supervisor and recorded with AAC", async () => {
+  const dir = await Deno.makeTempDir();
+  await using cam = await startVirtualCamera({
+    codec: "h264",
+    width: 320,
+    height: 240,
+    fps: 15,
+    audio: "pcmu",
+  });
+  using index = SegmentIndex.open(indexPath(dir));
+  const log = memoryLogger("info");
+  const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+  const supervisor = new CameraSupervisor(
+    camera(cam.rtspUrl, "h264"),
+    context(dir, index, log, seen, "h264"),
+    { backoffMs: [200], jitter: 0 },
+  );
+  const stop = new AbortController();
+  const run = supervisor.run(stop.signal);
+  try {
+    await until(() => supervisor.status().segments >= 2, "two segments");
+  } finally {
+    stop.abort();
+    await run;
+  }
+  assert(log.lines.some((l) => l.msg === "camera goes to GStreamer"), "the hand-over is logged");
+  assertEquals(supervisor.status().restarts, 0, "a hand-over is not a failure");
+  const streams = await probeStreams(`${dir}/${seen.segments[1]!.path}`);
+  assertEquals(streams.map((s) => [s.type, s.codec, s.sampleRate]), [
+    ["video", "h264", null],
+    ["audio", "aac", 8000],
+  ]);
   await Deno.remove(dir, { recursive: true });
 });
