@@ -320,7 +320,7 @@ class RemuxRun {
           this.#spareBuffers.push(new Uint8Array(output.bytes.buffer));
         }
         // On the SSD before the next fragment: a power cut loses about one fragment (1 s).
-        if (!Deno.env.get("NVR_NO_SYNC")) await file.handle.syncData();
+        await file.handle.syncData();
         this.#bytesWritten += output.bytes.length;
         return;
       }

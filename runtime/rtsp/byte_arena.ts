@@ -17,18 +17,12 @@ const DEFAULT_CHUNK = 1024 * 1024;
 /** Released chunks kept for reuse; more are left to the garbage collector. */
 const MAX_FREE = 3;
 
-interface Chunk {
-  readonly seq: number;
-  readonly bytes: Uint8Array;
-}
-
 export class ByteArena {
   readonly #chunkBytes: number;
   /** Chunks that may hold live views, oldest first; the last is being filled. */
-  readonly #live: Chunk[] = [];
+  readonly #live: Uint8Array[] = [];
   readonly #free: Uint8Array[] = [];
   #used = 0;
-  #seq = 0;
   /** Start (in the current chunk) of a growing allocation, or -1. */
   #growing = -1;
   #allocated = 0;
@@ -97,18 +91,16 @@ export class ByteArena {
   releaseBefore(oldest: Uint8Array | null): void {
     let keepFrom = this.#live.length - 1;
     if (oldest !== null) {
-      const at = this.#live.findIndex((c) => c.bytes.buffer === oldest.buffer);
+      const at = this.#live.findIndex((c) => c.buffer === oldest.buffer);
       if (at >= 0) keepFrom = at;
     }
     for (const chunk of this.#live.splice(0, keepFrom)) {
-      if (chunk.bytes.length === this.#chunkBytes && this.#free.length < MAX_FREE) {
-        this.#free.push(chunk.bytes);
-      }
+      if (chunk.length === this.#chunkBytes && this.#free.length < MAX_FREE) this.#free.push(chunk);
     }
   }
 
   #current(): Uint8Array {
-    return this.#live[this.#live.length - 1]!.bytes;
+    return this.#live[this.#live.length - 1]!;
   }
 
   #reserve(size: number): Uint8Array {
@@ -125,7 +117,7 @@ export class ByteArena {
       bytes = new Uint8Array(size);
       this.#allocated++;
     }
-    this.#live.push({ seq: this.#seq++, bytes });
+    this.#live.push(bytes);
     this.#used = 0;
   }
 }

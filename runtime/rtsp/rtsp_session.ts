@@ -135,7 +135,7 @@ export class RtspSession implements AsyncDisposable {
   // Reading.
   /** Where video NAL units are kept until the consumer releases them (releaseBefore). */
   readonly arena: ByteArena = new ByteArena();
-  #slab = new Uint8Array(READ_BUFFER_BYTES);
+  #buffer = new Uint8Array(READ_BUFFER_BYTES);
   #start = 0;
   #end = 0;
   #synced = true;
@@ -460,8 +460,8 @@ export class RtspSession implements AsyncDisposable {
   async #readLoop(): Promise<void> {
     try {
       for (;;) {
-        if (this.#slab.length - this.#end < MIN_READ) this.#compact();
-        const n = await this.#conn.read(this.#slab.subarray(this.#end));
+        if (this.#buffer.length - this.#end < MIN_READ) this.#compact();
+        const n = await this.#conn.read(this.#buffer.subarray(this.#end));
         if (n === null) {
           throw new RtspError(
             `${this.#shown}: camera closed the connection; it restarted, dropped off the ` +
@@ -485,20 +485,20 @@ export class RtspSession implements AsyncDisposable {
   /** Moves the unparsed tail to the front of the buffer (a bigger buffer if it must). */
   #compact(): void {
     const pending = this.#end - this.#start;
-    if (this.#slab.length - pending < MIN_READ) {
+    if (this.#buffer.length - pending < MIN_READ) {
       const next = new Uint8Array(pending + MIN_READ + READ_BUFFER_BYTES);
-      next.set(this.#slab.subarray(this.#start, this.#end));
-      this.#slab = next;
+      next.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#buffer = next;
     } else {
-      this.#slab.copyWithin(0, this.#start, this.#end);
+      this.#buffer.copyWithin(0, this.#start, this.#end);
     }
     this.#start = 0;
     this.#end = pending;
   }
 
-  /** Parses every complete frame and answer in the slab. */
+  /** Parses every complete frame and answer in the read buffer. */
   #pump(): void {
-    const s = this.#slab;
+    const s = this.#buffer;
     const end = this.#end;
     let i = this.#start;
     try {
