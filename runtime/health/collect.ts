@@ -69,6 +69,7 @@ export function cameraHealth(s: CameraStatus): CameraHealth {
     height: s.stats.height,
     mode: s.plan.mode,
     codec: s.plan.codec,
+    recorder: s.plan.recorder ?? "gstreamer",
   };
 }
 

@@ -140,6 +140,7 @@ Deno.test("cameras and plugins are reported as given", async () => {
     height: 1080,
     mode: "passthrough",
     codec: "h265",
+    recorder: "gstreamer",
   }]);
   assertEquals(h.plugins.map((p) => p.state), ["failed"]);
   assertEquals(h.smart, [], "smartctl null: no SMART round");

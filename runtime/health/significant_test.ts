@@ -28,6 +28,7 @@ async function baseline(): Promise<Health> {
       height: 720,
       mode: "passthrough",
       codec: "h265",
+      recorder: "builtin",
     }],
     disks: [{
       label: "data",

@@ -120,6 +120,8 @@ export interface CameraHealth {
   /** "passthrough", "transcode", … and the codec recorded. */
   readonly mode: string;
   readonly codec: string;
+  /** "builtin" (the daemon's own RTSP remuxer) or "gstreamer". */
+  readonly recorder: string;
 }
 
 /** A plugin as the plugin host reports it (input; empty until plugins exist). */

@@ -21,7 +21,13 @@ export interface CameraStatus {
   /** Wall-clock end of the newest finished segment (ms), or null. */
   readonly lastSegmentEndMs: number | null;
   /** How the video is recorded and why (passthrough, or which encoder). */
-  readonly plan: { readonly mode: string; readonly codec: string; readonly reason: string };
+  readonly plan: {
+    readonly mode: string;
+    readonly codec: string;
+    readonly reason: string;
+    /** Who records it: the built-in remuxer or a GStreamer pipeline (absent: GStreamer). */
+    readonly recorder?: "builtin" | "gstreamer";
+  };
   /** Measured once a second while recording. */
   readonly stats: CameraStats;
 }

@@ -69,6 +69,7 @@ Deno.test("garbage from a 'camera' and a codec mismatch fail alone; a good camer
       ],
     });
     await h.until("good", (s) => s.segments >= 2, "the good camera's segments");
+    assertEquals(h.camera("good").plan.recorder, "builtin", "the status says who records it");
     const noise = await h.until("noise", (s) => s.restarts >= 1, "noise refused");
     assertMatch(noise.lastError ?? "", /^Camera 'noise': /);
     const mismatch = await h.until("mismatch", (s) => s.lastError !== null, "mismatch refused");

@@ -290,6 +290,7 @@ Deno.test("a camera with G.711 audio is handed to GStreamer by its supervisor an
   }
   assert(log.lines.some((l) => l.msg === "camera goes to GStreamer"), "the hand-over is logged");
   assertEquals(supervisor.status().restarts, 0, "a hand-over is not a failure");
+  assertEquals(supervisor.status().plan.recorder, "gstreamer", "status says who records it");
   const streams = await probeStreams(`${dir}/${seen.segments[1]!.path}`);
   assertEquals(streams.map((s) => [s.type, s.codec, s.sampleRate]), [
     ["video", "h264", null],

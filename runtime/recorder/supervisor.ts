@@ -142,6 +142,7 @@ export class CameraSupervisor {
     }
     const backoff = this.#options.backoffMs ?? BACKOFF_MS;
     let failures = 0;
+    this.#setRecorder();
     this.#log.info("camera starting", {
       url: redactUrl(this.camera.url),
       plan: this.#ctx.plan.reason,
@@ -170,6 +171,7 @@ export class CameraSupervisor {
         const wasRecording = this.#status.state === "recording";
         if (err instanceof RemuxUnsuitableError) {
           this.#gstreamerOnly = true;
+          this.#setRecorder();
           this.#log.info("camera goes to GStreamer", { why: message });
           continue;
         }
@@ -203,6 +205,11 @@ export class CameraSupervisor {
       }
     }
     this.#set("stopped", this.#status.lastError);
+  }
+
+  #setRecorder(): void {
+    const recorder = this.#builtin() ? "builtin" : "gstreamer";
+    this.#status = { ...this.#status, plan: { ...this.#status.plan, recorder } };
   }
 
   #builtin(): boolean {
