@@ -38,6 +38,7 @@ import {
   TEMPERATURE_RANGE_C,
 } from "./sensor_protocol.ts";
 import type { Reading } from "./sensor_protocol.ts";
+import { writeAll } from "../../runtime/write_all.ts";
 
 /** Values a reading carries. */
 export interface SensorValues {
@@ -133,11 +134,6 @@ async function exists(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
   }
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await file.write(data.subarray(off));
 }
 
 /** mulberry32: small deterministic PRNG, returns floats in [0, 1). */

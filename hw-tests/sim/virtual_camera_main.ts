@@ -25,6 +25,7 @@ import {
 import { type OnvifService, startOnvifService } from "./onvif_service.ts";
 import { openGst, startRtspServer } from "./rtsp_server_ffi.ts";
 import { createSnapshotSource } from "./snapshot.ts";
+import { writeAll } from "../../runtime/write_all.ts";
 
 const HOST = "127.0.0.1";
 
@@ -35,14 +36,6 @@ export interface ReadyLine {
   readonly sub: string;
   readonly onvif: string;
   readonly snapshot: string;
-}
-
-async function writeAll(
-  w: { write(p: Uint8Array): Promise<number> },
-  data: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await w.write(data.subarray(off));
 }
 
 function fail(msg: string, code: number): never {

@@ -8,7 +8,12 @@ import type { CameraConfig } from "../config/types.ts";
 import type { VideoPlan } from "../board/mod.ts";
 import { type BusMessage, Pipeline } from "../gst/mod.ts";
 import type { Logger } from "../log.ts";
-import { incomingPattern, type SegmentIndex, type SegmentRecord } from "../storage/mod.ts";
+import {
+  incomingPattern,
+  newRunId,
+  type SegmentIndex,
+  type SegmentRecord,
+} from "../storage/mod.ts";
 import { finishSegment, prepareIncoming } from "./segment_files.ts";
 import { type CameraStats, StatsMeter } from "./camera_stats.ts";
 import {
@@ -103,7 +108,7 @@ export async function recordCamera(
   // splitmuxsink would otherwise wait forever for an audio pad that never gets data.
   const sound = ctx.audioOff?.() ? null : await probeAudio(camera, { signal });
   if (sound) ctx.log.debug("audio", { reason: sound.reason });
-  const runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+  const runId = newRunId(ctx.now());
   const description = recordingPipeline(camera, {
     location: incomingPattern(ctx.dataDir, camera.id, runId),
     segmentSeconds: ctx.segmentSeconds,

@@ -164,11 +164,10 @@ export class Fmp4Segmenter {
   pushVideo(au: VideoAccessUnit, out: SegmenterOutput[]): void {
     const counters = this.counters;
     const nals: Uint8Array[] = [];
-    let paramsChanged = false;
     for (const nal of au.nals) {
       if (nal.length === 0 || isAccessUnitDelimiter(this.#options.codec, nal)) continue;
       if (parameterSetKind(this.#options.codec, nal) !== null) {
-        paramsChanged = this.#takeParameterSet(nal) || paramsChanged;
+        this.#takeParameterSet(nal);
         continue;
       }
       nals.push(nal);
@@ -220,7 +219,7 @@ export class Fmp4Segmenter {
     if (segment && this.#held) {
       const step = au.timestamp - this.#held.ts;
       const cut = au.keyframe &&
-        (paramsChanged || !sameParams(segment.params, this.#params) ||
+        (!sameParams(segment.params, this.#params) ||
           au.timestamp - segment.startTs >=
             this.#segmentTicks - CUT_SLACK_S * this.#options.clockRate);
       this.#appendHeld(segment, step, out);
@@ -391,14 +390,12 @@ export class Fmp4Segmenter {
     }
   }
 
-  /** Keeps a parameter set; true when it differs from the one before. */
-  #takeParameterSet(nal: Uint8Array): boolean {
+  /** Keeps a parameter set (a copy: the arena's bytes are reused). */
+  #takeParameterSet(nal: Uint8Array): void {
     const kind = parameterSetKind(this.#options.codec, nal);
-    if (kind === null) return false;
+    if (kind === null) return;
     const before = this.#params[kind];
-    if (before && equalBytes(before, nal)) return false;
-    this.#params[kind] = nal.slice();
-    return true;
+    if (!before || !equalBytes(before, nal)) this.#params[kind] = nal.slice();
   }
 }
 

@@ -11,7 +11,7 @@
  * GStreamer passthrough path cannot.
  */
 import type { CameraConfig } from "../config/types.ts";
-import { incomingDir } from "../storage/mod.ts";
+import { incomingFile, newRunId } from "../storage/mod.ts";
 import { RtspError, RtspSession } from "../rtsp/rtsp_session.ts";
 import type { AudioAccessUnit, VideoAccessUnit } from "../rtsp/types.ts";
 import { StatsMeter } from "./camera_stats.ts";
@@ -19,6 +19,7 @@ import { CameraStallError, type RecorderContext } from "./camera_recorder.ts";
 import { Fmp4Segmenter, type SegmenterOutput } from "./fmp4_segmenter.ts";
 import { finishSegment, prepareIncoming } from "./segment_files.ts";
 import type { KeyframeTap } from "./snapshot.ts";
+import { writeAll } from "../write_all.ts";
 
 /** The camera's audio needs transcoding (G.711): this run must go through GStreamer. */
 export class RemuxUnsuitableError extends Error {
@@ -160,7 +161,9 @@ class RemuxRun {
   #bytesWritten = 0;
   #framesOut = 0;
   #started = false;
-  #lastVideo: { ts: number; atMs: number } | null = null;
+  /** The latest picture's timestamp and arrival (ms), to place audio; NaN before the first. */
+  #lastVideoTs = NaN;
+  #lastVideoAtMs = NaN;
   /** Audio timestamp (scaled to the video clock) → video timeline offset, fixed at the first. */
   #audioOffset: number | null = null;
   #keyframeWaiters: (() => void)[] = [];
@@ -185,7 +188,7 @@ class RemuxRun {
     });
     this.#clock = new RtpWallClock(session.video.clockRate);
     this.#meter = new StatsMeter(ctx.now());
-    this.#runId = `${ctx.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+    this.#runId = newRunId(ctx.now());
   }
 
   readonly keyframes: KeyframeTap = async (timeoutMs) => {
@@ -235,8 +238,8 @@ class RemuxRun {
   }
 
   #onVideo(au: VideoAccessUnit): void {
-    const now = this.#ctx.now();
-    this.#lastVideo = { ts: au.timestamp, atMs: now };
+    this.#lastVideoTs = au.timestamp;
+    this.#lastVideoAtMs = this.#ctx.now();
     this.#segmenter.pushVideo(au, this.#pending);
     if (this.#segmenter.counters.reordered > 0 && this.#failure === null) {
       this.#fail(
@@ -251,12 +254,11 @@ class RemuxRun {
 
   #onAudio(au: AudioAccessUnit): void {
     const audio = this.#session.audio;
-    const video = this.#lastVideo;
-    if (!audio || !video) return;
+    if (!audio || Number.isNaN(this.#lastVideoTs)) return;
     const ratio = this.#session.video.clockRate / audio.clockRate;
     if (this.#audioOffset === null) {
-      const videoNow = video.ts +
-        (this.#ctx.now() - video.atMs) * this.#session.video.clockRate / 1000;
+      const videoNow = this.#lastVideoTs +
+        (this.#ctx.now() - this.#lastVideoAtMs) * this.#session.video.clockRate / 1000;
       this.#audioOffset = videoNow - au.timestamp * ratio;
     }
     this.#segmenter.pushAudio(au, au.timestamp * ratio + this.#audioOffset);
@@ -293,9 +295,12 @@ class RemuxRun {
   async #apply(output: SegmenterOutput, wallMs: number): Promise<void> {
     switch (output.type) {
       case "open": {
-        const location = `${incomingDir(this.#ctx.dataDir, this.#camera.id)}/${this.#runId}-${
-          String(this.#files++).padStart(5, "0")
-        }.mp4`;
+        const location = incomingFile(
+          this.#ctx.dataDir,
+          this.#camera.id,
+          this.#runId,
+          this.#files++,
+        );
         const handle = await Deno.open(location, { write: true, create: true, truncate: true });
         this.#file = {
           handle,
@@ -378,9 +383,4 @@ class RemuxRun {
       this.#fail(new CameraStallError(this.#camera.id, Math.round(this.#ctx.stallMs / 1000)));
     }
   }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }

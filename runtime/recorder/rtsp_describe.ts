@@ -5,6 +5,7 @@
  * camera really has audio.
  */
 import { createHash } from "node:crypto";
+import { writeAll } from "../write_all.ts";
 
 /** One `m=` section of the SDP. */
 export interface SdpMedia {
@@ -238,10 +239,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener("abort", stop, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
   });
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 
 async function readResponse(

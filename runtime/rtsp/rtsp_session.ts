@@ -17,6 +17,7 @@ import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "./types.ts";
 import { H26xDepacketizer } from "./rtp_h26x.ts";
 import { ByteArena } from "./byte_arena.ts";
 import { aacConfigFromFmtp, AacDepacketizer, fmtpParams } from "./rtp_aac.ts";
+import { writeAll } from "../write_all.ts";
 
 export interface RtspOpenOptions {
   /** rtsp:// or rtsps://, may hold credentials. */
@@ -804,10 +805,6 @@ function startsWith(s: Uint8Array, i: number, end: number, prefix: Uint8Array): 
   if (end - i < prefix.length) return false;
   for (let k = 0; k < prefix.length; k++) if (s[i + k] !== prefix[k]) return false;
   return true;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 
 function isIoError(err: Error): boolean {

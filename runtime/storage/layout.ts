@@ -20,9 +20,19 @@ export function incomingDir(dataDir: string, camera: string): string {
   return `${cameraDir(dataDir, camera)}/.incoming`;
 }
 
-/** splitmuxsink `location` pattern for one pipeline run. */
+/** splitmuxsink `location` pattern for one pipeline run (its %05d is the file's number). */
 export function incomingPattern(dataDir: string, camera: string, runId: string): string {
   return `${incomingDir(dataDir, camera)}/${runId}-%05d.mp4`;
+}
+
+/** The `n`th file of a recording run in `.incoming/`: the name incomingPattern gives it. */
+export function incomingFile(dataDir: string, camera: string, runId: string, n: number): string {
+  return incomingPattern(dataDir, camera, runId).replace("%05d", String(n).padStart(5, "0"));
+}
+
+/** A recording run's id: files of the running run are told apart from left-overs by it. */
+export function newRunId(nowMs: number): string {
+  return `${nowMs.toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** Final path of a finished segment, relative to the data folder. */
