@@ -37,6 +37,11 @@ export interface CameraConfig {
   readonly loopFile?: string;
   /** Audio on `/main` next to the video; absent or "none": video only. */
   readonly audio?: AudioCodec;
+  /**
+   * B-frames between reference pictures on `/main` (absent or 0: none). Like a real camera's
+   * "high profile" setting: pictures arrive in decode order, so presentation times go back.
+   */
+  readonly bframes?: number;
 }
 
 export const SUB_WIDTH = 640;
@@ -49,6 +54,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--manufacturer "NVR Sim"] [--firmware 1.0.0] [--name cam1] [--user U --password P] \\
   [--loop-file /abs/clip.h265 (serve /main from a pre-encoded H.265 file in a loop)] \\
   [--audio aac|pcma|pcmu|none (an audio stream on /main, a tick a second)] \\
+  [--bframes 0..4 (B-frames on /main: pictures out of presentation order)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -81,6 +87,7 @@ const VALUE_FLAGS = [
   "password",
   "loop-file",
   "audio",
+  "bframes",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
 const BOOL_FLAGS = ["exit-on-stdin-eof"] as const;
@@ -187,7 +194,12 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     throw usageError(`--audio must be one of ${AUDIO_CODECS.join(", ")}, got "${audio}"`);
   }
   const withAudio: CameraConfig = audio === "none" ? cfg : { ...cfg, audio: audio as AudioCodec };
-  const withLoop: CameraConfig = loopFile !== undefined ? { ...withAudio, loopFile } : withAudio;
+  const bframes = int(flags, "bframes", 0, 0, 4);
+  if (bframes > 0 && loopFile !== undefined) {
+    throw usageError("--bframes needs an encoder: drop --loop-file or --bframes");
+  }
+  const withB: CameraConfig = bframes > 0 ? { ...withAudio, bframes } : withAudio;
+  const withLoop: CameraConfig = loopFile !== undefined ? { ...withB, loopFile } : withB;
   if (user !== undefined && password !== undefined) {
     if (user.length === 0 || user.includes(":")) {
       throw usageError("--user must be non-empty and contain no ':'");
@@ -230,6 +242,7 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   }
   if (cfg.loopFile !== undefined) out.push("--loop-file", cfg.loopFile);
   if (cfg.audio !== undefined && cfg.audio !== "none") out.push("--audio", cfg.audio);
+  if (cfg.bframes) out.push("--bframes", String(cfg.bframes));
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }
@@ -260,13 +273,25 @@ export function loopLaunch(cfg: CameraConfig, loopFile: string): string {
     "! rtph265pay name=pay0 config-interval=-1 pt=96";
 }
 
-/** `/main`: H.265 or H.264 at the configured size, a keyframe every second (or the loop file). */
+/**
+ * `/main`: H.265 or H.264 at the configured size, a keyframe every second (or the loop file).
+ * Low-latency encoding has no B-frames; with `bframes` the encoder reorders (not zero-latency).
+ */
 export function mainLaunch(cfg: CameraConfig): string {
   if (cfg.loopFile !== undefined) return loopLaunch(cfg, cfg.loopFile) + audioLaunch(cfg);
+  const b = cfg.bframes ?? 0;
   const enc = cfg.codec === "h265"
-    ? `x265enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
+    ? `x265enc speed-preset=ultrafast ${
+      b > 0
+        ? `option-string="bframes=${b}:b-adapt=0:rc-lookahead=${b + 1}:open-gop=0"`
+        : "tune=zerolatency"
+    } key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
       `log-level=error ! h265parse ! rtph265pay name=pay0 config-interval=-1 pt=96`
-    : `x264enc speed-preset=ultrafast tune=zerolatency key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
+    : `x264enc speed-preset=ultrafast ${
+      b > 0 ? `bframes=${b} b-adapt=false rc-lookahead=${b + 1}` : "tune=zerolatency"
+    } key-int-max=${cfg.fps} bitrate=${cfg.bitrateKbps} ` +
+      // Baseline (what the payloader's caps would otherwise pick) has no B-frames.
+      `${b > 0 ? "! video/x-h264,profile=main " : ""}` +
       `! h264parse ! rtph264pay name=pay0 config-interval=-1 pt=96`;
   return `${source(cfg, cfg.width, cfg.height, true)} ! ${enc}${audioLaunch(cfg)}`;
 }

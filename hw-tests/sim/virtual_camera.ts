@@ -48,6 +48,8 @@ export interface VirtualCameraOptions {
   readonly loopFile?: string;
   /** An audio stream on `/main` (a tick a second): "aac", "pcma", "pcmu"; default "none". */
   readonly audio?: AudioCodec;
+  /** B-frames on `/main` (pictures out of presentation order), 0..4; default none. */
+  readonly bframes?: number;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -245,6 +247,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     name: opts.name ?? "cam1",
     exitOnStdinEof: true,
     ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
+    ...(opts.bframes ? { bframes: opts.bframes } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");

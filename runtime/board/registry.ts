@@ -50,7 +50,14 @@ export class GstRegistry implements ElementRegistry {
 
 /** The live registry, with every element the profile names probed now. */
 export function probeRegistry(profile: BoardProfile): GstRegistry {
-  return new GstRegistry([...profileElements(profile), "h264parse", "h265parse", "v4l2src"]);
+  return new GstRegistry([
+    ...profileElements(profile),
+    "h264parse",
+    "h265parse",
+    "h264timestamper",
+    "h265timestamper",
+    "v4l2src",
+  ]);
 }
 
 /** Element names in a `gst-launch` list: one a line; blank lines and `#` comments skipped. */

@@ -92,6 +92,8 @@ const BUS_WAIT_MS = 200;
 const STATS_EVERY_MS = 1_000;
 const EOS_GRACE_MS = 5_000;
 const NS_PER_MS = 1_000_000n;
+/** A fragment opening further than this from the wall-clock tie re-ties it (SegmentClock). */
+const RETIE_MS = 2_000;
 
 /**
  * Records until `signal` aborts (resolves after the open segment is finished) or the stream ends.
@@ -277,15 +279,20 @@ function isFragment(msg: BusMessage, what: "opened" | "closed"): msg is BusMessa
 }
 
 /**
- * Wall-clock times of fragments. The pipeline's running time is tied to the wall clock once, at
- * the first fragment, by reading both at the same moment; every boundary then follows the running
- * time, so consecutive segments join exactly and message delays do not shift them. splitmuxsink
- * announces the next fragment before it closes the previous one, so opening times are kept per
- * file.
+ * Wall-clock times of fragments. The pipeline's running time is tied to the wall clock at the
+ * first fragment, by reading both at the same moment; every boundary then follows the buffers'
+ * running time (the camera's RTP clock), so consecutive segments join exactly and message delays
+ * do not shift them. A fragment that opens more than 2 s away from where that tie puts it (the
+ * camera's clock drifted over a long run, or the board's clock was set, e.g. by NTP after boot)
+ * ties them again, like the built-in remuxer. splitmuxsink announces the next fragment before it
+ * closes the previous one, so opening times are kept per file.
  */
-class SegmentClock {
+export class SegmentClock {
   #wallAtZeroMs: number | null = null;
-  readonly #opened = new Map<string, bigint>();
+  /** How far the buffers' running time was behind the pipeline clock at the tie (queues). */
+  #lagMs = 0;
+  /** Per open file: its first running time and the tie it was opened under. */
+  readonly #opened = new Map<string, { runningNs: bigint; wallAtZeroMs: number }>();
   readonly #now: () => number;
   readonly #runningTime: () => bigint | null;
   constructor(now: () => number, runningTime: () => bigint | null) {
@@ -293,17 +300,24 @@ class SegmentClock {
     this.#runningTime = runningTime;
   }
   opened(location: string, runningNs: bigint): void {
+    const now = this.#now();
+    const bufferMs = Number(runningNs / NS_PER_MS);
     if (this.#wallAtZeroMs === null) {
-      const rt = this.#runningTime() ?? runningNs;
-      this.#wallAtZeroMs = this.#now() - Number(rt / NS_PER_MS);
+      const clockMs = Number((this.#runningTime() ?? runningNs) / NS_PER_MS);
+      this.#wallAtZeroMs = now - clockMs;
+      this.#lagMs = clockMs - bufferMs;
+    } else {
+      const fresh = now - this.#lagMs - bufferMs;
+      if (Math.abs(fresh - this.#wallAtZeroMs) > RETIE_MS) this.#wallAtZeroMs = fresh;
     }
-    this.#opened.set(location, runningNs);
+    this.#opened.set(location, { runningNs, wallAtZeroMs: this.#wallAtZeroMs });
   }
   closed(location: string, runningNs: bigint): { startMs: number; endMs: number } {
-    const base = this.#wallAtZeroMs ?? this.#now() - Number(runningNs / NS_PER_MS);
-    const openNs = this.#opened.get(location) ?? runningNs;
+    const open = this.#opened.get(location);
     this.#opened.delete(location);
+    const base = open?.wallAtZeroMs ?? this.#wallAtZeroMs ??
+      this.#now() - Number(runningNs / NS_PER_MS);
     const wall = (ns: bigint) => base + Number(ns / NS_PER_MS);
-    return { startMs: wall(openNs), endMs: wall(runningNs) };
+    return { startMs: wall(open?.runningNs ?? runningNs), endMs: wall(runningNs) };
   }
 }

@@ -5,6 +5,7 @@ import { openGst, startRtspServer } from "../../hw-tests/sim/rtsp_server_ffi.ts"
 import { validateConfig } from "../config/mod.ts";
 import {
   type BoardId,
+  ListRegistry,
   loadProfile,
   loadRegistryFiles,
   parseV4l2Formats,
@@ -29,12 +30,12 @@ const head = (description: string) => description.split(" ! tee name=t ")[0];
 Deno.test("RTSP heads: transport, credentials from the config or the URL, quoted", () => {
   assertEquals(
     sourceDescription(camera({ url: "rtsp://10.0.0.5/main", transport: "udp", codec: "h264" })),
-    'rtspsrc name=src location="rtsp://10.0.0.5/main" protocols=udp latency=200 ' +
+    'rtspsrc name=src location="rtsp://10.0.0.5/main" protocols=udp latency=200 buffer-mode=none ' +
       "tcp-timeout=5000000 timeout=5000000 ! rtph264depay ! h264parse",
   );
   assertEquals(
     sourceDescription(camera({ url: "rtsps://admin:p%40ss@cam.lan:322/s" })),
-    'rtspsrc name=src location="rtsps://cam.lan:322/s" protocols=tcp latency=200 ' +
+    'rtspsrc name=src location="rtsps://cam.lan:322/s" protocols=tcp latency=200 buffer-mode=none ' +
       'tcp-timeout=5000000 timeout=5000000 user-id="admin" user-pw="p@ss" ! rtph265depay ! ' +
       "h265parse",
   );
@@ -131,6 +132,21 @@ Deno.test("cameras[].width/height/fps limit the capture mode; RTSP plans come fr
   assertEquals(plan({ width: 640 }), "video/x-raw,format=YUY2,width=640,height=480,framerate=30/1");
   const rtsp = planSource(camera({ url: "rtsp://x/y", codec: "h264" }), null, board);
   assertEquals([rtsp.mode, rtsp.capture], ["passthrough", undefined]);
+  // Passthrough gets decode times (B-frames) where the board's GStreamer has the timestamper.
+  assertEquals(rtsp.timestamper, "h264timestamper");
+  assertMatch(
+    sourceDescription(camera({ url: "rtsp://x/y", codec: "h264" }), rtsp),
+    /h264parse ! h264timestamper$/,
+  );
+  const old = {
+    profile: board.profile,
+    registry: new ListRegistry(["h264parse"]),
+    fallback: "h264-hw",
+  } as const;
+  assertEquals(
+    planSource(camera({ url: "rtsp://x/y", codec: "h264" }), null, old).timestamper,
+    undefined,
+  );
   assertThrows(
     () => planSource(camera({ url: "v4l2:///dev/video0" }), null, board),
     SourcePlanError,

@@ -135,9 +135,28 @@ Deno.test({
 
       // Live view: the snapshot picture changes (the virtual camera's pattern moves).
       const img = page.locator('img.snapshot[data-camera="door"]');
+      // The first picture needs the camera connected and a keyframe decoded: seconds alone, longer
+      // when the whole suite shares two cores. A timeout says what the tile and the API showed.
       await page.waitForSelector(
         'img.snapshot[data-camera="door"][data-frames]:not([data-frames="0"])',
-      );
+        { timeout: 45_000 },
+      ).catch(async (e) => {
+        const seen = await page.evaluate(async () => {
+          const g = globalThis as unknown as PageGlobals;
+          const tile = g.document.querySelector(".live:has(img.snapshot[data-camera=door])") as
+            | { textContent: string }
+            | null;
+          const snap = await fetch("/api/cameras/door/snapshot", { cache: "no-store" });
+          const snapText = snap.ok ? `${(await snap.arrayBuffer()).byteLength} bytes` : await snap
+            .text();
+          const list = await fetch("/api/cameras").then((r) => r.json()) as {
+            cameras: { id: string }[];
+          };
+          const door = JSON.stringify(list.cameras.find((c) => c.id === "door"));
+          return `tile: ${tile?.textContent}; snapshot: ${snap.status} ${snapText}; camera: ${door}`;
+        });
+        throw new Error(`no first picture from door within 45 s (${seen})`, { cause: e });
+      });
       const first = await img.screenshot();
       let changed = false;
       const deadline = Date.now() + 12_000;
