@@ -13,6 +13,8 @@ import {
   newRunId,
   type SegmentIndex,
   type SegmentRecord,
+  type TrimResult,
+  trimToFirstKeyframe,
 } from "../storage/mod.ts";
 import { finishSegment, prepareIncoming } from "./segment_files.ts";
 import { type CameraStats, StatsMeter } from "./camera_stats.ts";
@@ -200,13 +202,57 @@ async function drive(
           files.opened(msg.location);
         }
         if (isFragment(msg, "closed") && msg.location) {
-          const span = clock.closed(msg.location, msg.runningTime ?? 0n);
+          const span = await startOnKeyframe(
+            camera,
+            ctx,
+            msg.location,
+            clock.closed(msg.location, msg.runningTime ?? 0n),
+          );
           const done = await finishSegment(camera, ctx, msg.location, span, meter.stats);
           files.closed(msg.location, done.bytes, done.frames);
         }
         break;
     }
   }
+}
+
+/**
+ * A run that joined the camera's stream between keyframes begins with pictures that cannot be
+ * decoded; they come out of the file and the segment starts at its first keyframe (fmp4_trim.ts).
+ */
+async function startOnKeyframe(
+  camera: CameraConfig,
+  ctx: RecorderContext,
+  location: string,
+  span: { startMs: number; endMs: number },
+): Promise<{ startMs: number; endMs: number }> {
+  let trim: TrimResult;
+  try {
+    trim = await trimToFirstKeyframe(location);
+  } catch (err) {
+    // Most likely a full disk (the trimmed copy needs room): the file is whole, keep it so.
+    ctx.log.warn("could not remove undecodable pictures from a segment; kept as it is", {
+      camera: camera.id,
+      location,
+      err,
+    });
+    return span;
+  }
+  if (trim.leftAsIs !== null) {
+    ctx.log.warn("segment does not start on a keyframe; kept as it is", {
+      camera: camera.id,
+      location,
+      why: trim.leftAsIs,
+    });
+  }
+  if (trim.droppedFrames === 0) return span;
+  ctx.log.info("segment started between keyframes: pictures that cannot be decoded removed", {
+    camera: camera.id,
+    frames: trim.droppedFrames,
+    seconds: trim.droppedSeconds,
+  });
+  const startMs = Math.min(span.endMs, span.startMs + Math.round(trim.droppedSeconds * 1000));
+  return { startMs, endMs: span.endMs };
 }
 
 /** RTP packets lost or late, summed over rtspsrc's jitter buffers (they appear once data flows). */

@@ -199,6 +199,44 @@ Deno.test("a camera that sends B-frames goes to GStreamer: every picture recorde
   }
 });
 
+Deno.test("joining a stream another client holds: GStreamer's first segment still starts on a keyframe", async () => {
+  // The camera's stream is already running (another viewer), so the recorder joins between
+  // keyframes; the pictures before the first keyframe cannot be decoded and come out of the file.
+  await using cam = await startVirtualCamera({ ...small, bframes: 2 });
+  const viewer = new Deno.Command("gst-launch-1.0", {
+    args: ["-q", "rtspsrc", `location=${cam.rtspUrl}`, "protocols=tcp", "!", "fakesink"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 2_300)); // the stream runs; keyframes come every second
+    await using h = await startHarness({
+      recording: { remux: "gstreamer" },
+      cameras: [{ id: "joined", url: cam.rtspUrl }],
+    });
+    await h.until("joined", (s) => s.segments >= 2, "two segments", 30_000);
+    const segments = h.index().range("joined", 0, Date.now() + 1);
+    for (const segment of segments) {
+      const path = `${h.dir}/data/${segment.path}`;
+      const packets = await packetTimes(path);
+      assert(packets[0]!.key, `${segment.path} starts on a keyframe`);
+      const probe = await ffprobe(path);
+      const seconds = (segment.endMs - segment.startMs) / 1000;
+      assert(
+        Math.abs(probe.frames - seconds * 15) <= 2,
+        `${segment.path}: ${probe.frames} pictures indexed as ${seconds} s at 15 fps`,
+      );
+    }
+    for (let i = 1; i < segments.length; i++) {
+      const gap = segments[i]!.startMs - segments[i - 1]!.endMs;
+      assert(Math.abs(gap) <= 100, `segments ${i - 1} and ${i} join (${gap} ms apart)`);
+    }
+  } finally {
+    viewer.kill();
+    await viewer.status;
+  }
+});
+
 async function packetTimes(path: string): Promise<{ pts: number; dts: number; key: boolean }[]> {
   const out = await new Deno.Command("ffprobe", {
     args: ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts,dts,flags"]

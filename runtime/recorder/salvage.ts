@@ -8,10 +8,12 @@ import type { Logger } from "../log.ts";
 import {
   cameraDir,
   incomingDir,
+  removeTrimLeftovers,
   scanFmp4,
   type SegmentIndex,
   type SegmentRecord,
   segmentRelativePath,
+  trimToFirstKeyframe,
 } from "../storage/mod.ts";
 
 export interface SalvageContext {
@@ -37,6 +39,8 @@ export async function salvageIncoming(
   const result: SalvageResult = { recovered: [], quarantined: [], empty: 0 };
   let entries: Deno.DirEntry[];
   try {
+    // Copies being trimmed when the process died go first; their originals are whole.
+    await removeTrimLeftovers(dir, activeRun);
     entries = [...Deno.readDirSync(dir)];
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return result;
@@ -61,7 +65,7 @@ async function salvageOne(
   result: SalvageResult,
 ): Promise<void> {
   const { size, mtime } = await Deno.stat(path);
-  const scan = size === 0 ? null : await scanFmp4(path);
+  let scan = size === 0 ? null : await scanFmp4(path);
   if (scan === null || (scan.isMp4 && scan.frames === 0)) {
     await Deno.remove(path);
     (result as { empty: number }).empty++;
@@ -83,6 +87,9 @@ async function salvageOne(
     return;
   }
   if (scan.completeBytes < size) await Deno.truncate(path, scan.completeBytes);
+  const cutBytes = size - scan.completeBytes;
+  const trim = await trimToFirstKeyframe(path).catch(() => null); // kept whole when it fails
+  if (trim && trim.droppedFrames > 0) scan = await scanFmp4(path);
   const endMs = (mtime ?? new Date()).getTime();
   const startMs = Math.round(endMs - scan.durationSeconds * 1000);
   const relative = segmentRelativePath(camera.id, startMs);
@@ -102,13 +109,18 @@ async function salvageOne(
     camera: camera.id,
     tsMs: endMs,
     kind: "segment-recovered",
-    detail: { path: relative, frames: scan.frames, cutBytes: size - scan.completeBytes },
+    detail: {
+      path: relative,
+      frames: scan.frames,
+      cutBytes,
+      ...(trim?.droppedFrames ? { undecodableFramesRemoved: trim.droppedFrames } : {}),
+    },
   });
   result.recovered.push(segment);
   ctx.log.warn("recovered a segment left by an interrupted recording", {
     path: relative,
     frames: scan.frames,
     seconds: scan.durationSeconds,
-    cutBytes: size - scan.completeBytes,
+    cutBytes,
   });
 }

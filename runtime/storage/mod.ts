@@ -30,4 +30,10 @@ export {
   sweepRetention,
 } from "./retention.ts";
 export { type Fmp4Scan, scanFmp4 } from "./fmp4.ts";
+export {
+  removeTrimLeftovers,
+  TRIM_SUFFIX,
+  type TrimResult,
+  trimToFirstKeyframe,
+} from "./fmp4_trim.ts";
 export { type StorageAccess, storageAccess } from "./storage_access.ts";
