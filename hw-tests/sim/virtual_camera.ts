@@ -285,6 +285,19 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
   const { exitOnStdinEof: _internal, ...infoFields } = cfg;
   const info: VirtualCameraInfo = infoFields;
 
+  // A camera that dies by itself looks like a camera that is switched off; say so in the test's
+  // output, with its stderr, so a failure downstream has its cause beside it.
+  const watch = (r: Running): void => {
+    r.status.then((s) => {
+      if (current !== r) return; // dropped or stopped on purpose
+      console.error(
+        `virtual camera ${redactedArgs(cfg)} exited by itself with code ${s.code}` +
+          `${s.signal ? ` (${s.signal})` : ""}; its stderr:\n${r.stderrTail() || "(empty)"}`,
+      );
+    });
+  };
+  watch(first.running);
+
   const drop = async (): Promise<void> => {
     const r = current;
     current = null;
@@ -306,6 +319,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     if (current !== null) return Promise.resolve();
     restoring ??= spawn(cfg, readyTimeoutMs).then(({ running }) => {
       current = running;
+      watch(running);
     }).finally(() => {
       restoring = null;
     });
