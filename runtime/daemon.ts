@@ -322,7 +322,9 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     licence,
     deviceId: identity.deviceId,
     async stop() {
-      await fleet?.stop();
+      // Recorders first: under Ctrl-C or systemd's stop the recorder processes get the signal too
+      // and exit on their own; once aborted, the pool takes that for the stop it is, not a crash
+      // to restart (the fleet link's goodbye can take seconds when the broker goes down with us).
       licence.close();
       clearInterval(housekeeping);
       controller.abort();
@@ -330,6 +332,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await live.stop();
       await retention.done;
       await server.finished;
+      await fleet?.stop(); // the recorders' last events are sent, or queued for the next start
       people?.users.close();
       people?.audit.close();
       storage.close();

@@ -7,6 +7,7 @@ import { ffprobe } from "../testing/ffprobe.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { scanFmp4 } from "../storage/mod.ts";
+import { Mosquitto } from "../testing/mosquitto.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
@@ -99,6 +100,70 @@ Deno.test("SIGKILL mid-segment: the partial segment is repaired, indexed and pla
     // The open fragment (up to 1 s) is lost; with GStreamer also the GOP splitmuxsink holds back.
     assert(lostMs <= 2_500, `${lostMs} ms lost at the kill`);
     console.log(`SIGKILL: ${probe.frames} frames recovered, ${lostMs} ms lost at the cut`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stop signal to every process at once (Ctrl-C, systemd stop): segments finished, no recorder restarted", async () => {
+  await using cam = await startVirtualCamera(small);
+  // The broker goes down with the box: the fleet link's goodbye then waits for a timeout, and the
+  // recorders must not be restarted meanwhile (seen in the demo before this was fixed).
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-stop-" });
+  const config = `${dir}/nvr.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      storage: { dataDir: `${dir}/data`, minFreeBytes: "1M", minFreePercent: 0 },
+      http: { listen: "127.0.0.1:0" },
+      mqtt: { url: broker.url },
+      cameras: [{ id: "cam1", url: cam.rtspUrl }],
+    }),
+  );
+  try {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MAIN, "--config", config],
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      const logLines: Record<string, unknown>[] = [];
+      const reading = (async () => {
+        let buffered = "";
+        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+          buffered += chunk;
+          const lines = buffered.split("\n");
+          buffered = lines.pop() ?? "";
+          for (const line of lines) logLines.push(JSON.parse(line));
+        }
+      })();
+      await waitFor(
+        () => Promise.resolve(logLines.some((l) => l.msg === "camera recording") || null),
+        "the camera recording",
+      );
+      await waitFor(
+        () => Promise.resolve(logLines.some((l) => l.msg === "fleet broker connected") || null),
+        "the fleet link connected",
+      );
+      await new Promise((r) => setTimeout(r, 1_500));
+      // A terminal's Ctrl-C and systemd's default KillMode signal the whole group together.
+      for (const pid of [child.pid, ...descendants(child.pid)]) Deno.kill(pid, signal);
+      await new Promise((r) => setTimeout(r, 5));
+      await broker.kill();
+      const status = await child.status;
+      await reading;
+      assertEquals(status.code, 0, `${signal}: exit code`);
+      const msgs = logLines.map((l) => String(l.msg));
+      assert(!msgs.includes("recorder process lost"), `${signal}: ${msgs.join(" | ")}`);
+      assertEquals(msgs.filter((m) => m === "camera starting").length, 1, `${signal}: restarted`);
+      assert(msgs.includes("segment"), `${signal}: the open segment was finished`);
+      assertEquals([...Deno.readDirSync(`${dir}/data/recordings/cam1/.incoming`)], []);
+      await broker.restart();
+    }
+    await using h = await startHarness({ cameras: [] }, { dir });
+    const kinds = h.index().events(0, Date.now() + 1).map((e) => e.kind);
+    assert(!kinds.includes("recorder-lost"), kinds.join());
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -37,7 +37,11 @@ export interface TrackFragment {
 export const NON_SYNC_SAMPLE = 0x10000;
 
 /** Reads a file's bytes at any offset (short at its end). */
-export async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+export async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
   const buf = new Uint8Array(length);
   await file.seek(offset, Deno.SeekMode.Start);
   let got = 0;
