@@ -25,7 +25,13 @@ import {
   type SupervisorOptions,
   WorkerPool,
 } from "./recorder/mod.ts";
-import { retentionPolicy, runRetention, type StorageAccess, storageAccess } from "./storage/mod.ts";
+import {
+  keepReserve,
+  retentionPolicy,
+  runRetention,
+  type StorageAccess,
+  storageAccess,
+} from "./storage/mod.ts";
 
 /** How often an unavailable users database is tried again, and sessions/audit are pruned. */
 const PEOPLE_RETRY_MS = 30_000;
@@ -91,12 +97,16 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   log.info("board", { module: "board", id: board.id, model: board.model, source: board.source });
 
   const storage = storageAccess(config.storage, deps.procRoot);
+  // Room for the index on a full disk (disk_reserve.ts); made again whenever there is space.
+  const keepIndexReserve = () =>
+    keepReserve(dataDir).catch((err) => log.warn("index reserve", { module: "storage", err }));
   // Checked once here; what depends on the disk at start-up (users, the fleet queue) reads this.
   let diskReady = false;
   try {
     await storage.checkStorage();
     storage.index();
     diskReady = true;
+    await keepIndexReserve();
   } catch (err) {
     // Recording waits for the disk; the rest of the daemon runs and says what is wrong.
     log.error("storage unavailable", { module: "storage", err });
@@ -275,6 +285,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
+            released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
           },
           system: {
             health: () =>
@@ -292,6 +303,8 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     });
   let app = buildApp();
   const housekeeping = setInterval(async () => {
+    // Only on the checked recording disk: never onto the root filesystem.
+    await storage.checkStorage().then(keepIndexReserve, () => {});
     if (!people) {
       people = await openPeople(storage, dataDir, log);
       if (people) app = buildApp();

@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { type AuthDeps, createAuthApp } from "./auth.ts";
 import { handleApiError } from "./errors.ts";
-import { authenticate, canSeeCamera } from "./auth_context.ts";
+import { audit, authenticate, canSeeCamera, requireRole } from "./auth_context.ts";
 import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
 import { createSystemApp, type SystemDeps } from "./system.ts";
 import { createWebApp } from "../web/mod.ts";
@@ -26,14 +26,17 @@ export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
   // Liveness only: no detail about cameras or disks, since anyone on the LAN may ask.
   app.get("/healthz", (c) => c.json({ status: "ok", uptimeSeconds: deps.uptimeSeconds() }));
-  if (deps.auth) {
-    app.use("/api/*", refusalLog(deps.auth));
-    app.route("/api", createAuthApp(deps.auth));
+  const auth = deps.auth;
+  if (auth) {
+    app.use("/api/*", refusalLog(auth));
+    app.route("/api", createAuthApp(auth));
     if (deps.recordings) {
       const recordings = createRecordingsApp({
         ...deps.recordings,
         access: {
-          requireUser: authenticate(deps.auth),
+          requireUser: authenticate(auth),
+          requireOperator: requireRole(auth, "admin", "operator"),
+          audit: (c, action, target) => audit(auth, c, action, target, "ok"),
           canSee: (c, camera) => {
             const user = c.get("user") as Parameters<typeof canSeeCamera>[0] | undefined;
             return user !== undefined && canSeeCamera(user, camera);
@@ -43,7 +46,7 @@ export function createApp(deps: ApiDeps): Hono {
       recordings.onError(handleApiError);
       app.route("/api", recordings);
     }
-    if (deps.system) app.route("/api", createSystemApp({ ...deps.system, auth: deps.auth }));
+    if (deps.system) app.route("/api", createSystemApp({ ...deps.system, auth }));
   }
   // The web page: static, public, all assets bundled (the LAN may have no internet).
   app.route("/", createWebApp());

@@ -59,7 +59,12 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
     index: () => index,
     cameras: () => [status("cam1"), status("cam2"), status("cam3")],
     snapshot: () => Promise.reject(new Error("no snapshot")),
-    access: { requireUser: async (_c, next) => await next(), canSee: (_c, id) => id !== "cam3" },
+    access: {
+      requireUser: async (_c, next) => await next(),
+      requireOperator: async (_c, next) => await next(),
+      canSee: (_c, id) => id !== "cam3",
+      audit: () => {},
+    },
     subUrl: (id) => id === "cam1" ? cam.subUrl : null,
     liveLimit: limit,
   });
@@ -133,7 +138,12 @@ Deno.test("live.mp4: 503 naming the sub-stream when it cannot be opened", async 
     index: () => index,
     cameras: () => [status("cam1")],
     snapshot: () => Promise.reject(new Error("no snapshot")),
-    access: { requireUser: async (_c, next) => await next(), canSee: () => true },
+    access: {
+      requireUser: async (_c, next) => await next(),
+      requireOperator: async (_c, next) => await next(),
+      canSee: () => true,
+      audit: () => {},
+    },
     subUrl: () => `rtsp://admin:secret@127.0.0.1:${port}/sub`,
     liveLimit: limit,
   });

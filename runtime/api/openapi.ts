@@ -108,7 +108,17 @@ export const RECORDINGS_PATHS: PathOps = {
   },
   "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
   "/api/recordings/export": {
-    get: { summary: "?camera=, ?from=, ?to= joined into one MP4 without re-encoding" },
+    get: {
+      summary: "?camera=, ?from=, ?to= joined into one MP4 without re-encoding, streamed; " +
+        "keeps (locks) those segments. Operators and admins",
+    },
+  },
+  "/api/recordings/lock": {
+    post: {
+      summary: "Keep a camera's recordings in a time range from deletion, or release them " +
+        "(locked: false). Operators and admins",
+      body: "{camera, from, to, locked?}",
+    },
   },
 };
 

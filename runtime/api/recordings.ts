@@ -3,18 +3,31 @@
  * segment download by id (never by path, so no traversal), clip export, snapshots. Who may see
  * which camera is decided by an injected `access`, the users module's.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { CameraStatus } from "../recorder/mod.ts";
-import type { IndexedSegment, SegmentIndex } from "../storage/mod.ts";
-import { exportClip } from "./clip_export.ts";
+import {
+  DiskFullError,
+  type IndexedSegment,
+  type SegmentIndex,
+  withReserve,
+} from "../storage/mod.ts";
+import { ClipExportError, exportClip } from "./clip_export.ts";
+import { jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 
 export interface CameraAccess {
   /** Rejects a request without a signed-in user (401). */
   readonly requireUser: MiddlewareHandler;
+  /**
+   * Lets through operators and admins only (403, audited): keeping recordings from deletion and
+   * exporting clips (which keeps them too) decide what the disk holds, so viewers cannot.
+   */
+  readonly requireOperator: MiddlewareHandler;
   /** Whether the request's user may see this camera. */
   canSee(c: { get(key: string): unknown }, camera: string): boolean;
+  /** Writes what the request's user did with recordings to the audit log. */
+  audit(c: Context, action: string, target: string): void;
 }
 
 export interface RecordingsDeps {
@@ -30,6 +43,8 @@ export interface RecordingsDeps {
   readonly subUrl?: (camera: string) => string | null;
   /** Concurrent live viewers; default 4 per camera, 16 in all. */
   readonly liveLimit?: LiveViewerLimit;
+  /** Called after recordings were released: retention may delete them now (a full disk). */
+  readonly released?: () => void;
 }
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -87,6 +102,7 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
       throw new HTTPException(410, { message: `Segment ${segment.id} is no longer on disk` });
     }
     const name = segment.path.slice(segment.path.lastIndexOf("/") + 1);
+    deps.access.audit(c, "recording.download", `${segment.camera} segment ${segment.id} ${name}`);
     return c.body(file.readable, 200, {
       "content-type": "video/mp4",
       "content-length": String(segment.bytes),
@@ -94,19 +110,57 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     });
   });
 
-  app.get("/recordings/export", async (c) => {
+  // Exporting keeps the clip's segments (locked): what was handed out as evidence stays on the
+  // box until an operator releases it, and retention cannot delete a file mid-export.
+  app.get("/recordings/export", deps.access.requireOperator, async (c) => {
     const camera = visibleCamera(c, deps, c.req.query("camera"));
     const { from, to } = timeRange(c.req.query("from"), c.req.query("to"), MAX_CLIP_MS);
-    const segments = deps.index().range(camera, from, to);
+    const index = deps.index();
+    const segments = index.range(camera, from, to);
     if (segments.length === 0) {
       throw new HTTPException(404, { message: `No recordings of '${camera}' in that time` });
     }
-    const clip = await exportClip(segments.map((s) => `${deps.dataDir}/${s.path}`));
+    keepRange(deps, camera, from, to, true);
+    const paths = segments.map((s) => `${deps.dataDir}/${s.path}`);
+    const missing = [];
+    for (const path of paths) if (!(await exists(path))) missing.push(path);
+    if (missing.length > 0) {
+      throw new HTTPException(410, {
+        message: `${missing.length} of the ${paths.length} segments in that time are no longer ` +
+          "on disk; export a shorter time or check the recording disk",
+      });
+    }
+    const clip = await exportClip(paths).catch((err) => {
+      throw new HTTPException(err instanceof ClipExportError ? 500 : 503, {
+        message: (err as Error).message,
+      });
+    });
+    deps.access.audit(c, "recording.export", `${camera} ${isoRange(from, to)}`);
     const stamp = new Date(from).toISOString().replace(/[-:]/g, "").slice(0, 15);
-    return c.body(clip as Uint8Array<ArrayBuffer>, 200, {
+    return c.body(clip, 200, {
       "content-type": "video/mp4",
       "content-disposition": `attachment; filename="${camera}-${stamp}.mp4"`,
     });
+  });
+
+  app.post("/recordings/lock", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {
+    const body = await readJsonObject(c);
+    const camera = visibleCamera(c, deps, typeof body.camera === "string" ? body.camera : "");
+    const { from, to } = timeRange(jsonTime(body.from), jsonTime(body.to), MAX_RANGE_MS);
+    if (body.locked !== undefined && typeof body.locked !== "boolean") {
+      throw new HTTPException(400, {
+        message: "locked: true keeps the recordings, false lets retention delete them again",
+      });
+    }
+    const locked = body.locked !== false;
+    const segments = keepRange(deps, camera, from, to, locked);
+    if (!locked) deps.released?.();
+    deps.access.audit(
+      c,
+      locked ? "recording.lock" : "recording.unlock",
+      `${camera} ${isoRange(from, to)} (${segments} segments)`,
+    );
+    return c.json({ camera, from, to, locked, segments });
   });
 
   return app;
@@ -140,6 +194,41 @@ function visibleSegment(
     throw new HTTPException(404, { message: `No segment '${raw.slice(0, 40)}'` });
   }
   return segment;
+}
+
+/** Locks or releases a range; on a full disk the index's reserve is used (disk_reserve.ts). */
+function keepRange(
+  deps: RecordingsDeps,
+  camera: string,
+  from: number,
+  to: number,
+  locked: boolean,
+): number {
+  try {
+    return withReserve(deps.dataDir, () => deps.index().setLockedRange(camera, from, to, locked));
+  } catch (err) {
+    if (err instanceof DiskFullError) throw new HTTPException(507, { message: err.message });
+    throw err;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isoRange(from: number, to: number): string {
+  return `${new Date(from).toISOString()}/${new Date(to).toISOString()}`;
+}
+
+/** A time from a JSON body as timeRange reads it from a query string. */
+function jsonTime(v: unknown): string | undefined {
+  if (typeof v === "number") return String(v);
+  return typeof v === "string" ? v : undefined;
 }
 
 /** from/to as ms since the epoch or ISO 8601; to after from; at most `maxMs` apart. */

@@ -47,15 +47,23 @@ const status = (id: string): CameraStatus => ({
   stats: EMPTY_STATS,
 });
 
-/** Signed in as a user who sees only `visible` (the users module decides this in the daemon). */
-function access(visible: string[]): CameraAccess {
+/**
+ * Signed in as a user who sees only `visible` and may keep recordings or not (the users module
+ * decides both in the daemon); what they do is appended to `audited`.
+ */
+function access(visible: string[], operator = true, audited: string[] = []): CameraAccess {
   return {
     requireUser: async (_c, next) => await next(),
+    requireOperator: async (c, next) => {
+      if (!operator) return c.json({ error: { code: "forbidden" } }, 403);
+      await next();
+    },
     canSee: (_c, camera) => visible.includes(camera),
+    audit: (_c, action, target) => audited.push(`${action} ${target}`),
   };
 }
 
-Deno.test("recordings API: range query, download by id, clip export, and refusals", async () => {
+Deno.test("recordings API: range query, download by id, clip export (kept), and refusals", async () => {
   const { dir, index } = await fixture();
   try {
     const deps = {
@@ -64,7 +72,8 @@ Deno.test("recordings API: range query, download by id, clip export, and refusal
       cameras: () => [status("cam1"), status("cam2")],
       snapshot: () => Promise.reject(new Error("not recording")),
     };
-    const app = createRecordingsApp({ ...deps, access: access(["cam1"]) });
+    const audited: string[] = [];
+    const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
     const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
     const list = await app.request(`/recordings?camera=cam1&from=${t0}&to=${t0 + 10_000}`);
@@ -89,6 +98,12 @@ Deno.test("recordings API: range query, download by id, clip export, and refusal
     await Deno.writeFile(`${dir}/clip.mp4`, new Uint8Array(await clip.arrayBuffer()));
     const probe = await ffprobe(`${dir}/clip.mp4`);
     assertEquals([probe.codec, probe.frames], ["hevc", 45]);
+    // The exported segments are kept until an operator releases them; both were audited.
+    assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [true, true, true]);
+    assertEquals(audited, [
+      `recording.download cam1 segment ${id} s01.mp4`,
+      "recording.export cam1 2026-11-25T12:00:00.000Z/2026-11-25T12:00:03.000Z",
+    ]);
 
     // Refusals: a camera this user may not see looks like no camera at all; paths are never
     // taken from the request; bad input names the field.
@@ -113,6 +128,77 @@ Deno.test("recordings API: range query, download by id, clip export, and refusal
     const snap = await app.request("/cameras/cam1/snapshot");
     assertEquals(snap.status, 503);
     assert(true);
+  } finally {
+    index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("recordings API: operators keep and release recordings; viewers may not; bad input named", async () => {
+  const { dir, index } = await fixture();
+  try {
+    const deps = {
+      dataDir: dir,
+      index: () => index,
+      cameras: () => [status("cam1"), status("cam2")],
+      snapshot: () => Promise.reject(new Error("not recording")),
+    };
+    const audited: string[] = [];
+    const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
+    const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+    const lock = (body: unknown, on = app) =>
+      on.request("/recordings/lock", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const kept = () => index.range("cam1", t0, t0 + 3000).map((s) => s.locked);
+
+    const res = await lock({ camera: "cam1", from: t0 + 1500, to: "2026-11-25T12:00:03Z" });
+    assertEquals(res.status, 200);
+    assertEquals((await res.json()).segments, 2);
+    assertEquals(kept(), [false, true, true]);
+    const released = await lock({ camera: "cam1", from: t0, to: t0 + 2000, locked: false });
+    assertEquals((await released.json()).segments, 2);
+    assertEquals(kept(), [false, false, true]);
+    assertEquals(audited, [
+      "recording.lock cam1 2026-11-25T12:00:01.500Z/2026-11-25T12:00:03.000Z (2 segments)",
+      "recording.unlock cam1 2026-11-25T12:00:00.000Z/2026-11-25T12:00:02.000Z (2 segments)",
+    ]);
+
+    for (
+      const [body, message] of [
+        [{ camera: "cam1", from: t0 }, /to: give a time/],
+        [{ camera: "cam1", from: t0, to: t0 + 1, locked: "yes" }, /locked: true keeps/],
+        [{ from: t0, to: t0 + 1 }, /camera: give a camera id/],
+        [[1, 2], /must be a JSON object/],
+      ] as const
+    ) {
+      const bad = await lock(body);
+      assertEquals(bad.status, 400, JSON.stringify(body));
+      assertMatch(await bad.text(), message);
+    }
+    const hidden = await lock({ camera: "cam2", from: t0, to: t0 + 1 });
+    assertEquals(hidden.status, 404);
+    await hidden.body?.cancel();
+
+    const viewer = createRecordingsApp({ ...deps, access: access(["cam1"], false) });
+    for (
+      const res of [
+        await lock({ camera: "cam1", from: t0, to: t0 + 3000 }, viewer),
+        await viewer.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`),
+      ]
+    ) {
+      assertEquals(res.status, 403);
+      await res.body?.cancel();
+    }
+    assertEquals(kept(), [false, false, true]);
+
+    // A segment whose file is gone: the export says so instead of a broken clip.
+    await Deno.remove(`${dir}/recordings/cam1/x/s00.mp4`);
+    const gone = await app.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`);
+    assertEquals(gone.status, 410);
+    assertMatch(await gone.text(), /1 of the 3 segments in that time are no longer on disk/);
   } finally {
     index.close();
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { ffprobe } from "../testing/ffprobe.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
-import { scanFmp4 } from "../storage/mod.ts";
+import { RESERVE_BYTES, RESERVE_NAME, scanFmp4, withReserve } from "../storage/mod.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -200,10 +200,10 @@ async function mountTmpfs(dir: string, size: string): Promise<boolean> {
   return out?.success ?? false;
 }
 
-/** Leaves about 700 KiB of a 6 MiB volume: a minute of the test camera fills it. */
-const FILLER = 6 * 1024 * 1024 - 700 * 1024;
+/** Leaves about 700 KiB of a 6 MiB volume beside the index's reserve: the camera fills it fast. */
+const FILLER = 6 * 1024 * 1024 - 700 * 1024 - RESERVE_BYTES;
 
-Deno.test("disk full mid-segment: retention frees space, recording goes on, the index stays sound", async (t) => {
+Deno.test("disk full mid-segment: retention frees space, recording goes on, the index stays sound; kept recordings are not touched", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "nvr-full-" });
   const volume = `${dir}/volume`;
   if (!(await mountTmpfs(volume, "6m"))) {
@@ -240,6 +240,31 @@ Deno.test("disk full mid-segment: retention frees space, recording goes on, the 
       assertEquals(probe.codec, "hevc", seg.path);
     }
     assertEquals(await Deno.stat(`${volume}/other-data.bin`).then((s) => s.size), FILLER);
+
+    // Everything kept (an operator locked it all): nothing may go, and the camera says what to do.
+    const keepAll = setInterval(
+      () => index.setLockedRange("cam1", 0, Date.now() + 60_000, true),
+      200,
+    );
+    try {
+      const stuck = await h.until(
+        "cam1",
+        (s) => /release kept recordings/.test(s.lastError ?? ""),
+        "the camera to say that only kept recordings are left",
+        60_000,
+      );
+      assertMatch(stuck.lastError ?? "", /^Camera 'cam1': .*retention found nothing it may delete/);
+    } finally {
+      clearInterval(keepAll);
+    }
+    // The operator releases them: on the full disk the index uses the room kept for it.
+    assert((await Deno.stat(`${volume}/nvr/${RESERVE_NAME}`)).isFile, "the daemon kept a reserve");
+    withReserve(
+      `${volume}/nvr`,
+      () => index.setLockedRange("cam1", 0, Date.now() + 60_000, false),
+    );
+    const released = h.camera("cam1").segments;
+    await h.until("cam1", (s) => s.segments > released, "recording after the release", 30_000);
   } finally {
     await new Deno.Command("umount", { args: ["-l", volume] }).output();
     await Deno.remove(dir, { recursive: true });

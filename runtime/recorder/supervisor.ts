@@ -189,9 +189,19 @@ export class CameraSupervisor {
         if (diskFull(err)) {
           this.#set("retrying", message);
           const freed = await this.#ctx.onDiskFull?.() ?? 0;
-          this.#log.warn("disk full: freed space, recording again", { err, freedBytes: freed });
-          // Nothing could be freed (locked clips, someone else's files): wait like any failure.
-          if (freed === 0) await sleep(backoff.at(-1) ?? 1_500, signal);
+          if (freed > 0) {
+            this.#log.warn("disk full: freed space, recording again", { err, freedBytes: freed });
+          } else {
+            // Nothing could be freed (kept recordings, someone else's files): wait like any
+            // failure, and say what would help.
+            const why = `Camera '${this.camera.id}': the recording disk is full (${message}) ` +
+              "and retention found nothing it may delete (only kept recordings or files it does " +
+              "not own): release kept recordings or free space on the disk";
+            const pause = backoff.at(-1) ?? 1_500;
+            this.#set("retrying", why);
+            this.#logFailure(why, err, pause);
+            await sleep(pause, signal);
+          }
           this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
           continue;
         }

@@ -15,6 +15,13 @@ export {
 } from "./segment_index.ts";
 export { IndexTooNewError, SCHEMA_VERSION } from "./migrations.ts";
 export { type DiskSpace, diskSpace, DiskSpaceError, isDiskFull } from "./disk_space.ts";
+export {
+  DiskFullError,
+  keepReserve,
+  RESERVE_BYTES,
+  RESERVE_NAME,
+  withReserve,
+} from "./disk_reserve.ts";
 export { checkMount, type MountEntry, type MountStatus, requireMounted } from "./mount_guard.ts";
 export {
   type Deletion,

@@ -61,6 +61,9 @@ const SQL = {
     FROM camera_totals t WHERE count > 0 ORDER BY camera`,
   cameras: "SELECT camera FROM camera_totals WHERE count > 0 ORDER BY camera",
   lock: "UPDATE segments SET locked = $locked WHERE id = $id",
+  lockRange: `UPDATE segments SET locked = $locked
+    WHERE camera = $camera AND start_ms >= $from - ${MAX_SPAN} AND start_ms < $to
+      AND end_ms > $from`,
   remove: "DELETE FROM segments WHERE id = ?",
   hasPath: "SELECT 1 AS found FROM segments WHERE path = ?",
   byId: `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE id = ?`,
@@ -156,6 +159,20 @@ export class SegmentIndex {
   setLocked(id: number, locked: boolean): void {
     const { changes } = this.#q.lock.run({ id, locked: locked ? 1 : 0 });
     if (Number(changes) === 0) throw new UnknownSegmentError(id);
+  }
+
+  /**
+   * Locks (or unlocks) every segment of `camera` that overlaps [fromMs, toMs), in one statement;
+   * returns how many segments that is.
+   */
+  setLockedRange(camera: string, fromMs: number, toMs: number, locked: boolean): number {
+    const { changes } = this.#q.lockRange.run({
+      camera,
+      from: fromMs,
+      to: toMs,
+      locked: locked ? 1 : 0,
+    });
+    return Number(changes);
   }
 
   /** Removes a segment's row (not its file). Removing a missing id does nothing. */

@@ -102,6 +102,13 @@ Deno.test("segments: size, locks, oldest, totals, remove, hasPath, lastSegmentEn
     assertEquals(index.segment(a)?.locked, true);
     assertEquals(index.oldest(10).map((s) => s.id), [c, b, d]);
     assertThrows(() => index.setLocked(9999, true), UnknownSegmentError, "id 9999");
+    // A range locks what overlaps it, of that camera only; unlocking gives them back.
+    assertEquals(index.setLockedRange("cam2", MIN / 2 + 1, 3 * MIN + 1, true), 2);
+    assertEquals(index.oldest(10).map((s) => s.id), [b]);
+    assertEquals(index.setLockedRange("cam2", 0, 3 * MIN, false), 1);
+    assertEquals(index.oldest(10).map((s) => s.id), [c, b]);
+    assertEquals(index.setLockedRange("cam2", 5 * MIN, 6 * MIN, true), 0);
+    index.setLockedRange("cam2", 0, 6 * MIN, false);
 
     assertEquals(index.totals(), [
       { camera: "cam1", bytes: 2500, count: 2, oldestMs: 0 },

@@ -539,7 +539,8 @@ async function cameraScreen(cameraId) {
     const width = Math.max(0, (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS) *
       100;
     const mark = h("span", {
-      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}`,
+      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}${seg.locked ? " (kept)" : ""}`,
+      class: seg.locked ? "kept" : "",
       onclick: () => play(seg),
     });
     mark.style.left = `${left}%`;
@@ -564,6 +565,9 @@ async function cameraScreen(cameraId) {
             fmtBytes(seg.bytes)
           }`,
         ),
+        seg.locked
+          ? h("span", { class: "badge kept", title: "Kept: retention does not delete it" }, "kept")
+          : null,
         h("button", { type: "button", class: "secondary play", onclick: () => play(seg) }, "Play"),
         h("a", { href: downloadUrl(seg), download: "", class: "download" }, "Download"),
       ),
@@ -626,6 +630,66 @@ async function cameraScreen(cameraId) {
   exportTo.addEventListener("input", updateExport);
   updateExport();
 
+  // Keep (lock) or release a time range: kept recordings are never deleted by retention.
+  // Exporting keeps its recordings too. Operators and admins only; the API says so as well.
+  const mayKeep = SESSION.user.role !== "viewer";
+  const keep = (locked) => async (ev) => {
+    const button = ev.currentTarget;
+    button.disabled = true;
+    try {
+      const res = await api("/api/recordings/lock", {
+        method: "POST",
+        body: {
+          camera: cameraId,
+          from: new Date(exportFrom.value).getTime(),
+          to: new Date(exportTo.value).getTime(),
+          locked,
+        },
+      });
+      await cameraScreen(cameraId);
+      notice(
+        `${res.segments} recording${res.segments === 1 ? "" : "s"} ${
+          locked ? "kept: retention will not delete them" : "released to retention"
+        }.`,
+      );
+    } catch (err) {
+      notice(err.message, "error");
+      button.disabled = false;
+    }
+  };
+  const keepControls = mayKeep
+    ? [
+      h(
+        "div",
+        { class: "row" },
+        h("label", {}, "From", exportFrom),
+        h("label", {}, "To", exportTo),
+      ),
+      h(
+        "div",
+        { class: "row" },
+        exportLink,
+        h("button", { type: "button", id: "keep-range", onclick: keep(true) }, "Keep"),
+        h(
+          "button",
+          { type: "button", class: "secondary", id: "release-range", onclick: keep(false) },
+          "Release",
+        ),
+      ),
+      h(
+        "p",
+        { class: "muted" },
+        "Exported and kept recordings stay on the disk until released.",
+      ),
+    ]
+    : [
+      h(
+        "p",
+        { class: "muted", id: "keep-needs-role" },
+        "Exporting and keeping recordings needs the operator or admin role.",
+      ),
+    ];
+
   show(
     h("p", {}, h("a", { href: "#/" }, "← All cameras")),
     h("h1", {}, `Camera ${cameraId}`),
@@ -642,14 +706,8 @@ async function cameraScreen(cameraId) {
         segments.length
           ? list
           : h("p", { class: "muted", id: "no-segments" }, "No recordings in the last hour."),
-        h("h2", {}, "Export"),
-        h(
-          "div",
-          { class: "row" },
-          h("label", {}, "From", exportFrom),
-          h("label", {}, "To", exportTo),
-          exportLink,
-        ),
+        h("h2", {}, "Export and keep"),
+        ...keepControls,
       ),
     ),
   );

@@ -219,6 +219,15 @@ Deno.test({
         assertEquals(r.type, "video/mp4");
         assert(r.bytes > 1000, "video bytes");
       }
+      // The export kept those recordings; Release hands them back to retention, Keep keeps them.
+      await page.reload();
+      await page.waitForSelector("#segments li.segment .badge.kept");
+      await page.click("#release-range");
+      await page.waitForSelector("#notice:has-text('released to retention')");
+      assertEquals(await page.locator("#segments .badge.kept").count(), 0);
+      await page.click("#keep-range");
+      await page.waitForSelector("#notice:has-text('retention will not delete them')");
+      assert(await page.locator("#segments .badge.kept").count() >= 2, "kept again");
       await shot("05-camera-timeline");
 
       // Playback for real: an H.264 segment from the timeline plays in the page's <video>.

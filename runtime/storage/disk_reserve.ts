@@ -1,0 +1,72 @@
+/**
+ * Room kept for the index on a full disk. Recorders write until the disk is full; when retention
+ * then finds nothing it may delete (every recording kept), SQLite cannot grow its WAL and even
+ * the operator's "release" fails with "database or disk is full" (seen here). A small file in
+ * the data folder holds the room: an index write that fails because the disk is full gives it up
+ * and tries once more; it is made again when there is space.
+ */
+import { isDiskFull } from "./disk_space.ts";
+
+export const RESERVE_NAME = ".index-reserve";
+/** Enough WAL for a few thousand changed rows (4 KiB pages). */
+export const RESERVE_BYTES = 512 * 1024;
+
+const CHUNK = new Uint8Array(64 * 1024);
+
+/**
+ * Makes sure the reserve is in place in `dataDir` (written out, not sparse, so the room is
+ * really taken). Returns false when the disk has no room for it now; nothing is left half made.
+ */
+export async function keepReserve(dataDir: string, bytes = RESERVE_BYTES): Promise<boolean> {
+  const path = `${dataDir}/${RESERVE_NAME}`;
+  try {
+    if ((await Deno.stat(path)).size >= bytes) return true;
+  } catch { /* not there */ }
+  const partial = `${path}.new`;
+  try {
+    using file = await Deno.open(partial, { write: true, create: true, truncate: true });
+    for (let left = bytes; left > 0; left -= CHUNK.length) {
+      const piece = left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left);
+      for (let done = 0; done < piece.length;) done += await file.write(piece.subarray(done));
+    }
+    await file.sync();
+    await Deno.rename(partial, path);
+    return true;
+  } catch (err) {
+    await Deno.remove(partial).catch(() => {});
+    if (isDiskFull(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Runs an index write; if it fails because the disk is full, gives up the reserve and runs it
+ * once more. A second failure says what to do.
+ */
+export function withReserve<T>(dataDir: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
+    try {
+      Deno.removeSync(`${dataDir}/${RESERVE_NAME}`);
+    } catch { /* already used */ }
+    try {
+      return write();
+    } catch (again) {
+      if (!isDiskFull(again)) throw again;
+      throw new DiskFullError(dataDir, again);
+    }
+  }
+}
+
+export class DiskFullError extends Error {
+  constructor(dataDir: string, cause: unknown) {
+    super(
+      `The recording disk (${dataDir}) is full and the index cannot be changed; free space on ` +
+        "it (files that are not recordings), then try again",
+      { cause },
+    );
+    this.name = "DiskFullError";
+  }
+}
