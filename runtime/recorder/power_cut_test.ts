@@ -6,7 +6,13 @@ import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { ffprobe } from "../testing/ffprobe.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
-import { RESERVE_BYTES, RESERVE_NAME, scanFmp4, withReserve } from "../storage/mod.ts";
+import {
+  RESERVE_BYTES,
+  RESERVE_NAME,
+  scanFmp4,
+  SegmentIndex,
+  withReserve,
+} from "../storage/mod.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -165,6 +171,70 @@ Deno.test("a stop signal to every process at once (Ctrl-C, systemd stop): segmen
     const kinds = h.index().events(0, Date.now() + 1).map((e) => e.kind);
     assert(!kinds.includes("recorder-lost"), kinds.join());
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the recording disk goes away while recording: nothing lands on the root filesystem; back when it returns", async () => {
+  // A USB SSD pulled out: its mount disappears and the mount point is a folder on the root
+  // filesystem again. Here a tmpfs bind-mounted at the mount point and unmounted (lazily, as
+  // the kernel does for a busy device), then mounted again with the same contents.
+  const dir = await Deno.makeTempDir({ prefix: "nvr-unplug-" });
+  const backing = `${dir}/backing`;
+  const replug = `${dir}/replug`;
+  const ssd = `${dir}/ssd`;
+  await Deno.mkdir(ssd);
+  const mount = (...args: string[]) =>
+    new Deno.Command("mount", { args, stderr: "null" }).output().then(
+      (o) => o.success,
+      () => false,
+    );
+  if (!(await mountTmpfs(backing, "64m")) || !(await mount("--bind", backing, ssd))) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    console.warn("skipped: cannot mount a tmpfs (needs root)");
+    return;
+  }
+  try {
+    await using cam = await startVirtualCamera(small);
+    await using h = await startHarness({
+      storage: { dataDir: `${ssd}/nvr`, requireMount: ssd, minFreeBytes: "1M" },
+      cameras: [{ id: "cam1", url: cam.rtspUrl }],
+    }, { dir });
+    await h.until("cam1", (s) => s.segments >= 2, "two segments on the SSD");
+    await new Deno.Command("umount", { args: ["-l", ssd] }).output();
+    const gone = await h.until(
+      "cam1",
+      (s) => /nothing is mounted at/.test(s.lastError ?? ""),
+      "the recorder to notice the disk is gone",
+      30_000,
+    );
+    assertEquals(gone.state, "retrying");
+    await new Promise((r) => setTimeout(r, 3_000)); // retries meanwhile must not write either
+    assertEquals(
+      [...Deno.readDirSync(ssd)].map((e) => e.name),
+      [],
+      "written to the root filesystem",
+    );
+
+    // It comes back as another device (a re-plugged USB disk gets a new one), same contents.
+    assert(await mountTmpfs(replug, "64m"), "a second tmpfs");
+    const copy = await new Deno.Command("cp", { args: ["-a", `${backing}/.`, replug] }).output();
+    assert(copy.success, "copy the disk's contents");
+    assert(await mount("--bind", replug, ssd), "mount the disk again");
+    const before = h.camera("cam1").segments;
+    await h.until("cam1", (s) => s.segments >= before + 2, "recording again on the SSD", 30_000);
+    // What is on the disk now, read afresh: the new segments are in its index, and all play.
+    using index = SegmentIndex.open(`${ssd}/nvr/index.sqlite`);
+    const segments = index.range("cam1", 0, Date.now() + 1);
+    assert(segments.length >= before + 2, `${segments.length} segments in the disk's index`);
+    for (const segment of segments) {
+      const probe = await ffprobe(`${ssd}/nvr/${segment.path}`);
+      assertEquals(probe.codec, "hevc", segment.path);
+    }
+  } finally {
+    for (const m of [ssd, backing, replug]) {
+      await new Deno.Command("umount", { args: ["-l", m] }).output();
+    }
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -20,16 +20,36 @@ export interface StorageAccess {
 export function storageAccess(storage: StorageConfig, procRoot = "/proc"): StorageAccess {
   const { dataDir, requireMount } = storage;
   let index: SegmentIndex | null = null;
+  /** The index file held open, as device and inode. */
+  let opened: string | null = null;
+  const identity = (): string | null => {
+    try {
+      const s = Deno.statSync(indexPath(dataDir));
+      return `${s.dev}:${s.ino}`;
+    } catch {
+      return null;
+    }
+  };
   return {
     async checkStorage() {
       requireMounted(dataDir, requireMount, procRoot);
       await ensureWritable(dataDir);
+      // A disk that went away and came back (a USB SSD re-plugged is another device) holds
+      // another index file than the one open, whose rows would go to the vanished disk (seen in
+      // power_cut_test.ts): open the one on the disk now.
+      if (index && identity() !== opened) {
+        try {
+          index.close();
+        } catch { /* its disk is gone */ }
+        index = null;
+      }
     },
     index() {
       if (index) return index;
       requireMounted(dataDir, requireMount, procRoot);
       try {
         index = SegmentIndex.open(indexPath(dataDir));
+        opened = identity();
       } catch (err) {
         throw new StorageUnavailableError(dataDir, `the index cannot be opened (${err})`, {
           cause: err,
