@@ -177,6 +177,17 @@ export class Element {
     }
   }
 
+  /**
+   * A sink's last buffer with its caps (GstBaseSink "last-sample", kept while enable-last-sample
+   * is on, the default), or null before the first. No copies of earlier buffers are made.
+   */
+  lastSample(): Sample | null {
+    return this.#withValue("last-sample", (value) => {
+      const sample = this.#lib.gobject.g_value_get_boxed(value);
+      return sample === null ? null : readSample(this.#lib, sample);
+    });
+  }
+
   /** appsrc only: pushes a copy of `data` as one buffer. False when the appsrc refused it. */
   pushBuffer(data: Uint8Array<ArrayBuffer>): boolean {
     const buffer = this.#lib.gst.gst_buffer_new_memdup(data, BigInt(data.byteLength));

@@ -21,6 +21,8 @@ export interface EncodeOptions {
   readonly frames: number;
   /** Frames per second and keyframe interval; 15 by default. */
   readonly fps?: number;
+  /** videotestsrc's pattern ("ball" moves: every picture differs); its default by default. */
+  readonly pattern?: string;
 }
 
 /** Encodes a test pattern into an Annex B byte stream (one keyframe every `fps` frames). */
@@ -30,12 +32,14 @@ export async function encodeTestStream(
   options: EncodeOptions,
 ): Promise<Uint8Array> {
   const fps = options.fps ?? 15;
-  const out = `${dir}/${codec}_${options.width}x${options.height}_${options.frames}.${codec}`;
+  const pattern = options.pattern ? ` pattern=${options.pattern}` : "";
+  const out = `${dir}/${codec}_${options.width}x${options.height}_${options.frames}` +
+    `${options.pattern ?? ""}.${codec}`;
   const encoder = codec === "h264"
     ? `x264enc key-int-max=${fps} tune=zerolatency speed-preset=ultrafast ! video/x-h264,stream-format=byte-stream`
     : `x265enc key-int-max=${fps} tune=zerolatency speed-preset=ultrafast ! video/x-h265,stream-format=byte-stream`;
   const description =
-    `videotestsrc num-buffers=${options.frames} ! video/x-raw,format=I420,width=${options.width},height=${options.height},framerate=${fps}/1 ! ${encoder} ! filesink location=${out}`;
+    `videotestsrc num-buffers=${options.frames}${pattern} ! video/x-raw,format=I420,width=${options.width},height=${options.height},framerate=${fps}/1 ! ${encoder} ! filesink location=${out}`;
   const result = await runCommand("gst-launch-1.0", ["-q", ...description.split(" ")], 30_000);
   if (result.code !== 0) throw new Error(`gst-launch-1.0 ${description}: ${result.stderr}`);
   return await Deno.readFile(out);

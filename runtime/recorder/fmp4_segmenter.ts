@@ -30,6 +30,12 @@ const MAX_STEP_S = 5;
 const CUT_SLACK_S = 0.05;
 /** Length of an AAC frame in samples. */
 const AAC_FRAME = 1024;
+/**
+ * Most bytes of a GOP kept for snapshots: 8 MiB is 16 s at 4 Mbit/s; a longer GOP shows its last
+ * picture within that.
+ */
+const GOP_LIMIT = 8 * 1024 * 1024;
+const START_CODE = new Uint8Array([0, 0, 0, 1]);
 
 export interface SegmenterAudio {
   readonly config: Uint8Array;
@@ -126,9 +132,14 @@ export class Fmp4Segmenter {
   readonly #prefix: Uint8Array[] = [];
   /** Audio frames waiting for their fragment, with their place on the video timeline. */
   #audio: { data: Uint8Array; videoTs: number }[] = [];
-  /** The latest keyframe written, as Annex B with its parameter sets (a reused buffer). */
-  #keyframe = new Uint8Array(0);
-  #keyframeBytes = 0;
+  /**
+   * The pictures written since the latest keyframe, as Annex B with its parameter sets (a reused
+   * buffer): what a snapshot decodes to show the latest picture, not a keyframe seconds old.
+   */
+  #gop = new Uint8Array(0);
+  #gopBytes = 0;
+  /** The GOP outgrew GOP_LIMIT: pictures are no longer added until the next keyframe. */
+  #gopFull = false;
   #flushed = false;
   #size: { width: number; height: number } | null = null;
 
@@ -150,14 +161,18 @@ export class Fmp4Segmenter {
     return this.#segment !== null;
   }
 
-  /** The latest keyframe as an Annex B byte stream with its parameter sets (a copy), or null. */
-  lastKeyframe(): Uint8Array | null {
-    return this.#keyframeBytes === 0 ? null : this.#keyframe.slice(0, this.#keyframeBytes);
+  /**
+   * The latest keyframe and every picture written after it (up to GOP_LIMIT bytes), as an
+   * Annex B byte stream with its parameter sets (a copy), or null before the first keyframe.
+   * Decoded to the end it gives the latest picture.
+   */
+  latestPictures(): Uint8Array | null {
+    return this.#gopBytes === 0 ? null : this.#gop.slice(0, this.#gopBytes);
   }
 
-  /** True once a keyframe was written (lastKeyframe() gives one). */
+  /** True once a keyframe was written (latestPictures() gives something). */
   get hasKeyframe(): boolean {
-    return this.#keyframeBytes > 0;
+    return this.#gopBytes > 0;
   }
 
   /** Takes one picture; appends what to write to `out`. */
@@ -275,7 +290,7 @@ export class Fmp4Segmenter {
     const held = this.#held;
     if (!held) return;
     this.#lastDuration = duration;
-    if (held.keyframe) this.#keepKeyframe(segment.params, held.nals);
+    this.#keepPicture(segment.params, held.nals, held.keyframe);
     segment.samples.push({ nals: held.nals, duration, keyframe: held.keyframe });
     this.#held = null;
     if (held.ts + duration - segment.fragmentStartTs >= this.#fragmentTicks) {
@@ -363,20 +378,34 @@ export class Fmp4Segmenter {
     out.push({ type: "close", endTs, frames: segment.frames });
   }
 
-  /** Copies a keyframe out of the arena for snapshots, into a buffer reused from GOP to GOP. */
-  #keepKeyframe(params: ParameterSets, nals: readonly Uint8Array[]): void {
-    const parts = [params.vps, params.sps, params.pps, ...nals];
+  /**
+   * Copies a picture out of the arena for snapshots: a keyframe starts the buffer again (with the
+   * parameter sets), later pictures are appended. The buffer is reused from GOP to GOP.
+   */
+  #keepPicture(params: ParameterSets, nals: readonly Uint8Array[], keyframe: boolean): void {
+    if (!keyframe && (this.#gopBytes === 0 || this.#gopFull)) return;
+    const parts = keyframe ? [params.vps, params.sps, params.pps, ...nals] : nals;
     let size = 0;
     for (const part of parts) if (part) size += 4 + part.length;
-    if (this.#keyframe.length < size) this.#keyframe = new Uint8Array(size + (size >> 2));
-    let at = 0;
+    const at0 = keyframe ? 0 : this.#gopBytes;
+    if (at0 + size > GOP_LIMIT && !keyframe) {
+      this.#gopFull = true;
+      return;
+    }
+    if (this.#gop.length < at0 + size) {
+      const grown = new Uint8Array(Math.min(GOP_LIMIT, (at0 + size) * 2) || at0 + size);
+      grown.set(this.#gop.subarray(0, at0));
+      this.#gop = grown.length >= at0 + size ? grown : new Uint8Array(at0 + size);
+    }
+    let at = at0;
     for (const part of parts) {
       if (!part) continue;
-      this.#keyframe.set([0, 0, 0, 1], at);
-      this.#keyframe.set(part, at + 4);
+      this.#gop.set(START_CODE, at);
+      this.#gop.set(part, at + 4);
       at += 4 + part.length;
     }
-    this.#keyframeBytes = at;
+    this.#gopBytes = at;
+    if (keyframe) this.#gopFull = false;
   }
 
   #haveParams(): boolean {

@@ -4,6 +4,7 @@ import { accessUnits, encodeTestStream } from "../mp4/encode_fixture.ts";
 import { scanFmp4 } from "../storage/mod.ts";
 import type { VideoAccessUnit } from "../rtsp/types.ts";
 import { Fmp4Segmenter, type SegmenterOutput } from "./fmp4_segmenter.ts";
+import { snapshotJpeg } from "./snapshot.ts";
 
 const TICKS = 6_000; // 90 kHz / 15 fps
 
@@ -87,7 +88,7 @@ Deno.test("segments start on keyframes, join exactly, and each decodes", async (
     assertEquals(decode.stderr.trim(), "");
   }
   assertEquals([segmenter.size?.width, segmenter.size?.height], [320, 240]);
-  const jpegInput = segmenter.lastKeyframe();
+  const jpegInput = segmenter.latestPictures();
   assert(jpegInput && jpegInput.length > 100, "the latest keyframe with its parameter sets");
   await Deno.remove(dir, { recursive: true });
 });
@@ -164,3 +165,62 @@ Deno.test("pictures out of presentation order (B-frames) are counted, never muxe
   assertEquals(segmenter.counters.reordered, 1);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a snapshot shows the latest picture, not the keyframe before it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A moving ball, keyframes at pictures 0, 15 and 30.
+    const es = await encodeTestStream(dir, "h265", {
+      width: 320,
+      height: 240,
+      frames: 45,
+      pattern: "ball",
+    });
+    const units = accessUnits("h265", es).map((u, i): VideoAccessUnit => ({
+      nals: u.nals,
+      timestamp: i * TICKS,
+      keyframe: u.keyframe,
+      damaged: false,
+    }));
+    const segmenter = new Fmp4Segmenter({ codec: "h265", clockRate: 90_000, segmentSeconds: 10 });
+    const out: SegmenterOutput[] = [];
+    for (const au of units) segmenter.pushVideo(au, out);
+    const pictures = segmenter.latestPictures()!;
+    await Deno.writeFile(`${dir}/gop.h265`, pictures);
+    assertEquals((await gray(["-f", "hevc", "-i", `${dir}/gop.h265`])).length, 320 * 240 * 14);
+
+    const jpeg = await snapshotJpeg(
+      "cam1",
+      () => Promise.resolve({ data: pictures, caps: "video/x-h265,stream-format=byte-stream" }),
+      "h265",
+    );
+    await Deno.writeFile(`${dir}/snap.jpg`, jpeg);
+    const shot = await gray(["-i", `${dir}/snap.jpg`]);
+    const all = await gray(["-f", "hevc", "-i", `${dir}/h265_320x240_45ball.h265`]);
+    const frame = (n: number) => all.subarray(n * shot.length, (n + 1) * shot.length);
+    const diff = (n: number) => {
+      let sum = 0;
+      for (let i = 0; i < shot.length; i++) sum += Math.abs(shot[i]! - frame(n)[i]!);
+      return sum / shot.length;
+    };
+    // Picture 44 is still held (its duration is known when the next comes): 43 is the latest.
+    // (Compared by closeness: the JPEG is full range, the video limited, so none is exact.)
+    const diffs = [...Array(45).keys()].map(diff);
+    const best = diffs.indexOf(Math.min(...diffs));
+    assertEquals(best, 43, diffs.map((d, n) => `${n}: ${d.toFixed(1)}`).join(", "));
+    assert(diffs[30]! - diffs[43]! > 2, "far from the keyframe picture");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Decodes with ffmpeg to 8-bit gray pictures, one after the other. */
+async function gray(input: string[]): Promise<Uint8Array> {
+  const out = await new Deno.Command("ffmpeg", {
+    args: ["-v", "error", ...input, "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return out.stdout;
+}

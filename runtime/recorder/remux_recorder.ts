@@ -201,10 +201,11 @@ class RemuxRun {
         });
       });
     }
-    const data = this.#segmenter.lastKeyframe();
+    const data = this.#segmenter.latestPictures();
     if (!data) return null;
     const codec = this.#session.video.codec;
-    return { data, caps: `video/x-${codec},stream-format=byte-stream,alignment=au` };
+    // Several pictures in one buffer: no alignment, the parser splits them.
+    return { data, caps: `video/x-${codec},stream-format=byte-stream` };
   };
 
   async play(signal: AbortSignal): Promise<void> {
