@@ -45,6 +45,10 @@ export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
     jsonBodyLimit(s.maxBodyBytes),
   );
 
+  // Whether first-run setup is still open, so the page offers it only then. Anyone may ask: a
+  // POST would tell them the same.
+  app.get("/setup", (c) => c.json({ open: deps.users.count() === 0 }));
+
   app.post("/setup", async (c) => {
     const body = await readJsonObject(c);
     rejectUnknown(body, [...PROFILE_KEYS, "password"]);

@@ -167,6 +167,7 @@ Deno.test("every route but setup, login, /healthz and the static page refuses an
   await withApi(async (f) => {
     await f.setupAdmin();
     const publicRoutes = new Set([
+      "GET /api/setup",
       "POST /api/setup",
       "POST /api/auth/login",
       "POST /api/invites/accept",

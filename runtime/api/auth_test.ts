@@ -3,6 +3,8 @@ import { PASSWORD, withApi } from "./auth_fixture.ts";
 
 Deno.test("setup creates the first admin once, then answers 409", async () => {
   await withApi(async (f) => {
+    const open = async () => (await (await f.call("GET", "/api/setup")).json()).open;
+    assertEquals(await open(), true);
     const bad = await f.call("POST", "/api/setup", {
       body: { name: "A", email: "not-an-email", password: PASSWORD },
     });
@@ -19,6 +21,7 @@ Deno.test("setup creates the first admin once, then answers 409", async () => {
     assertEquals(again.status, 409);
     assertEquals((await again.json()).error.code, "already_set_up");
     assertEquals(f.users.count(), 1);
+    assertEquals(await open(), false);
   });
 });
 

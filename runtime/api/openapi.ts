@@ -9,6 +9,7 @@ export type PathOps = Record<string, Record<string, Op>>;
 
 export const AUTH_PATHS: PathOps = {
   "/api/setup": {
+    get: { summary: "Whether first-run setup is still open: {open}", public: true },
     post: {
       summary: "Create the first admin (only while no user exists)",
       public: true,

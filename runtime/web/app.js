@@ -252,8 +252,8 @@ function loginScreen(tab = "login") {
     );
   });
 
-  // First run: the API has no "is setup open?" query, so setup is offered here and the API's
-  // answer decides (409 once an admin exists).
+  // First run: setup is offered while the API says it is open (and its answer to the POST
+  // decides: 409 once an admin exists).
   const setup = h(
     "form",
     { id: "setup-form", "aria-label": "First-run setup" },
@@ -313,6 +313,14 @@ function loginScreen(tab = "login") {
       holder,
     ),
   );
+  // A recorder that is set up has no use for the setup tab; a new one opens on it.
+  api("/api/setup").then(({ open }) => {
+    if (open) pick("setup");
+    else {
+      tabs.setup.hidden = true;
+      if (tab === "setup") pick("login");
+    }
+  }).catch(() => {});
 }
 
 // ---------------------------------------------------------------------------------------------
