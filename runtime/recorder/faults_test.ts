@@ -219,7 +219,9 @@ Deno.test("joining a stream another client holds: GStreamer's first segment stil
     for (const segment of segments) {
       const path = `${h.dir}/data/${segment.path}`;
       const packets = await packetTimes(path);
-      assert(packets[0]!.key, `${segment.path} starts on a keyframe`);
+      const said = h.log.lines.filter((l) => /keyframe|segment/.test(String(l.msg)))
+        .map((l) => JSON.stringify(l)).join("\n");
+      assert(packets[0]!.key, `${segment.path} starts on a keyframe; the recorder said:\n${said}`);
       const probe = await ffprobe(path);
       const seconds = (segment.endMs - segment.startMs) / 1000;
       assert(

@@ -6,8 +6,10 @@
  * recorder joining it mid-GOP). Players skip such pictures, but the index would claim time that
  * shows nothing.
  *
- * mp4mux starts a new fragment at every keyframe, so those pictures sit in whole fragments ahead
- * of the first keyframe. This removes those fragments (with any audio in them), moves the
+ * mp4mux mostly starts a new fragment at a keyframe, so those pictures sit in whole fragments
+ * ahead of the first keyframe; under load it sometimes puts the keyframe inside a fragment, and
+ * then that fragment is cut too (fmp4_fragment_cut.ts, video-only files). This removes those
+ * fragments (with any audio in them), moves the
  * remaining fragments' decode times back so the file still starts at zero, and drops the mfra
  * index whose offsets no longer hold. The file is rewritten beside itself (`TRIM_SUFFIX`) and
  * renamed over the original, so a crash in between leaves the original whole; the left-over copy
@@ -21,6 +23,7 @@ import {
   type TrackInfo,
   tracks,
 } from "./fmp4_boxes.ts";
+import { type CutFragment, cutFragmentFront } from "./fmp4_fragment_cut.ts";
 import { writeAll } from "../write_all.ts";
 
 export const TRIM_SUFFIX = ".trimming";
@@ -33,7 +36,8 @@ export interface TrimResult {
   /**
    * Why nothing more was removed when pictures before a keyframe remain: "no-keyframe" (the file
    * holds none at all: left as it is) or "mid-fragment" (a fragment starts with pictures that
-   * cannot be decoded and has a keyframe further in: left as it is). Null when the file now
+   * cannot be decoded and has a keyframe further in, in a layout that is not cut: a file with
+   * audio. Left as it is). Null when the file now
    * starts on a keyframe.
    */
   readonly leftAsIs: "no-keyframe" | "mid-fragment" | null;
@@ -50,7 +54,7 @@ const NOTHING: TrimResult = { droppedFrames: 0, droppedSeconds: 0, leftAsIs: nul
 /** Makes the fragmented MP4 at `path` start on a keyframe where it does not. */
 export async function trimToFirstKeyframe(path: string): Promise<TrimResult> {
   const plan = await planTrim(path);
-  if (plan.dropFrom === plan.keepFrom) return plan.result;
+  if (plan.dropFrom === plan.keepFrom && !plan.cut) return plan.result;
   await rewrite(path, plan);
   return plan.result;
 }
@@ -87,6 +91,8 @@ interface TrimPlan {
   readonly keepFrom: number;
   /** Ticks to take off each track's decode times, by track id. */
   readonly shift: ReadonlyMap<number, number>;
+  /** The first kept fragment rewritten without its leading pictures (fmp4_fragment_cut.ts). */
+  readonly cut?: { readonly at: number } & CutFragment;
 }
 
 async function planTrim(path: string): Promise<TrimPlan> {
@@ -134,8 +140,30 @@ async function planTrim(path: string): Promise<TrimPlan> {
         shift,
       };
     }
-    if (flags.some((f) => !(f & NON_SYNC_SAMPLE))) {
-      return none({ ...NOTHING, leftAsIs: "mid-fragment" });
+    const firstKey = flags.findIndex((f) => !(f & NON_SYNC_SAMPLE));
+    if (firstKey > 0) {
+      // The keyframe is inside this fragment: cut the pictures before it out of the fragment.
+      // Plain video-only files only: with audio the interleaved data would need more surgery.
+      const cut = known.length === 1
+        ? cutFragmentFront(
+          await readAt(file, moof.start, moof.size),
+          await readAt(file, boxes[i + 1]!.start, boxes[i + 1]!.size),
+          firstKey,
+        )
+        : null;
+      if (!cut) return none({ ...NOTHING, leftAsIs: "mid-fragment" });
+      const keptBase = trafs.find((t) => t.trackId === video.trackId)?.baseTime ?? 0;
+      droppedFrames += firstKey;
+      droppedTicks += cut.droppedTicks;
+      return {
+        result: { droppedFrames, droppedSeconds: droppedTicks / video.timescale, leftAsIs: null },
+        boxes,
+        tracks: known,
+        dropFrom: boxes[firstMoof]!.start,
+        keepFrom: moof.start,
+        shift: new Map([[video.trackId, keptBase + cut.droppedTicks]]),
+        cut: { at: moof.start, ...cut },
+      };
     }
     const durations = trafs.find((t) => t.trackId === video.trackId)?.durations ?? [];
     droppedFrames += durations.length;
@@ -180,9 +208,22 @@ async function rewrite(path: string, plan: TrimPlan): Promise<void> {
     {
       using src = await Deno.open(path, { read: true });
       using dst = await Deno.open(temp, { write: true, create: true, truncate: true });
+      let cutMdat = false;
       for (const box of plan.boxes) {
         if (box.start >= plan.dropFrom && box.start < plan.keepFrom) continue;
         if (box.type === "mfra") continue; // moof offsets in it are now wrong; it is optional
+        const cut = plan.cut;
+        if (cut && box.start === cut.at) {
+          shiftBaseTimes(cut.moof, plan);
+          await writeAll(dst, cut.moof);
+          await writeAll(dst, cut.mdat);
+          cutMdat = true; // the next box, the fragment's mdat, was written cut
+          continue;
+        }
+        if (cutMdat) {
+          cutMdat = false;
+          if (box.type === "mdat") continue;
+        }
         const bytes = await readAt(src, box.start, box.size);
         if (box.type === "moof" && box.start >= plan.keepFrom) shiftBaseTimes(bytes, plan);
         await writeAll(dst, bytes);

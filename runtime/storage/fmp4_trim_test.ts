@@ -5,6 +5,7 @@ import { Pipeline } from "../gst/mod.ts";
 import { scanFmp4 } from "./fmp4.ts";
 import { NON_SYNC_SAMPLE, readAt, trackFragments, tracks } from "./fmp4_boxes.ts";
 import { removeTrimLeftovers, TRIM_SUFFIX, trimToFirstKeyframe } from "./fmp4_trim.ts";
+import { initSegment, mediaFragment } from "../mp4/fmp4_writer.ts";
 
 const START_CODE = [0, 0, 0, 1];
 
@@ -173,3 +174,62 @@ Deno.test("a copy left half-written by a crash while trimming is removed; the or
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a keyframe inside a fragment: the pictures before it are cut out of that fragment", async () => {
+  // mp4mux does this now and then under load ("....K....."); written here with our own writer,
+  // which lays fragments out the same way (one traf, one trun with sizes and a data offset).
+  const dir = await Deno.makeTempDir({ prefix: "nvr-trim-" });
+  try {
+    const units = await stream(dir);
+    const param = (kind: string) =>
+      units[0]!.nals.find((n) => parameterSetKind("h264", n) === kind)!;
+    const picture = (i: number) => ({
+      nals: units[i]!.nals.filter((n) => parameterSetKind("h264", n) === null),
+      duration: 6_000,
+      keyframe: units[i]!.keyframe,
+    });
+    const run = (from: number, to: number) =>
+      [...Array(to - from).keys()].map((i) => picture(from + i));
+    // Joined at picture 5: fragment 1 holds 5..24 (keyframe at 15), fragment 2 holds 25..44.
+    const path = `${dir}/inside.mp4`;
+    await Deno.writeFile(
+      path,
+      concat([
+        initSegment({ codec: "h264", sps: param("sps"), pps: param("pps"), timescale: 90_000 }),
+        mediaFragment(1, { baseTime: 0, samples: run(5, 25) }),
+        mediaFragment(2, { baseTime: 20 * 6_000, samples: run(25, 45) }),
+      ]),
+    );
+    assertEquals((await fragments(path)).map((f) => f.sync.indexOf(true)), [10, 5]);
+    const trim = await trimToFirstKeyframe(path);
+    assertEquals(trim, { droppedFrames: 10, droppedSeconds: 10 / 15, leftAsIs: null });
+    const after = await fragments(path);
+    assertEquals(after.map((f) => f.sync.length), [10, 20]);
+    assertEquals(after[0]!.sync[0], true);
+    assertEquals(after.map((f) => f.baseTime), [0, 10 * 6_000]);
+    const probe = await new Deno.Command("ffprobe", {
+      args: ["-v", "error", "-show_entries", "packet=pts,flags", "-of", "csv=p=0", path],
+      stdout: "piped",
+    }).output();
+    const packets = new TextDecoder().decode(probe.stdout).trim().split("\n");
+    assertEquals(packets.length, 30);
+    assert(packets[0]!.startsWith("0,K"), packets[0]);
+    const decode = await new Deno.Command("ffmpeg", {
+      args: ["-v", "error", "-i", path, "-f", "null", "-"],
+      stderr: "piped",
+    }).output();
+    assertEquals(new TextDecoder().decode(decode.stderr), "", "every picture decodes");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
