@@ -47,6 +47,16 @@ const status = (id: string): CameraStatus => ({
   stats: EMPTY_STATS,
 });
 
+/** The recordings app's data: cam1 with the fixture's segments, cam2 with none, no snapshots. */
+function depsOf(dir: string, index: SegmentIndex) {
+  return {
+    dataDir: dir,
+    index: () => index,
+    cameras: () => [status("cam1"), status("cam2")],
+    snapshot: () => Promise.reject(new Error("not recording")),
+  };
+}
+
 /**
  * Signed in as a user who sees only `visible` and may keep recordings or not (the users module
  * decides both in the daemon); what they do is appended to `audited`.
@@ -66,12 +76,7 @@ function access(visible: string[], operator = true, audited: string[] = []): Cam
 Deno.test("recordings API: range query, download by id, clip export (kept), and refusals", async () => {
   const { dir, index } = await fixture();
   try {
-    const deps = {
-      dataDir: dir,
-      index: () => index,
-      cameras: () => [status("cam1"), status("cam2")],
-      snapshot: () => Promise.reject(new Error("not recording")),
-    };
+    const deps = depsOf(dir, index);
     const audited: string[] = [];
     const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
     const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
@@ -137,12 +142,7 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
 Deno.test("recordings API: operators keep and release recordings; viewers may not; bad input named", async () => {
   const { dir, index } = await fixture();
   try {
-    const deps = {
-      dataDir: dir,
-      index: () => index,
-      cameras: () => [status("cam1"), status("cam2")],
-      snapshot: () => Promise.reject(new Error("not recording")),
-    };
+    const deps = depsOf(dir, index);
     const audited: string[] = [];
     const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
     const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);

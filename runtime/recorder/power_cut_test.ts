@@ -18,6 +18,26 @@ import { Mosquitto } from "../testing/mosquitto.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 
+/** The daemon as its own process (main.ts) and its log lines as they come. */
+function spawnDaemon(config: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--config", config],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const logLines: Record<string, unknown>[] = [];
+  const reading = (async () => {
+    let buffered = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) logLines.push(JSON.parse(line));
+    }
+  })();
+  return { child, logLines, reading };
+}
+
 async function waitFor<T>(
   probe: () => Promise<T | null>,
   what: string,
@@ -50,22 +70,7 @@ Deno.test("SIGKILL mid-segment: the partial segment is repaired, indexed and pla
     }),
   );
   try {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "--config", config],
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    const logLines: Record<string, unknown>[] = [];
-    const reading = (async () => {
-      const decoder = new TextDecoderStream();
-      let buffered = "";
-      for await (const chunk of child.stdout.pipeThrough(decoder)) {
-        buffered += chunk;
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) logLines.push(JSON.parse(line));
-      }
-    })();
+    const { child, logLines, reading } = spawnDaemon(config);
     const incoming = `${dir}/data/recordings/cam1/.incoming`;
     // Let about five one-second fragments reach the disk, then cut the power.
     const file = await waitFor(async () => {
@@ -129,21 +134,7 @@ Deno.test("a stop signal to every process at once (Ctrl-C, systemd stop): segmen
   );
   try {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", MAIN, "--config", config],
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
-      const logLines: Record<string, unknown>[] = [];
-      const reading = (async () => {
-        let buffered = "";
-        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-          buffered += chunk;
-          const lines = buffered.split("\n");
-          buffered = lines.pop() ?? "";
-          for (const line of lines) logLines.push(JSON.parse(line));
-        }
-      })();
+      const { child, logLines, reading } = spawnDaemon(config);
       await waitFor(
         () => Promise.resolve(logLines.some((l) => l.msg === "camera recording") || null),
         "the camera recording",

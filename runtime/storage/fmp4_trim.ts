@@ -123,6 +123,16 @@ async function planTrim(path: string): Promise<TrimPlan> {
   if (firstMoof < 0) return none(NOTHING);
   let droppedFrames = 0;
   let droppedTicks = 0;
+  /** What goes: every fragment before `start` (and the cut's front, when there is one). */
+  const keepFrom = (start: number, shift: Map<number, number>, cut?: TrimPlan["cut"]) => ({
+    result: { droppedFrames, droppedSeconds: droppedTicks / video.timescale, leftAsIs: null },
+    boxes,
+    tracks: known,
+    dropFrom: boxes[firstMoof]!.start,
+    keepFrom: start,
+    shift,
+    ...(cut ? { cut } : {}),
+  });
   for (let i = firstMoof; i + 1 < boxes.length; i += 2) {
     const moof = boxes[i]!;
     if (moof.type !== "moof" || boxes[i + 1]!.type !== "mdat") break;
@@ -130,15 +140,7 @@ async function planTrim(path: string): Promise<TrimPlan> {
     const flags = trafs.find((t) => t.trackId === video.trackId)?.flags ?? [];
     if (flags.length > 0 && !(flags[0]! & NON_SYNC_SAMPLE)) {
       if (i === firstMoof) return none(NOTHING);
-      const shift = await shifts(file, boxes.slice(i), known, video);
-      return {
-        result: { droppedFrames, droppedSeconds: droppedTicks / video.timescale, leftAsIs: null },
-        boxes,
-        tracks: known,
-        dropFrom: boxes[firstMoof]!.start,
-        keepFrom: moof.start,
-        shift,
-      };
+      return keepFrom(moof.start, await shifts(file, boxes.slice(i), known, video));
     }
     const firstKey = flags.findIndex((f) => !(f & NON_SYNC_SAMPLE));
     if (firstKey > 0) {
@@ -155,15 +157,10 @@ async function planTrim(path: string): Promise<TrimPlan> {
       const keptBase = trafs.find((t) => t.trackId === video.trackId)?.baseTime ?? 0;
       droppedFrames += firstKey;
       droppedTicks += cut.droppedTicks;
-      return {
-        result: { droppedFrames, droppedSeconds: droppedTicks / video.timescale, leftAsIs: null },
-        boxes,
-        tracks: known,
-        dropFrom: boxes[firstMoof]!.start,
-        keepFrom: moof.start,
-        shift: new Map([[video.trackId, keptBase + cut.droppedTicks]]),
-        cut: { at: moof.start, ...cut },
-      };
+      return keepFrom(moof.start, new Map([[video.trackId, keptBase + cut.droppedTicks]]), {
+        at: moof.start,
+        ...cut,
+      });
     }
     const durations = trafs.find((t) => t.trackId === video.trackId)?.durations ?? [];
     droppedFrames += durations.length;
