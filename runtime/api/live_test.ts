@@ -6,6 +6,7 @@ import { SegmentIndex } from "../storage/mod.ts";
 import { withApi } from "./auth_fixture.ts";
 import { liveLaunch, LiveViewerLimit, redactUrl } from "./live.ts";
 import { createRecordingsApp } from "./recordings.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 const status = (id: string): CameraStatus => ({
   id,
@@ -37,16 +38,6 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over a socket", async () => {
@@ -88,7 +79,7 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
       const { value, done } = await reader.read();
       if (done) break;
       chunks.push(value);
-      boxes = boxTypes(concat(chunks));
+      boxes = boxTypes(concatBytes(chunks));
     }
     assertEquals(boxes.slice(0, 3), ["ftyp", "moov", "moof"]);
     assert(boxes.filter((b) => b === "moof").length >= 2, `boxes: ${boxes.join(" ")}`);

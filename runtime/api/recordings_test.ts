@@ -73,14 +73,31 @@ function access(visible: string[], operator = true, audited: string[] = []): Cam
   };
 }
 
-Deno.test("recordings API: range query, download by id, clip export (kept), and refusals", async () => {
+/** The fixture behind a recordings app of an operator who sees cam1; cleaned up after `fn`. */
+async function withRecordings(
+  fn: (t: {
+    dir: string;
+    index: SegmentIndex;
+    deps: ReturnType<typeof depsOf>;
+    audited: string[];
+    app: ReturnType<typeof createRecordingsApp>;
+    t0: number;
+  }) => Promise<void>,
+): Promise<void> {
   const { dir, index } = await fixture();
   try {
     const deps = depsOf(dir, index);
     const audited: string[] = [];
     const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
-    const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+    await fn({ dir, index, deps, audited, app, t0: Date.UTC(2026, 10, 25, 12, 0, 0) });
+  } finally {
+    index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
 
+Deno.test("recordings API: range query, download by id, clip export (kept), and refusals", async () => {
+  await withRecordings(async ({ dir, index, audited, app, t0 }) => {
     const list = await app.request(`/recordings?camera=cam1&from=${t0}&to=${t0 + 10_000}`);
     assertEquals(list.status, 200);
     const body = await list.json();
@@ -133,19 +150,11 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
     const snap = await app.request("/cameras/cam1/snapshot");
     assertEquals(snap.status, 503);
     assert(true);
-  } finally {
-    index.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("recordings API: operators keep and release recordings; viewers may not; bad input named", async () => {
-  const { dir, index } = await fixture();
-  try {
-    const deps = depsOf(dir, index);
-    const audited: string[] = [];
-    const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
-    const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+  await withRecordings(async ({ dir, index, deps, audited, app, t0 }) => {
     const lock = (body: unknown, on = app) =>
       on.request("/recordings/lock", {
         method: "POST",
@@ -199,8 +208,5 @@ Deno.test("recordings API: operators keep and release recordings; viewers may no
     const gone = await app.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`);
     assertEquals(gone.status, 410);
     assertMatch(await gone.text(), /1 of the 3 segments in that time are no longer on disk/);
-  } finally {
-    index.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -13,6 +13,7 @@
  * config/reported) replaces the queued one of the same topic.
  */
 import type { Logger } from "../log.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 /** How the queue treats a message when it is full or superseded. */
 export type MessageClass = "sample" | "keep" | "latest";
@@ -225,7 +226,7 @@ export class DurableQueue {
       }
       for (const seq of missing) {
         const parts = chunks.get(seq) ?? [];
-        loaded.set(seq, parts.length === 1 ? parts[0] as Uint8Array : concat(parts));
+        loaded.set(seq, parts.length === 1 ? parts[0] as Uint8Array : concatBytes(parts));
       }
     }
     const out: QueuedMessage[] = [];
@@ -444,14 +445,4 @@ export class DurableQueue {
   #wake(): void {
     for (const w of this.#waiters.splice(0)) w();
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }

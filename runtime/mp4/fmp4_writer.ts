@@ -13,6 +13,7 @@
 
 import type { VideoCodec } from "../rtsp/types.ts";
 import { nalType, parseSps, type SpsInfo } from "./h26x.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 export interface VideoTrackConfig {
   readonly codec: VideoCodec;
@@ -91,20 +92,8 @@ function fourcc(type: string): Uint8Array {
   return textEncoder.encode(type);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function box(type: string, ...payload: Uint8Array[]): Uint8Array {
-  const body = concat(payload);
+  const body = concatBytes(payload);
   const out = new Uint8Array(8 + body.length);
   new DataView(out.buffer).setUint32(0, out.length);
   out.set(fourcc(type), 4);
@@ -186,7 +175,7 @@ export function initSegment(video: VideoTrackConfig, audio?: AudioTrackConfig | 
     u32((audio ? AUDIO_TRACK_ID : VIDEO_TRACK_ID) + 1), // next_track_ID
   );
   const moov = box("moov", mvhd, ...traks, box("mvex", ...trexes));
-  return concat([ftyp, moov]);
+  return concatBytes([ftyp, moov]);
 }
 
 function trex(trackId: number): Uint8Array {
@@ -296,7 +285,7 @@ function hvcC(video: VideoTrackConfig, sps: SpsInfo): Uint8Array {
   checkParameterSet("h265", "VPS", video.vps, 32);
   checkParameterSet("h265", "PPS", video.pps, 34);
   const array = (type: number, nal: Uint8Array) =>
-    concat([u8(0x80 | type), u16(1, nal.length), nal]);
+    concatBytes([u8(0x80 | type), u16(1, nal.length), nal]);
   return box(
     "hvcC",
     u8(1, (sps.profileSpace << 6) | (sps.tierFlag << 5) | sps.profileIdc),
@@ -368,9 +357,9 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
 
 /** An MPEG-4 descriptor with its size in the 4-byte expandable form, as ffmpeg writes it. */
 function descriptor(tag: number, ...payload: Uint8Array[]): Uint8Array {
-  const body = concat(payload);
+  const body = concatBytes(payload);
   const n = body.length;
-  return concat([
+  return concatBytes([
     u8(
       tag,
       0x80 | ((n >> 21) & 0x7f),

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { writeAll } from "../write_all.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 /** One `m=` section of the SDP. */
 export interface SdpMedia {
@@ -251,7 +252,7 @@ async function readResponse(
     null;
   const buffer = new Uint8Array(16 * 1024);
   for (;;) {
-    const all = concat(chunks, size);
+    const all = concatBytes(chunks);
     if (!head) head = parseHead(all, fail);
     if (head) {
       const length = Number(head.headers.get("content-length")?.[0] ?? 0);
@@ -296,16 +297,6 @@ function parseHead(
     headers,
     end: blank.index + blank[0].length,
   };
-}
-
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 interface Credentials {

@@ -6,6 +6,7 @@ import { scanFmp4 } from "./fmp4.ts";
 import { NON_SYNC_SAMPLE, readAt, trackFragments, tracks } from "./fmp4_boxes.ts";
 import { removeTrimLeftovers, TRIM_SUFFIX, trimToFirstKeyframe } from "./fmp4_trim.ts";
 import { initSegment, mediaFragment } from "../mp4/fmp4_writer.ts";
+import { concatBytes } from "../concat_bytes.ts";
 
 const START_CODE = [0, 0, 0, 1];
 
@@ -194,7 +195,7 @@ Deno.test("a keyframe inside a fragment: the pictures before it are cut out of t
     const path = `${dir}/inside.mp4`;
     await Deno.writeFile(
       path,
-      concat([
+      concatBytes([
         initSegment({ codec: "h264", sps: param("sps"), pps: param("pps"), timescale: 90_000 }),
         mediaFragment(1, { baseTime: 0, samples: run(5, 25) }),
         mediaFragment(2, { baseTime: 20 * 6_000, samples: run(25, 45) }),
@@ -223,13 +224,3 @@ Deno.test("a keyframe inside a fragment: the pictures before it are cut out of t
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
