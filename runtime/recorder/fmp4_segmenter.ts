@@ -388,14 +388,15 @@ export class Fmp4Segmenter {
     let size = 0;
     for (const part of parts) if (part) size += 4 + part.length;
     const at0 = keyframe ? 0 : this.#gopBytes;
-    if (at0 + size > GOP_LIMIT && !keyframe) {
+    const need = at0 + size;
+    if (!keyframe && need > GOP_LIMIT) {
       this.#gopFull = true;
       return;
     }
-    if (this.#gop.length < at0 + size) {
-      const grown = new Uint8Array(Math.min(GOP_LIMIT, (at0 + size) * 2) || at0 + size);
+    if (this.#gop.length < need) {
+      const grown = new Uint8Array(Math.max(need, Math.min(GOP_LIMIT, need * 2)));
       grown.set(this.#gop.subarray(0, at0));
-      this.#gop = grown.length >= at0 + size ? grown : new Uint8Array(at0 + size);
+      this.#gop = grown;
     }
     let at = at0;
     for (const part of parts) {

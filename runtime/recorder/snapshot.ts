@@ -67,9 +67,10 @@ export async function snapshotJpeg(
   encode.element("in")?.endOfStream();
   const jpeg = await encode.element("out")?.pullSample(Math.max(0, deadline - Date.now()));
   if (!jpeg || jpeg.data.length === 0) {
+    const error = encode.poll();
     throw new SnapshotUnavailableError(
       camera,
-      `JPEG encoding: ${failure(encode.poll(), "gave nothing")}`,
+      `JPEG encoding: ${error?.type === "error" ? error.message : "gave nothing"}`,
     );
   }
   return jpeg.data;
@@ -99,7 +100,7 @@ async function lastPicture(
       throw new SnapshotUnavailableError(camera, "decoding took too long");
     }
     if (msg.type === "error") {
-      throw new SnapshotUnavailableError(camera, `decoding failed: ${failure(msg, "")}`);
+      throw new SnapshotUnavailableError(camera, `decoding failed: ${msg.message}`);
     }
     if (msg.type === "eos") break;
   }
@@ -108,8 +109,4 @@ async function lastPicture(
     throw new SnapshotUnavailableError(camera, "decoding gave no picture");
   }
   return { data: new Uint8Array(raw.data), caps: raw.caps };
-}
-
-function failure(msg: { type: string; message?: string } | null, otherwise: string): string {
-  return msg?.type === "error" ? `${msg.message}` : otherwise;
 }

@@ -34,7 +34,9 @@ export function cutFragmentFront(
   const trafs = [...children(moofBox.subarray(8))].filter(([t]) => t === "traf");
   if (trafs.length !== 1) return null;
   const [, traf, trafBodyAt] = trafs[0]!;
-  const trafAt = 8 + trafBodyAt - 8; // the traf's header, from the moof's start
+  // children() gives body offsets within the moof body (8 bytes in): the traf header is at
+  // 8 + trafBodyAt - 8 from the moof's start.
+  const trafAt = trafBodyAt;
   let tfhdFlags = -1;
   let defaultDuration = 0;
   let tfdt: { at: number; wide: boolean } | null = null;
