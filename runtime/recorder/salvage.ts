@@ -25,7 +25,7 @@ export interface SalvageContext {
 export interface SalvageResult {
   readonly recovered: SegmentRecord[];
   readonly quarantined: string[];
-  /** Files with no frames at all (header only or empty), removed. */
+  /** Files with no frames at all (header only or empty) or no keyframe, removed. */
   readonly empty: number;
 }
 
@@ -89,6 +89,17 @@ async function salvageOne(
   if (scan.completeBytes < size) await Deno.truncate(path, scan.completeBytes);
   const cutBytes = size - scan.completeBytes;
   const trim = await trimToFirstKeyframe(path).catch(() => null); // kept whole when it fails
+  if (trim?.leftAsIs === "no-keyframe") {
+    // Not one picture can be decoded (a run cut short before its first keyframe, e.g. one that
+    // joined a shared stream mid-GOP): indexing it would claim time that shows nothing.
+    await Deno.remove(path);
+    (result as { empty: number }).empty++;
+    ctx.log.info("removed a left-over segment without a keyframe (nothing in it can be shown)", {
+      path,
+      frames: scan.frames,
+    });
+    return;
+  }
   if (trim && trim.droppedFrames > 0) scan = await scanFmp4(path);
   const endMs = (mtime ?? new Date()).getTime();
   const startMs = Math.round(endMs - scan.durationSeconds * 1000);

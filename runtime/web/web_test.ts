@@ -251,7 +251,9 @@ Deno.test({
 
       // Health: charts of the samples since the page opened, camera fps figures, disk bars.
       await page.click('[data-nav="health"]');
-      await page.waitForSelector('[data-chart="cpu"] svg polyline[points]');
+      // "attached", not visible: a flat line (every sample equal, e.g. 100 % CPU on a loaded
+      // machine) has a zero-height box, which Playwright counts as hidden.
+      await page.waitForSelector('[data-chart="cpu"] svg polyline[points]', { state: "attached" });
       const fpsFigure = '.camera-health[data-camera="door"] [data-chart="fps-door"] .value';
       await page.waitForSelector(fpsFigure);
       const fpsText = (await page.textContent(fpsFigure)) ?? "";
