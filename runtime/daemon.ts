@@ -14,7 +14,7 @@ import {
   loadProfile,
   type VideoPlan,
 } from "./board/mod.ts";
-import { remuxable } from "./recorder/remux_recorder.ts";
+import { remuxable } from "./recorder/builtin/remux_recorder.ts";
 import { planSource, readSourceFormats } from "./recorder/source.ts";
 import {
   type CameraStatus,

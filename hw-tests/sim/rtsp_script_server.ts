@@ -17,8 +17,8 @@
  *   // ffmpeg -rtsp_transport tcp -i srv.url …
  */
 import { freePort } from "./ports.ts";
-import { splitAnnexB } from "../../runtime/mp4/h26x.ts";
-import { sleep } from "../../runtime/sleep.ts";
+import { splitAnnexB } from "../../runtime/media/codec/h26x.ts";
+import { sleep } from "../../runtime/lib/sleep.ts";
 
 export type ScriptScene =
   | {

@@ -38,7 +38,7 @@ import {
   TEMPERATURE_RANGE_C,
 } from "./sensor_protocol.ts";
 import type { Reading } from "./sensor_protocol.ts";
-import { writeAll } from "../../runtime/write_all.ts";
+import { writeAll } from "../../runtime/std/io/write_all.ts";
 
 /** Values a reading carries. */
 export interface SensorValues {

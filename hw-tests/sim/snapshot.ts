@@ -2,7 +2,7 @@
  * JPEG snapshots made by a short one-off GStreamer pipeline in-process (FFI),
  * cached for a while so a polling NVR does not spin up a pipeline per request.
  */
-import { type GstFfi, runPipelineOnce } from "./rtsp_server_ffi.ts";
+import { type GstFfi, runPipelineOnce } from "../../runtime/gst/rtsp_server.ts";
 
 export interface SnapshotSourceOptions {
   /** Builds the launch string that writes one JPEG to `path`. */

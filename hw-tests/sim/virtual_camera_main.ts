@@ -23,9 +23,9 @@ import {
   subLaunch,
 } from "./camera_config.ts";
 import { type OnvifService, startOnvifService } from "./onvif_service.ts";
-import { openGst, startRtspServer } from "./rtsp_server_ffi.ts";
+import { openGst, startRtspServer } from "../../runtime/gst/rtsp_server.ts";
 import { createSnapshotSource } from "./snapshot.ts";
-import { writeAll } from "../../runtime/write_all.ts";
+import { writeAll } from "../../runtime/std/io/write_all.ts";
 
 const HOST = "127.0.0.1";
 

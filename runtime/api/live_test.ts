@@ -6,7 +6,7 @@ import { SegmentIndex } from "../storage/mod.ts";
 import { withApi } from "./auth_fixture.ts";
 import { liveLaunch, LiveViewerLimit, redactUrl } from "./live.ts";
 import { createRecordingsApp } from "./recordings.ts";
-import { concatBytes } from "../concat_bytes.ts";
+import { concat } from "../std/bytes/concat.ts";
 
 const status = (id: string): CameraStatus => ({
   id,
@@ -79,7 +79,7 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
       const { value, done } = await reader.read();
       if (done) break;
       chunks.push(value);
-      boxes = boxTypes(concatBytes(chunks));
+      boxes = boxTypes(concat(chunks));
     }
     assertEquals(boxes.slice(0, 3), ["ftyp", "moov", "moof"]);
     assert(boxes.filter((b) => b === "moof").length >= 2, `boxes: ${boxes.join(" ")}`);

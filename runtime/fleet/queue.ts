@@ -13,7 +13,7 @@
  * config/reported) replaces the queued one of the same topic.
  */
 import type { Logger } from "../log.ts";
-import { concatBytes } from "../concat_bytes.ts";
+import { concat } from "../std/bytes/concat.ts";
 
 /** How the queue treats a message when it is full or superseded. */
 export type MessageClass = "sample" | "keep" | "latest";
@@ -226,7 +226,7 @@ export class DurableQueue {
       }
       for (const seq of missing) {
         const parts = chunks.get(seq) ?? [];
-        loaded.set(seq, parts.length === 1 ? parts[0] as Uint8Array : concatBytes(parts));
+        loaded.set(seq, parts.length === 1 ? parts[0] as Uint8Array : concat(parts));
       }
     }
     const out: QueuedMessage[] = [];

@@ -1,5 +1,5 @@
-import { EMPTY_STATS } from "../recorder/camera_stats.ts";
-import type { CameraStatus } from "../recorder/camera_status.ts";
+import { EMPTY_STATS } from "../recorder/supervisor/camera_stats.ts";
+import type { CameraStatus } from "../recorder/supervisor/camera_status.ts";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { softwareVersion } from "../version.ts";
 import { fixtureHealth } from "./fixture_health.ts";

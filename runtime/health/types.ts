@@ -2,7 +2,7 @@
  * The health sample the box reports to the fleet (`nvr/v1/<deviceId>/health`). Pure types: the
  * fleet link imports them; docs/fleet-data.md describes every field with its unit and source.
  */
-import type { CameraState } from "../recorder/camera_status.ts";
+import type { CameraState } from "../recorder/supervisor/camera_status.ts";
 import type { SoftwareVersion } from "../version.ts";
 
 export interface LoadAverage {

@@ -6,8 +6,8 @@
  * keyframe only. Decoding and encoding run in short pipelines of their own.
  */
 import { Pipeline } from "../gst/mod.ts";
-import { quote } from "./launch_syntax.ts";
-import { KEYFRAMES_SINK } from "./recording_pipeline.ts";
+import { quote } from "./gstreamer/launch_syntax.ts";
+import { KEYFRAMES_SINK } from "./gstreamer/recording_pipeline.ts";
 
 export class SnapshotUnavailableError extends Error {
   constructor(camera: string, why: string) {

@@ -22,7 +22,7 @@ import {
   v4l2SourceLaunch,
   type VideoPlan,
 } from "../board/mod.ts";
-import { quote } from "./launch_syntax.ts";
+import { quote } from "./gstreamer/launch_syntax.ts";
 
 /** Name of the source element in every head. */
 export const SOURCE_NAME = "src";

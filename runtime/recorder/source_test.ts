@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../testing/assert.ts";
 import { ffprobe } from "../testing/ffprobe.ts";
 import { runPipeline, videoKeyFlags } from "../testing/record_pipeline.ts";
-import { openGst, startRtspServer } from "../../hw-tests/sim/rtsp_server_ffi.ts";
+import { openGst, startRtspServer } from "../gst/rtsp_server.ts";
 import { validateConfig } from "../config/mod.ts";
 import {
   type BoardId,
@@ -12,7 +12,7 @@ import {
   probeRegistry,
   type V4l2Mode,
 } from "../board/mod.ts";
-import { recordingPipeline } from "./recording_pipeline.ts";
+import { recordingPipeline } from "./gstreamer/recording_pipeline.ts";
 import {
   planSource,
   readSourceFormats,

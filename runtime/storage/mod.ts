@@ -36,11 +36,11 @@ export {
   type SweepResult,
   sweepRetention,
 } from "./retention.ts";
-export { type Fmp4Scan, scanFmp4 } from "./fmp4.ts";
+export { type Fmp4Scan, scanFmp4 } from "../media/fmp4/scan.ts";
 export {
   removeTrimLeftovers,
   TRIM_SUFFIX,
   type TrimResult,
   trimToFirstKeyframe,
-} from "./fmp4_trim.ts";
+} from "../media/fmp4/trim.ts";
 export { type StorageAccess, storageAccess } from "./storage_access.ts";

@@ -18,7 +18,7 @@ import {
   shortfall,
 } from "./retention_plan.ts";
 import type { SegmentIndex } from "./segment_index.ts";
-import { sleep } from "../sleep.ts";
+import { sleep } from "../lib/sleep.ts";
 
 export * from "./retention_plan.ts";
 

@@ -1,0 +1,387 @@
+/**
+ * One life of a camera recorded as it comes, without GStreamer: the daemon's own RTSP client
+ * (interleaved TCP) hands whole pictures to the Fmp4Segmenter, whose files are written here and
+ * indexed like the GStreamer recorder's. The same contract as recordCamera: resolves when `signal`
+ * aborts (after the open segment is finished), throws when the camera fails, stalls or the disk
+ * fails; retrying is the supervisor's job.
+ *
+ * Measured reason it exists: rtspsrc alone costs more CPU than ffmpeg's whole segmenter
+ * (docs/benchmarks.md); reading the socket in large chunks and writing one buffer per fragment
+ * does not. It also starts every segment on a keyframe and counts dropped frames, which the
+ * GStreamer passthrough path cannot.
+ */
+import type { CameraConfig } from "../../config/types.ts";
+import { incomingFile, newRunId } from "../../storage/mod.ts";
+import { RtspError, RtspSession } from "../../media/rtsp/session.ts";
+import type { AudioAccessUnit, VideoAccessUnit } from "../../media/codec/types.ts";
+import { StatsMeter } from "../supervisor/camera_stats.ts";
+import { CameraStallError, type RecorderContext } from "../gstreamer/gst_recorder.ts";
+import { Fmp4Segmenter, type SegmenterOutput } from "../../media/fmp4/segmenter.ts";
+import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
+import type { KeyframeTap } from "../snapshot.ts";
+import { writeAll } from "../../std/io/write_all.ts";
+
+/** The camera's audio needs transcoding (G.711): this run must go through GStreamer. */
+export class RemuxUnsuitableError extends Error {
+  constructor(camera: string, why: string) {
+    super(`Camera '${camera}': ${why}; recording it with GStreamer instead`);
+    this.name = "RemuxUnsuitableError";
+  }
+}
+
+/** What the camera or the connection did wrong, named for the camera (RTSP errors, timeouts). */
+export class CameraStreamError extends Error {
+  readonly camera: string;
+  /** RTSP status when the camera answered with one (401: credentials). */
+  readonly status: number | null;
+  constructor(camera: string, detail: string, status: number | null, options?: ErrorOptions) {
+    super(`Camera '${camera}': ${detail}`, options);
+    this.name = "CameraStreamError";
+    this.camera = camera;
+    this.status = status;
+  }
+}
+
+/** Writing fell this far behind the camera: the disk is too slow or hung. */
+export class DiskTooSlowError extends Error {
+  constructor(camera: string, mib: number) {
+    super(
+      `Camera '${camera}': ${mib} MiB waiting to be written; the storage is too slow or hung ` +
+        "(check the SSD and its cable)",
+    );
+    this.name = "DiskTooSlowError";
+  }
+}
+
+const STATS_EVERY_MS = 1_000;
+const RTSP_TIMEOUT_MS = 5_000;
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const MAX_SPARE_BUFFERS = 3;
+/** Re-tie RTP time to the wall clock at a segment start when they drifted this far apart. */
+const MAX_DRIFT_MS = 2_000;
+const G711 = new Set(["PCMA", "PCMU"]);
+
+/** True when `recordCameraRemux` can record this camera (the config still decides). */
+export function remuxable(camera: CameraConfig, plan: { readonly mode: string }): boolean {
+  return plan.mode === "passthrough" && camera.transport === "tcp" &&
+    /^rtsps?:$/.test(new URL(camera.url).protocol);
+}
+
+export async function recordCameraRemux(
+  camera: CameraConfig,
+  ctx: RecorderContext,
+  signal: AbortSignal,
+): Promise<void> {
+  await prepareIncoming(camera, ctx);
+  const wantAudio = !ctx.audioOff?.();
+  await using session = await RtspSession.open({
+    url: camera.url,
+    user: camera.username ?? null,
+    password: camera.password ?? null,
+    audio: wantAudio,
+    timeoutMs: RTSP_TIMEOUT_MS,
+    signal,
+  }).catch((err) => {
+    throw streamError(camera, err);
+  });
+  if (session.video.codec !== camera.codec) {
+    throw new CameraStreamError(
+      camera.id,
+      `the camera sends ${session.video.codec.toUpperCase()} but cameras[].codec says ` +
+        `'${camera.codec}'; set it to '${session.video.codec}'`,
+      null,
+    );
+  }
+  if (wantAudio && !session.audio) {
+    const g711 = session.media.find((m) =>
+      m.media === "audio" && m.direction !== "recvonly" && G711.has(m.encoding)
+    );
+    if (g711) throw new RemuxUnsuitableError(camera.id, `its audio is ${g711.encoding}`);
+  }
+  const run = new RemuxRun(camera, ctx, session);
+  ctx.onKeyframes?.(run.keyframes);
+  try {
+    await run.play(signal);
+  } catch (err) {
+    throw streamError(camera, err);
+  } finally {
+    ctx.onKeyframes?.(null);
+  }
+}
+
+/** RTSP failures named for the camera; the recorder's own errors pass as they are. */
+function streamError(camera: CameraConfig, err: unknown): unknown {
+  if (!(err instanceof RtspError)) return err;
+  return new CameraStreamError(camera.id, err.message, err.status, { cause: err });
+}
+
+/** Maps extended RTP timestamps to wall-clock milliseconds. */
+class RtpWallClock {
+  #anchor: { ms: number; ts: number } | null = null;
+  readonly #clockRate: number;
+  constructor(clockRate: number) {
+    this.#clockRate = clockRate;
+  }
+  /** Wall time of a segment starting at `ts`, re-tied to `nowMs` first if needed. */
+  start(ts: number, nowMs: number): number {
+    if (this.#anchor === null || Math.abs(this.wall(ts) - nowMs) > MAX_DRIFT_MS) {
+      this.#anchor = { ms: nowMs, ts };
+    }
+    return this.wall(ts);
+  }
+  wall(ts: number): number {
+    const a = this.#anchor;
+    return a === null ? 0 : Math.round(a.ms + (ts - a.ts) * 1000 / this.#clockRate);
+  }
+}
+
+class RemuxRun {
+  readonly #camera: CameraConfig;
+  readonly #ctx: RecorderContext;
+  readonly #session: RtspSession;
+  readonly #segmenter: Fmp4Segmenter;
+  readonly #clock: RtpWallClock;
+  readonly #meter: StatsMeter;
+  readonly #stop = new AbortController();
+  readonly #runId: string;
+  readonly #pending: SegmenterOutput[] = [];
+  #writing: Promise<void> = Promise.resolve();
+  #failure: unknown = null;
+  /** Writing failed: nothing more is written in this run (the file is salvaged at next start). */
+  #writeFailed = false;
+  #queuedBytes = 0;
+  #files = 0;
+  #file: {
+    handle: Deno.FsFile;
+    location: string;
+    startMs: number;
+    width: number;
+    height: number;
+  } | null = null;
+  #bytesWritten = 0;
+  #framesOut = 0;
+  #started = false;
+  /** The latest picture's timestamp and arrival (ms), to place audio; NaN before the first. */
+  #lastVideoTs = NaN;
+  #lastVideoAtMs = NaN;
+  /** Audio timestamp (scaled to the video clock) → video timeline offset, fixed at the first. */
+  #audioOffset: number | null = null;
+  #keyframeWaiters: (() => void)[] = [];
+  /** Fragment buffers back from the disk, reused (no allocation per fragment). */
+  readonly #spareBuffers: Uint8Array[] = [];
+
+  constructor(camera: CameraConfig, ctx: RecorderContext, session: RtspSession) {
+    this.#camera = camera;
+    this.#ctx = ctx;
+    this.#session = session;
+    const audio = session.audio;
+    this.#segmenter = new Fmp4Segmenter({
+      codec: session.video.codec,
+      clockRate: session.video.clockRate,
+      segmentSeconds: ctx.segmentSeconds,
+      parameterSets: session.video.parameterSets,
+      audio: audio
+        ? { config: audio.config, sampleRate: audio.clockRate, channels: audio.channels }
+        : null,
+      arena: session.arena,
+      fragmentBuffer: (size) => this.#fragmentBuffer(size),
+    });
+    this.#clock = new RtpWallClock(session.video.clockRate);
+    this.#meter = new StatsMeter(ctx.now());
+    this.#runId = newRunId(ctx.now());
+  }
+
+  readonly keyframes: KeyframeTap = async (timeoutMs) => {
+    if (!this.#segmenter.hasKeyframe) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#keyframeWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    const data = this.#segmenter.latestPictures();
+    if (!data) return null;
+    const codec = this.#session.video.codec;
+    // Several pictures in one buffer: no alignment, the parser splits them.
+    return { data, caps: `video/x-${codec},stream-format=byte-stream` };
+  };
+
+  async play(signal: AbortSignal): Promise<void> {
+    const stats = setInterval(() => this.#sample(), STATS_EVERY_MS);
+    let playError: unknown = null;
+    try {
+      await this.#session.play(
+        { onVideo: (au) => this.#onVideo(au), onAudio: (au) => this.#onAudio(au) },
+        AbortSignal.any([signal, this.#stop.signal]),
+      );
+    } catch (err) {
+      playError = err;
+    } finally {
+      clearInterval(stats);
+      for (const wake of this.#keyframeWaiters.splice(0)) wake();
+    }
+    // Whatever ended the run, the pictures already received are written and the segment closed.
+    this.#segmenter.finish(this.#pending);
+    this.#drain();
+    await this.#writing;
+    if (this.#file) {
+      // Writing failed mid-segment: the file stays in .incoming and is salvaged at next start.
+      try {
+        this.#file.handle.close();
+      } catch { /* already closed */ }
+      this.#file = null;
+    }
+    this.#sample(false);
+    if (this.#failure !== null) throw this.#failure;
+    if (playError !== null) throw playError;
+  }
+
+  #onVideo(au: VideoAccessUnit): void {
+    this.#lastVideoTs = au.timestamp;
+    this.#lastVideoAtMs = this.#ctx.now();
+    this.#segmenter.pushVideo(au, this.#pending);
+    if (this.#segmenter.counters.reordered > 0 && this.#failure === null) {
+      this.#fail(
+        new RemuxUnsuitableError(this.#camera.id, "its pictures come out of order (B-frames)"),
+      );
+    }
+    if (this.#keyframeWaiters.length > 0 && this.#segmenter.hasKeyframe) {
+      for (const wake of this.#keyframeWaiters.splice(0)) wake();
+    }
+    if (this.#pending.length > 0) this.#drain();
+  }
+
+  #onAudio(au: AudioAccessUnit): void {
+    const audio = this.#session.audio;
+    if (!audio || Number.isNaN(this.#lastVideoTs)) return;
+    const ratio = this.#session.video.clockRate / audio.clockRate;
+    if (this.#audioOffset === null) {
+      const videoNow = this.#lastVideoTs +
+        (this.#ctx.now() - this.#lastVideoAtMs) * this.#session.video.clockRate / 1000;
+      this.#audioOffset = videoNow - au.timestamp * ratio;
+    }
+    this.#segmenter.pushAudio(au, au.timestamp * ratio + this.#audioOffset);
+  }
+
+  /** Hands the segmenter's output to the writer, in order; wall times are fixed now. */
+  #drain(): void {
+    const outputs = this.#pending.splice(0);
+    const now = this.#ctx.now();
+    const timed = outputs.map((output) => {
+      if (output.type === "open") return { output, wallMs: this.#clock.start(output.startTs, now) };
+      if (output.type === "close") return { output, wallMs: this.#clock.wall(output.endTs) };
+      this.#queuedBytes += output.bytes.length;
+      return { output, wallMs: 0 };
+    });
+    if (this.#queuedBytes > MAX_QUEUED_BYTES && this.#failure === null) {
+      this.#fail(new DiskTooSlowError(this.#camera.id, Math.round(this.#queuedBytes / 2 ** 20)));
+    }
+    this.#writing = this.#writing.then(async () => {
+      for (const { output, wallMs } of timed) {
+        if (this.#writeFailed) return;
+        try {
+          await this.#apply(output, wallMs);
+        } catch (err) {
+          this.#writeFailed = true;
+          this.#fail(err);
+        } finally {
+          if (output.type === "fragment") this.#queuedBytes -= output.bytes.length;
+        }
+      }
+    });
+  }
+
+  async #apply(output: SegmenterOutput, wallMs: number): Promise<void> {
+    switch (output.type) {
+      case "open": {
+        const location = incomingFile(
+          this.#ctx.dataDir,
+          this.#camera.id,
+          this.#runId,
+          this.#files++,
+        );
+        const handle = await Deno.open(location, { write: true, create: true, truncate: true });
+        this.#file = {
+          handle,
+          location,
+          startMs: wallMs,
+          width: output.width,
+          height: output.height,
+        };
+        await writeAll(handle, output.init);
+        this.#bytesWritten += output.init.length;
+        if (!this.#started) {
+          this.#started = true;
+          this.#ctx.onRecording?.();
+        }
+        return;
+      }
+      case "fragment": {
+        const file = this.#file;
+        if (!file) return;
+        await writeAll(file.handle, output.bytes);
+        if (this.#spareBuffers.length < MAX_SPARE_BUFFERS) {
+          this.#spareBuffers.push(new Uint8Array(output.bytes.buffer));
+        }
+        // On the SSD before the next fragment: a power cut loses about one fragment (1 s).
+        await file.handle.syncData();
+        this.#bytesWritten += output.bytes.length;
+        return;
+      }
+      case "close": {
+        const file = this.#file;
+        if (!file) return;
+        this.#file = null;
+        file.handle.close();
+        const done = await finishSegment(
+          this.#camera,
+          this.#ctx,
+          file.location,
+          { startMs: file.startMs, endMs: wallMs },
+          file,
+          output.frames,
+        );
+        this.#framesOut += done.frames;
+        return;
+      }
+    }
+  }
+
+  #fragmentBuffer(size: number): Uint8Array {
+    const spare = this.#spareBuffers;
+    for (let i = 0; i < spare.length; i++) {
+      if (spare[i]!.length >= size) return spare.splice(i, 1)[0]!;
+    }
+    return new Uint8Array(size + (size >> 1));
+  }
+
+  #fail(err: unknown): void {
+    this.#failure ??= err;
+    this.#stop.abort();
+  }
+
+  #sample(watchStall = true): void {
+    const now = this.#ctx.now();
+    const counters = this.#segmenter.counters;
+    const size = this.#segmenter.size;
+    const stats = this.#meter.update({
+      atMs: now,
+      frames: counters.framesIn,
+      framesOut: this.#framesOut,
+      keyframes: counters.keyframes,
+      bytes: this.#bytesWritten,
+      packetsLost: this.#session.counters.packetsLost,
+      droppedFrames: counters.dropped,
+      width: size?.width ?? null,
+      height: size?.height ?? null,
+    });
+    this.#ctx.onStats?.(stats);
+    if (
+      watchStall && !this.#stop.signal.aborted && this.#meter.stalledForMs(now) > this.#ctx.stallMs
+    ) {
+      this.#fail(new CameraStallError(this.#camera.id, Math.round(this.#ctx.stallMs / 1000)));
+    }
+  }
+}

@@ -1,0 +1,300 @@
+import { assert, assertEquals, assertMatch, assertRejects } from "../../testing/assert.ts";
+import { ffprobe, packetFlags } from "../../testing/ffprobe.ts";
+import { runCommand } from "../../testing/ffmpeg.ts";
+import { startVirtualCamera } from "../../../hw-tests/sim/virtual_camera.ts";
+import { makeTestStream, startScriptServer } from "../../../hw-tests/sim/rtsp_script_server.ts";
+import { validateConfig } from "../../config/mod.ts";
+import type { CameraConfig } from "../../config/types.ts";
+import { type Logger, memoryLogger } from "../../log.ts";
+import {
+  ensureWritable,
+  incomingDir,
+  indexPath,
+  SegmentIndex,
+  type SegmentRecord,
+} from "../../storage/mod.ts";
+import type { CameraStats } from "../supervisor/camera_stats.ts";
+import type { RecorderContext } from "../gstreamer/gst_recorder.ts";
+import { recordCameraRemux, RemuxUnsuitableError } from "./remux_recorder.ts";
+import { CameraSupervisor } from "../supervisor/supervisor.ts";
+import { probeStreams } from "../../testing/record_pipeline.ts";
+import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
+
+function context(
+  dir: string,
+  index: SegmentIndex,
+  log: Logger,
+  seen: { segments: SegmentRecord[]; stats: CameraStats | null; tap: KeyframeTap | null },
+  codec: "h264" | "h265" = "h265",
+): RecorderContext {
+  return {
+    dataDir: dir,
+    segmentSeconds: 2,
+    index: () => index,
+    log,
+    now: Date.now,
+    checkStorage: () => ensureWritable(dir),
+    stallMs: 4_000,
+    builtinRemux: true,
+    plan: {
+      mode: "passthrough",
+      codec,
+      encoder: null,
+      decoder: null,
+      reason: `camera sends ${codec}`,
+      launch: "",
+    },
+    onSegment: (s) => seen.segments.push(s),
+    onStats: (s) => (seen.stats = s),
+    onKeyframes: (tap) => (seen.tap = tap),
+  };
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function camera(url: string, codec: "h264" | "h265"): CameraConfig {
+  return validateConfig({ cameras: [{ id: "cam1", url, codec }] }).cameras[0]!;
+}
+
+for (const codec of ["h265", "h264"] as const) {
+  Deno.test(`built-in remuxer: a ${codec} camera becomes playable, contiguous segments that each start on a keyframe`, async () => {
+    const dir = await Deno.makeTempDir();
+    await using cam = await startVirtualCamera({ codec, width: 320, height: 240, fps: 15 });
+    using index = SegmentIndex.open(indexPath(dir));
+    const log = memoryLogger("info");
+    const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+    const stop = new AbortController();
+    const run = recordCameraRemux(
+      camera(cam.rtspUrl, codec),
+      context(dir, index, log, seen, codec),
+      stop.signal,
+    );
+    try {
+      await until(() => seen.segments.length >= 2, "two segments");
+      const jpeg = await snapshotJpeg("cam1", seen.tap, codec);
+      assertEquals([jpeg[0], jpeg[1]], [0xff, 0xd8], "a JPEG of the latest keyframe");
+    } finally {
+      stop.abort();
+      await run;
+    }
+    assert(seen.tap === null, "the keyframe tap is withdrawn when the run ends");
+    const segments = index.range("cam1", 0, Date.now() + 60_000);
+    assertEquals(segments.length, seen.segments.length);
+    assert(segments.length >= 3, `segments: ${segments.length} ${JSON.stringify(log.lines)}`);
+    let frames = 0;
+    for (const [i, seg] of segments.entries()) {
+      const path = `${dir}/${seg.path}`;
+      const probe = await ffprobe(path);
+      assertEquals([probe.codec, probe.width, probe.height], [
+        codec === "h265" ? "hevc" : "h264",
+        320,
+        240,
+      ], seg.path);
+      assertEquals([seg.width, seg.height], [320, 240]);
+      const flags = await packetFlags(path);
+      assert(flags[0]?.startsWith("K"), `${seg.path} starts on a keyframe: ${flags[0]}`);
+      frames += flags.length;
+      const decode = await runCommand(
+        "ffmpeg",
+        ["-v", "error", "-i", path, "-f", "null", "-"],
+        30_000,
+      );
+      assertEquals(decode.stderr.trim(), "", `${seg.path} decodes without errors`);
+      const next = segments[i + 1];
+      if (next) {
+        assertEquals(next.startMs, seg.endMs, "segments join with no gap");
+        assertEquals(flags.length, 30, `${seg.path}: 2 s of 15 fps`);
+      }
+    }
+    const stats = seen.stats!;
+    assertEquals(stats.framesOut, frames, "frames out = frames in the files");
+    assertEquals(stats.droppedFrames, 0);
+    assertEquals(stats.packetsLost, 0);
+    assert(stats.framesIn >= frames, `${stats.framesIn} in, ${frames} on disk`);
+    assertEquals([...Deno.readDirSync(incomingDir(dir, "cam1"))], [], "nothing left half-written");
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+Deno.test("built-in remuxer: AAC audio is recorded beside the video; G.711 goes to GStreamer", async () => {
+  const dir = await Deno.makeTempDir();
+  using index = SegmentIndex.open(indexPath(dir));
+  const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+  {
+    await using cam = await startVirtualCamera({
+      codec: "h264",
+      width: 320,
+      height: 240,
+      fps: 15,
+      audio: "aac",
+    });
+    const stop = new AbortController();
+    const run = recordCameraRemux(
+      camera(cam.rtspUrl, "h264"),
+      context(dir, index, memoryLogger("info"), seen, "h264"),
+      stop.signal,
+    );
+    try {
+      await until(() => seen.segments.length >= 2, "two segments");
+    } finally {
+      stop.abort();
+      await run;
+    }
+    const path = `${dir}/${seen.segments[1]!.path}`;
+    const out = await runCommand("ffprobe", [
+      "-v",
+      "error",
+      "-show_entries",
+      "stream=codec_type,codec_name,duration",
+      "-of",
+      "csv=p=0",
+      path,
+    ], 30_000);
+    const streams = out.stdout.trim().split("\n");
+    assertEquals(streams.length, 2, out.stdout);
+    const audio = streams.find((s) => s.startsWith("aac"));
+    assert(audio, `an AAC stream: ${out.stdout}`);
+    const seconds = Number(audio.split(",").at(-1));
+    assert(seconds > 1.5 && seconds < 2.5, `audio lasts as long as the video: ${out.stdout}`);
+  }
+  {
+    await using cam = await startVirtualCamera({
+      codec: "h264",
+      width: 320,
+      height: 240,
+      fps: 15,
+      audio: "pcma",
+    });
+    await assertRejects(
+      () =>
+        recordCameraRemux(
+          camera(cam.rtspUrl, "h264"),
+          context(dir, index, memoryLogger("info"), seen, "h264"),
+          new AbortController().signal,
+        ),
+      RemuxUnsuitableError,
+      "PCMA",
+    );
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("built-in remuxer: a resolution change inside one RTSP session starts a new segment", async () => {
+  const dir = await Deno.makeTempDir();
+  const small = await makeTestStream("h265", { width: 320, height: 240, fps: 15, seconds: 3, dir });
+  const large = await makeTestStream("h265", { width: 640, height: 480, fps: 15, seconds: 3, dir });
+  await using server = await startScriptServer({
+    codec: "h265",
+    scenes: [
+      { kind: "video", file: small, fps: 15 },
+      { kind: "video", file: large, fps: 15 },
+    ],
+  });
+  using index = SegmentIndex.open(indexPath(dir));
+  const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+  const stop = new AbortController();
+  const run = recordCameraRemux(
+    camera(server.url, "h265"),
+    { ...context(dir, index, memoryLogger("info"), seen), segmentSeconds: 60 },
+    stop.signal,
+  );
+  try {
+    await until(
+      () => seen.segments.length >= 1 && (seen.stats?.framesIn ?? 0) >= 80,
+      "both scenes",
+    );
+  } finally {
+    stop.abort();
+    await run;
+  }
+  assertEquals(server.sessions, 1, "one RTSP session");
+  const sizes = [];
+  for (const seg of index.range("cam1", 0, Date.now() + 60_000)) {
+    const probe = await ffprobe(`${dir}/${seg.path}`);
+    sizes.push(`${probe.width}x${probe.height}`);
+    assertEquals(`${seg.width}x${seg.height}`, `${probe.width}x${probe.height}`);
+  }
+  assertEquals(sizes, ["320x240", "640x480"]);
+  const [a, b] = index.range("cam1", 0, Date.now() + 60_000);
+  assertEquals(b!.startMs, a!.endMs, "the second segment starts where the first ended");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("built-in remuxer: broken RTP and garbage mid-session do not stop recording; a silent camera ends the run with the segment kept", async () => {
+  const dir = await Deno.makeTempDir();
+  const clip = await makeTestStream("h264", { width: 320, height: 240, fps: 15, seconds: 2, dir });
+  await using server = await startScriptServer({
+    codec: "h264",
+    scenes: [
+      { kind: "video", file: clip, fps: 15 },
+      { kind: "bad-rtp", packets: 50 },
+      { kind: "video", file: clip, fps: 15 },
+      { kind: "garbage", bytes: 4096 },
+    ],
+  });
+  using index = SegmentIndex.open(indexPath(dir));
+  const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+  const err = await recordCameraRemux(
+    camera(server.url, "h264"),
+    { ...context(dir, index, memoryLogger("info"), seen, "h264"), segmentSeconds: 60 },
+    AbortSignal.timeout(15_000),
+  ).then(() => null, (e: Error) => e);
+  assert(err !== null, "the camera falling silent ends the run");
+  assertMatch(err.message, /no frames for 4 s/);
+  assert((seen.stats?.droppedFrames ?? 0) > 0, "damaged pictures counted as dropped");
+  assert((seen.stats?.packetsLost ?? 0) > 0, "the broken packets counted");
+  const segments = index.range("cam1", 0, Date.now() + 60_000);
+  assertEquals(segments.length, 1, "the segment in progress was finished and indexed");
+  const path = `${dir}/${segments[0]!.path}`;
+  const probe = await ffprobe(path);
+  assertEquals([probe.codec, probe.width, probe.height], ["h264", 320, 240]);
+  // The first clean scene (30 pictures) and the second after the loss are on disk. A packet gap
+  // right before a keyframe marks that keyframe damaged (the lost packets could have been its
+  // start), so its GOP may go too: at least 45 of the 60 clean pictures.
+  const flags = await packetFlags(path);
+  assert(flags.length >= 45, `both clean scenes kept: ${flags.length} frames`);
+  assert(flags[0]?.startsWith("K"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a camera with G.711 audio is handed to GStreamer by its supervisor and recorded with AAC", async () => {
+  const dir = await Deno.makeTempDir();
+  await using cam = await startVirtualCamera({
+    codec: "h264",
+    width: 320,
+    height: 240,
+    fps: 15,
+    audio: "pcmu",
+  });
+  using index = SegmentIndex.open(indexPath(dir));
+  const log = memoryLogger("info");
+  const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+  const supervisor = new CameraSupervisor(
+    camera(cam.rtspUrl, "h264"),
+    context(dir, index, log, seen, "h264"),
+    { backoffMs: [200], jitter: 0 },
+  );
+  const stop = new AbortController();
+  const run = supervisor.run(stop.signal);
+  try {
+    await until(() => supervisor.status().segments >= 2, "two segments");
+  } finally {
+    stop.abort();
+    await run;
+  }
+  assert(log.lines.some((l) => l.msg === "camera goes to GStreamer"), "the hand-over is logged");
+  assertEquals(supervisor.status().restarts, 0, "a hand-over is not a failure");
+  assertEquals(supervisor.status().plan.recorder, "gstreamer", "status says who records it");
+  const streams = await probeStreams(`${dir}/${seen.segments[1]!.path}`);
+  assertEquals(streams.map((s) => [s.type, s.codec, s.sampleRate]), [
+    ["video", "h264", null],
+    ["audio", "aac", 8000],
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});

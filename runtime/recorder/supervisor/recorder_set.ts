@@ -1,0 +1,89 @@
+/**
+ * A set of cameras recorded in this process: builds a CameraSupervisor per camera from the config
+ * and a precomputed video plan, runs them, answers status and snapshot requests. Used by the
+ * daemon directly (camerasPerProcess: 0) and by each recorder worker process.
+ */
+import type { CameraConfig, NvrConfig } from "../../config/types.ts";
+import type { VideoPlan } from "../../board/mod.ts";
+import type { Logger } from "../../log.ts";
+import type { SegmentIndex } from "../../storage/mod.ts";
+import type { CameraStatus } from "./camera_status.ts";
+import { CameraSupervisor, type SupervisorOptions } from "./supervisor.ts";
+
+/** A camera to record, with the plan the daemon chose for it (or why it cannot be recorded). */
+export interface PlannedCamera {
+  readonly camera: CameraConfig;
+  readonly plan: VideoPlan;
+  readonly fault?: string;
+}
+
+export interface RecorderSetDeps {
+  readonly config: NvrConfig;
+  readonly index: () => SegmentIndex;
+  readonly checkStorage: () => Promise<void>;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Frees space after a write failed on a full disk; resolves to the bytes freed. */
+  readonly onDiskFull: () => Promise<number>;
+  readonly supervisor?: SupervisorOptions;
+}
+
+/** What the daemon needs from whatever records the cameras, in this process or in workers. */
+export interface Recorders {
+  cameras(): CameraStatus[];
+  snapshot(camera: string): Promise<Uint8Array>;
+  /** Finishes the camera's open segment and starts its pipeline again. */
+  restartCamera(camera: string): Promise<void>;
+  /** Records until the signal aborts; resolves when every open segment is finished. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export class UnknownCameraError extends Error {
+  constructor(camera: string) {
+    super(`No camera '${camera}' in the config`);
+    this.name = "UnknownCameraError";
+  }
+}
+
+export class RecorderSet implements Recorders {
+  readonly #supervisors: CameraSupervisor[];
+
+  constructor(cameras: readonly PlannedCamera[], deps: RecorderSetDeps) {
+    this.#supervisors = cameras.map(({ camera, plan, fault }) =>
+      new CameraSupervisor(camera, {
+        dataDir: deps.config.storage.dataDir,
+        segmentSeconds: deps.config.storage.segmentSeconds,
+        index: deps.index,
+        log: deps.log.child({ module: "recorder", camera: camera.id }),
+        now: deps.now,
+        checkStorage: deps.checkStorage,
+        stallMs: deps.config.recording.stallSeconds * 1000,
+        builtinRemux: deps.config.recording.remux === "builtin",
+        onDiskFull: deps.onDiskFull,
+        plan,
+        ...(fault === undefined ? {} : { fault }),
+      }, deps.supervisor)
+    );
+  }
+
+  cameras(): CameraStatus[] {
+    return this.#supervisors.map((s) => s.status());
+  }
+
+  snapshot(camera: string): Promise<Uint8Array> {
+    const supervisor = this.#supervisors.find((s) => s.camera.id === camera);
+    if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
+    return supervisor.snapshot();
+  }
+
+  restartCamera(camera: string): Promise<void> {
+    const supervisor = this.#supervisors.find((s) => s.camera.id === camera);
+    if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
+    supervisor.restart();
+    return Promise.resolve();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.#supervisors.map((s) => s.run(signal)));
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * Keeps one camera recording: runs recordCamera, and after a failure waits a short, jittered
+ * pause (0.5 s, 1 s, then every 1.5 s) before trying again, so that recording resumes within 2 s
+ * of a camera's return. A refused or timed-out connection costs a few milliseconds of CPU, far
+ * less than what a lost minute of video costs an NVR; the log is rate-limited instead. A full disk is not
+ * a camera fault: retention frees space and the pipeline restarts at once. An unsupported source
+ * fails once and stays failed. Time with no recording is written to the index as a gap, and
+ * camera up/down as events. Other cameras are never touched.
+ */
+import type { CameraConfig } from "../../config/types.ts";
+import type { Logger } from "../../log.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { isDiskFull } from "../../storage/mod.ts";
+import type { CameraState, CameraStatus } from "./camera_status.ts";
+import { EMPTY_STATS } from "./camera_stats.ts";
+import {
+  CameraAudioStallError,
+  CameraPipelineError,
+  recordCamera,
+  type RecorderContext,
+} from "../gstreamer/gst_recorder.ts";
+import { recordCameraRemux, remuxable, RemuxUnsuitableError } from "../builtin/remux_recorder.ts";
+import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
+import { redactUrl, UnsupportedSourceError } from "../source.ts";
+
+export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
+/** The same failure is logged again at most this often. */
+const REPEAT_LOG_MS = 60_000;
+/** A run that lasted this long resets the backoff. */
+const HEALTHY_RUN_MS = 60_000;
+/** After audio stalled a recording, audio is left out this long. */
+const AUDIO_OFF_MS = 10 * 60_000;
+/** Shorter holes between segments are timestamp jitter, not gaps. */
+const GAP_MIN_MS = 1_500;
+
+export interface SupervisorOptions {
+  readonly backoffMs?: readonly number[];
+  /** 0..1 share of each pause that is randomised. Default 0.2. */
+  readonly jitter?: number;
+  readonly random?: () => number;
+}
+
+export interface SupervisorContext extends RecorderContext {
+  /** Frees space (retention sweep) after the disk filled up; resolves to the bytes freed. */
+  readonly onDiskFull?: () => Promise<number>;
+  /** Set when the camera cannot be recorded at all (e.g. no way to encode it on this board). */
+  readonly fault?: string;
+}
+
+function diskFull(err: unknown): boolean {
+  return isDiskFull(err) ||
+    (err instanceof CameraPipelineError && isDiskFull({ message: err.debug ?? "" }));
+}
+
+export class CameraSupervisor {
+  readonly camera: CameraConfig;
+  readonly #ctx: SupervisorContext;
+  readonly #log: Logger;
+  readonly #options: SupervisorOptions;
+  #status: CameraStatus;
+  #keyframes: KeyframeTap | null = null;
+  /** End of the last recorded segment, to measure gaps. */
+  #lastEndMs: number | null = null;
+  /** Why recording stopped, kept until the gap it caused is indexed. */
+  #outageReason: string | null = null;
+  #audioOffUntil = 0;
+  #restartRun: (() => void) | null = null;
+  /** The built-in remuxer found this camera unsuitable (G.711 audio): GStreamer from now on. */
+  #gstreamerOnly = false;
+
+  constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
+    this.camera = camera;
+    this.#log = ctx.log;
+    this.#options = options;
+    this.#status = {
+      id: camera.id,
+      state: camera.enabled ? "starting" : "disabled",
+      lastError: null,
+      restarts: 0,
+      segments: 0,
+      lastSegmentEndMs: null,
+      plan: { mode: ctx.plan.mode, codec: ctx.plan.codec, reason: ctx.plan.reason },
+      stats: EMPTY_STATS,
+    };
+    this.#ctx = {
+      ...ctx,
+      audioOff: () => ctx.now() < this.#audioOffUntil,
+      onRecording: () => {
+        this.#set("recording", null);
+        this.#log.info("camera recording");
+        this.#event("camera-up", {});
+        ctx.onRecording?.();
+      },
+      onSegment: (segment) => {
+        this.#recordGap(segment.startMs);
+        this.#lastEndMs = segment.endMs;
+        this.#status = {
+          ...this.#status,
+          segments: this.#status.segments + 1,
+          lastSegmentEndMs: segment.endMs,
+        };
+        ctx.onSegment?.(segment);
+      },
+      onSalvaged: (segments) => {
+        for (const segment of segments) {
+          this.#lastEndMs = Math.max(this.#lastEndMs ?? 0, segment.endMs);
+        }
+        ctx.onSalvaged?.(segments);
+      },
+      onStats: (stats) => {
+        this.#status = { ...this.#status, stats };
+        ctx.onStats?.(stats);
+      },
+      onKeyframes: (tap) => {
+        this.#keyframes = tap;
+        ctx.onKeyframes?.(tap);
+      },
+    };
+  }
+
+  status(): CameraStatus {
+    return this.#status;
+  }
+
+  /** JPEG of the latest keyframe, from the running pipeline. Throws SnapshotUnavailableError. */
+  snapshot(timeoutMs?: number): Promise<Uint8Array> {
+    return snapshotJpeg(this.camera.id, this.#keyframes, this.#ctx.plan.codec, timeoutMs);
+  }
+
+  /** Finishes the open segment and starts the pipeline again (e.g. a fleet command). */
+  restart(): void {
+    this.#restartRun?.();
+  }
+
+  /** Runs until `signal` aborts. Never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (!this.camera.enabled) return;
+    if (this.#ctx.fault) {
+      this.#set("failed", this.#ctx.fault);
+      this.#log.error("camera cannot be recorded; not retrying", { error: this.#ctx.fault });
+      return;
+    }
+    const backoff = this.#options.backoffMs ?? BACKOFF_MS;
+    let failures = 0;
+    this.#setRecorder();
+    this.#log.info("camera starting", {
+      url: redactUrl(this.camera.url),
+      plan: this.#ctx.plan.reason,
+      recorder: this.#builtin() ? "builtin" : "gstreamer",
+    });
+    try {
+      this.#lastEndMs = this.#ctx.index().lastSegmentEnd(this.camera.id);
+    } catch { /* storage unavailable: the first run reports it */ }
+    while (!signal.aborted) {
+      const started = this.#ctx.now();
+      this.#set("starting", this.#status.lastError);
+      const thisRun = new AbortController();
+      this.#restartRun = () => thisRun.abort();
+      try {
+        const record = this.#builtin() ? recordCameraRemux : recordCamera;
+        await record(this.camera, this.#ctx, AbortSignal.any([signal, thisRun.signal]));
+        if (signal.aborted) break;
+        if (thisRun.signal.aborted) {
+          this.#log.info("camera restarted on request");
+          this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
+          continue;
+        }
+        throw new Error("stream ended (EOS from the camera)");
+      } catch (err) {
+        const message = (err as Error).message;
+        const wasRecording = this.#status.state === "recording";
+        if (err instanceof RemuxUnsuitableError) {
+          this.#gstreamerOnly = true;
+          this.#setRecorder();
+          this.#log.info("camera goes to GStreamer", { why: message });
+          continue;
+        }
+        if (err instanceof UnsupportedSourceError) {
+          this.#set("failed", message);
+          this.#log.error("camera failed; not retrying", { err });
+          return;
+        }
+        if (signal.aborted) break;
+        if (err instanceof CameraAudioStallError) {
+          this.#audioOffUntil = this.#ctx.now() + AUDIO_OFF_MS;
+        }
+        this.#outageReason ??= message;
+        if (wasRecording) this.#event("camera-down", { error: message });
+        if (diskFull(err)) {
+          this.#set("retrying", message);
+          const freed = await this.#ctx.onDiskFull?.() ?? 0;
+          if (freed > 0) {
+            this.#log.warn("disk full: freed space, recording again", { err, freedBytes: freed });
+          } else {
+            // Nothing could be freed (kept recordings, someone else's files): wait like any
+            // failure, and say what would help.
+            const why = `Camera '${this.camera.id}': the recording disk is full (${message}) ` +
+              "and retention found nothing it may delete (only kept recordings or files it does " +
+              "not own): release kept recordings or free space on the disk";
+            const pause = backoff.at(-1) ?? 1_500;
+            this.#set("retrying", why);
+            this.#logFailure(why, err, pause);
+            await sleep(pause, signal);
+          }
+          this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
+          continue;
+        }
+        if (this.#ctx.now() - started >= HEALTHY_RUN_MS) failures = 0;
+        const pause = this.#pause(backoff[Math.min(failures, backoff.length - 1)] ?? 1_000);
+        failures++;
+        this.#set("retrying", message);
+        this.#logFailure(message, err, pause);
+        await sleep(pause, signal);
+        this.#status = { ...this.#status, restarts: this.#status.restarts + 1 };
+      }
+    }
+    this.#set("stopped", this.#status.lastError);
+  }
+
+  #setRecorder(): void {
+    const recorder = this.#builtin() ? "builtin" : "gstreamer";
+    this.#status = { ...this.#status, plan: { ...this.#status.plan, recorder } };
+  }
+
+  #builtin(): boolean {
+    return this.#ctx.builtinRemux === true && !this.#gstreamerOnly &&
+      remuxable(this.camera, this.#ctx.plan);
+  }
+
+  #lastLogged: { message: string; atMs: number; repeats: number } | null = null;
+
+  /** Logs a failure when it is new or a minute has passed, with how often it repeated. */
+  #logFailure(message: string, err: unknown, retryInMs: number): void {
+    const now = this.#ctx.now();
+    const last = this.#lastLogged;
+    if (last && last.message === message && now - last.atMs < REPEAT_LOG_MS) {
+      last.repeats++;
+      return;
+    }
+    this.#log.warn("camera pipeline failed; retrying", {
+      err,
+      retryInMs,
+      ...(last && last.repeats > 0 ? { repeatedSinceLastLog: last.repeats } : {}),
+    });
+    this.#lastLogged = { message, atMs: now, repeats: 0 };
+  }
+
+  #recordGap(startMs: number): void {
+    const last = this.#lastEndMs;
+    if (last === null || startMs - last < GAP_MIN_MS) return;
+    const reason = this.#outageReason ?? "the recorder was not running";
+    this.#outageReason = null;
+    try {
+      this.#ctx.index().addGap({ camera: this.camera.id, startMs: last, endMs: startMs, reason });
+      this.#event("recording-gap", { fromMs: last, toMs: startMs, reason });
+    } catch (err) {
+      this.#log.warn("could not index a recording gap", { err });
+    }
+    this.#log.warn("recording gap", {
+      fromMs: last,
+      toMs: startMs,
+      seconds: (startMs - last) / 1000,
+    });
+  }
+
+  #event(kind: string, detail: Record<string, unknown>): void {
+    try {
+      this.#ctx.index().addEvent({ camera: this.camera.id, tsMs: this.#ctx.now(), kind, detail });
+    } catch { /* the index is unavailable; the log has it */ }
+  }
+
+  #pause(base: number): number {
+    const jitter = this.#options.jitter ?? 0.2;
+    const random = this.#options.random ?? Math.random;
+    return Math.round(base * (1 - jitter + 2 * jitter * random()));
+  }
+
+  #set(state: CameraState, lastError: string | null): void {
+    this.#status = { ...this.#status, state, lastError };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A recorder worker process: records the cameras the daemon hands it, so that a crash in one
+ * GStreamer pipeline (a segfault in a parser, say) takes down only this process's cameras and
+ * never the API, the fleet link or other cameras. Speaks worker_protocol.ts over stdin/stdout;
+ * logs go to stderr as JSON lines. Exits when its stdin closes (the daemon is gone) or on SIGTERM.
+ */
+import { createLogger } from "../../log.ts";
+import { storageAccess } from "../../storage/mod.ts";
+import { RecorderSet } from "../supervisor/recorder_set.ts";
+import { encodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
+
+const STATUS_EVERY_MS = 500;
+const encoder = new TextEncoder();
+
+function send(message: FromWorker): void {
+  Deno.stdout.writeSync(encoder.encode(JSON.stringify(message) + "\n"));
+}
+
+async function main(): Promise<void> {
+  const lines = jsonLines(Deno.stdin.readable);
+  const first = (await lines.next()).value as ToWorker | undefined;
+  if (!first || first.type !== "init") throw new Error("recorder worker: expected an init line");
+  const { config, cameras } = first;
+  const log = createLogger({
+    level: config.log.level,
+    sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+    fields: { module: "recorder", worker: Deno.pid },
+  });
+  const storage = storageAccess(config.storage);
+  const controller = new AbortController();
+  const pendingSpace = new Map<number, (freed: number) => void>();
+  let nextId = 1;
+  const recorders = new RecorderSet(cameras, {
+    config,
+    index: storage.index,
+    checkStorage: storage.checkStorage,
+    log,
+    now: Date.now,
+    onDiskFull: () => {
+      const id = nextId++;
+      const freed = new Promise<number>((resolve) => pendingSpace.set(id, resolve));
+      send({ type: "disk-full", id });
+      return freed;
+    },
+  });
+  const stop = () => controller.abort();
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  const status = setInterval(
+    () => send({ type: "status", cameras: recorders.cameras() }),
+    STATUS_EVERY_MS,
+  );
+  const running = recorders.run(controller.signal);
+  (async () => {
+    for await (const raw of lines) {
+      const message = raw as ToWorker;
+      if (message.type === "space-freed") {
+        pendingSpace.get(message.id)?.(message.freedBytes);
+        pendingSpace.delete(message.id);
+      } else if (message.type === "restart") {
+        recorders.restartCamera(message.camera).catch((err) =>
+          log.warn("restart refused", { camera: message.camera, err })
+        );
+      } else if (message.type === "snapshot") {
+        recorders.snapshot(message.camera).then(
+          (jpeg) => send({ type: "snapshot", id: message.id, jpeg: encodeBase64(jpeg) }),
+          (err) => send({ type: "snapshot", id: message.id, error: (err as Error).message }),
+        );
+      }
+    }
+    stop(); // stdin closed: the daemon is gone
+  })().catch((err) => {
+    log.error("bad line from the daemon; stopping", { err });
+    stop();
+  });
+  await running;
+  clearInterval(status);
+  send({ type: "status", cameras: recorders.cameras() });
+  storage.close();
+  for (const resolve of pendingSpace.values()) resolve(0);
+}
+
+if (import.meta.main) {
+  await main();
+  Deno.exit(0);
+}

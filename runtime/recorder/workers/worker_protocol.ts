@@ -1,0 +1,49 @@
+/**
+ * Lines between the daemon and a recorder worker process: one JSON object a line, the daemon
+ * writing to the worker's stdin and the worker to its stdout. Pure types and parsing.
+ */
+import type { NvrConfig } from "../../config/types.ts";
+import type { CameraStatus } from "../supervisor/camera_status.ts";
+import type { PlannedCamera } from "../supervisor/recorder_set.ts";
+
+export type ToWorker =
+  | { readonly type: "init"; readonly config: NvrConfig; readonly cameras: PlannedCamera[] }
+  | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
+  | { readonly type: "restart"; readonly camera: string }
+  | { readonly type: "space-freed"; readonly id: number; readonly freedBytes: number };
+
+export type FromWorker =
+  | { readonly type: "status"; readonly cameras: CameraStatus[] }
+  | {
+    readonly type: "snapshot";
+    readonly id: number;
+    readonly jpeg?: string;
+    readonly error?: string;
+  }
+  | { readonly type: "disk-full"; readonly id: number };
+
+/** Splits a byte stream into JSON lines; yields each parsed object, skipping blank lines. */
+export async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline).trim();
+      buffered = buffered.slice(newline + 1);
+      if (line) yield JSON.parse(line);
+    }
+  }
+}
+
+export function encodeBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+export function decodeBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
