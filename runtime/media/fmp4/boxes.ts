@@ -36,6 +36,26 @@ export interface TrackFragment {
 /** sample_is_non_sync_sample in sample_flags (ISO/IEC 14496-12, 8.8.3.1). */
 export const NON_SYNC_SAMPLE = 0x10000;
 
+/** tf_flags of a `tfhd` (ISO/IEC 14496-12, 8.8.7.1): which optional fields follow. */
+export const TFHD = {
+  BASE_DATA_OFFSET: 0x000001,
+  SAMPLE_DESCRIPTION_INDEX: 0x000002,
+  DEFAULT_DURATION: 0x000008,
+  DEFAULT_SIZE: 0x000010,
+  DEFAULT_FLAGS: 0x000020,
+  DEFAULT_BASE_IS_MOOF: 0x020000,
+} as const;
+
+/** tr_flags of a `trun` (ISO/IEC 14496-12, 8.8.8.1): which optional fields follow. */
+export const TRUN = {
+  DATA_OFFSET: 0x000001,
+  FIRST_SAMPLE_FLAGS: 0x000004,
+  DURATION: 0x000100,
+  SIZE: 0x000200,
+  FLAGS: 0x000400,
+  COMPOSITION_OFFSET: 0x000800,
+} as const;
+
 /** Reads a file's bytes at any offset (short at its end). */
 export async function readAt(
   file: Deno.FsFile,
@@ -140,13 +160,17 @@ export function trackFragments(moofBox: Uint8Array, known: readonly TrackInfo[])
     const trackId = th.getUint32(4);
     const tfFlags = th.getUint32(0) & 0xffffff;
     let at = 8;
-    if (tfFlags & 0x01) at += 8; // base-data-offset
-    if (tfFlags & 0x02) at += 4; // sample-description-index
-    const defaultDuration = tfFlags & 0x08 && at + 4 <= tfhd.length ? th.getUint32(at) : 0;
-    if (tfFlags & 0x08) at += 4;
-    if (tfFlags & 0x10) at += 4; // default-sample-size
+    if (tfFlags & TFHD.BASE_DATA_OFFSET) at += 8;
+    if (tfFlags & TFHD.SAMPLE_DESCRIPTION_INDEX) at += 4;
+    const defaultDuration = tfFlags & TFHD.DEFAULT_DURATION && at + 4 <= tfhd.length
+      ? th.getUint32(at)
+      : 0;
+    if (tfFlags & TFHD.DEFAULT_DURATION) at += 4;
+    if (tfFlags & TFHD.DEFAULT_SIZE) at += 4;
     const trackDefault = known.find((t) => t.trackId === trackId)?.defaultSampleFlags ?? 0;
-    const defaultFlags = tfFlags & 0x20 && at + 4 <= tfhd.length ? th.getUint32(at) : trackDefault;
+    const defaultFlags = tfFlags & TFHD.DEFAULT_FLAGS && at + 4 <= tfhd.length
+      ? th.getUint32(at)
+      : trackDefault;
     let baseTime: number | null = null;
     let baseTimeField: TrackFragment["baseTimeField"] = null;
     const durations: number[] = [];
@@ -163,16 +187,19 @@ export function trackFragments(moofBox: Uint8Array, known: readonly TrackInfo[])
       const trFlags = tr.getUint32(0) & 0xffffff;
       const count = tr.getUint32(4);
       let p = 8;
-      if (trFlags & 0x01) p += 4; // data-offset
+      if (trFlags & TRUN.DATA_OFFSET) p += 4;
       let first: number | null = null;
-      if (trFlags & 0x04) {
+      if (trFlags & TRUN.FIRST_SAMPLE_FLAGS) {
         first = tr.getUint32(p);
         p += 4;
       }
-      const fields = [0x100, 0x200, 0x400, 0x800].filter((f) => trFlags & f).length;
-      const flagsAt = trFlags & 0x400 ? (trFlags & 0x100 ? 4 : 0) + (trFlags & 0x200 ? 4 : 0) : -1;
+      const fields = [TRUN.DURATION, TRUN.SIZE, TRUN.FLAGS, TRUN.COMPOSITION_OFFSET]
+        .filter((f) => trFlags & f).length;
+      const flagsAt = trFlags & TRUN.FLAGS
+        ? (trFlags & TRUN.DURATION ? 4 : 0) + (trFlags & TRUN.SIZE ? 4 : 0)
+        : -1;
       for (let i = 0; i < count && p + fields * 4 <= body.length; i++, p += fields * 4) {
-        durations.push(trFlags & 0x100 ? tr.getUint32(p) : defaultDuration);
+        durations.push(trFlags & TRUN.DURATION ? tr.getUint32(p) : defaultDuration);
         flags.push(
           flagsAt >= 0
             ? tr.getUint32(p + flagsAt)

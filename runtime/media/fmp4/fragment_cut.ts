@@ -5,7 +5,7 @@
  * is handled: one `traf` with one `trun` that carries per-sample sizes and a data offset from the
  * moof, its data at the start of the mdat. Anything else answers null and is left alone.
  */
-import { children, parseHeader } from "./boxes.ts";
+import { children, parseHeader, TFHD, TRUN } from "./boxes.ts";
 
 export interface CutFragment {
   readonly moof: Uint8Array;
@@ -13,12 +13,6 @@ export interface CutFragment {
   /** Decode time removed from the front, in the track's ticks. */
   readonly droppedTicks: number;
 }
-
-const TRUN_DATA_OFFSET = 0x01;
-const TRUN_DURATION = 0x100;
-const TRUN_SIZE = 0x200;
-const TFHD_BASE_DATA_OFFSET = 0x01;
-const TFHD_DEFAULT_DURATION = 0x08;
 
 /** The fragment without its first `count` samples; null when its layout is not the plain one. */
 export function cutFragmentFront(
@@ -47,9 +41,9 @@ export function cutFragmentFront(
     if (type === "tfhd" && body.length >= 8) {
       tfhdFlags = v.getUint32(0) & 0xffffff;
       let p = 8;
-      if (tfhdFlags & TFHD_BASE_DATA_OFFSET) p += 8;
+      if (tfhdFlags & TFHD.BASE_DATA_OFFSET) p += 8;
       if (tfhdFlags & 0x02) p += 4;
-      if (tfhdFlags & TFHD_DEFAULT_DURATION && p + 4 <= body.length) {
+      if (tfhdFlags & TFHD.DEFAULT_DURATION && p + 4 <= body.length) {
         defaultDuration = v.getUint32(p);
       }
     }
@@ -59,11 +53,11 @@ export function cutFragmentFront(
       trun = { at, body };
     }
   }
-  if (tfhdFlags < 0 || tfhdFlags & TFHD_BASE_DATA_OFFSET || !tfdt || !trun) return null;
+  if (tfhdFlags < 0 || tfhdFlags & TFHD.BASE_DATA_OFFSET || !tfdt || !trun) return null;
   const tr = new DataView(trun.body.buffer, trun.body.byteOffset, trun.body.byteLength);
   const flags = tr.getUint32(0) & 0xffffff;
   const samples = tr.getUint32(4);
-  if (!(flags & TRUN_DATA_OFFSET) || !(flags & TRUN_SIZE) || count <= 0 || count >= samples) {
+  if (!(flags & TRUN.DATA_OFFSET) || !(flags & TRUN.SIZE) || count <= 0 || count >= samples) {
     return null;
   }
   const dataOffset = tr.getInt32(8);
@@ -71,13 +65,13 @@ export function cutFragmentFront(
   if (flags & 0x04) entries += 4; // first-sample-flags
   const entrySize = [0x100, 0x200, 0x400, 0x800].filter((f) => flags & f).length * 4;
   if (entries + samples * entrySize > trun.body.length) return null;
-  const sizeAt = flags & TRUN_DURATION ? 4 : 0;
+  const sizeAt = flags & TRUN.DURATION ? 4 : 0;
   let droppedBytes = 0;
   let droppedTicks = 0;
   for (let i = 0; i < count; i++) {
     const p = entries + i * entrySize;
     droppedBytes += tr.getUint32(p + sizeAt);
-    droppedTicks += flags & TRUN_DURATION ? tr.getUint32(p) : defaultDuration;
+    droppedTicks += flags & TRUN.DURATION ? tr.getUint32(p) : defaultDuration;
   }
   // The run's data must begin the mdat's body for the cut to be a plain slice.
   const dataInMdat = dataOffset - moofBox.length - 8;

@@ -14,6 +14,7 @@
 import type { VideoCodec } from "../codec/types.ts";
 import { nalType, parseSps, type SpsInfo } from "../codec/h26x.ts";
 import { concat } from "../../std/bytes/concat.ts";
+import { TFHD, TRUN } from "./boxes.ts";
 
 export interface VideoTrackConfig {
   readonly codec: VideoCodec;
@@ -75,13 +76,6 @@ export class Fmp4WriteError extends Error {
 // samples; sample_depends_on = 1 and sample_is_non_sync_sample for the others.
 const SYNC_SAMPLE_FLAGS = 0x02000000;
 const NON_SYNC_SAMPLE_FLAGS = 0x01010000;
-
-const TFHD_DEFAULT_BASE_IS_MOOF = 0x020000;
-const TFHD_DEFAULT_SAMPLE_FLAGS = 0x000020;
-const TRUN_DATA_OFFSET = 0x000001;
-const TRUN_DURATION = 0x000100;
-const TRUN_SIZE = 0x000200;
-const TRUN_FLAGS = 0x000400;
 
 // ---------------------------------------------------------------------------------------------
 // Init segment: small and written once per file, so it is built from nested byte arrays.
@@ -485,12 +479,12 @@ export function mediaFragment(
   if (vCount > 0) {
     header(videoTraf, 0x74, 0x72, 0x61, 0x66);
     header(TFHD_SIZE, 0x74, 0x66, 0x68, 0x64);
-    view.setUint32(p, TFHD_DEFAULT_BASE_IS_MOOF);
+    view.setUint32(p, TFHD.DEFAULT_BASE_IS_MOOF);
     view.setUint32(p + 4, VIDEO_TRACK_ID);
     p += 8;
     tfdt(video.baseTime);
     header(TRUN_HEADER_SIZE + VIDEO_TRUN_ENTRY * vCount, 0x74, 0x72, 0x75, 0x6e);
-    view.setUint32(p, TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE | TRUN_FLAGS);
+    view.setUint32(p, TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE | TRUN.FLAGS);
     view.setUint32(p + 4, vCount);
     view.setUint32(p + 8, mdatAt);
     p += 12;
@@ -513,13 +507,13 @@ export function mediaFragment(
   if (aCount > 0 && audio) {
     header(audioTraf, 0x74, 0x72, 0x61, 0x66);
     header(TFHD_SIZE + 4, 0x74, 0x66, 0x68, 0x64);
-    view.setUint32(p, TFHD_DEFAULT_BASE_IS_MOOF | TFHD_DEFAULT_SAMPLE_FLAGS);
+    view.setUint32(p, TFHD.DEFAULT_BASE_IS_MOOF | TFHD.DEFAULT_FLAGS);
     view.setUint32(p + 4, AUDIO_TRACK_ID);
     view.setUint32(p + 8, SYNC_SAMPLE_FLAGS);
     p += 12;
     tfdt(audio.baseTime);
     header(TRUN_HEADER_SIZE + AUDIO_TRUN_ENTRY * aCount, 0x74, 0x72, 0x75, 0x6e);
-    view.setUint32(p, TRUN_DATA_OFFSET | TRUN_DURATION | TRUN_SIZE);
+    view.setUint32(p, TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE);
     view.setUint32(p + 4, aCount);
     view.setUint32(p + 8, mdatAt);
     p += 12;
