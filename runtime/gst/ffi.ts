@@ -61,6 +61,10 @@ const GST_SYMBOLS = {
   gst_buffer_map: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   gst_buffer_unmap: { parameters: ["pointer", "buffer"], result: "void" },
   gst_buffer_new_memdup: { parameters: ["buffer", "usize"], result: "pointer" },
+  // For the RTSP server of the virtual cameras (rtsp_server.ts).
+  gst_object_ref_sink: { parameters: ["pointer"], result: "pointer" },
+  gst_structure_from_string: { parameters: ["buffer", "pointer"], result: "pointer" },
+  gst_structure_free: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const GOBJECT_SYMBOLS = {
@@ -91,6 +95,7 @@ const GOBJECT_SYMBOLS = {
   g_value_set_double: { parameters: ["buffer", "f64"], result: "void" },
   g_value_set_string: { parameters: ["buffer", "buffer"], result: "void" },
   g_value_set_enum: { parameters: ["buffer", "i32"], result: "void" },
+  g_object_unref: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const GSTAPP_SYMBOLS = {
@@ -108,6 +113,18 @@ const GSTAPP_SYMBOLS = {
 const GLIB_SYMBOLS = {
   g_free: { parameters: ["pointer"], result: "void" },
   g_error_free: { parameters: ["pointer"], result: "void" },
+  // A main loop of our own, for the RTSP server of the virtual cameras (rtsp_server.ts).
+  g_main_context_new: { parameters: [], result: "pointer" },
+  g_main_context_unref: { parameters: ["pointer"], result: "void" },
+  g_main_context_iteration: { parameters: ["pointer", "i32"], result: "i32" },
+  g_main_context_find_source_by_id: { parameters: ["pointer", "u32"], result: "pointer" },
+  g_main_loop_new: { parameters: ["pointer", "i32"], result: "pointer" },
+  g_main_loop_run: { parameters: ["pointer"], result: "void", nonblocking: true },
+  g_main_loop_quit: { parameters: ["pointer"], result: "void" },
+  g_main_loop_is_running: { parameters: ["pointer"], result: "i32" },
+  g_main_loop_unref: { parameters: ["pointer"], result: "void" },
+  g_source_destroy: { parameters: ["pointer"], result: "void" },
+  g_list_free: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type GstSymbols = Deno.DynamicLibrary<typeof GST_SYMBOLS>["symbols"];
@@ -173,8 +190,11 @@ export function openGst(): GstLibrary {
   return opened;
 }
 
-/** NUL-terminated UTF-8 for a `buffer` parameter. */
+/** NUL-terminated UTF-8 for a `buffer` parameter; a NUL inside would cut the string short. */
 export function cstr(text: string): Uint8Array<ArrayBuffer> {
+  if (text.includes("\0")) {
+    throw new Error(`string passed to C contains a NUL byte: ${JSON.stringify(text)}`);
+  }
   return new TextEncoder().encode(text + "\0");
 }
 

@@ -1,6 +1,7 @@
 /**
- * Small typed Deno FFI binding to GStreamer's RTSP server (libgstrtspserver-1.0)
- * plus the few GLib/GStreamer calls needed to run it and one-off pipelines.
+ * GStreamer's RTSP server (libgstrtspserver-1.0) for the virtual cameras, on top of the one
+ * GStreamer binding (ffi.ts: GLib, GObject and GStreamer symbols, opened once per process); only
+ * the RTSP server library's own symbols are bound here.
  *
  * Only non-variadic C functions are bound (Deno FFI has no varargs); tokens and
  * role permissions are therefore built with gst_rtsp_token_set_string() and
@@ -22,49 +23,18 @@
  * loop mode affects accepting connections only.
  */
 
-const LIB_GLIB = "libglib-2.0.so.0";
-const LIB_GOBJECT = "libgobject-2.0.so.0";
-const LIB_GST = "libgstreamer-1.0.so.0";
+import {
+  cstr,
+  type GlibSymbols,
+  type GobjectSymbols,
+  type GstSymbols,
+  openGst as openGstLibrary,
+  readOutPointer,
+} from "./ffi.ts";
+
+export { cstr };
+
 const LIB_RTSP_SERVER = "libgstrtspserver-1.0.so.0";
-
-const GLIB_SYMBOLS = {
-  g_main_context_new: { parameters: [], result: "pointer" },
-  g_main_context_unref: { parameters: ["pointer"], result: "void" },
-  g_main_context_iteration: { parameters: ["pointer", "i32"], result: "i32" },
-  g_main_context_find_source_by_id: { parameters: ["pointer", "u32"], result: "pointer" },
-  g_main_loop_new: { parameters: ["pointer", "i32"], result: "pointer" },
-  g_main_loop_run: { parameters: ["pointer"], result: "void", nonblocking: true },
-  g_main_loop_quit: { parameters: ["pointer"], result: "void" },
-  g_main_loop_is_running: { parameters: ["pointer"], result: "i32" },
-  g_main_loop_unref: { parameters: ["pointer"], result: "void" },
-  g_source_destroy: { parameters: ["pointer"], result: "void" },
-  g_free: { parameters: ["pointer"], result: "void" },
-  g_error_free: { parameters: ["pointer"], result: "void" },
-  g_list_free: { parameters: ["pointer"], result: "void" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-const GOBJECT_SYMBOLS = {
-  g_object_unref: { parameters: ["pointer"], result: "void" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-const GST_SYMBOLS = {
-  gst_init_check: { parameters: ["pointer", "pointer", "pointer"], result: "i32" },
-  gst_version_string: { parameters: [], result: "pointer" },
-  gst_parse_launch: { parameters: ["buffer", "buffer"], result: "pointer" },
-  gst_object_ref_sink: { parameters: ["pointer"], result: "pointer" },
-  gst_object_unref: { parameters: ["pointer"], result: "void" },
-  gst_element_set_state: { parameters: ["pointer", "i32"], result: "i32" },
-  gst_element_get_bus: { parameters: ["pointer"], result: "pointer" },
-  gst_bus_timed_pop_filtered: {
-    parameters: ["pointer", "u64", "u32"],
-    result: "pointer",
-    nonblocking: true,
-  },
-  gst_message_parse_error: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
-  gst_mini_object_unref: { parameters: ["pointer"], result: "void" },
-  gst_structure_from_string: { parameters: ["buffer", "pointer"], result: "pointer" },
-  gst_structure_free: { parameters: ["pointer"], result: "void" },
-} as const satisfies Deno.ForeignLibraryInterface;
 
 const RTSP_SYMBOLS = {
   gst_rtsp_server_new: { parameters: [], result: "pointer" },
@@ -104,14 +74,15 @@ const RTSP_SYMBOLS = {
   gst_rtsp_token_set_string: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** The opened libraries. Create with {@link openGst}; release with `close()`. */
+/** The opened libraries: the one GStreamer binding (ffi.ts) plus the RTSP server library. */
 export interface GstFfi {
-  readonly glib: Deno.DynamicLibrary<typeof GLIB_SYMBOLS>["symbols"];
-  readonly gobject: Deno.DynamicLibrary<typeof GOBJECT_SYMBOLS>["symbols"];
-  readonly gst: Deno.DynamicLibrary<typeof GST_SYMBOLS>["symbols"];
+  readonly glib: GlibSymbols;
+  readonly gobject: GobjectSymbols;
+  readonly gst: GstSymbols;
   readonly rtsp: Deno.DynamicLibrary<typeof RTSP_SYMBOLS>["symbols"];
   /** GStreamer version, e.g. "GStreamer 1.22.0". */
   readonly version: string;
+  /** Closes the RTSP server library (GStreamer itself stays open for the process). */
   close(): void;
 }
 
@@ -131,23 +102,9 @@ const GST_RTSP_FILTER_REMOVE = 0;
 const TOKEN_ROLE_FIELD = "media.factory.role";
 const AUTH_ROLE = "user";
 
-const encoder = new TextEncoder();
-
-/** NUL-terminated UTF-8 copy of `s`, for `buffer` (const gchar*) parameters. */
-export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  if (s.includes("\0")) {
-    throw new Error(`string passed to C contains a NUL byte: ${JSON.stringify(s)}`);
-  }
-  return encoder.encode(`${s}\0`) as Uint8Array<ArrayBuffer>;
-}
-
-function readPointerOut(out: BigUint64Array<ArrayBuffer>): Deno.PointerValue {
-  return Deno.UnsafePointer.create(out[0] ?? 0n);
-}
-
 /** Reads and frees a GError* written into `out`; returns its message or null. */
 function takeGError(ffi: GstFfi, out: BigUint64Array<ArrayBuffer>): string | null {
-  const err = readPointerOut(out);
+  const err = readOutPointer(out);
   if (err === null) return null;
   const view = new Deno.UnsafePointerView(err);
   const msgPtr = view.getPointer(GERROR_MESSAGE_OFFSET);
@@ -157,47 +114,15 @@ function takeGError(ffi: GstFfi, out: BigUint64Array<ArrayBuffer>): string | nul
 }
 
 /**
- * Opens GLib, GObject, GStreamer and the RTSP server library and initialises
- * GStreamer (gst_init is idempotent, so calling this twice in a process is fine).
- * Needs `--allow-ffi`.
+ * Opens GStreamer through the one binding (ffi.ts, initialised once per process) and the RTSP
+ * server library beside it. Needs `--allow-ffi`.
  */
 export function openGst(): GstFfi {
-  const libs: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
+  const base = openGstLibrary();
+  let rtsp: Deno.DynamicLibrary<typeof RTSP_SYMBOLS>;
   try {
-    const glib = Deno.dlopen(LIB_GLIB, GLIB_SYMBOLS);
-    libs.push(glib);
-    const gobject = Deno.dlopen(LIB_GOBJECT, GOBJECT_SYMBOLS);
-    libs.push(gobject);
-    const gst = Deno.dlopen(LIB_GST, GST_SYMBOLS);
-    libs.push(gst);
-    const rtsp = Deno.dlopen(LIB_RTSP_SERVER, RTSP_SYMBOLS);
-    libs.push(rtsp);
-    const err = new BigUint64Array(1);
-    if (gst.symbols.gst_init_check(null, null, Deno.UnsafePointer.of(err)) === 0) {
-      const errPtr = readPointerOut(err);
-      const msgPtr = errPtr === null
-        ? null
-        : new Deno.UnsafePointerView(errPtr).getPointer(GERROR_MESSAGE_OFFSET);
-      const msg = msgPtr === null ? "unknown error" : Deno.UnsafePointerView.getCString(msgPtr);
-      throw new Error(`gst_init failed: ${msg}`);
-    }
-    const versionPtr = gst.symbols.gst_version_string();
-    const version = versionPtr === null
-      ? "GStreamer ?"
-      : Deno.UnsafePointerView.getCString(versionPtr);
-    if (versionPtr !== null) glib.symbols.g_free(versionPtr);
-    return {
-      glib: glib.symbols,
-      gobject: gobject.symbols,
-      gst: gst.symbols,
-      rtsp: rtsp.symbols,
-      version,
-      close(): void {
-        for (const lib of libs.reverse()) lib.close();
-      },
-    };
+    rtsp = Deno.dlopen(LIB_RTSP_SERVER, RTSP_SYMBOLS);
   } catch (e) {
-    for (const lib of libs.reverse()) lib.close();
     const msg = e instanceof Error ? e.message : String(e);
     throw new Error(
       `cannot load GStreamer RTSP server via FFI (${msg}). Install it with ` +
@@ -205,6 +130,14 @@ export function openGst(): GstFfi {
         "gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly` and run Deno with --allow-ffi.",
     );
   }
+  return {
+    glib: base.glib,
+    gobject: base.gobject,
+    gst: base.gst,
+    rtsp: rtsp.symbols,
+    version: base.version,
+    close: () => rtsp.close(),
+  };
 }
 
 /**
@@ -257,7 +190,7 @@ export async function runPipelineOnce(
       );
     }
     const timeoutNs = BigInt(Math.max(1, Math.round(timeoutMs))) * 1_000_000n;
-    const msg = await ffi.gst.gst_bus_timed_pop_filtered(
+    const msg = await ffi.gst.gst_bus_timed_pop_filtered_nb(
       bus,
       timeoutNs,
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR,
