@@ -8,7 +8,8 @@ import { Cam } from "npm:onvif@0.8.3";
 import { ffprobe } from "../../runtime/testing/ffprobe.ts";
 import { recordRtsp, runCommand } from "../../runtime/testing/ffmpeg.ts";
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
-import { basicAuth, rtspRequest } from "./rtsp_probe.ts";
+import { rtspExchange } from "../../runtime/media/rtsp/exchange.ts";
+import { basicAuthorization } from "../../runtime/media/rtsp/auth.ts";
 import { startVirtualCamera } from "./virtual_camera.ts";
 
 function tempDir(): Promise<string> {
@@ -139,8 +140,8 @@ Deno.test("ONVIF: npm:onvif Cam connects with WS-Security and finds both streams
     jpeg[0] === 0xff && jpeg[1] === 0xd8 && jpeg.at(-2) === 0xff && jpeg.at(-1) === 0xd9,
     "JPEG markers",
   );
-  const described = await rtspRequest(main.uri, "DESCRIBE", {
-    authorization: basicAuth("admin", "s3cret"),
+  const described = await rtspExchange(main.uri, "DESCRIBE", {
+    headers: { Authorization: basicAuthorization("admin", "s3cret") },
   });
   assertEquals(described.status, 200, "the ONVIF stream URI is DESCRIBE-able");
 
@@ -157,7 +158,7 @@ Deno.test("ONVIF: npm:onvif Cam connects with WS-Security and finds both streams
 
 Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same URLs back", async () => {
   await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240 });
-  assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE before drop");
+  assertEquals((await rtspExchange(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE before drop");
   // Hold a playing client while the camera dies, as an NVR would; it must notice.
   const client = runCommand("ffmpeg", [
     "-v",
@@ -176,7 +177,7 @@ Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same UR
   const pid = cam.pid;
   await cam.drop();
   assertEquals(cam.pid, null, "pid after drop");
-  const refused = await rtspRequest(cam.rtspUrl, "DESCRIBE").then(() => false, () => true);
+  const refused = await rtspExchange(cam.rtspUrl, "DESCRIBE").then(() => false, () => true);
   assert(refused, "RTSP must refuse connections after drop()");
   const onvifDown = await fetch(cam.onvifUrl, { method: "POST", body: "" }).then(
     async (r) => {
@@ -195,7 +196,7 @@ Deno.test("drop() makes RTSP and ONVIF unreachable; restore() brings the same UR
 
   await cam.restore();
   assert(cam.pid !== null && cam.pid !== pid, "a new process after restore()");
-  assertEquals((await rtspRequest(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE after restore");
+  assertEquals((await rtspExchange(cam.rtspUrl, "DESCRIBE")).status, 200, "DESCRIBE after restore");
   const probe = await runCommand("ffprobe", [
     "-v",
     "error",
@@ -218,22 +219,24 @@ Deno.test("credentials: RTSP and snapshot refuse wrong ones (401) and accept rig
     user: "op",
     password: "pw1",
   });
-  const none = await rtspRequest(cam.rtspUrl, "DESCRIBE");
+  const none = await rtspExchange(cam.rtspUrl, "DESCRIBE");
   assertEquals(none.status, 401, "no credentials");
-  const schemes = none.headers.filter(([k]) => k === "www-authenticate").map(([, v]) =>
-    v.split(" ")[0]
-  );
+  const schemes = (none.headers.get("www-authenticate") ?? []).map((v) => v.split(" ")[0]);
   assert(
     schemes.includes("Basic") && schemes.includes("Digest"),
     `Basic and Digest offered: ${schemes}`,
   );
   assertEquals(
-    (await rtspRequest(cam.rtspUrl, "DESCRIBE", { authorization: basicAuth("op", "bad") })).status,
+    (await rtspExchange(cam.rtspUrl, "DESCRIBE", {
+      headers: { Authorization: basicAuthorization("op", "bad") },
+    })).status,
     401,
     "wrong",
   );
   assertEquals(
-    (await rtspRequest(cam.rtspUrl, "DESCRIBE", { authorization: basicAuth("op", "pw1") })).status,
+    (await rtspExchange(cam.rtspUrl, "DESCRIBE", {
+      headers: { Authorization: basicAuthorization("op", "pw1") },
+    })).status,
     200,
     "right",
   );

@@ -11,7 +11,8 @@ import {
   snapshotLaunch,
   subLaunch,
 } from "../../hw-tests/sim/camera_config.ts";
-import { basicAuth, rtspRequest } from "../../hw-tests/sim/rtsp_probe.ts";
+import { rtspExchange } from "../media/rtsp/exchange.ts";
+import { basicAuthorization } from "../media/rtsp/auth.ts";
 import { openGst, runPipelineOnce, startRtspServer, validateLaunch } from "./rtsp_server.ts";
 
 const CHEAP = "videotestsrc is-live=true ! video/x-raw,width=160,height=120,framerate=5/1 " +
@@ -28,15 +29,15 @@ Deno.test("RTSP server over FFI: DESCRIBE gives H.264 SDP, unknown path 404, sto
       });
       try {
         assert(srv.port > 0);
-        const r = await rtspRequest(srv.urlFor("/main"), "DESCRIBE");
+        const r = await rtspExchange(srv.urlFor("/main"), "DESCRIBE");
         assertEquals(r.status, 200, `${loopMode}: DESCRIBE`);
         assertMatch(r.body, /a=rtpmap:96 H264\/90000/);
-        assertEquals((await rtspRequest(srv.urlFor("/nope"), "DESCRIBE")).status, 404);
+        assertEquals((await rtspExchange(srv.urlFor("/nope"), "DESCRIBE")).status, 404);
       } finally {
         await srv.stop();
         await srv.stop();
       }
-      await assertRejects(() => rtspRequest(srv.urlFor("/main"), "OPTIONS"), Error);
+      await assertRejects(() => rtspExchange(srv.urlFor("/main"), "OPTIONS"), Error);
     }
   } finally {
     ffi.close();
@@ -52,20 +53,24 @@ Deno.test("RTSP server over FFI: auth refuses missing/wrong credentials, accepts
       auth: { user: "u", password: "p", realm: "Test Realm" },
     });
     const url = srv.urlFor("/main");
-    const none = await rtspRequest(url, "DESCRIBE");
+    const none = await rtspExchange(url, "DESCRIBE");
     assertEquals(none.status, 401);
-    const challenges = none.headers.filter(([k]) => k === "www-authenticate").map(([, v]) => v);
+    const challenges = none.headers.get("www-authenticate") ?? [];
     assert(
       challenges.some((c) => c.startsWith("Digest ") && c.includes('realm="Test Realm"')),
       String(challenges),
     );
     assert(challenges.some((c) => c.startsWith("Basic ")), String(challenges));
     assertEquals(
-      (await rtspRequest(url, "DESCRIBE", { authorization: basicAuth("u", "x") })).status,
+      (await rtspExchange(url, "DESCRIBE", {
+        headers: { Authorization: basicAuthorization("u", "x") },
+      })).status,
       401,
     );
     assertEquals(
-      (await rtspRequest(url, "DESCRIBE", { authorization: basicAuth("u", "p") })).status,
+      (await rtspExchange(url, "DESCRIBE", {
+        headers: { Authorization: basicAuthorization("u", "p") },
+      })).status,
       200,
     );
   } finally {

@@ -12,7 +12,12 @@
  * session's ByteArena (`arena`), where they stay until the consumer releases them; audio frames
  * are copied out. Nothing is allocated per packet: see byte_arena.ts for why that matters.
  */
-import { authorize, parseSdp, type SdpMedia } from "./describe.ts";
+import { authorize } from "./auth.ts";
+import { parseSdp, type SdpMedia } from "./sdp.ts";
+import { errorMessage as message, RtspError, RtspTimeoutError } from "./errors.ts";
+import { connectRtsp as connect } from "./connect.ts";
+import { parseAnswerHead, requestText, type RtspAnswer as Response } from "./message.ts";
+import { redact, rtspPort, withoutCredentials } from "./url.ts";
 import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "../codec/types.ts";
 import { H26xDepacketizer } from "../rtp/rtp_h26x.ts";
 import { ByteArena } from "../rtp/byte_arena.ts";
@@ -60,23 +65,7 @@ export interface RtspCounters {
   bytes: number;
 }
 
-export class RtspError extends Error {
-  /** The RTSP status when the camera answered with an error, e.g. 401. */
-  readonly status: number | null;
-  constructor(message: string, status: number | null = null, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RtspError";
-    this.status = status;
-  }
-}
-
-/** Connecting, a request, or the stream while playing took longer than timeoutMs. */
-export class RtspTimeoutError extends RtspError {
-  constructor(message: string) {
-    super(message);
-    this.name = "RtspTimeoutError";
-  }
-}
+export { RtspError, RtspTimeoutError };
 
 const DEFAULT_TIMEOUT_MS = 5000;
 const DEFAULT_SESSION_TIMEOUT_S = 60;
@@ -86,20 +75,11 @@ const READ_BUFFER_BYTES = 256 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_GARBAGE_BYTES = 1024 * 1024;
-const DEFAULT_PORTS: Readonly<Record<string, number>> = { "rtsp:": 554, "rtsps:": 322 };
 const VIDEO_CHANNEL = 0;
 const AUDIO_CHANNEL = 2;
 const DOLLAR = 0x24;
 const RTSP_PREFIX = new TextEncoder().encode("RTSP/1.0");
 const HTTP_PREFIX = new TextEncoder().encode("HTTP/");
-
-interface Response {
-  readonly status: number;
-  readonly reason: string;
-  /** Lower-case names; a header may come more than once (WWW-Authenticate). */
-  readonly headers: Map<string, string[]>;
-  readonly body: string;
-}
 
 interface Waiter {
   readonly resolve: (r: Response) => void;
@@ -184,12 +164,16 @@ export class RtspSession implements AsyncDisposable {
     try {
       url = new URL(options.url);
     } catch {
-      throw new RtspError(`"${redact(options.url)}" is not a URL; check cameras[].url`);
+      throw new RtspError(`"${redact(options.url)}" is not a URL; check cameras[].url`, null, {
+        kind: "connect",
+      });
     }
     const shown = withoutCredentials(url);
-    const port = Number(url.port) || DEFAULT_PORTS[url.protocol];
+    const port = rtspPort(url);
     if (port === undefined) {
-      throw new RtspError(`${shown}: scheme ${url.protocol} is not rtsp:// or rtsps://`);
+      throw new RtspError(`${shown}: scheme ${url.protocol} is not rtsp:// or rtsps://`, null, {
+        kind: "connect",
+      });
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const signal = options.signal;
@@ -217,7 +201,9 @@ export class RtspSession implements AsyncDisposable {
   play(handlers: RtspHandlers, signal: AbortSignal): Promise<void> {
     if (this.#playEnd !== null) return Promise.reject(new Error("RtspSession: already playing"));
     if (this.#dead || this.#closed !== null) {
-      return Promise.reject(this.#failure ?? new RtspError(`${this.#shown}: session closed`));
+      return Promise.reject(
+        this.#failure ?? new RtspError(`${this.#shown}: session closed`, null, { kind: "closed" }),
+      );
     }
     if (signal.aborted) return Promise.resolve();
     const onAbort = () => this.#endPlay(null);
@@ -274,7 +260,9 @@ export class RtspSession implements AsyncDisposable {
     const described = await this.#request("DESCRIBE", requestUrl, { Accept: "application/sdp" });
     if (described.status !== 200) throw this.#statusError("DESCRIBE", described);
     if (!/application\/sdp/i.test(described.headers.get("content-type")?.[0] ?? "")) {
-      throw new RtspError(`${this.#shown}: the DESCRIBE answer is not an SDP`, 200);
+      throw new RtspError(`${this.#shown}: the DESCRIBE answer is not an SDP`, 200, {
+        kind: "protocol",
+      });
     }
     const media = parseSdp(described.body);
     (this as { media: readonly SdpMedia[] }).media = media;
@@ -346,7 +334,9 @@ export class RtspSession implements AsyncDisposable {
     if (r.status !== 200) throw this.#statusError("SETUP", r);
     const session = r.headers.get("session")?.[0];
     if (session === undefined && this.#sessionId === null) {
-      throw new RtspError(`${this.#shown}: the SETUP answer has no Session header`, 200);
+      throw new RtspError(`${this.#shown}: the SETUP answer has no Session header`, 200, {
+        kind: "protocol",
+      });
     }
     if (session !== undefined && this.#sessionId === null) {
       const [id = "", ...params] = session.split(";");
@@ -392,12 +382,13 @@ export class RtspSession implements AsyncDisposable {
     timeoutMs: number,
   ): Promise<Response> {
     if (this.#dead) {
-      return Promise.reject(this.#failure ?? new RtspError(`${this.#shown}: session closed`));
+      return Promise.reject(
+        this.#failure ?? new RtspError(`${this.#shown}: session closed`, null, { kind: "closed" }),
+      );
     }
     const cseq = ++this.#cseq;
-    const lines = [`${method} ${uri} RTSP/1.0`, `CSeq: ${cseq}`, "User-Agent: nvr"];
-    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    if (this.#sessionId !== null) lines.push(`Session: ${this.#sessionId}`);
+    const all: Record<string, string> = { ...headers };
+    if (this.#sessionId !== null) all.Session = this.#sessionId;
     if (this.#user !== null && this.#challenge.length > 0) {
       const auth = authorize(this.#challenge, {
         user: this.#user,
@@ -405,9 +396,9 @@ export class RtspSession implements AsyncDisposable {
         method,
         uri,
       });
-      if (auth !== null) lines.push(`Authorization: ${auth}`);
+      if (auth !== null) all.Authorization = auth;
     }
-    const text = lines.join("\r\n") + "\r\n\r\n";
+    const text = requestText(method, uri, cseq, all);
     return new Promise<Response>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(cseq);
@@ -467,6 +458,8 @@ export class RtspSession implements AsyncDisposable {
           throw new RtspError(
             `${this.#shown}: camera closed the connection; it restarted, dropped off the ` +
               "network or ended the stream",
+            null,
+            { kind: "closed" },
           );
         }
         this.#end += n;
@@ -529,6 +522,8 @@ export class RtspSession implements AsyncDisposable {
         } else if (this.#synced && b === 0x48 /* H */ && startsWith(s, i, end, HTTP_PREFIX)) {
           throw new RtspError(
             `${this.#shown}: the server answered HTTP, not RTSP; check the port in cameras[].url`,
+            null,
+            { kind: "not-rtsp" },
           );
         }
         // Garbage: skip to the next '$' or 'R' that may start something.
@@ -541,6 +536,8 @@ export class RtspSession implements AsyncDisposable {
           throw new RtspError(
             `${this.#shown}: the camera sent more than 1 MiB that is neither RTSP nor RTP; ` +
               "check that cameras[].url points at an RTSP port",
+            null,
+            { kind: "not-rtsp" },
           );
         }
       }
@@ -628,19 +625,9 @@ export class RtspSession implements AsyncDisposable {
       }
       return 0;
     }
-    const head = new TextDecoder("latin1").decode(s.subarray(i, headEnd));
-    const [statusLine = "", ...lines] = head.split(/\r?\n/);
-    const status = /^RTSP\/1\.0\s+(\d{3})\s*(.*)$/.exec(statusLine);
-    if (!status) return -1;
-    const headers = new Map<string, string[]>();
-    for (const line of lines) {
-      const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const list = headers.get(name);
-      if (list) list.push(line.slice(colon + 1).trim());
-      else headers.set(name, [line.slice(colon + 1).trim()]);
-    }
+    const parsed = parseAnswerHead(new TextDecoder("latin1").decode(s.subarray(i, headEnd)));
+    if (!parsed) return -1;
+    const { headers } = parsed;
     const length = Number(headers.get("content-length")?.[0] ?? 0);
     if (!Number.isInteger(length) || length < 0 || length > MAX_BODY_BYTES) {
       throw new RtspError(
@@ -655,7 +642,7 @@ export class RtspSession implements AsyncDisposable {
     const waiter = this.#waiters.get(cseq);
     if (waiter !== undefined) {
       this.#waiters.delete(cseq);
-      waiter.resolve({ status: Number(status[1]), reason: status[2] ?? "", headers, body });
+      waiter.resolve({ ...parsed, body });
     }
     return headEnd + length - i;
   }
@@ -698,7 +685,8 @@ export class RtspSession implements AsyncDisposable {
     try {
       this.#conn.close();
     } catch { /* already closed */ }
-    const reason = failure ?? new RtspError(`${this.#shown}: session closed`);
+    const reason = failure ??
+      new RtspError(`${this.#shown}: session closed`, null, { kind: "closed" });
     for (const w of this.#waiters.values()) w.reject(reason);
     this.#waiters.clear();
     this.#endPlay(this.#closing ? null : failure);
@@ -710,58 +698,13 @@ export class RtspSession implements AsyncDisposable {
         `${this.#shown}: camera closed the connection (${message(err)}); it restarted, dropped ` +
           "off the network or ended the stream",
         null,
-        { cause: err },
+        { cause: err, kind: "closed" },
       );
     }
     return new RtspError(`${this.#shown}: connection failed: ${message(err)}`, null, {
       cause: err,
+      kind: "closed",
     });
-  }
-}
-
-async function connect(
-  url: URL,
-  port: number,
-  shown: string,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<Deno.Conn> {
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const connecting: Promise<Deno.Conn> = url.protocol === "rtsps:"
-    ? Deno.connectTls({ hostname, port })
-    : Deno.connect({ hostname, port });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort = () => {};
-  const stop = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RtspTimeoutError(
-            `${shown}: cannot connect within ${timeoutMs} ms; check the address in ` +
-              "cameras[].url and that the camera is on the network",
-          ),
-        ),
-      timeoutMs,
-    );
-    onAbort = () => reject(signal?.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([connecting, stop]);
-  } catch (err) {
-    // A connection that opens after the timeout must still be closed.
-    connecting.then((c) => c.close(), () => {});
-    if (err instanceof RtspError || signal?.aborted) throw err;
-    throw new RtspError(
-      `${shown}: cannot connect: ${message(err)}; check the address in cameras[].url and that ` +
-        "the camera is on the network",
-      null,
-      { cause: err },
-    );
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-    stop.catch(() => {});
   }
 }
 
@@ -811,19 +754,4 @@ function isIoError(err: Error): boolean {
   return err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe ||
     err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted ||
     err instanceof Deno.errors.ConnectionAborted || err instanceof Deno.errors.UnexpectedEof;
-}
-
-function withoutCredentials(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = "";
-  copy.password = "";
-  return copy.href;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//");
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
