@@ -113,6 +113,7 @@ const GSTAPP_SYMBOLS = {
 const GLIB_SYMBOLS = {
   g_free: { parameters: ["pointer"], result: "void" },
   g_error_free: { parameters: ["pointer"], result: "void" },
+  g_quark_to_string: { parameters: ["u32"], result: "pointer" },
   // A main loop of our own, for the RTSP server of the virtual cameras (rtsp_server.ts).
   g_main_context_new: { parameters: [], result: "pointer" },
   g_main_context_unref: { parameters: ["pointer"], result: "void" },

@@ -41,11 +41,30 @@ export interface ErrorMessage extends MessageBase {
   readonly type: "error";
   readonly message: string;
   readonly debug: string | null;
+  /** The GError's domain, e.g. "gst-resource-error-quark", and its code in that domain. */
+  readonly domain: string | null;
+  readonly code: number;
 }
 export interface WarningMessage extends MessageBase {
   readonly type: "warning";
   readonly message: string;
   readonly debug: string | null;
+  readonly domain: string | null;
+  readonly code: number;
+}
+
+/** GST_RESOURCE_ERROR_NO_SPACE_LEFT in the "gst-resource-error-quark" domain (gsterror.h). */
+const RESOURCE_NO_SPACE_LEFT = 14;
+/** strerror(ENOSPC) on Linux: GStreamer reports the OS's reason only as debug text. */
+const ENOSPC_TEXT = "No space left on device";
+
+/**
+ * Whether an error message says the disk is full: filesink's RESOURCE/NO_SPACE_LEFT, or a write
+ * error whose OS reason (given only as text in the debug string) is ENOSPC.
+ */
+export function noSpaceLeft(msg: ErrorMessage | WarningMessage): boolean {
+  return (msg.domain === "gst-resource-error-quark" && msg.code === RESOURCE_NO_SPACE_LEFT) ||
+    (msg.debug?.includes(ENOSPC_TEXT) ?? false) || msg.message.includes(ENOSPC_TEXT);
 }
 export interface StateChangedMessage extends MessageBase {
   readonly type: "state-changed";

@@ -257,9 +257,21 @@ function decodeMessage(msg: Deno.PointerObject, lib: GstLibrary): BusMessage {
         : lib.gst.gst_message_parse_warning;
       parse(msg, new Uint8Array(errOut.buffer), new Uint8Array(debugOut.buffer));
       const gerror = readOutPointer(errOut);
+      const view = gerror === null ? null : new Deno.UnsafePointerView(gerror);
+      const domain = view === null
+        ? null
+        : readCString(lib.glib.g_quark_to_string(view.getUint32(0)), lib.glib, false);
+      const code = view?.getInt32(4) ?? 0;
       const message = gerror === null ? "unknown error" : readGError(gerror, lib);
       const debug = readCString(readOutPointer(debugOut), lib.glib, true);
-      return { type: type === MessageType.ERROR ? "error" : "warning", source, message, debug };
+      return {
+        type: type === MessageType.ERROR ? "error" : "warning",
+        source,
+        message,
+        debug,
+        domain,
+        code,
+      };
     }
     case MessageType.STATE_CHANGED: {
       const states = new Int32Array(3);

@@ -1,8 +1,10 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../testing/assert.ts";
+import { mountTmpfs } from "../storage/tmpfs_fixture.ts";
 import {
   type BusMessage,
   GstState,
   hasElementFactory,
+  noSpaceLeft,
   Pipeline,
   PipelineClosedError,
   PipelineParseError,
@@ -118,4 +120,32 @@ Deno.test("repeated start/stop does not leak", async () => {
   // Measured here: 1000 pipelines of this shape that are stopped but never unreferenced grow RSS
   // by about 29 MiB; without a leak the growth is allocator noise, 0.5 to 4 MiB.
   assert(grownMiB < 12, `RSS grew by ${grownMiB.toFixed(1)} MiB over 1000 cycles`);
+});
+
+Deno.test("a full disk under a pipeline is an error that says so by its domain and code", async () => {
+  // A real ENOSPC: a 1 MiB tmpfs, filled by a sink that writes more than that.
+  const dir = await Deno.makeTempDir({ prefix: "nvr-gst-full-" });
+  await using disk = await mountTmpfs(dir, 1024 * 1024);
+  try {
+    if (!disk) {
+      console.warn("no tmpfs here: a real ENOSPC cannot be produced, test skipped");
+      return;
+    }
+    await using pipeline = Pipeline.parse(
+      "videotestsrc num-buffers=200 pattern=snow ! video/x-raw,width=320,height=240 ! " +
+        `filesink location=${dir}/out.raw`,
+      { name: "full" },
+    );
+    pipeline.play();
+    const seen = await collect(pipeline, (m) => m.type === "error" || m.type === "eos");
+    const error = seen.at(-1)!;
+    assert(error.type === "error", `the write failed (saw ${seen.map((m) => m.type)})`);
+    assertEquals([error.domain, error.code], ["gst-resource-error-quark", 14]);
+    assert(noSpaceLeft(error), "classified as no space left");
+    const other = { ...error, domain: "gst-resource-error-quark", code: 6, debug: "permission" };
+    assert(!noSpaceLeft({ ...other, message: "Could not open file for writing" }));
+  } finally {
+    await disk?.unmount();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { DiskFullError, keepReserve, RESERVE_NAME, withReserve } from "./disk_reserve.ts";
 
-const full = () => new Error("database or disk is full");
+// What node:sqlite throws when the disk is full: SQLITE_FULL in errcode (the kind, not the words).
+const full = () => Object.assign(new Error("database or disk is full"), { errcode: 13 });
 
 Deno.test("keepReserve writes the room out once; withReserve gives it up only for a full disk", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nvr-reserve-" });

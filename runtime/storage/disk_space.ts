@@ -78,15 +78,16 @@ export function diskSpace(path: string): DiskSpace {
 }
 
 /**
- * Whether an error means the disk is full: ENOSPC from Deno, SQLITE_FULL from node:sqlite, or
- * GStreamer's "No space left on device" text. The recorder then awaits retention's trigger()
- * before it retries.
+ * Whether an error means the disk is full, by its kind, never its words: ENOSPC from Deno,
+ * SQLITE_FULL from node:sqlite, or an error that says `kind: "disk-full"` (a recording pipeline
+ * classifies GStreamer's errors where they arise: gst/messages.ts noSpaceLeft). The recorder then
+ * awaits retention's trigger() before it retries.
  */
 export function isDiskFull(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
-  const e = err as { code?: unknown; errcode?: unknown; message?: unknown };
-  if (e.code === "ENOSPC" || e.errcode === 13) return true;
-  const message = typeof e.message === "string" ? e.message : "";
-  return message.includes("No space left on device") ||
-    message.includes("database or disk is full");
+  const e = err as { code?: unknown; errcode?: unknown; kind?: unknown };
+  return e.code === "ENOSPC" || e.errcode === SQLITE_FULL || e.kind === "disk-full";
 }
+
+/** node:sqlite's errcode for "database or disk is full". */
+const SQLITE_FULL = 13;

@@ -6,7 +6,7 @@
  */
 import type { CameraConfig } from "../../config/types.ts";
 import type { VideoPlan } from "../../board/mod.ts";
-import { type BusMessage, Pipeline } from "../../gst/mod.ts";
+import { type BusMessage, noSpaceLeft, Pipeline } from "../../gst/mod.ts";
 import type { Logger } from "../../log.ts";
 import {
   incomingPattern,
@@ -34,11 +34,20 @@ export class CameraPipelineError extends Error {
   readonly camera: string;
   /** GStreamer's debug text (e.g. the OS error behind "Could not write to resource"). */
   readonly debug: string | null;
-  constructor(camera: string, source: string, detail: string, debug: string | null = null) {
+  /** "disk-full" when the pipeline could not write because the disk is full. */
+  readonly kind: "disk-full" | null;
+  constructor(
+    camera: string,
+    source: string,
+    detail: string,
+    debug: string | null = null,
+    kind: "disk-full" | null = null,
+  ) {
     super(`Camera '${camera}': ${source}: ${detail}`);
     this.name = "CameraPipelineError";
     this.camera = camera;
     this.debug = debug;
+    this.kind = kind;
   }
 }
 
@@ -190,7 +199,13 @@ async function drive(
           ctx.log.debug("error while stopping", { source: msg.source, error: msg.message });
           break;
         }
-        throw new CameraPipelineError(camera.id, msg.source, msg.message, msg.debug);
+        throw new CameraPipelineError(
+          camera.id,
+          msg.source,
+          msg.message,
+          msg.debug,
+          noSpaceLeft(msg) ? "disk-full" : null,
+        );
       case "warning":
         ctx.log.warn("pipeline warning", { source: msg.source, warning: msg.message });
         break;

@@ -15,7 +15,6 @@ import type { CameraState, CameraStatus } from "./camera_status.ts";
 import { EMPTY_STATS } from "./camera_stats.ts";
 import {
   CameraAudioStallError,
-  CameraPipelineError,
   recordCamera,
   type RecorderContext,
 } from "../gstreamer/gst_recorder.ts";
@@ -45,11 +44,6 @@ export interface SupervisorContext extends RecorderContext {
   readonly onDiskFull?: () => Promise<number>;
   /** Set when the camera cannot be recorded at all (e.g. no way to encode it on this board). */
   readonly fault?: string;
-}
-
-function diskFull(err: unknown): boolean {
-  return isDiskFull(err) ||
-    (err instanceof CameraPipelineError && isDiskFull({ message: err.debug ?? "" }));
 }
 
 export class CameraSupervisor {
@@ -186,7 +180,7 @@ export class CameraSupervisor {
         }
         this.#outageReason ??= message;
         if (wasRecording) this.#event("camera-down", { error: message });
-        if (diskFull(err)) {
+        if (isDiskFull(err)) {
           this.#set("retrying", message);
           const freed = await this.#ctx.onDiskFull?.() ?? 0;
           if (freed > 0) {
