@@ -185,6 +185,15 @@ export class AuditLog {
     return `deleted-user-${mac.slice(0, 8)}`;
   }
 
+  /**
+   * The pseudonymous id the fleet sees for a user (e.g. in suspicious-login events): an HMAC of
+   * the id under this box's secret, stable per user, not linkable to the person without the box.
+   */
+  subjectFor(userId: number): string {
+    const mac = createHmac("sha256", this.#secret).update(`subject:${userId}`).digest("hex");
+    return `user-${mac.slice(0, 16)}`;
+  }
+
   /** Replaces the user's id and name (and "user:<id>" targets) by a stable pseudonym. */
   pseudonymiseUser(userId: number): number {
     const pseudonym = this.pseudonymFor(userId);
