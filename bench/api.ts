@@ -164,7 +164,11 @@ async function main(): Promise<void> {
       body: JSON.stringify(body),
     });
     const admin = { name: "Bench", email: "bench@example.org", password: "a long passphrase" };
-    const setup = await fetch(`${base}/api/setup`, json(admin));
+    const setupCode = (await Deno.readTextFile(`${dir}/data/setup-code`)).trim();
+    const setup = await fetch(
+      `${base}/api/setup`,
+      json({ ...admin, setupCode, acceptPrivacyNotice: true }),
+    );
     if (setup.status !== 201) throw new Error(`setup: ${setup.status} ${await setup.text()}`);
     const login = await fetch(
       `${base}/api/auth/login`,

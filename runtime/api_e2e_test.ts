@@ -28,9 +28,14 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
   // Nobody gets anything before signing in; the first admin is created once.
   assertEquals((await call("/api/cameras")).status, 401);
   const admin = { name: "Ada", email: "ada@example.com", password: "correct horse battery" };
-  assertEquals((await call("/api/setup", json(admin))).status, 201);
+  // The one-time setup code, as printed at start; without it nobody claims the box.
+  const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
+  assert(h.log.lines.some((e) => e.msg === `setup code: ${setupCode}`), "code in the log");
+  const claim = { ...admin, acceptPrivacyNotice: true };
+  assertEquals((await call("/api/setup", json({ ...claim, setupCode: "WRONGCODE1" }))).status, 403);
+  assertEquals((await call("/api/setup", json({ ...claim, setupCode }))).status, 201);
   assertEquals(
-    (await call("/api/setup", json({ ...admin, email: "eve@example.com" }))).status,
+    (await call("/api/setup", json({ ...claim, setupCode, email: "eve@example.com" }))).status,
     409,
   );
 
@@ -91,7 +96,9 @@ Deno.test("API over a socket: cameras added by ONVIF address and by URL, changed
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
-  await (await post("/api/setup", admin)).body?.cancel();
+  const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
+  await (await post("/api/setup", { ...admin, setupCode, acceptPrivacyNotice: true })).body
+    ?.cancel();
   const login = await post("/api/auth/login", { email: admin.email, password: admin.password });
   const { csrfToken } = await login.json();
   const headers = {

@@ -41,6 +41,7 @@ import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
 import { collectFingerprint, deriveDeviceId, fingerprintHash } from "./fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
 import { UserStore } from "./users/user_store.ts";
+import { SETUP_CODE_FILE, SetupCode } from "./users/setup_code.ts";
 import { collectHealth } from "./health/mod.ts";
 import { AuditLog } from "./audit/audit_log.ts";
 
@@ -82,6 +83,8 @@ export interface DaemonDeps {
   readonly fingerprintSources?: FingerprintSources;
   /** A recorder process silent this long is killed and restarted; default 15 s. */
   readonly workerHangMs?: number;
+  /** Provisioning JSON whose optional `setupCode` is the first-run setup code. */
+  readonly provisioningPath?: string | null;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -257,7 +260,9 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   // Users and the audit log live beside the recordings, so they wait for the recording disk
   // like everything else written there; until then the API serves only /healthz, and the app
   // is rebuilt once they open.
-  let people = diskReady ? await openPeople(storage, dataDir, log, true) : null;
+  const openUsers = (checked = false) =>
+    openPeople(storage, dataDir, log, deps.provisioningPath ?? null, checked);
+  let people = diskReady ? await openUsers(true) : null;
   const buildApp = () =>
     createApp({
       uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
@@ -273,7 +278,8 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
               ]
                 .filter(Boolean).join(" and ");
               fleet?.link.publishEvent("suspicious-login", {
-                user: typeof detail.name === "string" ? detail.name : null,
+                // A pseudonym (audit_log.ts subjectFor), never the person's name.
+                user: typeof detail.subject === "string" ? detail.subject : null,
                 address: String(detail.ip ?? "unknown"),
                 reason: `login from a ${why || "new place"}`,
               }).catch(() => {});
@@ -306,10 +312,16 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     // Only on the checked recording disk: never onto the root filesystem.
     await storage.checkStorage().then(keepIndexReserve, () => {});
     if (!people) {
-      people = await openPeople(storage, dataDir, log);
+      people = await openUsers();
       if (people) app = buildApp();
     }
+    await people?.users.keepReserve().catch(() => {});
     people?.users.pruneExpiredSessions(now());
+    people?.users.logins.prune(
+      config.http.loginHistoryDays,
+      config.http.auditRetentionDays,
+      now(),
+    );
     people?.audit.pruneOlderThan(config.http.auditRetentionDays, now());
   }, PEOPLE_RETRY_MS);
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
@@ -391,14 +403,31 @@ async function openPeople(
   storage: StorageAccess,
   dataDir: string,
   log: Logger,
+  provisioningPath: string | null,
   checked = false,
-): Promise<{ users: UserStore; audit: AuditLog } | null> {
+): Promise<{ users: UserStore; audit: AuditLog; setupCode: SetupCode | null } | null> {
   try {
     if (!checked) await storage.checkStorage();
-    return {
-      users: UserStore.open(`${dataDir}/users.sqlite`),
-      audit: AuditLog.open(`${dataDir}/audit.sqlite`),
-    };
+    const users = UserStore.open(`${dataDir}/users.sqlite`, { reserveDir: dataDir });
+    await users.keepReserve().catch(() => {});
+    const audit = AuditLog.open(`${dataDir}/audit.sqlite`);
+    let setupCode: SetupCode | null = null;
+    if (users.count() === 0) {
+      // Printed for whoever has the console or the journal: only they can claim the box.
+      setupCode = await SetupCode.prepare(dataDir, provisioningPath).catch((err) => {
+        log.error("no setup code: first-run setup is refused until this is fixed", {
+          module: "api",
+          err,
+        });
+        return null;
+      });
+      if (setupCode) {
+        log.info(`setup code: ${setupCode.code}`, { module: "api", file: setupCode.path });
+      }
+    } else {
+      await Deno.remove(`${dataDir}/${SETUP_CODE_FILE}`).catch(() => {});
+    }
+    return { users, audit, setupCode };
   } catch (err) {
     log.warn(
       "users database unavailable until the recording disk is; the API serves only /healthz",

@@ -59,6 +59,26 @@ async function startBroker(): Promise<Deno.ChildProcess> {
   return broker;
 }
 
+/**
+ * First-run setup needs the one-time code the daemon prints ("setup code: …"); it is also kept
+ * in the data folder until setup is done, and read from there once the web page is up.
+ */
+async function showSetupCode(): Promise<void> {
+  try {
+    await waitForPort(8080, "the NVR daemon", 60_000);
+  } catch {
+    say("the web page did not open on port 8080; see the daemon's log above");
+    return;
+  }
+  try {
+    const code = (await Deno.readTextFile(`${DEMO_DIR}/data/setup-code`)).trim();
+    say(`open http://127.0.0.1:8080/ and set up with the setup code: ${code}`);
+    say(`(it is also in ${DEMO_DIR}/data/setup-code until setup is done)`);
+  } catch {
+    say("already set up: log in at http://127.0.0.1:8080/ (no setup code needed)");
+  }
+}
+
 async function main(): Promise<number> {
   await Deno.mkdir(`${DEMO_DIR}/data`, { recursive: true });
   for (const cam of CAMERAS) {
@@ -102,6 +122,7 @@ async function main(): Promise<number> {
       stderr: "inherit",
     }).spawn();
     say("NVR daemon started: http://127.0.0.1:8080/healthz — recordings in .demo/data/recordings/");
+    void showSetupCode();
     say("press Ctrl-C to stop everything");
 
     const stop = Promise.withResolvers<void>();

@@ -16,11 +16,14 @@ import {
 } from "../users/validate.ts";
 import { auditRoutes } from "./audit_routes.ts";
 import {
+  attemptSucceeded,
   audit,
   type AuthDeps,
   authenticate,
   type AuthEnv,
+  bestEffort,
   clientIp,
+  reserveAttempt,
   settings,
   userAgent,
 } from "./auth_context.ts";
@@ -31,6 +34,8 @@ import { ALL_PATHS, openApiDocument } from "./openapi.ts";
 import { VERSION } from "../version.ts";
 import { endSessionCookie, startSession } from "./session_cookie.ts";
 import { userRoutes } from "./users_routes.ts";
+import { acceptedPrivacy } from "./privacy_notice.ts";
+import { PRIVACY_NOTICE } from "../users/privacy.ts";
 import { contactRoutes } from "./contacts_routes.ts";
 
 export type { AuthDeps } from "./auth_context.ts";
@@ -45,25 +50,49 @@ export function createAuthApp(deps: AuthDeps): Hono<AuthEnv> {
     jsonBodyLimit(s.maxBodyBytes),
   );
 
-  // Whether first-run setup is still open, so the page offers it only then. Anyone may ask: a
-  // POST would tell them the same.
-  app.get("/setup", (c) => c.json({ open: deps.users.count() === 0 }));
+  // Whether first-run setup is still open, so the page offers it only then, and the privacy
+  // notice to accept. Anyone may ask: a POST would tell them the same.
+  app.get(
+    "/setup",
+    (c) => c.json({ open: deps.users.count() === 0, privacyNotice: PRIVACY_NOTICE }),
+  );
 
   app.post("/setup", async (c) => {
     const body = await readJsonObject(c);
-    rejectUnknown(body, [...PROFILE_KEYS, "password"]);
-    requireFields(body, ["name", "email", "password"]);
+    rejectUnknown(body, [...PROFILE_KEYS, "password", "setupCode", "acceptPrivacyNotice"]);
+    requireFields(body, ["name", "email", "password", "setupCode"]);
     const profile = validateProfile(body);
+    const password = validPassword(body.password);
+    if (deps.users.count() > 0) {
+      throw new ApiError(409, "already_set_up", "Setup is done; log in, or ask an admin");
+    }
+    // The code is guessed at like a password: throttled per address, compared in constant time.
+    const key = `setup|${clientIp(deps, c)}`;
+    reserveAttempt(deps, c, key);
+    if (typeof body.setupCode !== "string" || !deps.setupCode?.matches(body.setupCode)) {
+      audit(deps, c, "setup", "setup:bad_code", "failed", null);
+      throw new ApiError(
+        403,
+        "bad_setup_code",
+        "setupCode: wrong setup code. It is printed when the recorder starts, in a line " +
+          "'setup code: …' (console and journal), and kept in the file setup-code in the data folder",
+        "setupCode",
+      );
+    }
+    attemptSucceeded(deps, c, key);
+    const privacyVersion = acceptedPrivacy(body);
     const user = await deps.users.createFirst({
       ...profile,
       name: profile.name ?? "",
       email: profile.email ?? "",
-      password: validPassword(body.password),
+      password,
       role: "admin",
+      privacyVersion,
     }, s.now());
     if (!user) {
       throw new ApiError(409, "already_set_up", "Setup is done; log in, or ask an admin");
     }
+    await deps.setupCode?.consume();
     audit(deps, c, "setup", `user:${user.id}`, "ok", user);
     return c.json({ user }, 201);
   });
@@ -106,15 +135,22 @@ async function login(deps: AuthDeps, c: Context, email: string, password: string
   const now = s.now();
   const ip = clientIp(deps, c);
   const ua = userAgent(c);
+  // Reserved before anything is looked up or derived: concurrent guesses are counted at once,
+  // and the answer (429 + Retry-After) is the same for accounts that exist and those that do not.
+  const key = `login:${email}|${ip}`;
+  try {
+    reserveAttempt(deps, c, key);
+  } catch (err) {
+    audit(deps, c, "login", "login:rate_limited", "denied", null);
+    throw err;
+  }
   const fail = (userId: number | null, reason: string, who: User | null) => {
-    deps.users.logins.record({ userId, ip, userAgent: ua, ok: false, reason, tsMs: now });
+    bestEffort(
+      "login history",
+      () => deps.users.logins.record({ userId, ip, userAgent: ua, ok: false, reason, tsMs: now }),
+    );
     audit(deps, c, "login", `login:${reason}`, "failed", who);
   };
-  if (deps.users.logins.failuresFromIp(ip, now - s.ipWindowMs) >= s.maxFailuresPerIp) {
-    audit(deps, c, "login", "login:rate_limited", "denied", null);
-    c.header("Retry-After", String(Math.ceil(s.ipWindowMs / 1000)));
-    throw new ApiError(429, "rate_limited", "Too many failed logins from this address; wait");
-  }
   const wrong = new ApiError(401, "bad_credentials", "Wrong email or password");
   const user = deps.users.byEmail(email);
   if (!user) {
@@ -122,36 +158,29 @@ async function login(deps: AuthDeps, c: Context, email: string, password: string
     fail(null, "unknown_user", null);
     throw wrong;
   }
-  const failures = deps.users.logins.recentFailures(user.id, now - s.lockoutMs);
-  if (failures.length >= s.maxFailuresPerUser) {
-    const until = (failures[0] ?? now) + s.lockoutMs;
-    fail(user.id, "locked", user);
-    c.header("Retry-After", String(Math.max(1, Math.ceil((until - now) / 1000))));
-    throw new ApiError(
-      429,
-      "locked",
-      `Too many wrong passwords for this account; try again after ${new Date(until).toISOString()}`,
-    );
-  }
   const ok = await deps.users.checkPassword(user.id, password);
   if (!ok || user.disabled) {
     fail(user.id, ok ? "disabled" : "bad_password", user);
     throw wrong;
   }
+  attemptSucceeded(deps, c, key);
   const known = deps.users.logins.knownSources(user.id, ip, ua);
-  deps.users.logins.record({
-    userId: user.id,
-    ip,
-    userAgent: ua,
-    ok: true,
-    reason: "ok",
-    tsMs: now,
-  });
+  const suspicious = known.any && (!known.ip || !known.userAgent);
+  bestEffort("login history", () =>
+    deps.users.logins.record({
+      userId: user.id,
+      ip,
+      userAgent: ua,
+      ok: true,
+      reason: suspicious ? "suspicious" : "ok",
+      tsMs: now,
+    }));
   audit(deps, c, "login", "", "ok", user);
-  if (known.any && (!known.ip || !known.userAgent)) {
+  if (suspicious) {
+    // The fleet gets a pseudonym (stable per box and user), never the person's name or email.
     const detail = {
       userId: user.id,
-      name: user.name,
+      subject: deps.audit.subjectFor(user.id),
       ip,
       userAgent: ua,
       newIp: !known.ip,

@@ -8,6 +8,9 @@ import { AuditLog } from "../audit/audit_log.ts";
 import { UserStore } from "../users/user_store.ts";
 import { createApp } from "./app.ts";
 import { DEFAULT_CONFIG } from "../config/mod.ts";
+import type { AuthDeps } from "./auth_context.ts";
+import type { ScryptParams } from "../users/password.ts";
+import { SetupCode } from "../users/setup_code.ts";
 
 export interface CallOptions {
   body?: unknown;
@@ -30,6 +33,12 @@ export interface Fixture {
   app: Hono;
   users: UserStore;
   audit: AuditLog;
+  /** The temp folder with the databases (the data folder). */
+  dir: string;
+  /** The one-time setup code of this fresh box. */
+  setupCode: string;
+  /** Closes the databases and opens them again under a new app: a daemon restart. */
+  restart(): Promise<void>;
   events: { kind: string; detail: Record<string, unknown> }[];
   clock: { now: number };
   call(method: string, path: string, opts?: CallOptions): Promise<Response>;
@@ -42,39 +51,64 @@ export interface Fixture {
 
 export const PASSWORD = "a long passphrase";
 
+export interface FixtureOptions {
+  /** scrypt cost; default tiny (N=2^10) for speed. */
+  scrypt?: ScryptParams;
+  /** The data folder; default a new temp folder, removed afterwards. */
+  dir?: string;
+  /** More auth settings (limits). */
+  auth?: Partial<AuthDeps>;
+  /** Keep a users-database reserve in the data folder (full-disk tests). */
+  reserve?: boolean;
+}
+
 function unavailable(): never {
   throw new Error("no index in the auth fixture");
 }
 
-export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "nvr-auth-" });
-  const users = UserStore.open(`${dir}/users.sqlite`, { scrypt: { N: 1 << 10, r: 8, p: 1 } });
-  const audit = AuditLog.open(`${dir}/audit.sqlite`);
+export async function withApi(
+  fn: (f: Fixture) => Promise<void>,
+  opts: FixtureOptions = {},
+): Promise<void> {
+  const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "nvr-auth-" });
+  const open = () => ({
+    users: UserStore.open(`${dir}/users.sqlite`, {
+      scrypt: opts.scrypt ?? { N: 1 << 10, r: 8, p: 1 },
+      ...(opts.reserve ? { reserveDir: dir } : {}),
+    }),
+    audit: AuditLog.open(`${dir}/audit.sqlite`),
+  });
+  let { users, audit } = open();
+  const code = await SetupCode.prepare(dir);
   const events: Fixture["events"] = [];
   const clock = { now: Date.UTC(2026, 0, 1) };
-  const app = createApp({
-    uptimeSeconds: () => 1,
-    auth: {
-      users,
-      audit,
-      onEvent: (kind, detail) => events.push({ kind, detail }),
-      now: () => clock.now,
-      secureCookies: "auto",
-    },
-    // Mounted so the route-table tests walk every /api route; their data is never reached here.
-    recordings: {
-      dataDir: dir,
-      index: unavailable,
-      cameras: () => [],
-      snapshot: () => Promise.reject(new Error("no camera here")),
-    },
-    system: {
-      health: () => Promise.reject(new Error("no health here")),
-      config: () => DEFAULT_CONFIG,
-      applyConfig: () => Promise.resolve(),
-      index: unavailable,
-    },
-  });
+  const build = () =>
+    createApp({
+      uptimeSeconds: () => 1,
+      auth: {
+        users,
+        audit,
+        onEvent: (kind, detail) => events.push({ kind, detail }),
+        now: () => clock.now,
+        secureCookies: "auto",
+        setupCode: code,
+        ...opts.auth,
+      },
+      // Mounted so the route-table tests walk every /api route; their data is never reached here.
+      recordings: {
+        dataDir: dir,
+        index: unavailable,
+        cameras: () => [],
+        snapshot: () => Promise.reject(new Error("no camera here")),
+      },
+      system: {
+        health: () => Promise.reject(new Error("no health here")),
+        config: () => DEFAULT_CONFIG,
+        applyConfig: () => Promise.resolve(),
+        index: unavailable,
+      },
+    });
+  let app = build();
   const call = async (method: string, path: string, o: CallOptions = {}) => {
     const headers = new Headers({ "User-Agent": o.ua ?? "TestBrowser/1" });
     if (o.cookie) headers.set("Cookie", o.cookie);
@@ -85,7 +119,7 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
     if (body !== undefined) headers.set("Content-Type", "application/json");
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = body;
-    return await app.request(o.url ?? path, init, {
+    return await f.app.request(o.url ?? path, init, {
       remoteAddr: { hostname: o.ip ?? "192.168.1.10" },
     });
   };
@@ -100,19 +134,35 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
     app,
     users,
     audit,
+    dir,
+    setupCode: code.code,
+    restart: () => {
+      audit.close();
+      users.close();
+      ({ users, audit } = open());
+      app = build();
+      Object.assign(f, { users, audit, app });
+      return Promise.resolve();
+    },
     events,
     clock,
     call,
     login,
     setupAdmin: async () => {
       const res = await call("POST", "/api/setup", {
-        body: { name: "Admin", email: "admin@example.org", password: PASSWORD },
+        body: {
+          name: "Admin",
+          email: "admin@example.org",
+          password: PASSWORD,
+          setupCode: code.code,
+          acceptPrivacyNotice: true,
+        },
       });
       if (res.status !== 201) throw new Error(`setup: ${res.status} ${await res.text()}`);
       return await login("admin@example.org", PASSWORD);
     },
     addUser: async (role, email, cameras = []) => {
-      await users.create({
+      await f.users.create({
         name: email.split("@")[0] ?? "x",
         email,
         role,
@@ -125,8 +175,8 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
   try {
     await fn(f);
   } finally {
-    audit.close();
-    users.close();
-    await Deno.remove(dir, { recursive: true });
+    f.audit.close();
+    f.users.close();
+    if (!opts.dir) await Deno.remove(dir, { recursive: true });
   }
 }

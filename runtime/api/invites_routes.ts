@@ -17,15 +17,19 @@ import {
   validRole,
 } from "../users/validate.ts";
 import {
+  attemptSucceeded,
   audit,
   type AuthDeps,
   type AuthEnv,
+  bestEffort,
   clientIp,
   requireRole,
+  reserveAttempt,
   settings,
   userAgent,
 } from "./auth_context.ts";
 import { ApiError, readJsonObject } from "./errors.ts";
+import { acceptedPrivacy } from "./privacy_notice.ts";
 
 const INVITE_TTL_MS = 7 * 86_400_000;
 
@@ -65,25 +69,25 @@ export function acceptInvite(deps: AuthDeps): (c: Context) => Promise<Response> 
   return async (c) => {
     const now = s.now();
     const ip = clientIp(deps, c);
-    if (deps.users.logins.failuresFromIp(ip, now - s.ipWindowMs) >= s.maxFailuresPerIp) {
-      throw new ApiError(429, "rate_limited", "Too many failed attempts from this address; wait");
-    }
     const body = await readJsonObject(c);
-    rejectUnknown(body, ["token", ...PROFILE_KEYS, "password"]);
+    rejectUnknown(body, ["token", ...PROFILE_KEYS, "password", "acceptPrivacyNotice"]);
     requireFields(body, ["token", "name", "email", "password"]);
     const profile = validateProfile(body);
     const password = validPassword(body.password);
+    const privacyVersion = acceptedPrivacy(body);
     const token = typeof body.token === "string" ? body.token : "";
+    reserveAttempt(deps, c, null); // a wrong token is a failure of this address
     const invite = deps.users.invites.peek(token, now);
     if (!invite) {
-      deps.users.logins.record({
-        userId: null,
-        ip,
-        userAgent: userAgent(c),
-        ok: false,
-        reason: "bad_invite",
-        tsMs: now,
-      });
+      bestEffort("login history", () =>
+        deps.users.logins.record({
+          userId: null,
+          ip,
+          userAgent: userAgent(c),
+          ok: false,
+          reason: "bad_invite",
+          tsMs: now,
+        }));
       audit(deps, c, "invite.accept", "invite:unknown", "failed", null);
       throw new ApiError(
         404,
@@ -92,6 +96,7 @@ export function acceptInvite(deps: AuthDeps): (c: Context) => Promise<Response> 
         "token",
       );
     }
+    attemptSucceeded(deps, c, null);
     if (invite.email !== null && invite.email !== profile.email) {
       throw new FieldError("email", `this invitation is for ${invite.email}`);
     }
@@ -105,6 +110,7 @@ export function acceptInvite(deps: AuthDeps): (c: Context) => Promise<Response> 
         password,
         role: claimed.role,
         cameras: [...claimed.cameras],
+        privacyVersion,
       }, now);
       audit(deps, c, "invite.accept", `user:${user.id}`, "ok", user);
       return c.json({ user }, 201);

@@ -31,7 +31,13 @@ Deno.test("an invitation creates one account with the invited role, once", async
     const { token, id } = await created.json();
     const pending = await (await f.call("GET", "/api/invites", opts)).json();
     assertEquals(pending.invites.map((i: { id: number }) => i.id), [id]);
-    const profile = { token, name: "Guest", email: "guest@example.org", password: PASSWORD };
+    const profile = {
+      token,
+      name: "Guest",
+      email: "guest@example.org",
+      password: PASSWORD,
+      acceptPrivacyNotice: true,
+    };
     const wrongEmail = await f.call("POST", "/api/invites/accept", {
       body: { ...profile, email: "other@example.org" },
     });

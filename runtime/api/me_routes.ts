@@ -11,7 +11,20 @@ import {
   validateProfile,
   validPassword,
 } from "../users/validate.ts";
-import { audit, type AuthDeps, type AuthEnv, csrfFor, settings } from "./auth_context.ts";
+import {
+  audit,
+  type AuthDeps,
+  type AuthEnv,
+  csrfFor,
+  refuseToken,
+  requireSession,
+  settings,
+} from "./auth_context.ts";
+import { TOKEN_SCOPES, type TokenScope } from "../users/user_rows.ts";
+
+const DAY_MS = 86_400_000;
+/** API tokens live 90 days unless asked otherwise, a year at most. */
+const TOKEN_DAYS = { default: 90, max: 365 };
 import { ApiError, readJsonObject } from "./errors.ts";
 import { endSessionCookie, startSession } from "./session_cookie.ts";
 
@@ -35,6 +48,10 @@ export function meRoutes(deps: AuthDeps): Hono<AuthEnv> {
     const body = await readJsonObject(c);
     rejectUnknown(body, [...PROFILE_KEYS, "password", "currentPassword"]);
     const fields = { ...validateProfile(body) } as Parameters<typeof deps.users.update>[1];
+    const changesEmail = fields.email !== undefined && fields.email !== me.email;
+    if ((changesEmail || "password" in body) && c.get("sessionToken") === null) {
+      refuseToken(deps, c);
+    }
     if ("password" in body) {
       fields.password = validPassword(body.password);
       requireFields(body, ["currentPassword"]);
@@ -76,6 +93,7 @@ export function meRoutes(deps: AuthDeps): Hono<AuthEnv> {
     const data = {
       exportedMs: s.now(),
       profile: me,
+      privacyNotice: deps.users.privacyOf(me.id),
       apiTokens: deps.users.tokensOf(me.id),
       sessions: deps.users.sessionsOf(me.id),
       loginHistory: deps.users.logins.of(me.id),
@@ -85,16 +103,30 @@ export function meRoutes(deps: AuthDeps): Hono<AuthEnv> {
     return c.json(data);
   });
 
+  app.use("/tokens", requireSession(deps));
+  app.use("/tokens/*", requireSession(deps));
   app.post("/tokens", async (c) => {
     const me = c.get("user");
     const body = await readJsonObject(c);
-    rejectUnknown(body, ["name"]);
+    rejectUnknown(body, ["name", "scope", "expiresInDays"]);
     requireFields(body, ["name"]);
     const name = typeof body.name === "string" ? body.name.trim() : "";
     if (name.length < 1 || name.length > 100) {
       throw new FieldError("name", "must be a string of 1 to 100 characters");
     }
-    const { token, info } = deps.users.createToken(me.id, name, s.now());
+    const scope = body.scope ?? "read-only";
+    if (!(TOKEN_SCOPES as readonly unknown[]).includes(scope)) {
+      throw new FieldError("scope", `must be one of ${TOKEN_SCOPES.join(", ")}`);
+    }
+    const days = body.expiresInDays ?? TOKEN_DAYS.default;
+    if (!Number.isInteger(days) || (days as number) < 1 || (days as number) > TOKEN_DAYS.max) {
+      throw new FieldError(
+        "expiresInDays",
+        `must be a whole number of days, 1 to ${TOKEN_DAYS.max}`,
+      );
+    }
+    const spec = { name, scope: scope as TokenScope, ttlMs: (days as number) * DAY_MS };
+    const { token, info } = deps.users.createToken(me.id, spec, s.now());
     audit(deps, c, "token.create", `token:${info.id}`, "ok");
     return c.json({ token, ...info }, 201);
   });

@@ -9,16 +9,22 @@ export type PathOps = Record<string, Record<string, Op>>;
 
 export const AUTH_PATHS: PathOps = {
   "/api/setup": {
-    get: { summary: "Whether first-run setup is still open: {open}", public: true },
-    post: {
-      summary: "Create the first admin (only while no user exists)",
+    get: {
+      summary:
+        "Whether first-run setup is still open, and the privacy notice: {open, privacyNotice}",
       public: true,
-      body: "profile+password",
+    },
+    post: {
+      summary: "Create the first admin (only while no user exists) with the one-time setup code " +
+        "printed at start; 429 + Retry-After when throttled",
+      public: true,
+      body: "profile+password+setupCode+acceptPrivacyNotice",
     },
   },
   "/api/auth/login": {
     post: {
-      summary: "Log in; sets the session cookie and returns csrfToken",
+      summary: "Log in; sets the session cookie and returns csrfToken; 429 + Retry-After when " +
+        "too many guesses came from this address",
       public: true,
       body: "email, password",
     },
@@ -30,8 +36,16 @@ export const AUTH_PATHS: PathOps = {
     delete: { summary: "Delete my account and personal data", body: "password" },
   },
   "/api/me/export": { get: { summary: "Everything stored about me, as JSON" } },
-  "/api/me/tokens": { post: { summary: "Create an API token (shown once)", body: "name" } },
-  "/api/me/tokens/{id}": { delete: { summary: "Revoke one of my API tokens" } },
+  "/api/me/tokens": {
+    post: {
+      summary: "Create an API token (shown once; signed-in session only): scope read-only " +
+        "(default) or operator, expiresInDays 1-365 (default 90)",
+      body: "name, scope?, expiresInDays?",
+    },
+  },
+  "/api/me/tokens/{id}": {
+    delete: { summary: "Revoke one of my API tokens (signed-in session only)" },
+  },
   "/api/users": {
     get: { summary: "List users (admin)" },
     post: { summary: "Create a user (admin)", body: "profile+role+cameras+password" },
@@ -56,7 +70,7 @@ export const AUTH_PATHS: PathOps = {
     post: {
       summary: "Create my account from an invitation",
       public: true,
-      body: "token+profile+password",
+      body: "token+profile+password+acceptPrivacyNotice",
     },
   },
   "/api/openapi.json": { get: { summary: "This document" } },

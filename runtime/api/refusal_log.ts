@@ -2,9 +2,11 @@
  * Every refused /api request goes to the audit log (who if known, what, from where, which
  * browser): anonymous probes, path-traversal and injection attempts answered 400/404, oversized
  * bodies, rate limits. A budget per address keeps a LAN scan from flooding the log: past it, one
- * "request.refused.suppressed" line per address and hour says how many were left out.
+ * "request.refused.suppressed" line per address and hour says how many were left out. The budget
+ * is kept in the audit database, so a restart does not give a scanner a fresh one.
  */
 import type { MiddlewareHandler } from "hono";
+import type { RefusalBudget } from "../audit/audit_log.ts";
 import { type AuthDeps, clientIp, settings, userAgent } from "./auth_context.ts";
 
 const REFUSED = new Set([400, 401, 403, 404, 405, 409, 413, 429]);
@@ -13,26 +15,30 @@ const HOUR_MS = 3600_000;
 
 export function refusalLog(deps: AuthDeps): MiddlewareHandler {
   const now = settings(deps).now;
-  const budget = new Map<string, { windowStart: number; used: number; suppressed: number }>();
   return async (c, next) => {
     await next();
     const status = c.res.status;
     if (!REFUSED.has(status)) return;
     const ip = clientIp(deps, c);
     const t = now();
-    let slot = budget.get(ip);
+    let slot: RefusalBudget | null = null;
+    try {
+      slot = deps.audit.refusalBudget(ip);
+    } catch { /* the audit log is unavailable: a fresh budget */ }
     if (!slot || t - slot.windowStart > HOUR_MS) {
       if (slot && slot.suppressed > 0) {
         record(deps, ip, c, "request.refused.suppressed", `${slot.suppressed} more`, t);
       }
       slot = { windowStart: t, used: 0, suppressed: 0 };
-      budget.set(ip, slot);
     }
-    if (slot.used >= PER_ADDRESS_PER_HOUR) {
-      slot.suppressed++;
-      return;
-    }
-    slot.used++;
+    const over = slot.used >= PER_ADDRESS_PER_HOUR;
+    const next_ = over
+      ? { ...slot, suppressed: slot.suppressed + 1 }
+      : { ...slot, used: slot.used + 1 };
+    try {
+      deps.audit.saveRefusalBudget(ip, next_);
+    } catch { /* the audit log is unavailable (full disk): the refusal itself stands */ }
+    if (over) return;
     const path = c.req.path.slice(0, 200);
     record(deps, ip, c, "request.refused", `${c.req.method} ${path} → ${status}`, t);
   };

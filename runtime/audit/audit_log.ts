@@ -52,7 +52,23 @@ CREATE INDEX audit_ts ON audit (ts_ms);
 CREATE INDEX audit_user ON audit (user_id, ts_ms);
 CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `,
+  // The refused-request budget per address (api/refusal_log.ts), kept across restarts.
+  `
+CREATE TABLE refusal_budget (
+  ip           TEXT    PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  used         INTEGER NOT NULL,
+  suppressed   INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 ];
+
+/** One address's budget of refused requests written to the log in the current hour. */
+export interface RefusalBudget {
+  readonly windowStart: number;
+  readonly used: number;
+  readonly suppressed: number;
+}
 
 export const MAX_AUDIT_LIMIT = 10_000;
 const DAY_MS = 86_400_000;
@@ -174,15 +190,47 @@ export class AuditLog {
     return JSON.stringify({ exportedMs: Date.now(), entries: this.list(q) }, null, 2);
   }
 
-  /** Deletes entries older than `days` days before `nowMs`; returns how many. */
+  /** Deletes entries (and refusal budgets) older than `days` days; returns how many entries. */
   pruneOlderThan(days: number, nowMs: number = Date.now()): number {
-    const res = this.#db.prepare("DELETE FROM audit WHERE ts_ms < ?").run(nowMs - days * DAY_MS);
+    const cutoff = nowMs - days * DAY_MS;
+    this.#db.prepare("DELETE FROM refusal_budget WHERE window_start < ?").run(cutoff);
+    const res = this.#db.prepare("DELETE FROM audit WHERE ts_ms < ?").run(cutoff);
     return Number(res.changes);
+  }
+
+  refusalBudget(ip: string): RefusalBudget | null {
+    const r = this.#db.prepare(
+      "SELECT window_start, used, suppressed FROM refusal_budget WHERE ip = ?",
+    ).get(ip);
+    return r
+      ? {
+        windowStart: Number(r.window_start),
+        used: Number(r.used),
+        suppressed: Number(r.suppressed),
+      }
+      : null;
+  }
+
+  saveRefusalBudget(ip: string, b: RefusalBudget): void {
+    this.#db.prepare(
+      `INSERT INTO refusal_budget (ip, window_start, used, suppressed) VALUES (?, ?, ?, ?)
+       ON CONFLICT (ip) DO UPDATE SET window_start = excluded.window_start,
+         used = excluded.used, suppressed = excluded.suppressed`,
+    ).run(ip, b.windowStart, b.used, b.suppressed);
   }
 
   pseudonymFor(userId: number): string {
     const mac = createHmac("sha256", this.#secret).update(String(userId)).digest("hex");
     return `deleted-user-${mac.slice(0, 8)}`;
+  }
+
+  /**
+   * The pseudonymous id the fleet sees for a user (e.g. in suspicious-login events): an HMAC of
+   * the id under this box's secret, stable per user, not linkable to the person without the box.
+   */
+  subjectFor(userId: number): string {
+    const mac = createHmac("sha256", this.#secret).update(`subject:${userId}`).digest("hex");
+    return `user-${mac.slice(0, 16)}`;
   }
 
   /** Replaces the user's id and name (and "user:<id>" targets) by a stable pseudonym. */

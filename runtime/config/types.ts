@@ -59,6 +59,8 @@ export interface HttpConfig {
   readonly listen: string;
   /** Days the audit log of user actions is kept. */
   readonly auditRetentionDays: number;
+  /** Days sign-in attempts (address, browser) are kept; suspicious ones as long as the audit. */
+  readonly loginHistoryDays: number;
 }
 
 export interface MqttConfig {

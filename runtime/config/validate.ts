@@ -68,6 +68,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     http: {
       listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080",
       auditRetentionDays: http?.integer("auditRetentionDays", 365, 1, 3650) ?? 365,
+      loginHistoryDays: http?.integer("loginHistoryDays", 90, 1, 3650) ?? 90,
     },
     mqtt: readMqtt(mqtt),
     analytics: { enabled: analytics?.boolean("enabled", false) ?? false },

@@ -99,6 +99,7 @@ export interface EventDetails {
   };
   "disk-fault": { readonly disk: string; readonly reason: string };
   "suspicious-login": {
+    /** A pseudonym of the user (`user-<16 hex>`, stable per box), never their name. */
     readonly user: string | null;
     readonly address: string;
     readonly reason: string;

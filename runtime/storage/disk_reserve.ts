@@ -8,6 +8,8 @@
 import { isDiskFull } from "./disk_space.ts";
 
 export const RESERVE_NAME = ".index-reserve";
+/** The users database's own reserve, so that people can still sign in on a full disk. */
+export const USERS_RESERVE_NAME = ".users-reserve";
 /** Enough WAL for a few thousand changed rows (4 KiB pages). */
 export const RESERVE_BYTES = 512 * 1024;
 
@@ -17,8 +19,12 @@ const CHUNK = new Uint8Array(64 * 1024);
  * Makes sure the reserve is in place in `dataDir` (written out, not sparse, so the room is
  * really taken). Returns false when the disk has no room for it now; nothing is left half made.
  */
-export async function keepReserve(dataDir: string, bytes = RESERVE_BYTES): Promise<boolean> {
-  const path = `${dataDir}/${RESERVE_NAME}`;
+export async function keepReserve(
+  dataDir: string,
+  bytes = RESERVE_BYTES,
+  name = RESERVE_NAME,
+): Promise<boolean> {
+  const path = `${dataDir}/${name}`;
   try {
     if ((await Deno.stat(path)).size >= bytes) return true;
   } catch { /* not there */ }
@@ -43,13 +49,13 @@ export async function keepReserve(dataDir: string, bytes = RESERVE_BYTES): Promi
  * Runs an index write; if it fails because the disk is full, gives up the reserve and runs it
  * once more. A second failure says what to do.
  */
-export function withReserve<T>(dataDir: string, write: () => T): T {
+export function withReserve<T>(dataDir: string, write: () => T, name = RESERVE_NAME): T {
   try {
     return write();
   } catch (err) {
     if (!isDiskFull(err)) throw err;
     try {
-      Deno.removeSync(`${dataDir}/${RESERVE_NAME}`);
+      Deno.removeSync(`${dataDir}/${name}`);
     } catch { /* already used */ }
     try {
       return write();

@@ -1,10 +1,14 @@
 /**
- * Login history in users.sqlite: every attempt with IP, User-Agent, outcome and reason. It backs
- * the per-user lock-out, the per-IP rate limit and the new-IP/new-browser check. Rows of a user
+ * Login history in users.sqlite: every attempt with IP, User-Agent, outcome and reason (a
+ * successful login from a new place has reason "suspicious"). It backs the new-IP/new-browser
+ * check and the user's own history, and is pruned after a configured period (`prune`); the
+ * throttle of guesses is login_throttle.ts. Rows of a user
  * go with the user (foreign-key cascade); failures for unknown emails keep user_id NULL.
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { LoginRecord, Row } from "./user_rows.ts";
+
+const DAY_MS = 86_400_000;
 
 export class LoginHistory {
   readonly #db: DatabaseSync;
@@ -20,19 +24,17 @@ export class LoginHistory {
     ).run(rec.userId, rec.ip, rec.userAgent, rec.ok ? 1 : 0, rec.reason, rec.tsMs);
   }
 
-  /** Timestamps of wrong-password attempts for the user since `sinceMs` and its last success. */
-  recentFailures(userId: number, sinceMs: number): number[] {
-    return this.#db.prepare(
-      `SELECT ts_ms FROM login_history WHERE user_id = ? AND ok = 0 AND reason = 'bad_password'
-         AND ts_ms > ? AND id > COALESCE((SELECT MAX(id) FROM login_history
-                                          WHERE user_id = ? AND ok = 1), 0)
-       ORDER BY ts_ms DESC`,
-    ).all(userId, sinceMs, userId).map((r) => Number(r.ts_ms));
-  }
-
-  failuresFromIp(ip: string, sinceMs: number): number {
-    const sql = "SELECT COUNT(*) AS n FROM login_history WHERE ip = ? AND ok = 0 AND ts_ms > ?";
-    return Number((this.#db.prepare(sql).get(ip, sinceMs) as Row).n);
+  /**
+   * Deletes attempts older than `days` days; successful logins marked suspicious (reason
+   * "suspicious") keep their address and browser up to `suspiciousDays`, as evidence. Returns
+   * how many rows went.
+   */
+  prune(days: number, suspiciousDays: number, nowMs: number): number {
+    const res = this.#db.prepare(
+      `DELETE FROM login_history
+       WHERE ts_ms < ? AND (reason <> 'suspicious' OR ts_ms < ?)`,
+    ).run(nowMs - days * DAY_MS, nowMs - Math.max(days, suspiciousDays) * DAY_MS);
+    return Number(res.changes);
   }
 
   /** Whether the user ever logged in successfully, and from this IP / with this browser. */

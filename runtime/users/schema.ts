@@ -75,6 +75,17 @@ CREATE TABLE contacts (
   updated_ms  INTEGER NOT NULL
 );
 `,
+  // Accepted privacy notice; API tokens with a scope and an expiry (old ones: 90 days from
+  // creation, operator rights at most); login history pruned by time.
+  `
+ALTER TABLE users ADD COLUMN privacy_version TEXT NULL;
+ALTER TABLE users ADD COLUMN privacy_accepted_ms INTEGER NULL;
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'operator'
+  CHECK (scope IN ('read-only', 'operator'));
+ALTER TABLE api_tokens ADD COLUMN expires_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE api_tokens SET expires_ms = created_ms + 90 * 86400000;
+CREATE INDEX login_history_ts ON login_history (ts_ms);
+`,
 ];
 
 /** users.sqlite was written by a newer firmware. */

@@ -23,6 +23,8 @@ export interface NewUser extends AdminFields {
   email: string;
   role: Role;
   password: string;
+  /** The privacy notice version accepted at registration (stored with the time). */
+  privacyVersion?: string;
 }
 
 export interface SessionInfo {
@@ -33,10 +35,16 @@ export interface SessionInfo {
   readonly expiresMs: number;
 }
 
+/** What an API token may do: read only, or what an operator may (never admin work). */
+export const TOKEN_SCOPES = ["read-only", "operator"] as const;
+export type TokenScope = typeof TOKEN_SCOPES[number];
+
 export interface TokenInfo {
   readonly id: number;
   readonly name: string;
+  readonly scope: TokenScope;
   readonly createdMs: number;
+  readonly expiresMs: number;
   readonly lastUsedMs: number | null;
 }
 

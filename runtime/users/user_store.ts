@@ -16,6 +16,8 @@ import { InviteStore } from "./invites.ts";
 import { ContactStore } from "./contacts.ts";
 import { LoginHistory } from "./login_history.ts";
 import { migrateUsers } from "./schema.ts";
+import { keepReserve, USERS_RESERVE_NAME, withReserve } from "../storage/disk_reserve.ts";
+import { isDiskFull } from "../storage/disk_space.ts";
 import type { AdminFields } from "./validate.ts";
 import {
   DuplicateEmailError,
@@ -24,12 +26,20 @@ import {
   type SessionInfo,
   sha256,
   type TokenInfo,
+  type TokenScope,
   type User,
   userFromRow,
 } from "./user_rows.ts";
 
 export { DuplicateEmailError } from "./user_rows.ts";
-export type { LoginRecord, NewUser, SessionInfo, TokenInfo, User } from "./user_rows.ts";
+export type {
+  LoginRecord,
+  NewUser,
+  SessionInfo,
+  TokenInfo,
+  TokenScope,
+  User,
+} from "./user_rows.ts";
 
 const USER_COLS =
   "id, name, email, surname, patronymic, phone, telegram, role, cameras, created_ms, updated_ms, disabled";
@@ -38,12 +48,18 @@ const EDITABLE = ["name", "email", "surname", "patronymic", "phone", "telegram",
 export interface UserStoreOptions {
   /** scrypt cost for new hashes; default DEFAULT_SCRYPT. Tests may lower it for speed. */
   readonly scrypt?: ScryptParams;
+  /**
+   * Keep room for this database on a full disk: a reserve file in this folder (the data
+   * folder) is given up when a needed write (a session, an account change) finds the disk full.
+   */
+  readonly reserveDir?: string;
 }
 
 export class UserStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #scrypt: ScryptParams;
+  readonly #reserveDir: string | null;
   #dummyHash: string | null = null;
   /** Invitations, in the same database. */
   readonly invites: InviteStore;
@@ -52,13 +68,31 @@ export class UserStore {
   /** Login attempts: lock-out, rate limits, new-source detection, the user's history. */
   readonly logins: LoginHistory;
 
-  private constructor(path: string, db: DatabaseSync, scrypt: ScryptParams) {
+  private constructor(
+    path: string,
+    db: DatabaseSync,
+    scrypt: ScryptParams,
+    reserveDir: string | null,
+  ) {
     this.path = path;
     this.invites = new InviteStore(db);
     this.contacts = new ContactStore(db);
     this.logins = new LoginHistory(db);
     this.#db = db;
     this.#scrypt = scrypt;
+    this.#reserveDir = reserveDir;
+  }
+
+  /** Runs a write that must happen even on a full disk, with the reserve (when there is one). */
+  #write<T>(write: () => T): T {
+    return this.#reserveDir ? withReserve(this.#reserveDir, write, USERS_RESERVE_NAME) : write();
+  }
+
+  /** Makes sure the reserve is in place (call at start and now and then); false: no room now. */
+  async keepReserve(): Promise<boolean> {
+    return this.#reserveDir === null
+      ? true
+      : await keepReserve(this.#reserveDir, undefined, USERS_RESERVE_NAME);
   }
 
   /** Opens (creating if needed) users.sqlite and brings its schema up to date. */
@@ -70,7 +104,7 @@ export class UserStore {
           "PRAGMA foreign_keys = ON;",
       );
       migrateUsers(db, path);
-      return new UserStore(path, db, options.scrypt ?? DEFAULT_SCRYPT);
+      return new UserStore(path, db, options.scrypt ?? DEFAULT_SCRYPT, options.reserveDir ?? null);
     } catch (err) {
       db.close();
       throw err;
@@ -119,29 +153,33 @@ export class UserStore {
   async #insert(fields: NewUser, nowMs: number, onlyIfEmpty: boolean): Promise<User | null> {
     const hash = await hashPassword(fields.password, this.#scrypt);
     // The check runs inside the INSERT, so two concurrent setups cannot both succeed.
-    const row = this.#db.prepare(
-      `INSERT INTO users (name, email, surname, patronymic, phone, telegram, role, cameras,
-         password_hash, created_ms, updated_ms, disabled)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+    const row = this.#write(() =>
+      this.#db.prepare(
+        `INSERT INTO users (name, email, surname, patronymic, phone, telegram, role, cameras,
+         password_hash, created_ms, updated_ms, disabled, privacy_version, privacy_accepted_ms)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE NOT (? AND EXISTS (SELECT 1 FROM users))
          AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?)
        RETURNING ${USER_COLS}`,
-    ).get(
-      fields.name,
-      fields.email,
-      fields.surname ?? null,
-      fields.patronymic ?? null,
-      fields.phone ?? null,
-      fields.telegram ?? null,
-      fields.role,
-      JSON.stringify(fields.cameras ?? []),
-      hash,
-      nowMs,
-      nowMs,
-      fields.disabled ? 1 : 0,
-      onlyIfEmpty ? 1 : 0,
-      fields.email,
-    ) as Row | undefined;
+      ).get(
+        fields.name,
+        fields.email,
+        fields.surname ?? null,
+        fields.patronymic ?? null,
+        fields.phone ?? null,
+        fields.telegram ?? null,
+        fields.role,
+        JSON.stringify(fields.cameras ?? []),
+        hash,
+        nowMs,
+        nowMs,
+        fields.disabled ? 1 : 0,
+        fields.privacyVersion ?? null,
+        fields.privacyVersion ? nowMs : null,
+        onlyIfEmpty ? 1 : 0,
+        fields.email,
+      ) as Row | undefined
+    );
     return row ? userFromRow(row) : null;
   }
 
@@ -176,9 +214,25 @@ export class UserStore {
     }
     sets.push("updated_ms = ?");
     values.push(nowMs, id);
-    this.#db.prepare(`UPDATE users SET ${sets.join(", ")} WHERE id = ?`).run(...values);
-    if (fields.password !== undefined || fields.disabled === true) this.deleteSessionsOf(id);
+    this.#write(() =>
+      this.#db.prepare(`UPDATE users SET ${sets.join(", ")} WHERE id = ?`).run(...values)
+    );
+    // A new password (the user's own or an admin's reset) or a disabled account ends every way
+    // in that the old password opened: sessions and API tokens.
+    if (fields.password !== undefined || fields.disabled === true) {
+      this.deleteSessionsOf(id);
+      this.#write(() => this.#db.prepare("DELETE FROM api_tokens WHERE user_id = ?").run(id));
+    }
     return this.get(id);
+  }
+
+  /** The privacy notice version the user accepted at registration, and when; null before. */
+  privacyOf(id: number): { version: string; acceptedMs: number } | null {
+    const row = this.#db.prepare(
+      "SELECT privacy_version, privacy_accepted_ms FROM users WHERE id = ?",
+    ).get(id) as Row | undefined;
+    if (!row || row.privacy_version == null) return null;
+    return { version: String(row.privacy_version), acceptedMs: Number(row.privacy_accepted_ms) };
   }
 
   /** Removes the user with their sessions, tokens and login history (foreign-key cascade). */
@@ -216,10 +270,12 @@ export class UserStore {
     session: SessionInfo;
   } {
     const token = randomBytes(32).toString("base64url");
-    this.#db.prepare(
-      `INSERT INTO sessions (id_hash, user_id, created_ms, last_seen_ms, ip, user_agent, expires_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(sha256(token), userId, nowMs, nowMs, ip, userAgent, nowMs + ttlMs);
+    this.#write(() =>
+      this.#db.prepare(
+        `INSERT INTO sessions (id_hash, user_id, created_ms, last_seen_ms, ip, user_agent,
+           expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(sha256(token), userId, nowMs, nowMs, ip, userAgent, nowMs + ttlMs)
+    );
     return {
       token,
       session: { createdMs: nowMs, lastSeenMs: nowMs, ip, userAgent, expiresMs: nowMs + ttlMs },
@@ -233,13 +289,17 @@ export class UserStore {
       "SELECT user_id FROM sessions WHERE id_hash = ? AND expires_ms > ?",
     ).get(hash, nowMs) as Row | undefined;
     if (!row) return null;
-    this.#db.prepare("UPDATE sessions SET last_seen_ms = ? WHERE id_hash = ?").run(nowMs, hash);
+    skipOnFullDisk(() =>
+      this.#db.prepare("UPDATE sessions SET last_seen_ms = ? WHERE id_hash = ?").run(nowMs, hash)
+    );
     const user = this.get(Number(row.user_id));
     return user && !user.disabled ? user : null;
   }
 
   deleteSession(token: string): void {
-    this.#db.prepare("DELETE FROM sessions WHERE id_hash = ?").run(sha256(token));
+    this.#write(() =>
+      this.#db.prepare("DELETE FROM sessions WHERE id_hash = ?").run(sha256(token))
+    );
   }
 
   /** Removes expired sessions; returns how many. Call now and then (e.g. hourly). */
@@ -249,7 +309,7 @@ export class UserStore {
   }
 
   deleteSessionsOf(userId: number): void {
-    this.#db.prepare("DELETE FROM sessions WHERE user_id = ?").run(userId);
+    this.#write(() => this.#db.prepare("DELETE FROM sessions WHERE user_id = ?").run(userId));
   }
 
   sessionsOf(userId: number): SessionInfo[] {
@@ -267,27 +327,46 @@ export class UserStore {
 
   // API tokens --------------------------------------------------------------------------------
 
-  createToken(userId: number, name: string, nowMs: number): { token: string; info: TokenInfo } {
+  /** A new API token with a scope and an expiry; only its hash is kept. */
+  createToken(
+    userId: number,
+    spec: { name: string; scope: TokenScope; ttlMs: number },
+    nowMs: number,
+  ): { token: string; info: TokenInfo } {
     const token = `nvr_${randomBytes(32).toString("base64url")}`;
-    const row = this.#db.prepare(
-      `INSERT INTO api_tokens (user_id, name, token_hash, created_ms) VALUES (?, ?, ?, ?)
-       RETURNING id`,
-    ).get(userId, name, sha256(token), nowMs) as Row;
-    return { token, info: { id: Number(row.id), name, createdMs: nowMs, lastUsedMs: null } };
+    const expiresMs = nowMs + spec.ttlMs;
+    const row = this.#write(() =>
+      this.#db.prepare(
+        `INSERT INTO api_tokens (user_id, name, token_hash, created_ms, scope, expires_ms)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+      ).get(userId, spec.name, sha256(token), nowMs, spec.scope, expiresMs) as Row
+    );
+    const info: TokenInfo = {
+      id: Number(row.id),
+      name: spec.name,
+      scope: spec.scope,
+      createdMs: nowMs,
+      expiresMs,
+      lastUsedMs: null,
+    };
+    return { token, info };
   }
 
-  userByToken(token: string, nowMs: number): User | null {
+  /** The enabled user behind a live (unexpired) API token, with the token's scope; or null. */
+  userByToken(token: string, nowMs: number): { user: User; scope: TokenScope } | null {
     const hash = sha256(token);
-    const row = this.#db.prepare("SELECT user_id FROM api_tokens WHERE token_hash = ?").get(
-      hash,
-    ) as Row | undefined;
+    const row = this.#db.prepare(
+      "SELECT user_id, scope FROM api_tokens WHERE token_hash = ? AND expires_ms > ?",
+    ).get(hash, nowMs) as Row | undefined;
     if (!row) return null;
-    this.#db.prepare("UPDATE api_tokens SET last_used_ms = ? WHERE token_hash = ?").run(
-      nowMs,
-      hash,
+    skipOnFullDisk(() =>
+      this.#db.prepare("UPDATE api_tokens SET last_used_ms = ? WHERE token_hash = ?").run(
+        nowMs,
+        hash,
+      )
     );
     const user = this.get(Number(row.user_id));
-    return user && !user.disabled ? user : null;
+    return user && !user.disabled ? { user, scope: String(row.scope) as TokenScope } : null;
   }
 
   deleteToken(userId: number, tokenId: number): boolean {
@@ -297,12 +376,24 @@ export class UserStore {
 
   tokensOf(userId: number): TokenInfo[] {
     return this.#db.prepare(
-      "SELECT id, name, created_ms, last_used_ms FROM api_tokens WHERE user_id = ? ORDER BY id",
+      `SELECT id, name, scope, created_ms, expires_ms, last_used_ms FROM api_tokens
+       WHERE user_id = ? ORDER BY id`,
     ).all(userId).map((r) => ({
       id: Number(r.id),
       name: String(r.name),
+      scope: String(r.scope) as TokenScope,
       createdMs: Number(r.created_ms),
+      expiresMs: Number(r.expires_ms),
       lastUsedMs: r.last_used_ms == null ? null : Number(r.last_used_ms),
     }));
+  }
+}
+
+/** A write that may be skipped when the disk is full (last-seen times). */
+function skipOnFullDisk(write: () => unknown): void {
+  try {
+    write();
+  } catch (err) {
+    if (!isDiskFull(err)) throw err;
   }
 }

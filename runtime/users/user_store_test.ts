@@ -64,8 +64,10 @@ Deno.test("users, sessions, tokens and login history round-trip and cascade on d
     assertEquals(store.userBySession(token, 2000)?.id, u.id);
     assertEquals(store.userBySession(token, 70_000), null, "expired");
     assertEquals(store.pruneExpiredSessions(70_000), 1);
-    const api = store.createToken(u.id, "ha", 1000);
-    assertEquals(store.userByToken(api.token, 1500)?.email, "anna@example.org");
+    const api = store.createToken(u.id, { name: "ha", scope: "read-only", ttlMs: 60_000 }, 1000);
+    assertEquals(store.userByToken(api.token, 1500)?.user.email, "anna@example.org");
+    assertEquals(store.userByToken(api.token, 1500)?.scope, "read-only");
+    assertEquals(store.userByToken(api.token, 61_000), null, "expired");
     store.logins.record({
       userId: u.id,
       ip: "ip",
@@ -82,6 +84,7 @@ Deno.test("users, sessions, tokens and login history round-trip and cascade on d
     const updated = await store.update(u.id, { surname: "Ivanova", password: "another long pw" });
     assertEquals(updated?.surname, "Ivanova");
     assertEquals(store.userBySession(token, 2000), null, "password change ends sessions");
+    assertEquals(store.tokensOf(u.id), [], "and API tokens");
     assert(store.delete(u.id));
     assertEquals(store.userByToken(api.token, 3000), null);
     assertEquals(store.logins.of(u.id), []);

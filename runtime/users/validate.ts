@@ -71,12 +71,51 @@ function optionalText(field: string, value: unknown, check: (s: string) => strin
   return check(text(field, value, 1, 200));
 }
 
+/**
+ * An email address in one canonical form: NFKC (full-width and other compatibility forms become
+ * plain letters) and case-folded. The local part and each domain label must each be written in
+ * one script, so that `аdmin@` with a Cyrillic а cannot pose beside `admin@`.
+ */
 export function validEmail(value: unknown, field = "email"): string {
-  const email = text(field, value, 3, 254);
+  const email = text(field, typeof value === "string" ? value.normalize("NFKC") : value, 3, 254)
+    .toLowerCase();
   if (!EMAIL.test(email)) {
     throw new FieldError(field, "must look like name@example.org");
   }
-  return email.toLowerCase();
+  const at = email.lastIndexOf("@");
+  for (const part of [email.slice(0, at), ...email.slice(at + 1).split(".")]) {
+    const scripts = scriptsOf(part);
+    if (scripts.size > 1) {
+      throw new FieldError(
+        field,
+        `'${part}' mixes ${[...scripts].join(" and ")} letters (a look-alike address); ` +
+          "write each part in one alphabet",
+      );
+    }
+  }
+  return email;
+}
+
+const SCRIPTS: readonly [string, RegExp][] = [
+  ["Latin", /\p{Script=Latin}/u],
+  ["Cyrillic", /\p{Script=Cyrillic}/u],
+  ["Greek", /\p{Script=Greek}/u],
+  ["Armenian", /\p{Script=Armenian}/u],
+  ["Georgian", /\p{Script=Georgian}/u],
+  ["Hebrew", /\p{Script=Hebrew}/u],
+  ["Arabic", /\p{Script=Arabic}/u],
+  // Japanese writes Han, Hiragana and Katakana together: one group.
+  ["CJK", /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u],
+];
+
+/** The scripts of the letters in `s` (digits and punctuation belong to none). */
+function scriptsOf(s: string): Set<string> {
+  const found = new Set<string>();
+  for (const ch of s) {
+    if (!/\p{L}/u.test(ch)) continue;
+    found.add(SCRIPTS.find(([, re]) => re.test(ch))?.[0] ?? "other");
+  }
+  return found;
 }
 
 export function validPassword(value: unknown, field = "password"): string {

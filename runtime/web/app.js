@@ -75,6 +75,21 @@ function accountFields(nameComplete, emailComplete) {
   ];
 }
 
+/** The privacy notice (its text comes from GET /api/setup) and the box to accept it. */
+function privacyConsent() {
+  return h(
+    "div",
+    { class: "privacy" },
+    h("p", { id: "privacy-notice", class: "muted" }, "Privacy notice: loading…"),
+    h(
+      "label",
+      {},
+      h("input", { type: "checkbox", name: "acceptPrivacyNotice", required: true }),
+      " I have read the privacy notice above and accept it",
+    ),
+  );
+}
+
 class ApiFailure extends Error {
   constructor(status, code, message, field) {
     super(message);
@@ -262,14 +277,28 @@ function loginScreen(tab = "login") {
       { class: "muted" },
       "First start of this recorder: create the administrator account. There is no default password.",
     ),
+    h(
+      "label",
+      {},
+      "Setup code (printed when the recorder starts: 'setup code: …' on its console and in its " +
+        "journal, and kept in the file setup-code in its data folder)",
+      h("input", { name: "setupCode", required: true, autocomplete: "off", spellcheck: "false" }),
+    ),
     ...accountFields("name", "username"),
+    privacyConsent(),
     h("button", { type: "submit" }, "Create admin account"),
   );
   handleSubmit(setup, async (v) => {
     try {
       await api("/api/setup", {
         method: "POST",
-        body: { name: v.name, email: v.email, password: v.password },
+        body: {
+          name: v.name,
+          email: v.email,
+          password: v.password,
+          setupCode: v.setupCode,
+          acceptPrivacyNotice: setup.elements.acceptPrivacyNotice.checked,
+        },
       });
     } catch (err) {
       if (err.code === "already_set_up") {
@@ -314,7 +343,11 @@ function loginScreen(tab = "login") {
     ),
   );
   // A recorder that is set up has no use for the setup tab; a new one opens on it.
-  api("/api/setup").then(({ open }) => {
+  api("/api/setup").then(({ open, privacyNotice }) => {
+    const text = document.getElementById("privacy-notice");
+    if (text && privacyNotice) {
+      text.textContent = `${privacyNotice.text} (privacy notice ${privacyNotice.version})`;
+    }
     if (open) pick("setup");
     else {
       tabs.setup.hidden = true;
