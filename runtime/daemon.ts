@@ -14,7 +14,7 @@ import {
   loadProfile,
   type VideoPlan,
 } from "./board/mod.ts";
-import { remuxable } from "./recorder/builtin/remux_recorder.ts";
+import { chooseEngine } from "./recorder/engine.ts";
 import { planSource, readSourceFormats } from "./recorder/source.ts";
 import {
   type CameraStatus,
@@ -183,7 +183,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           planned,
           perProcess,
           cfg.recording.builtinCamerasPerProcess,
-          (p) => cfg.recording.remux === "builtin" && !p.fault && remuxable(p.camera, p.plan),
+          (p) => !p.fault && chooseEngine(p.camera, p.plan, cfg.recording.remux) === "builtin",
         ),
         {
           config: cfg,

@@ -1,11 +1,16 @@
 /** The recorder: one supervised pipeline per camera, segments into the index. */
 export type { CameraState, CameraStatus } from "./supervisor/camera_status.ts";
 export {
+  CameraStallError,
+  chooseEngine,
+  type EngineName,
+  type RecordCamera,
+  type RecorderContext,
+} from "./engine.ts";
+export {
   CameraAudioStallError,
   CameraPipelineError,
-  CameraStallError,
   recordCamera,
-  type RecorderContext,
 } from "./gstreamer/gst_recorder.ts";
 export {
   BACKOFF_MS,

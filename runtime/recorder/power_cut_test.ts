@@ -261,8 +261,11 @@ async function mountTmpfs(dir: string, size: string): Promise<boolean> {
   return out?.success ?? false;
 }
 
-/** Leaves about 700 KiB of a 6 MiB volume beside the index's reserve: the camera fills it fast. */
-const FILLER = 6 * 1024 * 1024 - 700 * 1024 - RESERVE_BYTES;
+/**
+ * Leaves about 700 KiB of a 6 MiB volume beside the reserves of the index and of the users
+ * database (RESERVE_BYTES each): the camera fills it fast.
+ */
+const FILLER = 6 * 1024 * 1024 - 700 * 1024 - 2 * RESERVE_BYTES;
 
 Deno.test("disk full mid-segment: retention frees space, recording goes on, the index stays sound; kept recordings are not touched", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "nvr-full-" });

@@ -84,9 +84,14 @@ export function diskSpace(path: string): DiskSpace {
  * awaits retention's trigger() before it retries.
  */
 export function isDiskFull(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const e = err as { code?: unknown; errcode?: unknown; kind?: unknown };
-  return e.code === "ENOSPC" || e.errcode === SQLITE_FULL || e.kind === "disk-full";
+  // An error that wraps another (e.g. StorageUnavailableError around the ENOSPC of its write
+  // probe) is a full disk when its cause is.
+  for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 8; depth++) {
+    const x = e as { code?: unknown; errcode?: unknown; kind?: unknown; cause?: unknown };
+    if (x.code === "ENOSPC" || x.errcode === SQLITE_FULL || x.kind === "disk-full") return true;
+    e = x.cause;
+  }
+  return false;
 }
 
 /** node:sqlite's errcode for "database or disk is full". */

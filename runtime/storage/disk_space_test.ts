@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
-import { diskSpace, DiskSpaceError } from "./disk_space.ts";
+import { diskSpace, DiskSpaceError, isDiskFull } from "./disk_space.ts";
 import { mountTmpfs } from "./tmpfs_fixture.ts";
 
 /** `df -B1 --output=size,used,avail PATH`, in bytes. */
@@ -58,4 +58,17 @@ Deno.test("statvfs of a missing folder names it and the C error", () => {
   const err = assertThrows(() => diskSpace("/nonexistent/nvr-data"), DiskSpaceError);
   assertEquals(err.errno, 2);
   assert(err.message.includes("'/nonexistent/nvr-data': No such file or directory"), err.message);
+});
+
+Deno.test("isDiskFull goes by the error's kind or code, through wrapping causes, never its words", () => {
+  const enospc = Object.assign(new Error("No space left on device (os error 28)"), {
+    code: "ENOSPC",
+  });
+  assert(isDiskFull(enospc));
+  assert(isDiskFull(Object.assign(new Error("database or disk is full"), { errcode: 13 })));
+  assert(isDiskFull({ kind: "disk-full" }));
+  assert(isDiskFull(new Error("Data folder cannot be used", { cause: enospc })));
+  assert(!isDiskFull(new Error("No space left on device")), "words alone say nothing");
+  assert(!isDiskFull(Object.assign(new Error("x"), { code: "EACCES" })));
+  assert(!isDiskFull(null));
 });

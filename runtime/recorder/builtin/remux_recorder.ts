@@ -15,7 +15,7 @@ import { incomingFile, newRunId } from "../../storage/mod.ts";
 import { RtspError, RtspSession } from "../../media/rtsp/session.ts";
 import type { AudioAccessUnit, VideoAccessUnit } from "../../media/codec/types.ts";
 import { StatsMeter } from "../supervisor/camera_stats.ts";
-import { CameraStallError, type RecorderContext } from "../gstreamer/gst_recorder.ts";
+import { CameraStallError, type RecorderContext } from "../engine.ts";
 import { Fmp4Segmenter, type SegmenterOutput } from "../../media/fmp4/segmenter.ts";
 import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
 import type { KeyframeTap } from "../snapshot.ts";
@@ -60,12 +60,6 @@ const MAX_SPARE_BUFFERS = 3;
 /** Re-tie RTP time to the wall clock at a segment start when they drifted this far apart. */
 const MAX_DRIFT_MS = 2_000;
 const G711 = new Set(["PCMA", "PCMU"]);
-
-/** True when `recordCameraRemux` can record this camera (the config still decides). */
-export function remuxable(camera: CameraConfig, plan: { readonly mode: string }): boolean {
-  return plan.mode === "passthrough" && camera.transport === "tcp" &&
-    /^rtsps?:$/.test(new URL(camera.url).protocol);
-}
 
 export async function recordCameraRemux(
   camera: CameraConfig,

@@ -14,7 +14,7 @@ import {
   type SegmentRecord,
 } from "../../storage/mod.ts";
 import type { CameraStats } from "../supervisor/camera_stats.ts";
-import type { RecorderContext } from "../gstreamer/gst_recorder.ts";
+import type { RecorderContext } from "../engine.ts";
 import { recordCameraRemux, RemuxUnsuitableError } from "./remux_recorder.ts";
 import { CameraSupervisor } from "../supervisor/supervisor.ts";
 import { probeStreams } from "../../testing/record_pipeline.ts";
@@ -35,7 +35,7 @@ function context(
     now: Date.now,
     checkStorage: () => ensureWritable(dir),
     stallMs: 4_000,
-    builtinRemux: true,
+
     plan: {
       mode: "passthrough",
       codec,
@@ -277,7 +277,7 @@ Deno.test("a camera with G.711 audio is handed to GStreamer by its supervisor an
   const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
   const supervisor = new CameraSupervisor(
     camera(cam.rtspUrl, "h264"),
-    context(dir, index, log, seen, "h264"),
+    { ...context(dir, index, log, seen, "h264"), remux: "builtin" },
     { backoffMs: [200], jitter: 0 },
   );
   const stop = new AbortController();

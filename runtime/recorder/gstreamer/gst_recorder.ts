@@ -5,13 +5,11 @@
  * supervisor's job, not this module's.
  */
 import type { CameraConfig } from "../../config/types.ts";
-import type { VideoPlan } from "../../board/mod.ts";
 import { type BusMessage, noSpaceLeft, Pipeline } from "../../gst/mod.ts";
 import type { Logger } from "../../log.ts";
 import {
   incomingPattern,
   newRunId,
-  type SegmentIndex,
   type SegmentRecord,
   type TrimResult,
   trimToFirstKeyframe,
@@ -27,7 +25,10 @@ import {
   TEE_NAME,
 } from "./recording_pipeline.ts";
 import { probeAudio } from "./audio.ts";
-import { type KeyframeTap, pipelineKeyframes } from "../snapshot.ts";
+import { pipelineKeyframes } from "../snapshot.ts";
+import { CameraStallError, type RecorderContext } from "../engine.ts";
+
+export { CameraStallError, type RecorderContext };
 
 /** The pipeline reported an error; `source` is the element that posted it. */
 export class CameraPipelineError extends Error {
@@ -51,14 +52,6 @@ export class CameraPipelineError extends Error {
   }
 }
 
-/** No frame arrived for longer than the stall limit. */
-export class CameraStallError extends Error {
-  constructor(camera: string, seconds: number) {
-    super(`Camera '${camera}': no frames for ${seconds} s; restarting its pipeline`);
-    this.name = "CameraStallError";
-  }
-}
-
 /** Audio stopped while video went on: splitmuxsink would wait for it forever. */
 export class CameraAudioStallError extends Error {
   constructor(camera: string, seconds: number) {
@@ -68,35 +61,6 @@ export class CameraAudioStallError extends Error {
     );
     this.name = "CameraAudioStallError";
   }
-}
-
-export interface RecorderContext {
-  readonly dataDir: string;
-  readonly segmentSeconds: number;
-  readonly index: () => SegmentIndex;
-  readonly log: Logger;
-  readonly now: () => number;
-  /** How this camera's video is turned into what is recorded. */
-  readonly plan: VideoPlan;
-  /** Throws StorageUnavailableError when the data folder must not be written (not mounted...). */
-  readonly checkStorage: () => Promise<void>;
-  /**
-   * Record cameras kept as they come over RTSP/TCP with the built-in remuxer
-   * (remux_recorder.ts) instead of GStreamer (config recording.remux).
-   */
-  readonly builtinRemux?: boolean;
-  /** Restart the pipeline when no frame arrives for this long. */
-  readonly stallMs: number;
-  /** True while audio must be left out (it stalled the recording before). */
-  readonly audioOff?: () => boolean;
-  /** Called when the stream flows (first stream-start). */
-  readonly onRecording?: () => void;
-  readonly onSegment?: (segment: SegmentRecord) => void;
-  readonly onStats?: (stats: CameraStats) => void;
-  /** Segments repaired from an earlier, interrupted run (before this run records). */
-  readonly onSalvaged?: (segments: readonly SegmentRecord[]) => void;
-  /** Where the running recording's latest keyframe is read, and null once it is gone (snapshots). */
-  readonly onKeyframes?: (tap: KeyframeTap | null) => void;
 }
 
 const BUS_WAIT_MS = 200;

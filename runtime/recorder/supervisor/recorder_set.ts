@@ -58,7 +58,7 @@ export class RecorderSet implements Recorders {
         now: deps.now,
         checkStorage: deps.checkStorage,
         stallMs: deps.config.recording.stallSeconds * 1000,
-        builtinRemux: deps.config.recording.remux === "builtin",
+        remux: deps.config.recording.remux,
         onDiskFull: deps.onDiskFull,
         plan,
         ...(fault === undefined ? {} : { fault }),

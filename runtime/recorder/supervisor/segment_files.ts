@@ -10,7 +10,7 @@ import {
   segmentRelativePath,
 } from "../../storage/mod.ts";
 import type { CameraStats } from "./camera_stats.ts";
-import type { RecorderContext } from "../gstreamer/gst_recorder.ts";
+import type { RecorderContext } from "../engine.ts";
 import { salvageIncoming } from "./salvage.ts";
 
 /**

@@ -7,7 +7,7 @@
  * fails once and stays failed. Time with no recording is written to the index as a gap, and
  * camera up/down as events. Other cameras are never touched.
  */
-import type { CameraConfig } from "../../config/types.ts";
+import type { CameraConfig, RemuxEngine } from "../../config/types.ts";
 import type { Logger } from "../../log.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { isDiskFull } from "../../storage/mod.ts";
@@ -18,7 +18,8 @@ import {
   recordCamera,
   type RecorderContext,
 } from "../gstreamer/gst_recorder.ts";
-import { recordCameraRemux, remuxable, RemuxUnsuitableError } from "../builtin/remux_recorder.ts";
+import { recordCameraRemux, RemuxUnsuitableError } from "../builtin/remux_recorder.ts";
+import { chooseEngine, type EngineName, type RecordCamera } from "../engine.ts";
 import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
 import { redactUrl, UnsupportedSourceError } from "../source.ts";
 
@@ -39,7 +40,15 @@ export interface SupervisorOptions {
   readonly random?: () => number;
 }
 
+/** The engines by name (engine.ts chooses). */
+const ENGINES: Readonly<Record<EngineName, RecordCamera>> = {
+  builtin: recordCameraRemux,
+  gstreamer: recordCamera,
+};
+
 export interface SupervisorContext extends RecorderContext {
+  /** `recording.remux`: which engine records the cameras either could (engine.ts); default GStreamer. */
+  readonly remux?: RemuxEngine;
   /** Frees space (retention sweep) after the disk filled up; resolves to the bytes freed. */
   readonly onDiskFull?: () => Promise<number>;
   /** Set when the camera cannot be recorded at all (e.g. no way to encode it on this board). */
@@ -140,7 +149,7 @@ export class CameraSupervisor {
     this.#log.info("camera starting", {
       url: redactUrl(this.camera.url),
       plan: this.#ctx.plan.reason,
-      recorder: this.#builtin() ? "builtin" : "gstreamer",
+      recorder: this.#engine(),
     });
     try {
       this.#lastEndMs = this.#ctx.index().lastSegmentEnd(this.camera.id);
@@ -151,7 +160,7 @@ export class CameraSupervisor {
       const thisRun = new AbortController();
       this.#restartRun = () => thisRun.abort();
       try {
-        const record = this.#builtin() ? recordCameraRemux : recordCamera;
+        const record = ENGINES[this.#engine()];
         await record(this.camera, this.#ctx, AbortSignal.any([signal, thisRun.signal]));
         if (signal.aborted) break;
         if (thisRun.signal.aborted) {
@@ -212,13 +221,17 @@ export class CameraSupervisor {
   }
 
   #setRecorder(): void {
-    const recorder = this.#builtin() ? "builtin" : "gstreamer";
+    const recorder = this.#engine();
     this.#status = { ...this.#status, plan: { ...this.#status.plan, recorder } };
   }
 
-  #builtin(): boolean {
-    return this.#ctx.builtinRemux === true && !this.#gstreamerOnly &&
-      remuxable(this.camera, this.#ctx.plan);
+  #engine(): EngineName {
+    return chooseEngine(
+      this.camera,
+      this.#ctx.plan,
+      this.#ctx.remux ?? "gstreamer",
+      this.#gstreamerOnly,
+    );
   }
 
   #lastLogged: { message: string; atMs: number; repeats: number } | null = null;

@@ -1,0 +1,73 @@
+/**
+ * The contract of a recording engine, and the one place an engine is chosen for a camera.
+ *
+ * An engine records one camera until its signal aborts (resolving after the open segment is
+ * finished) or the stream fails (rejecting); retrying is the supervisor's job. Two engines exist:
+ * the built-in remuxer (builtin/: our RTSP client and fMP4 writer, for cameras kept as they come
+ * over RTSP/TCP) and GStreamer (gstreamer/: everything else: encoding, USB cameras, UDP).
+ */
+import type { CameraConfig, RemuxEngine } from "../config/types.ts";
+import type { VideoPlan } from "../board/mod.ts";
+import type { Logger } from "../log.ts";
+import type { SegmentIndex, SegmentRecord } from "../storage/mod.ts";
+import type { CameraStats } from "./supervisor/camera_stats.ts";
+import type { KeyframeTap } from "./snapshot.ts";
+
+export type EngineName = "builtin" | "gstreamer";
+
+/** What an engine is given: where to write, what to report to, how the camera is planned. */
+export interface RecorderContext {
+  readonly dataDir: string;
+  readonly segmentSeconds: number;
+  readonly index: () => SegmentIndex;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** How this camera's video is turned into what is recorded. */
+  readonly plan: VideoPlan;
+  /** Throws StorageUnavailableError when the data folder must not be written (not mounted...). */
+  readonly checkStorage: () => Promise<void>;
+  /** Restart the pipeline when no frame arrives for this long. */
+  readonly stallMs: number;
+  /** True while audio must be left out (it stalled the recording before). */
+  readonly audioOff?: () => boolean;
+  /** Called when the stream flows (first stream-start). */
+  readonly onRecording?: () => void;
+  readonly onSegment?: (segment: SegmentRecord) => void;
+  readonly onStats?: (stats: CameraStats) => void;
+  /** Segments repaired from an earlier, interrupted run (before this run records). */
+  readonly onSalvaged?: (segments: readonly SegmentRecord[]) => void;
+  /** Where the running recording's latest keyframe is read, and null once it is gone (snapshots). */
+  readonly onKeyframes?: (tap: KeyframeTap | null) => void;
+}
+
+/** An engine: records `camera` until `signal` aborts or the stream fails. */
+export type RecordCamera = (
+  camera: CameraConfig,
+  ctx: RecorderContext,
+  signal: AbortSignal,
+) => Promise<void>;
+
+/** No frame arrived for longer than the stall limit. */
+export class CameraStallError extends Error {
+  constructor(camera: string, seconds: number) {
+    super(`Camera '${camera}': no frames for ${seconds} s; restarting its pipeline`);
+    this.name = "CameraStallError";
+  }
+}
+
+/**
+ * Which engine records `camera`: the built-in remuxer when the configuration asks for it
+ * (`recording.remux`) and the camera is recorded as it comes (passthrough) over RTSP/TCP;
+ * GStreamer otherwise, or when the built-in remuxer found the stream unsuitable
+ * (`gstreamerOnly`: B-frames, G.711 audio).
+ */
+export function chooseEngine(
+  camera: CameraConfig,
+  plan: { readonly mode: string },
+  remux: RemuxEngine,
+  gstreamerOnly = false,
+): EngineName {
+  const fits = plan.mode === "passthrough" && camera.transport === "tcp" &&
+    /^rtsps?:$/.test(new URL(camera.url).protocol);
+  return remux === "builtin" && fits && !gstreamerOnly ? "builtin" : "gstreamer";
+}
