@@ -71,7 +71,7 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
     system: {
       health: () => Promise.reject(new Error("no health here")),
       config: () => DEFAULT_CONFIG,
-      applyConfig: () => Promise.resolve(),
+      updateConfig: async (change) => await change(DEFAULT_CONFIG),
       index: unavailable,
     },
   });

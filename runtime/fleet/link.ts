@@ -191,8 +191,14 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   }
   let kv: Deno.Kv;
   try {
-    await Deno.mkdir(dirname(kvPath), { recursive: true });
+    await Deno.mkdir(dirname(kvPath), { recursive: true, mode: 0o700 });
     kv = await Deno.openKv(kvPath);
+    // Queued messages are the owner's only (SQLite gives -wal/-shm the file's mode).
+    for (const file of kvPath === ":memory:" ? [] : [kvPath, `${kvPath}-wal`, `${kvPath}-shm`]) {
+      await Deno.chmod(file, 0o600).catch((err) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    }
   } catch (err) {
     throw new FleetLinkError(
       `cannot open the fleet queue ${kvPath}: ${(err as Error).message}; check that ` +
