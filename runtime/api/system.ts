@@ -7,6 +7,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { analyticsConsentRoutes } from "./analytics_consent.ts";
 import { cameraAdminRoutes } from "./camera_admin.ts";
 import { ConfigError } from "../config/mod.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
@@ -65,6 +66,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   const admin = requireRole(deps.auth, "admin");
 
   app.route("/cameras", cameraAdminRoutes(deps));
+  app.route("/analytics", analyticsConsentRoutes(deps));
 
   app.get("/health", signedIn, async (c) => {
     const user = c.get("user");

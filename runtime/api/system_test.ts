@@ -11,6 +11,7 @@ import { createAuthApp } from "./auth.ts";
 import { type Fixture, type Session, withApi } from "./auth_fixture.ts";
 import { SYSTEM_PATHS } from "./openapi.ts";
 import { createSystemApp } from "./system.ts";
+import { ANALYTICS_NOTICE } from "./analytics_consent.ts";
 
 const status = (id: string): CameraStatus => ({
   id,
@@ -265,6 +266,34 @@ Deno.test("attack: two concurrent PATCH /api/cameras lose a change — both land
     ]);
     // Secrets in the file untouched by a change of another field.
     assertEquals(cams[1]?.password, "hunter2");
+  });
+});
+
+Deno.test("analytics consent: only an admin on the local page, naming the notice; audited who, when, which notice", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const put = (s: Session, body: unknown) =>
+      sys.call("PUT", "/api/analytics/consent", s, { body: JSON.stringify(body) });
+    const shown = await (await sys.call("GET", "/api/analytics/consent", admin)).json();
+    assertEquals([shown.enabled, shown.notice.version], [false, ANALYTICS_NOTICE.version]);
+    assertEquals(
+      (await put(viewer, { enabled: true, noticeVersion: shown.notice.version })).status,
+      403,
+    );
+    const stale = await put(admin, { enabled: true, noticeVersion: "old" });
+    assertEquals([stale.status, (await stale.json()).error.field], [409, "noticeVersion"]);
+    assertEquals(sys.applied.length, 0);
+    const ok = await put(admin, { enabled: true, noticeVersion: shown.notice.version });
+    assertEquals([ok.status, (await ok.json()).enabled], [200, true]);
+    assertEquals(sys.running.config.analytics.enabled, true);
+    const [entry] = f.audit.list({ action: "analytics.consent" });
+    assertEquals([entry?.userName, entry?.target, entry?.outcome], [
+      "Admin",
+      `analytics notice ${ANALYTICS_NOTICE.version}`,
+      "ok",
+    ]);
+    assertEquals(entry?.tsMs, f.clock.now);
   });
 });
 
