@@ -3,6 +3,8 @@
  * wires it to the process (arguments, environment, signals); tests start it in-process.
  */
 import type { CameraConfig, NvrConfig } from "./config/types.ts";
+import { ConfigStore } from "./config/store.ts";
+import { keepLocked } from "./config/remote_keys.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "./api/app.ts";
 import {
@@ -25,6 +27,7 @@ import {
   type SupervisorOptions,
   WorkerPool,
 } from "./recorder/mod.ts";
+import { ownerOnly } from "./storage/data_dir.ts";
 import {
   keepReserve,
   retentionPolicy,
@@ -53,8 +56,13 @@ export interface Daemon {
   readonly recorders: Recorders;
   /** The fleet link, when mqtt.url is set and it started. */
   readonly fleet: FleetLink | null;
-  /** Applies a validated configuration (the fleet's apply-config). */
+  /**
+   * Applies a validated configuration from the fleet (apply-config): keys outside the allowlist
+   * of config/remote_keys.ts keep their running values.
+   */
   applyConfig(config: NvrConfig): Promise<void>;
+  /** A change made on the box (local API): read-modify-write under the config file's lock. */
+  updateConfig(change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>): Promise<NvrConfig>;
   /** The licence and the cameras it allows. */
   readonly licence: LicenceKeeper;
   /** This box's stable id. */
@@ -219,17 +227,29 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     });
 
   /**
-   * A new configuration from the fleet (already validated): cameras and recording settings take
-   * effect now — every camera finishes its open segment and starts again, about a second of
-   * recording per camera; http, mqtt and storage settings at the next start. It is written to the
-   * config file, so a restart keeps it.
+   * A new configuration (already validated): cameras and recording settings take effect now —
+   * every camera finishes its open segment and starts again, about a second of recording per
+   * camera; storage, http and mqtt settings at the next start. It is written to the config file
+   * (store.ts: one lock around read-modify-write), so a restart keeps it.
    */
-  const applyConfig = async (next: NvrConfig) => {
-    if (deps.configPath) await writeConfigFile(deps.configPath, next);
+  const store = new ConfigStore(deps.configPath ?? null, config);
+  const takeEffect = async (next: NvrConfig) => {
     current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
     await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
+  // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
+  const applyConfig = async (next: NvrConfig) => {
+    await store.update((cur) => keepLocked(cur, next), takeEffect);
+  };
+  // On the box: the fleet is told (config/reported, status "local").
+  const updateConfig = (change: (cur: NvrConfig) => NvrConfig | Promise<NvrConfig>) =>
+    store.update(change, async (next) => {
+      await takeEffect(next);
+      await fleet?.link.localChange(next).catch((err) =>
+        log.warn("local config change not reported to the fleet", { module: "fleet", err })
+      );
+    });
 
   // The offline queue lives on the recording disk; while that is missing it is kept in memory
   // (the link still reports the fault) rather than written to the root filesystem.
@@ -301,7 +321,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
                 smartctl: null,
               }),
             config: () => current,
-            applyConfig,
+            updateConfig,
             index: storage.index,
           },
         }
@@ -344,6 +364,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     cameras: () => live.recorders.cameras(),
     snapshot: (id) => live.recorders.snapshot(id),
     applyConfig,
+    updateConfig,
     licence,
     deviceId: identity.deviceId,
     async stop() {
@@ -411,6 +432,8 @@ async function openPeople(
     const users = UserStore.open(`${dataDir}/users.sqlite`, { reserveDir: dataDir });
     await users.keepReserve().catch(() => {});
     const audit = AuditLog.open(`${dataDir}/audit.sqlite`);
+    await ownerOnly(`${dataDir}/users.sqlite`);
+    await ownerOnly(`${dataDir}/audit.sqlite`);
     let setupCode: SetupCode | null = null;
     if (users.count() === 0) {
       // Printed for whoever has the console or the journal: only they can claim the box.
@@ -438,13 +461,6 @@ async function openPeople(
     );
     return null;
   }
-}
-
-/** Writes the config file atomically (beside it, then renamed), keeping the old one on failure. */
-async function writeConfigFile(path: string, config: NvrConfig): Promise<void> {
-  const temp = `${path}.new`;
-  await Deno.writeTextFile(temp, JSON.stringify(config, null, 2) + "\n");
-  await Deno.rename(temp, path);
 }
 
 function splitListen(listen: string): [string, string] {

@@ -1,10 +1,12 @@
 /**
  * The box's licence: kept in `<dataDir>/licence.json`, verified offline against this box's
  * fingerprint hash and device id, re-checked every hour (expiry and grace pass while running),
- * and turned into the list of cameras that may record. With no trusted keys in the config,
- * licensing is off: every camera records and no status is reported.
+ * and turned into the list of cameras that may record. The trusted keys come from the image's
+ * read-only keys file (licence.keysFile), never from the configuration the fleet or the API can
+ * change. With no keys file, licensing is off: every camera records and no status is reported.
  */
-import type { LicenceConfig } from "./config/types.ts";
+import type { LicenceConfig, LicencePolicy } from "./config/types.ts";
+import { ConfigError, validateLicencePolicy } from "./config/validate.ts";
 import type { Logger } from "./log.ts";
 import {
   type CameraLimit,
@@ -36,6 +38,7 @@ const RECHECK_MS = 3600_000;
 export class LicenceKeeper {
   readonly #deps: LicenceKeeperDeps;
   #licence: unknown = null;
+  #policy: LicencePolicy | null = null;
   #status: LicenceStatus | null = null;
   #timer: ReturnType<typeof setInterval> | null = null;
 
@@ -45,6 +48,7 @@ export class LicenceKeeper {
 
   static async open(deps: LicenceKeeperDeps): Promise<LicenceKeeper> {
     const keeper = new LicenceKeeper(deps);
+    keeper.#policy = await loadLicencePolicy(deps.config.keysFile, deps.log);
     if (!keeper.enabled) return keeper;
     try {
       keeper.#licence = JSON.parse(await Deno.readTextFile(keeper.#path));
@@ -63,9 +67,9 @@ export class LicenceKeeper {
     return keeper;
   }
 
-  /** Licensing is on when the config trusts at least one key. */
+  /** Licensing is on when the image ships a keys file (even one that is not trusted). */
   get enabled(): boolean {
-    return this.#deps.config.publicKeys.length > 0;
+    return this.#policy !== null;
   }
 
   status(): LicenceStatus | null {
@@ -76,13 +80,13 @@ export class LicenceKeeper {
   limit(cameras: readonly string[]): CameraLimit | null {
     if (!this.enabled || !this.#status) return null;
     return enforceCameraLimit(this.#status, cameras, {
-      unlicensedCameras: this.#deps.config.unlicensedCameras,
+      unlicensedCameras: this.#policy?.unlicensedCameras ?? 0,
     });
   }
 
   /** Verifies and keeps a licence from the fleet; a tampered or foreign one is refused. */
   async install(licence: unknown): Promise<LicenceStatus> {
-    if (!this.enabled) throw new LicenceRejectedError("licensing is off (no licence.publicKeys)");
+    if (!this.enabled) throw new LicenceRejectedError("licensing is off (no licence keys file)");
     const status = await this.#verify(licence);
     if (status.state === "tampered" || status.state === "foreign" || status.state === "none") {
       throw new LicenceRejectedError(status.reason);
@@ -109,13 +113,13 @@ export class LicenceKeeper {
   }
 
   #verify(licence: unknown): Promise<LicenceStatus> {
-    const { config, deviceId, fingerprintHash } = this.#deps;
+    const { deviceId, fingerprintHash } = this.#deps;
     return verifyLicence(licence, {
-      publicKeys: config.publicKeys,
+      publicKeys: this.#policy?.publicKeys ?? [],
       fingerprintHash,
       deviceId,
       now: (this.#deps.now ?? Date.now)(),
-      graceDays: config.graceDays,
+      graceDays: this.#policy?.graceDays ?? 0,
     });
   }
 
@@ -131,5 +135,42 @@ export class LicenceKeeper {
       });
       this.#deps.onChange?.(before, next);
     }
+  }
+}
+
+/**
+ * The image's licence policy: null when there is no keys file (licensing off). A file that the
+ * daemon's user could change, or that does not parse, is not trusted: licensing stays on with no
+ * trusted key and no camera without a licence (fail closed), and the log says why.
+ */
+export async function loadLicencePolicy(path: string, log: Logger): Promise<LicencePolicy | null> {
+  const closed: LicencePolicy = { publicKeys: [], graceDays: 0, unlicensedCameras: 0 };
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    log.error("licence keys file unreadable; no licence is trusted", { module: "licence", err });
+    return closed;
+  }
+  const mode = info.mode ?? 0o777;
+  const ours = info.uid === Deno.uid();
+  if ((mode & 0o022) !== 0 || (ours && (mode & 0o200) !== 0)) {
+    log.error(
+      `licence keys file ${path} is writable by the daemon's user or others; no licence is ` +
+        "trusted until the image ships it read-only (owned by root, mode 0444)",
+      { module: "licence", mode: mode.toString(8) },
+    );
+    return closed;
+  }
+  try {
+    return validateLicencePolicy(
+      JSON.parse(await Deno.readTextFile(path)),
+      `licence keys file ${path}`,
+    );
+  } catch (err) {
+    const why = err instanceof ConfigError ? err.message : `not valid JSON: ${err}`;
+    log.error(`licence keys file ${path}: ${why}; no licence is trusted`, { module: "licence" });
+    return closed;
   }
 }

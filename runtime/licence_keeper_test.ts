@@ -8,15 +8,17 @@ import { startHarness } from "./testing/daemon_harness.ts";
 import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
 import { generateLicenceKeyPair, signLicence } from "./licence/mod.ts";
 import { collectFingerprint, fingerprintHash } from "./fingerprint/mod.ts";
-import { LicenceRejectedError } from "./licence_keeper.ts";
+import { LicenceRejectedError, loadLicencePolicy } from "./licence_keeper.ts";
+import { memoryLogger } from "./log.ts";
 
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 
 Deno.test("the camera limit follows the licence; tampered and foreign licences are refused", async () => {
   const keys = await generateLicenceKeyPair();
   await using cam = await startVirtualCamera(small);
+  await using keysFile = await imageKeysFile([{ id: "fleet-1", publicKey: keys.publicKeyRaw }]);
   await using h = await startHarness({
-    licence: { publicKeys: [{ id: "fleet-1", publicKey: keys.publicKeyRaw }] },
+    licence: { keysFile: keysFile.path },
     cameras: [{ id: "a", url: cam.rtspUrl }, { id: "b", url: cam.rtspUrl }],
   });
   // No licence yet: nothing records, and each camera says why.
@@ -53,4 +55,31 @@ Deno.test("the camera limit follows the licence; tampered and foreign licences a
   assertEquals(b.state, "failed");
   assertMatch(b.lastError ?? "", /^Not licensed: licence valid/);
   assert(JSON.parse(await Deno.readTextFile(`${h.dir}/data/licence.json`)).signature);
+});
+
+/** The image's keys file as a fixture: read-only (0444), as the image ships it. */
+async function imageKeysFile(
+  publicKeys: { id: string; publicKey: string }[],
+  mode = 0o444,
+): Promise<{ path: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-keys-" });
+  const path = `${dir}/licence-keys.json`;
+  await Deno.writeTextFile(path, JSON.stringify({ publicKeys, graceDays: 14 }));
+  await Deno.chmod(path, mode);
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+}
+
+Deno.test("attack: licence keys file writable by the daemon's user (replaced with one's own key) — not trusted", async () => {
+  const keys = await generateLicenceKeyPair();
+  const log = memoryLogger("debug");
+  await using readOnly = await imageKeysFile([{ id: "k", publicKey: keys.publicKeyRaw }]);
+  assertEquals((await loadLicencePolicy(readOnly.path, log))?.publicKeys.length, 1);
+  await using writable = await imageKeysFile([{ id: "k", publicKey: keys.publicKeyRaw }], 0o644);
+  assertEquals(await loadLicencePolicy(writable.path, log), {
+    publicKeys: [],
+    graceDays: 0,
+    unlicensedCameras: 0,
+  });
+  assertMatch(JSON.stringify(log.lines), /writable by the daemon's user/);
+  assertEquals(await loadLicencePolicy(`${readOnly.path}.absent`, log), null, "no file: off");
 });

@@ -104,7 +104,7 @@ export async function withApi(
       system: {
         health: () => Promise.reject(new Error("no health here")),
         config: () => DEFAULT_CONFIG,
-        applyConfig: () => Promise.resolve(),
+        updateConfig: async (change) => await change(DEFAULT_CONFIG),
         index: unavailable,
       },
     });

@@ -1,10 +1,12 @@
 /**
  * Cameras as their own routes (admins): add by RTSP URL or by ONVIF address, change, remove.
- * Each builds the next configuration from the running one and goes through the same validation
- * and apply path as a whole configuration (errors name the key; nothing changes on an error).
+ * Each builds the next configuration from the one in the file, under the config file's lock (two
+ * changes at once both land), and goes through the same checks and apply path as a whole
+ * configuration (errors name the key; nothing changes on an error).
  */
 import { type Context, Hono } from "hono";
-import { ConfigError, validateConfig } from "../config/mod.ts";
+import { ConfigError } from "../config/mod.ts";
+import { remoteConfig } from "../config/remote_keys.ts";
 import type { CameraConfig, NvrConfig } from "../config/types.ts";
 import { audit, type AuthDeps, authenticate, type AuthEnv, requireRole } from "./auth_context.ts";
 import { ApiError, readJsonObject } from "./errors.ts";
@@ -13,7 +15,10 @@ import { onvifStreams } from "./onvif_streams.ts";
 export interface CameraAdminDeps {
   readonly auth: AuthDeps;
   readonly config: () => NvrConfig;
-  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  /** Read-modify-write of the configuration under one lock (see SystemDeps.updateConfig). */
+  readonly updateConfig: (
+    change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>,
+  ) => Promise<NvrConfig>;
   /** Resolves an ONVIF address to stream URLs; default: ask the camera (onvif_streams.ts). */
   readonly onvif?: typeof onvifStreams;
 }
@@ -40,25 +45,33 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
   const admin = requireRole(deps.auth, "admin");
   const resolve = deps.onvif ?? onvifStreams;
 
+  /** `edit` turns the cameras in the file into the next ones; it runs under the lock. */
   const apply = async (
     // deno-lint-ignore no-explicit-any
     c: Context<AuthEnv, any>,
     action: string,
-    cameras: unknown[],
+    edit: (current: readonly CameraConfig[]) => unknown[],
   ) => {
-    const raw = { ...deps.config(), cameras };
-    let next: NvrConfig;
     try {
-      next = validateConfig(raw, "the camera change");
+      const next = await deps.updateConfig((current) => {
+        try {
+          return remoteConfig({ ...current, cameras: edit(current.cameras) }, current, {
+            by: "through the API",
+            source: "the camera change",
+            markerFrom: "GET /api/config",
+          });
+        } catch (err) {
+          if (!(err instanceof ConfigError)) throw err;
+          const field = /^cameras\[\d+\]\.(\w+)/.exec(err.problems[0] ?? "")?.[1];
+          throw new ApiError(400, "invalid_camera", err.problems.join("; "), field);
+        }
+      });
+      audit(deps.auth, c, action, "cameras", "ok");
+      return next;
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
       audit(deps.auth, c, action, "cameras", "failed");
-      const field = /^cameras\[\d+\]\.(\w+)/.exec(err.problems[0] ?? "")?.[1];
-      throw new ApiError(400, "invalid_camera", err.problems.join("; "), field);
+      throw err;
     }
-    await deps.applyConfig(next);
-    audit(deps.auth, c, action, "cameras", "ok");
-    return next;
   };
 
   app.post("/", admin, async (c) => {
@@ -92,16 +105,17 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         ...(o.username ? { username: o.username, password: o.password ?? null } : {}),
       });
     }
-    const current = deps.config().cameras;
-    if (current.some((x) => x.id === camera.id)) {
-      throw new ApiError(
-        409,
-        "exists",
-        `A camera '${String(camera.id)}' exists; change it instead`,
-        "id",
-      );
-    }
-    const next = await apply(c, "camera.add", [...current, camera]);
+    const next = await apply(c, "camera.add", (current) => {
+      if (current.some((x) => x.id === camera.id)) {
+        throw new ApiError(
+          409,
+          "exists",
+          `A camera '${String(camera.id)}' exists; change it instead`,
+          "id",
+        );
+      }
+      return [...current, camera];
+    });
     return c.json({ camera: next.cameras.find((x) => x.id === camera.id) }, 201);
   });
 
@@ -117,22 +131,23 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         "id",
       );
     }
-    const current = deps.config().cameras;
-    if (!current.some((x) => x.id === id)) {
-      throw new ApiError(404, "not_found", `No camera '${id}'`);
-    }
-    const cameras = current.map((x: CameraConfig) => x.id === id ? { ...x, ...changes } : x);
-    const next = await apply(c, "camera.change", cameras);
+    const next = await apply(c, "camera.change", (current) => {
+      if (!current.some((x) => x.id === id)) {
+        throw new ApiError(404, "not_found", `No camera '${id}'`);
+      }
+      return current.map((x: CameraConfig) => x.id === id ? { ...x, ...changes } : x);
+    });
     return c.json({ camera: next.cameras.find((x) => x.id === id) });
   });
 
   app.delete("/:camera", admin, async (c) => {
     const id = c.req.param("camera");
-    const current = deps.config().cameras;
-    if (!current.some((x) => x.id === id)) {
-      throw new ApiError(404, "not_found", `No camera '${id}'`);
-    }
-    await apply(c, "camera.remove", current.filter((x) => x.id !== id));
+    await apply(c, "camera.remove", (current) => {
+      if (!current.some((x) => x.id === id)) {
+        throw new ApiError(404, "not_found", `No camera '${id}'`);
+      }
+      return current.filter((x) => x.id !== id);
+    });
     return c.body(null, 204);
   });
   return app;

@@ -99,6 +99,13 @@ export const SYSTEM_PATHS: PathOps = {
       body: "configuration (docs/config.md)",
     },
   },
+  "/api/analytics/consent": {
+    get: { summary: "Whether anonymous usage statistics are on, and the notice text (admin)" },
+    put: {
+      summary: "Give or withdraw analytics consent, naming the notice version; audited (admin)",
+      body: "{ enabled, noticeVersion }",
+    },
+  },
   "/api/events": {
     get: {
       summary: "Server-sent events (text/event-stream) for the cameras I may see; Last-Event-ID",

@@ -7,10 +7,12 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { analyticsConsentRoutes } from "./analytics_consent.ts";
 import { cameraAdminRoutes } from "./camera_admin.ts";
-import { ConfigError, validateConfig } from "../config/mod.ts";
+import { ConfigError } from "../config/mod.ts";
+import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
-import { redactConfig, REDACTED, redactedKeys } from "../fleet/redact.ts";
+import { redactConfig } from "../fleet/redact.ts";
 import type { Health } from "../health/types.ts";
 import type { EventRecord, SegmentIndex } from "../storage/mod.ts";
 import type { User } from "../users/user_store.ts";
@@ -32,8 +34,13 @@ export interface SystemDeps {
   readonly health: () => Promise<Health>;
   /** The configuration running now. */
   readonly config: () => NvrConfig;
-  /** The daemon's: writes the config file and restarts the recorders. */
-  readonly applyConfig: (config: NvrConfig) => Promise<void>;
+  /**
+   * The daemon's: runs `change` on the configuration in the file under one lock, writes the
+   * result, restarts the recorders and tells the fleet. Errors thrown by `change` pass through.
+   */
+  readonly updateConfig: (
+    change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>,
+  ) => Promise<NvrConfig>;
   readonly index: () => SegmentIndex;
   /** How often the event stream looks for new events; default 1000 ms. */
   readonly eventPollMs?: number;
@@ -59,6 +66,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   const admin = requireRole(deps.auth, "admin");
 
   app.route("/cameras", cameraAdminRoutes(deps));
+  app.route("/analytics", analyticsConsentRoutes(deps));
 
   app.get("/health", signedIn, async (c) => {
     const user = c.get("user");
@@ -95,24 +103,23 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
           colon > 0 ? first.slice(0, colon) : undefined,
         );
       };
-      const marked = redactedKeys(raw);
-      if (marked.length > 0) {
-        refuse(
-          marked.map((key) =>
-            `${key}: holds ${JSON.stringify(REDACTED)} from GET /api/config; send the real value`
-          ),
-        );
-      }
+      // Only the keys of config/remote_keys.ts may change; secrets shown redacted stay as they were.
       let config: NvrConfig;
       try {
-        config = validateConfig(raw, "the configuration sent to PUT /api/config");
+        config = await deps.updateConfig((current) => {
+          try {
+            return remoteConfig(raw, current, {
+              by: "through the API",
+              source: "the configuration sent to PUT /api/config",
+              markerFrom: "GET /api/config",
+            });
+          } catch (err) {
+            if (err instanceof ConfigError) return refuse(err.problems);
+            throw err;
+          }
+        });
       } catch (err) {
-        if (err instanceof ConfigError) return refuse(err.problems);
-        throw err;
-      }
-      try {
-        await deps.applyConfig(config);
-      } catch (err) {
+        if (err instanceof ApiError) throw err;
         audit(deps.auth, c, "config.change", "config", "failed");
         throw new ApiError(
           500,

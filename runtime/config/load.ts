@@ -15,29 +15,60 @@ export const ENV_OVERRIDES = {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads, overrides and validates. Throws ConfigError naming the file and every bad key. */
-export async function loadConfig(path: string | null, env: Env): Promise<NvrConfig> {
-  let raw: unknown = {};
-  const source = path ?? "defaults";
+/**
+ * Reads, overrides and validates. Throws ConfigError naming the file and every bad key. A file
+ * found empty or not JSON (a power cut during a write elsewhere than store.ts, a full disk) is
+ * replaced by `<file>.bak`, the copy store.ts keeps, when that one is valid; `warn` says so.
+ */
+export async function loadConfig(
+  path: string | null,
+  env: Env,
+  warn: (message: string) => void = console.error,
+): Promise<NvrConfig> {
   if (path !== null) {
-    let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      return await loadFile(path, env);
     } catch (err) {
-      const why = err instanceof Deno.errors.NotFound
-        ? "the file does not exist"
-        : err instanceof Deno.errors.PermissionDenied
-        ? "permission denied"
-        : String(err);
-      throw new ConfigError(path, [`cannot read the config file: ${why}`]);
-    }
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
+      if (!(err instanceof ConfigError) || !err.problems[0]?.startsWith("not valid JSON")) {
+        throw err;
+      }
+      const bak = `${path}.bak`;
+      let config: NvrConfig;
+      try {
+        config = await loadFile(bak, env);
+      } catch {
+        throw err; // no usable backup: the original error says what is wrong
+      }
+      warn(
+        `CONFIG FILE ${path} IS EMPTY OR CORRUPT (${err.problems[0]}); started from the backup ` +
+          `${bak}. The next change rewrites ${path}; or copy ${bak} over it.`,
+      );
+      return config;
     }
   }
-  return validateConfig(applyEnv(raw, env), withEnvNote(source, env));
+  return validateConfig(applyEnv({}, env), withEnvNote("defaults", env));
+}
+
+async function loadFile(path: string, env: Env): Promise<NvrConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "the file does not exist"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : String(err);
+    throw new ConfigError(path, [`cannot read the config file: ${why}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    const why = text.trim() === "" ? "the file is empty" : (err as Error).message;
+    throw new ConfigError(path, [`not valid JSON: ${why}`]);
+  }
+  return validateConfig(applyEnv(raw, env), withEnvNote(path, env));
 }
 
 /** Which config file to use: `--config FILE` wins over NVR_CONFIG; null means defaults only. */

@@ -80,8 +80,6 @@ export interface MqttConfig {
   readonly queueMaxMessages: number;
   /** MQTT client id; null: the deviceId. */
   readonly clientId: string | null;
-  /** Command line run (by `sh -c`) for the fleet's reboot command; null: reboot is refused. */
-  readonly rebootCommand: string | null;
 }
 
 export interface AnalyticsConfig {
@@ -128,11 +126,20 @@ export interface LicenceKeyConfig {
 }
 
 export interface LicenceConfig {
-  /** Keys trusted to sign licences; none: licensing is off and every camera records. */
+  /**
+   * The image's read-only licence policy file: trusted keys, grace days, cameras without a
+   * licence (see LicencePolicy). No file: licensing is off and every camera records.
+   */
+  readonly keysFile: string;
+}
+
+/** What the licence keys file holds; it ships in the image and nothing on the box changes it. */
+export interface LicencePolicy {
+  /** Keys trusted to sign licences. */
   readonly publicKeys: readonly LicenceKeyConfig[];
   /** Days after expiry during which the licence still counts. */
   readonly graceDays: number;
-  /** Cameras that record without a usable licence (when keys are set). */
+  /** Cameras that record without a usable licence. */
   readonly unlicensedCameras: number;
 }
 

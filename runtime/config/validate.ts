@@ -8,6 +8,7 @@ import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
   EncodeFallback,
+  LicencePolicy,
   LogLevel,
   MqttConfig,
   NvrConfig,
@@ -36,6 +37,8 @@ export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
+/** Where the image ships its licence policy (trusted keys); see LicencePolicy. */
+export const LICENCE_KEYS_FILE = "/usr/lib/nvr/licence-keys.json";
 /** Default storage.minFreeBytes: 2 GiB. */
 const MIN_FREE = 2 * 2 ** 30;
 
@@ -73,9 +76,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     mqtt: readMqtt(mqtt),
     analytics: { enabled: analytics?.boolean("enabled", false) ?? false },
     licence: {
-      publicKeys: licence ? readLicenceKeys(licence, errors) : [],
-      graceDays: licence?.integer("graceDays", 14, 0, 365) ?? 14,
-      unlicensedCameras: licence?.integer("unlicensedCameras", 0, 0, MAX_CAMERAS) ?? 0,
+      keysFile: licence?.string("keysFile", LICENCE_KEYS_FILE, absolutePath) ?? LICENCE_KEYS_FILE,
     },
     log: { level: log?.oneOf("level", "info", LOG_LEVELS) ?? "info" },
     recording: {
@@ -168,7 +169,7 @@ function readRequireMount(storage: ObjectReader, dataDir: string): string | null
   return bare;
 }
 
-/** The mqtt section: broker, credentials, TLS files, health cadence, queue, reboot hook. */
+/** The mqtt section: broker, credentials, TLS files, health cadence, queue. */
 function readMqtt(mqtt: ObjectReader | null): MqttConfig {
   const defaults: MqttConfig = {
     url: null,
@@ -180,7 +181,6 @@ function readMqtt(mqtt: ObjectReader | null): MqttConfig {
     healthIntervalSeconds: 30,
     queueMaxMessages: 10_000,
     clientId: null,
-    rebootCommand: null,
   };
   if (!mqtt) return defaults;
   const url = readMqttUrl(mqtt);
@@ -216,14 +216,6 @@ function readMqtt(mqtt: ObjectReader | null): MqttConfig {
         "characters without spaces, or null for the deviceId",
     );
   }
-  const rebootCommand = mqtt.nullableString("rebootCommand");
-  if (rebootCommand !== null && rebootCommand.trim() === "") {
-    mqtt.fail(
-      "rebootCommand",
-      `${show(rebootCommand)} is empty; give a command line such as "systemctl reboot", ` +
-        "or null to refuse the fleet's reboot command",
-    );
-  }
   const username = mqtt.nullableString("username");
   const password = mqtt.nullableString("password");
   if (password !== null && username === null) {
@@ -239,7 +231,6 @@ function readMqtt(mqtt: ObjectReader | null): MqttConfig {
     healthIntervalSeconds: readHealthInterval(mqtt),
     queueMaxMessages: mqtt.integer("queueMaxMessages", 10_000, 100, 1_000_000),
     clientId: clientId !== null && /^[\x21-\x7e]{1,128}$/.test(clientId) ? clientId : null,
-    rebootCommand: rebootCommand?.trim() ? rebootCommand : null,
   };
 }
 
@@ -266,39 +257,6 @@ function readMqttUrl(mqtt: ObjectReader): string | null {
     return null;
   }
   return url;
-}
-
-const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const ED25519_KEY = /^[A-Za-z0-9_-]{43}$/;
-
-function readLicenceKeys(
-  licence: ObjectReader,
-  errors: string[],
-): { id: string; publicKey: string }[] {
-  const value = licence.raw("publicKeys");
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    licence.fail("publicKeys", `expected a list of {id, publicKey}, got ${show(value)}`);
-    return [];
-  }
-  return value.flatMap((item, i) => {
-    const key = ObjectReader.of(`licence.publicKeys[${i}]`, item, errors);
-    if (!key) return [];
-    const id = key.string(
-      "id",
-      "",
-      (s) => KEY_ID.test(s) ? null : "is not a key id (1-64 of A-Z a-z 0-9 . _ -)",
-    );
-    const publicKey = key.string(
-      "publicKey",
-      "",
-      (s) => ED25519_KEY.test(s) ? null : "is not a raw 32-byte Ed25519 public key in base64url",
-    );
-    if (key.raw("id") === undefined) key.fail("id", "missing");
-    if (key.raw("publicKey") === undefined) key.fail("publicKey", "missing");
-    key.rejectUnknown();
-    return [{ id, publicKey }];
-  });
 }
 
 function readCameras(value: unknown, errors: string[]): CameraConfig[] {
@@ -397,6 +355,12 @@ const idRule =
   "is not a valid id; use 1 to 32 letters, digits, '-' or '_', starting with a letter " +
   "or digit";
 
+function absolutePath(s: string): string | null {
+  return s.startsWith("/")
+    ? null
+    : 'is not an absolute path; e.g. "/usr/lib/nvr/licence-keys.json"';
+}
+
 function nonEmpty(s: string): string | null {
   return s.trim() === "" ? "is empty; give a value" : null;
 }
@@ -419,4 +383,52 @@ function urlProblem(s: string, schemes: readonly string[] | null): string | null
     return `has scheme '${url.protocol}'; allowed: ${schemes.join(", ")}`;
   }
   return null;
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ED25519_KEY = /^[A-Za-z0-9_-]{43}$/;
+
+/** The licence keys file's content; throws ConfigError naming the file and every bad key. */
+export function validateLicencePolicy(raw: unknown, source: string): LicencePolicy {
+  const errors: string[] = [];
+  const top = ObjectReader.of("", raw, errors);
+  if (!top) throw new ConfigError(source, errors);
+  const policy: LicencePolicy = {
+    publicKeys: readLicenceKeys(top, errors),
+    graceDays: top.integer("graceDays", 14, 0, 365),
+    unlicensedCameras: top.integer("unlicensedCameras", 0, 0, MAX_CAMERAS),
+  };
+  top.rejectUnknown();
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  return policy;
+}
+
+function readLicenceKeys(
+  licence: ObjectReader,
+  errors: string[],
+): { id: string; publicKey: string }[] {
+  const value = licence.raw("publicKeys");
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    licence.fail("publicKeys", `expected a list of {id, publicKey}, got ${show(value)}`);
+    return [];
+  }
+  return value.flatMap((item, i) => {
+    const key = ObjectReader.of(`publicKeys[${i}]`, item, errors);
+    if (!key) return [];
+    const id = key.string(
+      "id",
+      "",
+      (s) => KEY_ID.test(s) ? null : "is not a key id (1-64 of A-Z a-z 0-9 . _ -)",
+    );
+    const publicKey = key.string(
+      "publicKey",
+      "",
+      (s) => ED25519_KEY.test(s) ? null : "is not a raw 32-byte Ed25519 public key in base64url",
+    );
+    if (key.raw("id") === undefined) key.fail("id", "missing");
+    if (key.raw("publicKey") === undefined) key.fail("publicKey", "missing");
+    key.rejectUnknown();
+    return [{ id, publicKey }];
+  });
 }

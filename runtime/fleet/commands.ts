@@ -34,8 +34,8 @@ export interface CommandDeps {
   readonly shadow: ConfigShadow;
   readonly restartCamera: (camera: string) => Promise<void>;
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
-  /** Runs the configured reboot command line. */
-  readonly reboot: (commandLine: string) => Promise<void>;
+  /** Reboots the box: a fixed action of the image (default `systemctl reboot`, see rebootBox). */
+  readonly reboot: () => Promise<void>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
   /** Queues the JPEG on snapshot/<requestId>; returns its topic. */
@@ -183,18 +183,9 @@ export class CommandRunner {
         }
         break;
       }
-      case "reboot": {
-        const line = d.shadow.config.mqtt.rebootCommand;
-        if (line === null) {
-          throw new ProtocolError(
-            "refused",
-            "reboot is not enabled on this box; an admin can set mqtt.rebootCommand " +
-              '(e.g. "systemctl reboot")',
-          );
-        }
-        await this.#timed("reboot", d.reboot(line));
+      case "reboot":
+        await this.#timed("reboot", d.reboot());
         return { rebooting: true };
-      }
     }
   }
 
@@ -236,19 +227,27 @@ function failure(cmd: string | null, err: unknown): ResultBody {
   return { cmd, ok: false, code, error: (err as Error)?.message ?? String(err) };
 }
 
-/** The default reboot hook: runs the command line with `sh -c`; rejects on a non-zero exit. */
-export async function runCommandLine(line: string): Promise<void> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", line],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim().slice(-300);
-    throw new Error(
-      `the reboot command ${JSON.stringify(line)} exited with status ${out.code}` +
-        (stderr ? `: ${stderr}` : "") + "; check mqtt.rebootCommand",
-    );
+/** The reboot: fixed argv, no shell, nothing from configuration or the network. */
+export const REBOOT_ARGV: readonly string[] = ["systemctl", "reboot"];
+
+/**
+ * The default reboot hook: runs REBOOT_ARGV; rejects on a non-zero exit with a fixed message
+ * (the exit status only: no process output goes back to the fleet; the journal has it).
+ */
+export async function rebootBox(argv: readonly string[] = REBOOT_ARGV): Promise<void> {
+  const [program = "systemctl", ...args] = argv;
+  let code: number;
+  try {
+    code = (await new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "inherit",
+    }).output()).code;
+  } catch {
+    throw new Error(`the reboot could not be started (${program} is missing); see the journal`);
+  }
+  if (code !== 0) {
+    throw new Error(`the reboot could not be started (${program} exited ${code}); see the journal`);
   }
 }

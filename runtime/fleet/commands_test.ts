@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
+import { REBOOT_ARGV, rebootBox } from "./commands.ts";
 import { type FleetLink, startFleetLink } from "./link.ts";
 import { REDACTED } from "./redact.ts";
 import { deviceTopics } from "./schema.ts";
@@ -24,17 +25,16 @@ interface Fixture {
 async function withLink(
   raw: Parameters<typeof testLink>[2],
   run: (f: Fixture) => Promise<void>,
+  rebootArgv: readonly string[] = ["true"],
 ): Promise<void> {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });
   await using cloud = await CloudClient.connect(broker.url, [`${topics.prefix}#`]);
   const { deps, hooks, log } = testLink(broker.url, dir, raw, {
-    reboot: async (line) => {
-      hooks.reboots.push(line);
-      const out = await new Deno.Command("sh", { args: ["-c", line], stderr: "piped" }).output();
-      if (!out.success) {
-        throw new Error(`exit ${out.code}: ${new TextDecoder().decode(out.stderr)}`);
-      }
+    // The real hook, with a harmless argv in place of `systemctl reboot`.
+    reboot: () => {
+      hooks.reboots.push(rebootArgv.join(" "));
+      return rebootBox(rebootArgv);
     },
   });
   const link = await startFleetLink({
@@ -128,12 +128,12 @@ Deno.test("apply-config: accepted, rejected (keys named, running config untouche
 
     const bad = await command("a-2", {
       cmd: "apply-config",
-      config: { ...base, http: { listen: "8080" }, cameras: [{ id: "a b" }] },
+      config: { ...base, log: { level: "loud" }, cameras: [{ id: "a b" }] },
     });
     assertEquals([bad.ok, bad.code], [false, "config-rejected"]);
     assertEquals(
       bad.error,
-      'http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"; ' +
+      'log.level: "loud" is not allowed; allowed: "debug", "info", "warn", "error"; ' +
         "cameras[0].id: \"a b\" is not a valid id; use 1 to 32 letters, digits, '-' or '_', " +
         "starting with a letter or digit; " +
         'cameras[0].url: missing; e.g. "rtsp://192.168.1.20:554/stream1"',
@@ -149,10 +149,10 @@ Deno.test("apply-config: accepted, rejected (keys named, running config untouche
 
     const redacted = await command("a-3", {
       cmd: "apply-config",
-      config: { ...base, mqtt: { ...base.mqtt, username: "u", password: REDACTED } },
+      config: { ...base, cameras: [{ id: "new", url: "rtsp://h/1", password: REDACTED }] },
     });
     assertEquals(redacted.code, "config-rejected");
-    assertMatch(String(redacted.error), /mqtt\.password: holds "\*\*\*redacted\*\*\*"/);
+    assertMatch(String(redacted.error), /cameras\[0\]\.password: holds "\*\*\*redacted\*\*\*"/);
 
     hooks.applyFails = "camera door: cannot restart";
     const failed = await command("a-4", { cmd: "apply-config", config: base });
@@ -196,27 +196,72 @@ Deno.test("config/desired (retained) is applied when newer, and reported", async
   });
 });
 
-Deno.test("reboot: refused without mqtt.rebootCommand; runs the hook once; a failing hook is reported", async () => {
-  await withLink({}, async ({ command, hooks }) => {
-    const refused = await command("b-1", { cmd: "reboot" });
-    assertEquals([refused.ok, refused.code], [false, "refused"]);
-    assertMatch(String(refused.error), /set mqtt\.rebootCommand/);
-    assertEquals(hooks.reboots, []);
-  });
+Deno.test("attack: fleet apply-config sets mqtt.rebootCommand, then reboot runs it — refused naming the key; reboot runs the fixed action only", async () => {
+  assertEquals(REBOOT_ARGV, ["systemctl", "reboot"]);
   const marker = await Deno.makeTempFile({ prefix: "nvr-reboot-" });
   await Deno.remove(marker);
-  await withLink({ mqtt: { rebootCommand: `touch ${marker}` } }, async ({ command, hooks }) => {
-    const ok = await command("b-2", { cmd: "reboot" });
+  await withLink({}, async ({ command, hooks, link }) => {
+    for (
+      const [id, config] of [
+        ["x-1", { mqtt: { url: link.config().mqtt.url, rebootCommand: `touch ${marker}` } }],
+        ["x-2", { mqtt: { url: "mqtt://127.0.0.1:1" } }],
+      ] as const
+    ) {
+      const set = await command(id, { cmd: "apply-config", config });
+      assertEquals([set.ok, set.code], [false, "config-rejected"]);
+    }
+    assertEquals(hooks.applied.length, 0);
+    const ok = await command("b-1", { cmd: "reboot" });
     assertEquals([ok.ok, ok.result], [true, { rebooting: true }]);
-    assertEquals(hooks.reboots, [`touch ${marker}`]);
-    assert((await Deno.stat(marker)).isFile, "the hook ran");
+    assertEquals(hooks.reboots, ["true"], "the fixed hook ran once");
+    assert(!(await Deno.stat(marker).then(() => true, () => false)), "nothing from config ran");
   });
-  await Deno.remove(marker);
-  await withLink({ mqtt: { rebootCommand: "echo no >&2; exit 3" } }, async ({ command }) => {
+});
+
+Deno.test("attack: fleet turns analytics on, removes licensing or moves the broker (apply-config and config/desired) — refused naming each key", async () => {
+  await withLink({}, async ({ command, hooks, link, cloud }) => {
+    const url = link.config().mqtt.url;
+    const on = await command("an-1", {
+      cmd: "apply-config",
+      config: { mqtt: { url }, analytics: { enabled: true } },
+    });
+    assertEquals([on.ok, on.code], [false, "config-rejected"]);
+    assertMatch(
+      String(on.error),
+      /^analytics\.enabled: may not be changed from the fleet, because consent/,
+    );
+    const off = await command("an-2", {
+      cmd: "apply-config",
+      config: { mqtt: { url: "mqtt://evil.example.org:1883" }, licence: { keysFile: "/tmp/k" } },
+    });
+    assertEquals(String(off.error).split("; ").map((p) => p.split(":")[0]), [
+      "mqtt.url",
+      "licence.keysFile",
+    ]);
+    await cloud.publish(
+      topics.configDesired,
+      JSON.stringify({ version: 9, config: { mqtt: { url }, analytics: { enabled: true } } }),
+      true,
+    );
+    const reported = await cloud.waitFor(
+      "reported 9",
+      (m) => m.find((x) => x.topic === topics.configReported && x.json?.version === 9),
+    );
+    assertEquals(reported.json?.status, "rejected");
+    await cloud.publish(topics.configDesired, "", true);
+    assertEquals(hooks.applied.length, 0);
+    assertEquals([link.status().analytics, link.status().configVersion], [false, 0]);
+  });
+});
+
+Deno.test("attack: a failing reboot sends the process's output back to the fleet — only a fixed message", async () => {
+  await withLink({}, async ({ command, cloud }) => {
     const failed = await command("b-3", { cmd: "reboot" });
     assertEquals([failed.ok, failed.code], [false, "failed"]);
-    assertMatch(String(failed.error), /exit 3: no/);
-  });
+    assertEquals(failed.error, "the reboot could not be started (sh exited 3); see the journal");
+    const sent = cloud.messages.map((m) => new TextDecoder().decode(m.payload)).join("\n");
+    assert(!sent.includes("leaked-output"), "process output reached the fleet");
+  }, ["sh", "-c", "echo leaked-output >&2; exit 3"]);
 });
 
 Deno.test("snapshot: JPEG bytes on snapshot/<id> before the result; too large, not a JPEG, slow", async () => {

@@ -10,7 +10,7 @@ import { dirname } from "node:path";
 import type { MqttConfig, NvrConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { analyticsReport, anonymousInstallId } from "./analytics.ts";
-import { CommandRunner, type ResultBody, runCommandLine } from "./commands.ts";
+import { CommandRunner, rebootBox, type ResultBody } from "./commands.ts";
 import { Connection, type IClientOptions, type MqttClient } from "./connection.ts";
 import { QueuePump } from "./pump.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, type QueueStats } from "./queue.ts";
@@ -62,8 +62,8 @@ export interface FleetLinkDeps {
   readonly applyConfig: (config: NvrConfig) => Promise<void>;
   /** JPEG of a camera now (the daemon's snapshot). */
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
-  /** Runs mqtt.rebootCommand; default `sh -c <line>`. Tests never reboot the machine. */
-  readonly reboot?: (commandLine: string) => Promise<void>;
+  /** Reboots the box; default `systemctl reboot` (rebootBox). Tests never reboot the machine. */
+  readonly reboot?: () => Promise<void>;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
   /** Random id of this run; default a new UUID. */
@@ -143,6 +143,8 @@ export interface FleetLink {
   publishFingerprintNow(force?: boolean): Promise<void>;
   /** The configuration the link runs with (changes after an accepted apply). */
   config(): NvrConfig;
+  /** A configuration changed on the box (local API): the fleet's view follows, reported "local". */
+  localChange(config: NvrConfig): Promise<void>;
   status(): FleetStatus;
   /**
    * Stops: timers, then (when connected) waits up to stopGraceMs for messages in flight,
@@ -189,8 +191,14 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   }
   let kv: Deno.Kv;
   try {
-    await Deno.mkdir(dirname(kvPath), { recursive: true });
+    await Deno.mkdir(dirname(kvPath), { recursive: true, mode: 0o700 });
     kv = await Deno.openKv(kvPath);
+    // Queued messages are the owner's only (SQLite gives -wal/-shm the file's mode).
+    for (const file of kvPath === ":memory:" ? [] : [kvPath, `${kvPath}-wal`, `${kvPath}-shm`]) {
+      await Deno.chmod(file, 0o600).catch((err) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    }
   } catch (err) {
     throw new FleetLinkError(
       `cannot open the fleet queue ${kvPath}: ${(err as Error).message}; check that ` +
@@ -253,7 +261,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     shadow,
     restartCamera: deps.restartCamera,
     snapshot: deps.snapshot,
-    reboot: deps.reboot ?? runCommandLine,
+    reboot: deps.reboot ?? (() => rebootBox()),
     answer: async (requestId: string, body: ResultBody) => {
       await enqueueJson(topics.cmdResult(requestId), false, "keep", { requestId, ...body });
     },
@@ -498,6 +506,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       await publishFingerprint(force);
     },
     config: () => shadow.config,
+    localChange: (config) => shadow.local(config),
     status: () => ({
       deviceId: deps.deviceId,
       clientId,

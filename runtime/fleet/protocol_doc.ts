@@ -123,8 +123,10 @@ export function renderProtocolDoc(schemaSource: string): string {
     '| `restart-camera` | `camera` | `{"camera"}` | `restartCamera(camera)` |',
     '| `get-config` | | `{"version","config"}`, secrets redacted | |',
     '| `apply-config` | `config`, `version?` | `{"version"}`; also `config/reported` | ' +
-      "`applyConfig(config)` after validation |",
-    '| `reboot` | | `{"rebooting":true}` | `mqtt.rebootCommand` by `sh -c`; refused when null |',
+      "`applyConfig(config)` after validation; only the keys changeable remotely " +
+      "(docs/config.md), any other changed key is refused by name |",
+    '| `reboot` | | `{"rebooting":true}` | `reboot()`: `systemctl reboot`, fixed in the image; ' +
+      "a failure gives its exit status only |",
     "| `snapshot` | `camera` | `SnapshotResult`; JPEG on `snapshot/<requestId>` | " +
       "`snapshot(camera)` |",
     "",

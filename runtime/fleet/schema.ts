@@ -175,10 +175,12 @@ export interface SnapshotResult {
   readonly sha256: string;
 }
 
-export type ReportedStatus = "applied" | "rejected" | "failed";
+/** "local": changed on the box (local API, analytics consent); version is the running one. */
+export type ReportedStatus = "applied" | "rejected" | "failed" | "local";
 
 /**
- * `config/reported` (retained): after each apply-config or config/desired. `config` is the
+ * `config/reported` (retained): after each apply-config or config/desired, and after a change
+ * made on the box (status "local"). `config` is the
  * running configuration with secrets (passwords, URL credentials) replaced by "***redacted***".
  */
 export interface ConfigReported {
@@ -556,8 +558,9 @@ export const TOPICS: readonly TopicSpec[] = [
     about: "The answer. Results per command: ping → `PingResult`; restart-camera → " +
       '`{"camera"}`; get-config → `{"version","config"}` (secrets redacted); apply-config → ' +
       '`{"version"}` (also reported on `config/reported`); reboot → `{"rebooting":true}` (once ' +
-      "the reboot command exited 0; queued durably, so it arrives even when the reboot cuts the " +
-      "connection first); snapshot → `SnapshotResult`.",
+      "`systemctl reboot` — a fixed action of the image, nothing from configuration — exited 0; " +
+      "queued durably, so it arrives even when the reboot cuts the connection first; a failure " +
+      "says only that it failed and its exit status, never a process's output); snapshot → `SnapshotResult`.",
     examples: [
       {
         seq: 45,

@@ -4,12 +4,16 @@
  * configuration, from `config/desired` or the `apply-config` command, is validated like the
  * config file; a rejected one leaves the running one untouched. An accepted one is handed to the
  * daemon's `applyConfig` hook and becomes the running one when that succeeds. Every outcome is
- * reported on `config/reported`. Applies are serialised.
+ * reported on `config/reported`. Applies are serialised. The fleet may change only the keys of
+ * config/remote_keys.ts: a configuration that changes another key (the broker, the data folder,
+ * licensing, analytics consent…) is rejected, naming each. A change made on the box (local API)
+ * is reported too, with status "local" and the running version.
  */
-import { ConfigError, validateConfig } from "../config/validate.ts";
+import { ConfigError } from "../config/validate.ts";
+import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { redactConfig, REDACTED, redactedKeys } from "./redact.ts";
+import { redactConfig } from "./redact.ts";
 import type { ConfigReported, Json } from "./schema.ts";
 
 export type ApplyOutcome =
@@ -85,16 +89,11 @@ export class ConfigShadow {
     const log = this.#deps.log;
     let config: NvrConfig;
     try {
-      const marked = redactedKeys(raw);
-      if (marked.length > 0) {
-        throw new ConfigError(
-          "the fleet's configuration",
-          marked.map((key) =>
-            `${key}: holds ${JSON.stringify(REDACTED)} from get-config; send the real value`
-          ),
-        );
-      }
-      config = validateConfig(raw, `the fleet's configuration version ${version}`);
+      config = remoteConfig(raw, this.#config, {
+        by: "from the fleet",
+        source: `the fleet's configuration version ${version}`,
+        markerFrom: "get-config",
+      });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       const problems = [...err.problems];
@@ -119,6 +118,19 @@ export class ConfigShadow {
     log.info("fleet configuration applied", { version });
     await this.#report({ version, status: "applied" });
     return { status: "applied", version };
+  }
+
+  /**
+   * The configuration was changed on the box (the local API, analytics consent): it becomes the
+   * one the fleet compares against, and is reported with status "local" so the fleet sees it.
+   */
+  local(config: NvrConfig): Promise<void> {
+    const run = this.#chain.then(async () => {
+      this.#config = config;
+      await this.#report({ version: this.#version, status: "local" });
+    });
+    this.#chain = run.catch(() => {});
+    return run;
   }
 
   #report(

@@ -19,7 +19,8 @@ export class StorageUnavailableError extends Error {
  */
 export async function ensureWritable(dataDir: string): Promise<void> {
   try {
-    await Deno.mkdir(dataDir, { recursive: true });
+    // 0700: recordings, users, the audit log and the fleet queue are the owner's only.
+    await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const probe = `${dataDir}/.write-probe-${crypto.randomUUID()}`;
     await Deno.writeTextFile(probe, "ok");
     await Deno.remove(probe);
@@ -32,5 +33,20 @@ export async function ensureWritable(dataDir: string): Promise<void> {
       ? "a path component is a file, not a folder"
       : `${(err as Error).message}`;
     throw new StorageUnavailableError(dataDir, why, { cause: err });
+  }
+}
+
+/**
+ * Makes a database file and its SQLite/KV companions (-wal, -shm, -journal) readable by the
+ * daemon's user only (0600): they hold password hashes, the pseudonymisation secret, queued
+ * messages. SQLite gives companions created later the main file's mode.
+ */
+export async function ownerOnly(path: string): Promise<void> {
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    try {
+      await Deno.chmod(file, 0o600);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
 }

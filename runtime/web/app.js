@@ -1458,11 +1458,53 @@ async function settingsScreen() {
         {},
         "The configuration running now, as JSON (see docs/config.md for every key). Passwords and other secrets are shown as ",
         h("code", {}, "***redacted***"),
-        ": re-enter the real value of each before applying, or the recorder refuses the change. ",
-        "Apply checks everything first and changes nothing if a key is wrong.",
+        ": left as they are, they keep their value. Only some keys may be changed here (see ",
+        "docs/config.md, keys changeable remotely); the broker, the data folder and licensing come ",
+        "from the image or the local file. Apply checks everything first and changes nothing if a ",
+        "key is wrong.",
       ),
       form,
     ),
+    await analyticsConsentPanel(),
+  );
+}
+
+/** Analytics consent: the notice, and a switch only an admin here can turn (audited). */
+async function analyticsConsentPanel() {
+  const consent = await api("/api/analytics/consent");
+  const box = h("input", { type: "checkbox", id: "analytics-consent" });
+  box.checked = consent.enabled;
+  const result = h("p", { id: "analytics-result", role: "status", hidden: true });
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    try {
+      const body = { enabled: box.checked, noticeVersion: consent.notice.version };
+      const data = await api("/api/analytics/consent", { method: "PUT", body });
+      box.checked = data.enabled;
+      result.textContent = data.enabled ? "Consent recorded." : "Consent withdrawn.";
+      result.className = "ok-text";
+    } catch (err) {
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
+      box.checked = !box.checked;
+      result.textContent = err.message;
+      result.className = "error-text";
+    } finally {
+      result.hidden = false;
+      box.disabled = false;
+    }
+  });
+  return h(
+    "section",
+    { class: "panel", id: "analytics-panel" },
+    h("h2", {}, "Anonymous usage statistics"),
+    h("p", {}, consent.notice.text),
+    h(
+      "label",
+      {},
+      box,
+      ` I agree to this notice (version ${consent.notice.version}).`,
+    ),
+    result,
   );
 }
 
