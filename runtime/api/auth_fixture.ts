@@ -54,6 +54,8 @@ export async function withApi(fn: (f: Fixture) => Promise<void>): Promise<void> 
   const clock = { now: Date.UTC(2026, 0, 1) };
   const app = createApp({
     uptimeSeconds: () => 1,
+    // The box's names in these tests: app.request's default and the https one (auth_test.ts).
+    allowedHosts: () => new Set(["localhost", "nvr.local"]),
     auth: {
       users,
       audit,
