@@ -54,11 +54,23 @@ export interface StorageConfig {
   readonly retentionDays: number | null;
 }
 
+/** "auto": HTTPS with a certificate made on the box; "files": certFile/keyFile; "off": plain. */
+export type HttpTls = "auto" | "files" | "off";
+
 export interface HttpConfig {
   /** host:port the local API and web page listen on. */
   readonly listen: string;
   /** Days the audit log of user actions is kept. */
   readonly auditRetentionDays: number;
+  /** How the listener is secured. */
+  readonly tls: HttpTls;
+  /** PEM certificate (chain) and key when tls is "files". */
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  /** host:port of a plain-HTTP listener that only redirects to HTTPS (and serves /healthz). */
+  readonly redirectListen: string | null;
+  /** Extra names (or addresses) of the box allowed in Host and Origin, e.g. "nvr.example.lan". */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface MqttConfig {
