@@ -89,7 +89,9 @@ function crossSite(c: Context, allowed: ReadonlySet<string>): Response | null {
 function notJson(c: Context): Response | null {
   const type = c.req.header("content-type");
   const length = c.req.header("content-length");
-  const hasBody = length !== undefined ? length !== "0" : c.req.raw.body !== null;
+  // A body-less DELETE or logout needs no type; a typeless body (a Blob) is refused.
+  const hasBody = (length !== undefined && length !== "0") ||
+    c.req.header("transfer-encoding") !== undefined;
   if (type === undefined && !hasBody) return null;
   const media = (type ?? "").split(";")[0]!.trim().toLowerCase();
   if (media === "application/json") return null;
