@@ -24,6 +24,7 @@ import { ensureLoopClip } from "../hw-tests/sim/loop_clip.ts";
 import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
 import { indexPath, SegmentIndex } from "../runtime/storage/mod.ts";
 import { startHarness } from "../runtime/testing/daemon_harness.ts";
+import { daemonHttps } from "../runtime/testing/https_client.ts";
 
 const CAMERAS = ["cam00", "cam01", "cam02", "cam03"] as const;
 const DAYS = 30;
@@ -157,7 +158,10 @@ async function main(): Promise<void> {
       await h.until(id, (s) => s.state === "recording", `${id} records`, 30_000);
     }
     progress("4 cameras recording");
-    const base = `http://127.0.0.1:${h.daemon.listen.port}`;
+    // The daemon serves HTTPS with its own certificate: the figures include TLS, as on a box.
+    using https = daemonHttps(h.daemon);
+    const fetch = (url: string, init: RequestInit = {}) => https.fetch(url, init);
+    const base = "";
     const json = (body: unknown): RequestInit => ({
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "./testing/assert.ts";
 import { startHarness } from "./testing/daemon_harness.ts";
 import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import { daemonHttps } from "./testing/https_client.ts";
 
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 
@@ -13,9 +14,9 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
   await using h = await startHarness({
     cameras: [{ id: "door", url: cam.rtspUrl }, { id: "yard", url: cam.rtspUrl }],
   });
-  const base = `http://127.0.0.1:${h.daemon.listen.port}`;
+  using https = daemonHttps(h.daemon);
   const call = async (path: string, init: RequestInit = {}) => {
-    const res = await fetch(base + path, init);
+    const res = await https.fetch(path, init);
     const text = await res.text();
     return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
   };
@@ -39,8 +40,8 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
     409,
   );
 
-  const login = await fetch(
-    `${base}/api/auth/login`,
+  const login = await https.fetch(
+    "/api/auth/login",
     json({ email: admin.email, password: admin.password }),
   );
   assertEquals(login.status, 200);
@@ -69,8 +70,8 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
   };
   const created = await call("/api/users", json(viewer, { ...auth, "x-csrf-token": csrfToken }));
   assertEquals(created.status, 201, JSON.stringify(created.body));
-  const vlogin = await fetch(
-    `${base}/api/auth/login`,
+  const vlogin = await https.fetch(
+    "/api/auth/login",
     json({ email: viewer.email, password: viewer.password }),
   );
   await vlogin.body?.cancel();
@@ -88,10 +89,10 @@ Deno.test("API over a socket: setup, login, cameras and recordings by role and c
 Deno.test("API over a socket: cameras added by ONVIF address and by URL, changed, removed", async () => {
   await using cam = await startVirtualCamera({ ...small, user: "admin", password: "s3cret" });
   await using h = await startHarness({ cameras: [] });
-  const base = `http://127.0.0.1:${h.daemon.listen.port}`;
+  using https = daemonHttps(h.daemon);
   const admin = { name: "Ada", email: "ada@example.com", password: "correct horse battery" };
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(base + path, {
+    https.fetch(path, {
       method: "POST",
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
@@ -124,13 +125,13 @@ Deno.test("API over a socket: cameras added by ONVIF address and by URL, changed
   assertEquals(bad.status, 400);
   assertEquals((await bad.json()).error.field, "id");
 
-  const renamed = await fetch(`${base}/api/cameras/gate`, {
+  const renamed = await https.fetch("/api/cameras/gate", {
     method: "PATCH",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ name: "Gate" }),
   });
   assertEquals((await renamed.json()).camera.name, "Gate");
-  const removed = await fetch(`${base}/api/cameras/gate`, { method: "DELETE", headers });
+  const removed = await https.fetch("/api/cameras/gate", { method: "DELETE", headers });
   assertEquals(removed.status, 204);
   assertEquals(h.daemon.cameras().length, 0);
 });

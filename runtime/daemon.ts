@@ -7,6 +7,8 @@ import { ConfigStore } from "./config/store.ts";
 import { keepLocked } from "./config/remote_keys.ts";
 import type { Logger } from "./log.ts";
 import { createApp } from "./api/app.ts";
+import { listenerCertificate, serveRedirect, splitListen } from "./api/listener.ts";
+import { cachedOwnNames } from "./api/own_names.ts";
 import {
   type BoardInfo,
   type BoardProfile,
@@ -49,8 +51,12 @@ import { collectHealth } from "./health/mod.ts";
 import { AuditLog } from "./audit/audit_log.ts";
 
 export interface Daemon {
-  /** Address the API listens on, e.g. "127.0.0.1:8080". */
-  readonly listen: { hostname: string; port: number };
+  /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
+  readonly listen: { scheme: "https" | "http"; hostname: string; port: number };
+  /** The plain-HTTP redirect listener (http.redirectListen), or null. */
+  readonly redirect: { hostname: string; port: number } | null;
+  /** The HTTPS certificate and its SHA-256 fingerprint ("AB:CD:…"); null without HTTPS. */
+  readonly tls: { certPem: string; fingerprint: string } | null;
   readonly board: BoardInfo;
   /** The cameras' recorders: in this process, or a pool of worker processes. */
   readonly recorders: Recorders;
@@ -251,6 +257,25 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       );
     });
 
+  // HTTPS first: its certificate's fingerprint goes to the fleet in `state`.
+  const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
+  const ownNames = cachedOwnNames({ listenHost: hostname, extra: config.http.allowedHosts });
+  const tls = await listenerCertificate(config.http, {
+    dataDir,
+    diskReady,
+    names: ownNames(),
+    commonName: `nvr ${config.device.name}`,
+    log,
+  });
+  if (tls) {
+    log.info(`https certificate sha256: ${tls.fingerprint}`, {
+      module: "api",
+      fingerprint: tls.fingerprint,
+      file: tls.certFile,
+      created: tls.created,
+    });
+  }
+
   // The offline queue lives on the recording disk; while that is missing it is kept in memory
   // (the link still reports the fault) rather than written to the root filesystem.
   fleet = config.mqtt.url
@@ -270,6 +295,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         }
         : {}),
       ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
+      ...(tls ? { httpsFingerprint: tls.fingerprint } : {}),
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
@@ -286,6 +312,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const buildApp = () =>
     createApp({
       uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
+      allowedHosts: ownNames,
       ...(people
         ? {
           auth: {
@@ -344,18 +371,37 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     );
     people?.audit.pruneOlderThan(config.http.auditRetentionDays, now());
   }, PEOPLE_RETRY_MS);
-  const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
   const server = Deno.serve({
     hostname,
     port: Number(port),
     signal: controller.signal,
     onListen: () => {},
+    ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
   }, (request, info) => app.fetch(request, info));
   const addr = server.addr;
-  log.info("listening", { module: "api", url: `http://${addr.hostname}:${addr.port}/` });
+  const scheme = tls ? "https" : "http";
+  log.info("listening", { module: "api", url: `${scheme}://${addr.hostname}:${addr.port}/` });
+  const redirect = tls && config.http.redirectListen
+    ? serveRedirect({
+      listen: config.http.redirectListen,
+      httpsPort: addr.port,
+      allowedHosts: ownNames,
+      healthz: (request) => app.fetch(request),
+      signal: controller.signal,
+    })
+    : null;
+  if (redirect) {
+    const r = redirect.addr;
+    log.info("plain http redirects to https", {
+      module: "api",
+      url: `http://${r.hostname}:${r.port}/`,
+    });
+  }
 
   return {
-    listen: { hostname: addr.hostname, port: addr.port },
+    listen: { scheme, hostname: addr.hostname, port: addr.port },
+    redirect: redirect ? { hostname: redirect.addr.hostname, port: redirect.addr.port } : null,
+    tls: tls ? { certPem: tls.certPem, fingerprint: tls.fingerprint } : null,
     board,
     get recorders() {
       return live.recorders;
@@ -378,6 +424,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await live.stop();
       await retention.done;
       await server.finished;
+      await redirect?.finished;
       await fleet?.stop(); // the recorders' last events are sent, or queued for the next start
       people?.users.close();
       people?.audit.close();
@@ -461,9 +508,4 @@ async function openPeople(
     );
     return null;
   }
-}
-
-function splitListen(listen: string): [string, string] {
-  const i = listen.lastIndexOf(":");
-  return [listen.slice(0, i).replace(/^\[(.*)\]$/, "$1"), listen.slice(i + 1)];
 }

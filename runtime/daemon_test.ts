@@ -4,6 +4,7 @@ import { memoryLogger } from "./log.ts";
 import { type Daemon, startDaemon } from "./daemon.ts";
 import type { CameraStatus } from "./recorder/mod.ts";
 import { freePort } from "../hw-tests/sim/ports.ts";
+import { daemonHttps } from "./testing/https_client.ts";
 
 async function waitFor(
   daemon: Daemon,
@@ -54,7 +55,8 @@ Deno.test("bad cameras fail alone: unknown scheme, unreachable camera; the API k
     const failedLines = log.lines.filter((l) => l.camera === "ftpcam" && l.level === "error");
     assertEquals(failedLines.length, 1, "an unsupported camera is reported once, not in a loop");
 
-    const res = await fetch(`http://127.0.0.1:${daemon.listen.port}/healthz`);
+    using https = daemonHttps(daemon);
+    const res = await https.fetch("/healthz");
     assertEquals(res.status, 200);
     await res.body?.cancel();
   } finally {
@@ -79,7 +81,8 @@ Deno.test("a data folder that cannot be written: one clear error, the API keeps 
     assertMatch(cams[0]?.lastError ?? "", /^Data folder '.*not-a-folder\/data' cannot be used: /);
     const storageErrors = log.lines.filter((l) => l.msg === "storage unavailable");
     assertEquals(storageErrors.length, 1);
-    const res = await fetch(`http://127.0.0.1:${daemon.listen.port}/healthz`);
+    using https = daemonHttps(daemon);
+    const res = await https.fetch("/healthz");
     assert(res.ok);
     await res.body?.cancel();
 

@@ -29,6 +29,8 @@ export interface FleetWiringDeps {
   /** Deno KV path of the offline queue; default in the data folder. */
   readonly kvPath?: string;
   readonly now?: () => number;
+  /** SHA-256 of the local HTTPS certificate, reported in the fleet `state`. */
+  readonly httpsFingerprint?: string;
 }
 
 export interface FleetWiring {
@@ -55,6 +57,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     config,
     deviceId: deps.deviceId,
     version: version.version,
+    ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
     log: log.child({ module: "fleet" }),
     fingerprint: async () => toJson(await collectFingerprint(sources())),
     health: async () =>

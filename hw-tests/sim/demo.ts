@@ -4,6 +4,7 @@
  * segments, then the cameras and the broker.
  */
 import { startVirtualCamera, type VirtualCamera } from "./virtual_camera.ts";
+import { fingerprintPem } from "../../runtime/tls/self_signed.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CONFIG = `${ROOT}hw-tests/sim/demo.config.json`;
@@ -121,8 +122,22 @@ async function main(): Promise<number> {
       stdout: "inherit",
       stderr: "inherit",
     }).spawn();
-    say("NVR daemon started: http://127.0.0.1:8080/healthz — recordings in .demo/data/recordings/");
+    say("NVR daemon started: https://127.0.0.1:8080/ — recordings in .demo/data/recordings/");
     void showSetupCode();
+    // The page is HTTPS with the box's own certificate (made at its first start): the browser
+    // warns once; check that it shows this fingerprint before accepting it.
+    const certFile = `${DEMO_DIR}/data/tls/cert.pem`;
+    const deadline = Date.now() + 15_000;
+    let cert: string | null = null;
+    while (cert === null && Date.now() < deadline) {
+      cert = await Deno.readTextFile(certFile).catch(() => null);
+      if (cert === null) await new Promise((r) => setTimeout(r, 100));
+    }
+    say(
+      cert
+        ? `https certificate sha256: ${await fingerprintPem(cert)}`
+        : `no certificate in ${certFile} yet; the daemon's log line "https certificate sha256" has it`,
+    );
     say("press Ctrl-C to stop everything");
 
     const stop = Promise.withResolvers<void>();

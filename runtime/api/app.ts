@@ -10,6 +10,7 @@ import { createRecordingsApp, type RecordingsDeps } from "./recordings.ts";
 import { createSystemApp, type SystemDeps } from "./system.ts";
 import { createWebApp } from "../web/mod.ts";
 import { refusalLog } from "./refusal_log.ts";
+import { lanGuard } from "./lan_guard.ts";
 
 export interface ApiDeps {
   /** Seconds since the daemon started, for the liveness answer. */
@@ -20,10 +21,19 @@ export interface ApiDeps {
   readonly recordings?: Omit<RecordingsDeps, "access">;
   /** Health, configuration and server-sent events under /api (see system.ts). */
   readonly system?: Omit<SystemDeps, "auth">;
+  /**
+   * The box's own names for `Host` and `Origin` (own_names.ts); default: localhost, 127.0.0.1
+   * and ::1 only.
+   */
+  readonly allowedHosts?: () => ReadonlySet<string>;
 }
+
+const LOOPBACK: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "::1"]);
 
 export function createApp(deps: ApiDeps): Hono {
   const app = new Hono();
+  // First: DNS rebinding and cross-site posts are refused before any route sees them.
+  app.use("*", lanGuard({ allowedHosts: deps.allowedHosts ?? (() => LOOPBACK) }));
   // Liveness only: no detail about cameras or disks, since anyone on the LAN may ask.
   app.get("/healthz", (c) => c.json({ status: "ok", uptimeSeconds: deps.uptimeSeconds() }));
   const auth = deps.auth;

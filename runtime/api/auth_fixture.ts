@@ -85,6 +85,8 @@ export async function withApi(
   const build = () =>
     createApp({
       uptimeSeconds: () => 1,
+      // The box's names in these tests: app.request's default and the https one (auth_test.ts).
+      allowedHosts: () => new Set(["localhost", "nvr.local"]),
       auth: {
         users,
         audit,

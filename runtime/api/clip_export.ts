@@ -91,3 +91,58 @@ export async function exportClip(paths: readonly string[]): Promise<ReadableStre
     },
   });
 }
+
+/**
+ * How many exports run at once (each is an ffmpeg process reading the disk): beyond `max`,
+ * `tryAcquire` says no and the API answers 429 with Retry-After.
+ */
+export class ExportLimit {
+  readonly max: number;
+  #running = 0;
+  constructor(max = 2) {
+    if (!(Number.isInteger(max) && max >= 1)) throw new RangeError(`max: ${max} is not 1 or more`);
+    this.max = max;
+  }
+  get running(): number {
+    return this.#running;
+  }
+  /** A release function (idempotent), or null when `max` exports already run. */
+  tryAcquire(): (() => void) | null {
+    if (this.#running >= this.max) return null;
+    this.#running++;
+    let released = false;
+    return () => {
+      if (!released) this.#running--;
+      released = true;
+    };
+  }
+}
+
+/** The stream, calling `release` once it ends, fails or is cancelled. */
+export function releasing(
+  stream: ReadableStream<Uint8Array>,
+  release: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await reader.read();
+        if (next.done) {
+          release();
+          controller.close();
+        } else controller.enqueue(next.value);
+      } catch (err) {
+        release();
+        controller.error(err);
+      }
+    },
+    async cancel(reason) {
+      try {
+        await reader.cancel(reason);
+      } finally {
+        release();
+      }
+    },
+  });
+}

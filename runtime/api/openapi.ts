@@ -130,9 +130,17 @@ export const RECORDINGS_PATHS: PathOps = {
   },
   "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
   "/api/recordings/export": {
+    post: {
+      summary: "Keeps (locks) a camera's segments in a time range (at most 3 h) and answers " +
+        "{url} to fetch them as one MP4 within 60 s, once. 429 + Retry-After while 2 exports " +
+        "run. Operators and admins",
+      body: "{camera, from, to}",
+    },
+  },
+  "/api/recordings/export/{ticket}": {
     get: {
-      summary: "?camera=, ?from=, ?to= joined into one MP4 without re-encoding, streamed; " +
-        "keeps (locks) those segments. Operators and admins",
+      summary: "The clip asked for by POST /api/recordings/export, joined without re-encoding " +
+        "and streamed (video/mp4); one use, by the same user",
     },
   },
   "/api/recordings/lock": {

@@ -5,6 +5,19 @@ import { SegmentIndex } from "../storage/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { EMPTY_STATS } from "../recorder/mod.ts";
 import { type CameraAccess, createRecordingsApp } from "./recordings.ts";
+import { ExportLimit } from "./clip_export.ts";
+
+/** POST /recordings/export: locks the range and answers the one-use URL of the clip. */
+function askExport(
+  app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> },
+  body: unknown,
+) {
+  return app.request("/recordings/export", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
 
 /** Three real 1 s H.265 segments of "cam1", indexed, in a temp data folder. */
 async function fixture(): Promise<{ dir: string; index: SegmentIndex }> {
@@ -115,7 +128,12 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
     const bytes = new Uint8Array(await file.arrayBuffer());
     assertEquals(bytes, await Deno.readFile(`${dir}/recordings/cam1/x/s01.mp4`));
 
-    const clip = await app.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`);
+    const asked = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+    assertEquals(asked.status, 201);
+    const { url, segments } = await asked.json();
+    assertEquals(segments, 3);
+    assertMatch(url, /^\/recordings\/export\/[\w-]{43}$/);
+    const clip = await app.request(url);
     assertEquals(clip.status, 200);
     await Deno.writeFile(`${dir}/clip.mp4`, new Uint8Array(await clip.arrayBuffer()));
     const probe = await ffprobe(`${dir}/clip.mp4`);
@@ -126,6 +144,10 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
       `recording.download cam1 segment ${id} s01.mp4`,
       "recording.export cam1 2026-11-25T12:00:00.000Z/2026-11-25T12:00:03.000Z",
     ]);
+    // The URL is good once.
+    const again = await app.request(url);
+    assertEquals(again.status, 404);
+    await again.body?.cancel();
 
     // Refusals: a camera this user may not see looks like no camera at all; paths are never
     // taken from the request; bad input names the field.
@@ -195,7 +217,7 @@ Deno.test("recordings API: operators keep and release recordings; viewers may no
     for (
       const res of [
         await lock({ camera: "cam1", from: t0, to: t0 + 3000 }, viewer),
-        await viewer.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`),
+        await askExport(viewer, { camera: "cam1", from: t0, to: t0 + 3000 }),
       ]
     ) {
       assertEquals(res.status, 403);
@@ -205,8 +227,58 @@ Deno.test("recordings API: operators keep and release recordings; viewers may no
 
     // A segment whose file is gone: the export says so instead of a broken clip.
     await Deno.remove(`${dir}/recordings/cam1/x/s00.mp4`);
-    const gone = await app.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`);
+    const gone = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
     assertEquals(gone.status, 410);
     assertMatch(await gone.text(), /1 of the 3 segments in that time are no longer on disk/);
+  });
+});
+
+Deno.test("attack: export via GET locks segments", async () => {
+  await withRecordings(async ({ index, audited, app, t0 }) => {
+    // What an <img src> on any page could make an operator's browser fetch.
+    const res = await app.request(`/recordings/export?camera=cam1&from=${t0}&to=${t0 + 3000}`);
+    assert(res.status === 404 || res.status === 405, `GET export answered ${res.status}`);
+    await res.body?.cancel();
+    assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [false, false, false]);
+    assertEquals(audited, []);
+    // A guessed export URL is nothing either.
+    const guessed = await app.request(`/recordings/export/${"A".repeat(43)}`);
+    assertEquals(guessed.status, 404);
+    await guessed.body?.cancel();
+    assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [false, false, false]);
+  });
+});
+
+Deno.test("attack: many concurrent exports exhaust the box (429 + Retry-After)", async () => {
+  await withRecordings(async ({ deps, t0 }) => {
+    const limit = new ExportLimit(2);
+    const app = createRecordingsApp({ ...deps, access: access(["cam1"]), exportLimit: limit });
+    const ticket = async () => {
+      const res = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+      assertEquals(res.status, 201);
+      return (await res.json()).url as string;
+    };
+    const urls = [await ticket(), await ticket(), await ticket()];
+    // Two exports stream (their ffmpeg runs, nobody reads): the third is refused, not queued.
+    const running = [await app.request(urls[0]!), await app.request(urls[1]!)];
+    for (const r of running) assertEquals(r.status, 200);
+    assertEquals(limit.running, 2);
+    const third = await app.request(urls[2]!);
+    assertEquals(third.status, 429);
+    assertEquals(third.headers.get("retry-after"), "10");
+    assertMatch((await third.json()).error.message, /2 exports are running/);
+    const fourth = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+    assertEquals(fourth.status, 429);
+    assertEquals(fourth.headers.get("retry-after"), "10");
+    await fourth.body?.cancel();
+    // One finishes (read to the end), one is abandoned: both slots come back.
+    assert((await running[0]!.arrayBuffer()).byteLength > 1000);
+    await running[1]!.body?.cancel();
+    assertEquals(limit.running, 0);
+    // The refused URL was not used up: it works now.
+    const later = await app.request(urls[2]!);
+    assertEquals(later.status, 200);
+    assert((await later.arrayBuffer()).byteLength > 1000);
+    assertEquals(limit.running, 0);
   });
 });

@@ -54,6 +54,9 @@ export interface StorageConfig {
   readonly retentionDays: number | null;
 }
 
+/** "auto": HTTPS with a certificate made on the box; "files": certFile/keyFile; "off": plain. */
+export type HttpTls = "auto" | "files" | "off";
+
 export interface HttpConfig {
   /** host:port the local API and web page listen on. */
   readonly listen: string;
@@ -61,6 +64,15 @@ export interface HttpConfig {
   readonly auditRetentionDays: number;
   /** Days sign-in attempts (address, browser) are kept; suspicious ones as long as the audit. */
   readonly loginHistoryDays: number;
+  /** How the listener is secured. */
+  readonly tls: HttpTls;
+  /** PEM certificate (chain) and key when tls is "files". */
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  /** host:port of a plain-HTTP listener that only redirects to HTTPS (and serves /healthz). */
+  readonly redirectListen: string | null;
+  /** Extra names (or addresses) of the box allowed in Host and Origin, e.g. "nvr.example.lan". */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface MqttConfig {

@@ -8,6 +8,8 @@ import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
   EncodeFallback,
+  HttpConfig,
+  HttpTls,
   LicencePolicy,
   LogLevel,
   MqttConfig,
@@ -39,6 +41,10 @@ export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
 /** Where the image ships its licence policy (trusted keys); see LicencePolicy. */
 export const LICENCE_KEYS_FILE = "/usr/lib/nvr/licence-keys.json";
+
+export const HTTP_TLS: readonly HttpTls[] = ["auto", "files", "off"];
+const HOST_NAME =
+  /^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/;
 /** Default storage.minFreeBytes: 2 GiB. */
 const MIN_FREE = 2 * 2 ** 30;
 
@@ -68,11 +74,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       minFreePercent: (storage && readNumber(storage, "minFreePercent", 5, 0, 50)) ?? 5,
       retentionDays: storage ? readNumber(storage, "retentionDays", null, 0.01, 3650) : null,
     },
-    http: {
-      listen: http?.string("listen", "0.0.0.0:8080", listenProblem) ?? "0.0.0.0:8080",
-      auditRetentionDays: http?.integer("auditRetentionDays", 365, 1, 3650) ?? 365,
-      loginHistoryDays: http?.integer("loginHistoryDays", 90, 1, 3650) ?? 90,
-    },
+    http: readHttp(http),
     mqtt: readMqtt(mqtt),
     analytics: { enabled: analytics?.boolean("enabled", false) ?? false },
     licence: {
@@ -167,6 +169,80 @@ function readRequireMount(storage: ObjectReader, dataDir: string): string | null
     return null;
   }
   return bare;
+}
+
+/** The http section: listener, TLS, the plain-HTTP redirect, extra names of the box. */
+function readHttp(http: ObjectReader | null): HttpConfig {
+  const tls = http?.oneOf("tls", "auto", HTTP_TLS) ?? "auto";
+  const defaults: HttpConfig = {
+    listen: "0.0.0.0:8080",
+    auditRetentionDays: 365,
+    loginHistoryDays: 90,
+    tls,
+    certFile: null,
+    keyFile: null,
+    redirectListen: null,
+    allowedHosts: [],
+  };
+  if (!http) return defaults;
+  const file = (name: "certFile" | "keyFile") => {
+    const path = http.nullableString(name);
+    if (path === null) {
+      if (tls === "files") {
+        http.fail(name, `missing; http.tls "files" needs http.certFile and http.keyFile (PEM)`);
+      }
+      return null;
+    }
+    if (!path.startsWith("/")) {
+      http.fail(name, `${show(path)} is not an absolute path; e.g. "/etc/nvr/https-${name}.pem"`);
+      return null;
+    }
+    if (tls !== "files") {
+      http.fail(name, `is set but http.tls is ${show(tls)}; set http.tls to "files" to use it`);
+      return null;
+    }
+    return path;
+  };
+  const redirectListen = http.nullableString("redirectListen");
+  if (redirectListen !== null) {
+    const problem = listenProblem(redirectListen);
+    if (problem) {
+      http.fail("redirectListen", `${show(redirectListen)} ${problem}, or null for none`);
+    } else if (tls === "off") {
+      http.fail("redirectListen", 'is set but http.tls is "off": there is no HTTPS to redirect to');
+    }
+  }
+  return {
+    listen: http.string("listen", "0.0.0.0:8080", listenProblem),
+    auditRetentionDays: http.integer("auditRetentionDays", 365, 1, 3650),
+    loginHistoryDays: http.integer("loginHistoryDays", 90, 1, 3650),
+    tls,
+    certFile: file("certFile"),
+    keyFile: file("keyFile"),
+    redirectListen: redirectListen !== null && !listenProblem(redirectListen)
+      ? redirectListen
+      : null,
+    allowedHosts: readAllowedHosts(http),
+  };
+}
+
+function readAllowedHosts(http: ObjectReader): string[] {
+  const value = http.raw("allowedHosts");
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > 32) {
+    http.fail("allowedHosts", `expected a list of up to 32 host names, got ${show(value)}`);
+    return [];
+  }
+  const hosts: string[] = [];
+  value.forEach((v, i) => {
+    if (typeof v !== "string" || v.length > 253 || !HOST_NAME.test(v)) {
+      http.fail(
+        `allowedHosts[${i}]`,
+        `${show(v)} is not a host name or address; e.g. "nvr.example.lan" (no scheme or port)`,
+      );
+    } else hosts.push(v);
+  });
+  return hosts;
 }
 
 /** The mqtt section: broker, credentials, TLS files, health cadence, queue. */

@@ -45,6 +45,8 @@ export interface FleetLinkDeps {
   readonly deviceId: string;
   /** Software version, in the birth message and ping. */
   readonly version: string;
+  /** SHA-256 of the local HTTPS certificate, in the birth message; absent without HTTPS. */
+  readonly httpsFingerprint?: string;
   readonly log: Logger;
   readonly fingerprint: () => Promise<FingerprintData>;
   readonly health: () => Promise<HealthData>;
@@ -304,7 +306,13 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   };
 
   const publishBirth = (client: MqttClient) => {
-    const birth: StateMessage = { state: "online", version: deps.version, bootId, ts: now() };
+    const birth: StateMessage = {
+      state: "online",
+      version: deps.version,
+      bootId,
+      ts: now(),
+      ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
+    };
     client.publish(topics.state, JSON.stringify(birth), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("fleet birth message not acknowledged", { err });
     });

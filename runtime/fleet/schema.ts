@@ -49,6 +49,11 @@ export interface StateOnline {
   /** Random id of this run of the daemon: a new bootId means it restarted. */
   readonly bootId: string;
   readonly ts: number;
+  /**
+   * SHA-256 of the local web page's HTTPS certificate, `AB:CD:…` (what a browser shows), so a
+   * person can check the page is this box's; absent when http.tls is "off".
+   */
+  readonly httpsFingerprint?: string;
 }
 
 /**
@@ -471,7 +476,13 @@ export const TOPICS: readonly TopicSpec[] = [
       "retained), so a box that dies or loses its network shows offline. Published directly on " +
       "connect, not through the offline queue (an old birth means nothing).",
     examples: [
-      { state: "online", version: "0.1.0", bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", ts },
+      {
+        state: "online",
+        version: "0.1.0",
+        bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11",
+        ts,
+        httpsFingerprint: "3F:9A:" + "00:".repeat(29) + "C2",
+      },
       { state: "offline" },
       { state: "offline", ts, bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", reason: "stopped" },
     ],

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
+import { daemonHttps } from "../testing/https_client.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import type { WorkerPool } from "./mod.ts";
 
@@ -39,7 +40,8 @@ Deno.test("a crashed recorder process takes down only its own camera, which come
   await h.until("b", (s) => s.segments >= bBefore + 1, "b keeps recording");
   assertEquals(h.camera("b").restarts, 0);
   assertEquals(h.camera("b").state, "recording");
-  const res = await fetch(`http://127.0.0.1:${h.daemon.listen.port}/healthz`);
+  using https = daemonHttps(h.daemon);
+  const res = await https.fetch("/healthz");
   assertEquals(res.status, 200);
   await res.body?.cancel();
   const events = h.index().events(0, Date.now() + 1, "a").map((e) => e.kind);

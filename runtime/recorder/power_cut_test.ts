@@ -5,6 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { ffprobe } from "../testing/ffprobe.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
+import { daemonHttps } from "../testing/https_client.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import {
   RESERVE_BYTES,
@@ -345,7 +346,8 @@ Deno.test("the recording disk is not mounted: nothing is written to the root fil
     const status = await h.until("cam1", (s) => s.state === "retrying", "the mount check");
     assertMatch(status.lastError ?? "", /nothing is mounted at '.*\/ssd'/);
     assertEquals([...Deno.readDirSync(`${dir}`)].map((e) => e.name).filter((n) => n === "ssd"), []);
-    const res = await fetch(`http://127.0.0.1:${h.daemon.listen.port}/healthz`);
+    using https = daemonHttps(h.daemon);
+    const res = await https.fetch("/healthz");
     assertEquals(res.status, 200);
     await res.body?.cancel();
   } finally {

@@ -660,16 +660,32 @@ async function cameraScreen(cameraId) {
     name: "to",
     value: localInput(to + 60_000),
   });
-  const exportLink = h("a", { class: "button", id: "export-link", download: "" }, "Export MP4");
-  const updateExport = () => {
-    const f = new Date(exportFrom.value).getTime();
-    const t = new Date(exportTo.value).getTime();
-    const p = new URLSearchParams({ camera: cameraId, from: String(f), to: String(t) });
-    exportLink.href = `/api/recordings/export?${p}`;
-  };
-  exportFrom.addEventListener("input", updateExport);
-  exportTo.addEventListener("input", updateExport);
-  updateExport();
+  // Exporting keeps (locks) the recordings, so it is asked for by POST; the answer is a one-use
+  // URL that the browser downloads as a file (a long clip never sits in page memory).
+  const exportLink = h("button", { type: "button", id: "export-link" }, "Export MP4");
+  exportLink.addEventListener("click", async () => {
+    exportLink.disabled = true;
+    try {
+      const res = await api("/api/recordings/export", {
+        method: "POST",
+        body: {
+          camera: cameraId,
+          from: new Date(exportFrom.value).getTime(),
+          to: new Date(exportTo.value).getTime(),
+        },
+      });
+      const a = h("a", { href: res.url, download: "" });
+      a.id = "export-download";
+      document.body.append(a);
+      a.click();
+      a.remove();
+      notice(`Exporting ${res.segments} recording${res.segments === 1 ? "" : "s"}; they are kept.`);
+    } catch (err) {
+      notice(err.message, "error");
+    } finally {
+      exportLink.disabled = false;
+    }
+  });
 
   // Keep (lock) or release a time range: kept recordings are never deleted by retention.
   // Exporting keeps its recordings too. Operators and admins only; the API says so as well.
