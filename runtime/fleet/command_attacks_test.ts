@@ -141,3 +141,25 @@ Deno.test("attack: command delivered after its expiresAt", async () => {
     await removeDir(dir);
   }
 });
+
+Deno.test("attack: apply-config nested 100 000 deep overflows the stack", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });
+  await using cloud = await CloudClient.connect(broker.url, [`${topics.prefix}cmd-result/#`]);
+  const { link, hooks } = await startLink(broker.url, dir);
+  try {
+    // 600 KB would be refused as too large; 100 000 levels of arrays fit in 256 KiB.
+    const deep = "[".repeat(100_000) + "]".repeat(100_000);
+    await cloud.publish(topics.cmd("d-1"), `{"cmd":"apply-config","config":{"device":${deep}}}`);
+    const result = await nthResult(cloud, "d-1", 1);
+    assertEquals([result.ok, result.code], [false, "config-rejected"], String(result.error));
+    assertMatch(String(result.error), /^device: expected an object/);
+    assertEquals([hooks.applied, link.status().configVersion], [[], 0]);
+    // And the link goes on.
+    await cloud.publish(topics.cmd("d-2"), JSON.stringify({ cmd: "ping" }));
+    assertEquals((await nthResult(cloud, "d-2", 1)).ok, true);
+  } finally {
+    await link.stop();
+    await removeDir(dir);
+  }
+});
