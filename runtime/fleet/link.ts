@@ -385,9 +385,19 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
         brokerMaxPacket = connack.properties?.maximumPacketSize;
         const filters = [topics.commands, topics.configDesired];
         if (deps.installLicence) filters.push(topics.licence);
-        client.subscribe(filters, { qos: 1 }, (err) => {
+        // Retain as published: MQTT 5 brokers otherwise clear the retain flag of a message
+        // delivered live, so a retained command published while the box is connected would run
+        // (and stay on the broker for every later connect).
+        client.subscribe(filters, { qos: 1, rap: true }, (err, granted) => {
+          const refused = (granted ?? []).filter((g) => g.qos >= 0x80);
           if (err) log.error("fleet subscribe failed; commands will not arrive", { err });
-          else subscribed = client.connected;
+          else if (refused.length > 0) {
+            log.error(
+              "the broker refused fleet subscriptions; commands will not arrive. Check the " +
+                "broker's ACL for this device (its username or certificate CN must be the deviceId)",
+              { refused: refused.map((g) => ({ topic: g.topic, reasonCode: g.qos })) },
+            );
+          } else subscribed = client.connected;
         });
         publishBirth(client);
         pump.start({

@@ -50,6 +50,18 @@ export interface IClientPublishOptions {
   retain?: boolean;
 }
 
+export interface IClientSubscribeOptions {
+  qos: QoS;
+  /** MQTT 5 "retain as published": keep the retain flag of messages delivered live. */
+  rap?: boolean;
+}
+
+/** One filter's answer in SUBACK; `qos` 0x80 and above is a refusal (MQTT 5 reason code). */
+export interface ISubscriptionGrant {
+  readonly topic: string;
+  readonly qos: number;
+}
+
 export interface MqttClient {
   readonly connected: boolean;
   /** The current socket stream (replaced on every connect). */
@@ -83,10 +95,13 @@ export interface MqttClient {
   ): Promise<unknown>;
   subscribe(
     filters: string | string[],
-    options: { qos: QoS },
-    callback?: (err: Error | null) => void,
+    options: IClientSubscribeOptions,
+    callback?: (err: Error | null, granted?: ISubscriptionGrant[]) => void,
   ): this;
-  subscribeAsync(filters: string | string[], options: { qos: QoS }): Promise<unknown>;
+  subscribeAsync(
+    filters: string | string[],
+    options: IClientSubscribeOptions,
+  ): Promise<ISubscriptionGrant[]>;
   end(force: boolean, options: Record<string, never>, callback: () => void): this;
   endAsync(force?: boolean): Promise<void>;
 }

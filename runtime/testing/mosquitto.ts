@@ -106,6 +106,37 @@ export class Mosquitto implements AsyncDisposable {
     }
   }
 
+  /**
+   * Starts a broker with a config of the caller's (e.g. a shipped one with its paths and port
+   * replaced): `render` gets a free port and the test PKI (made in the broker's folder), and
+   * returns the config text; log lines are appended so logText() works. The one listener is the
+   * TLS one: use `tlsUrl`.
+   */
+  static async startWithConfig(
+    render: (ctx: { dir: string; port: number; certs: TestCertificates }) => string,
+  ): Promise<Mosquitto> {
+    const dir = await Deno.makeTempDir({ prefix: "nvr-mosquitto-" });
+    try {
+      const [port = 0] = freePorts(1);
+      const certs = await makeTestCertificates(`${dir}/pki`);
+      const lines = [
+        render({ dir, port, certs }),
+        ...(Deno.uid() === 0 ? ["user root"] : []),
+        `log_dest file ${dir}/mosquitto.log`,
+        "log_type all",
+        "connection_messages true",
+      ];
+      const configFile = `${dir}/mosquitto.conf`;
+      await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
+      const broker = new Mosquitto(dir, port, port, certs, configFile);
+      await broker.restart();
+      return broker;
+    } catch (err) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw err;
+    }
+  }
+
   /** `mqtt://127.0.0.1:<port>` */
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
@@ -251,15 +282,8 @@ export async function makeTestCertificates(
       ["-out", f(`${ca}.crt`), ...days, "-subj", `/CN=nvr test ${ca}`, "-extensions", "ca"],
     ));
   }
-  const leaf = async (name: string, cn: string, ca: string, extensions: string) => {
-    await openssl(["req", "-config", cnf, ...newKey, "-keyout", f(`${name}.key`)].concat(
-      ["-out", f(`${name}.csr`), "-subj", `/CN=${cn}`],
-    ));
-    await openssl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${ca}.crt`)].concat(
-      ["-CAkey", f(`${ca}.key`), "-CAcreateserial", "-out", f(`${name}.crt`), ...days],
-      ["-extfile", cnf, "-extensions", extensions],
-    ));
-  };
+  const leaf = (name: string, cn: string, ca: string, extensions: string) =>
+    signLeaf(dir, name, cn, ca, extensions);
   await leaf("server", "localhost", "ca", "server");
   await leaf("client", clientName, "ca", "client");
   await leaf("foreign", clientName, "foreign-ca", "client");
@@ -273,6 +297,41 @@ export async function makeTestCertificates(
     foreignCertFile: f("foreign.crt"),
     foreignKeyFile: f("foreign.key"),
   };
+}
+
+/**
+ * Another client certificate (CN `cn`) from the CA of `certs`, e.g. one per device of a broker
+ * that takes the CN as the username; the files are `<cn>.crt` and `<cn>.key` in `certs.dir`.
+ */
+export async function makeClientCertificate(
+  certs: TestCertificates,
+  cn: string,
+): Promise<{ certFile: string; keyFile: string }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(cn)) {
+    throw new MosquittoError(`certificate CN ${JSON.stringify(cn)}: use letters, digits, _ . : -`);
+  }
+  await signLeaf(certs.dir, cn, cn, "ca", "client");
+  return { certFile: `${certs.dir}/${cn}.crt`, keyFile: `${certs.dir}/${cn}.key` };
+}
+
+/** Makes `<name>.key` and `<name>.crt` in `dir`, signed by `<ca>.crt` there (openssl.cnf). */
+async function signLeaf(
+  dir: string,
+  name: string,
+  cn: string,
+  ca: string,
+  extensions: string,
+): Promise<void> {
+  const f = (file: string) => `${dir}/${file}`;
+  const cnf = f("openssl.cnf");
+  const newKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(["req", "-config", cnf, ...newKey, "-keyout", f(`${name}.key`)].concat(
+    ["-out", f(`${name}.csr`), "-subj", `/CN=${cn}`],
+  ));
+  await openssl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f(`${ca}.crt`)].concat(
+    ["-CAkey", f(`${ca}.key`), "-CAcreateserial", "-out", f(`${name}.crt`), "-days", "2"],
+    ["-extfile", cnf, "-extensions", extensions],
+  ));
 }
 
 async function openssl(args: string[]): Promise<void> {
