@@ -4,8 +4,8 @@
  *   deno task start --config FILE     (or NVR_CONFIG=FILE)
  */
 import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
-import { createLogger } from "./log.ts";
-import { startDaemon } from "./daemon.ts";
+import { createLogger } from "./lib/log.ts";
+import { startDaemon } from "./app/daemon.ts";
 
 async function main(): Promise<number> {
   const env = Deno.env.toObject();

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { withApi } from "./auth_fixture.ts";
+import { withApi } from "../testing/auth_app.ts";
 
 Deno.test("admins read and export the audit log with validated filters", async () => {
   await withApi(async (f) => {

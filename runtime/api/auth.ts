@@ -31,7 +31,7 @@ import { ApiError, handleApiError, jsonBodyLimit, readJsonObject } from "./error
 import { acceptInvite, inviteAdminRoutes } from "./invites_routes.ts";
 import { meRoutes } from "./me_routes.ts";
 import { ALL_PATHS, openApiDocument } from "./openapi.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../lib/version.ts";
 import { endSessionCookie, startSession } from "./session_cookie.ts";
 import { userRoutes } from "./users_routes.ts";
 import { acceptedPrivacy } from "./privacy_notice.ts";

@@ -1,11 +1,11 @@
 /**
  * The attacks of security issue 12 on logins, accounts and tokens, each against the real auth
- * API on real SQLite files (auth_fixture.ts), named after the attack.
+ * API on real SQLite files (runtime/testing/auth_app.ts), named after the attack.
  */
 import { DatabaseSync } from "node:sqlite";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
-import { type Fixture, PASSWORD, withApi } from "./auth_fixture.ts";
-import { mountTmpfs } from "../storage/tmpfs_fixture.ts";
+import { type Fixture, PASSWORD, withApi } from "../testing/auth_app.ts";
+import { mountTmpfs } from "../testing/tmpfs.ts";
 import { PRIVACY_NOTICE } from "../users/privacy.ts";
 
 const ADMIN = "admin@example.org";

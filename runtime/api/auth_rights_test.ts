@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { canSeeCamera } from "./auth.ts";
-import { type CallOptions, PASSWORD, withApi } from "./auth_fixture.ts";
+import { type CallOptions, PASSWORD, withApi } from "../testing/auth_app.ts";
 
 Deno.test("viewer cannot change anything, operator cannot administer users", async () => {
   await withApi(async (f) => {

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
-import { PASSWORD, withApi } from "./auth_fixture.ts";
+import { PASSWORD, withApi } from "../testing/auth_app.ts";
 
 Deno.test("setup creates the first admin once, then answers 409", async () => {
   await withApi(async (f) => {

@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch } from "../testing/assert.ts";
-import { withApi } from "./auth_fixture.ts";
+import { withApi } from "../testing/auth_app.ts";
 
 Deno.test("notification contacts: minimal, validated, changeable and deletable; viewers refused", async () => {
   await withApi(async (f) => {

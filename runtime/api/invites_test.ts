@@ -1,5 +1,5 @@
 import { assertEquals } from "../testing/assert.ts";
-import { PASSWORD, withApi } from "./auth_fixture.ts";
+import { PASSWORD, withApi } from "../testing/auth_app.ts";
 import { ALL_PATHS } from "./openapi.ts";
 
 Deno.test("the OpenAPI document describes every registered /api route", async () => {

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
-import { PASSWORD, withApi } from "./auth_fixture.ts";
+import { PASSWORD, withApi } from "../testing/auth_app.ts";
 import { lanGuard } from "./lan_guard.ts";
 import { createApp } from "./app.ts";
 import { ownNames } from "./own_names.ts";

@@ -3,7 +3,7 @@
  * listener that only redirects to HTTPS and answers /healthz (http.redirectListen).
  */
 import type { HttpConfig } from "../config/types.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { certificateFiles, deviceCertificate, type ServerCertificate } from "../tls/device_cert.ts";
 import { ipBytes, makeSelfSignedCertificate } from "../tls/self_signed.ts";
 import { errorBody } from "./errors.ts";

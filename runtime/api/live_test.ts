@@ -3,7 +3,7 @@ import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { EMPTY_STATS } from "../recorder/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { SegmentIndex } from "../storage/mod.ts";
-import { withApi } from "./auth_fixture.ts";
+import { withApi } from "../testing/auth_app.ts";
 import { liveLaunch, LiveViewerLimit, redactUrl } from "./live.ts";
 import { createRecordingsApp } from "./recordings.ts";
 import { concat } from "../std/bytes/concat.ts";

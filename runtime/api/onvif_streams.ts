@@ -3,7 +3,7 @@
  * there is a second H.264 profile, of the sub-stream for live view. Used to add a camera by its
  * ONVIF address.
  */
-import { onvifCam } from "../onvif_cam.ts";
+import { onvifCam } from "../onvif/cam.ts";
 
 export interface OnvifStreams {
   readonly url: string;

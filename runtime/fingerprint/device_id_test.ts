@@ -1,5 +1,5 @@
 import { assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
-import { fixtureSources } from "./fixture_sources.ts";
+import { fixtureSources } from "./sources_fixture.ts";
 import {
   collectFingerprint,
   deriveDeviceId,

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { FIXTURE_BOARDS, fixtureRoot, fixtureSources, stripRoot } from "./fixture_sources.ts";
+import { FIXTURE_BOARDS, fixtureRoot, fixtureSources, stripRoot } from "./sources_fixture.ts";
 import {
   canonicalJson,
   collectFingerprint,

@@ -4,7 +4,7 @@
  * timestamp matches it. Fields are taken from the raw XML: the library's parsed object turns
  * numeric text into numbers (firmware "1.10" becomes 1.1) and date-like text into Dates.
  */
-import { onvifCam } from "../onvif_cam.ts";
+import { onvifCam } from "../onvif/cam.ts";
 
 export interface OnvifDeviceInformation {
   readonly manufacturer: string | null;

@@ -9,7 +9,7 @@ import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { makeClientCertificate, Mosquitto } from "../testing/mosquitto.ts";
 import { startFleetLink } from "./link.ts";
 import { deviceTopics } from "./schema.ts";
-import { CloudClient, removeDir, testLink, waitUntil } from "./test_kit.ts";
+import { CloudClient, removeDir, testLink, waitUntil } from "../testing/fleet_kit.ts";
 
 const BROKER_DIR = new URL("../../firmware/broker/", import.meta.url);
 const ETC = "/etc/mosquitto/nvr/";

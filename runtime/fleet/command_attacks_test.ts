@@ -7,7 +7,13 @@ import { assertEquals, assertMatch } from "../testing/assert.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 import { type FleetLink, startFleetLink } from "./link.ts";
 import { deviceTopics } from "./schema.ts";
-import { CloudClient, type HookState, removeDir, testLink, waitUntil } from "./test_kit.ts";
+import {
+  CloudClient,
+  type HookState,
+  removeDir,
+  testLink,
+  waitUntil,
+} from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
 const restartDoor = JSON.stringify({ cmd: "restart-camera", camera: "door" });

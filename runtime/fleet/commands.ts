@@ -7,7 +7,7 @@
  * must not happen twice).
  */
 import type { NvrConfig } from "../config/types.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { hex } from "./analytics.ts";
 import { redactConfig } from "./redact.ts";
 import {

@@ -8,7 +8,13 @@ import { REBOOT_ARGV, rebootBox } from "./commands.ts";
 import { type FleetLink, startFleetLink } from "./link.ts";
 import { REDACTED } from "./redact.ts";
 import { deviceTopics } from "./schema.ts";
-import { CloudClient, type HookState, removeDir, testLink, waitUntil } from "./test_kit.ts";
+import {
+  CloudClient,
+  type HookState,
+  removeDir,
+  testLink,
+  waitUntil,
+} from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
 

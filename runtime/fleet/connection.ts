@@ -9,7 +9,7 @@
 // @ts-types="./mqtt_types.d.ts"
 import mqtt from "npm:mqtt@5.16.0";
 import type { IClientOptions, IConnackPacket, MqttClient } from "./mqtt_types.d.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 
 export type { IClientOptions, IConnackPacket, MqttClient };
 

@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer";
 import { dirname } from "node:path";
 import type { MqttConfig, NvrConfig } from "../config/types.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { analyticsReport, anonymousInstallId } from "./analytics.ts";
 import { CommandRunner, rebootBox, type ResultBody } from "./commands.ts";
 import { Connection, type IClientOptions, type MqttClient } from "./connection.ts";

@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 import { startFleetLink } from "./link.ts";
 import { ANALYTICS_TOPIC, deviceTopics } from "./schema.ts";
-import { CloudClient, removeDir, TcpProxy, testLink, waitUntil } from "./test_kit.ts";
+import { CloudClient, removeDir, TcpProxy, testLink, waitUntil } from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
 

@@ -6,7 +6,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../testing/ass
 import { Mosquitto } from "../testing/mosquitto.ts";
 import { FleetLinkError, startFleetLink } from "./link.ts";
 import { deviceTopics } from "./schema.ts";
-import { CloudClient, removeDir, testLink, waitUntil } from "./test_kit.ts";
+import { CloudClient, removeDir, testLink, waitUntil } from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
 

@@ -12,7 +12,13 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 import { type FleetLink, startFleetLink } from "./link.ts";
 import { deviceTopics } from "./schema.ts";
-import { CloudClient, type Received, removeDir, testLink, waitUntil } from "./test_kit.ts";
+import {
+  CloudClient,
+  type Received,
+  removeDir,
+  testLink,
+  waitUntil,
+} from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
 const OUTAGE_SECONDS = Number(Deno.env.get("NVR_FLEET_OUTAGE_SECONDS") ?? "30");

@@ -5,7 +5,7 @@
  * sends them again first on reconnect (the same client object is reused), and the pump goes on
  * after them, so the order is kept. After a daemon restart the queue is read from its start.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import type { DurableQueue, QueuedMessage } from "./queue.ts";
 
 /** The part of an MQTT client the pump needs. */

@@ -12,7 +12,7 @@
  * when there is none, the oldest message of any class. A `latest` message (fingerprint,
  * config/reported) replaces the queued one of the same topic.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { concat } from "../std/bytes/concat.ts";
 
 /** How the queue treats a message when it is full or superseded. */

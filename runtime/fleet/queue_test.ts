@@ -1,8 +1,8 @@
 /** The durable offline queue on a real Deno KV file. */
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../lib/log.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, QueueError } from "./queue.ts";
-import { removeDir } from "./test_kit.ts";
+import { removeDir } from "../testing/fleet_kit.ts";
 
 const text = (s: string) => () => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);

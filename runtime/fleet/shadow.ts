@@ -12,7 +12,7 @@
 import { ConfigError } from "../config/validate.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { redactConfig } from "./redact.ts";
 import type { ConfigReported, Json } from "./schema.ts";
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "../testing/assert.ts";
-import { mountTmpfs } from "../storage/tmpfs_fixture.ts";
+import { mountTmpfs } from "../testing/tmpfs.ts";
 import {
   type BusMessage,
   GstState,

@@ -7,7 +7,7 @@ import { listDisks } from "../fingerprint/disks.ts";
 import { type SmartctlRunner, systemSmartctl } from "../fingerprint/smartctl.ts";
 import type { CameraStatus } from "../recorder/supervisor/camera_status.ts";
 import { type DiskSpace, diskSpace as realDiskSpace } from "../storage/disk_space.ts";
-import { type SoftwareVersion, softwareVersion } from "../version.ts";
+import { type SoftwareVersion, softwareVersion } from "../lib/version.ts";
 import {
   cpuUse,
   parseLoadavg,

@@ -1,8 +1,8 @@
 import { EMPTY_STATS } from "../recorder/supervisor/camera_stats.ts";
 import type { CameraStatus } from "../recorder/supervisor/camera_status.ts";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
-import { softwareVersion } from "../version.ts";
-import { fixtureHealth } from "./fixture_health.ts";
+import { softwareVersion } from "../lib/version.ts";
+import { fixtureHealth } from "./health_fixture.ts";
 import { collectHealth, decodeThrottled } from "./mod.ts";
 
 Deno.test("rpi4 fixture: uptime, load, CPU from two /proc/stat readings, memory, temperature, throttling", async () => {

@@ -18,4 +18,4 @@ export { cpuUse, parseLoadavg, parseMeminfo, parseProcStat, parseUptime } from "
 export { cpuTemperature, readTemperatures } from "./thermal.ts";
 export { decodeThrottled, systemVcgencmd, type VcgencmdRunner } from "./throttle.ts";
 export { parseSmartHealth, SMART_ARGS } from "./smart.ts";
-export type { SoftwareVersion } from "../version.ts";
+export type { SoftwareVersion } from "../lib/version.ts";

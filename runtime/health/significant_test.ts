@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { fixtureHealth } from "./fixture_health.ts";
+import { fixtureHealth } from "./health_fixture.ts";
 import { type Health, significantChange } from "./mod.ts";
 
 const none = {

@@ -3,7 +3,7 @@
  * fleet link imports them; docs/fleet-data.md describes every field with its unit and source.
  */
 import type { CameraState } from "../recorder/supervisor/camera_status.ts";
-import type { SoftwareVersion } from "../version.ts";
+import type { SoftwareVersion } from "../lib/version.ts";
 
 export interface LoadAverage {
   /** Runnable + uninterruptible tasks averaged over 1, 5 and 15 minutes (`/proc/loadavg`). */

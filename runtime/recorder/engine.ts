@@ -8,7 +8,7 @@
  */
 import type { CameraConfig, RemuxEngine } from "../config/types.ts";
 import type { VideoPlan } from "../board/mod.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import type { SegmentIndex, SegmentRecord } from "../storage/mod.ts";
 import type { CameraStats } from "./supervisor/camera_stats.ts";
 import type { KeyframeTap } from "./snapshot.ts";

@@ -2,11 +2,11 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { ffprobe } from "../testing/ffprobe.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { validateConfig } from "../config/mod.ts";
-import { memoryLogger } from "../log.ts";
+import { memoryLogger } from "../lib/log.ts";
 import { incomingDir, indexPath, SegmentIndex } from "../storage/mod.ts";
 import { CameraSupervisor, type SupervisorContext } from "./mod.ts";
 import { ensureWritable } from "../storage/mod.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 
 /** What the daemon gives a supervisor, for an H.265 camera recorded as it comes. */
 function context(dir: string, index: SegmentIndex, log: Logger): SupervisorContext {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { diskSpace, DiskSpaceError, isDiskFull } from "./disk_space.ts";
-import { mountTmpfs } from "./tmpfs_fixture.ts";
+import { mountTmpfs } from "../testing/tmpfs.ts";
 
 /** `df -B1 --output=size,used,avail PATH`, in bytes. */
 async function df(path: string): Promise<{ size: number; used: number; avail: number }> {

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { StorageUnavailableError } from "./data_dir.ts";
 import { checkMount, type MountStatus, parseMountinfo, requireMounted } from "./mount_guard.ts";
-import { mountTmpfs } from "./tmpfs_fixture.ts";
+import { mountTmpfs } from "../testing/tmpfs.ts";
 
 const ROOT_LINE = "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard";
 const escape = (path: string) => path.replaceAll(" ", "\\040");

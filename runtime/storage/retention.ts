@@ -5,7 +5,7 @@
  * too); a file that cannot be deleted keeps its row and is tried again next sweep. Each sweep
  * that deleted or failed something, or is still short of space, adds a "retention" event.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../lib/log.ts";
 import { type DiskSpace, diskSpace as statvfsDiskSpace } from "./disk_space.ts";
 import type { IndexedSegment } from "./index_rows.ts";
 import {

@@ -6,7 +6,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { type DiskSpace, diskSpace, isDiskFull } from "./disk_space.ts";
 import { runRetention, sweepRetention } from "./retention.ts";
 import { dataFolder, MIN, NOW, policy } from "./retention_fixture.ts";
-import { mountTmpfs } from "./tmpfs_fixture.ts";
+import { mountTmpfs } from "../testing/tmpfs.ts";
 
 const MiB = 2 ** 20;
 

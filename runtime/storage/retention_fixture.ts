@@ -1,5 +1,5 @@
 /** Test helpers for retention: a real data folder and index, real segment files. */
-import { createLogger } from "../log.ts";
+import { createLogger } from "../lib/log.ts";
 import { segmentRelativePath } from "./layout.ts";
 import type { RetentionDeps, RetentionPolicy } from "./retention.ts";
 import { SegmentIndex } from "./segment_index.ts";

@@ -3,8 +3,8 @@
  * status polling, a second reader of the index, and clean teardown.
  */
 import { validateConfig } from "../config/mod.ts";
-import { type Daemon, type DaemonDeps, startDaemon } from "../daemon.ts";
-import { memoryLogger } from "../log.ts";
+import { type Daemon, type DaemonDeps, startDaemon } from "../app/daemon.ts";
+import { memoryLogger } from "../lib/log.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { indexPath, SegmentIndex } from "../storage/mod.ts";
 

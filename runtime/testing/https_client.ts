@@ -3,7 +3,7 @@
  * `<dataDir>/tls/cert.pem` for a daemon in another process) and nothing else. Dispose it to
  * close the client (--trace-leaks counts it).
  */
-import type { Daemon } from "../daemon.ts";
+import type { Daemon } from "../app/daemon.ts";
 
 export interface DaemonHttps extends Disposable {
   /** "https://127.0.0.1:<port>" */

@@ -5,7 +5,7 @@ import { startVirtualCamera } from "../../../hw-tests/sim/virtual_camera.ts";
 import { makeTestStream, startScriptServer } from "../../../hw-tests/sim/rtsp_script_server.ts";
 import { validateConfig } from "../../config/mod.ts";
 import type { CameraConfig } from "../../config/types.ts";
-import { type Logger, memoryLogger } from "../../log.ts";
+import { type Logger, memoryLogger } from "../../lib/log.ts";
 import {
   ensureWritable,
   incomingDir,

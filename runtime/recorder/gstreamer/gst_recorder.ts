@@ -6,7 +6,7 @@
  */
 import type { CameraConfig } from "../../config/types.ts";
 import { type BusMessage, noSpaceLeft, Pipeline } from "../../gst/mod.ts";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import {
   incomingPattern,
   newRunId,

@@ -5,7 +5,7 @@
  */
 import type { CameraConfig, NvrConfig } from "../../config/types.ts";
 import type { VideoPlan } from "../../board/mod.ts";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import type { SegmentIndex } from "../../storage/mod.ts";
 import type { CameraStatus } from "./camera_status.ts";
 import { CameraSupervisor, type SupervisorOptions } from "./supervisor.ts";

@@ -4,7 +4,7 @@
  * indexed (with an event saying so). A file that is not an MP4 at all is moved aside to
  * `.quarantine/` and reported, never deleted.
  */
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import {
   cameraDir,
   incomingDir,

@@ -3,7 +3,7 @@ import { accessUnits, encodeTestStream } from "../../testing/encode_fixture.ts";
 import { parameterSetKind } from "../../media/codec/h26x.ts";
 import { initSegment, mediaFragment } from "../../media/fmp4/writer.ts";
 import { concat } from "../../std/bytes/concat.ts";
-import { createLogger } from "../../log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { incomingDir, SegmentIndex } from "../../storage/mod.ts";
 import { salvageIncoming } from "./salvage.ts";
 

@@ -8,7 +8,7 @@
  * camera up/down as events. Other cameras are never touched.
  */
 import type { CameraConfig, RemuxEngine } from "../../config/types.ts";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { isDiskFull } from "../../storage/mod.ts";
 import type { CameraState, CameraStatus } from "./camera_status.ts";

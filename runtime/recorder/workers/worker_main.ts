@@ -4,7 +4,7 @@
  * never the API, the fleet link or other cameras. Speaks worker_protocol.ts over stdin/stdout;
  * logs go to stderr as JSON lines. Exits when its stdin closes (the daemon is gone) or on SIGTERM.
  */
-import { createLogger } from "../../log.ts";
+import { createLogger } from "../../lib/log.ts";
 import { storageAccess } from "../../storage/mod.ts";
 import { RecorderSet } from "../supervisor/recorder_set.ts";
 import { encodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";

@@ -4,7 +4,7 @@
  * cameras notice. It relays status, snapshots and "disk full" between workers and the daemon.
  */
 import type { NvrConfig } from "../../config/types.ts";
-import type { Logger } from "../../log.ts";
+import type { Logger } from "../../lib/log.ts";
 import { sleep } from "../../lib/sleep.ts";
 import type { CameraStatus } from "../supervisor/camera_status.ts";
 import { EMPTY_STATS } from "../supervisor/camera_stats.ts";

@@ -3,14 +3,14 @@
  * reports (fingerprint, health with the recorders' stats, events from the index), and what it
  * obeys (restart a camera, snapshot, apply a configuration). The link itself is runtime/fleet/.
  */
-import type { NvrConfig } from "./config/types.ts";
-import type { Logger } from "./log.ts";
-import { type EventKind, type FleetLink, type Json, startFleetLink } from "./fleet/mod.ts";
-import { collectFingerprint, type FingerprintSources } from "./fingerprint/mod.ts";
-import { collectHealth, significantChange } from "./health/mod.ts";
-import type { Recorders } from "./recorder/mod.ts";
-import type { StorageAccess } from "./storage/mod.ts";
-import { softwareVersion } from "./version.ts";
+import type { NvrConfig } from "../config/types.ts";
+import type { Logger } from "../lib/log.ts";
+import { type EventKind, type FleetLink, type Json, startFleetLink } from "../fleet/mod.ts";
+import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
+import { collectHealth, significantChange } from "../health/mod.ts";
+import type { Recorders } from "../recorder/mod.ts";
+import type { StorageAccess } from "../storage/mod.ts";
+import { softwareVersion } from "../lib/version.ts";
 
 export interface FleetWiringDeps {
   readonly config: NvrConfig;

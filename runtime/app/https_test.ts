@@ -2,12 +2,12 @@
  * The LAN listener of the real daemon: HTTPS by default with the box's own certificate, plain
  * HTTP only redirecting, the certificate kept across restarts and reported to the fleet.
  */
-import { assert, assertEquals, assertMatch } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { daemonHttps } from "./testing/https_client.ts";
-import { Mosquitto } from "./testing/mosquitto.ts";
-import { CloudClient } from "./fleet/test_kit.ts";
-import { fingerprintPem } from "./tls/self_signed.ts";
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { daemonHttps } from "../testing/https_client.ts";
+import { Mosquitto } from "../testing/mosquitto.ts";
+import { CloudClient } from "../testing/fleet_kit.ts";
+import { fingerprintPem } from "../tls/self_signed.ts";
 
 const json = (body: unknown): RequestInit => ({
   method: "POST",

@@ -3,11 +3,11 @@
  * birth, fingerprint, health with the camera's stats, events, and commands that reach the
  * recorders (restart, snapshot, apply-config, a rejected config).
  */
-import { assert, assertEquals, assertMatch } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { Mosquitto } from "./testing/mosquitto.ts";
-import { CloudClient } from "./fleet/test_kit.ts";
-import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { Mosquitto } from "../testing/mosquitto.ts";
+import { CloudClient } from "../testing/fleet_kit.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 

@@ -1,10 +1,10 @@
-import { assert, assertEquals, assertMatch } from "./testing/assert.ts";
-import { validateConfig } from "./config/mod.ts";
-import { memoryLogger } from "./log.ts";
+import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
+import { validateConfig } from "../config/mod.ts";
+import { memoryLogger } from "../lib/log.ts";
 import { type Daemon, startDaemon } from "./daemon.ts";
-import type { CameraStatus } from "./recorder/mod.ts";
-import { freePort } from "../hw-tests/sim/ports.ts";
-import { daemonHttps } from "./testing/https_client.ts";
+import type { CameraStatus } from "../recorder/mod.ts";
+import { freePort } from "../../hw-tests/sim/ports.ts";
+import { daemonHttps } from "../testing/https_client.ts";
 
 async function waitFor(
   daemon: Daemon,

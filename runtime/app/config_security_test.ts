@@ -3,11 +3,11 @@
  * real Mosquitto and a real config file: local changes reach the fleet, a fleet apply keeps the
  * keys it may not change, and every file with secrets is its owner's only.
  */
-import { assert, assertEquals } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { Mosquitto } from "./testing/mosquitto.ts";
-import { CloudClient } from "./fleet/test_kit.ts";
-import { validateConfig } from "./config/mod.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { Mosquitto } from "../testing/mosquitto.ts";
+import { CloudClient } from "../testing/fleet_kit.ts";
+import { validateConfig } from "../config/mod.ts";
 
 const mode = async (path: string) => (await Deno.stat(path)).mode! & 0o777;
 

@@ -3,13 +3,13 @@
  * allows; a licence for this box unlocks them at once; a tampered or foreign one is refused and
  * the installed one stays.
  */
-import { assert, assertEquals, assertMatch, assertRejects } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
-import { generateLicenceKeyPair, signLicence } from "./licence/mod.ts";
-import { collectFingerprint, fingerprintHash } from "./fingerprint/mod.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { generateLicenceKeyPair, signLicence } from "../licence/mod.ts";
+import { collectFingerprint, fingerprintHash } from "../fingerprint/mod.ts";
 import { LicenceRejectedError, loadLicencePolicy } from "./licence_keeper.ts";
-import { memoryLogger } from "./log.ts";
+import { memoryLogger } from "../lib/log.ts";
 
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 

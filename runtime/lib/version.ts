@@ -35,7 +35,7 @@ async function systemGit(args: readonly string[]): Promise<string | null> {
   try {
     const out = await new Deno.Command("git", {
       args: [...args],
-      cwd: new URL("..", import.meta.url).pathname,
+      cwd: new URL("../..", import.meta.url).pathname,
       stdin: "null",
       stdout: "piped",
       stderr: "null",
@@ -67,7 +67,7 @@ async function readBuildInfo(
 /** The version, the commit and where it came from. Never throws. */
 export async function softwareVersion(sources: VersionSources = {}): Promise<SoftwareVersion> {
   const deno = Deno.version.deno;
-  const path = sources.buildInfoPath ?? new URL("./build_info.json", import.meta.url).pathname;
+  const path = sources.buildInfoPath ?? new URL("../build_info.json", import.meta.url).pathname;
   const built = await readBuildInfo(path);
   if (built !== null) {
     return {

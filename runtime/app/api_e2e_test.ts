@@ -2,10 +2,10 @@
  * The local API of the real daemon over a real socket: first-run setup, login with a cookie and
  * CSRF token, cameras and recordings for someone allowed to see them, nothing for anyone else.
  */
-import { assert, assertEquals } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
-import { daemonHttps } from "./testing/https_client.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { daemonHttps } from "../testing/https_client.ts";
 
 const small = { codec: "h265", width: 320, height: 240, fps: 15 } as const;
 

@@ -1,5 +1,5 @@
 /** Test support: a health sample of a fixture box under runtime/fingerprint/testdata/<board>/. */
-import { fixtureRoot, fixtureSources } from "../fingerprint/fixture_sources.ts";
+import { fixtureRoot, fixtureSources } from "../fingerprint/sources_fixture.ts";
 import { collectHealth, type HealthSources } from "./collect.ts";
 import type { Health } from "./types.ts";
 

@@ -6,9 +6,9 @@
 import type { Hono } from "hono";
 import { AuditLog } from "../audit/audit_log.ts";
 import { UserStore } from "../users/user_store.ts";
-import { createApp } from "./app.ts";
+import { createApp } from "../api/app.ts";
 import { DEFAULT_CONFIG } from "../config/mod.ts";
-import type { AuthDeps } from "./auth_context.ts";
+import type { AuthDeps } from "../api/auth_context.ts";
 import type { ScryptParams } from "../users/password.ts";
 import { SetupCode } from "../users/setup_code.ts";
 

@@ -5,15 +5,15 @@
  * read-only keys file (licence.keysFile), never from the configuration the fleet or the API can
  * change. With no keys file, licensing is off: every camera records and no status is reported.
  */
-import type { LicenceConfig, LicencePolicy } from "./config/types.ts";
-import { ConfigError, validateLicencePolicy } from "./config/validate.ts";
-import type { Logger } from "./log.ts";
+import type { LicenceConfig, LicencePolicy } from "../config/types.ts";
+import { ConfigError, validateLicencePolicy } from "../config/validate.ts";
+import type { Logger } from "../lib/log.ts";
 import {
   type CameraLimit,
   enforceCameraLimit,
   type LicenceStatus,
   verifyLicence,
-} from "./licence/mod.ts";
+} from "../licence/mod.ts";
 
 export class LicenceRejectedError extends Error {
   constructor(reason: string) {

@@ -3,15 +3,15 @@
  * proxy that can cut the link's connection abruptly, and link dependencies whose injected hooks
  * record their calls. Used by *_test.ts and bench/fleet.ts only.
  */
-// @ts-types="./mqtt_types.d.ts"
+// @ts-types="../fleet/mqtt_types.d.ts"
 import mqtt from "npm:mqtt@5.16.0";
-import type { IClientOptions, MqttClient } from "./mqtt_types.d.ts";
+import type { IClientOptions, MqttClient } from "../fleet/mqtt_types.d.ts";
 import { Buffer } from "node:buffer";
 import { validateConfig } from "../config/validate.ts";
 import type { NvrConfig } from "../config/types.ts";
-import { memoryLogger } from "../log.ts";
-import type { FleetLinkDeps } from "./link.ts";
-import type { HealthData, Json } from "./schema.ts";
+import { memoryLogger } from "../lib/log.ts";
+import type { FleetLinkDeps } from "../fleet/link.ts";
+import type { HealthData, Json } from "../fleet/schema.ts";
 
 export interface Received {
   readonly topic: string;

@@ -2,13 +2,13 @@
  * The daemon as a value: started from a validated config, stopped in reverse order. main.ts
  * wires it to the process (arguments, environment, signals); tests start it in-process.
  */
-import type { CameraConfig, NvrConfig } from "./config/types.ts";
-import { ConfigStore } from "./config/store.ts";
-import { keepLocked } from "./config/remote_keys.ts";
-import type { Logger } from "./log.ts";
-import { createApp } from "./api/app.ts";
-import { listenerCertificate, serveRedirect, splitListen } from "./api/listener.ts";
-import { cachedOwnNames } from "./api/own_names.ts";
+import type { CameraConfig, NvrConfig } from "../config/types.ts";
+import { ConfigStore } from "../config/store.ts";
+import { keepLocked } from "../config/remote_keys.ts";
+import type { Logger } from "../lib/log.ts";
+import { createApp } from "../api/app.ts";
+import { listenerCertificate, serveRedirect, splitListen } from "../api/listener.ts";
+import { cachedOwnNames } from "../api/own_names.ts";
 import {
   type BoardInfo,
   type BoardProfile,
@@ -17,9 +17,9 @@ import {
   GstRegistry,
   loadProfile,
   type VideoPlan,
-} from "./board/mod.ts";
-import { chooseEngine } from "./recorder/engine.ts";
-import { planSource, readSourceFormats } from "./recorder/source.ts";
+} from "../board/mod.ts";
+import { chooseEngine } from "../recorder/engine.ts";
+import { planSource, readSourceFormats } from "../recorder/source.ts";
 import {
   type CameraStatus,
   groupCameras,
@@ -28,27 +28,27 @@ import {
   RecorderSet,
   type SupervisorOptions,
   WorkerPool,
-} from "./recorder/mod.ts";
-import { ownerOnly } from "./storage/data_dir.ts";
+} from "../recorder/mod.ts";
+import { ownerOnly } from "../storage/data_dir.ts";
 import {
   keepReserve,
   retentionPolicy,
   runRetention,
   type StorageAccess,
   storageAccess,
-} from "./storage/mod.ts";
+} from "../storage/mod.ts";
 
 /** How often an unavailable users database is tried again, and sessions/audit are pruned. */
 const PEOPLE_RETRY_MS = 30_000;
-import type { FleetLink } from "./fleet/mod.ts";
-import type { FingerprintSources } from "./fingerprint/mod.ts";
+import type { FleetLink } from "../fleet/mod.ts";
+import type { FingerprintSources } from "../fingerprint/mod.ts";
 import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
-import { collectFingerprint, deriveDeviceId, fingerprintHash } from "./fingerprint/mod.ts";
+import { collectFingerprint, deriveDeviceId, fingerprintHash } from "../fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
-import { UserStore } from "./users/user_store.ts";
-import { SETUP_CODE_FILE, SetupCode } from "./users/setup_code.ts";
-import { collectHealth } from "./health/mod.ts";
-import { AuditLog } from "./audit/audit_log.ts";
+import { UserStore } from "../users/user_store.ts";
+import { SETUP_CODE_FILE, SetupCode } from "../users/setup_code.ts";
+import { collectHealth } from "../health/mod.ts";
+import { AuditLog } from "../audit/audit_log.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */

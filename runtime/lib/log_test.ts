@@ -1,4 +1,4 @@
-import { assertEquals } from "./testing/assert.ts";
+import { assertEquals } from "../testing/assert.ts";
 import { createLogger } from "./log.ts";
 
 Deno.test("log lines are JSON with level, module and fields; below-level lines are dropped", () => {

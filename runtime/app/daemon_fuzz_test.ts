@@ -5,12 +5,12 @@
  * anonymous. Afterwards the daemon still answers, every command got exactly one result, and
  * nothing changed: the config file byte for byte, users, contacts, cameras, the config version.
  */
-import { assert, assertEquals } from "./testing/assert.ts";
-import { startHarness } from "./testing/daemon_harness.ts";
-import { Fuzzer, type FuzzPayload } from "./testing/fuzz.ts";
-import { Mosquitto } from "./testing/mosquitto.ts";
-import { CloudClient } from "./fleet/test_kit.ts";
-import { type DaemonHttps, daemonHttps } from "./testing/https_client.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { Fuzzer, type FuzzPayload } from "../testing/fuzz.ts";
+import { Mosquitto } from "../testing/mosquitto.ts";
+import { CloudClient } from "../testing/fleet_kit.ts";
+import { type DaemonHttps, daemonHttps } from "../testing/https_client.ts";
 
 /** The seed; a failure names it, so the same payloads can be sent again. */
 const SEED = 20261212;
