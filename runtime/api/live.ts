@@ -8,6 +8,7 @@ import type { Context, Hono } from "hono";
 import { Pipeline } from "../gst/mod.ts";
 import type { Element } from "../gst/element.ts";
 import { ApiError } from "./errors.ts";
+import { redactUrl } from "../lib/redact_url.ts";
 
 export interface LiveDeps {
   /** The camera id from the path, checked: exists and this user may see it (else it throws). */
@@ -70,18 +71,6 @@ export function liveLaunch(subUrl: string): string {
   return `rtspsrc location=${location} protocols=tcp latency=100 ! rtph264depay ! ` +
     "h264parse config-interval=-1 ! mp4mux fragment-duration=500 streamable=true ! " +
     "appsink name=out sync=false max-buffers=50 drop=false";
-}
-
-/** A URL without its user and password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    return u.toString();
-  } catch {
-    return "(not a URL)";
-  }
 }
 
 /**

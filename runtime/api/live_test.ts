@@ -4,7 +4,8 @@ import { EMPTY_STATS } from "../recorder/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { SegmentIndex } from "../storage/mod.ts";
 import { withApi } from "../testing/auth_app.ts";
-import { liveLaunch, LiveViewerLimit, redactUrl } from "./live.ts";
+import { liveLaunch, LiveViewerLimit } from "./live.ts";
+import { REDACTED, redactUrl } from "../lib/redact_url.ts";
 import { createRecordingsApp } from "./recordings.ts";
 import { concat } from "../std/bytes/concat.ts";
 
@@ -142,7 +143,8 @@ Deno.test("live.mp4: 503 naming the sub-stream when it cannot be opened", async 
     const res = await app.request("/cameras/cam1/live.mp4");
     assertEquals(res.status, 503);
     const text = await res.text();
-    assertMatch(text, new RegExp(`rtsp://127\\.0\\.0\\.1:${port}/sub`));
+    // Named as redactUrl shows it (the user kept, the password replaced by the marker).
+    assertMatch(text, new RegExp(`rtsp://admin:\\*{3}redacted\\*{3}@127\\.0\\.0\\.1:${port}/sub`));
     assert(!text.includes("secret"), text);
     assertEquals(limit.viewers(), 0);
   } finally {
@@ -161,7 +163,8 @@ Deno.test("live.mp4: anonymous requests are refused with 401", async () => {
 
 Deno.test("live helpers: quoted launch location, redacted URL, viewer limits", () => {
   assertMatch(liveLaunch('rtsp://h/a"b'), /location="rtsp:\/\/h\/a\\"b"/);
-  assertEquals(redactUrl("rtsp://u:p@h:554/sub"), "rtsp://h:554/sub");
+  // The one redactUrl (lib/redact_url.ts): no password in what a viewer's error shows.
+  assertEquals(redactUrl("rtsp://u:p@h:554/sub"), `rtsp://u:${REDACTED}@h:554/sub`);
   const limit = new LiveViewerLimit(2, 3);
   const a = limit.acquire("a")!;
   assert(limit.acquire("a") !== null);

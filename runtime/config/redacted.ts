@@ -1,5 +1,6 @@
-/** The marker that stands for a secret in every configuration shown outside the box. */
-export const REDACTED = "***redacted***";
+import { REDACTED } from "../lib/redact_url.ts";
+
+export { REDACTED };
 
 /**
  * Paths (as config keys, e.g. "cameras[0].password") of every string holding the marker, in

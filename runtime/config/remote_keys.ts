@@ -10,6 +10,9 @@
 import type { NvrConfig } from "./types.ts";
 import { ConfigError, DEFAULT_CONFIG, validateConfig } from "./validate.ts";
 import { REDACTED, redactedKeys } from "./redacted.ts";
+import { redactUrl } from "../lib/redact_url.ts";
+
+export { redactUrl };
 
 /** Keys the fleet and the local API may change, each with why it is safe to. */
 export const REMOTE_KEYS: Readonly<Record<string, string>> = {
@@ -143,18 +146,6 @@ function restoreCameraSecrets(cam: unknown, current: NvrConfig): unknown {
     c.url = before.url;
   }
   return c;
-}
-
-/** The password in a URL's userinfo replaced by REDACTED; other URLs as they are. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === "") return url;
-    parsed.password = REDACTED;
-    return parsed.href;
-  } catch {
-    return url;
-  }
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -5,7 +5,7 @@
  */
 import type { NvrConfig } from "../config/types.ts";
 import { REDACTED, redactedKeys } from "../config/redacted.ts";
-import { redactUrl } from "../config/remote_keys.ts";
+import { redactUrl } from "../lib/redact_url.ts";
 import type { Json } from "./schema.ts";
 
 export { REDACTED, redactedKeys, redactUrl };

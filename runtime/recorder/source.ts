@@ -23,6 +23,9 @@ import {
   type VideoPlan,
 } from "../board/mod.ts";
 import { quote } from "./gstreamer/launch_syntax.ts";
+import { redactUrl } from "../lib/redact_url.ts";
+
+export { redactUrl };
 
 /** Name of the source element in every head. */
 export const SOURCE_NAME = "src";
@@ -195,15 +198,4 @@ export function planSource(
     { fallback: board.fallback, camera: camera.id, limits: captureLimits(camera) },
   );
   return { ...plan, capture };
-}
-
-/** The URL with any password replaced, for logs and status. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.href;
-  } catch {
-    return url;
-  }
 }
