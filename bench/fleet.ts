@@ -20,7 +20,7 @@
 import mqtt from "npm:mqtt@5.16.0";
 import { Buffer } from "node:buffer";
 import { validateConfig } from "../runtime/config/validate.ts";
-import { createLogger } from "../runtime/log.ts";
+import { createLogger } from "../runtime/lib/log.ts";
 import { type FleetLink, type FleetLinkDeps, startFleetLink } from "../runtime/fleet/link.ts";
 import { Mosquitto } from "../runtime/testing/mosquitto.ts";
 import { clockTicksPerSecond, readProc } from "./proc_stats.ts";

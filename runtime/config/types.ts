@@ -1,8 +1,10 @@
 /** The validated configuration. Pure types: every other module reads these, none writes them. */
+import type { VideoCodec } from "../media/codec/types.ts";
 
+/** The one VideoCodec (media/codec/types.ts): what a camera sends. */
+export type { VideoCodec };
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type RtspTransport = "tcp" | "udp";
-export type VideoCodec = "h265" | "h264";
 
 export interface CameraConfig {
   /** Short id used in paths, topics and logs: letters, digits, '-' and '_', at most 32. */
