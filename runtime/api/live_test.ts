@@ -4,7 +4,7 @@ import { EMPTY_STATS } from "../recorder/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { SegmentIndex } from "../storage/mod.ts";
 import { withApi } from "../testing/auth_app.ts";
-import { liveLaunch, LiveViewerLimit } from "./live.ts";
+import { liveLaunch, LiveViewerLimit } from "../playback/live_stream.ts";
 import { REDACTED, redactUrl } from "../lib/redact_url.ts";
 import { createRecordingsApp } from "./recordings.ts";
 import { concat } from "../std/bytes/concat.ts";

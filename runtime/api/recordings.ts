@@ -12,7 +12,7 @@ import {
   type SegmentIndex,
   withReserve,
 } from "../storage/mod.ts";
-import { ClipExportError, exportClip, ExportLimit, releasing } from "./clip_export.ts";
+import { ClipExportError, exportClip, ExportLimit, releasing } from "../playback/export.ts";
 import { errorBody, jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 

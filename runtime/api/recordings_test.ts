@@ -5,7 +5,7 @@ import { SegmentIndex } from "../storage/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { EMPTY_STATS } from "../recorder/mod.ts";
 import { type CameraAccess, createRecordingsApp } from "./recordings.ts";
-import { ExportLimit } from "./clip_export.ts";
+import { ExportLimit } from "../playback/export.ts";
 
 /** POST /recordings/export: locks the range and answers the one-use URL of the clip. */
 function askExport(
