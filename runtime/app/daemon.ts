@@ -29,7 +29,7 @@ import {
   type SupervisorOptions,
   WorkerPool,
 } from "../recorder/mod.ts";
-import { ownerOnly } from "../storage/data_dir.ts";
+import { ownerOnly, restrictMode } from "../storage/data_dir.ts";
 import {
   keepReserve,
   retentionPolicy,
@@ -239,6 +239,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
    * (store.ts: one lock around read-modify-write), so a restart keeps it.
    */
   const store = new ConfigStore(deps.configPath ?? null, config);
+  if (deps.configPath) {
+    // It holds camera and broker passwords: the daemon's user only, also for a file made by hand.
+    await restrictMode(deps.configPath, 0o600).then((changed) => {
+      if (changed) {
+        log.warn("config file was readable by others; now 0600", { path: deps.configPath });
+      }
+    }, (err) => log.warn("config file mode not checked", { path: deps.configPath, err }));
+  }
   const takeEffect = async (next: NvrConfig) => {
     current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
     await rebuild();

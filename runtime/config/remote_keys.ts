@@ -142,8 +142,11 @@ function restoreCameraSecrets(cam: unknown, current: NvrConfig): unknown {
   const before = current.cameras.find((x) => x.id === c.id);
   if (!before) return c;
   if (c.password === REDACTED && before.password !== null) c.password = before.password;
-  if (typeof c.url === "string" && c.url !== before.url && c.url === redactUrl(before.url)) {
-    c.url = before.url;
+  for (const key of ["url", "subUrl"] as const) {
+    const was = before[key];
+    if (typeof c[key] === "string" && was && c[key] !== was && c[key] === redactUrl(was)) {
+      c[key] = was;
+    }
   }
   return c;
 }

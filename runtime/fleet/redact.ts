@@ -19,6 +19,7 @@ export function redactConfig(config: NvrConfig): Json {
   for (const camera of json.cameras as Record<string, Json>[]) {
     if (camera.password !== null) camera.password = REDACTED;
     if (typeof camera.url === "string") camera.url = redactUrl(camera.url);
+    if (typeof camera.subUrl === "string") camera.subUrl = redactUrl(camera.subUrl);
   }
   return json;
 }

@@ -21,6 +21,7 @@ export async function ensureWritable(dataDir: string): Promise<void> {
   try {
     // 0700: recordings, users, the audit log and the fleet queue are the owner's only.
     await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await restrictMode(dataDir, 0o700); // one made before this version, or by hand
     const probe = `${dataDir}/.write-probe-${crypto.randomUUID()}`;
     await Deno.writeTextFile(probe, "ok");
     await Deno.remove(probe);
@@ -49,4 +50,16 @@ export async function ownerOnly(path: string): Promise<void> {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
+}
+
+/**
+ * Takes group and other permissions off `path` (to `mode`) when it has any and belongs to this
+ * process's user; returns whether it changed. A config file or data folder made by hand, or by an
+ * older version, is tightened at start instead of staying readable by everyone.
+ */
+export async function restrictMode(path: string, mode: 0o600 | 0o700): Promise<boolean> {
+  const stat = await Deno.stat(path);
+  if (stat.mode === null || (stat.mode & 0o077) === 0 || stat.uid !== Deno.uid()) return false;
+  await Deno.chmod(path, mode);
+  return true;
 }

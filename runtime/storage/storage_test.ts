@@ -5,6 +5,7 @@ import {
   segmentRelativePath,
   StorageUnavailableError,
 } from "./mod.ts";
+import { restrictMode } from "./data_dir.ts";
 
 Deno.test("segment paths are by camera, UTC date and hour", () => {
   assertEquals(
@@ -49,6 +50,25 @@ Deno.test("a data folder that cannot be written gives one clear error", async ()
     );
     assertEquals(err.message.startsWith(`Data folder '${dir}/file/data' cannot be used:`), true);
     await ensureWritable(`${dir}/ok`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("file modes: a data folder and a config file readable by others are tightened", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const data = `${dir}/data`;
+    await Deno.mkdir(data, { mode: 0o755 });
+    await Deno.chmod(data, 0o755); // the umask may have taken bits off
+    await ensureWritable(data);
+    assertEquals((await Deno.stat(data)).mode! & 0o777, 0o700);
+    const config = `${dir}/config.json`;
+    await Deno.writeTextFile(config, "{}");
+    await Deno.chmod(config, 0o644);
+    assertEquals(await restrictMode(config, 0o600), true);
+    assertEquals((await Deno.stat(config)).mode! & 0o777, 0o600);
+    assertEquals(await restrictMode(config, 0o600), false, "already 0600: left alone");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
