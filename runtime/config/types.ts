@@ -1,9 +1,9 @@
 /** The validated configuration. Pure types: every other module reads these, none writes them. */
 import type { VideoCodec } from "../media/codec/types.ts";
+import type { LogLevel } from "../lib/log.ts";
 
 /** The one VideoCodec (media/codec/types.ts): what a camera sends. */
-export type { VideoCodec };
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export type { LogLevel, VideoCodec };
 export type RtspTransport = "tcp" | "udp";
 
 export interface CameraConfig {

@@ -2,7 +2,8 @@
  * Structured logs: one JSON object a line, with ts, level, module, msg and any fields (camera,
  * error...). Loggers are values passed in, never module globals; `child()` adds fixed fields.
  */
-import type { LogLevel } from "../config/types.ts";
+/** Lowest level written (config `log.level`). */
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
