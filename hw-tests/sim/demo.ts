@@ -73,10 +73,10 @@ async function showSetupCode(): Promise<void> {
   }
   try {
     const code = (await Deno.readTextFile(`${DEMO_DIR}/data/setup-code`)).trim();
-    say(`open http://127.0.0.1:8080/ and set up with the setup code: ${code}`);
+    say(`open https://127.0.0.1:8080/ and set up with the setup code: ${code}`);
     say(`(it is also in ${DEMO_DIR}/data/setup-code until setup is done)`);
   } catch {
-    say("already set up: log in at http://127.0.0.1:8080/ (no setup code needed)");
+    say("already set up: log in at https://127.0.0.1:8080/ (no setup code needed)");
   }
 }
 
