@@ -54,6 +54,13 @@ export interface SweepResult {
 export interface RetentionLoop {
   /** Sweeps now, or right after the sweep in progress; resolves when done. Never rejects. */
   trigger(): Promise<SweepResult>;
+  /**
+   * A segment was just indexed: when recordings are over `storage.maxBytes`, sweep now rather
+   * than at the next timed sweep, so they stay within the budget plus about one segment per
+   * camera (the timed sweep alone let a minute of the box's whole bitrate through). Cheap: one
+   * read of the index's per-camera running totals. Never throws.
+   */
+  segmentClosed(): void;
   /** Resolves when the loop has stopped after the signal aborted. */
   readonly done: Promise<void>;
 }
@@ -93,7 +100,15 @@ export function runRetention(deps: RetentionDeps, signal: AbortSignal): Retentio
     await queued;
     await current;
   })();
-  return { trigger, done };
+  const segmentClosed = (): void => {
+    const budget = deps.policy.maxBytes;
+    if (budget === null || signal.aborted) return;
+    try {
+      const used = deps.index().totals().reduce((sum, t) => sum + t.bytes, 0);
+      if (used > budget) void trigger();
+    } catch { /* the index is unavailable: the timed sweep reports it */ }
+  };
+  return { trigger, segmentClosed, done };
 }
 
 interface Tally {

@@ -25,6 +25,8 @@ export interface RecorderSetDeps {
   readonly now: () => number;
   /** Frees space after a write failed on a full disk; resolves to the bytes freed. */
   readonly onDiskFull: () => Promise<number>;
+  /** A segment was indexed (the retention loop checks the byte budget). */
+  readonly onSegmentClosed?: () => void;
   readonly supervisor?: SupervisorOptions;
 }
 
@@ -60,6 +62,7 @@ export class RecorderSet implements Recorders {
         stallMs: deps.config.recording.stallSeconds * 1000,
         remux: deps.config.recording.remux,
         onDiskFull: deps.onDiskFull,
+        ...(deps.onSegmentClosed ? { onSegment: () => deps.onSegmentClosed?.() } : {}),
         plan,
         ...(fault === undefined ? {} : { fault }),
       }, deps.supervisor)

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
       send({ type: "disk-full", id });
       return freed;
     },
+    onSegmentClosed: () => send({ type: "segment-closed" }),
   });
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGTERM", stop);

@@ -28,6 +28,8 @@ export interface WorkerPoolDeps {
   readonly config: NvrConfig;
   readonly log: Logger;
   readonly onDiskFull: () => Promise<number>;
+  /** A worker indexed a segment (the retention loop checks the byte budget). */
+  readonly onSegmentClosed?: () => void;
   /** A crash or hang of a worker, for the event log. */
   readonly onWorkerLost?: (cameras: readonly string[], reason: string) => void;
   /** No status line for this long means the worker hangs: it is killed and restarted. */
@@ -274,6 +276,9 @@ class Worker {
       case "snapshot":
         this.#snapshots.get(message.id)?.(message);
         this.#snapshots.delete(message.id);
+        break;
+      case "segment-closed":
+        this.#deps.onSegmentClosed?.();
         break;
       case "disk-full":
         this.#deps.onDiskFull().catch(() => 0).then((freedBytes) =>

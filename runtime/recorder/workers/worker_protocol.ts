@@ -20,7 +20,8 @@ export type FromWorker =
     readonly jpeg?: string;
     readonly error?: string;
   }
-  | { readonly type: "disk-full"; readonly id: number };
+  | { readonly type: "disk-full"; readonly id: number }
+  | { readonly type: "segment-closed" };
 
 /** Splits a byte stream into JSON lines; yields each parsed object, skipping blank lines. */
 export async function* jsonLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
