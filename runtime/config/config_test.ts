@@ -262,6 +262,23 @@ Deno.test("loadConfig: missing file, bad JSON, env overrides", async () => {
   }
 });
 
+Deno.test("loadConfig: a relative storage.dataDir is resolved once, against the working directory", async () => {
+  // The demo's ".demo/data" once reached an export's ffmpeg list, written in a temporary folder,
+  // as a relative path: ffmpeg looked for the segments there and the export failed.
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/relative.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ storage: { dataDir: ".demo/data" } }));
+    assertEquals((await loadConfig(file, {})).storage.dataDir, `${Deno.cwd()}/.demo/data`);
+    assertEquals(
+      (await loadConfig(file, { NVR_DATA_DIR: "rel" })).storage.dataDir,
+      `${Deno.cwd()}/rel`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("configPath: flag beats environment", () => {
   assertEquals(configPath(["--config", "a.json"], { NVR_CONFIG: "b.json" }), "a.json");
   assertEquals(configPath(["--config=c.json"], {}), "c.json");

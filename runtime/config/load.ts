@@ -2,6 +2,7 @@
  * One config pipeline: defaults → file → environment → validate. The file is JSON; the
  * environment overrides the few values that differ between machines of the same image.
  */
+import { resolve } from "node:path";
 import { ConfigError, DEFAULT_CONFIG, validateConfig } from "./validate.ts";
 import type { NvrConfig } from "./types.ts";
 
@@ -24,6 +25,25 @@ export async function loadConfig(
   path: string | null,
   env: Env,
   warn: (message: string) => void = console.error,
+): Promise<NvrConfig> {
+  return absolutePaths(await loadRaw(path, env, warn));
+}
+
+/**
+ * A relative `storage.dataDir` resolved once, against the working directory at start: every
+ * path built from it later (segment files, an export's ffmpeg list written in a temporary
+ * folder, worker processes) then means the same file.
+ */
+function absolutePaths(config: NvrConfig): NvrConfig {
+  const { dataDir } = config.storage;
+  if (dataDir.startsWith("/")) return config;
+  return { ...config, storage: { ...config.storage, dataDir: resolve(Deno.cwd(), dataDir) } };
+}
+
+async function loadRaw(
+  path: string | null,
+  env: Env,
+  warn: (message: string) => void,
 ): Promise<NvrConfig> {
   if (path !== null) {
     try {
