@@ -190,6 +190,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         log,
         now,
         onDiskFull,
+        onSegmentClosed: retention.segmentClosed,
         ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
       })
       : new WorkerPool(
@@ -203,6 +204,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           config: cfg,
           log: log.child({ module: "recorder" }),
           onDiskFull,
+          onSegmentClosed: retention.segmentClosed,
           ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
           onWorkerLost: (cameras, reason) => {
             for (const camera of cameras) {
