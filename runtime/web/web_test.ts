@@ -1,6 +1,6 @@
 /**
- * The LAN web page: its files as served, and the whole page in Debian's Chromium (driven by
- * playwright-core) against the real daemon recording a virtual camera: first-run setup, login,
+ * The LAN web page: its files as served, its modules type-checked, and the whole page in Debian's
+ * Chromium (driven by playwright-core) against the real daemon recording a virtual camera: first-run setup, login,
  * live view that moves, the last hour's timeline (H.264 playback, the H.265 fallback), export, the admin
  * screens (users, audit log, settings), profile delete.
  * Screenshots go to test-artifacts/web/.
@@ -13,6 +13,7 @@ import { createWebApp } from "./mod.ts";
 import { type DaemonHttps, daemonHttps } from "../testing/https_client.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
+const PAGE = new URL("./page/", import.meta.url);
 const ARTIFACTS = new URL("../../test-artifacts/web/", import.meta.url);
 
 Deno.test("web page: files with content types, cache revalidation and a CSP", async () => {
@@ -20,7 +21,8 @@ Deno.test("web page: files with content types, cache revalidation and a CSP", as
   const expected: Record<string, string> = {
     "/": "text/html",
     "/index.html": "text/html",
-    "/app.js": "text/javascript",
+    "/main.js": "text/javascript",
+    "/screens/camera.js": "text/javascript",
     "/style.css": "text/css",
   };
   for (const [path, type] of Object.entries(expected)) {
@@ -39,11 +41,61 @@ Deno.test("web page: files with content types, cache revalidation and a CSP", as
   const html = await (await web.request("/")).text();
   assert(html.includes('name="viewport"'), "a viewport meta for phones");
   assert(!/https?:\/\//.test(html), "no external URL in index.html (no CDN)");
-  const js = await (await web.request("/app.js")).text();
-  // The SVG namespace is a name, not something fetched.
-  const jsUrls = js.replaceAll('"http://www.w3.org/2000/svg"', "");
-  assert(!/https?:\/\//.test(jsUrls), "no external URL in app.js");
+  const modules = await pageModules();
+  assert(modules.length >= 10, `the page's modules: ${modules}`);
+  for (const path of modules) {
+    const res = await web.request(path);
+    assertEquals(res.status, 200, path);
+    assert(res.headers.get("content-type")?.startsWith("text/javascript"), path);
+    const js = await res.text();
+    // The SVG namespace is a name, not something fetched.
+    const jsUrls = js.replaceAll('"http://www.w3.org/2000/svg"', "");
+    assert(!/https?:\/\//.test(jsUrls), `no external URL in ${path}`);
+  }
   assertEquals((await web.request("/nothing")).status, 404);
+  for (const path of ["/mod.ts", "/web_test.ts", "/deno.json", "/page/main.js"]) {
+    assertEquals((await web.request(path)).status, 404, `${path} is not served`);
+  }
+});
+
+/** The URL paths of every module of the page ("/main.js", "/screens/camera.js", …). */
+async function pageModules(): Promise<string[]> {
+  const paths: string[] = [];
+  const walk = async (dir: URL, prefix: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) await walk(new URL(`${entry.name}/`, dir), `${prefix}${entry.name}/`);
+      else if (entry.name.endsWith(".js")) paths.push(`${prefix}${entry.name}`);
+    }
+  };
+  await walk(PAGE, "/");
+  return paths.sort();
+}
+
+Deno.test("web page: every module is type-checked (// @ts-check, DOM types) and passes", async () => {
+  for (const path of await pageModules()) {
+    const text = await Deno.readTextFile(new URL(`.${path}`, PAGE));
+    assert(text.startsWith("// @ts-check\n"), `${path} starts with // @ts-check`);
+  }
+  // `deno check` checks JavaScript files only when they ask for it. The page's own deno.json gives
+  // them the browser's types (DOM) instead of Deno's; the two cannot share one program, so the
+  // root deno.json leaves page/ out of the daemon's check and this checks it on its own.
+  const root = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const own = JSON.parse(await Deno.readTextFile(new URL("deno.json", PAGE)));
+  for (const [key, value] of Object.entries(root.compilerOptions)) {
+    assertEquals(own.compilerOptions[key], value, `page/deno.json compilerOptions.${key}`);
+  }
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--config", "runtime/web/page/deno.json", "runtime/web/page/"],
+    cwd: new URL("../../", import.meta.url),
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const errors = new TextDecoder().decode(stderr);
+  assertEquals(
+    code,
+    0,
+    `deno check --config runtime/web/page/deno.json runtime/web/page/ failed:\n${errors}`,
+  );
 });
 
 const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -416,7 +468,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 async function serveSite(daemon: DaemonHttps): Promise<AsyncDisposable & { url: string }> {
   const daemonBase = daemon.base;
-  const probe = await daemon.fetch("/app.js");
+  const probe = await daemon.fetch("/main.js");
   await probe.body?.cancel();
   if (probe.ok) return { url: `${daemonBase}/`, [Symbol.asyncDispose]: async () => {} };
   const web = createWebApp();

@@ -1,0 +1,69 @@
+// @ts-check
+// The camera grid: every camera the user may see, live, with its state and figures (polled).
+
+import { api } from "../api.js";
+import { h, onLeave, show } from "../dom.js";
+import { liveView } from "../live.js";
+
+/** @typedef {import("../types.js").Camera} Camera */
+
+/** Shows the grid of cameras. */
+export async function gridScreen() {
+  const { cameras } = /** @type {{ cameras: Camera[] }} */ (await api("/api/cameras"));
+  const grid = h("div", { class: "grid", id: "camera-grid" });
+  /** @type {Map<string, HTMLDivElement>} */
+  const cards = new Map();
+  for (const cam of cameras) {
+    const meta = h("div", { class: "meta" });
+    cards.set(cam.id, meta);
+    grid.append(
+      h(
+        "a",
+        {
+          class: "camera",
+          href: `#/camera/${encodeURIComponent(cam.id)}`,
+          dataset: { camera: cam.id },
+        },
+        h("div", { class: "view" }, liveView(cam.id, cam.live === true)),
+        meta,
+      ),
+    );
+  }
+  /** @param {Camera[]} list */
+  const fill = (list) => {
+    for (const cam of list) {
+      const meta = cards.get(cam.id);
+      if (!meta) continue;
+      meta.replaceChildren(
+        h("strong", {}, cam.id),
+        h("span", { class: `state-${cam.state}` }, cam.state),
+        h(
+          "span",
+          { class: "muted" },
+          `${cam.stats.fpsIn.toFixed(1)} fps · ${Math.round(cam.stats.bitrateKbps)} kbit/s`,
+        ),
+      );
+    }
+  };
+  fill(cameras);
+  const poll = setInterval(async () => {
+    try {
+      fill((await api("/api/cameras")).cameras);
+    } catch { /* shown on the next navigation */ }
+  }, 5000);
+  onLeave(() => clearInterval(poll));
+  show(
+    h("h1", {}, "Cameras"),
+    cameras.length ? grid : h(
+      "p",
+      { class: "muted" },
+      "No cameras you may see. An admin adds cameras and gives access.",
+    ),
+    h(
+      "p",
+      { class: "muted" },
+      "Live view: video of the camera's sub-stream where it has one, else a still picture a " +
+        "second (latest keyframe).",
+    ),
+  );
+}
