@@ -175,7 +175,6 @@ Deno.test("every route but setup, login, /healthz and the static page refuses an
       // The web page's static files: public on purpose, they hold no data.
       "GET /",
       "GET /index.html",
-      "GET /app.js",
       "GET /style.css",
     ]);
     const routes = f.app.routes.filter((r) => r.method !== "ALL");
