@@ -19,6 +19,7 @@
  *
  * Prints progress on stderr, a Markdown table on stdout, and last a JSON line with every figure.
  */
+import { prng } from "../runtime/lib/prng.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ensureLoopClip } from "../hw-tests/sim/loop_clip.ts";
 import { startVirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
@@ -51,18 +52,6 @@ function stats(ms: number[]): Stats {
     p99: round(at(0.99)),
     mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)),
     max: round(s.at(-1) ?? 0),
-  };
-}
-
-/** A small seeded generator, so every run asks for the same windows. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (x + 0x6d2b79f5) >>> 0;
-    let t = x;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -183,7 +172,7 @@ async function main(): Promise<void> {
     const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const headers = { cookie };
 
-    const random = rng(5);
+    const random = prng(5);
     const window = (hours: number) => {
       const camera = CAMERAS[Math.floor(random() * CAMERAS.length)]!;
       const from = startMs + Math.floor(random() * (MINUTES * MIN - hours * HOUR)) + 30_000;

@@ -5,7 +5,7 @@
 import type { HttpConfig } from "../config/types.ts";
 import type { Logger } from "../lib/log.ts";
 import { certificateFiles, deviceCertificate, type ServerCertificate } from "../tls/device_cert.ts";
-import { ipBytes, makeSelfSignedCertificate } from "../tls/self_signed.ts";
+import { isIp, makeSelfSignedCertificate } from "../tls/self_signed.ts";
 import { errorBody } from "./errors.ts";
 import { normalHost } from "./own_names.ts";
 
@@ -44,15 +44,6 @@ export async function listenerCertificate(
     ipAddresses: names.filter(isIp),
   });
   return { ...made, certFile: "(memory)", created: true };
-}
-
-function isIp(name: string): boolean {
-  try {
-    ipBytes(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** "host:port" → [host without brackets, port]. */

@@ -8,18 +8,9 @@
  * (or, for commands, bad arguments or an expiresAt in the past), so a fuzz test may assert that
  * nothing changed. The same seed gives the same payloads, so a failure can be replayed.
  */
+import { prng } from "../lib/prng.ts";
 
-/** mulberry32: a small, fast 32-bit PRNG; returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /** One generated payload: its bytes and what kind of malformation it is (for failure messages). */
 export interface FuzzPayload {

@@ -3,7 +3,7 @@
  * 0600, certificate 0644) and reused on every start after, so its fingerprint stays what a person
  * checked the first time. Or a user-supplied certificate and key (http.tls "files").
  */
-import { fingerprintPem, ipBytes, makeSelfSignedCertificate } from "./self_signed.ts";
+import { fingerprintPem, isIp, makeSelfSignedCertificate } from "./self_signed.ts";
 
 export interface ServerCertificate {
   readonly certPem: string;
@@ -103,15 +103,6 @@ async function readPair(
     return { certPem, keyPem, fingerprint: await fingerprintPem(certPem) };
   } catch (err) {
     throw new CertificateError(`${certFile} holds no PEM certificate`, { cause: err });
-  }
-}
-
-function isIp(name: string): boolean {
-  try {
-    ipBytes(name);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -149,6 +149,16 @@ export function fromPem(pem: string, label: string): Uint8Array {
   return Uint8Array.from(atob(match[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
 }
 
+/** Whether `name` is an IPv4 or IPv6 address (as ipBytes reads them), not a host name. */
+export function isIp(name: string): boolean {
+  try {
+    ipBytes(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An IPv4 or IPv6 address as 4 or 16 bytes; RangeError for anything else. */
 export function ipBytes(address: string): Uint8Array {
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);

@@ -6,16 +6,14 @@
  */
 import type { CameraConfig } from "../../config/types.ts";
 import { type BusMessage, noSpaceLeft, Pipeline } from "../../gst/mod.ts";
-import type { Logger } from "../../lib/log.ts";
 import {
   incomingPattern,
   newRunId,
-  type SegmentRecord,
   type TrimResult,
   trimToFirstKeyframe,
 } from "../../storage/mod.ts";
 import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
-import { type CameraStats, StatsMeter } from "../supervisor/camera_stats.ts";
+import { StatsMeter } from "../supervisor/camera_stats.ts";
 import {
   AUDIO_FRAMES_SINK,
   FRAMES_SINK,
