@@ -6,6 +6,7 @@
 import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
 import { createLogger } from "./lib/log.ts";
 import { startDaemon } from "./app/daemon.ts";
+import { systemdNotifier } from "./lib/sd_notify.ts";
 
 async function main(): Promise<number> {
   const env = Deno.env.toObject();
@@ -28,13 +29,27 @@ async function main(): Promise<number> {
   // box: compare it with what the browser shows.
   if (daemon.tls) console.error(`https certificate sha256: ${daemon.tls.fingerprint}`);
 
+  // Under systemd (Type=notify): ready once it serves and records; the watchdog ping comes from
+  // this event loop, only while the daemon is healthy, so a hung daemon is restarted.
+  const notifier = systemdNotifier(env);
+  notifier?.notify("READY=1");
+  const ping = notifier?.watchdogIntervalMs
+    ? setInterval(() => {
+      if (daemon.healthy()) notifier.notify("WATCHDOG=1");
+      else log.warn("unhealthy: the systemd watchdog is not fed", { module: "daemon" });
+    }, notifier.watchdogIntervalMs)
+    : undefined;
+
   const stopped = Promise.withResolvers<void>();
   const onSignal = () => stopped.resolve();
   Deno.addSignalListener("SIGTERM", onSignal);
   Deno.addSignalListener("SIGINT", onSignal);
   await stopped.promise;
   log.info("stopping");
+  notifier?.notify("STOPPING=1");
+  clearInterval(ping);
   await daemon.stop();
+  notifier?.close();
   return 0;
 }
 

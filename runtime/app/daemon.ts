@@ -73,6 +73,12 @@ export interface Daemon {
   readonly licence: LicenceKeeper;
   /** This box's stable id. */
   readonly deviceId: string;
+  /**
+   * For the systemd watchdog: not stopping, and the recorders answer for every configured camera
+   * (recorder processes that hang are killed and restarted by the pool; this is the daemon's own
+   * state, and it is asked from the daemon's event loop, so a blocked loop misses the ping).
+   */
+  healthy(): boolean;
   cameras(): CameraStatus[];
   /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
   snapshot(camera: string): Promise<Uint8Array>;
@@ -423,6 +429,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     updateConfig,
     licence,
     deviceId: identity.deviceId,
+    healthy() {
+      if (controller.signal.aborted) return false;
+      try {
+        return live.recorders.cameras().length === current.cameras.length;
+      } catch {
+        return false;
+      }
+    },
     async stop() {
       // Recorders first: under Ctrl-C or systemd's stop the recorder processes get the signal too
       // and exit on their own; once aborted, the pool takes that for the stop it is, not a crash
