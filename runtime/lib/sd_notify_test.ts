@@ -2,7 +2,7 @@ import { assertEquals } from "../testing/assert.ts";
 import { systemdNotifier } from "./sd_notify.ts";
 
 /** A receiving datagram socket made by socat, as systemd's would be; returns what it got. */
-async function receiver(address: string, count: number) {
+function receiver(address: string, count: number) {
   const child = new Deno.Command("socat", {
     args: ["-u", address, "STDOUT"],
     stdout: "piped",
@@ -40,7 +40,7 @@ Deno.test("sd_notify: READY and WATCHDOG reach a notify socket, by path and in t
   try {
     const path = `${dir}/notify.sock`;
     // socat appends a newline to nothing, so each message is sent with one.
-    const byPath = await receiver(`UNIX-RECV:${path}`, 2);
+    const byPath = receiver(`UNIX-RECV:${path}`, 2);
     await until(() => {
       try {
         return Deno.statSync(path).isSocket === true;
@@ -57,11 +57,10 @@ Deno.test("sd_notify: READY and WATCHDOG reach a notify socket, by path and in t
     assertEquals(n.notify("WATCHDOG=1\n"), false, "closed");
 
     const name = `nvr-notify-test-${Deno.pid}`;
-    const abstract = await receiver(`ABSTRACT-RECV:${name}`, 1);
+    const abstract = receiver(`ABSTRACT-RECV:${name}`, 1);
     const a = systemdNotifier({ NOTIFY_SOCKET: `@${name}` })!;
     assertEquals(a.watchdogIntervalMs, null);
-    let sent = false;
-    await until(() => (sent = a.notify("STOPPING=1\n")));
+    await until(() => a.notify("STOPPING=1\n")); // until socat listens
     assertEquals(await abstract.received(), ["STOPPING=1"]);
     a.close();
 
