@@ -24,7 +24,9 @@ async function main(): Promise<number> {
   }
   const log = createLogger({ level: config.log.level, fields: { module: "daemon" } });
   log.info("starting", { device: config.device.name, cameras: config.cameras.length });
-  const daemon = await startDaemon(config, { log, configPath: path });
+  // The provisioning file (the image puts it on the boot partition) may carry the setup code.
+  const provisioningPath = env.NVR_PROVISION_FILE || null;
+  const daemon = await startDaemon(config, { log, configPath: path, provisioningPath });
   // On the console too (stderr: stdout is one JSON log object a line), for the person at the
   // box: compare it with what the browser shows.
   if (daemon.tls) console.error(`https certificate sha256: ${daemon.tls.fingerprint}`);
