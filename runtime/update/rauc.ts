@@ -60,6 +60,8 @@ export interface Rauc {
   status(): Promise<RaucStatus>;
   /** Marks the booted slot good (the trial boot passed). */
   markGood(): Promise<void>;
+  /** Marks the booted slot bad (the trial failed): the bootloader boots the other one. */
+  markBad(): Promise<void>;
 }
 
 export function raucCli(options: RaucOptions = {}): Rauc {
@@ -102,6 +104,9 @@ export function raucCli(options: RaucOptions = {}): Rauc {
     },
     async markGood() {
       await run("mark-good", ["status", "mark-good"], timeout);
+    },
+    async markBad() {
+      await run("mark-bad", ["status", "mark-bad"], timeout);
     },
   };
 }
