@@ -61,6 +61,8 @@ export class CommandRunner {
   readonly #deps: CommandDeps;
   #chain: Promise<void> = Promise.resolve();
   readonly #background = new Set<Promise<void>>();
+  /** requestIds of updates still running (a repeat is answered once they finish). */
+  readonly #updating = new Set<string>();
 
   constructor(deps: CommandDeps) {
     this.#deps = deps;
@@ -84,6 +86,10 @@ export class CommandRunner {
   async #handle(requestId: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const { kv, log } = this.#deps;
     const key = ["cmd", requestId];
+    if (this.#updating.has(requestId)) {
+      log.info("fleet command repeated while it runs; its answer follows", { requestId });
+      return;
+    }
     const done = (await kv.get<ResultBody>(key)).value;
     if (done) {
       log.info("fleet command repeated; answering with the stored result", { requestId });
@@ -118,7 +124,11 @@ export class CommandRunner {
       if (command.cmd === "update") {
         const work = this.#update(command, requestId);
         this.#background.add(work);
-        void work.finally(() => this.#background.delete(work));
+        this.#updating.add(requestId);
+        void work.finally(() => {
+          this.#background.delete(work);
+          this.#updating.delete(requestId);
+        });
         return;
       }
       body = { cmd, ok: true, result: await this.#run(command, requestId) };
