@@ -88,7 +88,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     compatible: () => readCompatible(),
     bootId: () => readBootId(),
     reboot: () => rebootBox(),
-    rebootWindow: () => null,
+    rebootWindow: () => (late.link?.config() ?? config).update.rebootWindow,
     progress: (detail) => {
       late.link?.publishEvent("update-progress", detail).catch((err) =>
         log.warn("update progress not queued", { module: "update", err })
