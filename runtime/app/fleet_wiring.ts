@@ -95,6 +95,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       );
     },
     changed: () => late.link?.publishState(),
+    diskReady: () => deps.kvPath !== ":memory:",
     ...(deps.now ? { now: deps.now } : {}),
     ...hooks,
   });

@@ -46,6 +46,8 @@ export interface UpdaterDeps {
   /** Download knobs (tests shorten retries). */
   readonly download?: Omit<DownloadOptions, "dir" | "signal" | "onProgress" | "now">;
   readonly gate?: Partial<GateTiming>;
+  /** Whether the data disk is there (default yes); without it an update is refused. */
+  readonly diskReady?: () => boolean;
   /** Pause between queuing the result and a "now" reboot (default 3 s), so it is on disk. */
   readonly rebootDelayMs?: number;
 }
@@ -86,8 +88,8 @@ export class Updater {
   }
 
   static async open(deps: UpdaterDeps): Promise<Updater> {
+    // Not created here: while the data disk is missing nothing may land on the root filesystem.
     const dir = deps.dir ?? `${deps.dataDir}/.update`;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
     return new Updater(
       deps,
       dir,
@@ -109,6 +111,12 @@ export class Updater {
       throw new ProtocolError(
         "refused",
         `the update to ${this.#pending.to} is installed and waits for its reboot or health gate`,
+      );
+    }
+    if (this.#deps.diskReady && !this.#deps.diskReady()) {
+      throw new ProtocolError(
+        "refused",
+        "the data disk is not ready, and the update is downloaded there; fix the disk first",
       );
     }
     this.#busy = true;
