@@ -26,6 +26,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   recorder: ["std", "lib", "config", "media", "gst", "board", "storage"],
   playback: ["std", "lib", "config", "media", "gst", "storage"],
   fleet: ["std", "lib", "config", "storage", "health", "fingerprint", "licence", "recorder"],
+  update: ["std", "lib", "fleet"],
   api: [
     "std",
     "lib",
@@ -64,6 +65,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     "recorder",
     "playback",
     "fleet",
+    "update",
     "api",
     "web",
   ],

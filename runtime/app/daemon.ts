@@ -42,7 +42,7 @@ import {
 const PEOPLE_RETRY_MS = 30_000;
 import type { FleetLink } from "../fleet/mod.ts";
 import type { FingerprintSources } from "../fingerprint/mod.ts";
-import { type FleetWiring, startFleet } from "./fleet_wiring.ts";
+import { type FleetWiring, startFleet, type UpdateHooks } from "./fleet_wiring.ts";
 import { collectFingerprint, deriveDeviceId, fingerprintHash } from "../fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
 import { UserStore } from "../users/user_store.ts";
@@ -105,6 +105,8 @@ export interface DaemonDeps {
   readonly workerHangMs?: number;
   /** Provisioning JSON whose optional `setupCode` is the first-run setup code. */
   readonly provisioningPath?: string | null;
+  /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
+  readonly update?: UpdateHooks;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -312,6 +314,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         : {}),
       ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
       ...(tls ? { httpsFingerprint: tls.fingerprint } : {}),
+      ...(deps.update ? { update: deps.update } : {}),
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });

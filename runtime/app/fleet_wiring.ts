@@ -11,6 +11,25 @@ import { collectHealth, significantChange } from "../health/mod.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
+import { rebootBox } from "../fleet/commands.ts";
+import { raucCli, readBootId, readCompatible, Updater, type UpdaterDeps } from "../update/mod.ts";
+
+/** What the updater uses of the system; tests replace parts (the box uses the real ones). */
+export type UpdateHooks = Partial<
+  Pick<
+    UpdaterDeps,
+    | "rauc"
+    | "compatible"
+    | "bootId"
+    | "reboot"
+    | "rebootWindow"
+    | "dir"
+    | "download"
+    | "gate"
+    | "rebootDelayMs"
+    | "version"
+  >
+>;
 
 export interface FleetWiringDeps {
   readonly config: NvrConfig;
@@ -31,10 +50,15 @@ export interface FleetWiringDeps {
   readonly now?: () => number;
   /** SHA-256 of the local HTTPS certificate, reported in the fleet `state`. */
   readonly httpsFingerprint?: string;
+  /** Parts of the updater to replace (tests). */
+  readonly update?: UpdateHooks;
 }
 
 export interface FleetWiring {
   readonly link: FleetLink;
+  readonly updater: Updater;
+  /** The after-boot work of a pending update (health gate); resolves when done. */
+  readonly gate: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,7 +77,29 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     })),
   });
   const version = await softwareVersion();
-  const link = await startFleetLink({
+  // The updater and the link need each other: the updater reaches the link once it is started.
+  const late: { link?: FleetLink } = {};
+  const hooks = deps.update ?? {};
+  const updater = await Updater.open({
+    dataDir: config.storage.dataDir,
+    version: version.version,
+    log: log.child({ module: "update" }),
+    rauc: raucCli({ log: log.child({ module: "update" }) }),
+    compatible: () => readCompatible(),
+    bootId: () => readBootId(),
+    reboot: () => rebootBox(),
+    rebootWindow: () => (late.link?.config() ?? config).update.rebootWindow,
+    progress: (detail) => {
+      late.link?.publishEvent("update-progress", detail).catch((err) =>
+        log.warn("update progress not queued", { module: "update", err })
+      );
+    },
+    changed: () => late.link?.publishState(),
+    diskReady: () => deps.kvPath !== ":memory:",
+    ...(deps.now ? { now: deps.now } : {}),
+    ...hooks,
+  });
+  const running = late.link = await startFleetLink({
     config,
     deviceId: deps.deviceId,
     version: version.version,
@@ -78,15 +124,33 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     ...(deps.installLicence ? { installLicence: deps.installLicence } : {}),
     startedAt: deps.startedAt,
     ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
+    update: (command) => updater.update(command).then((r) => ({ ...r })),
+    lastUpdate: () => updater.lastUpdate(),
+    ...(hooks.version ? { version: hooks.version } : {}),
     now,
   });
 
-  const stopRelay = relayEvents(link, deps.storage, log, now);
+  // A trial boot of a new slot: the health gate decides whether it stays.
+  const enabled = () => running.config().cameras.filter((c) => c.enabled).map((c) => c.id);
+  const gate = updater.afterBoot({
+    serviceUp: () => deps.recorders().cameras().length === running.config().cameras.length,
+    fleetConnected: () => running.status().connected,
+    cameras: () => {
+      const states = new Map(deps.recorders().cameras().map((c) => [c.id, c.state]));
+      return enabled().map((id) => ({ id, state: states.get(id) ?? "missing" }));
+    },
+  }).catch((err) => log.error("update: after-boot check failed", { module: "update", err }));
+
+  const stopRelay = relayEvents(running, deps.storage, log, now);
   return {
-    link,
+    link: running,
+    updater,
+    gate,
     async stop() {
+      updater.stop();
+      await gate;
       await stopRelay();
-      await link.stop();
+      await running.stop();
     },
   };
 }

@@ -83,7 +83,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: analytics, cameras, device, http, licence, log, mqtt, recording, storage",
+      "colour: unknown key; known keys here: analytics, cameras, device, http, licence, log, mqtt, recording, storage, update",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [
@@ -292,4 +292,19 @@ Deno.test("the shipped demo and example configs are valid", async () => {
     const path = new URL(file, import.meta.url).pathname;
     await loadConfig(path, {});
   }
+});
+
+Deno.test("update.rebootWindow: HH:MM-HH:MM or null, a bad one named", () => {
+  assertEquals(
+    validateConfig({ update: { rebootWindow: "23:00-01:00" } }).update.rebootWindow,
+    "23:00-01:00",
+  );
+  assertEquals(validateConfig({}).update.rebootWindow, null);
+  assertEquals(problems({ update: { rebootWindow: "2-4" } }), [
+    'update.rebootWindow: "2-4" is not a window; e.g. "02:00-04:00" (local time), or null',
+  ]);
+  assertEquals(problems({ update: { rebootWindow: "02:00-02:00", url: "x" } }), [
+    'update.rebootWindow: "02:00-02:00" is not a window; e.g. "02:00-04:00" (local time), or null',
+    "update.url: unknown key; known keys here: rebootWindow",
+  ]);
 });

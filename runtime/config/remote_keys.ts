@@ -31,6 +31,8 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "recording.stallSeconds": "watchdog timing",
   "recording.camerasPerProcess": "process grouping",
   "recording.builtinCamerasPerProcess": "process grouping",
+  "update.rebootWindow":
+    "when an installed update may reboot the box (the bundle itself is signed)",
   "cameras": "the cameras (every field); USB device paths only under /dev",
 };
 

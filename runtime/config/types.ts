@@ -157,6 +157,14 @@ export interface LicencePolicy {
   readonly unlicensedCameras: number;
 }
 
+export interface UpdateConfig {
+  /**
+   * When an update sent with `reboot: "window"` may reboot the box: "HH:MM-HH:MM" local time
+   * (may wrap midnight); null: such an update reboots at once.
+   */
+  readonly rebootWindow: string | null;
+}
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
@@ -166,5 +174,6 @@ export interface NvrConfig {
   readonly licence: LicenceConfig;
   readonly log: { readonly level: LogLevel };
   readonly recording: RecordingConfig;
+  readonly update: UpdateConfig;
   readonly cameras: readonly CameraConfig[];
 }

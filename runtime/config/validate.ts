@@ -48,6 +48,23 @@ const HOST_NAME =
 /** Default storage.minFreeBytes: 2 GiB. */
 const MIN_FREE = 2 * 2 ** 30;
 
+/** "HH:MM-HH:MM" (the same pattern as runtime/update/window.ts, which config may not import). */
+function readRebootWindow(r: ObjectReader): string | null {
+  const value = r.raw("rebootWindow");
+  if (value === undefined || value === null) return null;
+  const m = typeof value === "string"
+    ? /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/.exec(value)
+    : null;
+  if (!m || (m[1] === m[3] && m[2] === m[4])) {
+    r.fail(
+      "rebootWindow",
+      `${show(value)} is not a window; e.g. "02:00-04:00" (local time), or null`,
+    );
+    return null;
+  }
+  return value as string;
+}
+
 export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const errors: string[] = [];
   const top = ObjectReader.of("", raw, errors);
@@ -61,6 +78,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const licence = ObjectReader.of("licence", top.raw("licence"), errors);
   const log = ObjectReader.of("log", top.raw("log"), errors);
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
+  const update = ObjectReader.of("update", top.raw("update"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -90,9 +108,12 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
         recording?.integer("builtinCamerasPerProcess", 16, 1, MAX_CAMERAS) ??
           16,
     },
+    update: { rebootWindow: update ? readRebootWindow(update) : null },
     cameras: readCameras(top.raw("cameras"), errors),
   };
-  for (const reader of [top, device, storage, http, mqtt, analytics, licence, log, recording]) {
+  for (
+    const reader of [top, device, storage, http, mqtt, analytics, licence, log, recording, update]
+  ) {
     reader?.rejectUnknown();
   }
   if (errors.length > 0) throw new ConfigError(source, errors);

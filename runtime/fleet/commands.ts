@@ -19,6 +19,7 @@ import {
   parseCommand,
   ProtocolError,
   type SnapshotResult,
+  type UpdateCommand,
 } from "./schema.ts";
 import type { ConfigShadow } from "./shadow.ts";
 
@@ -36,6 +37,12 @@ export interface CommandDeps {
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
   /** Reboots the box: a fixed action of the image (default `systemctl reboot`, see rebootBox). */
   readonly reboot: () => Promise<void>;
+  /**
+   * Runs an `update` (runtime/update): resolves with its result once the bundle is installed,
+   * rejects with a ProtocolError "refused" naming the reason. Absent: updates are refused.
+   * Runs beside the command queue (a download takes minutes; pings are still answered).
+   */
+  readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
   /** Queues the JPEG on snapshot/<requestId>; returns its topic. */
@@ -53,6 +60,9 @@ const DONE_TTL_MS = 24 * 3600 * 1000;
 export class CommandRunner {
   readonly #deps: CommandDeps;
   #chain: Promise<void> = Promise.resolve();
+  readonly #background = new Set<Promise<void>>();
+  /** requestIds of updates still running (a repeat is answered once they finish). */
+  readonly #updating = new Set<string>();
 
   constructor(deps: CommandDeps) {
     this.#deps = deps;
@@ -67,14 +77,19 @@ export class CommandRunner {
     });
   }
 
-  /** Resolves when every command received so far is answered. */
-  idle(): Promise<void> {
-    return this.#chain;
+  /** Resolves when every command received so far is answered (updates included). */
+  async idle(): Promise<void> {
+    await this.#chain;
+    await Promise.all([...this.#background]);
   }
 
   async #handle(requestId: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const { kv, log } = this.#deps;
     const key = ["cmd", requestId];
+    if (this.#updating.has(requestId)) {
+      log.info("fleet command repeated while it runs; its answer follows", { requestId });
+      return;
+    }
     const done = (await kv.get<ResultBody>(key)).value;
     if (done) {
       log.info("fleet command repeated; answering with the stored result", { requestId });
@@ -106,6 +121,16 @@ export class CommandRunner {
       await kv.set(key, { cmd, ok: false, code: "failed", error: "interrupted" } as ResultBody, {
         expireIn: DONE_TTL_MS,
       });
+      if (command.cmd === "update") {
+        const work = this.#update(command, requestId);
+        this.#background.add(work);
+        this.#updating.add(requestId);
+        void work.finally(() => {
+          this.#background.delete(work);
+          this.#updating.delete(requestId);
+        });
+        return;
+      }
       body = { cmd, ok: true, result: await this.#run(command, requestId) };
     } catch (err) {
       body = failure(cmd, err);
@@ -115,8 +140,32 @@ export class CommandRunner {
         log.info("fleet command refused", { requestId, cmd, code: body.code, error: body.error });
       }
     }
-    await kv.set(key, body, { expireIn: DONE_TTL_MS });
+    await this.#finish(requestId, body);
+  }
+
+  async #finish(requestId: string, body: ResultBody): Promise<void> {
+    await this.#deps.kv.set(["cmd", requestId], body, { expireIn: DONE_TTL_MS });
     await this.#deps.answer(requestId, body);
+  }
+
+  /** An update, answered when it is installed or refused; never rejects. */
+  async #update(command: UpdateCommand, requestId: string): Promise<void> {
+    const { log } = this.#deps;
+    let body: ResultBody;
+    try {
+      if (!this.#deps.update) {
+        throw new ProtocolError("refused", "updates are not available on this box");
+      }
+      body = { cmd: "update", ok: true, result: await this.#deps.update(command) };
+    } catch (err) {
+      body = failure("update", err);
+      log.warn("fleet update not installed", { requestId, code: body.code, error: body.error });
+    }
+    try {
+      await this.#finish(requestId, body);
+    } catch (err) {
+      log.error("fleet update result could not be queued", { requestId, err });
+    }
   }
 
   async #run(command: Command, requestId: string): Promise<Json> {
@@ -186,6 +235,8 @@ export class CommandRunner {
       case "reboot":
         await this.#timed("reboot", d.reboot());
         return { rebooting: true };
+      case "update":
+        throw new Error("update runs beside the command queue"); // handled in #handle
     }
   }
 

@@ -28,10 +28,12 @@ import {
   type HealthData,
   type HealthReason,
   type Json,
+  type LastUpdate,
   type LicenceStatusData,
   parseConfigDesired,
   REQUEST_ID_PATTERN,
   type StateMessage,
+  type UpdateCommand,
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
 import { canonicalJson } from "../fingerprint/hash.ts";
@@ -66,6 +68,10 @@ export interface FleetLinkDeps {
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
   /** Reboots the box; default `systemctl reboot` (rebootBox). Tests never reboot the machine. */
   readonly reboot?: () => Promise<void>;
+  /** Runs an `update` command (runtime/update); absent: updates are refused. */
+  readonly update?: (command: UpdateCommand) => Promise<Json>;
+  /** The last update's outcome, put in every `state` birth message. */
+  readonly lastUpdate?: () => LastUpdate | null;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
   /** Random id of this run; default a new UUID. */
@@ -143,6 +149,8 @@ export interface FleetLink {
   publishHealthNow(reason?: HealthReason): Promise<void>;
   /** Reads the fingerprint again and queues it if it changed (or always, with force). */
   publishFingerprintNow(force?: boolean): Promise<void>;
+  /** Publishes `state` again (e.g. lastUpdate changed); a no-op while disconnected. */
+  publishState(): void;
   /** The configuration the link runs with (changes after an accepted apply). */
   config(): NvrConfig;
   /** A configuration changed on the box (local API): the fleet's view follows, reported "local". */
@@ -264,6 +272,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     restartCamera: deps.restartCamera,
     snapshot: deps.snapshot,
     reboot: deps.reboot ?? (() => rebootBox()),
+    ...(deps.update ? { update: deps.update } : {}),
     answer: async (requestId: string, body: ResultBody) => {
       await enqueueJson(topics.cmdResult(requestId), false, "keep", { requestId, ...body });
     },
@@ -306,12 +315,14 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   };
 
   const publishBirth = (client: MqttClient) => {
+    const lastUpdate = deps.lastUpdate?.() ?? null;
     const birth: StateMessage = {
       state: "online",
       version: deps.version,
       bootId,
       ts: now(),
       ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
+      ...(lastUpdate ? { lastUpdate } : {}),
     };
     client.publish(topics.state, JSON.stringify(birth), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("fleet birth message not acknowledged", { err });
@@ -522,6 +533,9 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     async publishFingerprintNow(force = false) {
       if (stopped) throw new FleetLinkError("fleet link stopped; fingerprint not queued");
       await publishFingerprint(force);
+    },
+    publishState() {
+      if (!stopped && connection.connected) publishBirth(connection.client);
     },
     config: () => shadow.config,
     localChange: (config) => shadow.local(config),

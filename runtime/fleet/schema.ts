@@ -54,6 +54,28 @@ export interface StateOnline {
    * person can check the page is this box's; absent when http.tls is "off".
    */
   readonly httpsFingerprint?: string;
+  /** The last software update this box tried (absent when it never ran one). */
+  readonly lastUpdate?: LastUpdate;
+}
+
+/**
+ * Where an update stands. "installed": written to the inactive slot, waiting for the reboot;
+ * "trial": booted the new slot, health gate running; "good": the health gate passed and the slot
+ * is marked good; "rolled-back": the new slot failed (health gate or boot) and the box runs the
+ * old one again; "refused"/"failed": nothing was installed.
+ */
+export type UpdateState = "installed" | "trial" | "good" | "rolled-back" | "refused" | "failed";
+
+/** `lastUpdate` in `state`: the outcome of the last update (versions, slot, reason). */
+export interface LastUpdate {
+  readonly from: string;
+  readonly to: string;
+  /** The RAUC slot written or booted (e.g. "rootfs.1"), null when unknown. */
+  readonly slot: string | null;
+  readonly state: UpdateState;
+  /** Why, when it was refused, failed or rolled back. */
+  readonly reason?: string;
+  readonly ts: number;
 }
 
 /**
@@ -115,6 +137,13 @@ export interface EventDetails {
     readonly reason: string;
     readonly value?: number | string | boolean;
   };
+  /** Download progress of an `update`: at most every 5 % or 2 s. */
+  "update-progress": {
+    readonly version: string;
+    readonly bytes: number;
+    readonly size: number;
+    readonly percent: number;
+  };
 }
 
 export type EventKind = keyof EventDetails;
@@ -126,6 +155,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "suspicious-login",
   "licence-change",
   "sensor-alarm",
+  "update-progress",
 ];
 
 /** `events`: one message per event; never dropped by a full queue before health samples. */
@@ -178,6 +208,17 @@ export interface SnapshotResult {
   readonly contentType: "image/jpeg";
   readonly bytes: number;
   readonly sha256: string;
+}
+
+/** Result of `update`: the bundle is in the inactive slot; the box reboots into it on trial. */
+export interface UpdateResult {
+  readonly from: string;
+  readonly to: string;
+  /** The slot written, e.g. "rootfs.1" (null when RAUC did not say). */
+  readonly slot: string | null;
+  readonly state: "installed";
+  /** When the reboot happens: now, or the start of the next `update.rebootWindow`. */
+  readonly rebootAt: number;
 }
 
 /** "local": changed on the box (local API, analytics consent); version is the running one. */
@@ -245,7 +286,29 @@ export type Command =
     readonly expiresAt?: number;
   }
   | { readonly cmd: "reboot"; readonly expiresAt?: number }
-  | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number };
+  | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number }
+  | UpdateCommand;
+
+/**
+ * `update`: download a signed RAUC bundle, install it to the inactive slot and reboot into it on
+ * trial. Nothing it names is executed: the bundle is only handed to RAUC, which verifies its
+ * signature against the keyring in the image; the box checks size, SHA-256, the board's
+ * compatible string and that the version is newer before anything is written to a slot.
+ */
+export interface UpdateCommand {
+  readonly cmd: "update";
+  /** https: (http: only to 127.0.0.1 or [::1], for tests); no user:password in it. */
+  readonly url: string;
+  /** Exact size of the bundle in bytes (a longer body is refused). */
+  readonly size: number;
+  /** SHA-256 of the bundle, 64 hex digits. */
+  readonly sha256: string;
+  /** The bundle's version (semver, e.g. "0.2.0"): must be newer than the running one. */
+  readonly version: string;
+  /** "now" (default): reboot once installed; "window": at the next `update.rebootWindow`. */
+  readonly reboot?: "now" | "window";
+  readonly expiresAt?: number;
+}
 
 export type CommandName = Command["cmd"];
 export const COMMAND_NAMES: readonly CommandName[] = [
@@ -255,7 +318,14 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "apply-config",
   "reboot",
   "snapshot",
+  "update",
 ];
+
+/** Largest bundle an `update` may announce (4 GiB). */
+export const MAX_UPDATE_BYTES = 4 * 1024 ** 3;
+/** A version as the box compares it: major.minor.patch with an optional pre-release. */
+export const VERSION_PATTERN =
+  /^(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})(-[0-9A-Za-z.-]{1,32})?$/;
 
 /** `config/desired` (retained): the configuration the cloud wants, applied when newer. */
 export interface ConfigDesired {
@@ -343,6 +413,9 @@ export function parseCommand(raw: unknown): Command {
     case "snapshot":
       command = { cmd: "snapshot", camera: camera(), ...expires };
       break;
+    case "update":
+      command = { ...readUpdate(r), ...expires };
+      break;
     case "apply-config": {
       const config = r.raw("config");
       if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -396,6 +469,62 @@ function readExpiresAt(r: ObjectReader): { expiresAt?: number } {
     return {};
   }
   return { expiresAt: value };
+}
+
+function readUpdate(r: ObjectReader): UpdateCommand {
+  const url = r.string("url", "", updateUrlProblem);
+  if (r.raw("url") === undefined) r.fail("url", "missing; give the bundle's https: URL");
+  const size = r.raw("size");
+  if (
+    typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 || size > MAX_UPDATE_BYTES
+  ) {
+    r.fail(
+      "size",
+      `expected the bundle's size in bytes, 1 to ${MAX_UPDATE_BYTES}, got ${show(size)}`,
+    );
+  }
+  const sha256 = r.string(
+    "sha256",
+    "",
+    (s) => /^[0-9a-fA-F]{64}$/.test(s) ? null : "is not a SHA-256; give 64 hex digits",
+  );
+  if (r.raw("sha256") === undefined) r.fail("sha256", "missing; give the bundle's SHA-256");
+  const version = r.string(
+    "version",
+    "",
+    (s) => VERSION_PATTERN.test(s) ? null : 'is not a version; e.g. "0.2.0" or "0.2.0-rc.1"',
+  );
+  if (r.raw("version") === undefined) r.fail("version", 'missing; e.g. "0.2.0"');
+  const reboot = r.raw("reboot") === undefined
+    ? undefined
+    : r.oneOf("reboot", "now", ["now", "window"] as const);
+  return {
+    cmd: "update",
+    url,
+    size: typeof size === "number" ? size : 0,
+    sha256: sha256.toLowerCase(),
+    version,
+    ...(reboot ? { reboot } : {}),
+  };
+}
+
+/** Why an update URL is not allowed, or null: https only, http to loopback only, no userinfo. */
+function updateUrlProblem(text: string): string | null {
+  if (text.length > 2048) return "is longer than 2048 characters";
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'is not a URL; e.g. "https://updates.example.com/nvr-0.2.0.raucb"';
+  }
+  if (url.username || url.password) {
+    return "carries a user name or password; use a token in the path";
+  }
+  if (url.protocol === "https:") return null;
+  if (url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "[::1]")) {
+    return null;
+  }
+  return "is not allowed; use https: (http: only to 127.0.0.1 or [::1])";
 }
 
 function isVersion(value: unknown): value is number {
@@ -471,7 +600,7 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "device → cloud",
     qos: 1,
     retained: true,
-    types: ["StateOnline", "StateOffline", "StateMessage"],
+    types: ["StateOnline", "UpdateState", "LastUpdate", "StateOffline", "StateMessage"],
     about: 'Birth on every connect; the same topic is the MQTT Last Will (`{"state":"offline"}`, ' +
       "retained), so a box that dies or loses its network shows offline. Published directly on " +
       "connect, not through the offline queue (an old birth means nothing).",
@@ -482,6 +611,13 @@ export const TOPICS: readonly TopicSpec[] = [
         bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11",
         ts,
         httpsFingerprint: "3F:9A:" + "00:".repeat(29) + "C2",
+      },
+      {
+        state: "online",
+        version: "0.2.0",
+        bootId: "0b7d2c51-3a6f-4e0e-9c1d-2f5e7a8b9c10",
+        ts,
+        lastUpdate: { from: "0.1.0", to: "0.2.0", slot: "rootfs.1", state: "good", ts },
       },
       { state: "offline" },
       { state: "offline", ts, bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", reason: "stopped" },
@@ -538,6 +674,12 @@ export const TOPICS: readonly TopicSpec[] = [
         kind: "recording-gap",
         detail: { camera: "door", fromMs: ts - 4000, toMs: ts, reason: "camera unreachable" },
       },
+      {
+        seq: 45,
+        ts,
+        kind: "update-progress",
+        detail: { version: "0.2.0", bytes: 93_500_000, size: 187_000_000, percent: 50 },
+      },
     ],
   },
   {
@@ -558,6 +700,14 @@ export const TOPICS: readonly TopicSpec[] = [
       { cmd: "apply-config", version: 7, config: { cameras: [{ id: "door", url: "rtsp://…" }] } },
       { cmd: "reboot", expiresAt: ts + 60000 },
       { cmd: "snapshot", camera: "door" },
+      {
+        cmd: "update",
+        url: "https://updates.example.com/nvr-0.2.0-rpi4.raucb",
+        size: 187_000_000,
+        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        version: "0.2.0",
+        reboot: "window",
+      },
     ],
   },
   {
@@ -565,13 +715,17 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "device → cloud",
     qos: 1,
     retained: false,
-    types: ["ErrorCode", "CommandResult", "PingResult", "SnapshotResult"],
+    types: ["ErrorCode", "CommandResult", "PingResult", "SnapshotResult", "UpdateResult"],
     about: "The answer. Results per command: ping → `PingResult`; restart-camera → " +
       '`{"camera"}`; get-config → `{"version","config"}` (secrets redacted); apply-config → ' +
       '`{"version"}` (also reported on `config/reported`); reboot → `{"rebooting":true}` (once ' +
       "`systemctl reboot` — a fixed action of the image, nothing from configuration — exited 0; " +
       "queued durably, so it arrives even when the reboot cuts the connection first; a failure " +
-      "says only that it failed and its exit status, never a process's output); snapshot → `SnapshotResult`.",
+      "says only that it failed and its exit status, never a process's output); snapshot → `SnapshotResult`; " +
+      "update → `UpdateResult` once the bundle is installed in the inactive slot (the download " +
+      "does not hold up other commands; progress goes out as `update-progress` events), or " +
+      "`refused` with the reason (bad hash, size, signature, board, version, an update already " +
+      "running). What became of it after the reboot is `lastUpdate` in `state`.",
     examples: [
       {
         seq: 45,

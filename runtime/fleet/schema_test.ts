@@ -14,7 +14,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 
 Deno.test("every command example in the topic table passes its validator", () => {
   const cmd = TOPICS.find((t) => t.topic === "cmd/<requestId>");
-  assert(cmd && cmd.examples.length === 6);
+  assert(cmd && cmd.examples.length === 7);
   for (const example of cmd.examples) parseCommand(example);
   const desired = TOPICS.find((t) => t.topic === "config/desired");
   for (const example of desired?.examples ?? []) parseConfigDesired(example);
@@ -26,12 +26,12 @@ Deno.test("commands: each bad one names the key, the value and what is allowed",
     [
       {},
       "bad-request",
-      "cmd: expected a command name, got nothing; known: ping, restart-camera, get-config, apply-config, reboot, snapshot",
+      "cmd: expected a command name, got nothing; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, update",
     ],
     [
       { cmd: "dance" },
       "unknown-command",
-      'cmd: "dance" is not a command of this device; known: ping, restart-camera, get-config, apply-config, reboot, snapshot',
+      'cmd: "dance" is not a command of this device; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, update',
     ],
     [{ cmd: "snapshot", camera: 7 }, "bad-request", "snapshot: camera: expected a string, got 7"],
     [
@@ -100,4 +100,61 @@ Deno.test("docs/fleet-protocol.md is generated from schema.ts and up to date", a
       "`deno run -A runtime/fleet/protocol_doc.ts --write`",
   );
   for (const spec of TOPICS) assert(doc.includes(spec.topic.replace(/^nvr\/v1\//, "")), spec.topic);
+});
+
+Deno.test("update: url, size, sha256 and version are checked, each bad one named", () => {
+  const good = {
+    cmd: "update" as const,
+    url: "https://updates.example.com/b.raucb",
+    size: 1000,
+    sha256: "AB".repeat(32),
+    version: "0.2.0",
+  };
+  assertEquals(parseCommand(good), { ...good, sha256: "ab".repeat(32) });
+  assertEquals(
+    parseCommand({ ...good, url: "http://127.0.0.1:8000/b", reboot: "window" }).cmd,
+    "update",
+  );
+  parseCommand({ ...good, url: "http://[::1]:8000/b" });
+  const table: Array<[Record<string, unknown>, string]> = [
+    [
+      { url: "http://updates.example.com/b" },
+      'update: url: "http://updates.example.com/b" is not allowed; use https: (http: only to 127.0.0.1 or [::1])',
+    ],
+    [
+      { url: "file:///etc/shadow" },
+      'update: url: "file:///etc/shadow" is not allowed; use https: (http: only to 127.0.0.1 or [::1])',
+    ],
+    [
+      { url: "https://u:p@example.com/b" },
+      'update: url: "https://u:p@example.com/b" carries a user name or password; use a token in the path',
+    ],
+    [{ size: 0 }, "update: size: expected the bundle's size in bytes, 1 to 4294967296, got 0"],
+    [{ size: "1" }, 'update: size: expected the bundle\'s size in bytes, 1 to 4294967296, got "1"'],
+    [{ sha256: "xyz" }, 'update: sha256: "xyz" is not a SHA-256; give 64 hex digits'],
+    [
+      { version: "latest" },
+      'update: version: "latest" is not a version; e.g. "0.2.0" or "0.2.0-rc.1"',
+    ],
+    [
+      { version: "1.0.0; reboot" },
+      'update: version: "1.0.0; reboot" is not a version; e.g. "0.2.0" or "0.2.0-rc.1"',
+    ],
+    [{ reboot: "later" }, 'update: reboot: "later" is not allowed; allowed: "now", "window"'],
+    [
+      { command: "sh" },
+      "update: command: unknown key; known keys here: cmd, expiresAt, reboot, sha256, size, url, version",
+    ],
+  ];
+  for (const [change, message] of table) {
+    const err = assertThrows(() => parseCommand({ ...good, ...change }), ProtocolError);
+    assertEquals([err.code, err.message], ["bad-request", message], JSON.stringify(change));
+  }
+  const missing = assertThrows(() => parseCommand({ cmd: "update" }), ProtocolError);
+  assertEquals(missing.problems, [
+    "url: missing; give the bundle's https: URL",
+    "size: expected the bundle's size in bytes, 1 to 4294967296, got nothing",
+    "sha256: missing; give the bundle's SHA-256",
+    'version: missing; e.g. "0.2.0"',
+  ]);
 });
