@@ -1,9 +1,14 @@
 /**
- * `make run`: a local Mosquitto, two virtual H.265 cameras and the daemon on the demo config,
- * all in the foreground. Ctrl-C (or SIGTERM) stops the daemon first, so it finishes its open
- * segments, then the cameras and the broker.
+ * `make run`: a local Mosquitto, two virtual cameras (one H.265, one H.264, each with an H.264
+ * sub-stream, so live view, playback and export all work in a browser) and the daemon on the demo
+ * config, all in the foreground. Once the page answers it prints where to go: the page on the
+ * address the daemon really listens on (its "listening" log line), the setup code, the device id
+ * (its "identity" line) and how to watch the fleet topics. Ctrl-C (or SIGTERM) stops the daemon
+ * first, so it finishes its open segments and says goodbye to the broker, then the cameras and the
+ * broker; the demo then exits 0 (see foreground.ts for why make does not see the Ctrl-C).
  */
 import { startVirtualCamera, type VirtualCamera } from "./virtual_camera.ts";
+import { takeTerminal } from "./foreground.ts";
 import { fingerprintPem } from "../../runtime/tls/self_signed.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -11,19 +16,24 @@ const CONFIG = `${ROOT}hw-tests/sim/demo.config.json`;
 const DEMO_DIR = `${ROOT}.demo`;
 const BROKER_PORT = 18830;
 const CAMERAS = [
-  { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001" },
-  { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002" },
-];
+  { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001", codec: "h265" },
+  { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002", codec: "h264" },
+] as const;
 
 function say(text: string): void {
   console.error(`[demo] ${text}`);
 }
 
-async function waitForPort(port: number, what: string, timeoutMs = 10_000): Promise<void> {
+async function waitForPort(
+  port: number,
+  what: string,
+  timeoutMs = 10_000,
+  hostname = "127.0.0.1",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      (await Deno.connect({ hostname, port })).close();
       return;
     } catch {
       if (Date.now() > deadline) throw new Error(`${what} did not open port ${port}`);
@@ -55,36 +65,131 @@ async function startBroker(): Promise<Deno.ChildProcess> {
     args: ["-c", conf],
     stdout: "null",
     stderr: "inherit",
+    detached: true, // Ctrl-C must not stop the broker before the daemon has said goodbye
   }).spawn();
   await waitForPort(BROKER_PORT, "mosquitto");
   return broker;
 }
 
+/** What the daemon's log lines tell: where the page is and who the box is. */
+interface DaemonFacts {
+  readonly url: Promise<string>;
+  readonly deviceId: Promise<string>;
+  /** Resolves when the daemon's stdout ends. */
+  readonly done: Promise<void>;
+}
+
 /**
- * First-run setup needs the one-time code the daemon prints ("setup code: …"); it is also kept
- * in the data folder until setup is done, and read from there once the web page is up.
+ * Passes the daemon's stdout through line by line as it comes, and picks out its "listening" and
+ * "identity" lines (one JSON object a line, see runtime/lib/log.ts).
  */
-async function showSetupCode(): Promise<void> {
-  try {
-    await waitForPort(8080, "the NVR daemon", 60_000);
-  } catch {
-    say("the web page did not open on port 8080; see the daemon's log above");
-    return;
-  }
-  try {
-    const code = (await Deno.readTextFile(`${DEMO_DIR}/data/setup-code`)).trim();
-    say(`open https://127.0.0.1:8080/ and set up with the setup code: ${code}`);
-    say(`(it is also in ${DEMO_DIR}/data/setup-code until setup is done)`);
-  } catch {
-    say("already set up: log in at https://127.0.0.1:8080/ (no setup code needed)");
+function followDaemon(stdout: ReadableStream<Uint8Array>): DaemonFacts {
+  const url = Promise.withResolvers<string>();
+  const deviceId = Promise.withResolvers<string>();
+  const out = new TextEncoder();
+  const done = (async () => {
+    const lines = stdout.pipeThrough(new TextDecoderStream()).pipeThrough(new LineStream());
+    for await (const line of lines) {
+      await Deno.stdout.write(out.encode(line + "\n"));
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (rec.msg === "listening" && typeof rec.url === "string") url.resolve(rec.url);
+      if (rec.msg === "identity" && typeof rec.deviceId === "string") {
+        deviceId.resolve(rec.deviceId);
+      }
+    }
+  })();
+  const ended = done.then(() => new Error("the daemon's log ended"));
+  ended.then((e) => (url.reject(e), deviceId.reject(e)));
+  url.promise.catch(() => {});
+  deviceId.promise.catch(() => {});
+  return { url: url.promise, deviceId: deviceId.promise, done };
+}
+
+/** Splits text into lines (without the newline). */
+class LineStream extends TransformStream<string, string> {
+  constructor() {
+    let rest = "";
+    super({
+      transform(chunk, ctl) {
+        const parts = (rest + chunk).split("\n");
+        rest = parts.pop() ?? "";
+        for (const p of parts) ctl.enqueue(p);
+      },
+      flush(ctl) {
+        if (rest) ctl.enqueue(rest);
+      },
+    });
   }
 }
 
+/** Where a browser on this machine finds a listen URL (0.0.0.0 and :: listen on every address). */
+export function browserAddress(listenUrl: string): { url: string; host: string; port: number } {
+  const m = /^(\w+):\/\/\[?(.*?)\]?:(\d+)\/?$/.exec(listenUrl);
+  if (!m) throw new Error(`cannot read the daemon's listen URL ${listenUrl}`);
+  const [, scheme = "https", listened = "", port = "0"] = m;
+  const host = listened === "0.0.0.0" || listened === ""
+    ? "127.0.0.1"
+    : listened === "::"
+    ? "::1"
+    : listened;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  return { url: `${scheme}://${shown}:${port}/`, host, port: Number(port) };
+}
+
+/**
+ * Once the page answers, says where to go: the page, how the first visit goes (the setup code
+ * creates the admin), the device id and how to watch the fleet topics. The certificate's
+ * fingerprint comes first: the browser warns once about the box's own certificate.
+ */
+async function announce(facts: DaemonFacts): Promise<void> {
+  let url: string;
+  try {
+    const where = browserAddress(await facts.url);
+    url = where.url;
+    await waitForPort(where.port, "the page", 60_000, where.host);
+  } catch {
+    say("the web page did not open; see the daemon's log above");
+    return;
+  }
+  const cert = await Deno.readTextFile(`${DEMO_DIR}/data/tls/cert.pem`).catch(() => null);
+  const deviceId = await facts.deviceId.catch(() => '(see the daemon\'s "identity" log line)');
+  const code = await Deno.readTextFile(`${DEMO_DIR}/data/setup-code`).then(
+    (t) => t.trim(),
+    () => null,
+  );
+  say("————————————————————————————————————————————————————————————");
+  say(`open ${url}`);
+  if (cert) {
+    say(`  its certificate (sha256, check it before accepting): ${await fingerprintPem(cert)}`);
+  }
+  say(
+    code
+      ? `  the first visit creates the admin account: setup code ${code}`
+      : "  already set up: sign in with the admin account you created",
+  );
+  say(`device id: ${deviceId}`);
+  say(`fleet topics: mosquitto_sub -h 127.0.0.1 -p ${BROKER_PORT} -t 'nvr/v1/#' -v`);
+  say("press Ctrl-C to stop everything");
+  say("————————————————————————————————————————————————————————————");
+}
+
 async function main(): Promise<number> {
+  // Signals first: a Ctrl-C during start-up stops what has started, in order.
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const terminal = takeTerminal();
   await Deno.mkdir(`${DEMO_DIR}/data`, { recursive: true });
   for (const cam of CAMERAS) {
     if (!(portFree(cam.rtspPort))) {
       say(`port ${cam.rtspPort} is taken: is another demo running? Stop it first.`);
+      terminal.release();
       return 1;
     }
   }
@@ -92,61 +197,46 @@ async function main(): Promise<number> {
   const broker = await startBroker();
   const cameras: VirtualCamera[] = [];
   let daemon: Deno.ChildProcess | null = null;
+  let facts: DaemonFacts | null = null;
+  let stopped = false;
+  stop.promise.then(() => stopped = true);
   try {
     for (const cam of CAMERAS) {
+      if (stopped) return 0;
       say(
-        `starting virtual camera ${cam.name} (H.265 1280x720 15 fps) on rtsp://127.0.0.1:${cam.rtspPort}/main`,
+        `starting virtual camera ${cam.name} (${
+          cam.codec === "h265" ? "H.265" : "H.264"
+        } 1280x720 15 fps, ` +
+          `H.264 640x360 sub-stream) on rtsp://127.0.0.1:${cam.rtspPort}/main and /sub`,
       );
       cameras.push(
         await startVirtualCamera({
           ...cam,
-          codec: "h265",
           width: 1280,
           height: 720,
           fps: 15,
           bitrateKbps: 1000,
           model: "SimCam-1",
           manufacturer: "NVR Sim",
+          detached: true,
         }),
       );
     }
+    if (stopped) return 0;
     daemon = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        `${ROOT}runtime/main.ts`,
-        "--config",
-        CONFIG,
-      ],
+      args: ["run", "--allow-all", `${ROOT}runtime/main.ts`, "--config", CONFIG],
       cwd: ROOT,
-      stdout: "inherit",
+      stdin: "null",
+      stdout: "piped",
       stderr: "inherit",
+      // Ctrl-C reaches the demo only; the demo stops the daemon with SIGTERM, before the broker.
+      detached: true,
     }).spawn();
-    say("NVR daemon started: https://127.0.0.1:8080/ — recordings in .demo/data/recordings/");
-    void showSetupCode();
-    // The page is HTTPS with the box's own certificate (made at its first start): the browser
-    // warns once; check that it shows this fingerprint before accepting it.
-    const certFile = `${DEMO_DIR}/data/tls/cert.pem`;
-    const deadline = Date.now() + 15_000;
-    let cert: string | null = null;
-    while (cert === null && Date.now() < deadline) {
-      cert = await Deno.readTextFile(certFile).catch(() => null);
-      if (cert === null) await new Promise((r) => setTimeout(r, 100));
-    }
-    say(
-      cert
-        ? `https certificate sha256: ${await fingerprintPem(cert)}`
-        : `no certificate in ${certFile} yet; the daemon's log line "https certificate sha256" has it`,
-    );
-    say("press Ctrl-C to stop everything");
+    facts = followDaemon(daemon.stdout);
+    say("NVR daemon started; recordings go to .demo/data/recordings/");
+    void announce(facts);
 
-    const stop = Promise.withResolvers<void>();
-    const onSignal = () => stop.resolve();
-    Deno.addSignalListener("SIGINT", onSignal);
-    Deno.addSignalListener("SIGTERM", onSignal);
     const ended = await Promise.race([daemon.status.then(() => "daemon"), stop.promise]);
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
     if (ended === "daemon") {
       say("the daemon exited on its own; stopping the demo");
       return 1;
@@ -159,12 +249,16 @@ async function main(): Promise<number> {
         daemon.kill("SIGTERM");
       } catch { /* already gone */ }
       await daemon.status;
+      await facts?.done;
     }
     await Promise.all(cameras.map((c) => c.stop()));
     try {
       broker.kill("SIGTERM");
     } catch { /* already gone */ }
     await broker.status;
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    terminal.release();
     say("stopped");
   }
 }

@@ -50,6 +50,11 @@ export interface VirtualCameraOptions {
   readonly audio?: AudioCodec;
   /** B-frames on `/main` (pictures out of presentation order), 0..4; default none. */
   readonly bframes?: number;
+  /**
+   * Run the camera in its own session, so a terminal's Ctrl-C does not reach it and its owner
+   * decides when it stops (the demo stops the daemon first). Default false.
+   */
+  readonly detached?: boolean;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -122,12 +127,14 @@ function exitError(s: Deno.CommandStatus): Error {
 function spawn(
   cfg: CameraConfig,
   readyTimeoutMs: number,
+  detached = false,
 ): Promise<{ running: Running; ready: ReadyLine }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--no-prompt", MAIN_PATH.href, ...cameraArgs(cfg)],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
+    detached,
   }).spawn();
   const stdin = child.stdin.getWriter();
   let tail = "";
@@ -268,7 +275,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
   let first: Awaited<ReturnType<typeof spawn>>;
   for (let attempt = 1;; attempt++) {
     try {
-      first = await spawn(cfg, readyTimeoutMs);
+      first = await spawn(cfg, readyTimeoutMs, opts.detached);
       break;
     } catch (err) {
       const chosenHere = opts.rtspPort === undefined && opts.onvifPort === undefined;
@@ -317,7 +324,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
       return Promise.reject(new Error("restore() after stop(): start a new camera instead"));
     }
     if (current !== null) return Promise.resolve();
-    restoring ??= spawn(cfg, readyTimeoutMs).then(({ running }) => {
+    restoring ??= spawn(cfg, readyTimeoutMs, opts.detached).then(({ running }) => {
       current = running;
       watch(running);
     }).finally(() => {

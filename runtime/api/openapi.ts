@@ -106,6 +106,12 @@ export const SYSTEM_PATHS: PathOps = {
       body: "{ enabled, noticeVersion }",
     },
   },
+  "/api/events/recent": {
+    get: {
+      summary: "The last ?limit= events (1..500, default 100) for the cameras I may see, " +
+        "newest first: what happened before the event stream was opened",
+    },
+  },
   "/api/events": {
     get: {
       summary: "Server-sent events (text/event-stream) for the cameras I may see; Last-Event-ID",

@@ -3,7 +3,9 @@
  * see are left out), `GET/PUT /api/config` (admins; secrets redacted on the way out, the same
  * validation as the config file on the way in, audited) and `GET /api/events`, server-sent
  * camera/recording/sensor events from the index as they happen, filtered by camera access and
- * resumable with `Last-Event-ID`. Mounted by the daemon with `app.route("/api", createSystemApp(deps))`.
+ * resumable with `Last-Event-ID`, and `GET /api/events/recent`, the last events with the same
+ * filter, for a page that opens with the history. Mounted by the daemon with
+ * `app.route("/api", createSystemApp(deps))`.
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
@@ -48,6 +50,9 @@ export interface SystemDeps {
   readonly keepAliveMs?: number;
 }
 
+/** How many events `GET /api/events/recent` answers by default, and at most. */
+export const EVENT_HISTORY_DEFAULT = 100;
+export const EVENT_HISTORY_MAX = 500;
 /** How far back a `Last-Event-ID` resume looks for missed events. */
 export const EVENT_RESUME_WINDOW_MS = 3600_000;
 /** Events are stamped by the writer's clock when written; this covers a late write. */
@@ -131,6 +136,23 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
       return c.json({ config: redactConfig(config) });
     },
   );
+
+  // The recent history, so the events page opens with what happened before it was opened.
+  app.get("/events/recent", signedIn, (c) => {
+    const user = c.get("user");
+    const raw = c.req.query("limit") ?? String(EVENT_HISTORY_DEFAULT);
+    const limit = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+    if (!(limit >= 1 && limit <= EVENT_HISTORY_MAX)) {
+      throw new ApiError(
+        400,
+        "bad_limit",
+        `limit must be a whole number from 1 to ${EVENT_HISTORY_MAX}; got '${raw}'`,
+      );
+    }
+    const cameras = user.role === "admin" ? undefined : user.cameras;
+    const events = deps.index().recentEvents(limit, cameras).filter((e) => canSeeEvent(user, e));
+    return c.json({ events });
+  });
 
   app.get("/events", signedIn, (c) => {
     const user = c.get("user");

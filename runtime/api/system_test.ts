@@ -441,3 +441,36 @@ Deno.test("GET /api/events over a socket ends when the client goes away", async 
     assertEquals(done, "closed");
   });
 });
+
+Deno.test("GET /api/events/recent answers the last events, newest first, of the user's cameras only", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const t = Date.now() - 10_000;
+    const ids = [
+      sys.index.addEvent({ camera: "gate", tsMs: t, kind: "camera-online" }),
+      sys.index.addEvent({ camera: "yard", tsMs: t + 1, kind: "camera-offline" }),
+      sys.index.addEvent({ camera: null, tsMs: t + 2, kind: "retention" }),
+      sys.index.addEvent({ camera: "yard", tsMs: t + 3, kind: "camera-online" }),
+      sys.index.addEvent({ camera: "gate", tsMs: t + 4, kind: "stall" }),
+    ];
+    const recent = async (s: Session, query = "") => {
+      const res = await sys.call("GET", `/api/events/recent${query}`, s);
+      assertEquals(res.status, 200);
+      return ((await res.json()).events as { id: number; camera: string | null }[]);
+    };
+    assertEquals((await recent(admin)).map((e) => e.id), [...ids].reverse());
+    // A viewer of gate: box-wide events and gate's, never yard's — and the limit counts only
+    // what they may see, so yard's events do not crowd theirs out.
+    const seen = await recent(viewer, "?limit=2");
+    assertEquals(seen.map((e) => [e.id, e.camera]), [[ids[4]!, "gate"], [ids[2]!, null]]);
+    assertEquals((await recent(viewer)).map((e) => e.camera), ["gate", null, "gate"]);
+
+    for (const bad of ["0", "501", "x", "-1", "1e3"]) {
+      const res = await sys.call("GET", `/api/events/recent?limit=${bad}`, admin);
+      assertEquals(res.status, 400, bad);
+      assertEquals((await res.json()).error.code, "bad_limit");
+    }
+    assertEquals((await sys.call("GET", "/api/events/recent")).status, 401);
+  });
+});

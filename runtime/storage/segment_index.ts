@@ -74,6 +74,11 @@ const SQL = {
   events: `SELECT id, camera, ts_ms, kind, detail FROM events
     WHERE ts_ms >= $from AND ts_ms < $to AND ($camera IS NULL OR camera = $camera)
     ORDER BY ts_ms, id`,
+  // Newest first; $cameras is a JSON array of the cameras to include, or null for all of them
+  // (box-wide events, camera NULL, always come along).
+  recentEvents: `SELECT id, camera, ts_ms, kind, detail FROM events
+    WHERE $cameras IS NULL OR camera IS NULL OR camera IN (SELECT value FROM json_each($cameras))
+    ORDER BY id DESC LIMIT $limit`,
 } as const;
 
 type Statements = { readonly [K in keyof typeof SQL]: StatementSync };
@@ -216,6 +221,17 @@ export class SegmentIndex {
     return this.#q.events.all({ from: fromMs, to: toMs, camera: camera ?? null }).map(
       eventFromRow,
     );
+  }
+
+  /**
+   * The last `limit` events, newest first; with `cameras`, only box-wide events and those
+   * cameras' events (the filter is in the query, so a viewer still gets up to `limit`).
+   */
+  recentEvents(limit: number, cameras?: readonly string[]): EventRecord[] {
+    return this.#q.recentEvents.all({
+      limit,
+      cameras: cameras === undefined ? null : JSON.stringify(cameras),
+    }).map(eventFromRow);
   }
 
   /** The query plan SQLite picks for `range()`; tests check it uses the camera/start index. */

@@ -299,6 +299,10 @@ Deno.test({
       await page.waitForSelector("#notice:has-text('retention will not delete them')");
       assert(await page.locator("#segments .badge.kept").count() >= 2, "kept again");
       await shot("05-camera-timeline");
+      // Moving to another page clears the last page's notice.
+      await page.click('[data-nav="cameras"]');
+      await page.waitForSelector("#camera-grid");
+      assert(await page.isHidden("#notice"), "the notice is cleared after moving to the grid");
 
       // Playback for real: an H.264 segment from the timeline plays in the page's <video>.
       await h.until("lane", (s) => s.segments >= 1, "lane records a segment");
@@ -341,9 +345,17 @@ Deno.test({
       assert(healthOverflow <= 0, `health fits a phone (overflow ${healthOverflow}px)`);
       await page.setViewportSize({ width: 1280, height: 800 });
 
-      // Events: the stream opens, and an event written to the index shows up at the top.
+      // Events: the page opens with the recent history; then the stream shows new events at
+      // the top.
+      h.index().addEvent({
+        camera: "door",
+        tsMs: Date.now() - 5 * 60_000,
+        kind: "web-history",
+        detail: { note: "before the page opened" },
+      });
       await page.click('[data-nav="events"]');
       await page.waitForSelector('#events-status[data-state="open"]');
+      await page.waitForSelector('#event-list li.event[data-kind="web-history"]');
       h.index().addEvent({
         camera: "door",
         tsMs: Date.now(),
@@ -377,6 +389,18 @@ Deno.test({
         "but not yard",
       );
       await shot("10-users");
+      // At 390 px the table scrolls inside its panel and the page does not scroll sideways.
+      const phoneWidth = async (name: string) => {
+        await page.setViewportSize({ width: 390, height: 844 });
+        const width = await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          return g.document.documentElement.scrollWidth;
+        });
+        await shot(name);
+        await page.setViewportSize({ width: 1280, height: 800 });
+        assert(width <= 390, `${name}: no sideways page scrolling at 390 px (width ${width}px)`);
+      };
+      await phoneWidth("10-users-phone");
       // Delete asks once more in place; then the viewer is gone (and Ada is the only user again,
       // which the profile delete at the end needs).
       await page.click(`${vicRow} button.delete`);
@@ -403,6 +427,7 @@ Deno.test({
       );
       assertEquals(await page.getAttribute("#audit-export", "href"), "/api/audit/export");
       await shot("11-audit");
+      await phoneWidth("11-audit-phone");
 
       // Settings: the running config as JSON; a wrong value is refused naming the key.
       await page.click('[data-nav="settings"]');

@@ -29,7 +29,12 @@ let screens = null;
  */
 export function startRouter(table) {
   screens = table;
-  globalThis.addEventListener("hashchange", route);
+  // Moving to another page clears the notice of the last one (signed out, the login screen keeps
+  // the notice that says why).
+  globalThis.addEventListener("hashchange", () => {
+    if (SESSION.user) notice("");
+    route();
+  });
 }
 
 /** @returns {Screens} */

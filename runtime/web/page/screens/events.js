@@ -1,12 +1,16 @@
 // @ts-check
-// Events: server-sent events from /api/events, newest first, while the page is open.
+// Events: the recent history from /api/events/recent, then server-sent events from /api/events
+// as they happen, newest first, while the page is open.
 
+import { api } from "../api.js";
 import { h, onLeave, show } from "../dom.js";
 import { fmtTime } from "../format.js";
 
 /** @typedef {import("../types.js").NvrEvent} NvrEvent */
 
 const EVENTS_KEEP = 500;
+/** How many past events the page opens with. */
+const HISTORY = 100;
 
 /**
  * An event's detail as "key: value · key: value" (times of *Ms keys as times of day).
@@ -25,40 +29,73 @@ function fmtDetail(detail) {
   }).join(" · ");
 }
 
-/** Shows the events as they arrive, until the screen is left. */
+/**
+ * One event as a list item.
+ * @param {NvrEvent} e
+ */
+function eventItem(e) {
+  return h(
+    "li",
+    { class: "event", dataset: { id: String(e.id), kind: e.kind } },
+    h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
+    h("strong", { class: "cam" }, e.camera ?? "recorder"),
+    h("span", { class: "kind" }, e.kind),
+    h("span", { class: "detail muted" }, fmtDetail(e.detail)),
+  );
+}
+
+/** Shows the recent events, then new ones as they arrive, until the screen is left. */
 export function eventsScreen() {
   const list = h("ol", { class: "events", id: "event-list" });
-  const empty = h("p", { class: "muted", id: "no-events" }, "No events since this page opened.");
+  const empty = h("p", { class: "muted", id: "no-events" }, "No events yet.");
   const status = h(
     "p",
     { class: "muted", id: "events-status", dataset: { state: "connecting" } },
     "Connecting…",
   );
+  /** @type {Set<number>} */
+  const shown = new Set();
+  /**
+   * Puts an event in its place (newest first by time, then id); the history and the stream may overlap.
+   * @param {NvrEvent} e
+   */
+  const add = (e) => {
+    if (shown.has(e.id)) return;
+    shown.add(e.id);
+    empty.hidden = true;
+    const item = eventItem(e);
+    item.dataset.ts = String(e.tsMs);
+    const older = [...list.children].find((li) => {
+      const d = /** @type {HTMLElement} */ (li).dataset;
+      const ts = Number(d.ts);
+      return ts < e.tsMs || (ts === e.tsMs && Number(d.id) < e.id);
+    });
+    list.insertBefore(item, older ?? null);
+    while (list.children.length > EVENTS_KEEP) list.lastElementChild?.remove();
+  };
   const source = new EventSource("/api/events");
+  let historyAsked = false;
   source.addEventListener("ready", () => {
     status.dataset.state = "open";
     status.textContent = "Connected: new events appear at the top as they happen.";
+    // The history once the stream is open, so nothing falls between the two.
+    if (historyAsked) return;
+    historyAsked = true;
+    api(`/api/events/recent?limit=${HISTORY}`).then(
+      (data) => {
+        for (const e of /** @type {{ events: NvrEvent[] }} */ (data).events) add(e);
+        list.dataset.history = "loaded";
+      },
+      (err) => {
+        list.dataset.history = "failed";
+        status.textContent += ` (The earlier events could not be read: ${err.message})`;
+      },
+    );
   });
   source.addEventListener("message", (ev) => {
-    /** @type {NvrEvent} */
-    let e;
     try {
-      e = JSON.parse(ev.data);
-    } catch {
-      return;
-    }
-    empty.hidden = true;
-    list.prepend(
-      h(
-        "li",
-        { class: "event", dataset: { id: String(e.id), kind: e.kind } },
-        h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
-        h("strong", { class: "cam" }, e.camera ?? "recorder"),
-        h("span", { class: "kind" }, e.kind),
-        h("span", { class: "detail muted" }, fmtDetail(e.detail)),
-      ),
-    );
-    while (list.children.length > EVENTS_KEEP) list.lastElementChild?.remove();
+      add(JSON.parse(ev.data));
+    } catch { /* not an event */ }
   });
   source.addEventListener("error", () => {
     // The browser reconnects by itself (sending Last-Event-ID) unless the stream was refused.

@@ -144,7 +144,7 @@ function userRow(user, cameraIds, redraw) {
   const save = h("button", { type: "button", class: "secondary save" }, "Save");
   const del = h("button", { type: "button", class: "danger delete" }, "Delete");
   const sure = h("button", { type: "button", class: "danger confirm", hidden: true }, "Delete!");
-  const cancel = h("button", { type: "button", class: "secondary cancel", hidden: true }, "Keep");
+  const cancel = h("button", { type: "button", class: "secondary cancel", hidden: true }, "Cancel");
   const row = h(
     "tr",
     { dataset: { user: String(user.id), email: user.email } },
