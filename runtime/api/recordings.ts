@@ -46,7 +46,7 @@ export interface RecordingsDeps {
   readonly liveLimit?: LiveViewerLimit;
   /** Called after recordings were released: retention may delete them now (a full disk). */
   readonly released?: () => void;
-  /** Export jobs; absent: no export routes. */
+  /** Export jobs; absent: the export routes answer 503. */
   readonly exports?: () => ExportJobs;
 }
 
@@ -115,15 +115,16 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
 
   // Exports are jobs (exports_routes.ts, playback/export_jobs.ts): made in the background into a
   // file on the data disk, downloaded any time later; POST /recordings/export is an alias.
-  const jobs = deps.exports;
-  if (jobs) {
-    addExportRoutes(app, {
-      jobs,
-      access: deps.access,
-      visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
-      range: (from, to) => timeRange(jsonTime(from), jsonTime(to), MAX_CLIP_MS),
-    });
-  }
+  addExportRoutes(app, {
+    jobs: deps.exports ?? (() => {
+      throw new HTTPException(503, {
+        message: "Exports are not available: the data disk is not ready; see /api/health",
+      });
+    }),
+    access: deps.access,
+    visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
+    range: (from, to) => timeRange(jsonTime(from), jsonTime(to), MAX_CLIP_MS),
+  });
 
   app.post("/recordings/lock", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {
     const body = await readJsonObject(c);
