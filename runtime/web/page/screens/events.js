@@ -16,12 +16,11 @@ const EVENTS_KEEP = 500;
 function fmtDetail(detail) {
   if (!detail || typeof detail !== "object") return "";
   return Object.entries(detail).map(([key, value]) => {
-    const shown =
-      typeof value === "number" && key.endsWith("Ms") && value > 1e12
-        ? fmtTime(value)
-        : typeof value === "object"
-        ? JSON.stringify(value)
-        : String(value);
+    const shown = typeof value === "number" && key.endsWith("Ms") && value > 1e12
+      ? fmtTime(value)
+      : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
     return `${key}: ${shown}`;
   }).join(" · ");
 }
@@ -29,11 +28,7 @@ function fmtDetail(detail) {
 /** Shows the events as they arrive, until the screen is left. */
 export function eventsScreen() {
   const list = h("ol", { class: "events", id: "event-list" });
-  const empty = h(
-    "p",
-    { class: "muted", id: "no-events" },
-    "No events since this page opened.",
-  );
+  const empty = h("p", { class: "muted", id: "no-events" }, "No events since this page opened.");
   const status = h(
     "p",
     { class: "muted", id: "events-status", dataset: { state: "connecting" } },
@@ -42,8 +37,7 @@ export function eventsScreen() {
   const source = new EventSource("/api/events");
   source.addEventListener("ready", () => {
     status.dataset.state = "open";
-    status.textContent =
-      "Connected: new events appear at the top as they happen.";
+    status.textContent = "Connected: new events appear at the top as they happen.";
   });
   source.addEventListener("message", (ev) => {
     /** @type {NvrEvent} */
@@ -58,11 +52,7 @@ export function eventsScreen() {
       h(
         "li",
         { class: "event", dataset: { id: String(e.id), kind: e.kind } },
-        h(
-          "time",
-          { datetime: new Date(e.tsMs).toISOString() },
-          fmtTime(e.tsMs),
-        ),
+        h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
         h("strong", { class: "cam" }, e.camera ?? "recorder"),
         h("span", { class: "kind" }, e.kind),
         h("span", { class: "detail muted" }, fmtDetail(e.detail)),

@@ -9,8 +9,7 @@ import { liveView } from "../live.js";
 
 /** Shows the grid of cameras. */
 export async function gridScreen() {
-  const { cameras } =
-    /** @type {{ cameras: Camera[] }} */ (await api("/api/cameras"));
+  const { cameras } = /** @type {{ cameras: Camera[] }} */ (await api("/api/cameras"));
   const grid = h("div", { class: "grid", id: "camera-grid" });
   /** @type {Map<string, HTMLDivElement>} */
   const cards = new Map();
@@ -41,9 +40,7 @@ export async function gridScreen() {
         h(
           "span",
           { class: "muted" },
-          `${cam.stats.fpsIn.toFixed(1)} fps · ${
-            Math.round(cam.stats.bitrateKbps)
-          } kbit/s`,
+          `${cam.stats.fpsIn.toFixed(1)} fps · ${Math.round(cam.stats.bitrateKbps)} kbit/s`,
         ),
       );
     }
