@@ -136,17 +136,26 @@ export const RECORDINGS_PATHS: PathOps = {
   },
   "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
   "/api/recordings/export": {
+    post: { summary: "Alias of POST /api/exports (older scripts)", body: "{camera, from, to}" },
+  },
+  "/api/exports": {
+    get: {
+      summary: "Export jobs: the user's own (admins: all), newest first, with state and size",
+    },
     post: {
-      summary: "Keeps (locks) a camera's segments in a time range (at most 3 h) and answers " +
-        "{url} to fetch them as one MP4 within 60 s, once. 429 + Retry-After while 2 exports " +
-        "run. Operators and admins",
+      summary: "Ask for an export of a camera's time range (at most 3 h) as one MP4: a job, " +
+        "queued then run (2 at once) into a file on the data disk; done keeps (locks) its " +
+        "recordings. 429 + Retry-After when 10 wait or run. Operators and admins",
       body: "{camera, from, to}",
     },
   },
-  "/api/recordings/export/{ticket}": {
-    get: {
-      summary: "The clip asked for by POST /api/recordings/export, joined without re-encoding " +
-        "and streamed (video/mp4); one use, by the same user",
+  "/api/exports/{id}/download": {
+    get: { summary: "A done export's file (video/mp4, attachment), any time later" },
+  },
+  "/api/exports/{id}": {
+    delete: {
+      summary: "Delete an export and its file (stops it if it runs); the recordings it kept " +
+        "stay kept (release them on the camera page). Operators and admins",
     },
   },
   "/api/recordings/lock": {

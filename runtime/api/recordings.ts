@@ -12,8 +12,9 @@ import {
   type SegmentIndex,
   withReserve,
 } from "../storage/mod.ts";
-import { ClipExportError, exportClip, ExportLimit, releasing } from "../playback/export.ts";
-import { errorBody, jsonBodyLimit, readJsonObject } from "./errors.ts";
+import type { ExportJobs } from "../playback/export_jobs.ts";
+import { addExportRoutes } from "./exports_routes.ts";
+import { jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 
 export interface CameraAccess {
@@ -45,24 +46,9 @@ export interface RecordingsDeps {
   readonly liveLimit?: LiveViewerLimit;
   /** Called after recordings were released: retention may delete them now (a full disk). */
   readonly released?: () => void;
-  /** Exports (ffmpeg processes) running at once; default 2, 429 beyond. */
-  readonly exportLimit?: ExportLimit;
-  readonly now?: () => number;
+  /** Export jobs; absent: the export routes answer 503. */
+  readonly exports?: () => ExportJobs;
 }
-
-/** An export asked for by POST, fetched once by GET within EXPORT_TICKET_MS. */
-interface ExportTicket {
-  readonly camera: string;
-  readonly from: number;
-  readonly to: number;
-  readonly paths: readonly string[];
-  readonly user: unknown;
-  readonly expires: number;
-}
-
-const EXPORT_TICKET_MS = 60_000;
-/** What a refused export is told to wait: an export of minutes of video takes seconds. */
-const EXPORT_RETRY_SECONDS = 10;
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const MAX_RANGE_MS = 31 * 86_400_000;
@@ -127,81 +113,17 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     });
   });
 
-  // Exporting keeps the clip's segments (locked): what was handed out as evidence stays on the
-  // box until an operator releases it, and retention cannot delete a file mid-export. Locking
-  // changes the disk, so it is a POST (checked for CSRF and Origin); it answers a one-use URL
-  // that a plain link downloads, so a long clip streams to disk instead of into page memory.
-  const limit = deps.exportLimit ?? new ExportLimit();
-  const now = deps.now ?? Date.now;
-  const tickets = new Map<string, ExportTicket>();
-  const busy = (c: Context) =>
-    c.json(
-      errorBody(
-        "export_busy",
-        `${limit.max} exports are running, the most at once; try again in ` +
-          `${EXPORT_RETRY_SECONDS} seconds`,
-      ),
-      429,
-      { "Retry-After": String(EXPORT_RETRY_SECONDS) },
-    );
-  app.post("/recordings/export", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {
-    const body = await readJsonObject(c);
-    const camera = visibleCamera(c, deps, typeof body.camera === "string" ? body.camera : "");
-    const { from, to } = timeRange(jsonTime(body.from), jsonTime(body.to), MAX_CLIP_MS);
-    if (limit.running >= limit.max) return busy(c);
-    const segments = deps.index().range(camera, from, to);
-    if (segments.length === 0) {
-      throw new HTTPException(404, { message: `No recordings of '${camera}' in that time` });
-    }
-    keepRange(deps, camera, from, to, true);
-    const paths = segments.map((s) => `${deps.dataDir}/${s.path}`);
-    const missing = [];
-    for (const path of paths) if (!(await exists(path))) missing.push(path);
-    if (missing.length > 0) {
-      throw new HTTPException(410, {
-        message: `${missing.length} of the ${paths.length} segments in that time are no longer ` +
-          "on disk; export a shorter time or check the recording disk",
+  // Exports are jobs (exports_routes.ts, playback/export_jobs.ts): made in the background into a
+  // file on the data disk, downloaded any time later; POST /recordings/export is an alias.
+  addExportRoutes(app, {
+    jobs: deps.exports ?? (() => {
+      throw new HTTPException(503, {
+        message: "Exports are not available: the data disk is not ready; see /api/health",
       });
-    }
-    const t = now();
-    for (const [id, old] of tickets) if (old.expires <= t) tickets.delete(id);
-    const id = randomId();
-    tickets.set(id, {
-      camera,
-      from,
-      to,
-      paths,
-      user: userId(c),
-      expires: t + EXPORT_TICKET_MS,
-    });
-    deps.access.audit(c, "recording.export", `${camera} ${isoRange(from, to)}`);
-    const url = `${c.req.path}/${id}`;
-    return c.json({ camera, from, to, segments: segments.length, url }, 201);
-  });
-
-  app.get("/recordings/export/:ticket", deps.access.requireOperator, async (c) => {
-    const id = c.req.param("ticket");
-    const ticket = tickets.get(id);
-    if (!ticket || ticket.expires <= now() || ticket.user !== userId(c)) {
-      throw new HTTPException(404, {
-        message: "No such export, or it was fetched or expired; ask for it again (POST)",
-      });
-    }
-    const release = limit.tryAcquire();
-    if (!release) return busy(c);
-    tickets.delete(id);
-    const clip = await exportClip(ticket.paths).catch((err) => {
-      release();
-      throw new HTTPException(err instanceof ClipExportError ? 500 : 503, {
-        message: (err as Error).message,
-      });
-    });
-    const stamp = new Date(ticket.from).toISOString().replace(/[-:]/g, "").slice(0, 15);
-    return c.body(releasing(clip, release), 200, {
-      "content-type": "video/mp4",
-      "content-disposition": `attachment; filename="${ticket.camera}-${stamp}.mp4"`,
-      "cache-control": "no-store",
-    });
+    }),
+    access: deps.access,
+    visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
+    range: (from, to) => timeRange(jsonTime(from), jsonTime(to), MAX_CLIP_MS),
   });
 
   app.post("/recordings/lock", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {
@@ -271,27 +193,6 @@ function keepRange(
     if (err instanceof DiskFullError) throw new HTTPException(507, { message: err.message });
     throw err;
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Who asked: an export URL is fetched by the user who asked for it. */
-function userId(c: { get(key: string): unknown }): unknown {
-  return (c.get("user") as { id?: unknown } | undefined)?.id ?? null;
-}
-
-/** 256 random bits, base64url: an export URL nobody can guess. */
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
 }
 
 function isoRange(from: number, to: number): string {

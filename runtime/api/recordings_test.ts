@@ -5,14 +5,14 @@ import { SegmentIndex } from "../storage/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { EMPTY_STATS } from "../recorder/mod.ts";
 import { type CameraAccess, createRecordingsApp } from "./recordings.ts";
-import { ExportLimit } from "../playback/export.ts";
+import { ExportJobs } from "../playback/export_jobs.ts";
 
-/** POST /recordings/export: locks the range and answers the one-use URL of the clip. */
+/** POST /exports: asks for an export job. */
 function askExport(
   app: { request: (p: string, i?: RequestInit) => Response | Promise<Response> },
   body: unknown,
 ) {
-  return app.request("/recordings/export", {
+  return app.request("/exports", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -91,26 +91,35 @@ async function withRecordings(
   fn: (t: {
     dir: string;
     index: SegmentIndex;
-    deps: ReturnType<typeof depsOf>;
+    deps: ReturnType<typeof depsOf> & { exports: () => ExportJobs };
     audited: string[];
     app: ReturnType<typeof createRecordingsApp>;
     t0: number;
+    jobs: ExportJobs;
   }) => Promise<void>,
+  opts: { maxWaiting?: number } = {},
 ): Promise<void> {
   const { dir, index } = await fixture();
+  const audited: string[] = [];
+  const jobs = ExportJobs.open({
+    dataDir: dir,
+    index: () => index,
+    audit: (e) => audited.push(`${e.action} ${e.outcome} ${e.target.replace(/ export \S+/, "")}`),
+    ...opts,
+  });
   try {
-    const deps = depsOf(dir, index);
-    const audited: string[] = [];
+    const deps = { ...depsOf(dir, index), exports: () => jobs };
     const app = createRecordingsApp({ ...deps, access: access(["cam1"], true, audited) });
-    await fn({ dir, index, deps, audited, app, t0: Date.UTC(2026, 10, 25, 12, 0, 0) });
+    await fn({ dir, index, deps, audited, app, t0: Date.UTC(2026, 10, 25, 12, 0, 0), jobs });
   } finally {
+    await jobs.close();
     index.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
 
 Deno.test("recordings API: range query, download by id, clip export (kept), and refusals", async () => {
-  await withRecordings(async ({ dir, index, audited, app, t0 }) => {
+  await withRecordings(async ({ dir, index, audited, app, t0, jobs }) => {
     const list = await app.request(`/recordings?camera=cam1&from=${t0}&to=${t0 + 10_000}`);
     assertEquals(list.status, 200);
     const body = await list.json();
@@ -130,24 +139,39 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
 
     const asked = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
     assertEquals(asked.status, 201);
-    const { url, segments } = await asked.json();
-    assertEquals(segments, 3);
-    assertMatch(url, /^\/recordings\/export\/[\w-]{43}$/);
-    const clip = await app.request(url);
-    assertEquals(clip.status, 200);
-    await Deno.writeFile(`${dir}/clip.mp4`, new Uint8Array(await clip.arrayBuffer()));
+    const { url, id: jobId } = await asked.json();
+    assertEquals(url, `/api/exports/${jobId}/download`);
+    await jobs.idle();
+    const listed = (await (await app.request("/exports")).json()).exports;
+    assertEquals(listed.map((j: { state: string }) => j.state), ["done"]);
+    // Downloaded any time later, as often as wanted.
+    for (let i = 0; i < 2; i++) {
+      const clip = await app.request(url.replace(/^\/api/, ""));
+      assertEquals(clip.status, 200);
+      assertMatch(clip.headers.get("content-disposition")!, /^attachment; filename="cam1-/);
+      await Deno.writeFile(`${dir}/clip.mp4`, new Uint8Array(await clip.arrayBuffer()));
+    }
     const probe = await ffprobe(`${dir}/clip.mp4`);
     assertEquals([probe.codec, probe.frames], ["hevc", 45]);
-    // The exported segments are kept until an operator releases them; both were audited.
+    // The exported segments are kept until an operator releases them; all was audited.
     assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [true, true, true]);
-    assertEquals(audited, [
-      `recording.download cam1 segment ${id} s01.mp4`,
-      "recording.export cam1 2026-11-25T12:00:00.000Z/2026-11-25T12:00:03.000Z",
-    ]);
-    // The URL is good once.
-    const again = await app.request(url);
-    assertEquals(again.status, 404);
-    await again.body?.cancel();
+    const range = "2026-11-25T12:00:00.000Z/2026-11-25T12:00:03.000Z";
+    assertEquals(
+      audited.map((a) => a.replace(/ export \S+/, "").replace(/ \(\d+ segments.*/, "")),
+      [
+        `recording.download cam1 segment ${id} s01.mp4`,
+        `export.create cam1 ${range}`,
+        `recording.export ok cam1 ${range}`,
+        "export.download cam1",
+        "export.download cam1",
+      ],
+    );
+    const del = await app.request(url.replace(/^\/api/, "").replace(/\/download$/, ""), {
+      method: "DELETE",
+    });
+    assertEquals(del.status, 200);
+    assertEquals((await app.request(url.replace(/^\/api/, ""))).status, 404);
+    assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [true, true, true]);
 
     // Refusals: a camera this user may not see looks like no camera at all; paths are never
     // taken from the request; bad input names the field.
@@ -176,7 +200,7 @@ Deno.test("recordings API: range query, download by id, clip export (kept), and 
 });
 
 Deno.test("recordings API: operators keep and release recordings; viewers may not; bad input named", async () => {
-  await withRecordings(async ({ dir, index, deps, audited, app, t0 }) => {
+  await withRecordings(async ({ dir, index, deps, audited, app, t0, jobs }) => {
     const lock = (body: unknown, on = app) =>
       on.request("/recordings/lock", {
         method: "POST",
@@ -225,11 +249,17 @@ Deno.test("recordings API: operators keep and release recordings; viewers may no
     }
     assertEquals(kept(), [false, false, true]);
 
-    // A segment whose file is gone: the export says so instead of a broken clip.
+    // A segment whose file is gone: the job fails and says so instead of a broken clip; the
+    // locks it added are released again.
     await Deno.remove(`${dir}/recordings/cam1/x/s00.mp4`);
     const gone = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
-    assertEquals(gone.status, 410);
-    assertMatch(await gone.text(), /1 of the 3 segments in that time are no longer on disk/);
+    assertEquals(gone.status, 201);
+    await jobs.idle();
+    const failed = (await (await app.request("/exports")).json()).exports[0];
+    assertEquals(failed.state, "failed");
+    assertMatch(failed.error, /1 of the 3 segments in that time are no longer on disk/);
+    assertEquals(kept(), [false, false, true]);
+    assertMatch(audited.at(-1)!, /^recording\.export failed .*failed: 1 of the 3 segments/);
   });
 });
 
@@ -242,7 +272,7 @@ Deno.test("attack: export via GET locks segments", async () => {
     assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [false, false, false]);
     assertEquals(audited, []);
     // A guessed export URL is nothing either.
-    const guessed = await app.request(`/recordings/export/${"A".repeat(43)}`);
+    const guessed = await app.request(`/exports/${crypto.randomUUID()}/download`);
     assertEquals(guessed.status, 404);
     await guessed.body?.cancel();
     assertEquals(index.range("cam1", t0, t0 + 3000).map((s) => s.locked), [false, false, false]);
@@ -250,35 +280,25 @@ Deno.test("attack: export via GET locks segments", async () => {
 });
 
 Deno.test("attack: many concurrent exports exhaust the box (429 + Retry-After)", async () => {
-  await withRecordings(async ({ deps, t0 }) => {
-    const limit = new ExportLimit(2);
-    const app = createRecordingsApp({ ...deps, access: access(["cam1"]), exportLimit: limit });
-    const ticket = async () => {
-      const res = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+  await withRecordings(async ({ app, t0, jobs }) => {
+    const ask = () => askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await ask();
       assertEquals(res.status, 201);
-      return (await res.json()).url as string;
-    };
-    const urls = [await ticket(), await ticket(), await ticket()];
-    // Two exports stream (their ffmpeg runs, nobody reads): the third is refused, not queued.
-    const running = [await app.request(urls[0]!), await app.request(urls[1]!)];
-    for (const r of running) assertEquals(r.status, 200);
-    assertEquals(limit.running, 2);
-    const third = await app.request(urls[2]!);
-    assertEquals(third.status, 429);
-    assertEquals(third.headers.get("retry-after"), "10");
-    assertMatch((await third.json()).error.message, /2 exports are running/);
-    const fourth = await askExport(app, { camera: "cam1", from: t0, to: t0 + 3000 });
+      ids.push((await res.json()).id);
+    }
+    // Two run (two ffmpeg processes at most); the third waits, queued.
+    assertEquals(ids.map((id) => jobs.get(id)!.state), ["running", "running", "queued"]);
+    assertEquals(jobs.running, 2);
+    // Beyond the queue: refused, not queued.
+    const fourth = await ask();
     assertEquals(fourth.status, 429);
     assertEquals(fourth.headers.get("retry-after"), "10");
-    await fourth.body?.cancel();
-    // One finishes (read to the end), one is abandoned: both slots come back.
-    assert((await running[0]!.arrayBuffer()).byteLength > 1000);
-    await running[1]!.body?.cancel();
-    assertEquals(limit.running, 0);
-    // The refused URL was not used up: it works now.
-    const later = await app.request(urls[2]!);
-    assertEquals(later.status, 200);
-    assert((await later.arrayBuffer()).byteLength > 1000);
-    assertEquals(limit.running, 0);
-  });
+    assertMatch((await fourth.json()).error.message, /3 exports are queued or running/);
+    await jobs.idle();
+    assertEquals(ids.map((id) => jobs.get(id)!.state), ["done", "done", "done"]);
+    assertEquals((await ask()).status, 201);
+    await jobs.idle();
+  }, { maxWaiting: 3 });
 });

@@ -49,6 +49,7 @@ import { UserStore } from "../users/user_store.ts";
 import { SETUP_CODE_FILE, SetupCode } from "../users/setup_code.ts";
 import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
+import { ExportJobs } from "../playback/export_jobs.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -328,6 +329,16 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const openUsers = (checked = false) =>
     openPeople(storage, dataDir, log, deps.provisioningPath ?? null, checked);
   let people = diskReady ? await openUsers(true) : null;
+  // Export jobs (playback/export_jobs.ts) live on the data disk too: opened with the users, so
+  // jobs queued before a restart run again; a job ends without a request, so it audits here.
+  let exportJobs: ExportJobs | null = null;
+  const openExports = () =>
+    exportJobs ??= ExportJobs.open({
+      dataDir,
+      index: storage.index,
+      audit: (e) => people?.audit.record({ ...e, ip: "", userAgent: "export job" }),
+      released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
+    });
   const buildApp = () =>
     createApp({
       uptimeSeconds: () => Math.round((now() - startedAt) / 1000),
@@ -358,6 +369,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
+            exports: openExports,
           },
           system: {
             health: () =>
@@ -374,12 +386,23 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         : {}),
     });
   let app = buildApp();
+  const startExports = () => {
+    try {
+      openExports();
+    } catch (err) {
+      log.error("export jobs not opened; exports are refused until restart", {
+        module: "api",
+        err,
+      });
+    }
+  };
+  if (people) startExports();
   const housekeeping = setInterval(async () => {
     // Only on the checked recording disk: never onto the root filesystem.
     await storage.checkStorage().then(keepIndexReserve, () => {});
     if (!people) {
       people = await openUsers();
-      if (people) app = buildApp();
+      if (people) app = buildApp(), startExports();
     }
     await people?.users.keepReserve().catch(() => {});
     people?.users.pruneExpiredSessions(now());
@@ -453,6 +476,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await server.finished;
       await redirect?.finished;
       await fleet?.stop(); // the recorders' last events are sent, or queued for the next start
+      await exportJobs?.close();
       people?.users.close();
       people?.audit.close();
       storage.close();

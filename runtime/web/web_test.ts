@@ -5,6 +5,7 @@
  * screens (users, audit log, settings), profile delete.
  * Screenshots go to test-artifacts/web/.
  */
+import { ffprobe } from "../testing/ffprobe.ts";
 import { chromium } from "npm:playwright-core@1.65.1";
 import { assert, assertEquals } from "../testing/assert.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
@@ -264,17 +265,21 @@ Deno.test({
       );
       const download = await page.getAttribute("#player-download", "href");
       assert(download?.match(/^\/api\/recordings\/\d+\/download$/), `download link ${download}`);
-      // Export: a POST keeps the recordings and answers a one-use URL that downloads the clip.
+      // Export: a job, made in the background; the Exports screen shows it done and downloads it.
+      await page.click("#export-link");
+      await page.waitForURL(/#\/exports$/);
+      await page.waitForSelector("#exports tr[data-state='done']", { timeout: 30_000 });
       const [clip] = await Promise.all([
         page.waitForEvent("download"),
-        page.click("#export-link"),
+        page.click("#exports tr[data-state='done'] a[download]"),
       ]);
       assert(
         /^door-\d{8}T\d{6}\.mp4$/.test(clip.suggestedFilename()),
         clip.suggestedFilename(),
       );
-      const exportedBytes = (await Deno.stat(await clip.path())).size;
-      assert(exportedBytes > 1000, `exported ${exportedBytes} bytes`);
+      const clipProbe = await ffprobe(await clip.path());
+      assert(clipProbe.frames > 10 && clipProbe.durationSeconds > 1, JSON.stringify(clipProbe));
+      await page.evaluate(() => location.hash = "#/camera/door");
       const heads = await page.evaluate(async (urls) => {
         const out = [];
         for (const url of urls) {

@@ -10,6 +10,7 @@ import { logout, route, startRouter } from "./router.js";
 import { auditScreen } from "./screens/audit.js";
 import { cameraScreen } from "./screens/camera.js";
 import { eventsScreen } from "./screens/events.js";
+import { exportsScreen } from "./screens/exports.js";
 import { gridScreen } from "./screens/grid.js";
 import { healthScreen } from "./screens/health.js";
 import { loginScreen } from "./screens/login.js";
@@ -27,6 +28,7 @@ async function boot() {
       profile: profileScreen,
       health: healthScreen,
       events: eventsScreen,
+      exports: exportsScreen,
       users: usersScreen,
       audit: auditScreen,
       settings: settingsScreen,

@@ -10,7 +10,15 @@ import { byId, leaveScreen, notice } from "./dom.js";
 /** @typedef {() => unknown} Screen */
 
 /** The screens that have a link in the bar; anything else is the camera grid. */
-const NAV = /** @type {const} */ (["profile", "health", "events", "users", "audit", "settings"]);
+const NAV = /** @type {const} */ ([
+  "profile",
+  "health",
+  "events",
+  "exports",
+  "users",
+  "audit",
+  "settings",
+]);
 
 /**
  * @typedef {object} Screens

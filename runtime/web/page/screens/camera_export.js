@@ -1,6 +1,6 @@
 // @ts-check
-// Export and keep on the camera screen: a time range exported as one MP4 (segments joined without
-// re-encoding, at most 3 hours), or kept (locked: retention never deletes it) and released.
+// Export and keep on the camera screen: a time range exported as one MP4 (a job: see
+// screens/exports.js; at most 3 hours), or kept (locked: retention never deletes it) and released.
 // Operators and admins only; the API says so as well.
 
 import { api, SESSION } from "../api.js";
@@ -28,13 +28,13 @@ export function exportControls(cameraId, to, redraw) {
     name: "to",
     value: localInput(to + 60_000),
   });
-  // Exporting keeps (locks) the recordings, so it is asked for by POST; the answer is a one-use
-  // URL that the browser downloads as a file (a long clip never sits in page memory).
+  // An export is a job made in the background into a file on the box (its recordings are kept
+  // once it is done); the Exports screen shows its progress and downloads it.
   const exportLink = h("button", { type: "button", id: "export-link" }, "Export MP4");
   exportLink.addEventListener("click", async () => {
     exportLink.disabled = true;
     try {
-      const res = await api("/api/recordings/export", {
+      await api("/api/exports", {
         method: "POST",
         body: {
           camera: cameraId,
@@ -42,12 +42,8 @@ export function exportControls(cameraId, to, redraw) {
           to: new Date(exportTo.value).getTime(),
         },
       });
-      const a = h("a", { href: res.url, download: "" });
-      a.id = "export-download";
-      document.body.append(a);
-      a.click();
-      a.remove();
-      notice(`Exporting ${res.segments} recording${res.segments === 1 ? "" : "s"}; they are kept.`);
+      notice("Export queued: see its progress and download it under Exports.");
+      location.hash = "#/exports";
     } catch (err) {
       notice(/** @type {Error} */ (err).message, "error");
     } finally {
