@@ -12,7 +12,7 @@ label="${NVR_DATA_LABEL:-nvr-data}"
 log() { echo "nvr-data-disk: $*" >&2; }
 
 udevadm settle --timeout=30 2>/dev/null || true
-if dev="$(blkid -L "$label" 2>/dev/null)" && [ -n "$dev" ]; then
+if dev="$(blkid -c /dev/null -L "$label" 2>/dev/null)" && [ -n "$dev" ]; then
   log "recording disk: $dev (label $label)"
   exit 0
 fi
