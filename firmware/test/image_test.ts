@@ -103,7 +103,14 @@ interface Vm {
   startedAt: number;
 }
 
-async function boot(dir: string, image: string, ssd: string, q: BoardQemu, tag: string) {
+async function boot(
+  dir: string,
+  image: string,
+  ssd: string,
+  q: BoardQemu,
+  tag: string,
+  extraDisk: string | null = null,
+) {
   const vars = `${dir}/vars-${tag}.fd`;
   await Deno.copyFile(q.firmwareVars, vars);
   const serial = `${dir}/serial-${tag}.log`;
@@ -122,6 +129,10 @@ async function boot(dir: string, image: string, ssd: string, q: BoardQemu, tag: 
     ...["-device", "virtio-blk-pci,drive=boot,bootindex=0"],
     ...["-drive", `if=none,id=ssd,format=raw,file=${ssd}`],
     ...["-device", "virtio-blk-pci,drive=ssd"],
+    ...(extraDisk === null ? [] : [
+      ...["-drive", `if=none,id=extra,format=raw,file=${extraDisk}`],
+      ...["-device", "virtio-blk-pci,drive=extra"],
+    ]),
     ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:8080`],
     ...["-device", "virtio-net-pci,netdev=net0"],
   ];
@@ -147,6 +158,15 @@ async function stop(vm: Vm): Promise<void> {
   if (!done) vm.child.kill("SIGKILL");
   await vm.child.status;
   await vm.child.stderr.cancel().catch(() => {});
+}
+
+/** grubenv from the image's EFI partition (partition 1), read with mtools. */
+async function efiGrubenv(image: string): Promise<string> {
+  const table = JSON.parse(await run("sfdisk", ["-J", image])) as {
+    partitiontable: { partitions: { start: number }[] };
+  };
+  const start = table.partitiontable.partitions[0]!.start * 512;
+  return await run("mtype", ["-i", `${image}@@${start}`, "::/EFI/BOOT/grubenv"]);
 }
 
 const serialHas = (vm: Vm, re: RegExp) => async () =>
@@ -226,6 +246,48 @@ async function main(): Promise<void> {
     check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
   } finally {
     await stop(vm);
+  }
+
+  // --- Boot 3 (after boot 1): update from a disk labelled NVR-UPDATE into slot B ----------------
+  if (!flag("--skip-update")) {
+    const bundles = [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
+      n.endsWith(`-${board}.raucb`)
+    ).sort();
+    const bundle = bundles.at(-1);
+    if (!bundle) throw new Error(`no out/${board}/nvr-*-${board}.raucb: run make image first`);
+    const stick = `${dir}/update-stick.vfat`;
+    const bundleMiB = Math.ceil((await Deno.stat(`${outDir}/${bundle}`)).size / 2 ** 20) + 64;
+    await run("mkfs.vfat", ["-C", "-n", "NVR-UPDATE", stick, String(bundleMiB * 1024)]);
+    await run("mcopy", ["-i", stick, `${outDir}/${bundle}`, `::/${bundle}`]);
+    const vm3 = await boot(dir, image, ssd, q, "3", stick);
+    try {
+      const installed = await waitFor(
+        serialHas(vm3, /Kernel command line:.*rauc\.slot=B/),
+        BOOT_DEADLINE_MS,
+        2000,
+      );
+      check("update stick: RAUC installed the bundle and GRUB booted slot B", installed !== null);
+      const body = await waitFor(() => healthz(vm3.port), BOOT_DEADLINE_MS, 2000);
+      check("slot B: /healthz answers 200 through the forward", body !== null);
+      const good = await waitFor(
+        async () => {
+          const n =
+            (await readText(vm3.serial)).match(/Finished.*nvr-mark-good\.service/g)?.length ?? 0;
+          return n >= 2 ? true : null;
+        },
+        180_000,
+        2000,
+      );
+      check("slot B marked good after /healthz", good !== null);
+    } finally {
+      await stop(vm3);
+    }
+    const efi = await efiGrubenv(image);
+    check(
+      "grubenv after the update: ORDER=B A, B_OK=1, B_TRY=0",
+      /ORDER=B A/.test(efi) && /B_OK=1/.test(efi) && /B_TRY=0/.test(efi),
+      efi.replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+    );
   }
 
   // --- Boot 2: an SSD holding data is never formatted -----------------------------------------
