@@ -68,8 +68,9 @@ clean:
 # --- Firmware image (issue 13): see firmware/README.md. As root on Debian 12. -------------------
 BOARD ?= generic-arm64
 # Debian's own tools for building and booting images; the board's packages come from its file.
+# (npm, for Deno's arm64 package, is needed as for the host's Deno: see $(DENO_REAL).)
 IMAGE_APT_PACKAGES := mmdebstrap qemu-user-static binfmt-support arch-test fdisk dosfstools mtools \
-  e2fsprogs squashfs-tools rauc zstd jq openssl npm qemu-system-arm qemu-efi-aarch64 ipxe-qemu
+  e2fsprogs squashfs-tools rauc zstd jq openssl qemu-system-arm qemu-efi-aarch64 ipxe-qemu
 
 image-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(IMAGE_APT_PACKAGES)"

@@ -71,7 +71,9 @@ cp -a runtime plugins deno.json deno.lock README.md LICENSE "$lib/"
 find "$lib/runtime" "$lib/plugins" -name '*_test.ts' -delete
 # Every remote and npm module the daemon, its workers and plugins import, fetched on this host
 # into a fresh DENO_DIR that becomes the image's read-only cache (nvr.service: --cached-only).
-entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -path 'runtime/testing/*' | sort)
+# (Files named _*.ts are private helpers, imported by others, or development tools such as
+# runtime/rtsp/_measure_receive.ts, which needs hw-tests/ and does not run on the box.)
+entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' ! -name 'test_kit.ts' ! -path 'runtime/testing/*' | sort)
 # shellcheck disable=SC2086
 (cd "$lib" && DENO_DIR="$repo/$work/deno-dir" "$DENO" cache --quiet --frozen $entry)
 cp -a "$work/deno-dir" "$lib/deno-dir"
@@ -114,7 +116,7 @@ took "overlay, services and RAUC" "$t"
 
 step "biggest packages (installed size):"
 dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Installed-Size}\t${Package}\n' |
-  sort -rn | head -n 15 | awk -F'\t' '{ printf "image:   %7.1f MiB  %s\n", $1 / 1024, $2 }' >&2
+  sort -rn | awk -F'\t' 'NR <= 15 { printf "image:   %7.1f MiB  %s\n", $1 / 1024, $2 }' >&2
 step "/usr/lib/nvr: $(du -sh "$lib" | cut -f1) (deno $(du -sh "$lib/deno" | cut -f1), vendored modules $(du -sh "$lib/deno-dir" | cut -f1))"
 step "root filesystem: $(du -sh "$root" | cut -f1)"
 
