@@ -169,6 +169,26 @@ async function efiGrubenv(image: string): Promise<string> {
   return await run("mtype", ["-i", `${image}@@${start}`, "::/EFI/BOOT/grubenv"]);
 }
 
+/**
+ * Debugging only (--journal-to-console): this test's copy of the image gets
+ * systemd.journald.forward_to_console=1 on its kernel command line, so every log line of the box
+ * (there is no login) reaches the serial console file.
+ */
+async function journalToConsole(image: string): Promise<void> {
+  const table = JSON.parse(await run("sfdisk", ["-J", image])) as {
+    partitiontable: { partitions: { start: number }[] };
+  };
+  const efi = `${image}@@${table.partitiontable.partitions[0]!.start * 512}`;
+  const cfg = await run("mtype", ["-i", efi, "::/EFI/BOOT/grub.cfg"]);
+  const tmp = await Deno.makeTempFile({ suffix: ".cfg" });
+  await Deno.writeTextFile(
+    tmp,
+    cfg.replace('set CMDLINE="', 'set CMDLINE="systemd.journald.forward_to_console=1 '),
+  );
+  await run("mcopy", ["-o", "-i", efi, tmp, "::/EFI/BOOT/grub.cfg"]);
+  await Deno.remove(tmp);
+}
+
 const serialHas = (vm: Vm, re: RegExp) => async () =>
   re.test(await readText(vm.serial)) ? true : null;
 
@@ -200,6 +220,7 @@ async function main(): Promise<void> {
   await run("zstd", ["-q", "-d", "-f", `${outDir}/${zst}`, "-o", image]);
   const ssd = `${dir}/ssd.img`;
   await run("truncate", ["-s", "8G", ssd]);
+  if (flag("--journal-to-console")) await journalToConsole(image);
 
   // --- Boot 1: blank SSD ---------------------------------------------------------------------
   const vm = await boot(dir, image, ssd, q, "1");
