@@ -17,12 +17,14 @@ APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugin
   gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
   ca-certificates chromium
 
-.PHONY: run test deps deno check lint fmt bench clean help
+.PHONY: run test deps deno check lint fmt bench clean help image image-test image-deps
 
 help:
 	@echo "make run    install what is missing, then start the NVR demo (virtual cameras, broker, web page)"
 	@echo "make test   install what is missing, then run every test"
 	@echo "make check | lint | fmt | bench | clean"
+	@echo "make image BOARD=generic-arm64   (root) flashable image + signed update bundle in out/<board>/"
+	@echo "make image-test                  (root) build generic-arm64 and boot it in QEMU"
 
 run: deps deno
 	$(DENO) task demo
@@ -62,3 +64,19 @@ deps:
 
 clean:
 	rm -rf .demo test-artifacts
+
+# --- Firmware image (issue 13): see firmware/README.md. As root on Debian 12. -------------------
+BOARD ?= generic-arm64
+# Debian's own tools for building and booting images; the board's packages come from its file.
+# (npm, for Deno's arm64 package, is needed as for the host's Deno: see $(DENO_REAL).)
+IMAGE_APT_PACKAGES := mmdebstrap qemu-user-static binfmt-support arch-test fdisk dosfstools mtools \
+  e2fsprogs squashfs-tools rauc zstd jq openssl qemu-system-arm qemu-efi-aarch64 ipxe-qemu
+
+image-deps:
+	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(IMAGE_APT_PACKAGES)"
+
+image: image-deps deno
+	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) firmware/build_image.sh $(BOARD)
+
+image-test: image
+	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD)

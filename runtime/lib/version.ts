@@ -1,8 +1,9 @@
 /**
  * The software version the box reports (health, the MQTT birth message, the API).
  *
- * The commit comes from, in order: `runtime/build_info.json` (`{"commit": "…", "builtAt": "…"}`,
- * written by the image build, which copies runtime/ without .git), then `git rev-parse HEAD` when
+ * The commit comes from, in order: the image's build info file beside `runtime/`
+ * (`/usr/lib/nvr/build-info.json`: `{"version", "commit", "board", "buildDate"}`, written by
+ * firmware/build_image.sh, which copies runtime/ without .git), then `git rev-parse HEAD` when
  * running from a git checkout (development), else null.
  */
 
@@ -23,7 +24,7 @@ export interface SoftwareVersion {
 }
 
 export interface VersionSources {
-  /** Default: build_info.json beside this file. */
+  /** Default: build-info.json in the folder above runtime/ (the image's /usr/lib/nvr/). */
   readonly buildInfoPath?: string;
   /** Runs git in the repository and gives its stdout, or null; default the real git. */
   readonly git?: ((args: readonly string[]) => Promise<string | null>) | null;
@@ -56,9 +57,10 @@ async function readBuildInfo(
     return null;
   }
   try {
-    const info = JSON.parse(text) as { commit?: unknown; builtAt?: unknown };
+    const info = JSON.parse(text) as { commit?: unknown; builtAt?: unknown; buildDate?: unknown };
     if (typeof info.commit !== "string" || !COMMIT.test(info.commit)) return null;
-    return { commit: info.commit, builtAt: typeof info.builtAt === "string" ? info.builtAt : null };
+    const built = info.buildDate ?? info.builtAt; // the image writes buildDate
+    return { commit: info.commit, builtAt: typeof built === "string" ? built : null };
   } catch {
     return null;
   }
@@ -67,7 +69,8 @@ async function readBuildInfo(
 /** The version, the commit and where it came from. Never throws. */
 export async function softwareVersion(sources: VersionSources = {}): Promise<SoftwareVersion> {
   const deno = Deno.version.deno;
-  const path = sources.buildInfoPath ?? new URL("../build_info.json", import.meta.url).pathname;
+  // /usr/lib/nvr/build-info.json on the box: runtime/ sits in /usr/lib/nvr, this file in runtime/lib/.
+  const path = sources.buildInfoPath ?? new URL("../../build-info.json", import.meta.url).pathname;
   const built = await readBuildInfo(path);
   if (built !== null) {
     return {

@@ -1,0 +1,211 @@
+#!/bin/bash
+# Builds the flashable image and the signed update bundle of one board:
+#
+#   out/<board>/nvr-<version>-<board>.img.zst    GPT: efi, rootfs-a, rootfs-b, state
+#   out/<board>/nvr-<version>-<board>.raucb      RAUC bundle of the root filesystem
+#
+# Run as root on Debian 12: `make image BOARD=<board>` (the Makefile installs the tools first).
+# Everything about a board comes from firmware/boards/<board>.json; nothing here names a board.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+board="${1:?usage: firmware/build_image.sh <board>  (boards: $(ls firmware/boards | sed 's/\.json$//' | paste -sd' '))}"
+board_file="firmware/boards/$board.json"
+[ -f "$board_file" ] || {
+  echo "image: no board file $board_file; boards: $(ls firmware/boards | sed 's/\.json$//' | paste -sd' ')" >&2
+  exit 2
+}
+[ "$(id -u)" = 0 ] || { echo "image: run as root (mmdebstrap --mode=root and file ownership in the image)" >&2; exit 1; }
+: "${DENO_VERSION:?image: set DENO_VERSION (the Makefile passes its pinned version)}"
+DENO="$(realpath "${DENO:-.tools/bin/deno}")"
+
+b() { jq -er "$1" "$board_file"; }
+arch="$(b .arch)"
+version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/version.ts)"
+[ -n "$version" ] || { echo "image: no VERSION in runtime/version.ts" >&2; exit 1; }
+commit="$(git rev-parse HEAD)"
+out="out/$board"
+cache="out/cache"
+work="$out/work"
+keys="out/keys"
+name="nvr-$version-$board"
+t_all=$(date +%s)
+step() { echo "image: $*" >&2; }
+took() { step "$1 took $(($(date +%s) - $2)) s"; }
+mkdir -p "$out" "$cache" "$keys"
+
+# --- 1. Base root filesystem (cached by content hash) -------------------------------------------
+t=$(date +%s)
+tarball="$(firmware/lib/base_rootfs.sh "$board_file" "$cache")"
+took "base rootfs" "$t"
+
+t=$(date +%s)
+rm -rf "$work"
+mkdir -p "$work/rootfs"
+root="$work/rootfs"
+tar --zstd -xpf "$tarball" -C "$root" --numeric-owner --xattrs --xattrs-include='*'
+took "unpacking the base rootfs" "$t"
+
+# --- 2. Deno for the board's architecture, from the npm registry --------------------------------
+t=$(date +%s)
+npm_pkg="$(b .denoNpmPackage)"
+tgz="$cache/npm/$(echo "$npm_pkg" | tr -d @ | tr / -)-$DENO_VERSION.tgz"
+if [ ! -s "$tgz" ]; then
+  mkdir -p "$cache/npm/tmp"
+  packed="$(cd "$cache/npm/tmp" && npm pack --silent "$npm_pkg@$DENO_VERSION")"
+  mv "$cache/npm/tmp/$packed" "$tgz"
+fi
+lib="$root/usr/lib/nvr"
+mkdir -p "$lib" "$work/npm"
+tar -xzf "$tgz" -C "$work/npm" package/deno
+install -m 0755 "$work/npm/package/deno" "$lib/deno"
+# Runs it on the target's own userland (through qemu-user on a foreign host).
+deno_says="$(chroot "$root" /usr/lib/nvr/deno --version | head -n1)"
+step "deno in the image: $deno_says ($npm_pkg@$DENO_VERSION)"
+took "deno" "$t"
+
+# --- 3. The runtime, with every module vendored -------------------------------------------------
+t=$(date +%s)
+cp -a runtime plugins deno.json deno.lock README.md LICENSE "$lib/"
+find "$lib/runtime" "$lib/plugins" -name '*_test.ts' -delete
+# Every remote and npm module the daemon, its workers and plugins import, fetched on this host
+# into a fresh DENO_DIR that becomes the image's read-only cache (nvr.service: --cached-only).
+# (Files named _*.ts are private helpers, imported by others, or development tools such as
+# runtime/rtsp/_measure_receive.ts, which needs hw-tests/ and does not run on the box.)
+entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' ! -name 'test_kit.ts' ! -path 'runtime/testing/*' | sort)
+# shellcheck disable=SC2086
+(cd "$lib" && DENO_DIR="$repo/$work/deno-dir" "$DENO" cache --quiet --frozen $entry)
+cp -a "$work/deno-dir" "$lib/deno-dir"
+cat >"$lib/build-info.json" <<EOF
+{
+  "version": "$version",
+  "commit": "$commit",
+  "board": "$board",
+  "buildDate": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+}
+EOF
+chown -R 0:0 "$lib"
+took "runtime and vendored modules" "$t"
+
+# --- 4. Overlay, services, RAUC ------------------------------------------------------------------
+t=$(date +%s)
+tar -C rootfs-overlay --exclude=./README.md --owner=0 --group=0 -cf - . |
+  tar -C "$root" --no-overwrite-dir -xpf -
+ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+# Empty: systemd makes a fresh machine id in RAM at each boot (the root is read-only) and does not
+# treat every boot as the first one (which would start systemd-firstboot's prompts).
+: >"$root/etc/machine-id"
+mkdir -p "$root/boot/efi" "$root/var/lib/nvr-state" "$root/mnt/ssd"
+systemctl --root="$root" --quiet preset $(awk '$1 == "enable" || $1 == "disable" { print $2 }' \
+  rootfs-overlay/usr/lib/systemd/system-preset/80-nvr.preset)
+systemctl --root="$root" --quiet mask systemd-firstboot.service
+
+if [ ! -s "$keys/dev-key.pem" ]; then
+  step "no signing key in $keys/: making a development key (never put it in the image or git)"
+  (umask 077 && openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -keyout "$keys/dev-key.pem" \
+    -out "$keys/dev-cert.pem" -subj "/O=NVR development/CN=NVR development update signing" 2>/dev/null)
+fi
+chmod 0600 "$keys/dev-key.pem"
+mkdir -p "$root/etc/rauc"
+install -m 0644 "$keys/dev-cert.pem" "$root/etc/rauc/keyring.pem"
+sed -e "s|@COMPATIBLE@|$(b .raucCompatible)|" -e "s|@BOOTLOADER@|$(b .raucBootloader)|" \
+  firmware/rauc/system.conf.in >"$root/etc/rauc/system.conf"
+rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/tmp/* "$root"/var/tmp/*
+took "overlay, services and RAUC" "$t"
+
+step "biggest packages (installed size):"
+dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Installed-Size}\t${Package}\n' |
+  sort -rn | awk -F'\t' 'NR <= 15 { printf "image:   %7.1f MiB  %s\n", $1 / 1024, $2 }' >&2
+step "/usr/lib/nvr: $(du -sh "$lib" | cut -f1) (deno $(du -sh "$lib/deno" | cut -f1), vendored modules $(du -sh "$lib/deno-dir" | cut -f1))"
+step "root filesystem: $(du -sh "$root" | cut -f1)"
+
+# --- 5. Filesystem images -------------------------------------------------------------------------
+t=$(date +%s)
+efi_mib="$(b .layout.efiMiB)"
+rootfs_mib="$(b .layout.rootfsMiB)"
+state_mib="$(b .layout.stateMiB)"
+used_mib=$(($(du -sm "$root" | cut -f1)))
+if [ $((used_mib * 100 / rootfs_mib)) -gt 90 ]; then
+  echo "image: the root filesystem needs $used_mib MiB, over 90% of layout.rootfsMiB ($rootfs_mib)" \
+    "in $board_file; raise it there (each slot is that big) or drop packages" >&2
+  exit 1
+fi
+# No journal: the slot is mounted read-only and never written, so there is nothing to replay.
+mkfs.ext4 -q -F -L rootfs -O ^has_journal -d "$root" "$work/rootfs.ext4" "${rootfs_mib}M"
+mkfs.ext4 -q -F -L state "$work/state.ext4" "${state_mib}M"
+
+grub_target="$(b .bootloader.grubTarget)"
+efi_file="$(b .bootloader.efiFile)"
+# GRUB from the board's own packages, run inside the rootfs; kept out of the rootfs afterwards.
+chroot "$root" grub-mkimage -O "$grub_target" -o /tmp/grub.efi -p /EFI/BOOT \
+  part_gpt fat ext2 normal linux configfile loadenv test regexp echo search minicmd reboot halt \
+  sleep gzio
+chroot "$root" grub-editenv /tmp/grubenv create
+chroot "$root" grub-editenv /tmp/grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+mv "$root/tmp/grub.efi" "$root/tmp/grubenv" "$work/"
+uuid_a="$(cat /proc/sys/kernel/random/uuid)"
+uuid_b="$(cat /proc/sys/kernel/random/uuid)"
+sed -e "s|@PARTUUID_A@|$uuid_a|" -e "s|@PARTUUID_B@|$uuid_b|" -e "s|@CONSOLE@|$(b .console)|" \
+  firmware/grub/grub.cfg.in >"$work/grub.cfg"
+rm -f "$work/efi.vfat"
+mkfs.vfat -C -n EFI "$work/efi.vfat" $((efi_mib * 1024)) >/dev/null
+mmd -i "$work/efi.vfat" ::/EFI ::/EFI/BOOT
+mcopy -i "$work/efi.vfat" "$work/grub.efi" "::/EFI/BOOT/$efi_file"
+mcopy -i "$work/efi.vfat" "$work/grub.cfg" "$work/grubenv" ::/EFI/BOOT/
+took "filesystem images" "$t"
+
+# --- 6. The disk image ----------------------------------------------------------------------------
+t=$(date +%s)
+disk="$work/$name.img"
+rm -f "$disk"
+truncate -s $((1 + efi_mib + 2 * rootfs_mib + state_mib + 1))M "$disk"
+sfdisk --quiet "$disk" <<EOF
+label: gpt
+start=2048, size=${efi_mib}MiB, type=U, name=efi
+size=${rootfs_mib}MiB, type=L, name=rootfs-a, uuid=$uuid_a
+size=${rootfs_mib}MiB, type=L, name=rootfs-b, uuid=$uuid_b
+size=${state_mib}MiB, type=L, name=state
+EOF
+put() { # <partition number> <filesystem image>
+  local start
+  start="$(sfdisk -J "$disk" | jq -er ".partitiontable.partitions[$(($1 - 1))].start")"
+  dd if="$2" of="$disk" bs=1M seek=$((start * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+}
+put 1 "$work/efi.vfat"
+put 2 "$work/rootfs.ext4"
+put 4 "$work/state.ext4"
+# Slot B stays empty (all zeroes) until the first update; grubenv says B_OK=0.
+rm -f "$out/$name.img.zst"
+zstd -q -T0 -12 "$disk" -o "$out/$name.img.zst"
+took "disk image" "$t"
+
+# --- 7. The signed update bundle ----------------------------------------------------------------
+t=$(date +%s)
+rm -rf "$work/bundle" "$out/$name.raucb"
+mkdir -p "$work/bundle"
+ln "$work/rootfs.ext4" "$work/bundle/rootfs.ext4"
+cat >"$work/bundle/manifest.raucm" <<EOF
+[update]
+compatible=$(b .raucCompatible)
+version=$version
+build=$commit
+
+[bundle]
+format=verity
+
+[image.rootfs]
+filename=rootfs.ext4
+EOF
+rauc bundle --cert="$keys/dev-cert.pem" --key="$keys/dev-key.pem" "$work/bundle" "$out/$name.raucb" >/dev/null
+took "update bundle" "$t"
+
+size_mib() { echo "$(($(stat -c %s "$1") / 1048576)) MiB"; }
+step "built $out/$name.img.zst ($(size_mib "$out/$name.img.zst") compressed, $(size_mib "$disk") raw)"
+step "built $out/$name.raucb ($(size_mib "$out/$name.raucb"))"
+limit=$((400 * 1048576))
+if [ "$(stat -c %s "$out/$name.img.zst")" -gt "$limit" ]; then
+  echo "image: the compressed image is over 400 MiB; see the biggest packages above" >&2
+  exit 1
+fi
+took "the whole build" "$t_all"

@@ -1,0 +1,355 @@
+/**
+ * `make image-test`: boots the built image of a board in QEMU (TCG, never KVM) with two disks, the
+ * image as boot medium and a blank raw "SSD", and user-mode networking only (`restrict=on`: the
+ * guest reaches nothing, not even the host; the one way in is a host forward bound to 127.0.0.1).
+ * Checks what a person would: the serial console shows the slot GRUB chose, the blank SSD is
+ * formatted and mounted, nvr.service starts, /healthz answers through the forward, the slot is
+ * marked good; then, in a second boot, that an SSD holding data is left alone and nothing records.
+ * Prints power-on-to-ready time and the image size, and ends with `image-test: N passed, M failed`.
+ *
+ *   deno run -A firmware/test/image_test.ts --board generic-arm64 [--skip-not-blank]
+ *
+ * Run as root after `make image` (the Makefile's image-test target does both).
+ */
+
+const args = [...Deno.args];
+const flag = (name: string): boolean => args.includes(name);
+const option = (name: string, fallback: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
+};
+
+const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const board = option("--board", "generic-arm64");
+/** Power-on to /healthz: measured about 3 min under TCG on 2 shared cores; the bound is generous. */
+const BOOT_DEADLINE_MS = Number(option("--boot-timeout-s", "900")) * 1000;
+const IMAGE_LIMIT = 400 * 2 ** 20;
+
+interface BoardQemu {
+  system: string;
+  machine: string;
+  cpu: string;
+  firmware: string;
+  firmwareVars: string;
+  memoryMiB: number;
+}
+
+let passed = 0;
+let failed = 0;
+function check(name: string, ok: boolean, detail = ""): boolean {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
+  return ok;
+}
+
+async function run(cmd: string, cmdArgs: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args: cmdArgs, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${cmdArgs.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Waits until `probe` gives a value, polling every `everyMs`, for at most `deadlineMs`. */
+async function waitFor<T>(
+  probe: () => Promise<T | null>,
+  deadlineMs: number,
+  everyMs = 1000,
+): Promise<T | null> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    const v = await probe();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return null;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return "";
+  }
+}
+
+async function healthz(port: number): Promise<string | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const body = await res.text();
+    return res.status === 200 ? body : null;
+  } catch {
+    return null;
+  }
+}
+
+interface Vm {
+  child: Deno.ChildProcess;
+  serial: string;
+  port: number;
+  startedAt: number;
+}
+
+async function boot(
+  dir: string,
+  image: string,
+  ssd: string,
+  q: BoardQemu,
+  tag: string,
+  extraDisk: string | null = null,
+) {
+  const vars = `${dir}/vars-${tag}.fd`;
+  await Deno.copyFile(q.firmwareVars, vars);
+  const serial = `${dir}/serial-${tag}.log`;
+  await Deno.writeTextFile(serial, "");
+  const port = freePort();
+  const qemuArgs = [
+    "-n",
+    "10",
+    q.system,
+    ...["-machine", q.machine, "-accel", "tcg", "-cpu", q.cpu, "-smp", "2"],
+    ...["-m", String(q.memoryMiB), "-display", "none", "-monitor", "none"],
+    ...["-serial", `file:${serial}`],
+    ...["-drive", `if=pflash,format=raw,readonly=on,file=${q.firmware}`],
+    ...["-drive", `if=pflash,format=raw,file=${vars}`],
+    ...["-drive", `if=none,id=boot,format=raw,file=${image}`],
+    ...["-device", "virtio-blk-pci,drive=boot,bootindex=0"],
+    ...["-drive", `if=none,id=ssd,format=raw,file=${ssd}`],
+    ...["-device", "virtio-blk-pci,drive=ssd"],
+    ...(extraDisk === null ? [] : [
+      ...["-drive", `if=none,id=extra,format=raw,file=${extraDisk}`],
+      ...["-device", "virtio-blk-pci,drive=extra"],
+    ]),
+    ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:8080`],
+    ...["-device", "virtio-net-pci,netdev=net0"],
+  ];
+  const startedAt = Date.now();
+  const child = new Deno.Command("nice", { args: qemuArgs, stdout: "null", stderr: "piped" })
+    .spawn();
+  console.log(
+    `boot ${tag}: QEMU started, serial console in ${serial}, /healthz forward 127.0.0.1:${port}`,
+  );
+  return { child, serial, port, startedAt } satisfies Vm;
+}
+
+async function stop(vm: Vm): Promise<void> {
+  try {
+    vm.child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  const done = await Promise.race([
+    vm.child.status.then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), 10_000)),
+  ]);
+  if (!done) vm.child.kill("SIGKILL");
+  await vm.child.status;
+  await vm.child.stderr.cancel().catch(() => {});
+}
+
+/** grubenv from the image's EFI partition (partition 1), read with mtools. */
+async function efiGrubenv(image: string): Promise<string> {
+  const table = JSON.parse(await run("sfdisk", ["-J", image])) as {
+    partitiontable: { partitions: { start: number }[] };
+  };
+  const start = table.partitiontable.partitions[0]!.start * 512;
+  return await run("mtype", ["-i", `${image}@@${start}`, "::/EFI/BOOT/grubenv"]);
+}
+
+/**
+ * Debugging only (--journal-to-console): this test's copy of the image gets
+ * systemd.journald.forward_to_console=1 on its kernel command line, so every log line of the box
+ * (there is no login) reaches the serial console file.
+ */
+async function journalToConsole(image: string): Promise<void> {
+  const table = JSON.parse(await run("sfdisk", ["-J", image])) as {
+    partitiontable: { partitions: { start: number }[] };
+  };
+  const efi = `${image}@@${table.partitiontable.partitions[0]!.start * 512}`;
+  const cfg = await run("mtype", ["-i", efi, "::/EFI/BOOT/grub.cfg"]);
+  const tmp = await Deno.makeTempFile({ suffix: ".cfg" });
+  await Deno.writeTextFile(
+    tmp,
+    cfg.replace('set CMDLINE="', 'set CMDLINE="systemd.journald.forward_to_console=1 '),
+  );
+  await run("mcopy", ["-o", "-i", efi, tmp, "::/EFI/BOOT/grub.cfg"]);
+  await Deno.remove(tmp);
+}
+
+const serialHas = (vm: Vm, re: RegExp) => async () =>
+  re.test(await readText(vm.serial)) ? true : null;
+
+async function main(): Promise<void> {
+  const q = (JSON.parse(await Deno.readTextFile(`${repo}/firmware/boards/${board}.json`)) as {
+    qemu?: BoardQemu;
+  }).qemu;
+  if (!q) {
+    throw new Error(
+      `firmware/boards/${board}.json has no "qemu" section: it cannot be booted here`,
+    );
+  }
+  const outDir = `${repo}/out/${board}`;
+  const images = [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
+    n.endsWith(`-${board}.img.zst`)
+  ).sort();
+  const zst = images.at(-1);
+  if (!zst) {
+    throw new Error(`no out/${board}/nvr-*-${board}.img.zst: run make image BOARD=${board} first`);
+  }
+  const size = (await Deno.stat(`${outDir}/${zst}`)).size;
+  console.log(`image: ${zst}, ${(size / 2 ** 20).toFixed(1)} MiB compressed`);
+  check("compressed image under 400 MiB", size < IMAGE_LIMIT, `${(size / 2 ** 20).toFixed(1)} MiB`);
+
+  const dir = `${outDir}/test`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(dir, { recursive: true });
+  const image = `${dir}/boot.img`;
+  await run("zstd", ["-q", "-d", "-f", `${outDir}/${zst}`, "-o", image]);
+  const ssd = `${dir}/ssd.img`;
+  await run("truncate", ["-s", "8G", ssd]);
+  if (flag("--journal-to-console")) await journalToConsole(image);
+
+  // --- Boot 1: blank SSD ---------------------------------------------------------------------
+  const vm = await boot(dir, image, ssd, q, "1");
+  try {
+    const kernel = await waitFor(serialHas(vm, /Linux version/), 180_000);
+    check("GRUB loads the kernel (serial: 'Linux version')", kernel !== null);
+    const slotA = await waitFor(serialHas(vm, /Kernel command line:.*rauc\.slot=A/), 30_000);
+    check("GRUB booted slot A (kernel command line has rauc.slot=A)", slotA !== null);
+    const body = await waitFor(
+      () => healthz(vm.port),
+      BOOT_DEADLINE_MS - (Date.now() - vm.startedAt),
+      2000,
+    );
+    const readyS = (Date.now() - vm.startedAt) / 1000;
+    check(
+      "/healthz answers 200 through the 127.0.0.1 forward",
+      body !== null,
+      body?.trim() ?? "no answer",
+    );
+    if (body !== null) console.log(`power-on to ready (/healthz 200): ${readyS.toFixed(1)} s`);
+    const console1 = await readText(vm.serial);
+    check(
+      "blank SSD formatted and mounted at /mnt/ssd (serial: Mounted mnt-ssd.mount)",
+      /Mounted.*mnt-ssd\.mount|Mounted.*\/mnt\/ssd/.test(console1),
+    );
+    check(
+      "nvr.service started (serial: Started nvr.service)",
+      /Started.*nvr\.service/.test(console1),
+    );
+    const table = JSON.parse(await run("sfdisk", ["-J", ssd])) as {
+      partitiontable?: { label?: string; partitions?: { name?: string }[] };
+    };
+    check(
+      "the SSD now has a GPT with one partition named nvr-data",
+      table.partitiontable?.label === "gpt" &&
+        table.partitiontable.partitions?.[0]?.name === "nvr-data",
+    );
+    const good = await waitFor(serialHas(vm, /Finished.*nvr-mark-good\.service/), 120_000);
+    check(
+      "slot marked good after /healthz (serial: Finished nvr-mark-good.service)",
+      good !== null,
+    );
+    const bad = /Failed to start|FAILED/.exec(await readText(vm.serial));
+    check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
+  } finally {
+    await stop(vm);
+  }
+
+  // --- Boot 3 (after boot 1): update from a disk labelled NVR-UPDATE into slot B ----------------
+  if (!flag("--skip-update")) {
+    const bundles = [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
+      n.endsWith(`-${board}.raucb`)
+    ).sort();
+    const bundle = bundles.at(-1);
+    if (!bundle) throw new Error(`no out/${board}/nvr-*-${board}.raucb: run make image first`);
+    const stick = `${dir}/update-stick.vfat`;
+    const bundleMiB = Math.ceil((await Deno.stat(`${outDir}/${bundle}`)).size / 2 ** 20) + 64;
+    await run("mkfs.vfat", ["-C", "-n", "NVR-UPDATE", stick, String(bundleMiB * 1024)]);
+    await run("mcopy", ["-i", stick, `${outDir}/${bundle}`, `::/${bundle}`]);
+    const vm3 = await boot(dir, image, ssd, q, "3", stick);
+    try {
+      const installed = await waitFor(
+        serialHas(vm3, /Kernel command line:.*rauc\.slot=B/),
+        BOOT_DEADLINE_MS,
+        2000,
+      );
+      check("update stick: RAUC installed the bundle and GRUB booted slot B", installed !== null);
+      const body = await waitFor(() => healthz(vm3.port), BOOT_DEADLINE_MS, 2000);
+      check("slot B: /healthz answers 200 through the forward", body !== null);
+      const good = await waitFor(
+        async () => {
+          const n =
+            (await readText(vm3.serial)).match(/Finished.*nvr-mark-good\.service/g)?.length ?? 0;
+          return n >= 2 ? true : null;
+        },
+        180_000,
+        2000,
+      );
+      check("slot B marked good after /healthz", good !== null);
+    } finally {
+      await stop(vm3);
+    }
+    const efi = await efiGrubenv(image);
+    check(
+      "grubenv after the update: ORDER=B A, B_OK=1, B_TRY=0",
+      /ORDER=B A/.test(efi) && /B_OK=1/.test(efi) && /B_TRY=0/.test(efi),
+      efi.replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+    );
+  }
+
+  // --- Boot 2: an SSD holding data is never formatted -----------------------------------------
+  if (!flag("--skip-not-blank")) {
+    const used = `${dir}/ssd-used.img`;
+    await run("truncate", ["-s", "8G", used]);
+    // Not zero, and no signature wipefs knows: the kind of disk a careless script would format.
+    const marker = new TextEncoder().encode("precious recordings, no filesystem signature\n");
+    const f = await Deno.open(used, { write: true });
+    await f.seek(4096, Deno.SeekMode.Start);
+    await f.write(marker);
+    f.close();
+    const before = await run("sha256sum", [used]);
+    const vm2 = await boot(dir, image, used, q, "2");
+    try {
+      const refused = await waitFor(
+        serialHas(vm2, /FAILED.*nvr-data-disk|Failed to start.*nvr-data-disk/),
+        BOOT_DEADLINE_MS,
+        2000,
+      );
+      // Give the daemon the time it took to answer in boot 1; it must not come up without its disk.
+      const answered = await waitFor(() => healthz(vm2.port), 60_000, 2000);
+      check("an SSD holding data: nvr-data-disk refuses (serial)", refused !== null);
+      check("an SSD holding data: nvr.service does not run (no /healthz)", answered === null);
+    } finally {
+      await stop(vm2);
+    }
+    const after = await run("sha256sum", [used]);
+    check(
+      "an SSD holding data is not written at all (sha256 unchanged)",
+      before.split(" ")[0] === after.split(" ")[0],
+    );
+  }
+
+  console.log(`serial consoles: ${dir}/serial-*.log`);
+}
+
+try {
+  await main();
+} catch (err) {
+  check("image test ran to the end", false, err instanceof Error ? err.message : String(err));
+}
+console.log(`image-test: ${passed} passed, ${failed} failed`);
+Deno.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,27 @@
+#!/bin/bash
+# Health gate of an update: the slot GRUB booted is marked good (RAUC's grub backend: <slot>_OK=1,
+# <slot>_TRY=0 in grubenv) only after the daemon answered GET /healthz with 200 on this box. A slot
+# that never gets here is not booted again once GRUB has tried it; the other slot is.
+set -u
+url_port="${NVR_HEALTH_PORT:-8080}"
+deadline=$((SECONDS + ${NVR_HEALTH_TIMEOUT:-300}))
+# One GET /healthz over bash's /dev/tcp (no curl on the image); prints the status line.
+probe() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$url_port" || exit 1
+    printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    timeout 5 head -n1 <&3
+  ) 2>/dev/null
+}
+while [ "$SECONDS" -lt "$deadline" ]; do
+  case "$(probe)" in
+    "HTTP/1."?" 200"*)
+      echo "nvr-mark-good: /healthz answered 200; marking the booted slot good"
+      exec rauc status mark-good
+      ;;
+  esac
+  sleep 2
+done
+echo "nvr-mark-good: /healthz on 127.0.0.1:$url_port did not answer 200 within the deadline;" \
+  "the booted slot stays unconfirmed (GRUB falls back to the other slot on the next boot)" >&2
+exit 1
