@@ -22,8 +22,8 @@ DENO="$(realpath "${DENO:-.tools/bin/deno}")"
 
 b() { jq -er "$1" "$board_file"; }
 arch="$(b .arch)"
-version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/version.ts)"
-[ -n "$version" ] || { echo "image: no VERSION in runtime/version.ts" >&2; exit 1; }
+version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/lib/version.ts)"
+[ -n "$version" ] || { echo "image: no VERSION in runtime/lib/version.ts" >&2; exit 1; }
 commit="$(git rev-parse HEAD)"
 out="out/$board"
 cache="out/cache"
@@ -68,12 +68,13 @@ took "deno" "$t"
 # --- 3. The runtime, with every module vendored -------------------------------------------------
 t=$(date +%s)
 cp -a runtime plugins deno.json deno.lock README.md LICENSE "$lib/"
-find "$lib/runtime" "$lib/plugins" -name '*_test.ts' -delete
+find "$lib/runtime" "$lib/plugins" \( -name '*_test.ts' -o -name '*_fixture.ts' \) -delete
+rm -rf "$lib/runtime/testing" # fixtures shared by tests: never imported by shipped code (layers_test.ts)
 # Every remote and npm module the daemon, its workers and plugins import, fetched on this host
 # into a fresh DENO_DIR that becomes the image's read-only cache (nvr.service: --cached-only).
 # (Files named _*.ts are private helpers, imported by others, or development tools such as
-# runtime/rtsp/_measure_receive.ts, which needs hw-tests/ and does not run on the box.)
-entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' ! -name 'test_kit.ts' ! -path 'runtime/testing/*' | sort)
+# gst/_leak_probe.ts, which tests run.)
+entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' | sort)
 # shellcheck disable=SC2086
 (cd "$lib" && DENO_DIR="$repo/$work/deno-dir" "$DENO" cache --quiet --frozen $entry)
 cp -a "$work/deno-dir" "$lib/deno-dir"

@@ -1,4 +1,4 @@
-import { assertEquals } from "./testing/assert.ts";
+import { assertEquals } from "../testing/assert.ts";
 import { softwareVersion } from "./version.ts";
 
 Deno.test("softwareVersion: the image's build-info.json (version, commit, board, buildDate)", async () => {
