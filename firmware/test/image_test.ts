@@ -133,7 +133,7 @@ async function boot(
       ...["-drive", `if=none,id=extra,format=raw,file=${extraDisk}`],
       ...["-device", "virtio-blk-pci,drive=extra"],
     ]),
-    ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:8080`],
+    ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:80`],
     ...["-device", "virtio-net-pci,netdev=net0"],
   ];
   const startedAt = Date.now();

@@ -3,7 +3,8 @@
 # <slot>_TRY=0 in grubenv) only after the daemon answered GET /healthz with 200 on this box. A slot
 # that never gets here is not booted again once GRUB has tried it; the other slot is.
 set -u
-url_port="${NVR_HEALTH_PORT:-8080}"
+# The plain-HTTP listener (http.redirectListen, port 80) serves /healthz; the page itself is HTTPS.
+url_port="${NVR_HEALTH_PORT:-80}"
 deadline=$((SECONDS + ${NVR_HEALTH_TIMEOUT:-300}))
 # One GET /healthz over bash's /dev/tcp (no curl on the image); prints the status line.
 probe() {
