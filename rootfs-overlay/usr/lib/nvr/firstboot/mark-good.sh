@@ -3,6 +3,12 @@
 # <slot>_TRY=0 in grubenv) only after the daemon answered GET /healthz with 200 on this box. A slot
 # that never gets here is not booted again once GRUB has tried it; the other slot is.
 set -u
+# After an update over the fleet the daemon's own health gate decides (runtime/update/gate.ts:
+# cameras recording for a minute, fleet connected); it marks the slot good or bad itself.
+if [ -f /mnt/ssd/nvr/.update/pending.json ]; then
+  echo "nvr-mark-good: an update is on trial; the daemon's health gate decides"
+  exit 0
+fi
 # The plain-HTTP listener (http.redirectListen, port 80) serves /healthz; the page itself is HTTPS.
 url_port="${NVR_HEALTH_PORT:-80}"
 deadline=$((SECONDS + ${NVR_HEALTH_TIMEOUT:-300}))
