@@ -11,11 +11,12 @@ DENO_REAL := $(DENO_DIR_LOCAL)/node_modules/$(DENO_PKG)/deno
 
 # Debian packages: GStreamer 1.22 and its plugins, the RTSP server library for virtual cameras,
 # Mosquitto for the fleet link, socat for virtual serial devices, ffmpeg for checks and baselines,
-# openssl for test certificates, Chromium for the web page tests.
+# openssl for test certificates, Chromium for the web page tests, the disk tools the data disk's
+# first-boot script uses (its test runs on loop devices).
 APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp \
   gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
-  ca-certificates chromium
+  ca-certificates chromium fdisk e2fsprogs util-linux mount
 
 .PHONY: run test deps deno check lint fmt bench clean help image image-test image-deps
 
