@@ -258,11 +258,18 @@ async function main(): Promise<void> {
       table.partitiontable?.label === "gpt" &&
         table.partitiontable.partitions?.[0]?.name === "nvr-data",
     );
-    const good = await waitFor(serialHas(vm, /Finished.*nvr-mark-good\.service/), 120_000);
-    check(
-      "slot marked good after /healthz (serial: Finished nvr-mark-good.service)",
-      good !== null,
+    // systemd stops printing unit status on the console once the login prompt is up, so the
+    // health gate is read where it writes: grubenv on the image's EFI partition (GRUB set
+    // A_TRY=1 at boot; rauc status mark-good sets it back to 0).
+    const good = await waitFor(
+      async () => {
+        const env = await efiGrubenv(image).catch(() => "");
+        return /A_OK=1/.test(env) && /A_TRY=0/.test(env) ? env : null;
+      },
+      180_000,
+      3000,
     );
+    check("slot A marked good after /healthz (grubenv: A_OK=1, A_TRY=0)", good !== null);
     const bad = /Failed to start|FAILED/.exec(await readText(vm.serial));
     check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
   } finally {
@@ -292,14 +299,16 @@ async function main(): Promise<void> {
       check("slot B: /healthz answers 200 through the forward", body !== null);
       const good = await waitFor(
         async () => {
-          const n =
-            (await readText(vm3.serial)).match(/Finished.*nvr-mark-good\.service/g)?.length ?? 0;
-          return n >= 2 ? true : null;
+          const env = await efiGrubenv(image).catch(() => "");
+          return /ORDER=B A/.test(env) && /B_OK=1/.test(env) && /B_TRY=0/.test(env) ? env : null;
         },
         180_000,
-        2000,
+        3000,
       );
-      check("slot B marked good after /healthz", good !== null);
+      check(
+        "slot B marked good after /healthz (grubenv: ORDER=B A, B_OK=1, B_TRY=0)",
+        good !== null,
+      );
     } finally {
       await stop(vm3);
     }
