@@ -12,8 +12,6 @@ import { ConfigError, DEFAULT_CONFIG, validateConfig } from "./validate.ts";
 import { REDACTED, redactedKeys } from "./redacted.ts";
 import { redactUrl } from "../lib/redact_url.ts";
 
-export { redactUrl };
-
 /** Keys the fleet and the local API may change, each with why it is safe to. */
 export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "device.name": "a label",

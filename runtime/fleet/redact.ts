@@ -8,7 +8,7 @@ import { REDACTED, redactedKeys } from "../config/redacted.ts";
 import { redactUrl } from "../lib/redact_url.ts";
 import type { Json } from "./schema.ts";
 
-export { REDACTED, redactedKeys, redactUrl };
+export { REDACTED, redactedKeys };
 
 /** The configuration as JSON with secrets replaced by REDACTED. */
 export function redactConfig(config: NvrConfig): Json {

@@ -21,12 +21,7 @@ export {
 export { type CameraStats, EMPTY_STATS } from "./supervisor/camera_stats.ts";
 export { salvageIncoming, type SalvageResult } from "./supervisor/salvage.ts";
 export { snapshotJpeg, SnapshotUnavailableError } from "./snapshot.ts";
-export {
-  redactUrl,
-  sourceDescription,
-  SUPPORTED_SCHEMES,
-  UnsupportedSourceError,
-} from "./source.ts";
+export { sourceDescription, SUPPORTED_SCHEMES, UnsupportedSourceError } from "./source.ts";
 export { recordingPipeline } from "./gstreamer/recording_pipeline.ts";
 export {
   type PlannedCamera,

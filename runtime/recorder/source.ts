@@ -23,10 +23,6 @@ import {
   type VideoPlan,
 } from "../board/mod.ts";
 import { quote } from "./gstreamer/launch_syntax.ts";
-import { redactUrl } from "../lib/redact_url.ts";
-
-export { redactUrl };
-
 /** Name of the source element in every head. */
 export const SOURCE_NAME = "src";
 

@@ -10,10 +10,6 @@ import { rtspExchange } from "./exchange.ts";
 import { parseSdp, type SdpMedia } from "./sdp.ts";
 import { withoutCredentials } from "./url.ts";
 
-export type { SdpMedia } from "./sdp.ts";
-export { parseSdp } from "./sdp.ts";
-export { authorize } from "./auth.ts";
-
 export class RtspDescribeError extends Error {
   /** The RTSP status when the camera answered, e.g. 401. */
   readonly status: number | null;

@@ -1,7 +1,9 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../../testing/assert.ts";
 import { openGst, startRtspServer } from "../../gst/rtsp_server.ts";
 import { PROBE_SETTLE_MS } from "../../recorder/gstreamer/audio.ts";
-import { authorize, describeRtsp, parseSdp, RtspDescribeError } from "./describe.ts";
+import { describeRtsp, RtspDescribeError } from "./describe.ts";
+import { authorize } from "./auth.ts";
+import { parseSdp } from "./sdp.ts";
 
 /** What a Hikvision-style camera answers: H.264, G.711 µ-law by its static payload type. */
 const HIK_SDP = [

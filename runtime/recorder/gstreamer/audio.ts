@@ -9,7 +9,8 @@
  */
 import type { CameraConfig } from "../../config/types.ts";
 import { hasElementFactory } from "../../gst/mod.ts";
-import { describeRtsp, RtspDescribeError, type SdpMedia } from "../../media/rtsp/describe.ts";
+import { describeRtsp, RtspDescribeError } from "../../media/rtsp/describe.ts";
+import type { SdpMedia } from "../../media/rtsp/sdp.ts";
 
 export type AudioCodec = "aac" | "pcma" | "pcmu";
 

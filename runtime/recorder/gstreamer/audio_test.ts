@@ -10,7 +10,7 @@ import { validateConfig } from "../../config/mod.ts";
 import type { VideoPlan } from "../../board/mod.ts";
 import { planAudio, probeAudio } from "./audio.ts";
 import { recordingPipeline } from "./recording_pipeline.ts";
-import type { SdpMedia } from "../../media/rtsp/describe.ts";
+import type { SdpMedia } from "../../media/rtsp/sdp.ts";
 
 const media = (encoding: string, extra: Partial<SdpMedia> = {}): SdpMedia => ({
   media: "audio",

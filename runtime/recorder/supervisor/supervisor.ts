@@ -21,7 +21,8 @@ import {
 import { recordCameraRemux, RemuxUnsuitableError } from "../builtin/remux_recorder.ts";
 import { chooseEngine, type EngineName, type RecordCamera } from "../engine.ts";
 import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
-import { redactUrl, UnsupportedSourceError } from "../source.ts";
+import { UnsupportedSourceError } from "../source.ts";
+import { redactUrl } from "../../lib/redact_url.ts";
 
 export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
 /** The same failure is logged again at most this often. */
