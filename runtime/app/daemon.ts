@@ -52,6 +52,7 @@ import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
 import { SharedSubStream } from "../playback/sub_stream.ts";
 import { chooseLive } from "../playback/live_choice.ts";
+import { LiveViewerLimit } from "../playback/live_stream.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -372,6 +373,10 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
+            liveLimit: new LiveViewerLimit(
+              config.http.liveViewersPerCamera,
+              config.http.liveViewersTotal,
+            ),
             liveChoice: (id, accept) => {
               const camera = current.cameras.find((c) => c.id === id);
               const remux = camera &&
