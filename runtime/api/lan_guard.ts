@@ -2,8 +2,9 @@
  * Refuses what a browser on a foreign page can make a LAN user's browser send:
  * - a `Host` that is not one of the box's names (DNS rebinding: evil.example resolving to the
  *   box's address would otherwise be same-origin with the API) → 421;
- * - a state-changing request (POST, PUT, PATCH, DELETE) from a foreign `Origin`, or marked
- *   `Sec-Fetch-Site: cross-site` → 403;
+ * - a state-changing request (POST, PUT, PATCH, DELETE) or a WebSocket upgrade from a foreign
+ *   `Origin`, or marked `Sec-Fetch-Site: cross-site` → 403 (a WebSocket is not bound by CORS:
+ *   any page may open one to the box, with the user's cookies when same-site);
  * - a state-changing request whose body is not `application/json` (text/plain and form posts
  *   are the ones a foreign page may send without a CORS preflight) → 415.
  * /healthz answers any Host: it is liveness only, and monitors use whatever name they know.
@@ -42,6 +43,9 @@ export function lanGuard(options: LanGuardOptions): MiddlewareHandler {
     if (STATE_CHANGING.has(c.req.method)) {
       const refusal = crossSite(c, options.allowedHosts()) ?? notJson(c);
       if (refusal) return refusal;
+    } else if ((c.req.header("upgrade") ?? "").toLowerCase() === "websocket") {
+      const refusal = crossSite(c, options.allowedHosts());
+      if (refusal) return refusal;
     }
     await next();
   };
@@ -66,7 +70,8 @@ function crossSite(c: Context, allowed: ReadonlySet<string>): Response | null {
     c.json(
       errorBody(
         "cross_origin",
-        `${why}; state-changing requests are accepted only from this recorder's own page ` +
+        `${why}; state-changing requests and WebSockets are accepted only from this ` +
+          "recorder's own page " +
           `(a name in ${ALLOW_KEY} counts as its own)`,
       ),
       403,

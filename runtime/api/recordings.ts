@@ -16,6 +16,7 @@ import type { ExportJobs } from "../playback/export_jobs.ts";
 import { addExportRoutes } from "./exports_routes.ts";
 import { jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { addLiveRoute, LiveViewerLimit } from "./live.ts";
+import { addLiveWsRoute, type LiveChoice, type LiveCodec } from "./live_ws.ts";
 
 export interface CameraAccess {
   /** Rejects a request without a signed-in user (401). */
@@ -44,6 +45,11 @@ export interface RecordingsDeps {
   readonly subUrl?: (camera: string) => string | null;
   /** Concurrent live viewers; default 4 per camera, 16 in all. */
   readonly liveLimit?: LiveViewerLimit;
+  /**
+   * Where a live viewer's pictures come from (restream: the recorder's session or a shared
+   * sub-stream), for live.ws. Absent: no live.ws route.
+   */
+  readonly liveChoice?: (camera: string, accept: ReadonlySet<LiveCodec>) => LiveChoice;
   /** Called after recordings were released: retention may delete them now (a full disk). */
   readonly released?: () => void;
   /** Export jobs; absent: the export routes answer 503. */
@@ -62,7 +68,11 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   app.get("/cameras", (c) => {
     // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts).
     const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
-      .map((cam) => ({ ...cam, live: (deps.subUrl?.(cam.id) ?? null) !== null }));
+      .map((cam) => ({
+        ...cam,
+        live: (deps.subUrl?.(cam.id) ?? null) !== null,
+        liveWs: deps.liveChoice !== undefined,
+      }));
     return c.json({ cameras });
   });
 
@@ -77,11 +87,19 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     });
   });
 
+  const liveLimit = deps.liveLimit ?? new LiveViewerLimit();
   addLiveRoute(app, {
     visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
     subUrl: (camera) => deps.subUrl?.(camera) ?? null,
-    limit: deps.liveLimit ?? new LiveViewerLimit(),
+    limit: liveLimit,
   });
+  if (deps.liveChoice) {
+    addLiveWsRoute(app, {
+      visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
+      choose: deps.liveChoice,
+      limit: liveLimit,
+    });
+  }
 
   app.get("/recordings", (c) => {
     const camera = visibleCamera(c, deps, c.req.query("camera"));

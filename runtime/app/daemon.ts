@@ -50,6 +50,9 @@ import { SETUP_CODE_FILE, SetupCode } from "../users/setup_code.ts";
 import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
+import { SharedSubStream } from "../playback/sub_stream.ts";
+import { chooseLive } from "../playback/live_choice.ts";
+import { LiveViewerLimit } from "../playback/live_stream.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -235,6 +238,8 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   };
   let current = config;
   let live = await startRecorders(config);
+  /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
+  const subStreams = new Map<string, SharedSubStream>();
   let rebuilding: Promise<void> = Promise.resolve();
   rebuild = () =>
     rebuilding = rebuilding.then(async () => {
@@ -368,6 +373,31 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
+            liveLimit: new LiveViewerLimit(
+              config.http.liveViewersPerCamera,
+              config.http.liveViewersTotal,
+            ),
+            liveChoice: (id, accept) => {
+              const camera = current.cameras.find((c) => c.id === id);
+              const remux = camera &&
+                chooseEngine(camera, { mode: "passthrough" }, current.recording.remux) ===
+                  "builtin";
+              let sub = subStreams.get(id);
+              if (!sub && camera?.subUrl) {
+                sub = new SharedSubStream(
+                  id,
+                  () => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
+                  log.child({ module: "live" }),
+                );
+                subStreams.set(id, sub);
+              }
+              return chooseLive({
+                camera: id,
+                mainCodec: camera?.codec ?? "h265",
+                main: remux ? live.recorders.live(id) : null,
+                sub: camera?.subUrl ? sub ?? null : null,
+              }, accept);
+            },
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
             exports: openExports,
           },
@@ -464,6 +494,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       }
     },
     async stop() {
+      for (const sub of subStreams.values()) sub.close();
       // Recorders first: under Ctrl-C or systemd's stop the recorder processes get the signal too
       // and exit on their own; once aborted, the pool takes that for the stop it is, not a crash
       // to restart (the fleet link's goodbye can take seconds when the broker goes down with us).

@@ -22,6 +22,8 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "storage.retentionDays": "how long recordings are kept",
   "http.auditRetentionDays": "how long the audit log is kept",
   "http.loginHistoryDays": "how long sign-in history is kept",
+  "http.liveViewersPerCamera": "viewer limits",
+  "http.liveViewersTotal": "viewer limits",
   "mqtt.healthIntervalSeconds": "cadence of health messages",
   "log.level": "how much is logged",
   "recording.encodeFallback": "encoder choice among the image's own",

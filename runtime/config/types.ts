@@ -68,6 +68,10 @@ export interface HttpConfig {
   readonly loginHistoryDays: number;
   /** How the listener is secured. */
   readonly tls: HttpTls;
+  /** Live viewers of one camera at once (live.ws and live.mp4); more are refused. */
+  readonly liveViewersPerCamera: number;
+  /** Live viewers of all cameras at once. */
+  readonly liveViewersTotal: number;
   /** PEM certificate (chain) and key when tls is "files". */
   readonly certFile: string | null;
   readonly keyFile: string | null;

@@ -200,6 +200,8 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     auditRetentionDays: 365,
     loginHistoryDays: 90,
     tls,
+    liveViewersPerCamera: 4,
+    liveViewersTotal: 16,
     certFile: null,
     keyFile: null,
     redirectListen: null,
@@ -238,6 +240,8 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     auditRetentionDays: http.integer("auditRetentionDays", 365, 1, 3650),
     loginHistoryDays: http.integer("loginHistoryDays", 90, 1, 3650),
     tls,
+    liveViewersPerCamera: http.integer("liveViewersPerCamera", 4, 0, 64),
+    liveViewersTotal: http.integer("liveViewersTotal", 16, 0, 256),
     certFile: file("certFile"),
     keyFile: file("keyFile"),
     redirectListen: redirectListen !== null && !listenProblem(redirectListen)

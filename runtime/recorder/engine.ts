@@ -12,6 +12,7 @@ import type { Logger } from "../lib/log.ts";
 import type { SegmentIndex, SegmentRecord } from "../storage/mod.ts";
 import type { CameraStats } from "./supervisor/camera_stats.ts";
 import type { KeyframeTap } from "./snapshot.ts";
+import type { LiveFanout } from "../media/restream/feed.ts";
 
 export type EngineName = "builtin" | "gstreamer";
 
@@ -38,6 +39,11 @@ export interface RecorderContext {
   readonly onSalvaged?: (segments: readonly SegmentRecord[]) => void;
   /** Where the running recording's latest keyframe is read, and null once it is gone (snapshots). */
   readonly onKeyframes?: (tap: KeyframeTap | null) => void;
+  /**
+   * Where live viewers get this camera's pictures (restream, no second RTSP session); the
+   * built-in remuxer publishes every picture it receives. GStreamer recordings do not (yet).
+   */
+  readonly live?: LiveFanout;
 }
 
 /** An engine: records `camera` until `signal` aborts or the stream fails. */

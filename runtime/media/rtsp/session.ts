@@ -554,8 +554,16 @@ export class RtspSession implements AsyncDisposable {
       length >= 8 && first >> 6 === 2;
   }
 
+  /**
+   * The camera's own clock from its latest RTCP sender report on the video track: at `wallMs`
+   * (its NTP time as ms since the epoch) its RTP clock read `rtp` (32 bits, not extended), or
+   * null before the first report. A live viewer's latency is measured from it (capture time).
+   */
+  senderClock: { readonly rtp: number; readonly wallMs: number } | null = null;
+
   /** One `$` frame: RTP of a track, or ignored (RTCP, unknown channels, other payload types). */
   #frame(channel: number, s: Uint8Array, at: number, length: number): void {
+    if (channel === this.#videoTrack.channel + 1) return this.#rtcp(s, at, length);
     const video = channel === this.#videoTrack.channel;
     if (!video && channel !== this.#audioTrack?.channel) return;
     if (length < 12 || s[at]! >> 6 !== 2) return;
@@ -594,6 +602,18 @@ export class RtspSession implements AsyncDisposable {
         for (const f of frames) handlers.onAudio({ data: f.data.slice(), timestamp: f.timestamp });
       }
     }
+  }
+
+  /** The sender report (PT 200) at the front of a compound RTCP packet, if it is one. */
+  #rtcp(s: Uint8Array, at: number, length: number): void {
+    if (length < 20 || s[at]! >> 6 !== 2 || s[at + 1] !== 200) return;
+    const view = new DataView(s.buffer, s.byteOffset + at, length);
+    const seconds = view.getUint32(8);
+    const fraction = view.getUint32(12);
+    // NTP counts from 1900; 2 208 988 800 s before the Unix epoch.
+    const wallMs = (seconds - 2_208_988_800) * 1000 + fraction / 2 ** 32 * 1000;
+    if (seconds === 0) return; // no wall clock at the sender
+    this.senderClock = { rtp: view.getUint32(16), wallMs };
   }
 
   /**

@@ -20,6 +20,7 @@ import { Fmp4Segmenter, type SegmenterOutput } from "../../media/fmp4/segmenter.
 import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
 import type { KeyframeTap } from "../snapshot.ts";
 import { writeAll } from "../../std/io/write_all.ts";
+import { AccessUnitFeed, SourceClock } from "../../media/restream/feed.ts";
 
 /** The camera's audio needs transcoding (G.711): this run must go through GStreamer. */
 export class RemuxUnsuitableError extends Error {
@@ -163,6 +164,8 @@ class RemuxRun {
   #keyframeWaiters: (() => void)[] = [];
   /** Fragment buffers back from the disk, reused (no allocation per fragment). */
   readonly #spareBuffers: Uint8Array[] = [];
+  /** Live viewers' copy of every picture (ctx.live), with the camera's capture clock. */
+  readonly #live: { feed: AccessUnitFeed; clock: SourceClock } | null;
 
   constructor(camera: CameraConfig, ctx: RecorderContext, session: RtspSession) {
     this.#camera = camera;
@@ -181,6 +184,17 @@ class RemuxRun {
       fragmentBuffer: (size) => this.#fragmentBuffer(size),
     });
     this.#clock = new RtpWallClock(session.video.clockRate);
+    if (ctx.live) {
+      const clock = new SourceClock(session.video.clockRate, () => session.senderClock);
+      const feed = new AccessUnitFeed(
+        ctx.live,
+        session.video.codec,
+        session.video.clockRate,
+        session.video.parameterSets,
+        (ts) => clock.wallOf(ts),
+      );
+      this.#live = { feed, clock };
+    } else this.#live = null;
     this.#meter = new StatsMeter(ctx.now());
     this.#runId = newRunId(ctx.now());
   }
@@ -235,6 +249,11 @@ class RemuxRun {
   #onVideo(au: VideoAccessUnit): void {
     this.#lastVideoTs = au.timestamp;
     this.#lastVideoAtMs = this.#ctx.now();
+    if (this.#live) {
+      // First, for the viewers' latency; the feed copies what it keeps and never waits.
+      this.#live.clock.arrived(au.timestamp, this.#lastVideoAtMs);
+      this.#live.feed.push(au);
+    }
     this.#segmenter.pushVideo(au, this.#pending);
     if (this.#segmenter.counters.reordered > 0 && this.#failure === null) {
       this.#fail(

@@ -9,6 +9,7 @@ import type { Logger } from "../../lib/log.ts";
 import type { SegmentIndex } from "../../storage/mod.ts";
 import type { CameraStatus } from "./camera_status.ts";
 import { CameraSupervisor, type SupervisorOptions } from "./supervisor.ts";
+import type { LiveSource } from "../../media/restream/feed.ts";
 
 /** A camera to record, with the plan the daemon chose for it (or why it cannot be recorded). */
 export interface PlannedCamera {
@@ -38,6 +39,8 @@ export interface Recorders {
   restartCamera(camera: string): Promise<void>;
   /** Records until the signal aborts; resolves when every open segment is finished. */
   run(signal: AbortSignal): Promise<void>;
+  /** The pictures the recorder receives from the camera, for live viewers (restream). */
+  live(camera: string): LiveSource | null;
 }
 
 export class UnknownCameraError extends Error {
@@ -84,6 +87,10 @@ export class RecorderSet implements Recorders {
     if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
     supervisor.restart();
     return Promise.resolve();
+  }
+
+  live(camera: string): LiveSource | null {
+    return this.#supervisors.find((s) => s.camera.id === camera)?.live ?? null;
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -23,6 +23,7 @@ import { chooseEngine, type EngineName, type RecordCamera } from "../engine.ts";
 import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
 import { UnsupportedSourceError } from "../source.ts";
 import { redactUrl } from "../../lib/redact_url.ts";
+import { LiveFanout } from "../../media/restream/feed.ts";
 
 export const BACKOFF_MS: readonly number[] = [500, 1_000, 1_500];
 /** The same failure is logged again at most this often. */
@@ -63,6 +64,8 @@ export class CameraSupervisor {
   readonly #options: SupervisorOptions;
   #status: CameraStatus;
   #keyframes: KeyframeTap | null = null;
+  /** Live viewers subscribe here; it outlives each run of the engine. */
+  readonly live: LiveFanout;
   /** End of the last recorded segment, to measure gaps. */
   #lastEndMs: number | null = null;
   /** Why recording stopped, kept until the gap it caused is indexed. */
@@ -86,8 +89,10 @@ export class CameraSupervisor {
       plan: { mode: ctx.plan.mode, codec: ctx.plan.codec, reason: ctx.plan.reason },
       stats: EMPTY_STATS,
     };
+    this.live = ctx.live ?? new LiveFanout();
     this.#ctx = {
       ...ctx,
+      live: this.live,
       audioOff: () => ctx.now() < this.#audioOffUntil,
       onRecording: () => {
         this.#set("recording", null);

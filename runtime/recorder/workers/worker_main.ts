@@ -7,6 +7,7 @@
 import { createLogger } from "../../lib/log.ts";
 import { storageAccess } from "../../storage/mod.ts";
 import { RecorderSet } from "../supervisor/recorder_set.ts";
+import { serveLiveSocket } from "./live_socket.ts";
 import { encodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
 
 const STATUS_EVERY_MS = 500;
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const lines = jsonLines(Deno.stdin.readable);
   const first = (await lines.next()).value as ToWorker | undefined;
   if (!first || first.type !== "init") throw new Error("recorder worker: expected an init line");
-  const { config, cameras } = first;
+  const { config, cameras, liveSocket } = first;
   const log = createLogger({
     level: config.log.level,
     sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
     STATUS_EVERY_MS,
   );
   const running = recorders.run(controller.signal);
+  const serving = liveSocket
+    ? serveLiveSocket(liveSocket, (camera) => recorders.live(camera), log, controller.signal)
+      .catch((err) => log.error("live socket failed; live view from this worker is off", { err }))
+    : Promise.resolve();
   (async () => {
     for await (const raw of lines) {
       const message = raw as ToWorker;
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
     stop();
   });
   await running;
+  await serving;
   clearInterval(status);
   send({ type: "status", cameras: recorders.cameras() });
   storage.close();

@@ -14,6 +14,8 @@ import {
   UnknownCameraError,
 } from "../supervisor/recorder_set.ts";
 import { SnapshotUnavailableError } from "../snapshot.ts";
+import type { LiveSource } from "../../media/restream/feed.ts";
+import { RemoteLive } from "./live_socket.ts";
 import { decodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
 
 const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
@@ -64,9 +66,26 @@ export function groupCameras(
 
 export class WorkerPool implements Recorders {
   readonly #groups: Worker[];
+  /** The workers' live sockets (live_socket.ts): a private folder, 0700. */
+  readonly #liveDir: string;
+  readonly #live = new Map<string, RemoteLive>();
 
   constructor(groups: readonly PlannedCamera[][], deps: WorkerPoolDeps) {
-    this.#groups = groups.map((cameras) => new Worker(cameras, deps));
+    this.#liveDir = Deno.makeTempDirSync({ prefix: "nvr-live-" });
+    this.#groups = groups.map((cameras, i) =>
+      new Worker(cameras, deps, `${this.#liveDir}/worker-${i}.sock`)
+    );
+  }
+
+  live(camera: string): LiveSource | null {
+    const worker = this.#groups.find((w) => w.has(camera));
+    if (!worker) return null;
+    let remote = this.#live.get(camera);
+    if (!remote) {
+      remote = new RemoteLive(() => worker.liveSocket, camera);
+      this.#live.set(camera, remote);
+    }
+    return remote;
   }
 
   cameras(): CameraStatus[] {
@@ -93,7 +112,11 @@ export class WorkerPool implements Recorders {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#groups.map((w) => w.run(signal)));
+    try {
+      await Promise.all(this.#groups.map((w) => w.run(signal)));
+    } finally {
+      await Deno.remove(this.#liveDir, { recursive: true }).catch(() => {});
+    }
   }
 }
 
@@ -107,8 +130,10 @@ class Worker {
   #nextId = 1;
   readonly #snapshots = new Map<number, (m: FromWorker & { type: "snapshot" }) => void>();
   #restarts = 0;
+  readonly #liveSocket: string;
 
-  constructor(cameras: readonly PlannedCamera[], deps: WorkerPoolDeps) {
+  constructor(cameras: readonly PlannedCamera[], deps: WorkerPoolDeps, liveSocket: string) {
+    this.#liveSocket = liveSocket;
     this.#cameras = cameras;
     this.#deps = deps;
     this.ids = cameras.map((c) => c.camera.id);
@@ -122,6 +147,11 @@ class Worker {
       plan: { mode: plan.mode, codec: plan.codec, reason: plan.reason },
       stats: EMPTY_STATS,
     }));
+  }
+
+  /** The running worker's live socket, or null while none runs. */
+  get liveSocket(): string | null {
+    return this.#child ? this.#liveSocket : null;
   }
 
   get pid(): number | null {
@@ -214,7 +244,12 @@ class Worker {
     };
     signal.addEventListener("abort", onStop, { once: true });
     try {
-      await this.#send({ type: "init", config: this.#deps.config, cameras: [...this.#cameras] });
+      await this.#send({
+        type: "init",
+        config: this.#deps.config,
+        cameras: [...this.#cameras],
+        liveSocket: this.#liveSocket,
+      });
       for await (const raw of jsonLines(child.stdout)) {
         lastHeard = Date.now();
         this.#receive(raw as FromWorker);

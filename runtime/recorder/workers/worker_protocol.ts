@@ -7,7 +7,13 @@ import type { CameraStatus } from "../supervisor/camera_status.ts";
 import type { PlannedCamera } from "../supervisor/recorder_set.ts";
 
 export type ToWorker =
-  | { readonly type: "init"; readonly config: NvrConfig; readonly cameras: PlannedCamera[] }
+  | {
+    readonly type: "init";
+    readonly config: NvrConfig;
+    readonly cameras: PlannedCamera[];
+    /** Where to serve live pictures to the daemon (live_socket.ts); absent: not served. */
+    readonly liveSocket?: string;
+  }
   | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
   | { readonly type: "restart"; readonly camera: string }
   | { readonly type: "space-freed"; readonly id: number; readonly freedBytes: number };

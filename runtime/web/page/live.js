@@ -1,5 +1,8 @@
 // @ts-check
 // Live view, which path is used when (liveView below):
+// 0. The board restreams (/api/cameras says `liveWs: true`) and the browser has WebSocket and MSE
+//    with H.264 or H.265: live_mse.js, under a second behind the camera. When it fails, its
+//    reason stays on screen above the snapshot refresh.
 // 1. The camera has an H.264 sub-stream (cameras[].subUrl; /api/cameras says `live: true`): a
 //    <video muted autoplay playsinline> plays /api/cameras/<id>/live.mp4, the sub-stream remuxed
 //    to fragmented MP4 on the board (no decoding, no encoding), so any browser with H.264 plays it.
@@ -9,14 +12,27 @@
 // Both stop when the screen is left (onLeave).
 
 import { h, onLeave } from "./dom.js";
+import { liveMse, mseCodecs } from "./live_mse.js";
 
 /**
- * Live video of the sub-stream when `hasLive`, falling back to the JPEG refresh for good.
+ * Live video over a WebSocket when `restream` and the browser can, else of the sub-stream when
+ * `hasLive`, falling back to the JPEG refresh for good.
  * @param {string} cameraId
  * @param {boolean} hasLive
+ * @param {boolean} [restream]
  * @returns {HTMLDivElement}
  */
-export function liveView(cameraId, hasLive) {
+export function liveView(cameraId, hasLive, restream = false) {
+  const codecs = restream ? mseCodecs() : [];
+  if (codecs.length > 0) {
+    const holder = h("div", { class: "live-holder" });
+    holder.append(liveMse(cameraId, codecs, (reason) => {
+      const image = liveImage(cameraId);
+      image.append(h("p", { class: "live-reason" }, reason));
+      holder.replaceChildren(image);
+    }));
+    return holder;
+  }
   if (!hasLive) return liveImage(cameraId);
   const video = h("video", {
     class: "live-video",

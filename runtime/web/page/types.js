@@ -24,6 +24,7 @@
  * @typedef {object} Camera
  * @property {string} id
  * @property {boolean} [live] an H.264 sub-stream plays as live video
+ * @property {boolean} [liveWs] the board restreams it over live.ws (WebSocket + MSE)
  * @property {string} state
  * @property {{ fpsIn: number, bitrateKbps: number }} stats
  */

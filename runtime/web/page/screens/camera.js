@@ -28,9 +28,10 @@ export async function cameraScreen(cameraId) {
   ]);
   /** @type {Segment[]} */
   const segments = data.segments;
-  const hasLive = /** @type {import("../types.js").Camera[]} */ (cameras).some((cam) =>
-    cam.id === cameraId && cam.live === true
+  const me = /** @type {import("../types.js").Camera[]} */ (cameras).find((cam) =>
+    cam.id === cameraId
   );
+  const hasLive = me?.live === true;
 
   const bar = h("div", {
     class: "timeline",
@@ -124,7 +125,7 @@ export async function cameraScreen(cameraId) {
     h(
       "div",
       { class: "columns" },
-      h("section", {}, liveView(cameraId, hasLive), player),
+      h("section", {}, liveView(cameraId, hasLive, me?.liveWs === true), player),
       h(
         "section",
         { class: "panel" },

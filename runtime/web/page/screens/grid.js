@@ -24,7 +24,7 @@ export async function gridScreen() {
           href: `#/camera/${encodeURIComponent(cam.id)}`,
           dataset: { camera: cam.id },
         },
-        h("div", { class: "view" }, liveView(cam.id, cam.live === true)),
+        h("div", { class: "view" }, liveView(cam.id, cam.live === true, cam.liveWs === true)),
         meta,
       ),
     );

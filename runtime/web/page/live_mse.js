@@ -1,0 +1,167 @@
+// @ts-check
+// Live view over a WebSocket into Media Source Extensions (the board's restream: no new camera
+// session per viewer). The browser says which codecs its MSE plays; the board answers with the
+// main stream as it is (H.265 where supported) or the H.264 sub-stream, or with a reason. One
+// moof+mdat arrives per frame; the position is kept near the live edge (it jumps ahead when the
+// buffer grows past MAX_BEHIND_S). `data-state` on the <video>: connecting, playing, failed;
+// `data-latency-ms`: now minus when the camera made the picture shown (its RTCP clock).
+
+import { h, onLeave } from "./dom.js";
+
+const TYPES = {
+  h265: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+  h264: 'video/mp4; codecs="avc1.42E01E"',
+};
+/** Behind the newest frame by more than this: jump to it. */
+const MAX_BEHIND_S = 0.5;
+/** Kept behind the position; older is removed from the buffer. */
+const KEEP_S = 10;
+
+/** Codecs this browser's MSE plays, or [] when there is no MSE or no WebSocket. */
+export function mseCodecs() {
+  const MS = globalThis.MediaSource;
+  if (!MS || !globalThis.WebSocket) return [];
+  return /** @type {("h265" | "h264")[]} */ (["h265", "h264"]).filter((c) =>
+    MS.isTypeSupported(TYPES[c])
+  );
+}
+
+/**
+ * Live video of `cameraId` over live.ws. `onFail(reason)` runs once when it cannot play.
+ * @param {string} cameraId
+ * @param {("h265" | "h264")[]} codecs
+ * @param {(reason: string) => void} onFail
+ * @returns {HTMLDivElement}
+ */
+export function liveMse(cameraId, codecs, onFail) {
+  const video = h("video", {
+    class: "live-video live-mse",
+    dataset: { camera: cameraId, state: "connecting" },
+    "aria-label": `Live view of ${cameraId}`,
+  });
+  video.muted = true;
+  video.autoplay = true;
+  video.playsInline = true;
+  const status = h("div", { class: "waiting", role: "status" }, "Connecting…");
+  const box = h("div", { class: "live" }, video, status);
+  const media = new MediaSource();
+  const mediaUrl = URL.createObjectURL(media);
+  video.src = mediaUrl;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(
+    `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live.ws` +
+      `?codecs=${codecs.join(",")}`,
+  );
+  ws.binaryType = "arraybuffer";
+  /** @type {SourceBuffer | null} */
+  let buffer = null;
+  /** @type {ArrayBuffer[]} */
+  const queue = [];
+  /** @type {{ t: number, wall: number } | null} */
+  let clock = null;
+  let failed = false;
+  let reason = "";
+  const opened = new Promise((resolve) =>
+    media.addEventListener("sourceopen", resolve, { once: true })
+  );
+
+  /** @param {string} why */
+  const fail = (why) => {
+    if (failed) return;
+    failed = true;
+    video.dataset.state = "failed";
+    status.hidden = false;
+    status.textContent = why;
+    stop();
+    onFail(why);
+  };
+  const stop = () => {
+    clearInterval(edge);
+    try {
+      ws.close();
+    } catch { /* closed */ }
+    video.removeAttribute("src");
+    video.load();
+    URL.revokeObjectURL(mediaUrl);
+  };
+  const pump = () => {
+    if (!buffer || buffer.updating) return;
+    const next = queue.shift();
+    if (next) {
+      try {
+        buffer.appendBuffer(next);
+      } catch (e) {
+        fail(`The browser refused the video (${/** @type {Error} */ (e).message})`);
+      }
+      return;
+    }
+    // Trim what is long played, so memory stays flat however long the view stays open.
+    const b = buffer.buffered;
+    if (b.length > 0 && video.currentTime - b.start(0) > KEEP_S * 2) {
+      buffer.remove(0, video.currentTime - KEEP_S);
+    }
+  };
+  const edge = setInterval(() => {
+    const b = video.buffered;
+    if (b.length === 0) return;
+    const end = b.end(b.length - 1);
+    if (end - video.currentTime > MAX_BEHIND_S || video.currentTime < b.start(b.length - 1)) {
+      video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
+    }
+    if (video.paused) video.play().catch(() => {});
+    if (clock) {
+      const shown = clock.wall + (video.currentTime - clock.t) * 1000;
+      video.dataset.latencyMs = String(Math.round(Date.now() - shown));
+    }
+  }, 200);
+
+  ws.addEventListener("message", async (event) => {
+    if (failed) return;
+    if (typeof event.data === "string") {
+      /** @type {{ type: string, codec?: string, reason?: string, t?: number, wall?: number, source?: string }} */
+      const m = JSON.parse(event.data);
+      if (m.type === "error") reason = m.reason ?? "";
+      else if (m.type === "time") clock = { t: Number(m.t), wall: Number(m.wall) };
+      else if (m.type === "init") {
+        await opened;
+        const type = `video/mp4; codecs="${m.codec}"`;
+        if (!MediaSource.isTypeSupported(type)) {
+          fail(`This browser cannot play ${m.codec} (${m.source} stream)`);
+          return;
+        }
+        video.dataset.source = m.source ?? "";
+        if (buffer) buffer.changeType(type);
+        else {
+          buffer = media.addSourceBuffer(type);
+          buffer.mode = "segments";
+          buffer.addEventListener("updateend", pump);
+        }
+      }
+      return;
+    }
+    queue.push(/** @type {ArrayBuffer} */ (event.data));
+    // A viewer far behind (a hidden tab) drops what it cannot play: the next init restarts it.
+    if (queue.length > 300) queue.splice(0, queue.length - 300);
+    await opened;
+    pump();
+  });
+  video.addEventListener("playing", () => {
+    video.dataset.state = "playing";
+    status.hidden = true;
+  });
+  video.addEventListener("error", () => fail("The browser could not decode the live video"));
+  ws.addEventListener("close", (event) => {
+    if (failed) return;
+    fail(
+      reason ||
+        (event.code === 1006
+          ? "Live view refused or the recorder is not reachable (signed out?)"
+          : `Live view closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`),
+    );
+  });
+  onLeave(() => {
+    failed = true;
+    stop();
+  });
+  return box;
+}
