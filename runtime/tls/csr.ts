@@ -13,7 +13,7 @@ import {
   unsignedInteger,
   utf8String,
 } from "./asn1.ts";
-import { children, expect, oidText, readWhole, stringValue } from "./der.ts";
+import { children, type Der, expect, oidText, readWhole, stringValue } from "./der.ts";
 import { fromPem, toPem } from "./self_signed.ts";
 
 export const ECDSA_SHA256 = "1.2.840.10045.4.3.2";
@@ -177,7 +177,7 @@ export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
 }
 
 /** The one CN of a Name that holds nothing else. */
-export function subjectCommonName(name: { tag: number; bytes: Uint8Array; content: Uint8Array }) {
+function subjectCommonName(name: Der): string {
   const rdns = children(name);
   if (rdns.length !== 1) throw new CsrError("the subject must be exactly one CN");
   const [attr, extra] = children(expect(rdns[0], 0x31, "subject RDN"));
