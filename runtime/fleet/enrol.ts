@@ -51,8 +51,15 @@ export async function takeProvisioningFile(o: {
   let applied = false;
   try {
     const p = await readProvisioning(o.file, { allowInsecure: o.allowInsecure });
-    if (p) {
-      await store.apply(p, (o.now ?? Date.now)());
+    const sha = p ? await fileSha256(o.file) : null;
+    const before = p ? await store.read().catch(() => null) : null;
+    if (p && sha !== null && before?.fileSha256 === sha) {
+      // Taken in at an earlier start but not wiped then (read-only boot partition): applying it
+      // again would throw the enrolled identity away. Try the wipe again, and report.
+      wipeProblem = await wipeFile(o.file);
+      await store.setWipeProblem(wipeProblem);
+    } else if (p) {
+      await store.apply(p, (o.now ?? Date.now)(), sha!);
       applied = true;
       wipeProblem = await wipeFile(o.file);
       await store.setWipeProblem(wipeProblem);
@@ -287,6 +294,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener("abort", done);
   });
+}
+
+async function fileSha256(file: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(file));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

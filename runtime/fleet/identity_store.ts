@@ -29,6 +29,8 @@ export interface StoredIdentity {
   readonly provisionedAt: number;
   /** Why the provisioning file could not be wiped, when it could not. */
   readonly wipeProblem: string | null;
+  /** SHA-256 of the file taken in: the same file found again (not wiped) is not applied twice. */
+  readonly fileSha256: string | null;
 }
 
 export class IdentityStoreError extends Error {
@@ -90,7 +92,7 @@ export class IdentityStore {
    * (and any earlier enrolment: a new fleet means a new key and certificate); the other fields
    * replace the stored ones when the file has them.
    */
-  async apply(p: Provisioning, now: number): Promise<StoredIdentity> {
+  async apply(p: Provisioning, now: number, fileSha256: string): Promise<StoredIdentity> {
     await this.#ensureDir();
     const before = await this.read().catch(() => null);
     const fleet = p.fleetUrl !== null;
@@ -106,6 +108,7 @@ export class IdentityStore {
       deviceId: fleet ? null : before?.deviceId ?? null,
       provisionedAt: now,
       wipeProblem: null,
+      fileSha256,
     };
     if (fleet) {
       // The new identity.json is written last: until then the old one (if any) stands.
