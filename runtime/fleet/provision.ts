@@ -205,8 +205,9 @@ function readBootstrap(top: ObjectReader, errors: string[]): Bootstrap | null {
   if (password !== null && (password.length === 0 || password.length > 1024)) {
     r.fail("password", "must be 1 to 1024 characters");
   }
-  const login = username !== null || password !== null;
-  const cert = certPem !== null || key !== null;
+  const given = (k: string) => (value as Record<string, unknown>)[k] != null;
+  const login = given("username") || given("password");
+  const cert = given("cert") || given("key");
   if (login === cert) {
     errors.push("bootstrap: give either username and password, or cert and key");
     return null;
