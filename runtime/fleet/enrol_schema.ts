@@ -172,7 +172,8 @@ export const ENROL_TOPIC_SPECS: readonly TopicSpec[] = [
     types: ["EnrolRequest"],
     about: "Published only while the box has no certificate of its own, connected with the " +
       "bootstrap credential of its provisioning file (client id `enrol-<deviceId>`), after it " +
-      "subscribed to `enrol/reply`. Sent again every 30 s until a reply comes. The key never " +
+      "subscribed to `enrol/reply`. Without a reply within 30 s it asks again on a new connection " +
+      "(backoff 1 s to 1 min). The key never " +
       "leaves the box; a lost reply is answered again with the same certificate when the CSR " +
       "carries the same key.",
     examples: [
