@@ -25,7 +25,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   health: ["std", "lib", "config", "storage", "board", "fingerprint", "recorder"],
   recorder: ["std", "lib", "config", "media", "gst", "board", "storage"],
   playback: ["std", "lib", "config", "media", "gst", "storage"],
-  fleet: ["std", "lib", "config", "storage", "health", "fingerprint", "licence", "recorder"],
+  fleet: ["std", "lib", "config", "storage", "health", "fingerprint", "licence", "recorder", "tls"],
   update: ["std", "lib", "fleet"],
   api: [
     "std",

@@ -40,13 +40,21 @@ import {
 
 /** How often an unavailable users database is tried again, and sessions/audit are pruned. */
 const PEOPLE_RETRY_MS = 30_000;
-import type { FleetLink } from "../fleet/mod.ts";
+import type { FleetLink, ProvisioningState } from "../fleet/mod.ts";
 import type { FingerprintSources } from "../fingerprint/mod.ts";
 import { type FleetWiring, startFleet, type UpdateHooks } from "./fleet_wiring.ts";
 import { collectFingerprint, deriveDeviceId, fingerprintHash } from "../fingerprint/mod.ts";
 import { LicenceKeeper } from "./licence_keeper.ts";
 import { UserStore } from "../users/user_store.ts";
 import { SETUP_CODE_FILE, SetupCode } from "../users/setup_code.ts";
+import { IdentityStore } from "../fleet/identity_store.ts";
+import {
+  enrol,
+  enrolledMqtt,
+  type EnrolTiming,
+  type FirstBootOutcome,
+  takeProvisioningFile,
+} from "../fleet/enrol.ts";
 import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
@@ -107,8 +115,8 @@ export interface DaemonDeps {
   readonly fingerprintSources?: FingerprintSources;
   /** A recorder process silent this long is killed and restarted; default 15 s. */
   readonly workerHangMs?: number;
-  /** Provisioning JSON whose optional `setupCode` is the first-run setup code. */
-  readonly provisioningPath?: string | null;
+  /** Enrolment timings (tests make the retries quick). */
+  readonly enrolTiming?: Partial<EnrolTiming>;
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
 }
@@ -156,6 +164,15 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const identity = await deriveDeviceId(hardware, { dataDir });
   const hash = await fingerprintHash(hardware);
   log.info("identity", { module: "daemon", deviceId: identity.deviceId, basis: identity.basis });
+  // First boot: the provisioning file into the identity store (on `state`), then wiped.
+  const identityStore = new IdentityStore(config.provision.identityDir);
+  const firstBoot = await takeProvisioningFile({
+    file: config.provision.file,
+    store: identityStore,
+    allowInsecure: config.provision.allowInsecure,
+    log: log.child({ module: "provision" }),
+    now,
+  });
   let fleet: FleetWiring | null = null;
   let rebuild: () => Promise<void> = () => Promise.resolve();
   const licence = await LicenceKeeper.open({
@@ -302,10 +319,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
 
   // The offline queue lives on the recording disk; while that is missing it is kept in memory
   // (the link still reports the fault) rather than written to the root filesystem.
-  fleet = config.mqtt.url
-    ? await startFleet({
-      config,
-      deviceId: identity.deviceId,
+  const startFleetAs = (fleetConfig: NvrConfig, deviceId: string) =>
+    startFleet({
+      config: fleetConfig,
+      deviceId,
+      provisioning: () => provisioningState(firstBoot),
       ...(diskReady ? {} : { kvPath: ":memory:" }),
       log,
       recorders: () => live.recorders,
@@ -325,14 +343,42 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
       return null;
-    })
-    : null;
+    });
+  // The fleet: mqtt.url from the config file, else the identity the box enrolled for (mutual TLS
+  // as itself), else enrolment first, in the background (recording does not wait for it).
+  let enrolling: Promise<void> = Promise.resolve();
+  const provisioned = firstBoot.identity;
+  if (config.mqtt.url) {
+    fleet = await startFleetAs(config, identity.deviceId);
+  } else if (provisioned?.fleetUrl) {
+    const fleetUrl = provisioned.fleetUrl;
+    const asItself = (deviceId: string) =>
+      startFleetAs(
+        { ...config, mqtt: enrolledMqtt(config.mqtt, identityStore, fleetUrl) },
+        deviceId,
+      );
+    if (await identityStore.enrolled().catch(() => false)) {
+      fleet = await asItself(provisioned.deviceId!);
+    } else {
+      enrolling = enrol({
+        store: identityStore,
+        deviceId: identity.deviceId,
+        serial: hardware.board.serial?.value ?? null,
+        fingerprintHash: hash,
+        log: log.child({ module: "enrol" }),
+        signal: controller.signal,
+        ...(deps.enrolTiming ? { timing: deps.enrolTiming } : {}),
+      }).then(async (enrolled) => {
+        if (enrolled && !controller.signal.aborted) fleet = await asItself(identity.deviceId);
+      }).catch((err) => log.error("enrolment stopped", { module: "enrol", err }));
+    }
+  }
 
   // Users and the audit log live beside the recordings, so they wait for the recording disk
   // like everything else written there; until then the API serves only /healthz, and the app
   // is rebuilt once they open.
   const openUsers = (checked = false) =>
-    openPeople(storage, dataDir, log, deps.provisioningPath ?? null, checked);
+    openPeople(storage, dataDir, log, firstBoot.identity?.setupCode ?? null, checked);
   let people = diskReady ? await openUsers(true) : null;
   // Export jobs (playback/export_jobs.ts) live on the data disk too: opened with the users, so
   // jobs queued before a restart run again; a job ends without a request, so it audits here.
@@ -478,7 +524,9 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     get recorders() {
       return live.recorders;
     },
-    fleet: fleet?.link ?? null,
+    get fleet() {
+      return fleet?.link ?? null;
+    },
     cameras: () => live.recorders.cameras(),
     snapshot: (id) => live.recorders.snapshot(id),
     applyConfig,
@@ -506,6 +554,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await retention.done;
       await server.finished;
       await redirect?.finished;
+      await enrolling; // aborted with the controller
       await fleet?.stop(); // the recorders' last events are sent, or queued for the next start
       await exportJobs?.close();
       people?.users.close();
@@ -553,7 +602,7 @@ async function openPeople(
   storage: StorageAccess,
   dataDir: string,
   log: Logger,
-  provisioningPath: string | null,
+  provisionedSetupCode: string | null,
   checked = false,
 ): Promise<{ users: UserStore; audit: AuditLog; setupCode: SetupCode | null } | null> {
   try {
@@ -566,7 +615,7 @@ async function openPeople(
     let setupCode: SetupCode | null = null;
     if (users.count() === 0) {
       // Printed for whoever has the console or the journal: only they can claim the box.
-      setupCode = await SetupCode.prepare(dataDir, provisioningPath).catch((err) => {
+      setupCode = await SetupCode.prepare(dataDir, provisionedSetupCode).catch((err) => {
         log.error("no setup code: first-run setup is refused until this is fixed", {
           module: "api",
           err,
@@ -590,4 +639,13 @@ async function openPeople(
     );
     return null;
   }
+}
+
+/** What the fleet `state` says about first-boot provisioning; absent when all is well. */
+function provisioningState(o: FirstBootOutcome): ProvisioningState | null {
+  if (!o.refused && !o.wipeProblem) return null;
+  return {
+    ...(o.refused ? { refused: o.refused } : {}),
+    ...(o.wipeProblem ? { fileNotWiped: o.wipeProblem } : {}),
+  };
 }

@@ -5,7 +5,13 @@
  */
 import type { NvrConfig } from "../config/types.ts";
 import type { Logger } from "../lib/log.ts";
-import { type EventKind, type FleetLink, type Json, startFleetLink } from "../fleet/mod.ts";
+import {
+  type EventKind,
+  type FleetLink,
+  type Json,
+  type ProvisioningState,
+  startFleetLink,
+} from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
 import { collectHealth, significantChange } from "../health/mod.ts";
 import type { Recorders } from "../recorder/mod.ts";
@@ -52,6 +58,8 @@ export interface FleetWiringDeps {
   readonly httpsFingerprint?: string;
   /** Parts of the updater to replace (tests). */
   readonly update?: UpdateHooks;
+  /** A first-boot provisioning problem for the `state` message. */
+  readonly provisioning?: () => ProvisioningState | null;
 }
 
 export interface FleetWiring {
@@ -126,6 +134,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     lastUpdate: () => updater.lastUpdate(),
+    ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
     ...(hooks.version ? { version: hooks.version } : {}),
     now,
   });

@@ -12,6 +12,7 @@ export const ENV_OVERRIDES = {
   NVR_LISTEN: ["http", "listen"],
   NVR_MQTT_URL: ["mqtt", "url"],
   NVR_LOG_LEVEL: ["log", "level"],
+  NVR_PROVISION_FILE: ["provision", "file"],
 } as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;

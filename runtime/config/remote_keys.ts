@@ -41,6 +41,9 @@ const LOCKED_WHY: Readonly<Record<string, string>> = {
   "analytics.enabled":
     "consent is given only by an admin on the local page (PUT /api/analytics/consent)",
   "licence.keysFile": "licensing comes from the image",
+  "provision.file": "first-boot provisioning comes from the image and the boot partition",
+  "provision.identityDir": "the box's identity (key, certificate) is the image's and the box's",
+  "provision.allowInsecure": "it would let a bootstrap credential travel unencrypted",
 };
 
 /** Every `section.key` of the configuration, and `cameras`. */

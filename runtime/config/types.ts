@@ -169,6 +169,16 @@ export interface UpdateConfig {
   readonly rebootWindow: string | null;
 }
 
+/** First boot: the provisioning file and the identity store (runtime/fleet/provision.ts). */
+export interface ProvisionConfig {
+  /** nvr-provision.json, read once at start and then wiped (on the boot partition). */
+  readonly file: string;
+  /** The identity store (device key and certificate, fleet CA, fleet URL), on `state`. */
+  readonly identityDir: string;
+  /** Accept mqtt:// and ws:// fleet URLs in the provisioning file (tests only). */
+  readonly allowInsecure: boolean;
+}
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
@@ -179,5 +189,6 @@ export interface NvrConfig {
   readonly log: { readonly level: LogLevel };
   readonly recording: RecordingConfig;
   readonly update: UpdateConfig;
+  readonly provision: ProvisionConfig;
   readonly cameras: readonly CameraConfig[];
 }

@@ -41,6 +41,10 @@ export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
 /** Where the image ships its licence policy (trusted keys); see LicencePolicy. */
 export const LICENCE_KEYS_FILE = "/usr/lib/nvr/licence-keys.json";
+/** Where the image looks for the provisioning file: the boot (EFI) partition. */
+export const PROVISION_FILE = "/boot/efi/nvr-provision.json";
+/** The identity store, on the `state` partition (survives losing the data disk). */
+export const IDENTITY_DIR = "/var/lib/nvr-state/identity";
 
 export const HTTP_TLS: readonly HttpTls[] = ["auto", "files", "off"];
 const HOST_NAME =
@@ -79,6 +83,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const log = ObjectReader.of("log", top.raw("log"), errors);
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
   const update = ObjectReader.of("update", top.raw("update"), errors);
+  const provision = ObjectReader.of("provision", top.raw("provision"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -109,10 +114,27 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
           16,
     },
     update: { rebootWindow: update ? readRebootWindow(update) : null },
+    provision: {
+      file: provision?.string("file", PROVISION_FILE, absolutePath) ?? PROVISION_FILE,
+      identityDir: provision?.string("identityDir", IDENTITY_DIR, absolutePath) ?? IDENTITY_DIR,
+      allowInsecure: provision?.boolean("allowInsecure", false) ?? false,
+    },
     cameras: readCameras(top.raw("cameras"), errors),
   };
   for (
-    const reader of [top, device, storage, http, mqtt, analytics, licence, log, recording, update]
+    const reader of [
+      top,
+      device,
+      storage,
+      http,
+      mqtt,
+      analytics,
+      licence,
+      log,
+      recording,
+      update,
+      provision,
+    ]
   ) {
     reader?.rejectUnknown();
   }

@@ -31,6 +31,7 @@ import {
   type LastUpdate,
   type LicenceStatusData,
   parseConfigDesired,
+  type ProvisioningState,
   REQUEST_ID_PATTERN,
   type StateMessage,
   type UpdateCommand,
@@ -72,6 +73,8 @@ export interface FleetLinkDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** The last update's outcome, put in every `state` birth message. */
   readonly lastUpdate?: () => LastUpdate | null;
+  /** A first-boot provisioning problem, put in every `state` birth message. */
+  readonly provisioning?: () => ProvisioningState | null;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
   /** Random id of this run; default a new UUID. */
@@ -316,6 +319,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
 
   const publishBirth = (client: MqttClient) => {
     const lastUpdate = deps.lastUpdate?.() ?? null;
+    const provisioning = deps.provisioning?.() ?? null;
     const birth: StateMessage = {
       state: "online",
       version: deps.version,
@@ -323,6 +327,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       ts: now(),
       ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
       ...(lastUpdate ? { lastUpdate } : {}),
+      ...(provisioning ? { provisioning } : {}),
     };
     client.publish(topics.state, JSON.stringify(birth), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("fleet birth message not acknowledged", { err });

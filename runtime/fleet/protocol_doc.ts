@@ -7,9 +7,11 @@
  */
 import { COMMAND_NAMES, EVENT_KINDS, TOPIC_ROOT, TOPICS, type TopicSpec } from "./schema.ts";
 import { DEFAULT_TIMING } from "./link.ts";
+import { ENROL_TOPIC_SPECS, MAX_ENROL_BYTES } from "./enrol_schema.ts";
 
 export const DOC_PATH = new URL("../../docs/fleet-protocol.md", import.meta.url);
 const SCHEMA_PATH = new URL("./schema.ts", import.meta.url);
+const ENROL_SCHEMA_PATH = new URL("./enrol_schema.ts", import.meta.url);
 
 /** The declaration `export interface|type <name> …` from TypeScript source, as written. */
 export function declaration(source: string, name: string): string {
@@ -31,7 +33,10 @@ function topicName(spec: TopicSpec): string {
   return spec.topic.startsWith("nvr/") ? spec.topic : `${TOPIC_ROOT}/<deviceId>/${spec.topic}`;
 }
 
-export function renderProtocolDoc(schemaSource: string): string {
+export function renderProtocolDoc(
+  schemaSource: string,
+  enrolSource: string = Deno.readTextFileSync(ENROL_SCHEMA_PATH),
+): string {
   const kib = (n: number) => `${n / 1024} KiB`;
   const out: string[] = [
     "# Fleet protocol (MQTT)",
@@ -107,6 +112,35 @@ export function renderProtocolDoc(schemaSource: string): string {
       for (const example of spec.examples) {
         out.push("", "```json", JSON.stringify(example, null, 2), "```");
       }
+    }
+  }
+  out.push(
+    "",
+    "## Enrolment",
+    "",
+    "A new box has no certificate of its own. With the bootstrap credential (or claim token) of its",
+    "provisioning file it connects to the enrolment listener (`enrolUrl`, else `fleetUrl`) as",
+    "client `enrol-<deviceId>`, clean session, and asks for one; with the answer it reconnects to",
+    "`fleetUrl` with mutual TLS as itself and never uses the bootstrap credential again",
+    "([provisioning.md](provisioning.md)). Payloads are at most",
+    `${kib(MAX_ENROL_BYTES)}; the topics have 4 slashes (AWS IoT Core allows 7).`,
+    "",
+    "| topic | direction | QoS | retained | payload |",
+    "| --- | --- | --- | --- | --- |",
+  );
+  for (const spec of ENROL_TOPIC_SPECS) {
+    out.push(
+      `| \`${topicName(spec)}\` | ${spec.direction} | ${spec.qos} | no | ${
+        spec.types.map((t) => `\`${t}\``).join(", ")
+      } |`,
+    );
+  }
+  for (const spec of ENROL_TOPIC_SPECS) {
+    out.push("", `### \`${topicName(spec)}\``, "", `${spec.direction}, QoS 1. ${spec.about}`);
+    out.push("", "```ts", spec.types.map((t) => declaration(enrolSource, t)).join("\n\n"), "```");
+    out.push("", spec.examples.length === 1 ? "Example:" : "Examples:");
+    for (const example of spec.examples) {
+      out.push("", "```json", JSON.stringify(example, null, 2), "```");
     }
   }
   out.push(

@@ -56,6 +56,18 @@ export interface StateOnline {
   readonly httpsFingerprint?: string;
   /** The last software update this box tried (absent when it never ran one). */
   readonly lastUpdate?: LastUpdate;
+  /** A first-boot provisioning problem to act on (absent when there is none). */
+  readonly provisioning?: ProvisioningState;
+}
+
+/**
+ * `provisioning` in `state`: the provisioning file was refused (every bad field named; nothing
+ * of it was used), or could not be wiped (e.g. a read-only boot partition: it still holds the
+ * bootstrap credential, remove it by hand and rotate the credential).
+ */
+export interface ProvisioningState {
+  readonly refused?: string;
+  readonly fileNotWiped?: string;
 }
 
 /**
@@ -600,7 +612,14 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "device → cloud",
     qos: 1,
     retained: true,
-    types: ["StateOnline", "UpdateState", "LastUpdate", "StateOffline", "StateMessage"],
+    types: [
+      "StateOnline",
+      "UpdateState",
+      "LastUpdate",
+      "ProvisioningState",
+      "StateOffline",
+      "StateMessage",
+    ],
     about: 'Birth on every connect; the same topic is the MQTT Last Will (`{"state":"offline"}`, ' +
       "retained), so a box that dies or loses its network shows offline. Published directly on " +
       "connect, not through the offline queue (an old birth means nothing).",

@@ -1,7 +1,7 @@
 /**
  * The one-time code that first-run setup needs, so a fresh box cannot be claimed by whoever
- * reaches /api/setup first. It is taken from the provisioning file when that has one
- * (`setupCode`), else made at random, kept in `<dataDir>/setup-code` (0600) until setup is done
+ * reaches /api/setup first. It is the provisioned one when the provisioning file had one
+ * (`setupCode`, kept in the identity store: runtime/fleet/provision.ts), else made at random, kept in `<dataDir>/setup-code` (0600) until setup is done
  * and printed at start as `setup code: <code>` (console and journal).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -32,10 +32,11 @@ export class SetupCode {
   }
 
   /**
-   * The code for a box without accounts: the kept one, else the provisioning file's
-   * `setupCode`, else a new random one; written 0600 to `<dataDir>/setup-code`.
+   * The code for a box without accounts: the kept one, else the provisioned one (the
+   * provisioning file's `setupCode`, from the identity store), else a new random one; written
+   * 0600 to `<dataDir>/setup-code`.
    */
-  static async prepare(dataDir: string, provisioningPath?: string | null): Promise<SetupCode> {
+  static async prepare(dataDir: string, provisioned?: string | null): Promise<SetupCode> {
     const path = `${dataDir}/${SETUP_CODE_FILE}`;
     let code: string | null = null;
     try {
@@ -43,7 +44,12 @@ export class SetupCode {
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    if (!code && provisioningPath) code = await fromProvisioning(provisioningPath);
+    if (!code && provisioned) {
+      if (!PROVISIONED.test(provisioned)) {
+        throw new RangeError("the provisioned setupCode must be 8 to 64 of A-Z a-z 0-9 -");
+      }
+      code = provisioned.toUpperCase();
+    }
     code ??= randomSetupCode();
     await Deno.writeTextFile(path, code + "\n", { mode: 0o600 });
     await Deno.chmod(path, 0o600); // an older file keeps its mode on write
@@ -60,28 +66,4 @@ export class SetupCode {
     this.#used = true;
     await Deno.remove(this.path).catch(() => {});
   }
-}
-
-async function fromProvisioning(path: string): Promise<string | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw new Error(`Provisioning file '${path}' cannot be read: ${(err as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`Provisioning file '${path}' is not JSON; fix or remove it`);
-  }
-  const value = (parsed as { setupCode?: unknown } | null)?.setupCode;
-  if (value === undefined) return null;
-  if (typeof value !== "string" || !PROVISIONED.test(value)) {
-    throw new Error(
-      `Provisioning file '${path}': setupCode must be 8 to 64 of A-Z a-z 0-9 -; fix or remove it`,
-    );
-  }
-  return value.toUpperCase();
 }

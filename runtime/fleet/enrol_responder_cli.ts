@@ -1,0 +1,64 @@
+/**
+ * The enrolment responder as a command, for tests and for people without a cloud:
+ *
+ *   deno run -A runtime/fleet/enrol_responder_cli.ts \
+ *     --url mqtts://mqtt.example.com:8883 --ca ca.crt --cert fleet-enrol.crt --key fleet-enrol.key \
+ *     --ca-key ca.key --allow allow-list.txt --state enrolled.json [--days 825]
+ *
+ * It logs in with its own certificate (CN fleet-enrol, see firmware/broker/acl), signs with the
+ * fleet CA (--ca, --ca-key: PKCS#8 P-256), answers the boxes on the allow-list (one deviceId or
+ * board serial a line, optionally a claim token after it) and keeps what it enrolled in --state.
+ * Stops on SIGINT/SIGTERM.
+ */
+import { parseArgs } from "node:util";
+import { createLogger } from "../lib/log.ts";
+import { parseAllowList, startEnrolResponder } from "./enrol_responder.ts";
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      url: { type: "string" },
+      ca: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      "ca-key": { type: "string" },
+      allow: { type: "string" },
+      state: { type: "string" },
+      days: { type: "string" },
+    },
+  });
+  const missing = ["url", "ca", "cert", "key", "ca-key", "allow", "state"].filter((k) =>
+    !(values as Record<string, unknown>)[k]
+  );
+  if (missing.length) {
+    console.error(
+      `missing ${missing.map((k) => `--${k}`).join(", ")}; see the top of ${import.meta.url}`,
+    );
+    return 64;
+  }
+  const read = (f: string) => Deno.readTextFile(f);
+  const log = createLogger({ level: "info", fields: { module: "enrol-responder" } });
+  const days = values.days ? Number(values.days) : undefined;
+  const caPem = await read(values.ca!);
+  const running = await startEnrolResponder(values.url!, {
+    ca: caPem,
+    cert: await read(values.cert!),
+    key: await read(values.key!),
+  }, {
+    ca: { certPem: caPem, keyPem: await read(values["ca-key"]!) },
+    allow: parseAllowList(await read(values.allow!), values.allow!),
+    stateFile: values.state!,
+    ...(days ? { days } : {}),
+    log,
+  });
+  log.info("answering enrolment requests", { url: values.url });
+  const stop = Promise.withResolvers<void>();
+  Deno.addSignalListener("SIGINT", () => stop.resolve());
+  Deno.addSignalListener("SIGTERM", () => stop.resolve());
+  await stop.promise;
+  await running.stop();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());
