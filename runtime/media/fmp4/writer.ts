@@ -7,7 +7,9 @@
  *
  * Samples hold no parameter sets or access unit delimiters (avc1/hvc1 keep parameter sets in the
  * sample entry): callers drop them, see parameterSetKind and isAccessUnitDelimiter in h26x.ts.
- * Decode order is presentation order (no composition offsets): cameras' streams have no B-frames.
+ * Samples are in decode order; a sample presented at another time than it is decoded (B-frames)
+ * carries a signed composition offset (trun version 1, as CMAF writes it); a run without any
+ * leaves the field out.
  * A change of parameter sets needs a new file with a new init segment.
  */
 
@@ -42,6 +44,8 @@ export interface VideoSample {
   /** Ticks until the next picture. */
   readonly duration: number;
   readonly keyframe: boolean;
+  /** Presentation time minus decode time, in ticks (may be negative); default 0. */
+  readonly compositionOffset?: number;
 }
 
 export interface AudioSample {
@@ -374,6 +378,7 @@ const TFHD_SIZE = 16; // + 4 with default-sample-flags
 const TFDT_SIZE = 20; // version 1
 const TRUN_HEADER_SIZE = 20; // box header, version/flags, sample_count, data_offset
 const VIDEO_TRUN_ENTRY = 12; // duration, size, flags
+const CTO_ENTRY = 4; // + sample_composition_time_offset
 const AUDIO_TRUN_ENTRY = 8; // duration, size
 const MAX_U32 = 0xffffffff;
 
@@ -426,11 +431,20 @@ export function mediaFragment(
 
   // Pass 1: sizes.
   let videoBytes = 0;
+  let withOffsets = false;
   for (let i = 0; i < vCount; i++) {
     const s = vSamples[i]!;
     checkDuration("video", s.duration);
     videoBytes += videoSampleSize(s);
+    const cto = s.compositionOffset ?? 0;
+    if (cto !== 0) {
+      if (!Number.isInteger(cto) || cto < -0x80000000 || cto > 0x7fffffff) {
+        throw new Fmp4WriteError(`the composition offset ${cto} is not a 32-bit signed integer`);
+      }
+      withOffsets = true;
+    }
   }
+  const videoEntry = VIDEO_TRUN_ENTRY + (withOffsets ? CTO_ENTRY : 0);
   let audioBytes = 0;
   for (let i = 0; i < aCount; i++) {
     const s = aSamples[i]!;
@@ -439,7 +453,7 @@ export function mediaFragment(
   }
   const videoTraf = vCount === 0
     ? 0
-    : 8 + TFHD_SIZE + TFDT_SIZE + TRUN_HEADER_SIZE + VIDEO_TRUN_ENTRY * vCount;
+    : 8 + TFHD_SIZE + TFDT_SIZE + TRUN_HEADER_SIZE + videoEntry * vCount;
   const audioTraf = aCount === 0
     ? 0
     : 8 + TFHD_SIZE + 4 + TFDT_SIZE + TRUN_HEADER_SIZE + AUDIO_TRUN_ENTRY * aCount;
@@ -483,8 +497,10 @@ export function mediaFragment(
     view.setUint32(p + 4, VIDEO_TRACK_ID);
     p += 8;
     tfdt(video.baseTime);
-    header(TRUN_HEADER_SIZE + VIDEO_TRUN_ENTRY * vCount, 0x74, 0x72, 0x75, 0x6e);
-    view.setUint32(p, TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE | TRUN.FLAGS);
+    header(TRUN_HEADER_SIZE + videoEntry * vCount, 0x74, 0x72, 0x75, 0x6e);
+    const trFlags = TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE | TRUN.FLAGS;
+    // Version 1: signed offsets (a B-frame decoded after the picture it is shown before).
+    view.setUint32(p, withOffsets ? 0x01000000 | TRUN.COMPOSITION_OFFSET | trFlags : trFlags);
     view.setUint32(p + 4, vCount);
     view.setUint32(p + 8, mdatAt);
     p += 12;
@@ -501,7 +517,8 @@ export function mediaFragment(
       view.setUint32(p, s.duration);
       view.setUint32(p + 4, mdatAt - start);
       view.setUint32(p + 8, s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS);
-      p += 12;
+      if (withOffsets) view.setInt32(p + 12, s.compositionOffset ?? 0);
+      p += videoEntry;
     }
   }
   if (aCount > 0 && audio) {

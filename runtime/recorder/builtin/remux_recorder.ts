@@ -236,11 +236,6 @@ class RemuxRun {
     this.#lastVideoTs = au.timestamp;
     this.#lastVideoAtMs = this.#ctx.now();
     this.#segmenter.pushVideo(au, this.#pending);
-    if (this.#segmenter.counters.reordered > 0 && this.#failure === null) {
-      this.#fail(
-        new RemuxUnsuitableError(this.#camera.id, "its pictures come out of order (B-frames)"),
-      );
-    }
     if (this.#keyframeWaiters.length > 0 && this.#segmenter.hasKeyframe) {
       for (const wake of this.#keyframeWaiters.splice(0)) wake();
     }

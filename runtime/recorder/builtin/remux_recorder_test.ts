@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../../testing/assert.ts";
-import { ffprobe, packetFlags } from "../../testing/ffprobe.ts";
+import { ffprobe, packetFlags, packetTimes } from "../../testing/ffprobe.ts";
 import { runCommand } from "../../testing/ffmpeg.ts";
 import { startVirtualCamera } from "../../../hw-tests/sim/virtual_camera.ts";
 import { makeTestStream, startScriptServer } from "../../../hw-tests/sim/rtsp_script_server.ts";
@@ -118,6 +118,58 @@ for (const codec of ["h265", "h264"] as const) {
     assertEquals(stats.packetsLost, 0);
     assert(stats.framesIn >= frames, `${stats.framesIn} in, ${frames} on disk`);
     assertEquals([...Deno.readDirSync(incomingDir(dir, "cam1"))], [], "nothing left half-written");
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+for (const codec of ["h264", "h265"] as const) {
+  Deno.test(`built-in remuxer: ${codec} with B-frames keeps decode order, rising decode times and every picture`, async () => {
+    const dir = await Deno.makeTempDir();
+    await using cam = await startVirtualCamera({
+      codec,
+      width: 320,
+      height: 240,
+      fps: 15,
+      bframes: 2,
+    });
+    using index = SegmentIndex.open(indexPath(dir));
+    const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+    const stop = new AbortController();
+    const run = recordCameraRemux(
+      camera(cam.rtspUrl, codec),
+      context(dir, index, memoryLogger("info"), seen, codec),
+      stop.signal,
+    );
+    try {
+      await until(() => seen.segments.length >= 3, "three segments");
+    } finally {
+      stop.abort();
+      await run;
+    }
+    assertEquals(seen.stats?.droppedFrames, 0);
+    // Whole segments (the first may start late): 2 s of 15 fps each.
+    for (const seg of seen.segments.slice(1, 3)) {
+      const path = `${dir}/${seg.path}`;
+      const packets = await packetTimes(path);
+      assert(packets[0]!.key, `${seg.path} starts on a keyframe`);
+      assertEquals(packets.length, 30, `${seg.path}: 2 s of 15 fps`);
+      assertEquals((await ffprobe(path)).frames, 30, "every picture decodes");
+      const dts = packets.map((p) => p.dts);
+      assert(dts.every((t, i) => i === 0 || t > dts[i - 1]!), `decode times rise: ${dts}`);
+      const pts = packets.map((p) => p.pts);
+      assert(pts.some((t, i) => i > 0 && t < pts[i - 1]!), "B-frames kept (shown out of order)");
+      const shown = pts.toSorted((a, b) => a - b);
+      assert(
+        shown.every((t, i) => i === 0 || Math.abs(t - shown[i - 1]! - 6000) < 600),
+        `presentation times one picture apart, none missing or doubled: ${shown}`,
+      );
+      const decode = await runCommand(
+        "ffmpeg",
+        ["-v", "error", "-i", path, "-f", "null", "-"],
+        30_000,
+      );
+      assertEquals(decode.stderr.trim(), "", `${seg.path} decodes without errors`);
+    }
     await Deno.remove(dir, { recursive: true });
   });
 }
