@@ -42,6 +42,8 @@ const REORDER_DEPTH = 4;
 const CUT_SLACK_S = 0.05;
 /** Length of an AAC frame in samples. */
 const AAC_FRAME = 1024;
+/** Opus frames from the recorder's encoder: 20 ms, in the 48 kHz timescale. */
+const OPUS_FRAME = 960;
 /**
  * Most bytes of a GOP kept for snapshots: 8 MiB is 16 s at 4 Mbit/s; a longer GOP shows its last
  * picture within that.
@@ -49,11 +51,22 @@ const AAC_FRAME = 1024;
 const GOP_LIMIT = 8 * 1024 * 1024;
 const START_CODE = new Uint8Array([0, 0, 0, 1]);
 
-export interface SegmenterAudio {
-  readonly config: Uint8Array;
-  readonly sampleRate: number;
-  readonly channels: number;
-}
+/** AAC as the camera sends it, or Opus frames of 20 ms (G.711 encoded by the recorder). */
+export type SegmenterAudio =
+  | {
+    readonly codec?: "aac";
+    readonly config: Uint8Array;
+    readonly sampleRate: number;
+    readonly channels: number;
+  }
+  | {
+    readonly codec: "opus";
+    readonly channels: number;
+    /** The rate the encoder was fed. */
+    readonly inputSampleRate: number;
+    /** dOps PreSkip: samples at 48 kHz. */
+    readonly preSkip: number;
+  };
 
 export interface SegmenterOptions {
   readonly codec: VideoCodec;
@@ -64,7 +77,7 @@ export interface SegmenterOptions {
   readonly fragmentSeconds?: number;
   /** Parameter sets known before the first picture (the SDP's sprop-*), in any order. */
   readonly parameterSets?: readonly Uint8Array[];
-  /** AAC audio recorded with the video, or null. */
+  /** Audio recorded with the video, or null. */
   readonly audio?: SegmenterAudio | null;
   /** Where the pictures' NAL units live: released here once they are in a fragment. */
   readonly arena?: ByteArena;
@@ -339,7 +352,7 @@ export class Fmp4Segmenter {
   }
 
   /**
-   * Takes one AAC frame placed on the video timeline at `videoTs` (the caller maps the audio
+   * Takes one audio frame placed on the video timeline at `videoTs` (the caller maps the audio
    * clock to the video clock). Frames before the open segment are dropped.
    */
   pushAudio(au: AudioAccessUnit, videoTs: number): void {
@@ -378,6 +391,9 @@ export class Fmp4Segmenter {
   ): { baseTime: number; samples: AudioSample[] } | null {
     const audio = this.#options.audio;
     if (!audio) return null;
+    const opus = audio.codec === "opus";
+    const timescale = opus ? 48000 : audio.sampleRate;
+    const frameTicks = opus ? OPUS_FRAME : AAC_FRAME;
     const samples: AudioSample[] = [];
     let baseTime = segment.audioNextTime;
     let taken = 0;
@@ -387,14 +403,14 @@ export class Fmp4Segmenter {
       if (frame.videoTs < segment.startTs) continue;
       if (baseTime === null) {
         baseTime = Math.round(
-          (frame.videoTs - segment.startTs) * audio.sampleRate / this.#options.clockRate,
+          (frame.videoTs - segment.startTs) * timescale / this.#options.clockRate,
         );
       }
-      samples.push({ data: frame.data, duration: AAC_FRAME });
+      samples.push({ data: frame.data, duration: frameTicks });
     }
     this.#audio.splice(0, taken);
     if (samples.length === 0 || baseTime === null) return null;
-    segment.audioNextTime = baseTime + samples.length * AAC_FRAME;
+    segment.audioNextTime = baseTime + samples.length * frameTicks;
     return { baseTime, samples };
   }
 
@@ -411,7 +427,11 @@ export class Fmp4Segmenter {
     const audio = this.#options.audio;
     const init = initSegment(
       video,
-      audio ? { codec: "aac", ...audio, timescale: audio.sampleRate } : null,
+      !audio
+        ? null
+        : audio.codec === "opus"
+        ? { ...audio, timescale: 48000 }
+        : { ...audio, codec: "aac", timescale: audio.sampleRate },
     );
     const segment: OpenSegment = {
       startTs,

@@ -28,7 +28,21 @@ export interface VideoTrackConfig {
   readonly timescale: number;
 }
 
-export interface AudioTrackConfig {
+/** The audio track: AAC as the camera sent it, or Opus (from G.711, encoded by the recorder). */
+export type AudioTrackConfig = AacTrackConfig | OpusTrackConfig;
+
+export interface OpusTrackConfig {
+  readonly codec: "opus";
+  readonly channels: number;
+  /** The rate the encoder was fed (dOps InputSampleRate; informative). */
+  readonly inputSampleRate: number;
+  /** Samples at 48 kHz the decoder drops at the start (dOps PreSkip). */
+  readonly preSkip: number;
+  /** Ticks per second: 48000, as the Opus-in-ISOBMFF spec recommends. */
+  readonly timescale: number;
+}
+
+export interface AacTrackConfig {
   readonly codec: "aac";
   /** AudioSpecificConfig (ISO/IEC 14496-3), e.g. 2 bytes for AAC-LC. */
   readonly config: Uint8Array;
@@ -49,7 +63,7 @@ export interface VideoSample {
 }
 
 export interface AudioSample {
-  /** One raw AAC frame (no ADTS header). */
+  /** One raw AAC frame (no ADTS header) or one Opus packet. */
   readonly data: Uint8Array;
   readonly duration: number;
 }
@@ -311,6 +325,42 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
   if (!Number.isInteger(audio.channels) || audio.channels < 1 || audio.channels > 8) {
     throw new Fmp4WriteError(`${audio.channels} audio channels is not in 1..8`);
   }
+  const entry = audio.codec === "opus" ? opusEntry(audio) : mp4aEntry(audio);
+  const stsd = fullBox("stsd", 0, 0, u32(1), entry);
+  const smhd = fullBox("smhd", 0, 0, u16(0, 0));
+  return box(
+    "trak",
+    tkhd(AUDIO_TRACK_ID, 0x0100, 0, 0),
+    mdia(audio.timescale, "soun", "SoundHandler", smhd, stsd),
+  );
+}
+
+/**
+ * The 'Opus' sample entry with its dOps box ("Encapsulation of Opus in ISO Base Media File
+ * Format", 4.3): version 0, channel mapping family 0 (mono or stereo), output gain 0.
+ */
+function opusEntry(audio: OpusTrackConfig): Uint8Array {
+  if (audio.channels > 2) throw new Fmp4WriteError(`Opus with ${audio.channels} channels`);
+  const dOps = box(
+    "dOps",
+    u8(0, audio.channels),
+    u16(audio.preSkip),
+    u32(audio.inputSampleRate),
+    u16(0), // OutputGain
+    u8(0), // ChannelMappingFamily
+  );
+  return box(
+    "Opus",
+    zeros(6),
+    u16(1), // data_reference_index
+    zeros(8),
+    u16(audio.channels, 16, 0, 0), // channelcount, samplesize, pre_defined, reserved
+    u32(48000 * 0x10000), // samplerate: 48 kHz, whatever the input rate
+    dOps,
+  );
+}
+
+function mp4aEntry(audio: AacTrackConfig): Uint8Array {
   if (audio.config.length < 2 || audio.config.length > 64) {
     throw new Fmp4WriteError(
       `an AudioSpecificConfig of ${audio.config.length} bytes is not in 2..64`,
@@ -334,7 +384,7 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
       descriptor(0x06, u8(0x02)), // SLConfigDescriptor: predefined MP4
     ),
   );
-  const entry = box(
+  return box(
     "mp4a",
     zeros(6),
     u16(1), // data_reference_index
@@ -343,13 +393,6 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
     // samplerate is 16.16 fixed point; rates above 65535 do not fit and are left to the esds.
     u32(audio.sampleRate <= 0xffff ? audio.sampleRate * 0x10000 : 0),
     esds,
-  );
-  const stsd = fullBox("stsd", 0, 0, u32(1), entry);
-  const smhd = fullBox("smhd", 0, 0, u16(0, 0));
-  return box(
-    "trak",
-    tkhd(AUDIO_TRACK_ID, 0x0100, 0, 0),
-    mdia(audio.timescale, "soun", "SoundHandler", smhd, stsd),
   );
 }
 
