@@ -259,6 +259,47 @@ Deno.test("built-in remuxer: a resolution change inside one RTSP session starts 
   await Deno.remove(dir, { recursive: true });
 });
 
+for (const codec of ["h264", "h265"] as const) {
+  Deno.test(`built-in remuxer: a ${codec} camera that sends its parameter sets only in the SDP is recorded`, async () => {
+    const dir = await Deno.makeTempDir();
+    const clip = await makeTestStream(codec, { width: 320, height: 240, fps: 15, seconds: 2, dir });
+    await using server = await startScriptServer({
+      codec,
+      scenes: [{ kind: "video", file: clip, fps: 15, loops: 3, parameterSets: "sdp" }],
+    });
+    using index = SegmentIndex.open(indexPath(dir));
+    const seen = { segments: [] as SegmentRecord[], stats: null as CameraStats | null, tap: null };
+    const stop = new AbortController();
+    const run = recordCameraRemux(
+      camera(server.url, codec),
+      context(dir, index, memoryLogger("info"), seen, codec),
+      stop.signal,
+    );
+    try {
+      await until(() => seen.segments.length >= 2, "two segments");
+    } finally {
+      stop.abort();
+      await run;
+    }
+    assertEquals(seen.stats?.droppedFrames, 0);
+    assertEquals(seen.stats?.framesIn, seen.stats?.framesOut, "every picture received is on disk");
+    for (const seg of seen.segments) {
+      const path = `${dir}/${seg.path}`;
+      const probe = await ffprobe(path);
+      assertEquals([probe.width, probe.height], [320, 240]);
+      const flags = await packetFlags(path);
+      assert(flags[0]?.startsWith("K"), `${seg.path} starts on a keyframe`);
+      assertEquals(probe.frames, flags.length, `${seg.path}: every picture decodes`);
+    }
+    assertEquals(
+      (await packetFlags(`${dir}/${seen.segments[0]!.path}`)).length,
+      30,
+      "the first segment holds the first 2 s, from the very first picture",
+    );
+    await Deno.remove(dir, { recursive: true });
+  });
+}
+
 Deno.test("built-in remuxer: broken RTP and garbage mid-session do not stop recording; a silent camera ends the run with the segment kept", async () => {
   const dir = await Deno.makeTempDir();
   const clip = await makeTestStream("h264", { width: 320, height: 240, fps: 15, seconds: 2, dir });
