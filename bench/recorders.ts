@@ -80,6 +80,8 @@ export interface OursOptions {
   readonly urls: readonly string[];
   readonly segmentSeconds: number;
   readonly remux?: "builtin" | "gstreamer";
+  /** RTP over the RTSP connection (default) or over UDP. */
+  readonly transport?: "tcp" | "udp";
 }
 
 /** Starts the daemon with a generated config: one camera per URL, 127.0.0.1:0 for the API. */
@@ -96,7 +98,7 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
     cameras: o.urls.map((url, i) => ({
       id: streamId(i),
       url,
-      transport: "tcp",
+      transport: o.transport ?? "tcp",
       codec: "h265",
     })),
   };
@@ -284,10 +286,17 @@ export interface BaselineOptions {
   readonly segmentSeconds: number;
   /** Watchdog poll period; Frigate's camera watchdog waits 10 s between checks. */
   readonly watchdogSeconds: number;
+  /** -rtsp_transport; default tcp. */
+  readonly transport?: "tcp" | "udp";
 }
 
 /** The Frigate-style command of /work/shared/BASELINES.md for one stream. */
-export function baselineArgs(url: string, outDir: string, segmentSeconds: number): string[] {
+export function baselineArgs(
+  url: string,
+  outDir: string,
+  segmentSeconds: number,
+  transport: "tcp" | "udp" = "tcp",
+): string[] {
   return [
     "-nostdin",
     "-loglevel",
@@ -297,7 +306,7 @@ export function baselineArgs(url: string, outDir: string, segmentSeconds: number
     "-fflags",
     "+genpts+discardcorrupt",
     "-rtsp_transport",
-    "tcp",
+    transport,
     "-use_wallclock_as_timestamps",
     "1",
     "-timeout",
@@ -340,7 +349,12 @@ export async function startBaseline(o: BaselineOptions): Promise<Recorder> {
 
   const spawn = (i: number): FfmpegRun => {
     const child = new Deno.Command("ffmpeg", {
-      args: baselineArgs(o.urls[i] ?? "", `${dataDir}/${streams[i]}`, o.segmentSeconds),
+      args: baselineArgs(
+        o.urls[i] ?? "",
+        `${dataDir}/${streams[i]}`,
+        o.segmentSeconds,
+        o.transport,
+      ),
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -5,9 +5,13 @@
  *   deno task bench                                      # 8 streams × 60 s, 10 s segments
  *   deno task bench --streams 32 --seconds 60 --segment 10
  *   deno task bench --reconnect [--outages 2,5,15]       # recording again after the camera returns
+ *   deno task bench --fps 25 --size 2560x1440 --gop 2 --audio g711 --streams 16
+ *   deno task bench --matrix --seconds 30                # the grid of issue 15, a table of ratios
  *
- * Source: virtual cameras (hw-tests/sim) serving one pre-encoded 1920x1080 15 fps H.265 clip of
- * about 4 Mbit/s in a loop, without encoding (the clip is encoded once and cached). Each camera
+ * Source: virtual cameras (hw-tests/sim) serving one pre-encoded H.265 clip (default 1920x1080,
+ * 15 fps, 1 s GOPs, about 4 Mbit/s; 2560x1440 gets 8 Mbit/s, other sizes by pixels) with sensor-like
+ * noise in a loop, without encoding (the clip is encoded once and cached), and optionally an audio
+ * track (G.711 µ-law or AAC, encoded live by the camera: a tick a second). Each camera
  * process serves one shared mount to up to --clients-per-camera clients (default 8): one file
  * reader per camera, and a stalled client can hold back at most 7 others.
  *
@@ -22,7 +26,7 @@
  *
  * Prints progress on stderr, a table on stdout, and last a JSON line with every figure.
  */
-import { ensureLoopClip, type LoopClip } from "../hw-tests/sim/loop_clip.ts";
+import { ensureLoopClip, type LoopClip, type LoopClipOptions } from "../hw-tests/sim/loop_clip.ts";
 import { startVirtualCamera, type VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
 import {
   clockTicksPerSecond,
@@ -41,7 +45,17 @@ import {
 } from "./recorders.ts";
 import { countStream, mapLimit, type StreamFrames } from "./segment_frames.ts";
 
-const CLIP = { width: 1920, height: 1080, fps: 15, bitrateKbps: 4000, seconds: 15 } as const;
+/** Clip length: a multiple of every GOP the bench offers (1, 2, 4 s… up to 10 would not be). */
+const CLIP_SECONDS = 16;
+/** The matrix of issue 15: every combination, each one run of ours against the baseline. */
+const MATRIX = {
+  fps: [15, 25, 30],
+  size: [[1920, 1080], [2560, 1440]] as const,
+  gop: [1, 2, 4],
+  streams: [8, 16, 32, 64],
+} as const;
+/** The longest a matrix may take, all runs together. */
+const MATRIX_MAX_HOURS = 8;
 const SAMPLE_MS = 250;
 const SETTLE_MS = 3_000;
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -60,11 +74,23 @@ export interface BenchOptions {
   readonly gstLaunch: boolean;
   /** The daemon's recording.remux: its own RTSP client and muxer, or GStreamer's. */
   readonly remux: "builtin" | "gstreamer";
+  readonly fps: number;
+  readonly width: number;
+  readonly height: number;
+  /** Seconds between keyframes. */
+  readonly gop: number;
+  /** B-frames between reference pictures (0: none). */
+  readonly bframes: number;
+  readonly audio: "none" | "g711" | "aac";
+  readonly transport: "tcp" | "udp" | "tls";
+  /** Run the whole grid (MATRIX) instead of one configuration. */
+  readonly matrix: boolean;
 }
 
 export const BENCH_USAGE = `usage: deno task bench [--streams 8] [--seconds 60] [--segment 10]
   [--clients-per-camera 8] [--start-timeout 60] [--watchdog 10] [--gst-launch] [--keep]
-  [--remux builtin|gstreamer]
+  [--remux builtin|gstreamer] [--fps 15] [--size 1920x1080] [--gop 1 (s)] [--bframes 0]
+  [--audio none|g711|aac] [--transport tcp|udp|tls] [--matrix]
   deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]`;
 
 class UsageError extends Error {
@@ -82,7 +108,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (!a.startsWith("--")) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf("=");
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (name === "reconnect" || name === "keep" || name === "gst-launch") {
+    if (["reconnect", "keep", "gst-launch", "matrix"].includes(name)) {
       flags.add(name);
       continue;
     }
@@ -99,6 +125,12 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     "watchdog",
     "outages",
     "remux",
+    "fps",
+    "size",
+    "gop",
+    "bframes",
+    "audio",
+    "transport",
   ];
   for (const k of values.keys()) if (!known.includes(k)) throw new UsageError(`unknown --${k}`);
   const int = (name: string, def: number, min: number, max: number): number => {
@@ -117,7 +149,46 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     }
     return n;
   });
+  const size = values.get("size") ?? "1920x1080";
+  const wh = /^(\d{2,4})x(\d{2,4})$/.exec(size);
+  const [width, height] = [Number(wh?.[1]), Number(wh?.[2])];
+  if (!wh || width % 2 !== 0 || height % 2 !== 0 || width > 4096 || height > 4096) {
+    throw new UsageError(`--size must be WIDTHxHEIGHT, even, at most 4096, got "${size}"`);
+  }
+  const gop = int("gop", 1, 1, 8);
+  if (CLIP_SECONDS % gop !== 0) {
+    throw new UsageError(`--gop must divide the ${CLIP_SECONDS} s loop clip: 1, 2, 4 or 8`);
+  }
+  const bframes = int("bframes", 0, 0, 4);
+  if (bframes > 0) {
+    // The loop clip is served with decode times taken for presentation times (loopLaunch).
+    throw new UsageError(
+      "--bframes: not available yet: the looped source clip cannot carry B-frames (its camera " +
+        "serves it with decode times as presentation times); B-frames are tested, not benched",
+    );
+  }
+  const audio = values.get("audio") ?? "none";
+  if (audio !== "none" && audio !== "g711" && audio !== "aac") {
+    throw new UsageError(`--audio must be none, g711 or aac, got "${audio}"`);
+  }
+  const transport = values.get("transport") ?? "tcp";
+  if (transport !== "tcp" && transport !== "udp" && transport !== "tls") {
+    throw new UsageError(`--transport must be tcp, udp or tls, got "${transport}"`);
+  }
+  if (transport === "tls") {
+    throw new UsageError(
+      "--transport tls: not available yet: the virtual cameras do not serve rtsps://",
+    );
+  }
   return {
+    fps: int("fps", 15, 1, 60),
+    width,
+    height,
+    gop,
+    bframes,
+    audio,
+    transport,
+    matrix: flags.has("matrix"),
     streams: int("streams", 8, 1, 64),
     seconds: int("seconds", 60, 5, 3600),
     segment: int("segment", 10, 2, 3600),
@@ -266,6 +337,7 @@ async function startRecorder(
         urls,
         segmentSeconds: opts.segment,
         remux: opts.remux,
+        transport: opts.transport === "udp" ? "udp" : "tcp",
       });
     case "baseline":
       return await startBaseline({
@@ -273,6 +345,7 @@ async function startRecorder(
         urls,
         segmentSeconds: opts.segment,
         watchdogSeconds: opts.watchdogSeconds,
+        transport: opts.transport === "udp" ? "udp" : "tcp",
       });
     case "gst":
       return await startGstLaunch({ workDir, descriptions: pipelines });
@@ -413,7 +486,8 @@ function machine(): { cores: number; cpu: string; kernel: string; loadavg: strin
 }
 
 function clipLine(clip: LoopClip): string {
-  return `${clip.width}x${clip.height} ${clip.fps} fps H.265, ${clip.measuredKbps} kbit/s, ` +
+  return `${clip.width}x${clip.height} ${clip.fps} fps H.265, ${clip.gopSeconds ?? 1} s GOP` +
+    `${clip.noise ? ", sensor noise" : ""}, ${clip.measuredKbps} kbit/s, ` +
     `${clip.seconds} s loop (${clip.frames} frames)`;
 }
 
@@ -421,6 +495,7 @@ async function startCameras(
   clip: LoopClip,
   count: number,
   prefix: string,
+  audio: BenchOptions["audio"] = "none",
 ): Promise<VirtualCamera[]> {
   const cams: VirtualCamera[] = [];
   try {
@@ -433,6 +508,7 @@ async function startCameras(
           fps: clip.fps,
           bitrateKbps: clip.bitrateKbps,
           name: `${prefix}${k}`,
+          ...(audio === "none" ? {} : { audio: audio === "g711" ? "pcmu" : "aac" }),
         }),
       );
     }
@@ -443,14 +519,19 @@ async function startCameras(
   }
 }
 
-async function cpuMode(opts: BenchOptions, clip: LoopClip, signal: AbortSignal): Promise<void> {
+/** One configuration, ours then the baseline; prints the report, returns both sides. */
+async function cpuMode(
+  opts: BenchOptions,
+  clip: LoopClip,
+  signal: AbortSignal,
+): Promise<{ ours: SideResult; base: SideResult }> {
   const hz = clockTicksPerSecond();
   const runDir = await Deno.makeTempDir({ prefix: "nvr-bench-run-" });
   const cameraCount = Math.ceil(opts.streams / opts.clientsPerCamera);
   const startedAt = new Date();
   const box = machine();
   progress(`${cameraCount} virtual camera(s) serving ${clipLine(clip)}`);
-  const cams = await startCameras(clip, cameraCount, "src");
+  const cams = await startCameras(clip, cameraCount, "src", opts.audio);
   try {
     const urls = Array.from(
       { length: opts.streams },
@@ -470,6 +551,7 @@ async function cpuMode(opts: BenchOptions, clip: LoopClip, signal: AbortSignal):
       }
     }
     report(opts, clip, box, startedAt, cameraCount, [ours, base, ...(gst ? [gst] : [])], runDir);
+    return { ours, base };
   } finally {
     await Promise.allSettled(cams.map((c) => c.stop()));
     if (!opts.keep) await Deno.remove(runDir, { recursive: true }).catch(() => {});
@@ -620,7 +702,7 @@ async function reconnectTrial(
   runDir: string,
   signal: AbortSignal,
 ): Promise<ReconnectResult> {
-  const [cam] = await startCameras(clip, 1, "drop");
+  const [cam] = await startCameras(clip, 1, "drop", opts.audio);
   if (cam === undefined) throw new Error("no camera started");
   const workDir = `${runDir}/${kind}-outage-${outageSeconds}`;
   const rec = await startRecorder(kind, [cam.rtspUrl], workDir, opts);
@@ -711,6 +793,87 @@ async function reconnectMode(
   }));
 }
 
+/** The source clip for a configuration: 1080p 4 Mbit/s, 1440p 8 Mbit/s, others by pixels. */
+export function clipOptions(opts: BenchOptions): LoopClipOptions {
+  const pixels = opts.width * opts.height;
+  const bitrateKbps = pixels >= 2560 * 1440
+    ? Math.round(8000 * pixels / (2560 * 1440))
+    : Math.round(4000 * pixels / (1920 * 1080));
+  return {
+    width: opts.width,
+    height: opts.height,
+    fps: opts.fps,
+    bitrateKbps: Math.max(100, bitrateKbps),
+    seconds: CLIP_SECONDS,
+    gopSeconds: opts.gop,
+    noise: true,
+  };
+}
+
+/** Every configuration of the matrix, in the order they run (smallest first). */
+export function matrixRuns(opts: BenchOptions): BenchOptions[] {
+  const runs: BenchOptions[] = [];
+  for (const streams of MATRIX.streams) {
+    for (const [width, height] of MATRIX.size) {
+      for (const fps of MATRIX.fps) {
+        for (const gop of MATRIX.gop) {
+          runs.push({ ...opts, matrix: false, streams, width, height, fps, gop });
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+/**
+ * The grid of issue 15, one run of ours and one of the baseline per configuration, then a table
+ * of CPU ratios and lost frames. Refused when it would take longer than MATRIX_MAX_HOURS.
+ */
+async function matrixMode(opts: BenchOptions, cacheDir: string, signal: AbortSignal) {
+  const runs = matrixRuns(opts);
+  // Per side: start-up (up to a minute for 64 streams), the window, stop and frame counting.
+  const estimate = runs.length * 2 * (opts.seconds + 60) / 3600;
+  if (estimate > MATRIX_MAX_HOURS) {
+    throw new UsageError(
+      `--matrix with --seconds ${opts.seconds} would take about ${estimate.toFixed(1)} h ` +
+        `(${runs.length} runs); at most ${MATRIX_MAX_HOURS} h: lower --seconds`,
+    );
+  }
+  progress(`matrix: ${runs.length} runs, about ${estimate.toFixed(1)} h at most`);
+  const rows: string[][] = [[
+    "streams",
+    "size",
+    "fps",
+    "gop s",
+    "ours/ffmpeg CPU",
+    "ours lost",
+    "ffmpeg lost",
+    "ours peak RSS MiB",
+  ]];
+  for (const run of runs) {
+    signal.throwIfAborted();
+    const clip = await ensureLoopClip(cacheDir, clipOptions(run));
+    const { ours, base } = await cpuMode(run, clip, signal);
+    rows.push([
+      String(run.streams),
+      `${run.width}x${run.height}`,
+      String(run.fps),
+      String(run.gop),
+      ratio(ours.cpuSeconds, base.cpuSeconds),
+      String(ours.framesLost),
+      String(base.framesLost),
+      mib(ours.peakRssKb),
+    ]);
+    await sleep(SETTLE_MS, signal);
+  }
+  console.log(
+    `
+Matrix: audio ${opts.audio}, transport ${opts.transport}, ${opts.seconds} s a side
+`,
+  );
+  console.log(table(rows));
+}
+
 async function main(): Promise<number> {
   let opts: BenchOptions;
   try {
@@ -729,7 +892,11 @@ async function main(): Promise<number> {
   try {
     const cacheDir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/nvr-bench/clips`;
     progress(`loop clip in ${cacheDir} (encoded once, about 10 s)`);
-    const clip = await ensureLoopClip(cacheDir, CLIP);
+    if (opts.matrix) {
+      await matrixMode(opts, cacheDir, ac.signal);
+      return 0;
+    }
+    const clip = await ensureLoopClip(cacheDir, clipOptions(opts));
     if (opts.reconnect) await reconnectMode(opts, clip, ac.signal);
     else await cpuMode(opts, clip, ac.signal);
     return 0;

@@ -20,8 +20,16 @@ export interface LoopClipOptions {
   readonly fps: number;
   /** Target bit rate (x265 ABR with a VBV cap at the same rate). */
   readonly bitrateKbps: number;
-  /** Whole seconds; the clip is `seconds × fps` frames and every GOP is one second. */
+  /** Whole seconds; the clip is `seconds × fps` frames. */
   readonly seconds: number;
+  /** Seconds between keyframes (closed GOPs); default 1. Must divide `seconds`. */
+  readonly gopSeconds?: number;
+  /**
+   * Mix in sensor-like noise (videotestsrc's snow at 12 % opacity): a clean test pattern
+   * compresses unrealistically well, and a camera's encoder spends its bits on noise. Default
+   * false (the tests' small clips).
+   */
+  readonly noise?: boolean;
 }
 
 export interface LoopClip extends LoopClipOptions {
@@ -49,7 +57,10 @@ export class LoopClipError extends Error {
 
 /** The cache file name for these options, e.g. `loop-h265-1920x1080-15fps-4000k-15s-v1.h265`. */
 export function loopClipFileName(o: LoopClipOptions): string {
-  return `loop-h265-${o.width}x${o.height}-${o.fps}fps-${o.bitrateKbps}k-${o.seconds}s-v1.h265`;
+  const gop = (o.gopSeconds ?? 1) === 1 ? "" : `-gop${o.gopSeconds}`;
+  const noise = o.noise ? "-noise" : "";
+  return `loop-h265-${o.width}x${o.height}-${o.fps}fps-${o.bitrateKbps}k-${o.seconds}s${gop}` +
+    `${noise}-v1.h265`;
 }
 
 function checkOptions(o: LoopClipOptions): void {
@@ -64,6 +75,9 @@ function checkOptions(o: LoopClipOptions): void {
   intIn("fps", o.fps, 1, 120);
   intIn("bitrateKbps", o.bitrateKbps, 16, 200_000);
   intIn("seconds", o.seconds, 1, 600);
+  const gop = o.gopSeconds ?? 1;
+  intIn("gopSeconds", gop, 1, 10);
+  if (o.seconds % gop !== 0) throw bad("seconds", o.seconds, `a multiple of gopSeconds (${gop})`);
   if (o.seconds * o.fps >= 10 ** MARKER_DIGITS) {
     throw bad("seconds × fps", o.seconds * o.fps, `below ${10 ** MARKER_DIGITS}`);
   }
@@ -82,13 +96,19 @@ export function loopClipEncodeLaunch(o: LoopClipOptions, path: string): string {
   }
   const opts = `open-gop=0:scenecut=0:repeat-headers=1:vbv-maxrate=${o.bitrateKbps}` +
     `:vbv-bufsize=${o.bitrateKbps}`;
-  return `videotestsrc num-buffers=${o.seconds * o.fps} pattern=smpte horizontal-speed=4 ` +
-    `! video/x-raw,format=I420,width=${o.width},height=${o.height},framerate=${o.fps}/1 ` +
-    `! timeoverlay shaded-background=true ` +
-    `! x265enc speed-preset=ultrafast tune=zerolatency key-int-max=${o.fps} ` +
+  const frames = o.seconds * o.fps;
+  const caps = `video/x-raw,format=I420,width=${o.width},height=${o.height},framerate=${o.fps}/1`;
+  // Noise: snow mixed over the picture (a new random field every frame, like a sensor's).
+  const mix = o.noise ? "! compositor name=mix sink_1::alpha=0.12 ! video/x-raw,format=I420 " : "";
+  const snow = o.noise ? ` videotestsrc num-buffers=${frames} pattern=snow ! ${caps} ! mix.` : "";
+  return `videotestsrc num-buffers=${frames} pattern=smpte horizontal-speed=4 ` +
+    `! ${caps} ! timeoverlay shaded-background=true ${mix}` +
+    `! x265enc speed-preset=ultrafast tune=zerolatency key-int-max=${
+      o.fps * (o.gopSeconds ?? 1)
+    } ` +
     `bitrate=${o.bitrateKbps} option-string="${opts}" log-level=error ` +
     `! h265parse ! video/x-h265,stream-format=byte-stream,alignment=au ` +
-    `! filesink location="${path}"`;
+    `! filesink location="${path}"${snow}`;
 }
 
 /** Start offsets of the NAL units (first byte after each start code) of an Annex B stream. */

@@ -28,6 +28,11 @@ export type ScriptScene =
     readonly fps: number;
     /** How many times to play the file; default 1. */
     readonly loops?: number;
+    /**
+     * "sdp": parameter sets only in the SDP's sprop-*, none in the stream (as some cameras send
+     * it); default "in-band": before the scene's first keyframe too.
+     */
+    readonly parameterSets?: "in-band" | "sdp";
   }
   | {
     readonly kind: "garbage";
@@ -319,6 +324,7 @@ type PreparedScene =
     readonly loops: number;
     readonly aus: readonly AccessUnit[];
     readonly ps: ParameterSets;
+    readonly sdpOnly: boolean;
   }
   | Exclude<ScriptScene, { kind: "video" }>;
 
@@ -357,7 +363,14 @@ async function prepareScenes(
         if (!aus.some((a) => a.keyframe)) {
           throw new ScriptServerError(`${where}: ${s.file} has no keyframe (${codec})`);
         }
-        out.push({ kind: "video", file: s.file, fps: s.fps, loops, aus, ps });
+        const sdpOnly = s.parameterSets === "sdp";
+        const sent = sdpOnly
+          ? aus.map((a) => ({
+            nals: a.nals.filter((n) => !isParameterSet(codec, nalType(codec, n))),
+            keyframe: a.keyframe,
+          })).filter((a) => a.nals.length > 0)
+          : aus;
+        out.push({ kind: "video", file: s.file, fps: s.fps, loops, aus: sent, ps, sdpOnly });
         break;
       }
       case "garbage":
@@ -664,7 +677,7 @@ class Connection {
       for (const au0 of scene.aus) {
         if (signal.aborted) return;
         let au = au0;
-        if (au.keyframe && !sentParameterSets) {
+        if (au.keyframe && !sentParameterSets && !scene.sdpOnly) {
           au = withParameterSets(codec, au, scene.ps);
           sentParameterSets = true;
         }

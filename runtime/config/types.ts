@@ -119,7 +119,7 @@ export interface RecordingConfig {
   /**
    * "builtin": cameras recorded as they come over RTSP/TCP are received and written to fMP4 by
    * the daemon's own RTSP client and muxer (a third of the CPU); "gstreamer": by rtspsrc and
-   * splitmuxsink. Encoding, USB cameras, UDP and G.711 audio always use GStreamer.
+   * splitmuxsink. Encoding, USB cameras and UDP always use GStreamer.
    */
   readonly remux: RemuxEngine;
   /** A pipeline that delivers no frame for this long is restarted. */

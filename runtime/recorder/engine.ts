@@ -63,9 +63,9 @@ export class CameraStallError extends Error {
 
 /**
  * Which engine records `camera`: the built-in remuxer when the configuration asks for it
- * (`recording.remux`) and the camera is recorded as it comes (passthrough) over RTSP/TCP;
- * GStreamer otherwise, or when the built-in remuxer found the stream unsuitable
- * (`gstreamerOnly`: B-frames, G.711 audio).
+ * (`recording.remux`) and the camera is recorded as it comes (passthrough) over RTSP/TCP
+ * (H.264/H.265, B-frames included); GStreamer otherwise (encoding, USB/CSI capture), or when the
+ * built-in remuxer found the stream unsuitable (`gstreamerOnly`).
  */
 export function chooseEngine(
   camera: CameraConfig,

@@ -59,3 +59,21 @@ export async function packetFlags(path: string): Promise<string[]> {
   if (!out.success) throw new Error(`ffprobe ${path}: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "");
 }
+
+/** Presentation and decode time (in the stream's time base) and keyframe flag of every video packet. */
+export async function packetTimes(
+  path: string,
+): Promise<{ pts: number; dts: number; key: boolean }[]> {
+  const out = await new Deno.Command("ffprobe", {
+    args: ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts,dts,flags"]
+      .concat("-of", "csv=p=0", path),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`ffprobe ${path}: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [pts, dts, flags] = l.split(",");
+      return { pts: Number(pts), dts: Number(dts), key: (flags ?? "").startsWith("K") };
+    });
+}

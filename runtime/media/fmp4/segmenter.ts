@@ -6,12 +6,20 @@
  * cut keyframe's timestamp is both). Inside a segment, a fragment (moof+mdat) is written about
  * once a second whatever the GOP length, so a crash or power cut loses about a second.
  *
- * Timing comes from the RTP timestamps: a sample lasts until the next one starts, so each sample
- * is held back until its successor arrives. Parameter sets (from the SDP or in-band) go to the
+ * Timing comes from the RTP timestamps, which are presentation times. Pictures arrive in decode
+ * order; with B-frames that is not presentation order. Decode times are the presentation times
+ * sorted (the n-th picture decoded gets the n-th smallest timestamp), taken from a small window
+ * of pictures not yet written (one picture, four once a B-frame was seen: how far cameras
+ * reorder); a sample lasts until the next decode time, and its presentation time is written as a
+ * signed composition offset (trun version 1, the CMAF layout: a segment's first keyframe has
+ * decode time = presentation time = the segment's start). MediaMTX derives decode times from the
+ * slice headers' picture order counts instead; sorting needs no slice parsing and gives the same
+ * times for every stream whose reordering fits the window. Parameter sets (from the SDP or in-band) go to the
  * init segment, not the samples; new ones (a resolution change inside the session) start a new
- * segment at once. Pictures sent in several pieces with one timestamp are joined. A damaged picture (lost packet) and every picture after it up to the next
- * keyframe are dropped and counted: they would decode as garbage. A timestamp that goes back or
- * jumps ahead more than MAX_STEP_S ends the segment; the next starts at the next keyframe.
+ * segment at once. Pictures sent in several pieces with one timestamp are joined. A damaged
+ * picture (lost packet) and every picture after it up to the next keyframe are dropped and
+ * counted: they would decode as garbage. A timestamp that jumps ahead more than MAX_STEP_S, or
+ * back more than MAX_REORDER_S, ends the segment; the next starts at the next keyframe.
  */
 import {
   type AudioSample,
@@ -26,10 +34,16 @@ import type { ByteArena } from "../rtp/byte_arena.ts";
 
 /** A forward step between pictures longer than this is a discontinuity, not a long frame. */
 const MAX_STEP_S = 5;
+/** A timestamp further back than this is a new timeline, not a B-frame. */
+const MAX_REORDER_S = 1;
+/** Pictures held back to sort presentation times into decode times once B-frames were seen. */
+const REORDER_DEPTH = 4;
 /** A cut keyframe up to this much early still ends the segment (timestamp rounding). */
 const CUT_SLACK_S = 0.05;
 /** Length of an AAC frame in samples. */
 const AAC_FRAME = 1024;
+/** Opus frames from the recorder's encoder: 20 ms, in the 48 kHz timescale. */
+const OPUS_FRAME = 960;
 /**
  * Most bytes of a GOP kept for snapshots: 8 MiB is 16 s at 4 Mbit/s; a longer GOP shows its last
  * picture within that.
@@ -37,11 +51,22 @@ const AAC_FRAME = 1024;
 const GOP_LIMIT = 8 * 1024 * 1024;
 const START_CODE = new Uint8Array([0, 0, 0, 1]);
 
-export interface SegmenterAudio {
-  readonly config: Uint8Array;
-  readonly sampleRate: number;
-  readonly channels: number;
-}
+/** AAC as the camera sends it, or Opus frames of 20 ms (G.711 encoded by the recorder). */
+export type SegmenterAudio =
+  | {
+    readonly codec?: "aac";
+    readonly config: Uint8Array;
+    readonly sampleRate: number;
+    readonly channels: number;
+  }
+  | {
+    readonly codec: "opus";
+    readonly channels: number;
+    /** The rate the encoder was fed. */
+    readonly inputSampleRate: number;
+    /** dOps PreSkip: samples at 48 kHz. */
+    readonly preSkip: number;
+  };
 
 export interface SegmenterOptions {
   readonly codec: VideoCodec;
@@ -52,7 +77,7 @@ export interface SegmenterOptions {
   readonly fragmentSeconds?: number;
   /** Parameter sets known before the first picture (the SDP's sprop-*), in any order. */
   readonly parameterSets?: readonly Uint8Array[];
-  /** AAC audio recorded with the video, or null. */
+  /** Audio recorded with the video, or null. */
   readonly audio?: SegmenterAudio | null;
   /** Where the pictures' NAL units live: released here once they are in a fragment. */
   readonly arena?: ByteArena;
@@ -81,9 +106,8 @@ export interface SegmenterCounters {
   /** Pictures before the first usable keyframe of this run (not decodable alone; not kept). */
   skipped: number;
   /**
-   * Pictures whose timestamp is a little before the previous one's: sent in decode order with
-   * presentation timestamps, i.e. B-frames, which this muxer does not reorder (the recorder hands
-   * such a camera to GStreamer).
+   * Pictures whose timestamp is a little before an earlier one's: sent in decode order with
+   * presentation timestamps, i.e. B-frames (written with composition offsets).
    */
   reordered: number;
 }
@@ -94,10 +118,14 @@ interface ParameterSets {
   pps: Uint8Array | null;
 }
 
-interface Held {
+/** A picture received and not yet written: its decode time is not known yet. */
+interface Picture {
   readonly nals: Uint8Array[];
-  readonly ts: number;
+  /** Presentation time (the RTP timestamp). */
+  readonly pts: number;
   keyframe: boolean;
+  /** The parameter sets in force when it arrived. */
+  readonly params: ParameterSets;
 }
 
 interface OpenSegment {
@@ -122,9 +150,19 @@ export class Fmp4Segmenter {
   readonly #options: SegmenterOptions;
   readonly #segmentTicks: number;
   readonly #fragmentTicks: number;
-  readonly #params: ParameterSets = { vps: null, sps: null, pps: null };
+  /** Replaced, never changed, when a new parameter set arrives (pictures keep theirs). */
+  #params: ParameterSets = { vps: null, sps: null, pps: null };
   #segment: OpenSegment | null = null;
-  #held: Held | null = null;
+  /** Pictures received, in decode order, not yet written; the last may still get slices. */
+  readonly #window: Picture[] = [];
+  /** The window's presentation times, ascending: the next decode times. */
+  readonly #pool: number[] = [];
+  /** Pictures kept in the window: 1, REORDER_DEPTH once pictures came out of order. */
+  #depth = 1;
+  /** The latest presentation time of this timeline, -Infinity before the first picture. */
+  #maxPts = -Infinity;
+  /** Decode time of the next sample of the open segment (where the last one ended). */
+  #nextDts = 0;
   #lastDuration: number;
   #waitForKeyframe = false;
   #everOpened = false;
@@ -195,17 +233,18 @@ export class Fmp4Segmenter {
       return;
     }
     if (this.#prefix.length > 0) nals.unshift(...this.#prefix.splice(0));
-    const held = this.#held;
-    if (held && au.timestamp === held.ts && !this.#waitForKeyframe) {
+    const last = this.#window.at(-1);
+    if (last && au.timestamp === last.pts && !this.#waitForKeyframe) {
       // The same picture's next slices, sent after a marker bit (some cameras mark every slice).
       if (au.damaged) {
-        this.#held = null;
+        this.#window.pop();
+        this.#pool.splice(this.#pool.lastIndexOf(last.pts), 1);
         this.#waitForKeyframe = true;
         counters.dropped++;
         return;
       }
-      held.nals.push(...nals);
-      held.keyframe ||= au.keyframe;
+      last.nals.push(...nals);
+      last.keyframe ||= au.keyframe;
       return;
     }
     counters.framesIn++;
@@ -217,51 +256,103 @@ export class Fmp4Segmenter {
       else counters.skipped++;
       return;
     }
-    if (held) {
-      const step = au.timestamp - held.ts;
-      if (step < 0 && step > -MAX_STEP_S * this.#options.clockRate) counters.reordered++;
-      if (step <= 0 || step > MAX_STEP_S * this.#options.clockRate) {
-        // Timestamps went back or jumped: end here, start again at a keyframe.
-        this.#finishSegment(out, this.#lastDuration);
+    const pts = au.timestamp;
+    const clock = this.#options.clockRate;
+    if (this.#maxPts !== -Infinity) {
+      if (pts - this.#maxPts > MAX_STEP_S * clock || this.#maxPts - pts > MAX_REORDER_S * clock) {
+        // Timestamps jumped or went back: end here, start again at a keyframe.
+        this.#drainWindow(out);
         if (!au.keyframe) {
           this.#waitForKeyframe = true;
           counters.dropped++;
           return;
         }
+      } else if (pts < this.#maxPts) {
+        counters.reordered++;
+        this.#depth = REORDER_DEPTH;
       }
     }
-    const segment = this.#segment;
-    if (segment && this.#held) {
-      const step = au.timestamp - this.#held.ts;
-      const cut = au.keyframe &&
-        (!sameParams(segment.params, this.#params) ||
-          au.timestamp - segment.startTs >=
-            this.#segmentTicks - CUT_SLACK_S * this.#options.clockRate);
-      this.#appendHeld(segment, step, out);
-      if (cut) this.#close(segment, au.timestamp, out);
+    if (this.#segment && pts < this.#nextDts) this.#retimeLast(this.#segment, pts);
+    this.#maxPts = Math.max(this.#maxPts, pts);
+    this.#window.push({ nals, pts, keyframe: au.keyframe, params: this.#params });
+    insertSorted(this.#pool, pts);
+    while (this.#window.length > this.#depth) this.#place(this.#window.shift()!, out);
+    this.#release();
+  }
+
+  /**
+   * Writes the oldest picture of the window: its decode time is the smallest presentation time
+   * left (within a segment, where the previous sample ended), it lasts until the next one.
+   */
+  #place(picture: Picture, out: SegmenterOutput[]): void {
+    const sorted = this.#pool.shift()!;
+    let segment = this.#segment;
+    if (
+      segment && picture.keyframe &&
+      (!sameParams(segment.params, picture.params) ||
+        sorted - segment.startTs >=
+          this.#segmentTicks - CUT_SLACK_S * this.#options.clockRate)
+    ) {
+      this.#close(segment, this.#nextDts, out);
+      segment = null;
     }
-    if (!this.#segment) {
-      if (!au.keyframe || !this.#haveParams()) {
-        if (this.#everOpened) counters.dropped++;
-        else counters.skipped++;
-        this.#held = null;
+    if (!segment) {
+      if (!picture.keyframe || !haveParams(this.#options.codec, picture.params)) {
+        if (this.#everOpened) this.counters.dropped++;
+        else this.counters.skipped++;
         return;
       }
-      this.#open(au.timestamp, out);
+      segment = this.#open(sorted, picture.params, out);
+      this.#nextDts = sorted;
     }
-    this.#held = { nals, ts: au.timestamp, keyframe: au.keyframe };
-    this.#release();
+    const dts = this.#nextDts;
+    const next = this.#pool[0];
+    const duration = next === undefined ? this.#lastDuration : Math.max(1, next - dts);
+    this.#lastDuration = duration;
+    this.#keepPicture(segment.params, picture.nals, picture.keyframe);
+    segment.samples.push({
+      nals: picture.nals,
+      duration,
+      keyframe: picture.keyframe,
+      compositionOffset: picture.pts - dts,
+    });
+    this.#nextDts = dts + duration;
+    if (this.#nextDts - segment.fragmentStartTs >= this.#fragmentTicks) {
+      this.#flush(segment, this.#nextDts, out);
+    }
+  }
+
+  /**
+   * A picture shown before the next decode time (the first B-frame, while the window held one
+   * picture): the last sample written, when still in memory, ends at `pts` instead.
+   */
+  #retimeLast(segment: OpenSegment, pts: number): void {
+    const last = segment.samples.at(-1);
+    if (!last) return;
+    const dts = this.#nextDts - last.duration;
+    const end = Math.max(dts + 1, pts);
+    segment.samples[segment.samples.length - 1] = { ...last, duration: end - dts };
+    this.#nextDts = end;
+  }
+
+  /** Writes every picture of the window and ends the open segment (a new timeline follows). */
+  #drainWindow(out: SegmenterOutput[]): void {
+    while (this.#window.length > 0) this.#place(this.#window.shift()!, out);
+    const segment = this.#segment;
+    if (segment) this.#close(segment, this.#nextDts, out);
+    this.#pool.length = 0;
+    this.#maxPts = -Infinity;
   }
 
   /** After a fragment took pictures: their arena chunks go back (the held picture stays). */
   #release(): void {
     if (!this.#flushed) return;
     this.#flushed = false;
-    this.#options.arena?.releaseBefore(this.#held?.nals[0] ?? null);
+    this.#options.arena?.releaseBefore(this.#window[0]?.nals[0] ?? null);
   }
 
   /**
-   * Takes one AAC frame placed on the video timeline at `videoTs` (the caller maps the audio
+   * Takes one audio frame placed on the video timeline at `videoTs` (the caller maps the audio
    * clock to the video clock). Frames before the open segment are dropped.
    */
   pushAudio(au: AudioAccessUnit, videoTs: number): void {
@@ -272,30 +363,8 @@ export class Fmp4Segmenter {
 
   /** Ends the open segment (the last picture lasts as long as the one before). */
   finish(out: SegmenterOutput[]): void {
-    this.#finishSegment(out, this.#lastDuration);
+    this.#drainWindow(out);
     this.#release();
-  }
-
-  #finishSegment(out: SegmenterOutput[], lastDuration: number): void {
-    const segment = this.#segment;
-    const held = this.#held;
-    if (segment && held) {
-      this.#appendHeld(segment, lastDuration, out);
-      this.#close(segment, held.ts + lastDuration, out);
-    }
-    this.#held = null;
-  }
-
-  #appendHeld(segment: OpenSegment, duration: number, out: SegmenterOutput[]): void {
-    const held = this.#held;
-    if (!held) return;
-    this.#lastDuration = duration;
-    this.#keepPicture(segment.params, held.nals, held.keyframe);
-    segment.samples.push({ nals: held.nals, duration, keyframe: held.keyframe });
-    this.#held = null;
-    if (held.ts + duration - segment.fragmentStartTs >= this.#fragmentTicks) {
-      this.#flush(segment, held.ts + duration, out);
-    }
   }
 
   #flush(segment: OpenSegment, endTs: number, out: SegmenterOutput[]): void {
@@ -322,6 +391,9 @@ export class Fmp4Segmenter {
   ): { baseTime: number; samples: AudioSample[] } | null {
     const audio = this.#options.audio;
     if (!audio) return null;
+    const opus = audio.codec === "opus";
+    const timescale = opus ? 48000 : audio.sampleRate;
+    const frameTicks = opus ? OPUS_FRAME : AAC_FRAME;
     const samples: AudioSample[] = [];
     let baseTime = segment.audioNextTime;
     let taken = 0;
@@ -331,19 +403,18 @@ export class Fmp4Segmenter {
       if (frame.videoTs < segment.startTs) continue;
       if (baseTime === null) {
         baseTime = Math.round(
-          (frame.videoTs - segment.startTs) * audio.sampleRate / this.#options.clockRate,
+          (frame.videoTs - segment.startTs) * timescale / this.#options.clockRate,
         );
       }
-      samples.push({ data: frame.data, duration: AAC_FRAME });
+      samples.push({ data: frame.data, duration: frameTicks });
     }
     this.#audio.splice(0, taken);
     if (samples.length === 0 || baseTime === null) return null;
-    segment.audioNextTime = baseTime + samples.length * AAC_FRAME;
+    segment.audioNextTime = baseTime + samples.length * frameTicks;
     return { baseTime, samples };
   }
 
-  #open(startTs: number, out: SegmenterOutput[]): void {
-    const params = { ...this.#params };
+  #open(startTs: number, params: ParameterSets, out: SegmenterOutput[]): OpenSegment {
     const sps = params.sps as Uint8Array;
     const { width, height } = parseSps(this.#options.codec, sps);
     const video: VideoTrackConfig = {
@@ -356,9 +427,13 @@ export class Fmp4Segmenter {
     const audio = this.#options.audio;
     const init = initSegment(
       video,
-      audio ? { codec: "aac", ...audio, timescale: audio.sampleRate } : null,
+      !audio
+        ? null
+        : audio.codec === "opus"
+        ? { ...audio, timescale: 48000 }
+        : { ...audio, codec: "aac", timescale: audio.sampleRate },
     );
-    this.#segment = {
+    const segment: OpenSegment = {
       startTs,
       params,
       sequence: 1,
@@ -367,9 +442,11 @@ export class Fmp4Segmenter {
       samples: [],
       audioNextTime: null,
     };
+    this.#segment = segment;
     this.#size = { width, height };
     this.#everOpened = true;
     out.push({ type: "open", init, startTs, width, height });
+    return segment;
   }
 
   #close(segment: OpenSegment, endTs: number, out: SegmenterOutput[]): void {
@@ -409,24 +486,33 @@ export class Fmp4Segmenter {
     if (keyframe) this.#gopFull = false;
   }
 
-  #haveParams(): boolean {
-    const p = this.#params;
-    if (!p.sps || !p.pps || (this.#options.codec === "h265" && !p.vps)) return false;
-    try {
-      parseSps(this.#options.codec, p.sps);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Keeps a parameter set (a copy: the arena's bytes are reused). */
   #takeParameterSet(nal: Uint8Array): void {
     const kind = parameterSetKind(this.#options.codec, nal);
     if (kind === null) return;
     const before = this.#params[kind];
-    if (!before || !equalBytes(before, nal)) this.#params[kind] = nal.slice();
+    if (!before || !equalBytes(before, nal)) {
+      this.#params = { ...this.#params, [kind]: nal.slice() };
+    }
   }
+}
+
+/** A complete set whose SPS parses: a segment can be opened with it. */
+function haveParams(codec: VideoCodec, p: ParameterSets): boolean {
+  if (!p.sps || !p.pps || (codec === "h265" && !p.vps)) return false;
+  try {
+    parseSps(codec, p.sps);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Inserts into an ascending array (a few elements: a linear scan from the end). */
+function insertSorted(values: number[], value: number): void {
+  let i = values.length;
+  while (i > 0 && values[i - 1]! > value) i--;
+  values.splice(i, 0, value);
 }
 
 function sameParams(a: ParameterSets, b: ParameterSets): boolean {

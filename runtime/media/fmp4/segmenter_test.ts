@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { runCommand } from "../../testing/ffmpeg.ts";
+import { ffprobe, packetTimes } from "../../testing/ffprobe.ts";
 import { accessUnits, encodeTestStream } from "../../testing/encode_fixture.ts";
 import { scanFmp4 } from "../../storage/mod.ts";
 import type { VideoAccessUnit } from "../codec/types.ts";
@@ -155,14 +156,39 @@ Deno.test("new parameter sets in the stream (another resolution) start a new seg
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("pictures out of presentation order (B-frames) are counted, never muxed out of order", async () => {
+Deno.test("B-frames: decode order kept, decode times rise, presentation times exact", async () => {
   const dir = await Deno.makeTempDir();
-  const units = await stream(dir, "h264", 30);
-  // I P B B order: the third and fourth pictures are presented before the second.
-  const swapped = units.map((u, i) => i === 1 ? { ...u, timestamp: u.timestamp + 2 * TICKS } : u);
-  const segmenter = new Fmp4Segmenter({ codec: "h264", clockRate: 90_000, segmentSeconds: 10 });
-  run(segmenter, swapped);
-  assertEquals(segmenter.counters.reordered, 1);
+  const units = await stream(dir, "h264", 45, 0);
+  // Sent in decode order I P B B P B B …: each P is shown after the two B's that follow it.
+  const shown = (i: number) => {
+    const gop = i - (i % 15);
+    const k = i % 15;
+    if (k === 0) return gop;
+    const group = Math.floor((k - 1) / 3) * 3;
+    const pos = (k - 1) % 3; // 0: the P (shown 3rd), 1, 2: the B's
+    return gop + Math.min(group + (pos === 0 ? 3 : pos), 14);
+  };
+  // The last group of a GOP has one B-frame: its P is shown at 14, the B at 13.
+  const pts = units.map((_, i) => shown(i));
+  const fixed = units.map((u, i) => ({ ...u, timestamp: pts[i]! * TICKS }));
+  assertEquals(new Set(pts).size, 45, `presentation order is a permutation: ${pts}`);
+  const segmenter = new Fmp4Segmenter({ codec: "h264", clockRate: 90_000, segmentSeconds: 1 });
+  const files = run(segmenter, fixed);
+  assert(segmenter.counters.reordered > 0);
+  assertEquals(files.map((f) => f.frames), [15, 15, 15]);
+  assertEquals(files.map((f) => f.startTs), [0, 15 * TICKS, 30 * TICKS]);
+  for (const [n, f] of files.entries()) {
+    const path = await write(dir, `b${n}.mp4`, f.bytes);
+    const packets = await packetTimes(path);
+    assertEquals(packets.length, 15);
+    assert(packets[0]!.key, "starts on a keyframe");
+    const steps = packets.slice(1).map((p, i) => p.dts - packets[i]!.dts);
+    assertEquals(steps, Array(14).fill(TICKS), "decode times one picture apart");
+    const times = packets.map((p) => Math.round((p.pts - packets[0]!.pts) / TICKS));
+    assertEquals(times, pts.slice(n * 15, n * 15 + 15).map((t) => t - n * 15));
+    // Decoded (the pictures are really in presentation order: only their times were swapped).
+    assertEquals((await ffprobe(path)).frames, 15);
+  }
   await Deno.remove(dir, { recursive: true });
 });
 

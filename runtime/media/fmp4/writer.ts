@@ -7,7 +7,9 @@
  *
  * Samples hold no parameter sets or access unit delimiters (avc1/hvc1 keep parameter sets in the
  * sample entry): callers drop them, see parameterSetKind and isAccessUnitDelimiter in h26x.ts.
- * Decode order is presentation order (no composition offsets): cameras' streams have no B-frames.
+ * Samples are in decode order; a sample presented at another time than it is decoded (B-frames)
+ * carries a signed composition offset (trun version 1, as CMAF writes it); a run without any
+ * leaves the field out.
  * A change of parameter sets needs a new file with a new init segment.
  */
 
@@ -26,7 +28,21 @@ export interface VideoTrackConfig {
   readonly timescale: number;
 }
 
-export interface AudioTrackConfig {
+/** The audio track: AAC as the camera sent it, or Opus (from G.711, encoded by the recorder). */
+export type AudioTrackConfig = AacTrackConfig | OpusTrackConfig;
+
+export interface OpusTrackConfig {
+  readonly codec: "opus";
+  readonly channels: number;
+  /** The rate the encoder was fed (dOps InputSampleRate; informative). */
+  readonly inputSampleRate: number;
+  /** Samples at 48 kHz the decoder drops at the start (dOps PreSkip). */
+  readonly preSkip: number;
+  /** Ticks per second: 48000, as the Opus-in-ISOBMFF spec recommends. */
+  readonly timescale: number;
+}
+
+export interface AacTrackConfig {
   readonly codec: "aac";
   /** AudioSpecificConfig (ISO/IEC 14496-3), e.g. 2 bytes for AAC-LC. */
   readonly config: Uint8Array;
@@ -42,10 +58,12 @@ export interface VideoSample {
   /** Ticks until the next picture. */
   readonly duration: number;
   readonly keyframe: boolean;
+  /** Presentation time minus decode time, in ticks (may be negative); default 0. */
+  readonly compositionOffset?: number;
 }
 
 export interface AudioSample {
-  /** One raw AAC frame (no ADTS header). */
+  /** One raw AAC frame (no ADTS header) or one Opus packet. */
   readonly data: Uint8Array;
   readonly duration: number;
 }
@@ -307,6 +325,42 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
   if (!Number.isInteger(audio.channels) || audio.channels < 1 || audio.channels > 8) {
     throw new Fmp4WriteError(`${audio.channels} audio channels is not in 1..8`);
   }
+  const entry = audio.codec === "opus" ? opusEntry(audio) : mp4aEntry(audio);
+  const stsd = fullBox("stsd", 0, 0, u32(1), entry);
+  const smhd = fullBox("smhd", 0, 0, u16(0, 0));
+  return box(
+    "trak",
+    tkhd(AUDIO_TRACK_ID, 0x0100, 0, 0),
+    mdia(audio.timescale, "soun", "SoundHandler", smhd, stsd),
+  );
+}
+
+/**
+ * The 'Opus' sample entry with its dOps box ("Encapsulation of Opus in ISO Base Media File
+ * Format", 4.3): version 0, channel mapping family 0 (mono or stereo), output gain 0.
+ */
+function opusEntry(audio: OpusTrackConfig): Uint8Array {
+  if (audio.channels > 2) throw new Fmp4WriteError(`Opus with ${audio.channels} channels`);
+  const dOps = box(
+    "dOps",
+    u8(0, audio.channels),
+    u16(audio.preSkip),
+    u32(audio.inputSampleRate),
+    u16(0), // OutputGain
+    u8(0), // ChannelMappingFamily
+  );
+  return box(
+    "Opus",
+    zeros(6),
+    u16(1), // data_reference_index
+    zeros(8),
+    u16(audio.channels, 16, 0, 0), // channelcount, samplesize, pre_defined, reserved
+    u32(48000 * 0x10000), // samplerate: 48 kHz, whatever the input rate
+    dOps,
+  );
+}
+
+function mp4aEntry(audio: AacTrackConfig): Uint8Array {
   if (audio.config.length < 2 || audio.config.length > 64) {
     throw new Fmp4WriteError(
       `an AudioSpecificConfig of ${audio.config.length} bytes is not in 2..64`,
@@ -330,7 +384,7 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
       descriptor(0x06, u8(0x02)), // SLConfigDescriptor: predefined MP4
     ),
   );
-  const entry = box(
+  return box(
     "mp4a",
     zeros(6),
     u16(1), // data_reference_index
@@ -339,13 +393,6 @@ function audioTrak(audio: AudioTrackConfig): Uint8Array {
     // samplerate is 16.16 fixed point; rates above 65535 do not fit and are left to the esds.
     u32(audio.sampleRate <= 0xffff ? audio.sampleRate * 0x10000 : 0),
     esds,
-  );
-  const stsd = fullBox("stsd", 0, 0, u32(1), entry);
-  const smhd = fullBox("smhd", 0, 0, u16(0, 0));
-  return box(
-    "trak",
-    tkhd(AUDIO_TRACK_ID, 0x0100, 0, 0),
-    mdia(audio.timescale, "soun", "SoundHandler", smhd, stsd),
   );
 }
 
@@ -374,6 +421,7 @@ const TFHD_SIZE = 16; // + 4 with default-sample-flags
 const TFDT_SIZE = 20; // version 1
 const TRUN_HEADER_SIZE = 20; // box header, version/flags, sample_count, data_offset
 const VIDEO_TRUN_ENTRY = 12; // duration, size, flags
+const CTO_ENTRY = 4; // + sample_composition_time_offset
 const AUDIO_TRUN_ENTRY = 8; // duration, size
 const MAX_U32 = 0xffffffff;
 
@@ -426,11 +474,20 @@ export function mediaFragment(
 
   // Pass 1: sizes.
   let videoBytes = 0;
+  let withOffsets = false;
   for (let i = 0; i < vCount; i++) {
     const s = vSamples[i]!;
     checkDuration("video", s.duration);
     videoBytes += videoSampleSize(s);
+    const cto = s.compositionOffset ?? 0;
+    if (cto !== 0) {
+      if (!Number.isInteger(cto) || cto < -0x80000000 || cto > 0x7fffffff) {
+        throw new Fmp4WriteError(`the composition offset ${cto} is not a 32-bit signed integer`);
+      }
+      withOffsets = true;
+    }
   }
+  const videoEntry = VIDEO_TRUN_ENTRY + (withOffsets ? CTO_ENTRY : 0);
   let audioBytes = 0;
   for (let i = 0; i < aCount; i++) {
     const s = aSamples[i]!;
@@ -439,7 +496,7 @@ export function mediaFragment(
   }
   const videoTraf = vCount === 0
     ? 0
-    : 8 + TFHD_SIZE + TFDT_SIZE + TRUN_HEADER_SIZE + VIDEO_TRUN_ENTRY * vCount;
+    : 8 + TFHD_SIZE + TFDT_SIZE + TRUN_HEADER_SIZE + videoEntry * vCount;
   const audioTraf = aCount === 0
     ? 0
     : 8 + TFHD_SIZE + 4 + TFDT_SIZE + TRUN_HEADER_SIZE + AUDIO_TRUN_ENTRY * aCount;
@@ -483,8 +540,10 @@ export function mediaFragment(
     view.setUint32(p + 4, VIDEO_TRACK_ID);
     p += 8;
     tfdt(video.baseTime);
-    header(TRUN_HEADER_SIZE + VIDEO_TRUN_ENTRY * vCount, 0x74, 0x72, 0x75, 0x6e);
-    view.setUint32(p, TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE | TRUN.FLAGS);
+    header(TRUN_HEADER_SIZE + videoEntry * vCount, 0x74, 0x72, 0x75, 0x6e);
+    const trFlags = TRUN.DATA_OFFSET | TRUN.DURATION | TRUN.SIZE | TRUN.FLAGS;
+    // Version 1: signed offsets (a B-frame decoded after the picture it is shown before).
+    view.setUint32(p, withOffsets ? 0x01000000 | TRUN.COMPOSITION_OFFSET | trFlags : trFlags);
     view.setUint32(p + 4, vCount);
     view.setUint32(p + 8, mdatAt);
     p += 12;
@@ -501,7 +560,8 @@ export function mediaFragment(
       view.setUint32(p, s.duration);
       view.setUint32(p + 4, mdatAt - start);
       view.setUint32(p + 8, s.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS);
-      p += 12;
+      if (withOffsets) view.setInt32(p + 12, s.compositionOffset ?? 0);
+      p += videoEntry;
     }
   }
   if (aCount > 0 && audio) {

@@ -299,6 +299,27 @@ Deno.test("mediaFragment: one exact buffer, box layout, refusals", () => {
   );
 });
 
+Deno.test("mediaFragment: composition offsets go in a version 1 trun, signed; none: no field", () => {
+  const sample = (cto: number): VideoSample => ({
+    nals: [Uint8Array.of(0x41, 1)],
+    duration: 3000,
+    keyframe: false,
+    compositionOffset: cto,
+  });
+  const out = mediaFragment(1, { baseTime: 0, samples: [sample(0), sample(6000), sample(-3000)] });
+  const view = new DataView(out.buffer);
+  const trun = 8 + 16 + 8 + 16 + 20;
+  assertEquals(String.fromCharCode(...out.subarray(trun + 4, trun + 8)), "trun");
+  assertEquals(out[trun + 8], 1, "version 1");
+  assertEquals(view.getUint32(trun + 8) & 0x800, 0x800, "sample-composition-time-offset");
+  assertEquals(view.getUint32(trun), 20 + 3 * 16);
+  const ctos = [0, 1, 2].map((i) => view.getInt32(trun + 20 + i * 16 + 12));
+  assertEquals(ctos, [0, 6000, -3000]);
+  const plain = mediaFragment(1, { baseTime: 0, samples: [sample(0), sample(0)] });
+  assertEquals(plain[trun + 8], 0, "version 0");
+  assertEquals(new DataView(plain.buffer).getUint32(trun), 20 + 2 * 12, "no offset field");
+});
+
 Deno.test("initSegment refuses an H.265 track without VPS and a damaged SPS", async () => {
   const dir = await Deno.makeTempDir({ prefix: "fmp4_writer_test_" });
   try {

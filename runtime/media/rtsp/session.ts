@@ -1,6 +1,7 @@
 /**
  * A lean RTSP client for recording: one TCP (or TLS) connection, RTP interleaved on it
- * (RFC 2326 §10.12), H.264/H.265 video and optionally AAC audio handed over as whole access units.
+ * (RFC 2326 §10.12), H.264/H.265 video and optionally AAC or G.711 audio handed over as whole
+ * access units (AAC frames; G.711 as runs of 8-bit samples).
  *
  *   await using session = await RtspSession.open({ url, user, password, audio: true });
  *   await session.play({ onVideo(au) {…}, onAudio(au) {…} }, signal); // until signal aborts
@@ -22,6 +23,7 @@ import type { AudioAccessUnit, VideoAccessUnit, VideoCodec } from "../codec/type
 import { H26xDepacketizer } from "../rtp/rtp_h26x.ts";
 import { ByteArena } from "../rtp/byte_arena.ts";
 import { aacConfigFromFmtp, AacDepacketizer, fmtpParams } from "../rtp/rtp_aac.ts";
+import { G711Depacketizer } from "../rtp/rtp_g711.ts";
 import { writeAll } from "../../std/io/write_all.ts";
 
 export interface RtspOpenOptions {
@@ -29,7 +31,7 @@ export interface RtspOpenOptions {
   readonly url: string;
   readonly user?: string | null;
   readonly password?: string | null;
-  /** Set up the AAC track when the SDP has one; default false. */
+  /** Set up the audio track (AAC, else G.711) when the SDP has one; default false. */
   readonly audio?: boolean;
   /** Per request (and connect), and the longest silence while playing; default 5000. */
   readonly timeoutMs?: number;
@@ -44,12 +46,30 @@ export interface RtspVideoTrack {
   readonly parameterSets: Uint8Array[];
 }
 
-export interface RtspAudioTrack {
-  readonly codec: "aac";
-  readonly clockRate: number;
-  readonly channels: number;
-  /** AudioSpecificConfig. */
-  readonly config: Uint8Array;
+export type RtspAudioTrack =
+  | {
+    readonly codec: "aac";
+    readonly clockRate: number;
+    readonly channels: number;
+    /** AudioSpecificConfig. */
+    readonly config: Uint8Array;
+  }
+  | {
+    /** G.711 A-law or µ-law: 8-bit samples, 8 kHz mono. */
+    readonly codec: "pcma" | "pcmu";
+    readonly clockRate: number;
+    readonly channels: 1;
+  };
+
+/** What turns an audio track's RTP payloads into frames. */
+interface AudioDepacketizer {
+  readonly lostPackets: number;
+  push(
+    payload: Uint8Array,
+    sequence: number,
+    timestamp: number,
+    marker: boolean,
+  ): AudioAccessUnit[];
 }
 
 export interface RtspHandlers {
@@ -134,7 +154,7 @@ export class RtspSession implements AsyncDisposable {
   #videoTrack: Track = { channel: VIDEO_CHANNEL, payloadType: -1 };
   #audioTrack: Track | null = null;
   #videoDepay: H26xDepacketizer;
-  #audioDepay: AacDepacketizer | null = null;
+  #audioDepay: AudioDepacketizer | null = null;
 
   // Playing.
   #handlers: RtspHandlers | null = null;
@@ -322,6 +342,22 @@ export class RtspSession implements AsyncDisposable {
           config: config.config,
         };
       }
+    }
+    const g711 = wantAudio && this.audio === null
+      ? media.find((m) =>
+        m.media === "audio" && (m.encoding === "PCMA" || m.encoding === "PCMU") &&
+        m.direction !== "recvonly" && (m.clockRate ?? 8000) === 8000 && (m.channels ?? 1) === 1
+      )
+      : undefined;
+    if (g711 !== undefined) {
+      const channel = await this.#setupTrack(g711, baseUrl, AUDIO_CHANNEL);
+      this.#audioTrack = { channel, payloadType: g711.payloadType };
+      this.#audioDepay = new G711Depacketizer();
+      (this as { audio: RtspAudioTrack | null }).audio = {
+        codec: g711.encoding === "PCMA" ? "pcma" : "pcmu",
+        clockRate: 8000,
+        channels: 1,
+      };
     }
   }
 

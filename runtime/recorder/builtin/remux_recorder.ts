@@ -21,8 +21,9 @@ import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
 import type { KeyframeTap } from "../snapshot.ts";
 import { writeAll } from "../../std/io/write_all.ts";
 import { AccessUnitFeed, SourceClock } from "../../media/restream/feed.ts";
+import { G711ToOpus } from "./g711_opus.ts";
 
-/** The camera's audio needs transcoding (G.711): this run must go through GStreamer. */
+/** The built-in remuxer cannot record this camera (e.g. no libopus for its G.711 audio). */
 export class RemuxUnsuitableError extends Error {
   constructor(camera: string, why: string) {
     super(`Camera '${camera}': ${why}; recording it with GStreamer instead`);
@@ -60,7 +61,6 @@ const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const MAX_SPARE_BUFFERS = 3;
 /** Re-tie RTP time to the wall clock at a segment start when they drifted this far apart. */
 const MAX_DRIFT_MS = 2_000;
-const G711 = new Set(["PCMA", "PCMU"]);
 
 export async function recordCameraRemux(
   camera: CameraConfig,
@@ -87,13 +87,20 @@ export async function recordCameraRemux(
       null,
     );
   }
-  if (wantAudio && !session.audio) {
-    const g711 = session.media.find((m) =>
-      m.media === "audio" && m.direction !== "recvonly" && G711.has(m.encoding)
-    );
-    if (g711) throw new RemuxUnsuitableError(camera.id, `its audio is ${g711.encoding}`);
+  let transcoder: G711ToOpus | null = null;
+  const audio = session.audio;
+  if (audio && audio.codec !== "aac") {
+    try {
+      transcoder = new G711ToOpus(audio.codec);
+    } catch (err) {
+      throw new RemuxUnsuitableError(
+        camera.id,
+        `its ${audio.codec.toUpperCase()} audio needs Opus: ${(err as Error).message}`,
+      );
+    }
   }
-  const run = new RemuxRun(camera, ctx, session);
+  using _transcoder = transcoder;
+  const run = new RemuxRun(camera, ctx, session, transcoder);
   ctx.onKeyframes?.(run.keyframes);
   try {
     await run.play(signal);
@@ -166,20 +173,36 @@ class RemuxRun {
   readonly #spareBuffers: Uint8Array[] = [];
   /** Live viewers' copy of every picture (ctx.live), with the camera's capture clock. */
   readonly #live: { feed: AccessUnitFeed; clock: SourceClock } | null;
+  /** G.711 → Opus, or null (AAC or no audio). */
+  readonly #transcoder: G711ToOpus | null;
+  readonly #opusFrames: AudioAccessUnit[] = [];
 
-  constructor(camera: CameraConfig, ctx: RecorderContext, session: RtspSession) {
+  constructor(
+    camera: CameraConfig,
+    ctx: RecorderContext,
+    session: RtspSession,
+    transcoder: G711ToOpus | null,
+  ) {
     this.#camera = camera;
     this.#ctx = ctx;
     this.#session = session;
+    this.#transcoder = transcoder;
     const audio = session.audio;
     this.#segmenter = new Fmp4Segmenter({
       codec: session.video.codec,
       clockRate: session.video.clockRate,
       segmentSeconds: ctx.segmentSeconds,
       parameterSets: session.video.parameterSets,
-      audio: audio
+      audio: !audio
+        ? null
+        : audio.codec === "aac"
         ? { config: audio.config, sampleRate: audio.clockRate, channels: audio.channels }
-        : null,
+        : {
+          codec: "opus",
+          channels: 1,
+          inputSampleRate: audio.clockRate,
+          preSkip: transcoder?.preSkip ?? 0,
+        },
       arena: session.arena,
       fragmentBuffer: (size) => this.#fragmentBuffer(size),
     });
@@ -255,11 +278,6 @@ class RemuxRun {
       this.#live.feed.push(au);
     }
     this.#segmenter.pushVideo(au, this.#pending);
-    if (this.#segmenter.counters.reordered > 0 && this.#failure === null) {
-      this.#fail(
-        new RemuxUnsuitableError(this.#camera.id, "its pictures come out of order (B-frames)"),
-      );
-    }
     if (this.#keyframeWaiters.length > 0 && this.#segmenter.hasKeyframe) {
       for (const wake of this.#keyframeWaiters.splice(0)) wake();
     }
@@ -275,7 +293,16 @@ class RemuxRun {
         (this.#ctx.now() - this.#lastVideoAtMs) * this.#session.video.clockRate / 1000;
       this.#audioOffset = videoNow - au.timestamp * ratio;
     }
-    this.#segmenter.pushAudio(au, au.timestamp * ratio + this.#audioOffset);
+    if (this.#transcoder === null) {
+      this.#segmenter.pushAudio(au, au.timestamp * ratio + this.#audioOffset);
+      return;
+    }
+    const frames = this.#opusFrames;
+    this.#transcoder.push(au, frames);
+    for (const frame of frames) {
+      this.#segmenter.pushAudio(frame, frame.timestamp * ratio + this.#audioOffset);
+    }
+    frames.length = 0;
   }
 
   /** Hands the segmenter's output to the writer, in order; wall times are fixed now. */

@@ -1,0 +1,35 @@
+import { assertEquals, assertThrows } from "../runtime/testing/assert.ts";
+import { clipOptions, matrixRuns, parseBenchArgs } from "./recording.ts";
+
+Deno.test("bench flags: rate, size, GOP, audio and transport reach the source clip and recorders", () => {
+  const opts = parseBenchArgs(
+    ["--fps", "25", "--size", "2560x1440", "--gop", "2", "--audio", "g711", "--transport", "udp"],
+  );
+  assertEquals([opts.fps, opts.width, opts.height, opts.gop], [25, 2560, 1440, 2]);
+  assertEquals([opts.audio, opts.transport, opts.bframes, opts.matrix], ["g711", "udp", 0, false]);
+  assertEquals(clipOptions(opts), {
+    width: 2560,
+    height: 1440,
+    fps: 25,
+    bitrateKbps: 8000,
+    seconds: 16,
+    gopSeconds: 2,
+    noise: true,
+  });
+  assertEquals(clipOptions(parseBenchArgs([])).bitrateKbps, 4000, "1080p: 4 Mbit/s");
+});
+
+Deno.test("bench flags: what cannot be run yet or is out of range is refused with the reason", () => {
+  assertThrows(() => parseBenchArgs(["--size", "1080p"]), Error, "WIDTHxHEIGHT");
+  assertThrows(() => parseBenchArgs(["--gop", "3"]), Error, "divide");
+  assertThrows(() => parseBenchArgs(["--audio", "opus"]), Error, "none, g711 or aac");
+  assertThrows(() => parseBenchArgs(["--bframes", "2"]), Error, "not available yet");
+  assertThrows(() => parseBenchArgs(["--transport", "tls"]), Error, "rtsps");
+});
+
+Deno.test("bench --matrix: the grid of issue 15, 72 configurations", () => {
+  const runs = matrixRuns(parseBenchArgs(["--matrix", "--seconds", "30", "--audio", "aac"]));
+  assertEquals(runs.length, 3 * 2 * 3 * 4);
+  assertEquals(new Set(runs.map((r) => `${r.streams} ${r.width} ${r.fps} ${r.gop}`)).size, 72);
+  assertEquals(runs.every((r) => r.audio === "aac" && !r.matrix && r.seconds === 30), true);
+});
