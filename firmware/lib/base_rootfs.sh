@@ -42,6 +42,17 @@ opts=(
   --dpkgopt='path-exclude=/usr/share/info/*'
   --dpkgopt='path-exclude=/usr/share/locale/*'
   --dpkgopt='path-include=/usr/share/locale/locale.alias'
+  # What GStreamer's GL, GTK and speech plugins pull in and a headless recorder never loads: Mesa's
+  # drivers and the LLVM/Z3 they link (~150 MiB), flite's voices with its plugin, icon themes.
+  --dpkgopt='path-exclude=/usr/lib/*/dri/*'
+  --dpkgopt='path-exclude=/usr/lib/*/libLLVM*'
+  --dpkgopt='path-exclude=/usr/lib/*/libz3.so*'
+  --dpkgopt='path-exclude=/usr/lib/*/libflite*'
+  --dpkgopt='path-exclude=/usr/lib/*/gstreamer-1.0/libgstflite.so'
+  --dpkgopt='path-exclude=/usr/share/icons/*'
+  # dpkg's fsync per file is most of an emulated install's wait: eatmydata (Debian's hook) drops
+  # them while the tree is built; the tarball is written once at the end.
+  --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata
   --customize-hook="mkdir -p \"\$1/etc/initramfs-tools\" && printf '%s\\n' $modules >\"\$1/etc/initramfs-tools/modules\" && sed -i 's/^MODULES=.*/MODULES=list/' \"\$1/etc/initramfs-tools/initramfs.conf\""
   # The initramfs is made once, at the end (base_hook.sh): under qemu-user every run of
   # update-initramfs takes about 17 min here, and the kernel's postinst and initramfs-tools' trigger

@@ -28,9 +28,19 @@ export interface BoardRoots {
   readonly sysRoot: string;
   /** Usually "/proc". */
   readonly procRoot: string;
+  /**
+   * A copy of the root-only DMI files (`board_serial`, `product_serial`, `product_uuid`) that the
+   * image's pre-start step makes for the service user (rootfs-overlay/usr/lib/nvr/nvr-prestart.sh);
+   * read where `<sysRoot>/class/dmi/id/<name>` cannot be. Absent in fixture trees.
+   */
+  readonly dmiCopy?: string;
 }
 
-export const DEFAULT_ROOTS: BoardRoots = { sysRoot: "/sys", procRoot: "/proc" };
+export const DEFAULT_ROOTS: BoardRoots = {
+  sysRoot: "/sys",
+  procRoot: "/proc",
+  dmiCopy: "/run/nvr/dmi",
+};
 
 export interface BoardInfo {
   readonly id: BoardId;

@@ -54,9 +54,14 @@ export async function readBoardIdentity(roots: BoardRoots): Promise<BoardFingerp
   const dmiDir = `${roots.sysRoot}/class/dmi/id`;
   const dmi: Sourced[] = [];
   for (const name of ["board_serial", "product_serial", "product_uuid"]) {
-    const path = `${dmiDir}/${name}`;
-    const value = await readValue(path);
-    if (value !== null && !isPlaceholderSerial(value)) dmi.push({ value, source: path });
+    // Root-only in /sys: the service user reads the pre-start step's copy (BoardRoots.dmiCopy).
+    for (const dir of roots.dmiCopy === undefined ? [dmiDir] : [dmiDir, roots.dmiCopy]) {
+      const path = `${dir}/${name}`;
+      const value = await readValue(path);
+      if (value === null) continue;
+      if (!isPlaceholderSerial(value)) dmi.push({ value, source: path });
+      break;
+    }
   }
   let dt: Sourced | null = null;
   for (

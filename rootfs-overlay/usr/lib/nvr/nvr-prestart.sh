@@ -1,0 +1,39 @@
+#!/bin/sh
+# Root's part of starting nvr.service (ExecStartPre=+): the few things the daemon's unprivileged
+# user cannot do itself. Idempotent; runs before every start.
+set -eu
+umask 077
+
+# The data folder on the SSD and the identity store on the state partition, owned by the daemon.
+install -d -o nvr -g nvr -m 0750 /mnt/ssd/nvr
+install -d -o nvr -g nvr -m 0700 /var/lib/nvr-state/identity
+
+# The provisioning file comes on the boot (EFI) partition, which is FAT and root's only. Move it into
+# the identity store (provision.file in /etc/nvr/config.json), where the daemon reads it once and
+# wipes it; overwrite the original before removing it, so no copy of the bootstrap credential
+# stays readable on a medium that leaves the box.
+src=/boot/efi/nvr-provision.json
+dst=/var/lib/nvr-state/identity/nvr-provision.json
+if [ -f "$src" ] && [ ! -L "$src" ]; then
+  size="$(stat -c %s "$src")"
+  if [ "$size" -gt 65536 ]; then
+    echo "nvr-prestart: $src is $size bytes (over 64 KiB): left where it is, not used" >&2
+  else
+    install -o nvr -g nvr -m 0600 "$src" "$dst.tmp"
+    mv -f "$dst.tmp" "$dst"
+    dd if=/dev/zero of="$src" bs="$size" count=1 conv=notrunc,fsync status=none 2>/dev/null || true
+    rm -f "$src"
+    sync
+    echo "nvr-prestart: took the provisioning file from the boot partition into $dst"
+  fi
+fi
+
+# The board's DMI serials are root-only in /sys; the fingerprint reads this copy
+# (runtime/board/detect.ts, BoardRoots.dmiCopy).
+install -d -o nvr -g nvr -m 0700 /run/nvr/dmi
+for f in board_serial product_serial product_uuid; do
+  if [ -r "/sys/class/dmi/id/$f" ]; then
+    cat "/sys/class/dmi/id/$f" >"/run/nvr/dmi/$f" 2>/dev/null || rm -f "/run/nvr/dmi/$f"
+  fi
+done
+chown -R nvr:nvr /run/nvr/dmi
