@@ -6,56 +6,15 @@
  * is gone; a restart without the file reuses the stored identity.
  */
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
-import { makeClientCertificate, Mosquitto } from "../testing/mosquitto.ts";
+import { makeClientCertificate, type Mosquitto } from "../testing/mosquitto.ts";
+import { startShippedBroker } from "../testing/shipped_broker.ts";
 import { CloudClient, waitUntil } from "../testing/fleet_kit.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { brokerCa } from "../testing/test_ca.ts";
 import { type AllowEntry, startEnrolResponder } from "../fleet/enrol_responder.ts";
 import { enrolTopics } from "../fleet/enrol_schema.ts";
 
-const BROKER_DIR = new URL("../../firmware/broker/", import.meta.url);
-const ETC = "/etc/mosquitto/nvr/";
 const BOOTSTRAP_PASSWORD = "bootstrap-secret-0001";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** mosquitto.conf + enrol.conf as shipped, files in the test's folder, ports free ones. */
-async function startShippedBroker(): Promise<{ broker: Mosquitto; enrolPort: number }> {
-  const conf = await Deno.readTextFile(new URL("mosquitto.conf", BROKER_DIR));
-  const enrolConf = await Deno.readTextFile(new URL("enrol.conf", BROKER_DIR));
-  const enrolPort = freePort();
-  const broker = await Mosquitto.startWithConfig(({ dir, port, certs }) => {
-    const passwords = `${dir}/passwords`;
-    const made = new Deno.Command("mosquitto_passwd", {
-      args: ["-b", "-c", passwords, "bootstrap", BOOTSTRAP_PASSWORD],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    assert(made.success, "mosquitto_passwd failed");
-    const paths: [string, string][] = [
-      [`${ETC}acl`, new URL("acl", BROKER_DIR).pathname],
-      [`${ETC}ca.crt`, certs.caFile],
-      [`${ETC}broker.crt`, certs.serverCertFile],
-      [`${ETC}broker.key`, certs.serverKeyFile],
-      [`${ETC}passwords`, passwords],
-      ["listener 8883", `listener ${port} 127.0.0.1`],
-      ["listener 8884", `listener ${enrolPort} 127.0.0.1`],
-    ];
-    let text = conf + "\n" + enrolConf;
-    for (const [from, to] of paths) {
-      assert(text.includes(from), `firmware/broker/ no longer has ${from}`);
-      text = text.replaceAll(from, to);
-    }
-    assert(!text.includes(ETC), "a path under /etc/mosquitto/nvr/ left unreplaced");
-    return text;
-  });
-  return { broker, enrolPort };
-}
 
 async function certClient(broker: Mosquitto, cn: string, filters: string[]): Promise<CloudClient> {
   const certs = broker.certs!;
@@ -68,7 +27,7 @@ async function certClient(broker: Mosquitto, cn: string, filters: string[]): Pro
 }
 
 Deno.test("first boot: provisioning file → enrolment → mutual TLS as itself; the file is wiped; a restart reuses the identity", async () => {
-  const { broker, enrolPort } = await startShippedBroker();
+  const { broker, enrolPort } = await startShippedBroker(BOOTSTRAP_PASSWORD);
   await using _broker = broker;
   const certs = broker.certs!;
   const dir = await Deno.makeTempDir({ prefix: "nvr-enrol-e2e-" });

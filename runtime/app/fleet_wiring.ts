@@ -104,6 +104,8 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     },
     changed: () => late.link?.publishState(),
     diskReady: () => deps.kvPath !== ":memory:",
+    // Bundles may come from the fleet's own servers: trust its CA as the broker link does.
+    ...(config.mqtt.caFile ? { download: { caFiles: [config.mqtt.caFile] } } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...hooks,
   });

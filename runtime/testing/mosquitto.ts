@@ -114,11 +114,16 @@ export class Mosquitto implements AsyncDisposable {
    */
   static async startWithConfig(
     render: (ctx: { dir: string; port: number; certs: TestCertificates }) => string,
+    options: { readonly serverAltNames?: readonly string[] } = {},
   ): Promise<Mosquitto> {
     const dir = await Deno.makeTempDir({ prefix: "nvr-mosquitto-" });
     try {
       const [port = 0] = freePorts(1);
-      const certs = await makeTestCertificates(`${dir}/pki`);
+      const certs = await makeTestCertificates(
+        `${dir}/pki`,
+        undefined,
+        options.serverAltNames ?? [],
+      );
       const lines = [
         render({ dir, port, certs }),
         ...(Deno.uid() === 0 ? ["user root"] : []),
@@ -247,6 +252,8 @@ export class Mosquitto implements AsyncDisposable {
 export async function makeTestCertificates(
   dir: string,
   clientName = "nvr-test-device",
+  /** More subjectAltName entries for the server, e.g. "IP:10.0.2.100" for a QEMU guest's forward. */
+  serverAltNames: readonly string[] = [],
 ): Promise<TestCertificates> {
   await Deno.mkdir(dir, { recursive: true });
   const f = (name: string) => `${dir}/${name}`;
@@ -265,7 +272,7 @@ export async function makeTestCertificates(
       "basicConstraints=critical,CA:FALSE",
       "keyUsage=critical,digitalSignature",
       "extendedKeyUsage=serverAuth",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", ...serverAltNames].join(",")}`,
       "authorityKeyIdentifier=keyid",
       "[client]",
       "basicConstraints=critical,CA:FALSE",

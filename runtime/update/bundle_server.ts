@@ -12,6 +12,8 @@ export interface BundleServerOptions {
   readonly cuts?: number;
   /** Declare no Content-Length (chunked), so only the body shows the size. */
   readonly chunked?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface BundleServer extends AsyncDisposable {
@@ -29,6 +31,7 @@ export function serveBundle(body: Uint8Array, options: BundleServerOptions = {})
     port: 0,
     onListen() {},
     onError: () => new Response(null, { status: 500 }),
+    ...(options.tls ? { cert: options.tls.cert, key: options.tls.key } : {}),
   }, (req) => {
     const range = req.headers.get("range");
     ranges.push(range);
@@ -73,7 +76,7 @@ export function serveBundle(body: Uint8Array, options: BundleServerOptions = {})
     await server.shutdown();
   };
   return {
-    url: `http://127.0.0.1:${server.addr.port}/nvr.raucb`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${server.addr.port}/nvr.raucb`,
     ranges,
     close,
     [Symbol.asyncDispose]: close,

@@ -39,6 +39,11 @@ export interface DownloadOptions {
   readonly retryMs?: number;
   /** A connection that sends nothing for this long is dropped and resumed (default 60 s). */
   readonly stallMs?: number;
+  /**
+   * PEM files of CAs trusted for the bundle's server besides the system's roots: the fleet's own CA
+   * (mqtt.caFile, from provisioning), so bundles can come from the fleet's servers.
+   */
+  readonly caFiles?: readonly string[];
   readonly now?: () => number;
 }
 
@@ -163,10 +168,17 @@ async function fetchInto(
   const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (offset > 0) headers.range = `bytes=${offset}-`;
   let file: Deno.FsFile | undefined;
+  let client: Deno.HttpClient | undefined;
   try {
     let res: Response;
     try {
-      res = await fetch(ref.url, { headers, signal: abort.signal });
+      const caCerts = await Promise.all((opts.caFiles ?? []).map((f) => Deno.readTextFile(f)));
+      client = caCerts.length > 0 ? Deno.createHttpClient({ caCerts }) : undefined;
+      res = await fetch(ref.url, {
+        headers,
+        signal: abort.signal,
+        ...(client ? { client } : {}),
+      });
     } catch (err) {
       throw new DownloadError("network", `cannot fetch the bundle: ${(err as Error).message}`, {
         cause: err,
@@ -245,6 +257,7 @@ async function fetchInto(
     await file.syncData();
   } finally {
     file?.close();
+    client?.close();
     clearTimeout(stall);
     opts.signal?.removeEventListener("abort", onAbort);
   }

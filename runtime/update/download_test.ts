@@ -3,6 +3,7 @@ import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { serveBundle } from "./bundle_server.ts";
 import { BUNDLE_FILE, downloadBundle, DownloadError, type Progress } from "./download.ts";
 import { createHash } from "node:crypto";
+import { makeTestCertificates } from "../testing/mosquitto.ts";
 
 const SIZE = 300_000;
 
@@ -151,4 +152,56 @@ Deno.test("attack: update bundle from a plain-http or file: URL — refused befo
     assertEquals(err.kind, "url", url);
   }
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("download: a bundle over HTTPS from the fleet's own server, trusted through the fleet CA (caFiles)", async () => {
+  const pki = await Deno.makeTempDir({ prefix: "nvr-bundle-pki-" });
+  const certs = await makeTestCertificates(pki);
+  const body = bundleBytes();
+  await using server = serveBundle(body, {
+    tls: {
+      cert: await Deno.readTextFile(certs.serverCertFile),
+      key: await Deno.readTextFile(certs.serverKeyFile),
+    },
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const ref = { url: server.url, size: SIZE, sha256: sha(body) };
+    const path = await downloadBundle(ref, { dir, ...fast, caFiles: [certs.caFile] });
+    assertEquals(sha(await Deno.readFile(path)), sha(body));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(pki, { recursive: true });
+  }
+});
+
+Deno.test("attack: bundle server with a certificate the box does not trust (another CA) — refused, nothing kept", async () => {
+  const pki = await Deno.makeTempDir({ prefix: "nvr-bundle-pki-" });
+  const certs = await makeTestCertificates(pki);
+  const body = bundleBytes();
+  await using server = serveBundle(body, {
+    tls: {
+      cert: await Deno.readTextFile(certs.serverCertFile),
+      key: await Deno.readTextFile(certs.serverKeyFile),
+    },
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const ref = { url: server.url, size: SIZE, sha256: sha(body) };
+    const err = await assertRejects(
+      () =>
+        downloadBundle(ref, {
+          dir,
+          ...fast,
+          attempts: 1,
+          caFiles: [`${pki}/foreign-ca.crt`],
+        }),
+      DownloadError,
+    );
+    assertEquals(err.kind, "network");
+    assertEquals(await exists(`${dir}/${BUNDLE_FILE}`), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(pki, { recursive: true });
+  }
 });
