@@ -12,6 +12,17 @@
  * Run as root after `make image` (the Makefile's image-test target does both).
  */
 
+import { startShippedBroker } from "../../runtime/testing/shipped_broker.ts";
+import { makeClientCertificate } from "../../runtime/testing/mosquitto.ts";
+import { brokerCa } from "../../runtime/testing/test_ca.ts";
+import { CloudClient } from "../../runtime/testing/fleet_kit.ts";
+import {
+  deviceIdOfSerial,
+  parseAllowList,
+  startEnrolResponder,
+} from "../../runtime/fleet/enrol_responder.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+
 const args = [...Deno.args];
 const flag = (name: string): boolean => args.includes(name);
 const option = (name: string, fallback: string): string => {
@@ -24,6 +35,15 @@ const board = option("--board", "generic-arm64");
 /** Power-on to /healthz: measured about 3 min under TCG on 2 shared cores; the bound is generous. */
 const BOOT_DEADLINE_MS = Number(option("--boot-timeout-s", "900")) * 1000;
 const IMAGE_LIMIT = 400 * 2 ** 20;
+/**
+ * Where the guest finds the host's services: an address inside QEMU's user-mode network that
+ * `guestfwd` hands to a `socat` on the host, which connects to 127.0.0.1 only. No packet for it
+ * leaves the QEMU process.
+ */
+const HOST_IN_GUEST = "10.0.2.100";
+/** The board serial QEMU puts in SMBIOS (type 1); the fingerprint and the allow-list use it. */
+const SERIAL = "NVRTEST-QEMU-0001";
+const BOOTSTRAP_PASSWORD = "image-test-bootstrap-0001";
 
 interface BoardQemu {
   system: string;
@@ -100,6 +120,8 @@ interface Vm {
   child: Deno.ChildProcess;
   serial: string;
   port: number;
+  /** Host port forwarded to the guest's 443 (the page and the API). */
+  httpsPort: number;
   startedAt: number;
 }
 
@@ -110,12 +132,18 @@ async function boot(
   q: BoardQemu,
   tag: string,
   extraDisk: string | null = null,
+  guestFwds: readonly { port: number; to: number }[] = [],
 ) {
   const vars = `${dir}/vars-${tag}.fd`;
   await Deno.copyFile(q.firmwareVars, vars);
   const serial = `${dir}/serial-${tag}.log`;
   await Deno.writeTextFile(serial, "");
   const port = freePort();
+  const httpsPort = freePort();
+  // Each connection the guest opens to HOST_IN_GUEST:<port> runs one socat to 127.0.0.1:<to>.
+  const fwds = guestFwds.map((f) =>
+    `,guestfwd=tcp:${HOST_IN_GUEST}:${f.port}-cmd:socat - TCP:127.0.0.1:${f.to}`
+  ).join("");
   const qemuArgs = [
     "-n",
     "10",
@@ -133,7 +161,12 @@ async function boot(
       ...["-drive", `if=none,id=extra,format=raw,file=${extraDisk}`],
       ...["-device", "virtio-blk-pci,drive=extra"],
     ]),
-    ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:80`],
+    ...["-smbios", `type=1,serial=${SERIAL}`],
+    ...[
+      "-netdev",
+      `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:80,` +
+      `hostfwd=tcp:127.0.0.1:${httpsPort}-:443${fwds}`,
+    ],
     ...["-device", "virtio-net-pci,netdev=net0"],
   ];
   const startedAt = Date.now();
@@ -142,7 +175,7 @@ async function boot(
   console.log(
     `boot ${tag}: QEMU started, serial console in ${serial}, /healthz forward 127.0.0.1:${port}`,
   );
-  return { child, serial, port, startedAt } satisfies Vm;
+  return { child, serial, port, httpsPort, startedAt } satisfies Vm;
 }
 
 async function stop(vm: Vm): Promise<void> {
@@ -189,6 +222,157 @@ async function journalToConsole(image: string): Promise<void> {
   await Deno.remove(tmp);
 }
 
+/** Byte offset of partition `n` (1-based) of a disk image. */
+async function partitionOffset(image: string, n: number): Promise<number> {
+  const table = JSON.parse(await run("sfdisk", ["-J", image])) as {
+    partitiontable: { partitions: { start: number }[] };
+  };
+  return table.partitiontable.partitions[n - 1]!.start * 512;
+}
+
+/** The fleet side on the host's loopback: the shipped broker, the enrolment responder, a cloud. */
+interface FleetSide extends AsyncDisposable {
+  readonly cloud: CloudClient;
+  readonly deviceId: string;
+  readonly caPem: string;
+  readonly fwds: { port: number; to: number }[];
+  readonly cameraUrlInGuest: string;
+  /** nvr-provision.json for the box, as a person writes it onto the boot partition. */
+  readonly provisionFile: string;
+}
+
+async function startFleetSide(dir: string): Promise<FleetSide> {
+  const stack = new AsyncDisposableStack();
+  try {
+    const { broker, enrolPort } = await startShippedBroker(BOOTSTRAP_PASSWORD, {
+      serverAltNames: [`IP:${HOST_IN_GUEST}`],
+    });
+    stack.use(broker);
+    const certs = broker.certs!;
+    const caPem = await Deno.readTextFile(certs.caFile);
+    const tlsOf = async (cn: string) => {
+      const c = await makeClientCertificate(certs, cn);
+      return {
+        ca: caPem,
+        cert: await Deno.readTextFile(c.certFile),
+        key: await Deno.readTextFile(c.keyFile),
+      };
+    };
+    const responder = await startEnrolResponder(broker.tlsUrl, await tlsOf("fleet-enrol"), {
+      ca: await brokerCa(certs),
+      allow: parseAllowList(`${SERIAL}\n`),
+      stateFile: `${dir}/enrolled.json`,
+    });
+    stack.defer(() => responder.stop());
+    const cloud = stack.use(
+      await CloudClient.connect(broker.tlsUrl, ["nvr/v1/#"], await tlsOf("fleet-manager")),
+    );
+    // A small H.264 camera: the guest records it under TCG emulation.
+    const cam = stack.use(
+      await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 10 }),
+    );
+    const rtspPort = Number(new URL(cam.rtspUrl).port);
+    const provisionFile = `${dir}/nvr-provision.json`;
+    await Deno.writeTextFile(
+      provisionFile,
+      JSON.stringify(
+        {
+          fleetUrl: `mqtts://${HOST_IN_GUEST}:8883`,
+          enrolUrl: `mqtts://${HOST_IN_GUEST}:8884`,
+          caCert: caPem,
+          bootstrap: { username: "bootstrap", password: BOOTSTRAP_PASSWORD },
+          setupCode: "IMAGE-TEST-0001",
+        },
+        null,
+        2,
+      ),
+      { mode: 0o600 },
+    );
+    const moved = stack.move();
+    return {
+      cloud,
+      deviceId: await deviceIdOfSerial(SERIAL),
+      caPem,
+      fwds: [
+        { port: 8883, to: broker.tlsPort! },
+        { port: 8884, to: enrolPort },
+        { port: 8554, to: rtspPort },
+      ],
+      cameraUrlInGuest: `rtsp://${HOST_IN_GUEST}:8554${new URL(cam.rtspUrl).pathname}`,
+      provisionFile,
+      [Symbol.asyncDispose]: () => moved.disposeAsync(),
+    };
+  } catch (err) {
+    await stack.disposeAsync();
+    throw err;
+  }
+}
+
+/** The box's HTTPS certificate as it serves it (PEM), read with openssl on the forward. */
+async function servedCertificate(port: number): Promise<string> {
+  const out = await new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "nvr.local"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const m = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(
+    new TextDecoder().decode(out.stdout),
+  );
+  if (!m) throw new Error(`no certificate served on 127.0.0.1:${port}`);
+  return m[0] + "\n";
+}
+
+async function pemFingerprint(pem: string): Promise<string> {
+  const b64 = pem.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  const der = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+/**
+ * A person at the box: claims it with the setup code from the provisioning file and adds the
+ * camera, over HTTPS to the certificate the fleet vouched for (state.httpsFingerprint).
+ */
+async function claimAndAddCamera(
+  vm: Vm,
+  certPem: string,
+  cameraUrl: string,
+): Promise<{ setup: number; login: number; camera: number; detail: string }> {
+  const client = Deno.createHttpClient({ caCerts: [certPem] });
+  try {
+    // The certificate names the box, not 127.0.0.1: connect to the forward by a name it carries.
+    const base = `https://127.0.0.1:${vm.httpsPort}`;
+    const post = (path: string, body: unknown, cookie = "") =>
+      fetch(base + path, {
+        method: "POST",
+        client,
+        headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+        body: JSON.stringify(body),
+      });
+    const admin = { name: "Image Test", email: "admin@example.org", password: "a long passphrase" };
+    const setup = await post("/api/setup", {
+      ...admin,
+      setupCode: "IMAGE-TEST-0001",
+      acceptPrivacyNotice: true,
+    });
+    const setupText = await setup.text();
+    const login = await post("/api/auth/login", { email: admin.email, password: admin.password });
+    await login.body?.cancel();
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const cam = await post("/api/cameras", { id: "gate", url: cameraUrl }, cookie);
+    const camText = await cam.text();
+    return {
+      setup: setup.status,
+      login: login.status,
+      camera: cam.status,
+      detail: `setup: ${setupText.slice(0, 200)} camera: ${camText.slice(0, 200)}`,
+    };
+  } finally {
+    client.close();
+  }
+}
+
 const serialHas = (vm: Vm, re: RegExp) => async () =>
   re.test(await readText(vm.serial)) ? true : null;
 
@@ -222,8 +406,11 @@ async function main(): Promise<void> {
   await run("truncate", ["-s", "8G", ssd]);
   if (flag("--journal-to-console")) await journalToConsole(image);
 
-  // --- Boot 1: blank SSD ---------------------------------------------------------------------
-  const vm = await boot(dir, image, ssd, q, "1");
+  // --- Boot 1: blank SSD, provisioning file on the boot partition, the fleet on the host -------
+  await using fleet = await startFleetSide(dir);
+  const efi = `${image}@@${await partitionOffset(image, 1)}`;
+  await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
+  const vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
   try {
     const kernel = await waitFor(serialHas(vm, /Linux version/), 180_000);
     check("GRUB loads the kernel (serial: 'Linux version')", kernel !== null);
@@ -246,10 +433,7 @@ async function main(): Promise<void> {
       "blank SSD formatted and mounted at /mnt/ssd (serial: Mounted mnt-ssd.mount)",
       /Mounted.*mnt-ssd\.mount|Mounted.*\/mnt\/ssd/.test(console1),
     );
-    check(
-      "nvr.service started (serial: Started nvr.service)",
-      /Started.*nvr\.service/.test(console1),
-    );
+
     const table = JSON.parse(await run("sfdisk", ["-J", ssd])) as {
       partitiontable?: { label?: string; partitions?: { name?: string }[] };
     };
@@ -270,11 +454,71 @@ async function main(): Promise<void> {
       3000,
     );
     check("slot A marked good after /healthz (grubenv: A_OK=1, A_TRY=0)", good !== null);
+    // Enrolment: the box took the provisioning file, asked with its SMBIOS serial over the
+    // bootstrap listener and came back with mutual TLS as itself.
+    const base = `nvr/v1/${fleet.deviceId}`;
+    const online = await fleet.cloud.waitFor(
+      "state online",
+      (m) => m.find((x) => x.topic === `${base}/state` && x.json?.state === "online"),
+      BOOT_DEADLINE_MS,
+    ).catch(() => null);
+    check(
+      `enrolled and online as itself over mutual TLS (${base}/state)`,
+      online !== null,
+      online ? "" : fleet.cloud.messages.map((x) => x.topic).slice(-5).join(", "),
+    );
+    const fp = await fleet.cloud.waitFor(
+      "fingerprint",
+      (m) => m.find((x) => x.topic === `${base}/fingerprint`),
+      120_000,
+    ).catch(() => null);
+    check(
+      `fingerprint on MQTT carries the board serial (${SERIAL}, from SMBIOS)`,
+      fp !== null && JSON.stringify(fp.json).includes(SERIAL),
+    );
+    const httpsFp = String(online?.json?.httpsFingerprint ?? "");
+    const certPem = await servedCertificate(vm.httpsPort).catch(() => "");
+    const servedFp = certPem ? await pemFingerprint(certPem) : "";
+    check(
+      "the page's certificate is the one the box reported to the fleet (state.httpsFingerprint)",
+      httpsFp !== "" && servedFp === httpsFp,
+      `${servedFp || "none served"} vs ${httpsFp || "none reported"}`,
+    );
+    if (certPem) {
+      const claim = await claimAndAddCamera(vm, certPem, fleet.cameraUrlInGuest).catch((
+        err,
+      ) => ({ setup: 0, login: 0, camera: 0, detail: String(err) }));
+      check(
+        "claimed with the provisioned setup code and a camera added over HTTPS (201, 200, 201)",
+        claim.setup === 201 && claim.login === 200 && claim.camera === 201,
+        `${claim.setup} ${claim.login} ${claim.camera} ${claim.detail}`,
+      );
+      const recording = await fleet.cloud.waitFor(
+        "health: gate recording with a segment",
+        (m) =>
+          m.find((x) =>
+            x.topic === `${base}/health` &&
+            /"gate"[^}]*"state":"recording"[^}]*"segments":[1-9]/.test(JSON.stringify(x.json))
+          ),
+        300_000,
+      ).catch(() => null);
+      const recS = (Date.now() - vm.startedAt) / 1000;
+      check(
+        "health on MQTT: the camera records onto the SSD (state recording, a segment written)",
+        recording !== null,
+      );
+      if (recording) console.log(`power-on to first segment on the SSD: ${recS.toFixed(1)} s`);
+    }
     const bad = /Failed to start|FAILED/.exec(await readText(vm.serial));
     check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
   } finally {
     await stop(vm);
   }
+  const left = await run("mdir", ["-b", "-i", efi, "::/"]).catch(() => "");
+  check(
+    "the provisioning file is gone from the boot partition",
+    left !== "" && !/nvr-provision\.json/i.test(left),
+  );
 
   // --- Boot 3 (after boot 1): update from a disk labelled NVR-UPDATE into slot B ----------------
   if (!flag("--skip-update")) {
