@@ -24,6 +24,13 @@ b() { jq -er "$1" "$board_file"; }
 arch="$(b .arch)"
 version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/lib/version.ts)"
 [ -n "$version" ] || { echo "image: no VERSION in runtime/lib/version.ts" >&2; exit 1; }
+# NVR_VERSION=<x.y.z[-tag]> builds a release of that version (the image's runtime says so too);
+# NVR_BUNDLE_ONLY=1 skips the disk image (an update bundle for boxes already in the field).
+if [ -n "${NVR_VERSION:-}" ]; then
+  [[ "$NVR_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$ ]] ||
+    { echo "image: NVR_VERSION must look like 1.2.3 or 1.2.3-rc.1, got '$NVR_VERSION'" >&2; exit 1; }
+  version="$NVR_VERSION"
+fi
 commit="$(git rev-parse HEAD)"
 out="out/$board"
 cache="out/cache"
@@ -69,6 +76,7 @@ took "deno" "$t"
 t=$(date +%s)
 cp -a runtime plugins deno.json deno.lock README.md LICENSE "$lib/"
 find "$lib/runtime" "$lib/plugins" \( -name '*_test.ts' -o -name '*_fixture.ts' \) -delete
+sed -i "s/^export const VERSION = \".*\";$/export const VERSION = \"$version\";/" "$lib/runtime/lib/version.ts"
 rm -rf "$lib/runtime/testing" # fixtures shared by tests: never imported by shipped code (layers_test.ts)
 # Every remote and npm module the daemon, its workers and plugins import, fetched on this host
 # into a fresh DENO_DIR that becomes the image's read-only cache (nvr.service: --cached-only).
@@ -159,6 +167,7 @@ took "filesystem images" "$t"
 # --- 6. The disk image ----------------------------------------------------------------------------
 t=$(date +%s)
 disk="$work/$name.img"
+if [ "${NVR_BUNDLE_ONLY:-0}" != 1 ]; then
 rm -f "$disk"
 truncate -s $((1 + efi_mib + 2 * rootfs_mib + state_mib + 1))M "$disk"
 sfdisk --quiet "$disk" <<EOF
@@ -180,6 +189,7 @@ put 4 "$work/state.ext4"
 rm -f "$out/$name.img.zst"
 zstd -q -T0 -12 "$disk" -o "$out/$name.img.zst"
 took "disk image" "$t"
+fi
 
 # --- 7. The signed update bundle ----------------------------------------------------------------
 t=$(date +%s)
@@ -202,8 +212,9 @@ rauc bundle --cert="$keys/dev-cert.pem" --key="$keys/dev-key.pem" "$work/bundle"
 took "update bundle" "$t"
 
 size_mib() { echo "$(($(stat -c %s "$1") / 1048576)) MiB"; }
-step "built $out/$name.img.zst ($(size_mib "$out/$name.img.zst") compressed, $(size_mib "$disk") raw)"
 step "built $out/$name.raucb ($(size_mib "$out/$name.raucb"))"
+[ "${NVR_BUNDLE_ONLY:-0}" = 1 ] && { took "the whole build" "$t_all"; exit 0; }
+step "built $out/$name.img.zst ($(size_mib "$out/$name.img.zst") compressed, $(size_mib "$disk") raw)"
 limit=$((400 * 1048576))
 if [ "$(stat -c %s "$out/$name.img.zst")" -gt "$limit" ]; then
   echo "image: the compressed image is over 400 MiB; see the biggest packages above" >&2

@@ -17,6 +17,11 @@ Deno.test("the image's config loads, records only on the SSD and reads the provi
   assert(script.includes(`dst=${cfg.provision.file}`), "nvr-prestart.sh moves the file there");
   const unit = await Deno.readTextFile(`${overlay}usr/lib/systemd/system/nvr.service`);
   assert(unit.includes("ExecStartPre=+/usr/lib/nvr/nvr-prestart.sh"));
+  // The daemon saves changes (cameras from the page, apply-config): its file is on a writable
+  // partition, seeded from the image's read-only one.
+  const configEnv = /^Environment=NVR_CONFIG=(\S+)$/m.exec(unit)?.[1];
+  assertEquals(configEnv, "/var/lib/nvr-state/config/config.json");
+  assert(script.includes(`/etc/nvr/config.json ${configEnv}`), "nvr-prestart.sh seeds it");
   const mode = (await Deno.stat(`${overlay}usr/lib/nvr/nvr-prestart.sh`)).mode! & 0o111;
   assert(mode !== 0, "nvr-prestart.sh is executable");
 });

@@ -8,6 +8,14 @@ umask 077
 install -d -o nvr -g nvr -m 0750 /mnt/ssd/nvr
 install -d -o nvr -g nvr -m 0700 /var/lib/nvr-state/identity
 
+# The box's own configuration (NVR_CONFIG in nvr.service) lives on the state partition, where the
+# daemon can save what the page and the fleet change (cameras, schedules); the read-only root only
+# holds the image's defaults, copied once at first boot. Losing the SSD keeps it.
+install -d -o nvr -g nvr -m 0700 /var/lib/nvr-state/config
+if [ ! -e /var/lib/nvr-state/config/config.json ]; then
+  install -o nvr -g nvr -m 0600 /etc/nvr/config.json /var/lib/nvr-state/config/config.json
+fi
+
 # The provisioning file comes on the boot (EFI) partition, which is FAT and root's only. Move it into
 # the identity store (provision.file in /etc/nvr/config.json), where the daemon reads it once and
 # wipes it; overwrite the original before removing it, so no copy of the bootstrap credential
