@@ -79,5 +79,10 @@ image-deps:
 image: image-deps deno
 	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) firmware/build_image.sh $(BOARD)
 
+# The update the test sends over the fleet: the same tree as a release one patch version newer.
+NEXT_VERSION = $(shell sed -n 's/^export const VERSION = "\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\)";$$/\1.\2.\3/p' runtime/lib/version.ts | awk -F. '{ print $$1 "." $$2 "." $$3 + 1 }')
+
 image-test: image
-	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD)
+	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) NVR_VERSION=$(NEXT_VERSION) NVR_BUNDLE_ONLY=1 \
+	  firmware/build_image.sh $(BOARD)
+	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --next-version $(NEXT_VERSION)

@@ -22,6 +22,7 @@ import {
   startEnrolResponder,
 } from "../../runtime/fleet/enrol_responder.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { serveBundle } from "../../runtime/update/bundle_server.ts";
 
 const args = [...Deno.args];
 const flag = (name: string): boolean => args.includes(name);
@@ -239,9 +240,19 @@ interface FleetSide extends AsyncDisposable {
   readonly cameraUrlInGuest: string;
   /** nvr-provision.json for the box, as a person writes it onto the boot partition. */
   readonly provisionFile: string;
+  /** The next version's bundle over HTTPS (fleet CA), and a tampered copy; null without one. */
+  readonly bundles: {
+    readonly good: { url: string; size: number; sha256: string };
+    readonly tampered: { url: string; size: number; sha256: string };
+  } | null;
 }
 
-async function startFleetSide(dir: string): Promise<FleetSide> {
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function startFleetSide(dir: string, nextBundle: string | null): Promise<FleetSide> {
   const stack = new AsyncDisposableStack();
   try {
     const { broker, enrolPort } = await startShippedBroker(BOOTSTRAP_PASSWORD, {
@@ -288,8 +299,39 @@ async function startFleetSide(dir: string): Promise<FleetSide> {
       ),
       { mode: 0o600 },
     );
+    // The update over the fleet: the next version's bundle from an HTTPS server whose certificate
+    // the fleet CA signed (the broker's, which names HOST_IN_GUEST), and a copy with one byte of
+    // its signature changed, announced with its own (matching) SHA-256.
+    const fwdBundles: { port: number; to: number }[] = [];
+    let bundles: FleetSide["bundles"] = null;
+    if (nextBundle !== null) {
+      const tls = {
+        cert: await Deno.readTextFile(certs.serverCertFile),
+        key: await Deno.readTextFile(certs.serverKeyFile),
+      };
+      const good = await Deno.readFile(nextBundle);
+      const tampered = good.slice();
+      tampered[tampered.length - 8 - 200]! ^= 0x5a;
+      const goodServer = stack.use(serveBundle(good, { tls }));
+      const badServer = stack.use(serveBundle(tampered, { tls }));
+      fwdBundles.push({ port: 8443, to: Number(new URL(goodServer.url).port) });
+      fwdBundles.push({ port: 8444, to: Number(new URL(badServer.url).port) });
+      bundles = {
+        good: {
+          url: `https://${HOST_IN_GUEST}:8443/nvr.raucb`,
+          size: good.byteLength,
+          sha256: await sha256Hex(good),
+        },
+        tampered: {
+          url: `https://${HOST_IN_GUEST}:8444/nvr.raucb`,
+          size: tampered.byteLength,
+          sha256: await sha256Hex(tampered),
+        },
+      };
+    }
     const moved = stack.move();
     return {
+      bundles,
       cloud,
       deviceId: await deviceIdOfSerial(SERIAL),
       caPem,
@@ -297,6 +339,7 @@ async function startFleetSide(dir: string): Promise<FleetSide> {
         { port: 8883, to: broker.tlsPort! },
         { port: 8884, to: enrolPort },
         { port: 8554, to: rtspPort },
+        ...fwdBundles,
       ],
       cameraUrlInGuest: `rtsp://${HOST_IN_GUEST}:8554${new URL(cam.rtspUrl).pathname}`,
       provisionFile,
@@ -407,7 +450,9 @@ async function main(): Promise<void> {
   if (flag("--journal-to-console")) await journalToConsole(image);
 
   // --- Boot 1: blank SSD, provisioning file on the boot partition, the fleet on the host -------
-  await using fleet = await startFleetSide(dir);
+  const nextVersion = option("--next-version", "");
+  const nextBundle = nextVersion ? `${outDir}/nvr-${nextVersion}-${board}.raucb` : null;
+  await using fleet = await startFleetSide(dir, nextBundle);
   const efi = `${image}@@${await partitionOffset(image, 1)}`;
   await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
   const vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
@@ -509,6 +554,77 @@ async function main(): Promise<void> {
       );
       if (recording) console.log(`power-on to first segment on the SSD: ${recS.toFixed(1)} s`);
     }
+    if (fleet.bundles && nextVersion) {
+      const command = async (id: string, body: unknown, timeoutMs: number) => {
+        await fleet.cloud.publish(`${base}/cmd/${id}`, JSON.stringify(body));
+        const r = await fleet.cloud.waitFor(
+          `cmd-result ${id}`,
+          (m) => m.find((x) => x.topic === `${base}/cmd-result/${id}`),
+          timeoutMs,
+        ).catch(() => null);
+        return r?.json ?? null;
+      };
+      const t = fleet.bundles.tampered;
+      const refused = await command("tampered-1", {
+        cmd: "update",
+        url: t.url,
+        size: t.size,
+        sha256: t.sha256,
+        version: nextVersion,
+      }, 900_000);
+      check(
+        "a tampered bundle (its signature changed, the hash announced to match) is refused",
+        refused !== null && refused.ok === false,
+        JSON.stringify(refused).slice(0, 300),
+      );
+      const g = fleet.bundles.good;
+      const sentAt = Date.now();
+      const installed = await command("update-1", {
+        cmd: "update",
+        url: g.url,
+        size: g.size,
+        sha256: g.sha256,
+        version: nextVersion,
+      }, 1_500_000);
+      check(
+        `update ${nextVersion} over the fleet: downloaded over HTTPS, verified and installed`,
+        installed !== null && installed.ok === true,
+        JSON.stringify(installed).slice(0, 300),
+      );
+      const slotB = await waitFor(
+        serialHas(vm, /Kernel command line:.*rauc\.slot=B/),
+        BOOT_DEADLINE_MS,
+        2000,
+      );
+      check("the box rebooted into slot B", slotB !== null);
+      const good = await fleet.cloud.waitFor(
+        "state: the new version, marked good",
+        (m) =>
+          m.find((x) =>
+            x.topic === `${base}/state` && x.json?.version === nextVersion &&
+            (x.json?.lastUpdate as { state?: string } | undefined)?.state === "good"
+          ),
+        BOOT_DEADLINE_MS,
+      ).catch(() => null);
+      check(
+        `slot B runs ${nextVersion}, passed the health gate and says so in state (lastUpdate good)`,
+        good !== null,
+        JSON.stringify(
+          fleet.cloud.messages.filter((x) => x.topic === `${base}/state`).at(-1)?.json ?? null,
+        ).slice(0, 300),
+      );
+      if (good) {
+        console.log(
+          `fleet update, command to good: ${((Date.now() - sentAt) / 1000).toFixed(0)} s`,
+        );
+      }
+      const env = await efiGrubenv(image).catch(() => "");
+      check(
+        "grubenv after the fleet update: ORDER=B A, B_OK=1, B_TRY=0",
+        /ORDER=B A/.test(env) && /B_OK=1/.test(env) && /B_TRY=0/.test(env),
+        env.replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+      );
+    }
     const bad = /Failed to start|FAILED/.exec(await readText(vm.serial));
     check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
   } finally {
@@ -521,7 +637,9 @@ async function main(): Promise<void> {
   );
 
   // --- Boot 3 (after boot 1): update from a disk labelled NVR-UPDATE into slot B ----------------
-  if (!flag("--skip-update")) {
+  // The offline path (a USB stick with a bundle) once the fleet update has run would be a
+  // downgrade or a repeat: on request only (--stick-update), on a fresh copy of the image.
+  if (flag("--stick-update")) {
     const bundles = [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
       n.endsWith(`-${board}.raucb`)
     ).sort();
