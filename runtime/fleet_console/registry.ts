@@ -134,7 +134,9 @@ export class Registry {
         const model = (fp.board as { model?: { value?: string } } | undefined)?.model?.value;
         this.#set(id, {
           board: typeof model === "string" ? model : null,
-          fingerprintHash: await (async () => fingerprintHash(fp))().catch(() => null),
+          fingerprintHash: await Promise.resolve().then(() => fingerprintHash(fp)).catch(() =>
+            null
+          ),
           lastSeen: now,
         });
         return id;
