@@ -73,6 +73,9 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     "web",
   ],
   "main.ts": ["app", "config", "lib"],
+  // The fleet console and simulator (deno task fleet): the operator's side, never in the daemon
+  // (nothing above lists it); the simulator runs the daemon's real fleet link.
+  fleet_console: ["std", "lib", "config", "fleet", "fingerprint"],
   // Test fixtures may use anything; only tests, benchmarks and hw-tests may import them.
   testing: ["*"],
 };

@@ -45,9 +45,15 @@ export interface CommandDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
-  /** Queues the JPEG on snapshot/<requestId>; returns its topic. */
-  readonly publishSnapshot: (requestId: string, jpeg: Uint8Array) => Promise<string>;
-  /** Largest snapshot sent (the smaller of the link's limit and the broker's packet size). */
+  /**
+   * Queues the JPEG on snapshot/<requestId> (in parts on snapshot/<requestId>/<i> when it is
+   * larger than one managed-broker message); returns the topic and the number of parts.
+   */
+  readonly publishSnapshot: (
+    requestId: string,
+    jpeg: Uint8Array,
+  ) => Promise<{ topic: string; parts: number }>;
+  /** Largest snapshot sent. */
   readonly maxSnapshotBytes: () => number;
   readonly maxInboundBytes: number;
   readonly timeoutMs: number;
@@ -192,7 +198,7 @@ export class CommandRunner {
           throw new ProtocolError(
             "too-large",
             `the snapshot of ${command.camera} is ${jpeg.byteLength} bytes; at most ${max} ` +
-              "bytes are sent (the link's limit or the broker's maximum packet size)",
+              "bytes are sent (fleet timing maxSnapshotBytes)",
           );
         }
         if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) {
@@ -201,9 +207,10 @@ export class CommandRunner {
         const digest = new Uint8Array(
           await crypto.subtle.digest("SHA-256", jpeg as Uint8Array<ArrayBuffer>),
         );
-        const topic = await d.publishSnapshot(requestId, jpeg);
+        const { topic, parts } = await d.publishSnapshot(requestId, jpeg);
         const result: SnapshotResult = {
           topic,
+          parts,
           contentType: "image/jpeg",
           bytes: jpeg.byteLength,
           sha256: hex(digest),

@@ -12,7 +12,7 @@ import type { Logger } from "../lib/log.ts";
 import { analyticsReport, anonymousInstallId } from "./analytics.ts";
 import { CommandRunner, rebootBox, type ResultBody } from "./commands.ts";
 import { Connection, type IClientOptions, type MqttClient } from "./connection.ts";
-import { QueuePump } from "./pump.ts";
+import { type PublishRate, QueuePump } from "./pump.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, type QueueStats } from "./queue.ts";
 import {
   ANALYTICS_TOPIC,
@@ -33,6 +33,7 @@ import {
   parseConfigDesired,
   type ProvisioningState,
   REQUEST_ID_PATTERN,
+  SNAPSHOT_PART_BYTES,
   type StateMessage,
   type UpdateCommand,
 } from "./schema.ts";
@@ -106,14 +107,20 @@ export interface FleetTiming {
   readonly maxSnapshotBytes: number;
   /** How long stop() waits for messages in flight to be acknowledged. */
   readonly stopGraceMs: number;
+  /**
+   * Steady publishes per second after a burst (AWS IoT Core sizes a device at 1/s): the queue
+   * waits, and health samples that fall behind are coalesced; nothing else is dropped.
+   */
+  readonly publishRate: PublishRate;
 }
 
 export const DEFAULT_TIMING: Omit<FleetTiming, "healthMs"> = {
   changeCheckMs: 5_000,
   fingerprintCheckMs: 10 * 60_000,
   analyticsMs: 24 * 3600_000,
-  reconnectMinMs: 1_000,
-  reconnectMaxMs: 30_000,
+  // Full jitter over these (connection.ts): 10,000 boxes dropped at once reconnect at ≤ 500/s.
+  reconnectMinMs: 25_000,
+  reconnectMaxMs: 120_000,
   keepaliveSeconds: 30,
   connectTimeoutMs: 10_000,
   commandTimeoutMs: 30_000,
@@ -121,6 +128,7 @@ export const DEFAULT_TIMING: Omit<FleetTiming, "healthMs"> = {
   maxInboundBytes: DEFAULT_MAX_INBOUND_BYTES,
   maxSnapshotBytes: DEFAULT_MAX_SNAPSHOT_BYTES,
   stopGraceMs: 2_000,
+  publishRate: { perSecond: 1, burst: 120 },
 };
 
 export interface FleetStatus {
@@ -281,24 +289,38 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     },
     publishSnapshot: async (requestId, jpeg) => {
       const topic = topics.snapshot(requestId);
-      await queue.enqueue({ topic, retain: false, cls: "keep" }, () => jpeg);
-      return topic;
+      // One message per part, each under a managed broker's 128 KB (and this broker's packet).
+      const partBytes = Math.min(SNAPSHOT_PART_BYTES, (brokerMaxPacket ?? Infinity) - 1024);
+      const parts = Math.max(1, Math.ceil(jpeg.byteLength / partBytes));
+      for (let i = 0; i < parts; i++) {
+        const part = jpeg.subarray(i * partBytes, (i + 1) * partBytes);
+        await queue.enqueue(
+          { topic: parts === 1 ? topic : `${topic}/${i}`, retain: false, cls: "keep" },
+          () => part,
+        );
+      }
+      return { topic, parts };
     },
-    maxSnapshotBytes: () =>
-      Math.min(timing.maxSnapshotBytes, MAX_PAYLOAD, (brokerMaxPacket ?? Infinity) - 1024),
+    maxSnapshotBytes: () => Math.min(timing.maxSnapshotBytes, MAX_PAYLOAD),
     maxInboundBytes: timing.maxInboundBytes,
     timeoutMs: timing.commandTimeoutMs,
     counted: (cmd) => bump(counts.commands, cmd),
   });
 
-  const pump = new QueuePump(queue, log, timing.window);
+  const pump = new QueuePump(queue, log, timing.window, timing.publishRate);
 
-  const will = {
+  // Session sequence number (Sparkplug bdSeq): one more before every CONNECT; the Will of that
+  // connect and the birth after it carry it.
+  let bdSeq = 0;
+  const willFor = (seq: number) => ({
     topic: topics.state,
-    payload: Buffer.from(JSON.stringify({ state: "offline" } satisfies StateMessage)),
+    payload: Buffer.from(
+      JSON.stringify({ state: "offline", bootId, bdSeq: seq } satisfies StateMessage),
+    ),
     qos: 1 as const,
     retain: true,
-  };
+  });
+  const will = willFor(0);
   const options: IClientOptions = {
     protocolVersion: 5,
     clean: false,
@@ -324,6 +346,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       state: "online",
       version: deps.version,
       bootId,
+      bdSeq,
       ts: now(),
       ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
       ...(lastUpdate ? { lastUpdate } : {}),
@@ -362,6 +385,8 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
         return;
       }
       void commands.handle(requestId, payload, retained);
+    } else if (rest === "state") {
+      if (!retained) onState(payload); // a retained copy predates this session's birth
     } else if (rest === "config/desired") {
       if (payload.byteLength === 0) return;
       void onDesired(payload);
@@ -371,6 +396,27 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     } else {
       log.warn("fleet message on an unknown topic dropped", { topic });
     }
+  };
+
+  /**
+   * An offline state while this session is up is a late Will of an older session (or someone
+   * else's publish): the retained copy is wrong, so the birth goes out again.
+   */
+  const onState = (payload: Uint8Array) => {
+    if (payload.byteLength === 0 || !connection.connected) return;
+    let state: Partial<StateMessage>;
+    try {
+      state = decodeJson(payload, timing.maxInboundBytes) as Partial<StateMessage>;
+    } catch {
+      return;
+    }
+    if (state?.state !== "offline") return;
+    log.info("fleet state says offline while connected (a late Will); publishing the birth again", {
+      willBootId: state.bootId ?? null,
+      willBdSeq: state.bdSeq ?? null,
+      bdSeq,
+    });
+    publishBirth(connection.client);
   };
 
   const onDesired = async (payload: Uint8Array) => {
@@ -397,8 +443,14 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     { minMs: timing.reconnectMinMs, maxMs: timing.reconnectMaxMs },
     log,
     {
+      beforeConnect(client) {
+        bdSeq++;
+        client.options.will = willFor(bdSeq);
+      },
       onConnect(client, connack) {
         brokerMaxPacket = connack.properties?.maximumPacketSize;
+        // Exact topics only where retained messages matter (config/desired, licence, state):
+        // managed brokers do not deliver retained messages through wildcard filters.
         const filters = [topics.commands, topics.configDesired];
         if (deps.installLicence) filters.push(topics.licence);
         // Retain as published: MQTT 5 brokers otherwise clear the retain flag of a message
@@ -414,6 +466,13 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
               { refused: refused.map((g) => ({ topic: g.topic, reasonCode: g.qos })) },
             );
           } else subscribed = client.connected;
+        });
+        // Its own state, live only (retain handling 2, retain flag as delivered): an offline
+        // message there while connected is a late Will to answer with the birth (onState).
+        client.subscribe(topics.state, { qos: 1, rap: false, rh: 2 }, (err) => {
+          if (err) {
+            log.warn("fleet state subscription failed; late Wills are not repaired", { err });
+          }
         });
         publishBirth(client);
         pump.start({
@@ -572,7 +631,13 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       if (connection.connected) {
         await pump.drained(timing.stopGraceMs);
         pump.pause();
-        const offline: StateMessage = { state: "offline", ts: now(), bootId, reason: "stopped" };
+        const offline: StateMessage = {
+          state: "offline",
+          ts: now(),
+          bootId,
+          bdSeq,
+          reason: "stopped",
+        };
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, timing.stopGraceMs);
           connection.client.publish(

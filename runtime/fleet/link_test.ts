@@ -28,7 +28,7 @@ Deno.test("birth on every connect; an abrupt disconnect makes the broker publish
       "last will",
       (m) => m.find((x) => x.json?.state === "offline"),
     );
-    assertEquals(will.json, { state: "offline" });
+    assertEquals(will.json, { state: "offline", bootId: birth.json?.bootId, bdSeq: 1 });
 
     // The link reconnects by itself and says it is online again, same bootId.
     const again = await cloud.waitFor(
@@ -36,6 +36,7 @@ Deno.test("birth on every connect; an abrupt disconnect makes the broker publish
       (m) => m.filter((x) => x.json?.state === "online")[1],
     );
     assertEquals(again.json?.bootId, birth.json?.bootId);
+    assertEquals(birth.json?.bdSeq, 1);
     // The second "online" can be the first birth resent at reconnect (QoS 1, its PUBACK lost in
     // the cut), seen before the link counts the connect: wait for the count, do not race it.
     await waitUntil("the reconnect counted", () => link.status().connects >= 2);

@@ -54,6 +54,8 @@ export interface IClientSubscribeOptions {
   qos: QoS;
   /** MQTT 5 "retain as published": keep the retain flag of messages delivered live. */
   rap?: boolean;
+  /** MQTT 5 retain handling: 0 send retained messages on subscribe, 1 only if new, 2 never. */
+  rh?: 0 | 1 | 2;
 }
 
 /** One filter's answer in SUBACK; `qos` 0x80 and above is a refusal (MQTT 5 reason code). */
@@ -64,6 +66,8 @@ export interface ISubscriptionGrant {
 
 export interface MqttClient {
   readonly connected: boolean;
+  /** The options of the next CONNECT (e.g. `will`, read again on every reconnect). */
+  readonly options: IClientOptions;
   /** The current socket stream (replaced on every connect). */
   readonly stream?: {
     on(event: "error", listener: (err: Error) => void): unknown;
@@ -102,6 +106,7 @@ export interface MqttClient {
     filters: string | string[],
     options: IClientSubscribeOptions,
   ): Promise<ISubscriptionGrant[]>;
+  unsubscribeAsync(filters: string | string[]): Promise<unknown>;
   end(force: boolean, options: Record<string, never>, callback: () => void): this;
   endAsync(force?: boolean): Promise<void>;
 }

@@ -54,10 +54,17 @@ export function renderProtocolDoc(
     "  broker asks for them. Client id: `mqtt.clientId`, by default the deviceId.",
     "- Clean start off, session expiry 7 days: subscriptions and QoS 1 commands sent while the box",
     "  is offline wait for it at the broker. Keepalive 30 s.",
-    '- Last Will: `{"state":"offline"}`, retained, QoS 1, on `state`.',
-    `- Everything is QoS 1. Reconnects back off from 1 s to ${
+    '- Last Will: `{"state":"offline","bootId","bdSeq"}`, retained, QoS 1, on `state` (bdSeq:',
+    "  see `state`).",
+    `- Everything is QoS 1. Reconnects wait a uniformly random time below ${
+      DEFAULT_TIMING.reconnectMinMs / 1000
+    } s, doubling per failed attempt up to ${
       DEFAULT_TIMING.reconnectMaxMs / 1000
-    } s (±25 % jitter).`,
+    } s (full jitter), so a fleet dropped at once does not reconnect at once.`,
+    `- At most ${DEFAULT_TIMING.publishRate.perSecond} message/s steady after a burst of ${DEFAULT_TIMING.publishRate.burst}`,
+    "  (the rate a managed broker is sized for): the queue waits; health samples that fall",
+    "  behind are coalesced, nothing else is dropped. The limits of managed brokers are checked",
+    "  in `runtime/fleet/broker_limits_test.ts` (docs/fleet-operations.md).",
     "- Topics are under `nvr/v1/<deviceId>/`; the deviceId is 1–128 of `A-Z a-z 0-9 _ . : -`.",
     "  A broker ACL should let a box publish and subscribe under its own prefix only (and",
     `  publish to \`${TOPIC_ROOT}/analytics\`).`,
@@ -161,7 +168,8 @@ export function renderProtocolDoc(
       "(docs/config.md), any other changed key is refused by name |",
     '| `reboot` | | `{"rebooting":true}` | `reboot()`: `systemctl reboot`, fixed in the image; ' +
       "a failure gives its exit status only |",
-    "| `snapshot` | `camera` | `SnapshotResult`; JPEG on `snapshot/<requestId>` | " +
+    "| `snapshot` | `camera` | `SnapshotResult`; JPEG on `snapshot/<requestId>` (96 KiB parts " +
+      "on `snapshot/<requestId>/<i>` when larger) | " +
       "`snapshot(camera)` |",
     "",
     "A hook that takes longer than 30 s is answered `timeout`. Commands run one at a time.",

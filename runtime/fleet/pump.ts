@@ -18,6 +18,55 @@ export interface PublishTarget {
   ): void;
 }
 
+/** Publishes per second a device keeps to (after a burst), and the burst. */
+export interface PublishRate {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+/**
+ * A token bucket: `delay()` says how long to wait before the next publish (0: now, and the token
+ * is taken). Pure but for the clock, which tests pass in.
+ */
+export class TokenBucket {
+  readonly #rate: PublishRate;
+  readonly #now: () => number;
+  #tokens: number;
+  #last: number;
+
+  constructor(rate: PublishRate, now: () => number = Date.now) {
+    if (!(rate.perSecond > 0) || !(rate.burst >= 1)) {
+      throw new RangeError(
+        `publish rate ${rate.perSecond}/s with burst ${rate.burst}: both must be positive, burst ≥ 1`,
+      );
+    }
+    this.#rate = rate;
+    this.#now = now;
+    this.#tokens = rate.burst;
+    this.#last = now();
+  }
+
+  /** Ms until a token is free; when 0 the token is taken. */
+  delay(): number {
+    const t = this.#now();
+    this.#tokens = Math.min(
+      this.#rate.burst,
+      this.#tokens + ((t - this.#last) / 1000) * this.#rate.perSecond,
+    );
+    this.#last = t;
+    if (this.#tokens >= 1) {
+      this.#tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.#tokens) / this.#rate.perSecond) * 1000);
+  }
+
+  /** True when the next publish would wait: the link is behind. */
+  get empty(): boolean {
+    return this.#tokens < 1;
+  }
+}
+
 /** A message that failed this often (e.g. refused by the broker) is dropped. */
 const MAX_ATTEMPTS = 5;
 const READ_BATCH = 256;
@@ -36,11 +85,19 @@ export class QueuePump {
   readonly #attempts = new Map<number, number>();
   #slotWaiters: (() => void)[] = [];
   #sent = 0;
+  #coalesced = 0;
+  readonly #bucket: TokenBucket | null;
 
-  constructor(queue: DurableQueue, log: Logger, window: number) {
+  constructor(queue: DurableQueue, log: Logger, window: number, rate?: PublishRate) {
     this.#queue = queue;
     this.#log = log;
     this.#window = Math.max(1, window);
+    this.#bucket = rate ? new TokenBucket(rate) : null;
+  }
+
+  /** Health samples skipped because a newer one waited behind them while rate-limited. */
+  get coalesced(): number {
+    return this.#coalesced;
   }
 
   /** Starts sending on a (re)connected client. */
@@ -99,6 +156,25 @@ export class QueuePump {
         if (!live()) return;
         this.#cursor = message.seq;
         if (!this.#queue.has(message.seq)) continue; // dropped or superseded meanwhile
+        if (this.#bucket) {
+          // Behind the steady rate: a health sample with a newer one queued after it is
+          // coalesced (the newer one says more). Events and command results always wait.
+          if (
+            message.cls === "sample" && this.#bucket.empty &&
+            this.#queue.newerOnTopic(message.seq, message.topic)
+          ) {
+            this.#coalesced++;
+            this.#queue.ack(message.seq);
+            continue;
+          }
+          for (let wait = this.#bucket.delay(); wait > 0; wait = this.#bucket.delay()) {
+            await this.#pause(wait);
+            if (!live()) {
+              this.#cursor = message.seq - 1; // not sent: again on the next start
+              return;
+            }
+          }
+        }
         this.#send(message);
       }
     }
@@ -141,6 +217,13 @@ export class QueuePump {
       }
       this.#wakeSlots();
     });
+  }
+
+  /** Waits `ms`, or less when paused (a slot wake-up). */
+  async #pause(ms: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([new Promise((r) => timer = setTimeout(r, ms)), this.#slot()]);
+    clearTimeout(timer);
   }
 
   #slot(): Promise<void> {

@@ -257,6 +257,14 @@ export class DurableQueue {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Whether a live message newer than `seq` waits on `topic` (to coalesce health samples). */
+  newerOnTopic(seq: number, topic: string): boolean {
+    for (const other of this.#samples) {
+      if (other > seq && this.#index.get(other)?.t === topic) return true;
+    }
+    return false;
+  }
+
   /** The broker acknowledged `seq`: it is deleted (in the next batched write). */
   ack(seq: number): void {
     if (this.#closed) return;

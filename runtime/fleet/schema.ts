@@ -20,6 +20,8 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Inbound payloads larger than this get a `too-large` result (or are dropped and logged). */
 export const DEFAULT_MAX_INBOUND_BYTES = 256 * 1024;
+/** Largest piece of a snapshot in one message: under AWS IoT Core's 128 KB with room to spare. */
+export const SNAPSHOT_PART_BYTES = 96 * 1024;
 /** A snapshot JPEG larger than this is refused (`too-large`); brokers often cap packets. */
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 512 * 1024;
 
@@ -48,6 +50,13 @@ export interface StateOnline {
   readonly version: string;
   /** Random id of this run of the daemon: a new bootId means it restarted. */
   readonly bootId: string;
+  /**
+   * Session sequence number (Sparkplug's bdSeq): 1 on the first connect of a boot, one more on
+   * each reconnect. The Last Will registered with that connect carries the same number, so a
+   * consumer can tell a late Will of an older session from the death of this one
+   * (stateSupersedes).
+   */
+  readonly bdSeq: number;
   readonly ts: number;
   /**
    * SHA-256 of the local web page's HTTPS certificate, `AB:CD:…` (what a browser shows), so a
@@ -91,17 +100,42 @@ export interface LastUpdate {
 }
 
 /**
- * `state` (retained): `{"state":"offline"}` is the MQTT Last Will, published by the broker when
- * the connection dies; a clean stop publishes it with `ts`, `bootId` and `reason: "stopped"`.
+ * `state` (retained): `{"state":"offline","bootId","bdSeq"}` is the MQTT Last Will, published by
+ * the broker when the connection dies; a clean stop publishes it with `ts` and
+ * `reason: "stopped"` too. (Boxes before bdSeq sent a bare `{"state":"offline"}`.)
  */
 export interface StateOffline {
   readonly state: "offline";
   readonly ts?: number;
   readonly bootId?: string;
+  readonly bdSeq?: number;
   readonly reason?: "stopped";
 }
 
 export type StateMessage = StateOnline | StateOffline;
+
+/**
+ * Whether `next` replaces `current` as what a consumer believes of a box: the rule that makes a
+ * late Will harmless. Within one boot the higher bdSeq wins (a Will ends its own session, equal
+ * bdSeq); an online message never revives the session its Will ended. A Will of another boot
+ * never overrides a birth (that boot's own Will would carry its bootId); a birth of another boot
+ * wins unless it is older by `ts`.
+ */
+export function stateSupersedes(
+  current: StateMessage | undefined,
+  next: StateMessage,
+): boolean {
+  if (current === undefined) return true;
+  if (next.bootId === undefined || current.bootId === undefined) return true; // no bdSeq to compare
+  if (next.bootId === current.bootId) {
+    const a = current.bdSeq ?? 0;
+    const b = next.bdSeq ?? 0;
+    if (next.state === "online" && current.state === "offline") return b > a;
+    return b >= a;
+  }
+  if (next.state === "offline") return current.state === "offline";
+  return current.ts === undefined || next.ts >= current.ts;
+}
 
 /**
  * `fingerprint` (retained): on boot and whenever it changes. `seq` numbers every message the
@@ -214,9 +248,15 @@ export interface PingResult {
   readonly uptimeSeconds: number;
 }
 
-/** Result of `snapshot`: the JPEG went to `topic` (raw bytes) just before this result. */
+/**
+ * Result of `snapshot`: the JPEG went out just before this result, as raw bytes on `topic` when
+ * `parts` is 1, else cut in `parts` pieces of at most SNAPSHOT_PART_BYTES on `<topic>/0`,
+ * `<topic>/1`, … (managed brokers take at most 128 KB per message): join them in order and
+ * check `bytes` and `sha256`.
+ */
 export interface SnapshotResult {
   readonly topic: string;
+  readonly parts: number;
   readonly contentType: "image/jpeg";
   readonly bytes: number;
   readonly sha256: string;
@@ -249,9 +289,12 @@ export interface ConfigReported {
   readonly status: ReportedStatus;
   /** Version of the configuration now running (equal to version when applied). */
   readonly runningVersion: number;
+  /** The same as runningVersion, under the name fleet consoles (and device shadows) use. */
+  readonly appliedVersion: number;
   readonly config: Json;
   /** When rejected: one line per bad key, naming the key, the value and what is allowed. */
   readonly problems?: readonly string[];
+  /** When rejected or failed: what went wrong, in one line (rejected: the problems joined). */
   readonly error?: string;
 }
 
@@ -620,14 +663,20 @@ export const TOPICS: readonly TopicSpec[] = [
       "StateOffline",
       "StateMessage",
     ],
-    about: 'Birth on every connect; the same topic is the MQTT Last Will (`{"state":"offline"}`, ' +
-      "retained), so a box that dies or loses its network shows offline. Published directly on " +
-      "connect, not through the offline queue (an old birth means nothing).",
+    about: "Birth on every connect; the same topic is the MQTT Last Will " +
+      '(`{"state":"offline","bootId","bdSeq"}`, retained), so a box that dies or loses its ' +
+      "network shows offline. Published directly on connect, not through the offline queue (an " +
+      "old birth means nothing). `bdSeq` numbers the sessions of a boot: a Will that arrives " +
+      "late (a clustered broker noticing a dead connection after the box came back elsewhere) " +
+      "carries an older bdSeq, and consumers keep the newer online state (`stateSupersedes` in " +
+      "schema.ts). The box subscribes to its own `state` and publishes its birth again when an " +
+      "offline message arrives while it is connected, so the retained copy is repaired too.",
     examples: [
       {
         state: "online",
         version: "0.1.0",
         bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11",
+        bdSeq: 1,
         ts,
         httpsFingerprint: "3F:9A:" + "00:".repeat(29) + "C2",
       },
@@ -635,11 +684,18 @@ export const TOPICS: readonly TopicSpec[] = [
         state: "online",
         version: "0.2.0",
         bootId: "0b7d2c51-3a6f-4e0e-9c1d-2f5e7a8b9c10",
+        bdSeq: 3,
         ts,
         lastUpdate: { from: "0.1.0", to: "0.2.0", slot: "rootfs.1", state: "good", ts },
       },
-      { state: "offline" },
-      { state: "offline", ts, bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", reason: "stopped" },
+      { state: "offline", bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11", bdSeq: 1 },
+      {
+        state: "offline",
+        ts,
+        bootId: "5f0c9a4e-8d1b-4c57-9a7e-0f6f1b1f4a11",
+        bdSeq: 1,
+        reason: "stopped",
+      },
     ],
   },
   {
@@ -781,8 +837,10 @@ export const TOPICS: readonly TopicSpec[] = [
     retained: false,
     types: [],
     about: "The JPEG of a `snapshot` command as raw bytes (not JSON, no base64), published just " +
-      "before its `cmd-result`, at most 512 KiB (a larger picture gets a `too-large` result): " +
-      "keep the broker's maximum packet size above that.",
+      "before its `cmd-result`, at most 512 KiB (a larger picture gets a `too-large` result). " +
+      "Up to 96 KiB it is one message on `snapshot/<requestId>`; a larger one is cut in parts " +
+      "of 96 KiB on `snapshot/<requestId>/0`, `/1`, … (`parts` in the result), so no message " +
+      "exceeds a managed broker's 128 KB.",
     examples: [],
   },
   {
@@ -791,9 +849,11 @@ export const TOPICS: readonly TopicSpec[] = [
     qos: 1,
     retained: true,
     types: ["ConfigDesired"],
-    about: "The configuration the cloud wants. Applied when its version is greater than the " +
-      "running one (validated like the config file; a rejected one changes nothing), then " +
-      "reported on `config/reported`.",
+    about: "The configuration the cloud wants, read from this exact topic (retained) on every " +
+      "connect: managed brokers do not deliver retained messages through wildcard filters. " +
+      "Applied when its version is greater than the running one (validated like the config " +
+      "file; a rejected one changes nothing and is not tried again), then reported on " +
+      "`config/reported`. Versions only go up: publish a higher one to change or fix it.",
     examples: [{ version: 7, config: { device: { name: "shop-front" }, cameras: [] } }],
   },
   {
@@ -810,6 +870,7 @@ export const TOPICS: readonly TopicSpec[] = [
         version: 7,
         status: "applied",
         runningVersion: 7,
+        appliedVersion: 7,
         config: { device: { name: "shop-front" }, mqtt: { password: "***redacted***" } },
       },
       {
@@ -818,8 +879,10 @@ export const TOPICS: readonly TopicSpec[] = [
         version: 8,
         status: "rejected",
         runningVersion: 7,
+        appliedVersion: 7,
         config: { device: { name: "shop-front" } },
         problems: ['http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"'],
+        error: 'http.listen: "8080" is not host:port; e.g. "0.0.0.0:8080"',
       },
     ],
   },

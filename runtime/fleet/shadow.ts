@@ -32,22 +32,27 @@ export interface ShadowDeps {
 }
 
 const VERSION_KEY = ["shadow", "version"];
+/** The highest desired version refused as invalid: its retained copy is not tried again. */
+const REJECTED_KEY = ["shadow", "rejected"];
 
 export class ConfigShadow {
   readonly #deps: ShadowDeps;
   #config: NvrConfig;
   #version: number;
+  #rejected: number;
   #chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(deps: ShadowDeps, version: number) {
+  private constructor(deps: ShadowDeps, version: number, rejected: number) {
     this.#deps = deps;
     this.#config = deps.initial;
     this.#version = version;
+    this.#rejected = rejected;
   }
 
   static async open(deps: ShadowDeps): Promise<ConfigShadow> {
     const version = (await deps.kv.get<number>(VERSION_KEY)).value ?? 0;
-    return new ConfigShadow(deps, version);
+    const rejected = (await deps.kv.get<number>(REJECTED_KEY)).value ?? 0;
+    return new ConfigShadow(deps, version, rejected);
   }
 
   get config(): NvrConfig {
@@ -65,17 +70,27 @@ export class ConfigShadow {
     return run;
   }
 
-  /** A `config/desired` message: applied only when newer than the running version. */
+  /**
+   * A `config/desired` message (read from its exact retained topic on every connect): applied
+   * only when newer than the running version, and not again when that version was rejected as
+   * invalid (the retained copy comes back on every reconnect; the fleet fixes it with a new one).
+   */
   desired(raw: Json, version: number): Promise<ApplyOutcome | null> {
-    const run = this.#chain.then(() => {
-      if (version <= this.#version) {
+    const run = this.#chain.then(async () => {
+      if (version <= this.#version || version <= this.#rejected) {
         this.#deps.log.debug("config/desired is not newer than the running config; nothing to do", {
           desired: version,
           running: this.#version,
+          rejected: this.#rejected,
         });
         return null;
       }
-      return this.#apply(raw, version);
+      const outcome = await this.#apply(raw, version);
+      if (outcome.status === "rejected") {
+        this.#rejected = version;
+        await this.#deps.kv.set(REJECTED_KEY, version);
+      }
+      return outcome;
     });
     this.#chain = run.catch(() => {});
     return run;
@@ -101,7 +116,7 @@ export class ConfigShadow {
         version,
         problems,
       });
-      await this.#report({ version, status: "rejected", problems });
+      await this.#report({ version, status: "rejected", problems, error: problems.join("; ") });
       return { status: "rejected", version, problems };
     }
     try {
@@ -144,6 +159,7 @@ export class ConfigShadow {
     return this.#deps.report({
       ...outcome,
       runningVersion: this.#version,
+      appliedVersion: this.#version,
       config: redactConfig(this.#config),
     });
   }

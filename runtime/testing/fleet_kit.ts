@@ -279,7 +279,13 @@ export function testLink(
     },
     snapshot: () => Promise.resolve(hooks.snapshot),
     kvPath: `${dir}/fleet.kv`,
-    timing: { reconnectMinMs: 100, reconnectMaxMs: 1_000, stopGraceMs: 1_000 },
+    // Tests flood the queue: the steady 1/s of a managed broker is checked in broker_limits_test.
+    timing: {
+      reconnectMinMs: 100,
+      reconnectMaxMs: 1_000,
+      stopGraceMs: 1_000,
+      publishRate: { perSecond: 10_000, burst: 10_000 },
+    },
     ...overrides,
   };
   return { deps, hooks, log };

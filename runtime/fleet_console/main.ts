@@ -1,0 +1,257 @@
+/**
+ * `deno task fleet <subcommand>`: the fleet console's command line (issue 19). Every subcommand
+ * takes `--json`; the broker comes from `--broker URL` or NVR_MQTT_URL, the registry file from
+ * `--db PATH` or NVR_FLEET_DB (default ./fleet-registry.db).
+ *
+ *   devices [--where key=value]… [--offline-since 10m] [--refresh] [--follow-ms 2000]
+ *   cmd <selector> <command> [json-args] [--timeout 30s]
+ *   config <selector> <file.json> [--timeout 60s]
+ *   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
+ *           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
+ *   rollout pause|resume|abort <id>
+ *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
+ *
+ * A selector is `all`, `id1,id2`, or `key=value[,key=value]` (e.g. `version=1.2.0,board=rpi4`).
+ */
+import { parseArgs } from "node:util";
+import { ConsoleError, FleetConsole, redact } from "./console.ts";
+import { parseSelector, Registry, RegistryError } from "./registry.ts";
+import { runRollout, setRolloutStatus } from "./rollout.ts";
+import { simulateFleet } from "./simulate.ts";
+
+const USAGE = `usage: deno task fleet <devices|cmd|config|rollout|simulate> … [--json]
+  --broker URL (or NVR_MQTT_URL)   --db PATH (or NVR_FLEET_DB, default ./fleet-registry.db)
+  devices [--where key=value]… [--offline-since 10m] [--refresh] [--follow-ms 2000]
+  cmd <selector> <command> [json-args] [--timeout 30s]
+  config <selector> <file.json> [--timeout 60s]
+  rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
+          [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
+  rollout pause|resume|abort <id>
+  simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]`;
+
+/** "30s", "10m", "2h", "500ms" or a number of ms. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  if (!m) throw new ConsoleError(`${flag} ${text}: give a duration such as 30s, 10m or 500ms`);
+  const n = Number(m[1]);
+  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "ms"]!);
+}
+
+function table(rows: readonly Record<string, unknown>[], columns: string[]): string {
+  const cells = rows.map((r) => columns.map((c) => String(r[c] ?? "-")));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
+  const line = (v: string[]) => v.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(columns), ...cells.map(line)].join("\n");
+}
+
+export async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      broker: { type: "string" },
+      db: { type: "string" },
+      where: { type: "string", multiple: true },
+      "offline-since": { type: "string" },
+      refresh: { type: "boolean", default: false },
+      "follow-ms": { type: "string" },
+      timeout: { type: "string" },
+      sha256: { type: "string" },
+      size: { type: "string" },
+      version: { type: "string" },
+      waves: { type: "string" },
+      "halt-percent": { type: "string" },
+      "min-boxes": { type: "string" },
+      "box-timeout": { type: "string" },
+      id: { type: "string" },
+      devices: { type: "string" },
+      prefix: { type: "string" },
+      install: { type: "string" },
+      "fail-rate": { type: "string" },
+      seed: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const [sub, ...rest] = positionals;
+  if (values.help || !sub) {
+    console.log(USAGE);
+    return sub ? 0 : 64;
+  }
+  const out = (human: string, data: unknown) =>
+    console.log(values.json ? JSON.stringify(data, null, 2) : human);
+  const broker = values.broker ?? Deno.env.get("NVR_MQTT_URL");
+  const dbPath = values.db ?? Deno.env.get("NVR_FLEET_DB") ?? "fleet-registry.db";
+  const registry = () => new Registry(dbPath);
+
+  if (sub === "rollout" && ["pause", "resume", "abort"].includes(rest[0] ?? "")) {
+    const reg = registry();
+    try {
+      const status = rest[0] === "pause" ? "paused" : rest[0] === "resume" ? "running" : "aborted";
+      setRolloutStatus({ registry: reg }, rest[1] ?? "", status);
+      out(`rollout ${rest[1]}: ${status}`, { id: rest[1], status });
+    } finally {
+      reg.close();
+    }
+    return 0;
+  }
+  if (!broker) {
+    throw new ConsoleError("no broker: give --broker mqtt://host:1883 or set NVR_MQTT_URL");
+  }
+
+  if (sub === "simulate") {
+    const devices = Number(values.devices ?? "");
+    if (!Number.isInteger(devices) || devices < 1) {
+      throw new ConsoleError(`--devices ${values.devices}: give the number of boxes, e.g. 100`);
+    }
+    const fleet = await simulateFleet({
+      broker,
+      devices,
+      ...(values.prefix ? { prefix: values.prefix } : {}),
+      ...(values.install ? { installMs: parseDuration(values.install, "--install") } : {}),
+      ...(values["fail-rate"] ? { failRate: Number(values["fail-rate"]) } : {}),
+      ...(values.seed ? { seed: Number(values.seed) } : {}),
+    });
+    const memory = Deno.memoryUsage();
+    out(
+      `${devices} simulated boxes connected to ${redact(broker)}; RSS ${
+        Math.round(memory.rss / devices / 1024)
+      } KiB a box. Ctrl-C stops them.`,
+      { devices, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+    );
+    await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
+    await fleet.stop();
+    return 0;
+  }
+
+  const reg = registry();
+  const fc = await FleetConsole.connect({ broker, registry: reg });
+  try {
+    switch (sub) {
+      case "devices": {
+        if (values.refresh) await fc.refresh();
+        if (values["follow-ms"]) {
+          await new Promise((r) =>
+            setTimeout(r, parseDuration(values["follow-ms"]!, "--follow-ms"))
+          );
+        }
+        await fc.settled();
+        const selector = {
+          ...parseSelector("all", values.where ?? []),
+          ...(values["offline-since"]
+            ? { offlineForMs: parseDuration(values["offline-since"], "--offline-since") }
+            : {}),
+        };
+        const rows = reg.select(selector);
+        out(
+          table(rows as unknown as Record<string, unknown>[], [
+            "id",
+            "state",
+            "version",
+            "slot",
+            "board",
+            "health",
+            "licence",
+            "appliedVersion",
+            "lastSeen",
+          ]),
+          rows,
+        );
+        return 0;
+      }
+      case "cmd": {
+        const [selector = "", name, argsJson] = rest;
+        if (!name) throw new ConsoleError("cmd: give a selector and a command, e.g. cmd all ping");
+        let args: Record<string, never> = {};
+        if (argsJson) {
+          try {
+            args = JSON.parse(argsJson);
+          } catch (err) {
+            throw new ConsoleError(
+              `cmd ${name}: the arguments are not JSON: ${(err as Error).message}`,
+            );
+          }
+        }
+        await fc.refresh();
+        const ids = fc.select(parseSelector(selector, values.where ?? [])).map((d) => d.id);
+        const timeout = parseDuration(values.timeout ?? "30s", "--timeout");
+        const s = await fc.command(ids, { ...args, cmd: name }, timeout);
+        out(
+          `${s.requested} boxes: ${s.ok} ok, ${s.failed} failed, ${s.timedOut} no answer\n` +
+            table(s.outcomes as unknown as Record<string, unknown>[], ["id", "status", "error"]),
+          s,
+        );
+        return s.ok === s.requested ? 0 : 1;
+      }
+      case "config": {
+        const [selector = "", file] = rest;
+        if (!file) throw new ConsoleError("config: give a selector and a JSON file");
+        const config = JSON.parse(await Deno.readTextFile(file));
+        await fc.refresh();
+        const ids = fc.select(parseSelector(selector, values.where ?? [])).map((d) => d.id);
+        const s = await fc.config(ids, config, parseDuration(values.timeout ?? "60s", "--timeout"));
+        out(
+          `version ${s.version}: ${s.converged}/${s.requested} applied, ${s.rejected} rejected, ` +
+            `${s.pending} pending (they apply it when they connect)\n` +
+            table(s.outcomes, ["id", "status", "error"]),
+          s,
+        );
+        return s.rejected === 0 ? 0 : 1;
+      }
+      case "rollout": {
+        const [selector = "", url] = rest;
+        if (!url || !values.sha256 || !values.size || !values.version) {
+          throw new ConsoleError(
+            "rollout: give a selector, the bundle URL, --sha256, --size and --version",
+          );
+        }
+        await fc.refresh();
+        const ids = fc.select(parseSelector(selector, values.where ?? [])).map((d) => d.id);
+        const id = values.id ?? `rollout-${values.version}-${Date.now().toString(36)}`;
+        const report = await runRollout(fc, ids, {
+          id,
+          url,
+          sha256: values.sha256,
+          size: Number(values.size),
+          version: values.version,
+          ...(values.waves ? { waves: values.waves.split(",").map(Number) } : {}),
+          ...(values["halt-percent"] ? { haltPercent: Number(values["halt-percent"]) } : {}),
+          ...(values["min-boxes"] ? { minBoxes: Number(values["min-boxes"]) } : {}),
+          ...(values["box-timeout"]
+            ? { boxTimeoutMs: parseDuration(values["box-timeout"], "--box-timeout") }
+            : {}),
+        }, (line) => values.json || console.error(`${id}: ${line}`));
+        out(
+          `rollout ${id}: ${report.status}; ` +
+            Object.entries(report.counts).map(([k, v]) => `${k} ${v}`).join(", ") + "\n" +
+            table(report.outcomes as unknown as Record<string, unknown>[], [
+              "id",
+              "wave",
+              "outcome",
+              "reason",
+            ]),
+          report,
+        );
+        return report.status === "done" ? 0 : 1;
+      }
+      default:
+        console.error(USAGE);
+        return 64;
+    }
+  } finally {
+    await fc.close();
+    reg.close();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (err) {
+    if (err instanceof ConsoleError || err instanceof RegistryError || err instanceof TypeError) {
+      console.error(`fleet: ${(err as Error).message}`);
+      Deno.exit(64);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * An OTA campaign in waves (issue 19), after AWS IoT Jobs' abort criteria and hawkBit's rollout
+ * groups: boxes are cut into waves by cumulative percentage (e.g. 1 %, 10 %, 100 %); a wave
+ * starts only when the one before finished without halting; the campaign halts when failures
+ * pass `haltPercent` of the boxes finished, once at least `minBoxes` finished. Its status lives
+ * in the registry's `rollouts` table, so another console process can pause, resume or abort it.
+ * Each box's outcome: good (runs the new version), rolled-back, failed/refused (with the
+ * reason), timeout, or not-started.
+ */
+import { deviceTopics, type Json, type StateMessage } from "../fleet/schema.ts";
+import { AWS_IOT_LIMITS } from "../fleet/broker_limits.ts";
+import { prng } from "../lib/prng.ts";
+import { chunks, ConsoleError, delay, type FleetConsole } from "./console.ts";
+
+export interface RolloutSpec {
+  readonly id: string;
+  readonly url: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly version: string;
+  /** Cumulative percentages, ascending, the last 100. Default [1, 10, 100]. */
+  readonly waves?: readonly number[];
+  /** Halt when failures exceed this percentage of finished boxes. Default 5. */
+  readonly haltPercent?: number;
+  /** ...once at least this many boxes finished. Default 1. */
+  readonly minBoxes?: number;
+  /** How long one box may take from command to running the new version. Default 10 min. */
+  readonly boxTimeoutMs?: number;
+  /** Order of boxes: shuffled with this seed (default: a random one). */
+  readonly seed?: number;
+}
+
+export type BoxOutcome =
+  | "good"
+  | "rolled-back"
+  | "failed"
+  | "refused"
+  | "timeout"
+  | "not-started";
+
+export interface RolloutReport {
+  readonly id: string;
+  /** done, halted, aborted. */
+  readonly status: string;
+  readonly waves: readonly string[][];
+  /** Index of the last wave started. */
+  readonly lastWave: number;
+  readonly counts: Readonly<Record<BoxOutcome, number>>;
+  readonly outcomes: readonly { id: string; wave: number; outcome: BoxOutcome; reason?: string }[];
+}
+
+export type RolloutStatus = "running" | "paused" | "aborted" | "halted" | "done";
+
+/** Cuts `ids` into waves by cumulative percentage; every wave has at least one box. */
+export function planWaves(ids: readonly string[], waves: readonly number[]): string[][] {
+  if (
+    waves.length === 0 || waves.at(-1) !== 100 || waves.some((w, i) => w <= (waves[i - 1] ?? 0))
+  ) {
+    throw new ConsoleError(
+      `--waves ${
+        waves.join(",")
+      }: give ascending cumulative percentages ending in 100, e.g. 1,10,100`,
+    );
+  }
+  const out: string[][] = [];
+  let taken = 0;
+  for (const pct of waves) {
+    const upTo = Math.min(ids.length, Math.max(taken + 1, Math.ceil((ids.length * pct) / 100)));
+    if (upTo > taken) out.push(ids.slice(taken, upTo));
+    taken = upTo;
+  }
+  return out;
+}
+
+/** Sets the status of a rollout (pause, resume, abort from another process). */
+export function setRolloutStatus(
+  console: Pick<FleetConsole, "registry">,
+  id: string,
+  status: RolloutStatus,
+): void {
+  const row = console.registry.db.prepare("SELECT status FROM rollouts WHERE id = ?").get(id) as
+    | { status: string }
+    | undefined;
+  if (!row) throw new ConsoleError(`no rollout '${id}' in this registry`);
+  if (row.status === "done" || row.status === "halted" || row.status === "aborted") {
+    throw new ConsoleError(`rollout '${id}' is ${row.status} already`);
+  }
+  console.registry.db.prepare("UPDATE rollouts SET status = ?, updatedAt = ? WHERE id = ?")
+    .run(status, Date.now(), id);
+}
+
+export function rolloutStatus(console: Pick<FleetConsole, "registry">, id: string): string | null {
+  const row = console.registry.db.prepare("SELECT status FROM rollouts WHERE id = ?").get(id) as
+    | { status: string }
+    | undefined;
+  return row?.status ?? null;
+}
+
+/** Runs a campaign to its end (done, halted or aborted). */
+export async function runRollout(
+  console: FleetConsole,
+  ids: readonly string[],
+  spec: RolloutSpec,
+  progress: (line: string) => void = () => {},
+): Promise<RolloutReport> {
+  const random = prng(spec.seed ?? Math.floor(Math.random() * 2 ** 31));
+  const order = [...ids];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const waves = planWaves(order, spec.waves ?? [1, 10, 100]);
+  const haltPercent = spec.haltPercent ?? 5;
+  const minBoxes = spec.minBoxes ?? 1;
+  const db = console.registry.db;
+  db.prepare(
+    "INSERT INTO rollouts (id, status, spec, outcomes, updatedAt) VALUES (?, 'running', ?, '[]', ?)",
+  ).run(spec.id, JSON.stringify(spec), Date.now());
+  const outcomes = new Map<string, { wave: number; outcome: BoxOutcome; reason?: string }>();
+  const status = () => rolloutStatus(console, spec.id);
+  const failures = () =>
+    [...outcomes.values()].filter((o) => o.outcome !== "good" && o.outcome !== "not-started")
+      .length;
+  const finished = () => outcomes.size;
+  const shouldHalt = () => finished() >= minBoxes && (failures() / finished()) * 100 > haltPercent;
+  let lastWave = -1;
+  let final: RolloutStatus = "done";
+  for (const [w, wave] of waves.entries()) {
+    while (status() === "paused") await delay(200);
+    if (status() === "aborted") {
+      final = "aborted";
+      break;
+    }
+    if (shouldHalt()) {
+      final = "halted";
+      break;
+    }
+    lastWave = w;
+    progress(`wave ${w + 1}/${waves.length}: ${wave.length} boxes`);
+    await Promise.all(
+      [...chunks(wave, 256)].map((part) => runBoxes(console, part, spec, w, outcomes)),
+    );
+    db.prepare("UPDATE rollouts SET outcomes = ?, updatedAt = ? WHERE id = ?")
+      .run(JSON.stringify([...outcomes]), Date.now(), spec.id);
+    progress(`wave ${w + 1}: ${failures()} failed of ${finished()} finished`);
+    if (shouldHalt()) {
+      final = w === waves.length - 1 ? "done" : "halted";
+      if (final === "halted") break;
+    }
+  }
+  if (final === "done" && shouldHalt()) final = "halted";
+  for (const [w, wave] of waves.entries()) {
+    for (const id of wave) {
+      if (!outcomes.has(id)) outcomes.set(id, { wave: w, outcome: "not-started" });
+    }
+  }
+  db.prepare("UPDATE rollouts SET status = ?, outcomes = ?, updatedAt = ? WHERE id = ?")
+    .run(final, JSON.stringify([...outcomes]), Date.now(), spec.id);
+  const counts = { good: 0, "rolled-back": 0, failed: 0, refused: 0, timeout: 0, "not-started": 0 };
+  for (const o of outcomes.values()) counts[o.outcome]++;
+  return {
+    id: spec.id,
+    status: final,
+    waves,
+    lastWave,
+    counts,
+    outcomes: order.map((id) => ({ id, ...outcomes.get(id)! })),
+  };
+}
+
+/** One group of boxes of a wave: the update command, then each box's state until it is decided. */
+async function runBoxes(
+  console: FleetConsole,
+  ids: readonly string[],
+  spec: RolloutSpec,
+  wave: number,
+  outcomes: Map<string, { wave: number; outcome: BoxOutcome; reason?: string }>,
+): Promise<void> {
+  const timeoutMs = spec.boxTimeoutMs ?? 10 * 60_000;
+  const decided = new Set<string>();
+  const installed = new Set<string>();
+  const decide = (id: string, outcome: BoxOutcome, reason?: string) => {
+    if (decided.has(id)) return;
+    decided.add(id);
+    outcomes.set(id, { wave, outcome, ...(reason ? { reason } : {}) });
+  };
+  const wanted = new Set(ids);
+  // Each box's own state topic (exact; not shared: this console must see all of its wave).
+  const stop = console.listen((topic, payload) => {
+    const parts = topic.split("/");
+    const id = parts[2]!;
+    if (parts[3] !== "state" || parts.length !== 4 || !wanted.has(id)) return;
+    let state: StateMessage;
+    try {
+      state = JSON.parse(new TextDecoder().decode(payload));
+    } catch {
+      return;
+    }
+    if (state.state !== "online") return;
+    const last = state.lastUpdate;
+    if (state.version === spec.version && (!last || last.state === "good")) decide(id, "good");
+    else if (last?.to === spec.version && last.state === "rolled-back") {
+      decide(id, "rolled-back", last.reason ?? "the new slot failed its checks");
+    } else if (last?.to === spec.version && last.state === "failed" && installed.has(id)) {
+      decide(id, "failed", last.reason ?? "failed after install");
+    }
+  });
+  const filters = ids.map((id) => deviceTopics(id).state);
+  try {
+    for (const chunk of chunks(filters, AWS_IOT_LIMITS.maxSubscriptionsPerRequest)) {
+      await console.client.subscribeAsync(chunk, { qos: 1 });
+    }
+    const command: Record<string, Json> = {
+      cmd: "update",
+      url: spec.url,
+      size: spec.size,
+      sha256: spec.sha256,
+      version: spec.version,
+    };
+    const summary = await console.command(ids, command, timeoutMs);
+    for (const o of summary.outcomes) {
+      if (o.status === "ok") installed.add(o.id);
+      else if (o.status === "timeout") decide(o.id, "timeout", "no answer to the update command");
+      else decide(o.id, o.status === "refused" ? "refused" : "failed", o.error ?? o.status);
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (decided.size < ids.length && Date.now() < deadline) await delay(100);
+    for (const id of ids) decide(id, "timeout", "not back on the new version in time");
+  } finally {
+    stop();
+    for (const chunk of chunks(filters, AWS_IOT_LIMITS.maxSubscriptionsPerRequest)) {
+      await console.client.unsubscribeAsync(chunk).catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Simulated boxes (issue 19): N boxes in one process, each running the daemon's real fleet link
+ * (runtime/fleet/link.ts: its own MQTT connection, durable queue in memory, commands, config
+ * shadow, bdSeq, rate limit), with hooks standing in for the rest of the daemon and a simulated
+ * RAUC install: it takes `installMs`, fails for a seeded `failRate` share of the boxes, and on
+ * success "reboots" the box (a new link, new bootId) into the new version with lastUpdate good.
+ */
+import { validateConfig } from "../config/validate.ts";
+import type { NvrConfig } from "../config/types.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { prng } from "../lib/prng.ts";
+import { type FleetLink, type FleetTiming, startFleetLink } from "../fleet/link.ts";
+import { type LastUpdate, ProtocolError, type UpdateCommand } from "../fleet/schema.ts";
+import { parallel } from "./console.ts";
+
+export interface SimulateOptions {
+  readonly broker: string;
+  readonly devices: number;
+  /** Device ids are `<prefix>-<n>` (zero-padded). Default "sim". */
+  readonly prefix?: string;
+  readonly version?: string;
+  readonly board?: string;
+  /** Simulated install time. Default 30 s. */
+  readonly installMs?: number;
+  /** Time from "installed" to the box back on the new version. Default 1 s. */
+  readonly rebootMs?: number;
+  /** Share of boxes whose install fails (0–1), chosen by the seeded PRNG. Default 0. */
+  readonly failRate?: number;
+  readonly seed?: number;
+  /** Boxes started at a time. Default 50. */
+  readonly concurrency?: number;
+  readonly timing?: Partial<FleetTiming>;
+  readonly log?: Logger;
+}
+
+export interface SimulatedBox {
+  readonly id: string;
+  readonly version: string;
+  readonly willFail: boolean;
+  link: FleetLink;
+  readonly applied: NvrConfig[];
+  readonly installs: string[];
+}
+
+export interface SimulatedFleet {
+  readonly boxes: readonly SimulatedBox[];
+  /** Starts box `i` again after its link was stopped (as after a power cut): a new bootId. */
+  restart(i: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function simulateFleet(options: SimulateOptions): Promise<SimulatedFleet> {
+  const prefix = options.prefix ?? "sim";
+  const digits = String(options.devices - 1).length;
+  const random = prng(options.seed ?? 1);
+  const failing = new Set<number>();
+  const failCount = Math.round((options.failRate ?? 0) * options.devices);
+  while (failing.size < failCount) failing.add(Math.floor(random() * options.devices));
+  const log = options.log ?? createLogger({ level: "error", sink: () => {} });
+  const config = validateConfig({
+    storage: { dataDir: "/nonexistent/simulated" },
+    cameras: [],
+    mqtt: { url: options.broker },
+  });
+  const boxes: SimulatedBox[] = Array.from({ length: options.devices }, (_, i) => ({
+    id: `${prefix}-${String(i).padStart(digits, "0")}`,
+    version: options.version ?? "1.0.0",
+    willFail: failing.has(i),
+    link: undefined as unknown as FleetLink,
+    applied: [],
+    installs: [],
+  }));
+  let stopped = false;
+  const running = new Map<string, { version: string; lastUpdate: LastUpdate | null }>();
+
+  const start = async (box: SimulatedBox, version: string, lastUpdate: LastUpdate | null) => {
+    running.set(box.id, { version, lastUpdate });
+    box.link = await startFleetLink({
+      config: box.applied.at(-1) ?? config,
+      deviceId: box.id,
+      version,
+      log,
+      fingerprint: () =>
+        Promise.resolve({
+          schema: 1,
+          board: {
+            id: "sim",
+            model: { value: options.board ?? "simulated", source: "simulator" },
+            serial: { value: box.id, source: "simulator" },
+            serialCaveat: null,
+            identifiers: [],
+          },
+          disks: [],
+          network: [],
+          cameras: [],
+        }),
+      health: () => Promise.resolve({ cameras: [], disks: [{ usedPercent: 12 }] }),
+      licenceStatus: () => ({ state: "valid" }),
+      restartCamera: () => Promise.resolve(),
+      applyConfig: (next) => {
+        box.applied.push(next);
+        return Promise.resolve();
+      },
+      snapshot: () => Promise.reject(new Error("the simulator has no cameras")),
+      reboot: () => Promise.resolve(),
+      update: (command) => install(box, version, command),
+      lastUpdate: () => lastUpdate,
+      kvPath: ":memory:",
+      timing: { reconnectMinMs: 1_000, reconnectMaxMs: 5_000, stopGraceMs: 500, ...options.timing },
+    });
+  };
+
+  const install = async (box: SimulatedBox, from: string, command: UpdateCommand) => {
+    box.installs.push(command.version);
+    await new Promise((r) => setTimeout(r, options.installMs ?? 30_000));
+    if (box.willFail) {
+      throw new ProtocolError("failed", "simulated RAUC install failed (injected failure)");
+    }
+    const result = {
+      from,
+      to: command.version,
+      slot: "rootfs.1",
+      state: "installed",
+      rebootAt: Date.now(),
+    };
+    // The reboot: this link goes (its Will fires as the connection drops), a new one comes.
+    setTimeout(async () => {
+      if (stopped) return;
+      await box.link.stop();
+      if (stopped) return;
+      await start(box, command.version, {
+        from,
+        to: command.version,
+        slot: "rootfs.1",
+        state: "good",
+        ts: Date.now(),
+      });
+    }, options.rebootMs ?? 1_000);
+    return result;
+  };
+
+  await parallel(boxes, options.concurrency ?? 50, (box) => start(box, box.version, null));
+  return {
+    boxes,
+    async restart(i) {
+      const box = boxes[i];
+      if (!box) throw new RangeError(`no simulated box ${i}; there are ${boxes.length}`);
+      const was = running.get(box.id)!;
+      await start(box, was.version, was.lastUpdate);
+    },
+    async stop() {
+      stopped = true;
+      await parallel(boxes, 200, (box) => box.link.stop());
+    },
+  };
+}
