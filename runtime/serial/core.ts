@@ -96,6 +96,8 @@ export interface SerialConnection extends AsyncDisposable {
   readonly settings: FullLineSettings;
   /** True until close() begins or the device hangs up. */
   readonly isOpen: boolean;
+  /** Bytes received and not read yet; at most maxBufferedBytes plus one read (64 KiB). */
+  readonly bufferedBytes: number;
   /**
    * The next bytes received (all that is buffered, at least one byte). Resolves null once the port
    * was closed by close() and every received byte was read; rejects with the SerialError after a
@@ -274,6 +276,10 @@ class SerialPortCore implements SerialConnection {
 
   get isOpen(): boolean {
     return this.#state === "open";
+  }
+
+  get bufferedBytes(): number {
+    return this.#inboundBytes;
   }
 
   read(): Promise<Uint8Array | null> {

@@ -23,9 +23,10 @@ async function readBytes(
   n: number,
   ms = 10_000,
 ): Promise<Uint8Array> {
-  const out: number[] = [];
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   const until = performance.now() + ms;
-  while (out.length < n) {
+  while (total < n) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const chunk = await Promise.race([
       port.read(),
@@ -34,11 +35,18 @@ async function readBytes(
       ),
     ]);
     clearTimeout(timer);
-    if (chunk === "timeout") throw new Error(`read ${out.length} of ${n} bytes within ${ms} ms`);
+    if (chunk === "timeout") throw new Error(`read ${total} of ${n} bytes within ${ms} ms`);
     if (chunk === null) break;
-    out.push(...chunk);
+    chunks.push(chunk);
+    total += chunk.length;
   }
-  return new Uint8Array(out);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
 
 // Linux ptys force CS8 and no parity (the kernel's pty_set_termios): there stty shows cs8 -parenb
@@ -135,6 +143,30 @@ Deno.test("a large write goes out whole and in order; drain() resolves after it"
     if (got[i] !== data[i]) throw new Error(`byte ${i}: got ${got[i]}, sent ${data[i]}`);
   }
   assertEquals(text(got.subarray(data.length)), "tail");
+});
+
+Deno.test("attack: serial device sends faster than the reader reads — bounded buffer, nothing lost", async () => {
+  await using pair = await startPtyPair();
+  const cap = 128 * 1024;
+  await using port = await openSerial(pair.port, { baudRate: 115200, maxBufferedBytes: cap });
+  const flood = new Uint8Array(4 << 20);
+  for (let i = 0; i < flood.length; i++) flood[i] = (i ^ (i >> 9)) & 0xff;
+  let sent = false;
+  const sending = pair.send(flood).then(() => sent = true, (e) => e as Error);
+  const until = performance.now() + 20_000;
+  while (port.bufferedBytes < cap) {
+    assert(performance.now() < until, `only ${port.bufferedBytes} bytes buffered in 20 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  // The port stopped reading: the rest waits in the kernel and socat, the device is held back.
+  assert(port.bufferedBytes <= cap + 64 * 1024, `holds ${port.bufferedBytes} bytes`);
+  assert(!sent, "the device could not push 4 MiB past a reader that does not read");
+  const got = await readBytes(port, flood.length, 30_000);
+  assertEquals(await sending, true);
+  assertEquals(got.length, flood.length);
+  for (let i = 0; i < flood.length; i++) {
+    if (got[i] !== flood[i]) throw new Error(`byte ${i}: got ${got[i]}, sent ${flood[i]}`);
+  }
 });
 
 Deno.test("the event loop keeps running while a read waits", async () => {
