@@ -17,6 +17,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   tls: ["std", "lib"],
   onvif: ["std", "lib"],
   licence: ["std", "lib"],
+  serial: ["std", "lib"],
   config: ["std", "lib", "media"],
   // Services built on them.
   board: ["std", "lib", "config", "gst"],
