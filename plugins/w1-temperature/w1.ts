@@ -21,7 +21,7 @@ const POWER_ON_MILLI = 85_000;
 export function parseW1Slave(text: string): { celsius: number } | { error: string } {
   const [first = "", second = ""] = text.split("\n");
   if (!/crc=[0-9a-f]{2} YES\s*$/i.test(first)) {
-    return { error: `CRC check failed (${JSON.stringify(first.trim().slice(-12))})` };
+    return { error: `CRC check failed (${JSON.stringify((first.split(":").pop() ?? "").trim())})` };
   }
   const t = /t=(-?\d+)\s*$/.exec(second);
   if (!t) return { error: "no t= value on the second line" };
@@ -46,7 +46,9 @@ export async function readSensors(sysRoot: string): Promise<SensorResult[]> {
   const dir = `${sysRoot}/bus/w1/devices`;
   const ids: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if (/^28-[0-9a-f]{12}$/i.test(e.name)) ids.push(e.name);
+    for await (const e of Deno.readDir(dir)) {
+      if (/^28-[0-9a-f]{12}$/i.test(e.name)) ids.push(e.name);
+    }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return []; // no w1 bus master loaded
     throw err;

@@ -21,7 +21,9 @@ export async function readInstalled(
   const errors = new Map<string, string>();
   let names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if (e.isDirectory && !e.name.startsWith(".")) names.push(e.name);
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory && !e.name.startsWith(".")) names.push(e.name);
+    }
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
@@ -30,7 +32,9 @@ export async function readInstalled(
     try {
       const manifest = await readManifest(`${dir}/${name}`);
       if (manifest.id !== name) {
-        throw new Error(`${dir}/${name}: the folder's name is not the manifest's id '${manifest.id}'`);
+        throw new Error(
+          `${dir}/${name}: the folder's name is not the manifest's id '${manifest.id}'`,
+        );
       }
       installed.push(manifest);
     } catch (err) {

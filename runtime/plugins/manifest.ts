@@ -99,7 +99,9 @@ export function parseManifest(raw: unknown, where: string): Manifest {
     fail("main", `${JSON.stringify(main)}: a .ts or .js file inside the plugin folder`);
   }
   const memoryMb = m.memoryMb === undefined ? 64 : m.memoryMb;
-  if (typeof memoryMb !== "number" || !Number.isInteger(memoryMb) || memoryMb < 16 || memoryMb > 512) {
+  if (
+    typeof memoryMb !== "number" || !Number.isInteger(memoryMb) || memoryMb < 16 || memoryMb > 512
+  ) {
     fail("memoryMb", `${JSON.stringify(memoryMb)}: a whole number of MiB from 16 to 512`);
   }
   return {
@@ -188,7 +190,11 @@ function parseSettingsSchema(
 }
 
 /** Checks one value against its spec; returns it or calls `fail`. */
-function checkSetting(spec: SettingSpec, value: unknown, fail: (msg: string) => never): ReadingValue {
+function checkSetting(
+  spec: SettingSpec,
+  value: unknown,
+  fail: (msg: string) => never,
+): ReadingValue {
   switch (spec.type) {
     case "number":
       if (typeof value !== "number" || !Number.isFinite(value)) {

@@ -1,5 +1,10 @@
 /** The plugin host's public face: install, run and supervise sandboxed sensor plugins. */
-export { PluginHost, type PluginHostOptions, type PluginSetting, type PluginStatus } from "./plugin_host.ts";
+export {
+  PluginHost,
+  type PluginHostOptions,
+  type PluginSetting,
+  type PluginStatus,
+} from "./plugin_host.ts";
 export { type Limits } from "./plugin_process.ts";
 export { type Manifest, ManifestError, parseManifest, resolveSettings } from "./manifest.ts";
 export {

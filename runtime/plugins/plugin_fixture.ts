@@ -19,7 +19,9 @@ export async function writePlugin(
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(`${dir}/plugin.json`, JSON.stringify(manifest));
   await Deno.writeTextFile(`${dir}/main.ts`, main);
-  for (const [name, text] of Object.entries(extra)) await Deno.writeTextFile(`${dir}/${name}`, text);
+  for (const [name, text] of Object.entries(extra)) {
+    await Deno.writeTextFile(`${dir}/${name}`, text);
+  }
   return dir;
 }
 

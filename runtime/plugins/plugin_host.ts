@@ -137,6 +137,12 @@ export class PluginHost {
         }
       }
     }
+    for (const [id, entry] of this.#entries) {
+      if (entry.stop.signal.aborted && !installed.some((m) => m.id === id)) {
+        await entry.done;
+        this.#entries.delete(id);
+      }
+    }
     for (const [id, want] of wanted) {
       const entry = this.#entries.get(id);
       if (entry && !entry.stop.signal.aborted) continue;
@@ -178,8 +184,7 @@ export class PluginHost {
     const now = this.#o.now ?? Date.now;
     const pauses = this.#o.restartMs ?? RESTART_MS;
     const plog = log.child({ module: "plugins", plugin: entry.manifest.id });
-    const update = (change: Partial<PluginStatus>) =>
-      entry.status = { ...entry.status, ...change };
+    const update = (change: Partial<PluginStatus>) => entry.status = { ...entry.status, ...change };
     const readings = new Map<string, Reading>();
     let failures = 0;
     while (!entry.stop.signal.aborted) {

@@ -137,9 +137,13 @@ export async function runPluginOnce(
     let cpuPercent: number | null = null;
     if (t - first.t > 0) cpuPercent = ((usage.ticks - first.ticks) * 1000) / (t - first.t);
     hooks.onUsage({ cpuPercent, rssBytes: usage.rssBytes });
-    if (cpuPercent !== null && t - first.t >= limits.cpuWindowMs && cpuPercent > limits.cpuPercent) {
+    if (
+      cpuPercent !== null && t - first.t >= limits.cpuWindowMs && cpuPercent > limits.cpuPercent
+    ) {
       kill(
-        `used ${Math.round(cpuPercent)}% of a core for ${Math.round(limits.cpuWindowMs / 1000)} s ` +
+        `used ${Math.round(cpuPercent)}% of a core for ${
+          Math.round(limits.cpuWindowMs / 1000)
+        } s ` +
           `(at most ${limits.cpuPercent}%) and was stopped`,
       );
     }
@@ -176,7 +180,11 @@ export async function runPluginOnce(
     try {
       for (let chunk = await port.read(); chunk; chunk = await port.read()) {
         for (let i = 0; i < chunk.length; i += 16_384) {
-          await send({ t: "serial-data", port: m.port, b64: encodeBase64(chunk.subarray(i, i + 16_384)) });
+          await send({
+            t: "serial-data",
+            port: m.port,
+            b64: encodeBase64(chunk.subarray(i, i + 16_384)),
+          });
         }
       }
     } catch (err) {

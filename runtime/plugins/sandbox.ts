@@ -10,7 +10,10 @@ import type { Manifest } from "./manifest.ts";
 /** The SDK the plugin imports as `nvr-plugin-sdk`. */
 export const SDK_URL = new URL("./sdk.ts", import.meta.url).href;
 /** The modules of the SDK a plugin's graph may contain besides its own folder. */
-export const SDK_MODULES: readonly string[] = [SDK_URL, new URL("./protocol.ts", import.meta.url).href];
+export const SDK_MODULES: readonly string[] = [
+  SDK_URL,
+  new URL("./protocol.ts", import.meta.url).href,
+];
 export const CHILD_MAIN = new URL("./child_main.ts", import.meta.url).href;
 
 /** The import map every plugin gets: only the SDK's name. */

@@ -36,5 +36,5 @@ export const BAUD_RATES: readonly number[] = [
 ];
 
 /** Until runtime/serial is wired: every request is refused with the reason. */
-export const noSerial: SerialOpener = (path) =>
+export const noSerial: SerialOpener = (path: string): Promise<SerialPortLike> =>
   Promise.reject(new Error(`serial ports are not available in this build (asked for ${path})`));

@@ -95,7 +95,9 @@ export function readTar(
 }
 
 /** Writes a ustar archive (for tests and tools): plain files, names under 100 characters. */
-export function writeTar(files: readonly { path: string; data: Uint8Array | string }[]): Uint8Array {
+export function writeTar(
+  files: readonly { path: string; data: Uint8Array | string }[],
+): Uint8Array {
   const enc = new TextEncoder();
   const blocks: Uint8Array[] = [];
   for (const f of files) {
