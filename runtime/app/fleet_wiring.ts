@@ -8,6 +8,7 @@ import type { Logger } from "../lib/log.ts";
 import { type EventKind, type FleetLink, type Json, startFleetLink } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
 import { collectHealth, significantChange } from "../health/mod.ts";
+import type { PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
@@ -52,6 +53,8 @@ export interface FleetWiringDeps {
   readonly httpsFingerprint?: string;
   /** Parts of the updater to replace (tests). */
   readonly update?: UpdateHooks;
+  /** The plugin host's statuses, for health. */
+  readonly plugins?: () => readonly PluginStatus[];
 }
 
 export interface FleetWiring {
@@ -110,6 +113,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       toJson(
         await collectHealth({
           cameras: deps.recorders().cameras(),
+          plugins: deps.plugins?.() ?? [],
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
         }),
@@ -245,6 +249,17 @@ export function fleetEvent(
           },
         }
         : null;
+    case "sensor-alarm":
+      return {
+        kind,
+        detail: {
+          sensor: `${text(detail.plugin)}/${text(detail.sensor)}`,
+          reason: text(detail.reason),
+          ...(["number", "string", "boolean"].includes(typeof detail.value)
+            ? { value: detail.value }
+            : {}),
+        },
+      };
     default:
       return null;
   }
