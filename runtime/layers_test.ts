@@ -30,6 +30,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   playback: ["std", "lib", "config", "media", "gst", "storage"],
   fleet: ["std", "lib", "config", "storage", "health", "fingerprint", "licence", "recorder", "tls"],
   update: ["std", "lib", "fleet"],
+  // The plugin host; its SDK (sdk.ts, protocol.ts) runs inside the sandbox and imports nothing.
+  plugins: ["std", "lib"],
   api: [
     "std",
     "lib",
@@ -70,6 +72,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     "playback",
     "fleet",
     "update",
+    "plugins",
     "api",
     "web",
   ],

@@ -61,6 +61,7 @@ import { ExportJobs } from "../playback/export_jobs.ts";
 import { SharedSubStream } from "../playback/sub_stream.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
+import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -83,6 +84,12 @@ export interface Daemon {
   updateConfig(change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>): Promise<NvrConfig>;
   /** The licence and the cameras it allows. */
   readonly licence: LicenceKeeper;
+  /**
+   * Sensor plugins installed in `<dataDir>/plugins/`; their `sensor-alarm` events go to the index
+   * (and from there to the fleet). Until plugin config keys exist every installed plugin is
+   * reported as disabled; `plugins.apply()` runs them.
+   */
+  readonly plugins: PluginHost;
   /** This box's stable id. */
   readonly deviceId: string;
   /**
@@ -119,6 +126,11 @@ export interface DaemonDeps {
   readonly enrolTiming?: Partial<EnrolTiming>;
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
+  /** Plugin host options: /sys root, serial opener (runtime/serial, once wired), limits. */
+  readonly plugins?: Pick<
+    PluginHostOptions,
+    "sysRoot" | "procRoot" | "serial" | "limits" | "restartMs"
+  >;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -253,6 +265,27 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };
   };
+  // Sensor plugins, each in its own sandboxed process (runtime/plugins/).
+  const plugins = new PluginHost({
+    log: log.child({ module: "plugins" }),
+    dir: `${dataDir}/plugins`,
+    ...deps.plugins,
+    now,
+    onEvent: (plugin, detail) => {
+      try {
+        storage.index().addEvent({
+          camera: null,
+          tsMs: now(),
+          kind: "sensor-alarm",
+          detail: { plugin, ...detail },
+        });
+      } catch (err) {
+        log.warn("sensor-alarm not indexed", { module: "plugins", plugin, err });
+      }
+    },
+  });
+  if (diskReady) void plugins.apply({});
+
   let current = config;
   let live = await startRecorders(config);
   /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
@@ -327,6 +360,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(diskReady ? {} : { kvPath: ":memory:" }),
       log,
       recorders: () => live.recorders,
+      plugins: () => plugins.statuses(),
       storage,
       startedAt,
       applyConfig,
@@ -451,6 +485,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             health: () =>
               collectHealth({
                 cameras: live.recorders.cameras(),
+                plugins: plugins.statuses(),
                 diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
                 smartctl: null,
               }),
@@ -532,6 +567,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     applyConfig,
     updateConfig,
     licence,
+    plugins,
     deviceId: identity.deviceId,
     healthy() {
       if (controller.signal.aborted) return false;
@@ -550,6 +586,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       clearInterval(housekeeping);
       controller.abort();
       await rebuilding;
+      await plugins.close();
       await live.stop();
       await retention.done;
       await server.finished;

@@ -14,6 +14,7 @@ import {
 } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
 import { collectHealth, significantChange } from "../health/mod.ts";
+import type { PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
@@ -60,6 +61,8 @@ export interface FleetWiringDeps {
   readonly update?: UpdateHooks;
   /** A first-boot provisioning problem for the `state` message. */
   readonly provisioning?: () => ProvisioningState | null;
+  /** The plugin host's statuses, for health. */
+  readonly plugins?: () => readonly PluginStatus[];
 }
 
 export interface FleetWiring {
@@ -120,6 +123,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       toJson(
         await collectHealth({
           cameras: deps.recorders().cameras(),
+          plugins: deps.plugins?.() ?? [],
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
         }),
@@ -256,6 +260,17 @@ export function fleetEvent(
           },
         }
         : null;
+    case "sensor-alarm":
+      return {
+        kind,
+        detail: {
+          sensor: `${text(detail.plugin)}/${text(detail.sensor)}`,
+          reason: text(detail.reason),
+          ...(["number", "string", "boolean"].includes(typeof detail.value)
+            ? { value: detail.value }
+            : {}),
+        },
+      };
     default:
       return null;
   }

@@ -79,3 +79,19 @@ Deno.test("the fleet sees the box as it is and steers its recorders", async () =
   assertEquals(h.daemon.cameras().map((c) => c.id), ["door"]);
   await h.until("door", (s) => s.state === "recording", "door records after the new config");
 });
+
+Deno.test("a plugin's sensor-alarm in the index goes to the fleet as sensor-alarm, named plugin/sensor", async () => {
+  const { fleetEvent } = await import("./fleet_wiring.ts");
+  const mapped = fleetEvent("sensor-alarm", null, {
+    plugin: "w1-temperature",
+    sensor: "28-00000a1b2c3d",
+    reason: "above 50 °C",
+    value: 71,
+  });
+  if (
+    JSON.stringify(mapped) !== JSON.stringify({
+      kind: "sensor-alarm",
+      detail: { sensor: "w1-temperature/28-00000a1b2c3d", reason: "above 50 °C", value: 71 },
+    })
+  ) throw new Error(`mapped as ${JSON.stringify(mapped)}`);
+});

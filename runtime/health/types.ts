@@ -124,11 +124,23 @@ export interface CameraHealth {
   readonly recorder: string;
 }
 
-/** A plugin as the plugin host reports it (input; empty until plugins exist). */
+/** A plugin as the plugin host reports it (runtime/plugins/plugin_host.ts). */
 export interface PluginStatus {
   readonly id: string;
-  readonly state: "running" | "stopped" | "failed" | "disabled";
+  readonly state: "starting" | "running" | "retrying" | "stopped" | "failed" | "disabled";
   readonly lastError: string | null;
+  /** Restarts since the daemon started (crashes and watchdog stops). */
+  readonly restarts?: number;
+  /** The last value of each of its readings (e.g. a sensor id → °C), ms since the epoch. */
+  readonly readings?: readonly {
+    readonly name: string;
+    readonly value: number | string | boolean;
+    readonly unit: string;
+    readonly tsMs: number;
+  }[];
+  /** Share of one core over the last 10 s, %, and resident bytes of its process; null when down. */
+  readonly cpuPercent?: number | null;
+  readonly rssBytes?: number | null;
 }
 
 export interface Health {
