@@ -165,6 +165,8 @@ export interface UpdateConfig {
   readonly rebootWindow: string | null;
 }
 
+export type ClockTrustMode = "auto" | "always";
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
@@ -175,5 +177,10 @@ export interface NvrConfig {
   readonly log: { readonly level: LogLevel };
   readonly recording: RecordingConfig;
   readonly update: UpdateConfig;
+  /**
+   * `trust`: "auto" believes the wall clock once systemd-timesyncd has synced it or the board
+   * has an RTC; "always" for boxes with an RTC and no network. Never a time before the build date.
+   */
+  readonly clock: { readonly trust: ClockTrustMode };
   readonly cameras: readonly CameraConfig[];
 }

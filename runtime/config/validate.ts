@@ -7,6 +7,7 @@ import { parseDurationSeconds } from "./duration.ts";
 import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
+  ClockTrustMode,
   EncodeFallback,
   HttpConfig,
   HttpTls,
@@ -36,6 +37,7 @@ const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
 export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
+export const CLOCK_TRUST: readonly ClockTrustMode[] = ["auto", "always"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
@@ -79,6 +81,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const log = ObjectReader.of("log", top.raw("log"), errors);
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
   const update = ObjectReader.of("update", top.raw("update"), errors);
+  const clock = ObjectReader.of("clock", top.raw("clock"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -109,10 +112,23 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
           16,
     },
     update: { rebootWindow: update ? readRebootWindow(update) : null },
+    clock: { trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto" },
     cameras: readCameras(top.raw("cameras"), errors),
   };
   for (
-    const reader of [top, device, storage, http, mqtt, analytics, licence, log, recording, update]
+    const reader of [
+      top,
+      device,
+      storage,
+      http,
+      mqtt,
+      analytics,
+      licence,
+      log,
+      recording,
+      update,
+      clock,
+    ]
   ) {
     reader?.rejectUnknown();
   }

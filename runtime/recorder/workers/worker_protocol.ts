@@ -3,11 +3,23 @@
  * writing to the worker's stdin and the worker to its stdout. Pure types and parsing.
  */
 import type { NvrConfig } from "../../config/types.ts";
+import type { ClockTrustOptions } from "../../lib/clock_trust.ts";
 import type { CameraStatus } from "../supervisor/camera_status.ts";
 import type { PlannedCamera } from "../supervisor/recorder_set.ts";
 
+/** The clock-trust settings a worker builds its own ClockTrust from (plain data, no functions). */
+export type WorkerClock = Pick<
+  ClockTrustOptions,
+  "trust" | "bootId" | "timesyncRoot" | "sysRoot" | "procRoot" | "floorMs"
+>;
+
 export type ToWorker =
-  | { readonly type: "init"; readonly config: NvrConfig; readonly cameras: PlannedCamera[] }
+  | {
+    readonly type: "init";
+    readonly config: NvrConfig;
+    readonly cameras: PlannedCamera[];
+    readonly clock?: WorkerClock;
+  }
   | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
   | { readonly type: "restart"; readonly camera: string }
   | { readonly type: "space-freed"; readonly id: number; readonly freedBytes: number };
