@@ -50,6 +50,8 @@ import { SETUP_CODE_FILE, SetupCode } from "../users/setup_code.ts";
 import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
+import type { ClockTrustOptions } from "../lib/clock_trust.ts";
+import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -108,6 +110,12 @@ export interface DaemonDeps {
   readonly provisioningPath?: string | null;
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
+  /**
+   * Judge the wall clock (app/clock_keeper.ts): segments made before it is trusted are flagged
+   * and re-stamped once it is. main.ts passes `{}` (the real clock, /run, /sys, /proc); tests pass
+   * a fake wall clock and fixture roots. Absent: the wall clock is taken as it is.
+   */
+  readonly clock?: Omit<ClockTrustOptions, "trust" | "onChange"> & { readonly pollMs?: number };
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -145,6 +153,20 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
+  let fleet: FleetWiring | null = null;
+  const clockKeeper: ClockKeeper | null = deps.clock
+    ? await startClockKeeper({
+      trust: config.clock.trust,
+      options: deps.clock,
+      ...(deps.clock.pollMs ? { pollMs: deps.clock.pollMs } : {}),
+      index: storage.index,
+      log,
+      publish: (kind, detail) => {
+        fleet?.link.publishEvent(kind, detail as never).catch(() => {});
+        fleet?.link.publishState(); // `clock` in state changed
+      },
+    })
+    : null;
 
   // Who this box is: the device id and the fingerprint hash a licence binds (cameras left out:
   // they do not bind the licence, and asking them over ONVIF would slow the start).
@@ -153,7 +175,6 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const identity = await deriveDeviceId(hardware, { dataDir });
   const hash = await fingerprintHash(hardware);
   log.info("identity", { module: "daemon", deviceId: identity.deviceId, basis: identity.basis });
-  let fleet: FleetWiring | null = null;
   let rebuild: () => Promise<void> = () => Promise.resolve();
   const licence = await LicenceKeeper.open({
     config: config.licence,
@@ -198,6 +219,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         checkStorage: storage.checkStorage,
         log,
         now,
+        ...(clockKeeper ? { clock: clockKeeper.clock } : {}),
         onDiskFull,
         onSegmentClosed: retention.segmentClosed,
         ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
@@ -214,6 +236,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           log: log.child({ module: "recorder" }),
           onDiskFull,
           onSegmentClosed: retention.segmentClosed,
+          ...(clockKeeper ? { clock: clockKeeper.workerOptions } : {}),
           ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
           onWorkerLost: (cameras, reason) => {
             for (const camera of cameras) {
@@ -316,6 +339,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
       ...(tls ? { httpsFingerprint: tls.fingerprint } : {}),
       ...(deps.update ? { update: deps.update } : {}),
+      ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
@@ -469,6 +493,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       // to restart (the fleet link's goodbye can take seconds when the broker goes down with us).
       licence.close();
       clearInterval(housekeeping);
+      clockKeeper?.stop();
       controller.abort();
       await rebuilding;
       await live.stop();

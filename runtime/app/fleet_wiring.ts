@@ -4,6 +4,7 @@
  * obeys (restart a camera, snapshot, apply a configuration). The link itself is runtime/fleet/.
  */
 import type { NvrConfig } from "../config/types.ts";
+import type { ClockStatus as ClockState } from "../lib/clock_trust.ts";
 import type { Logger } from "../lib/log.ts";
 import { type EventKind, type FleetLink, type Json, startFleetLink } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
@@ -50,6 +51,8 @@ export interface FleetWiringDeps {
   readonly now?: () => number;
   /** SHA-256 of the local HTTPS certificate, reported in the fleet `state`. */
   readonly httpsFingerprint?: string;
+  /** Whether the wall clock is trusted (app/clock_keeper.ts), for `state`. */
+  readonly clock?: () => ClockState;
   /** Parts of the updater to replace (tests). */
   readonly update?: UpdateHooks;
 }
@@ -126,6 +129,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     lastUpdate: () => updater.lastUpdate(),
+    ...(deps.clock ? { clock: deps.clock } : {}),
     ...(hooks.version ? { version: hooks.version } : {}),
     now,
   });

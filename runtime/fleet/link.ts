@@ -16,6 +16,7 @@ import { QueuePump } from "./pump.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, type QueueStats } from "./queue.ts";
 import {
   ANALYTICS_TOPIC,
+  type ClockState,
   decodeJson,
   DEFAULT_MAX_INBOUND_BYTES,
   DEFAULT_MAX_SNAPSHOT_BYTES,
@@ -72,6 +73,8 @@ export interface FleetLinkDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** The last update's outcome, put in every `state` birth message. */
   readonly lastUpdate?: () => LastUpdate | null;
+  /** Whether the wall clock is trusted, put in every `state` birth message. */
+  readonly clock?: () => ClockState;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
   /** Random id of this run; default a new UUID. */
@@ -323,6 +326,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       ts: now(),
       ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
       ...(lastUpdate ? { lastUpdate } : {}),
+      ...(deps.clock ? { clock: deps.clock() } : {}),
     };
     client.publish(topics.state, JSON.stringify(birth), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("fleet birth message not acknowledged", { err });
