@@ -26,7 +26,8 @@ async function main(): Promise<number> {
   log.info("starting", { device: config.device.name, cameras: config.cameras.length });
   // The provisioning file (the image puts it on the boot partition) may carry the setup code.
   const provisioningPath = env.NVR_PROVISION_FILE || null;
-  const daemon = await startDaemon(config, { log, configPath: path, provisioningPath });
+  // The real clock, judged (app/clock_keeper.ts): a board without RTC records before it is synced.
+  const daemon = await startDaemon(config, { log, configPath: path, provisioningPath, clock: {} });
   // On the console too (stderr: stdout is one JSON log object a line), for the person at the
   // box: compare it with what the browser shows.
   if (daemon.tls) console.error(`https certificate sha256: ${daemon.tls.fingerprint}`);

@@ -39,6 +39,7 @@
  * @property {number | null} [height]
  * @property {number} bytes
  * @property {boolean} [locked]
+ * @property {"synced" | "unsynced"} [clock] "unsynced": recorded before the clock was set (time unknown)
  */
 
 /**
