@@ -135,3 +135,13 @@ Deno.test("clock: raiseFloor puts estimates after the newest indexed time and ne
   assertEquals(clock.stamp({ startMs: f.t.wall, endMs: f.t.wall }).startMs, NOW + 5_000);
   assertEquals(clock.floorMs, BUILD_FLOOR_MS); // trust still asks only for the build date
 });
+
+Deno.test("the image syncs the clock with systemd-timesyncd and nvr.service does not wait for it", async () => {
+  const overlay = new URL("../../rootfs-overlay/usr/lib/systemd/", import.meta.url);
+  const preset = await Deno.readTextFile(new URL("system-preset/80-nvr.preset", overlay));
+  assert(/^enable systemd-timesyncd\.service$/m.test(preset), "timesyncd enabled");
+  const unit = await Deno.readTextFile(new URL("system/nvr.service", overlay));
+  const ordering = unit.split("\n").filter((l) => /^(After|Wants|Requires)=/.test(l)).join(" ");
+  assert(!ordering.includes("time-sync.target"), `nvr.service waits for time sync: ${ordering}`);
+  assert(!ordering.includes("systemd-time-wait-sync"), ordering);
+});
