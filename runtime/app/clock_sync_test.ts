@@ -118,6 +118,8 @@ Deno.test("a board booted in 1970 records at once; when timesyncd syncs, its seg
     assertEquals(events.length, 1);
     assert(Number(events[0]!.detail.segments) >= before.length, JSON.stringify(events[0]));
     assert(Number(events[0]!.detail.jumpMs) > 50 * 365 * 86_400_000, "the 1970 jump reported");
+    const gaps = h.index().recentEvents(50).filter((e) => e.kind === "recording-gap");
+    assertEquals(gaps, [], "the jump is not taken for a hole in the recording");
   } finally {
     await Deno.remove(root, { recursive: true });
     await Deno.remove(dir, { recursive: true }).catch(() => {});
