@@ -30,7 +30,6 @@ export interface IndexedSegment extends SegmentRecord {
   readonly height: number | null;
   /** Locked (kept by an operator, or exported): retention never deletes it. */
   readonly locked: boolean;
-  readonly clock: "unsynced" | null;
 }
 
 /** A time when a camera was not recorded, and why (e.g. "camera-unreachable", "disk-full"). */
