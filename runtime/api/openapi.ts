@@ -15,8 +15,7 @@ export const AUTH_PATHS: PathOps = {
       public: true,
     },
     post: {
-      summary:
-        "Create the first admin (only while no user exists) with the one-time setup code " +
+      summary: "Create the first admin (only while no user exists) with the one-time setup code " +
         "printed at start; 429 + Retry-After when throttled",
       public: true,
       body: "profile+password+setupCode+acceptPrivacyNotice",
@@ -24,8 +23,7 @@ export const AUTH_PATHS: PathOps = {
   },
   "/api/auth/login": {
     post: {
-      summary:
-        "Log in; sets the session cookie and returns csrfToken; 429 + Retry-After when " +
+      summary: "Log in; sets the session cookie and returns csrfToken; 429 + Retry-After when " +
         "too many guesses came from this address",
       public: true,
       body: "email, password",
@@ -34,20 +32,13 @@ export const AUTH_PATHS: PathOps = {
   "/api/auth/logout": { post: { summary: "End this session" } },
   "/api/me": {
     get: { summary: "My profile (and csrfToken for a cookie session)" },
-    patch: {
-      summary: "Edit my personal data; password needs currentPassword",
-      body: "profile",
-    },
-    delete: {
-      summary: "Delete my account and personal data",
-      body: "password",
-    },
+    patch: { summary: "Edit my personal data; password needs currentPassword", body: "profile" },
+    delete: { summary: "Delete my account and personal data", body: "password" },
   },
   "/api/me/export": { get: { summary: "Everything stored about me, as JSON" } },
   "/api/me/tokens": {
     post: {
-      summary:
-        "Create an API token (shown once; signed-in session only): scope read-only " +
+      summary: "Create an API token (shown once; signed-in session only): scope read-only " +
         "(default) or operator, expiresInDays 1-365 (default 90)",
       body: "name, scope?, expiresInDays?",
     },
@@ -57,29 +48,16 @@ export const AUTH_PATHS: PathOps = {
   },
   "/api/users": {
     get: { summary: "List users (admin)" },
-    post: {
-      summary: "Create a user (admin)",
-      body: "profile+role+cameras+password",
-    },
+    post: { summary: "Create a user (admin)", body: "profile+role+cameras+password" },
   },
   "/api/users/{id}": {
-    patch: {
-      summary: "Change a user (admin)",
-      body: "profile+role+cameras+disabled+password",
-    },
-    delete: {
-      summary: "Delete a user; their audit entries are pseudonymised (admin)",
-    },
+    patch: { summary: "Change a user (admin)", body: "profile+role+cameras+disabled+password" },
+    delete: { summary: "Delete a user; their audit entries are pseudonymised (admin)" },
   },
   "/api/audit": {
-    get: {
-      summary:
-        "Audit entries, newest first; ?from&to&user&action&limit (admin)",
-    },
+    get: { summary: "Audit entries, newest first; ?from&to&user&action&limit (admin)" },
   },
-  "/api/audit/export": {
-    get: { summary: "Audit entries as a JSON download (admin)" },
-  },
+  "/api/audit/export": { get: { summary: "Audit entries as a JSON download (admin)" } },
   "/api/invites": {
     get: { summary: "Pending invitations (admin)" },
     post: {
@@ -102,70 +80,51 @@ export const AUTH_PATHS: PathOps = {
 export const SYSTEM_PATHS: PathOps = {
   "/api/cameras": {
     post: {
-      summary:
-        "Add a camera by RTSP URL, or by ONVIF address ({onvif: {address, username?, " +
+      summary: "Add a camera by RTSP URL, or by ONVIF address ({onvif: {address, username?, " +
         "password?}}: its stream URIs are asked); applied at once (admin)",
       body: "camera fields (docs/config.md cameras[]) and/or onvif",
     },
   },
   "/api/cameras/{camera}": {
-    patch: {
-      summary: "Change a camera's fields; applied at once (admin)",
-      body: "camera fields",
-    },
-    delete: {
-      summary: "Remove a camera from the config; its recordings stay (admin)",
-    },
+    patch: { summary: "Change a camera's fields; applied at once (admin)", body: "camera fields" },
+    delete: { summary: "Remove a camera from the config; its recordings stay (admin)" },
   },
   "/api/health": {
-    get: {
-      summary:
-        "Health sample: CPU, memory, disks, temperatures, the cameras I may see",
-    },
+    get: { summary: "Health sample: CPU, memory, disks, temperatures, the cameras I may see" },
   },
   "/api/config": {
     get: { summary: "The running configuration, secrets redacted (admin)" },
     put: {
-      summary:
-        "Replace the configuration; validated like the file, then applied (admin)",
+      summary: "Replace the configuration; validated like the file, then applied (admin)",
       body: "configuration (docs/config.md)",
     },
   },
   "/api/analytics/consent": {
-    get: {
-      summary:
-        "Whether anonymous usage statistics are on, and the notice text (admin)",
-    },
+    get: { summary: "Whether anonymous usage statistics are on, and the notice text (admin)" },
     put: {
-      summary:
-        "Give or withdraw analytics consent, naming the notice version; audited (admin)",
+      summary: "Give or withdraw analytics consent, naming the notice version; audited (admin)",
       body: "{ enabled, noticeVersion }",
     },
   },
   "/api/events/recent": {
     get: {
-      summary:
-        "The last ?limit= events (1..500, default 100) for the cameras I may see, " +
+      summary: "The last ?limit= events (1..500, default 100) for the cameras I may see, " +
         "newest first: what happened before the event stream was opened",
     },
   },
   "/api/events": {
     get: {
-      summary:
-        "Server-sent events (text/event-stream) for the cameras I may see; Last-Event-ID",
+      summary: "Server-sent events (text/event-stream) for the cameras I may see; Last-Event-ID",
     },
   },
 };
 
 /** Cameras and recordings (recordings.ts). */
 export const RECORDINGS_PATHS: PathOps = {
-  "/api/cameras": {
-    get: { summary: "The cameras I may see, with state, plan and live stats" },
-  },
+  "/api/cameras": { get: { summary: "The cameras I may see, with state, plan and live stats" } },
   "/api/cameras/{camera}/live.mp4": {
     get: {
-      summary:
-        "Live H.264 sub-stream as fragmented MP4 (video/mp4) until the client closes; " +
+      summary: "Live H.264 sub-stream as fragmented MP4 (video/mp4) until the client closes; " +
         "404 without cameras[].subUrl, 429 over the viewer cap, 503 when it cannot be opened",
     },
   },
@@ -174,49 +133,37 @@ export const RECORDINGS_PATHS: PathOps = {
   },
   "/api/recordings": {
     get: {
-      summary:
-        "Segments and gaps of ?camera= between ?from= and ?to= (ms or ISO 8601); a " +
+      summary: "Segments and gaps of ?camera= between ?from= and ?to= (ms or ISO 8601); a " +
         'segment with clock "unsynced" was recorded before the clock was set (time unknown)',
     },
   },
-  "/api/recordings/{id}/download": {
-    get: { summary: "One segment as recorded (video/mp4)" },
-  },
+  "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
   "/api/recordings/export": {
-    post: {
-      summary: "Alias of POST /api/exports (older scripts)",
-      body: "{camera, from, to}",
-    },
+    post: { summary: "Alias of POST /api/exports (older scripts)", body: "{camera, from, to}" },
   },
   "/api/exports": {
     get: {
-      summary:
-        "Export jobs: the user's own (admins: all), newest first, with state and size",
+      summary: "Export jobs: the user's own (admins: all), newest first, with state and size",
     },
     post: {
-      summary:
-        "Ask for an export of a camera's time range (at most 3 h) as one MP4: a job, " +
+      summary: "Ask for an export of a camera's time range (at most 3 h) as one MP4: a job, " +
         "queued then run (2 at once) into a file on the data disk; done keeps (locks) its " +
         "recordings. 429 + Retry-After when 10 wait or run. Operators and admins",
       body: "{camera, from, to}",
     },
   },
   "/api/exports/{id}/download": {
-    get: {
-      summary: "A done export's file (video/mp4, attachment), any time later",
-    },
+    get: { summary: "A done export's file (video/mp4, attachment), any time later" },
   },
   "/api/exports/{id}": {
     delete: {
-      summary:
-        "Delete an export and its file (stops it if it runs); the recordings it kept " +
+      summary: "Delete an export and its file (stops it if it runs); the recordings it kept " +
         "stay kept (release them on the camera page). Operators and admins",
     },
   },
   "/api/recordings/lock": {
     post: {
-      summary:
-        "Keep a camera's recordings in a time range from deletion, or release them " +
+      summary: "Keep a camera's recordings in a time range from deletion, or release them " +
         "(locked: false). Operators and admins",
       body: "{camera, from, to, locked?}",
     },
@@ -227,10 +174,7 @@ export const RECORDINGS_PATHS: PathOps = {
 export const CONTACT_PATHS: PathOps = {
   "/api/contacts": {
     get: { summary: "Notification contacts (name, email, phone)" },
-    post: {
-      summary: "Add a contact: name and an email or phone",
-      body: "{name, email?, phone?}",
-    },
+    post: { summary: "Add a contact: name and an email or phone", body: "{name, email?, phone?}" },
   },
   "/api/contacts/{id}": {
     patch: { summary: "Change a contact", body: "{name?, email?, phone?}" },
@@ -250,9 +194,7 @@ export const ALL_PATHS: PathOps = mergePaths(
 function mergePaths(...tables: PathOps[]): PathOps {
   const out: Record<string, PathOps[string]> = {};
   for (const table of tables) {
-    for (const [path, ops] of Object.entries(table)) {
-      out[path] = { ...out[path], ...ops };
-    }
+    for (const [path, ops] of Object.entries(table)) out[path] = { ...out[path], ...ops };
   }
   return out;
 }
@@ -267,20 +209,14 @@ const ERROR_SCHEMA = {
       properties: {
         code: { type: "string" },
         message: { type: "string" },
-        field: {
-          type: "string",
-          description: "The request field that was wrong",
-        },
+        field: { type: "string", description: "The request field that was wrong" },
       },
     },
   },
 };
 
 /** Builds the document from path descriptions (path params written as {id}). */
-export function openApiDocument(
-  version: string,
-  paths: PathOps = AUTH_PATHS,
-): unknown {
+export function openApiDocument(version: string, paths: PathOps = AUTH_PATHS): unknown {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [path, ops] of Object.entries(paths)) {
     out[path] = {};
@@ -307,11 +243,7 @@ export function openApiDocument(
           "2XX": { description: "Success" },
           default: {
             description: "Error",
-            content: {
-              "application/json": {
-                schema: { $ref: "#/components/schemas/Error" },
-              },
-            },
+            content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
           },
         },
       };

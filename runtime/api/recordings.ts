@@ -61,13 +61,8 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
 
   app.get("/cameras", (c) => {
     // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts).
-    const cameras = deps.cameras().filter((cam) =>
-      deps.access.canSee(c, cam.id)
-    )
-      .map((cam) => ({
-        ...cam,
-        live: (deps.subUrl?.(cam.id) ?? null) !== null,
-      }));
+    const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
+      .map((cam) => ({ ...cam, live: (deps.subUrl?.(cam.id) ?? null) !== null }));
     return c.json({ cameras });
   });
 
@@ -90,11 +85,7 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
 
   app.get("/recordings", (c) => {
     const camera = visibleCamera(c, deps, c.req.query("camera"));
-    const { from, to } = timeRange(
-      c.req.query("from"),
-      c.req.query("to"),
-      MAX_RANGE_MS,
-    );
+    const { from, to } = timeRange(c.req.query("from"), c.req.query("to"), MAX_RANGE_MS);
     const index = deps.index();
     return c.json({
       camera,
@@ -111,16 +102,10 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     try {
       file = await Deno.open(`${deps.dataDir}/${segment.path}`, { read: true });
     } catch {
-      throw new HTTPException(410, {
-        message: `Segment ${segment.id} is no longer on disk`,
-      });
+      throw new HTTPException(410, { message: `Segment ${segment.id} is no longer on disk` });
     }
     const name = segment.path.slice(segment.path.lastIndexOf("/") + 1);
-    deps.access.audit(
-      c,
-      "recording.download",
-      `${segment.camera} segment ${segment.id} ${name}`,
-    );
+    deps.access.audit(c, "recording.download", `${segment.camera} segment ${segment.id} ${name}`);
     return c.body(file.readable, 200, {
       "content-type": "video/mp4",
       "content-length": String(segment.bytes),
@@ -133,8 +118,7 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   addExportRoutes(app, {
     jobs: deps.exports ?? (() => {
       throw new HTTPException(503, {
-        message:
-          "Exports are not available: the data disk is not ready; see /api/health",
+        message: "Exports are not available: the data disk is not ready; see /api/health",
       });
     }),
     access: deps.access,
@@ -142,39 +126,25 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     range: (from, to) => timeRange(jsonTime(from), jsonTime(to), MAX_CLIP_MS),
   });
 
-  app.post(
-    "/recordings/lock",
-    jsonBodyLimit(4096),
-    deps.access.requireOperator,
-    async (c) => {
-      const body = await readJsonObject(c);
-      const camera = visibleCamera(
-        c,
-        deps,
-        typeof body.camera === "string" ? body.camera : "",
-      );
-      const { from, to } = timeRange(
-        jsonTime(body.from),
-        jsonTime(body.to),
-        MAX_RANGE_MS,
-      );
-      if (body.locked !== undefined && typeof body.locked !== "boolean") {
-        throw new HTTPException(400, {
-          message:
-            "locked: true keeps the recordings, false lets retention delete them again",
-        });
-      }
-      const locked = body.locked !== false;
-      const segments = keepRange(deps, camera, from, to, locked);
-      if (!locked) deps.released?.();
-      deps.access.audit(
-        c,
-        locked ? "recording.lock" : "recording.unlock",
-        `${camera} ${isoRange(from, to)} (${segments} segments)`,
-      );
-      return c.json({ camera, from, to, locked, segments });
-    },
-  );
+  app.post("/recordings/lock", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {
+    const body = await readJsonObject(c);
+    const camera = visibleCamera(c, deps, typeof body.camera === "string" ? body.camera : "");
+    const { from, to } = timeRange(jsonTime(body.from), jsonTime(body.to), MAX_RANGE_MS);
+    if (body.locked !== undefined && typeof body.locked !== "boolean") {
+      throw new HTTPException(400, {
+        message: "locked: true keeps the recordings, false lets retention delete them again",
+      });
+    }
+    const locked = body.locked !== false;
+    const segments = keepRange(deps, camera, from, to, locked);
+    if (!locked) deps.released?.();
+    deps.access.audit(
+      c,
+      locked ? "recording.lock" : "recording.unlock",
+      `${camera} ${isoRange(from, to)} (${segments} segments)`,
+    );
+    return c.json({ camera, from, to, locked, segments });
+  });
 
   return app;
 }
@@ -190,10 +160,7 @@ function visibleCamera(
     });
   }
   // Unknown and forbidden cameras answer the same, so ids cannot be probed.
-  if (
-    !deps.cameras().some((s) => s.id === camera) ||
-    !deps.access.canSee(c, camera)
-  ) {
+  if (!deps.cameras().some((s) => s.id === camera) || !deps.access.canSee(c, camera)) {
     throw new HTTPException(404, { message: `No camera '${camera}'` });
   }
   return camera;
@@ -207,9 +174,7 @@ function visibleSegment(
   const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN;
   const segment = Number.isSafeInteger(id) ? deps.index().segment(id) : null;
   if (!segment || !deps.access.canSee(c, segment.camera)) {
-    throw new HTTPException(404, {
-      message: `No segment '${raw.slice(0, 40)}'`,
-    });
+    throw new HTTPException(404, { message: `No segment '${raw.slice(0, 40)}'` });
   }
   return segment;
 }
@@ -223,14 +188,9 @@ function keepRange(
   locked: boolean,
 ): number {
   try {
-    return withReserve(
-      deps.dataDir,
-      () => deps.index().setLockedRange(camera, from, to, locked),
-    );
+    return withReserve(deps.dataDir, () => deps.index().setLockedRange(camera, from, to, locked));
   } catch (err) {
-    if (err instanceof DiskFullError) {
-      throw new HTTPException(507, { message: err.message });
-    }
+    if (err instanceof DiskFullError) throw new HTTPException(507, { message: err.message });
     throw err;
   }
 }
@@ -253,25 +213,19 @@ export function timeRange(
 ): { from: number; to: number } {
   const parse = (name: string, raw: string | undefined): number => {
     if (raw === undefined || raw === "") {
-      throw new HTTPException(400, {
-        message: `${name}: give a time (ms since 1970 or ISO 8601)`,
-      });
+      throw new HTTPException(400, { message: `${name}: give a time (ms since 1970 or ISO 8601)` });
     }
     const value = /^\d{1,15}$/.test(raw) ? Number(raw) : Date.parse(raw);
     if (!Number.isFinite(value)) {
       throw new HTTPException(400, {
-        message: `${name}: '${
-          raw.slice(0, 40)
-        }' is not a time (ms since 1970 or ISO 8601)`,
+        message: `${name}: '${raw.slice(0, 40)}' is not a time (ms since 1970 or ISO 8601)`,
       });
     }
     return value;
   };
   const from = parse("from", fromRaw);
   const to = parse("to", toRaw);
-  if (to <= from) {
-    throw new HTTPException(400, { message: "to: must be after from" });
-  }
+  if (to <= from) throw new HTTPException(400, { message: "to: must be after from" });
   if (to - from > maxMs) {
     throw new HTTPException(400, {
       message: `to: at most ${Math.round(maxMs / 3600_000)} hours after from`,

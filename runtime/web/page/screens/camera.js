@@ -21,20 +21,16 @@ const HOUR_MS = 3600_000;
 export async function cameraScreen(cameraId) {
   const to = Date.now();
   const from = to - HOUR_MS;
-  const q = new URLSearchParams({
-    camera: cameraId,
-    from: String(from),
-    to: String(to + 60_000),
-  });
+  const q = new URLSearchParams({ camera: cameraId, from: String(from), to: String(to + 60_000) });
   const [data, { cameras }] = await Promise.all([
     api(`/api/recordings?${q}`),
     api("/api/cameras"),
   ]);
   /** @type {Segment[]} */
   const segments = data.segments;
-  const hasLive = /** @type {import("../types.js").Camera[]} */ (cameras).some((
-    cam,
-  ) => cam.id === cameraId && cam.live === true);
+  const hasLive = /** @type {import("../types.js").Camera[]} */ (cameras).some((cam) =>
+    cam.id === cameraId && cam.live === true
+  );
 
   const bar = h("div", {
     class: "timeline",
@@ -51,15 +47,10 @@ export async function cameraScreen(cameraId) {
   const marks = new Map();
   for (const seg of segments) {
     const left = Math.max(0, (seg.startMs - from) / HOUR_MS) * 100;
-    const width = Math.max(
-      0,
-      (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS,
-    ) *
+    const width = Math.max(0, (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS) *
       100;
     const mark = h("span", {
-      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}${
-        seg.locked ? " (kept)" : ""
-      }`,
+      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}${seg.locked ? " (kept)" : ""}`,
       class: seg.locked ? "kept" : "",
       onclick: () => play(seg),
     });
@@ -77,9 +68,9 @@ export async function cameraScreen(cameraId) {
           "span",
           { class: "when" },
           // Recorded before the box's clock was set: the time is an estimate.
-          `${
-            seg.clock === "unsynced" ? "time unknown" : fmtTime(seg.startMs)
-          } · ${((seg.endMs - seg.startMs) / 1000).toFixed(0)} s`,
+          `${seg.clock === "unsynced" ? "time unknown" : fmtTime(seg.startMs)} · ${
+            ((seg.endMs - seg.startMs) / 1000).toFixed(0)
+          } s`,
         ),
         h(
           "span",
@@ -89,21 +80,10 @@ export async function cameraScreen(cameraId) {
           }`,
         ),
         seg.locked
-          ? h("span", {
-            class: "badge kept",
-            title: "Kept: retention does not delete it",
-          }, "kept")
+          ? h("span", { class: "badge kept", title: "Kept: retention does not delete it" }, "kept")
           : null,
-        h("button", {
-          type: "button",
-          class: "secondary play",
-          onclick: () => play(seg),
-        }, "Play"),
-        h(
-          "a",
-          { href: downloadUrl(seg), download: "", class: "download" },
-          "Download",
-        ),
+        h("button", { type: "button", class: "secondary play", onclick: () => play(seg) }, "Play"),
+        h("a", { href: downloadUrl(seg), download: "", class: "download" }, "Download"),
       ),
     );
   }
@@ -111,11 +91,7 @@ export async function cameraScreen(cameraId) {
   /** @param {Segment} seg */
   function play(seg) {
     for (const [id, m] of marks) m.classList.toggle("playing", id === seg.id);
-    const type = seg.codec === "h265"
-      ? H265
-      : seg.codec === "h264"
-      ? H264
-      : "video/mp4";
+    const type = seg.codec === "h265" ? H265 : seg.codec === "h264" ? H264 : "video/mp4";
     const canPlay = h("video").canPlayType(type) !== "";
     const download = h("a", {
       href: downloadUrl(seg),
@@ -141,10 +117,7 @@ export async function cameraScreen(cameraId) {
       playsInline: true,
       src: downloadUrl(seg),
     });
-    video.addEventListener(
-      "error",
-      () => player.replaceChildren(fallback, h("p", {}, download)),
-    );
+    video.addEventListener("error", () => player.replaceChildren(fallback, h("p", {}, download)));
     player.replaceChildren(video, h("p", {}, download));
   }
 
@@ -160,17 +133,10 @@ export async function cameraScreen(cameraId) {
         { class: "panel" },
         h("h2", {}, "Last hour"),
         bar,
-        h(
-          "div",
-          { class: "axis" },
-          h("span", {}, fmtTime(from)),
-          h("span", {}, fmtTime(to)),
-        ),
-        segments.length ? list : h(
-          "p",
-          { class: "muted", id: "no-segments" },
-          "No recordings in the last hour.",
-        ),
+        h("div", { class: "axis" }, h("span", {}, fmtTime(from)), h("span", {}, fmtTime(to))),
+        segments.length
+          ? list
+          : h("p", { class: "muted", id: "no-segments" }, "No recordings in the last hour."),
         h("h2", {}, "Export and keep"),
         ...exportControls(cameraId, to, () => cameraScreen(cameraId)),
       ),
