@@ -25,7 +25,8 @@ async function main(): Promise<number> {
   const log = createLogger({ level: config.log.level, fields: { module: "daemon" } });
   log.info("starting", { device: config.device.name, cameras: config.cameras.length });
   // The provisioning file (provision.file, or NVR_PROVISION_FILE) is read by the daemon.
-  const daemon = await startDaemon(config, { log, configPath: path });
+  // The real clock, judged (app/clock_keeper.ts): a board without RTC records before it is synced.
+  const daemon = await startDaemon(config, { log, configPath: path, clock: {} });
   // On the console too (stderr: stdout is one JSON log object a line), for the person at the
   // box: compare it with what the browser shows.
   if (daemon.tls) console.error(`https certificate sha256: ${daemon.tls.fingerprint}`);

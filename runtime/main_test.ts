@@ -20,7 +20,7 @@ Deno.test("a bad config stops start-up with exit 78 and names the key, value and
     const { code, stderr } = await runMain(["--config", file]);
     assertEquals(code, 78);
     assertMatch(stderr, new RegExp(`Invalid configuration in ${file}:`));
-    assertMatch(stderr, /camras: unknown key; known keys here: analytics, cameras, device/);
+    assertMatch(stderr, /camras: unknown key; known keys here: analytics, cameras, clock, device/);
     assertMatch(
       stderr,
       /storage\.segmentSeconds: 0 is not allowed; allowed: whole seconds from 2 to 3600/,

@@ -132,7 +132,10 @@ export const RECORDINGS_PATHS: PathOps = {
     get: { summary: "JPEG of the camera's latest keyframe (image/jpeg)" },
   },
   "/api/recordings": {
-    get: { summary: "Segments and gaps of ?camera= between ?from= and ?to= (ms or ISO 8601)" },
+    get: {
+      summary: "Segments and gaps of ?camera= between ?from= and ?to= (ms or ISO 8601); a " +
+        'segment with clock "unsynced" was recorded before the clock was set (time unknown)',
+    },
   },
   "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
   "/api/recordings/export": {

@@ -262,5 +262,8 @@ function publicSegment(s: IndexedSegment) {
     width: s.width,
     height: s.height,
     locked: s.locked,
+    // "unsynced": recorded before the box's clock was trusted; startMs/endMs are an estimate
+    // (never before the build date), re-stamped when that boot's clock is synced.
+    clock: s.clock ?? "synced",
   };
 }

@@ -62,6 +62,8 @@ import { SharedSubStream } from "../playback/sub_stream.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
+import type { ClockTrustOptions } from "../lib/clock_trust.ts";
+import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -131,6 +133,12 @@ export interface DaemonDeps {
     PluginHostOptions,
     "sysRoot" | "procRoot" | "serial" | "limits" | "restartMs"
   >;
+  /**
+   * Judge the wall clock (app/clock_keeper.ts): segments made before it is trusted are flagged
+   * and re-stamped once it is. main.ts passes `{}` (the real clock, /run, /sys, /proc); tests pass
+   * a fake wall clock and fixture roots. Absent: the wall clock is taken as it is.
+   */
+  readonly clock?: Omit<ClockTrustOptions, "trust" | "onChange"> & { readonly pollMs?: number };
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -168,6 +176,20 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
+  let fleet: FleetWiring | null = null;
+  const clockKeeper: ClockKeeper | null = deps.clock
+    ? await startClockKeeper({
+      trust: config.clock.trust,
+      options: deps.clock,
+      ...(deps.clock.pollMs ? { pollMs: deps.clock.pollMs } : {}),
+      index: storage.index,
+      log,
+      publish: (kind, detail) => {
+        fleet?.link.publishEvent(kind, detail as never).catch(() => {});
+        fleet?.link.publishState(); // `clock` in state changed
+      },
+    })
+    : null;
 
   // Who this box is: the device id and the fingerprint hash a licence binds (cameras left out:
   // they do not bind the licence, and asking them over ONVIF would slow the start).
@@ -185,7 +207,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     log: log.child({ module: "provision" }),
     now,
   });
-  let fleet: FleetWiring | null = null;
+
   let rebuild: () => Promise<void> = () => Promise.resolve();
   const licence = await LicenceKeeper.open({
     config: config.licence,
@@ -230,6 +252,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         checkStorage: storage.checkStorage,
         log,
         now,
+        ...(clockKeeper ? { clock: clockKeeper.clock } : {}),
         onDiskFull,
         onSegmentClosed: retention.segmentClosed,
         ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
@@ -246,6 +269,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           log: log.child({ module: "recorder" }),
           onDiskFull,
           onSegmentClosed: retention.segmentClosed,
+          ...(clockKeeper ? { clock: clockKeeper.workerOptions } : {}),
           ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
           onWorkerLost: (cameras, reason) => {
             for (const camera of cameras) {
@@ -373,6 +397,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(deps.fingerprintSources ? { fingerprintSources: deps.fingerprintSources } : {}),
       ...(tls ? { httpsFingerprint: tls.fingerprint } : {}),
       ...(deps.update ? { update: deps.update } : {}),
+      ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
@@ -584,6 +609,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       // to restart (the fleet link's goodbye can take seconds when the broker goes down with us).
       licence.close();
       clearInterval(housekeeping);
+      clockKeeper?.stop();
       controller.abort();
       await rebuilding;
       await plugins.close();

@@ -4,6 +4,7 @@
  * obeys (restart a camera, snapshot, apply a configuration). The link itself is runtime/fleet/.
  */
 import type { NvrConfig } from "../config/types.ts";
+import type { ClockStatus as ClockState } from "../lib/clock_trust.ts";
 import type { Logger } from "../lib/log.ts";
 import {
   type EventKind,
@@ -57,6 +58,8 @@ export interface FleetWiringDeps {
   readonly now?: () => number;
   /** SHA-256 of the local HTTPS certificate, reported in the fleet `state`. */
   readonly httpsFingerprint?: string;
+  /** Whether the wall clock is trusted (app/clock_keeper.ts), for `state`. */
+  readonly clock?: () => ClockState;
   /** Parts of the updater to replace (tests). */
   readonly update?: UpdateHooks;
   /** A first-boot provisioning problem for the `state` message. */
@@ -141,6 +144,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     lastUpdate: () => updater.lastUpdate(),
     ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
+    ...(deps.clock ? { clock: deps.clock } : {}),
     ...(hooks.version ? { version: hooks.version } : {}),
     now,
   });

@@ -83,7 +83,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: analytics, cameras, device, http, licence, log, mqtt, provision, recording, storage, update",
+      "colour: unknown key; known keys here: analytics, cameras, clock, device, http, licence, log, mqtt, provision, recording, storage, update",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [
@@ -178,6 +178,9 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
     ]],
     [{ cameras: [{ ...camera, bitrate: 30 }] }, [
       "cameras[0].bitrate: unknown key; known keys here: codec, enabled, fps, height, id, name, password, retentionDays, subUrl, transport, url, username, width",
+    ]],
+    [{ clock: { trust: "ntp" } }, [
+      'clock.trust: "ntp" is not allowed; allowed: "auto", "always"',
     ]],
     [{ cameras: [{ ...camera, fps: 30 }] }, [
       "cameras[0].fps: 30 is for USB cameras (v4l2: URLs) only; an RTSP camera's fps is set in the camera itself",

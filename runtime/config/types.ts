@@ -178,6 +178,7 @@ export interface ProvisionConfig {
   /** Accept mqtt:// and ws:// fleet URLs in the provisioning file (tests only). */
   readonly allowInsecure: boolean;
 }
+export type ClockTrustMode = "auto" | "always";
 
 export interface NvrConfig {
   readonly device: { readonly name: string };
@@ -190,5 +191,10 @@ export interface NvrConfig {
   readonly recording: RecordingConfig;
   readonly update: UpdateConfig;
   readonly provision: ProvisionConfig;
+  /**
+   * `trust`: "auto" believes the wall clock once systemd-timesyncd has synced it or the board
+   * has an RTC; "always" for boxes with an RTC and no network. Never a time before the build date.
+   */
+  readonly clock: { readonly trust: ClockTrustMode };
   readonly cameras: readonly CameraConfig[];
 }

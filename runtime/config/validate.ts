@@ -7,6 +7,7 @@ import { parseDurationSeconds } from "./duration.ts";
 import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
+  ClockTrustMode,
   EncodeFallback,
   HttpConfig,
   HttpTls,
@@ -36,6 +37,7 @@ const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
 export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
+export const CLOCK_TRUST: readonly ClockTrustMode[] = ["auto", "always"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
 export const MAX_CAMERAS = 64;
@@ -84,6 +86,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const recording = ObjectReader.of("recording", top.raw("recording"), errors);
   const update = ObjectReader.of("update", top.raw("update"), errors);
   const provision = ObjectReader.of("provision", top.raw("provision"), errors);
+  const clock = ObjectReader.of("clock", top.raw("clock"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -119,6 +122,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       identityDir: provision?.string("identityDir", IDENTITY_DIR, absolutePath) ?? IDENTITY_DIR,
       allowInsecure: provision?.boolean("allowInsecure", false) ?? false,
     },
+    clock: { trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto" },
     cameras: readCameras(top.raw("cameras"), errors),
   };
   for (
@@ -134,6 +138,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       recording,
       update,
       provision,
+      clock,
     ]
   ) {
     reader?.rejectUnknown();

@@ -40,6 +40,13 @@ const EVENT_SAMPLES: { [K in keyof EventDetails]: EventDetails[K] } = {
   "licence-change": { from: "valid", to: "expired", reason: "expired" },
   "sensor-alarm": { sensor: "door-contact", reason: "opened", value: true },
   "update-progress": { version: "0.2.0", bytes: 5, size: 10, percent: 50 },
+  "clock-synced": {
+    source: "timesyncd",
+    segments: 14,
+    jumpMs: 1_767_225_540_000,
+    correctionMs: 42,
+  },
+  "clock-jump": { trusted: false, jumpMs: -1_767_225_540_000, reason: "before the build date" },
 };
 
 /** A JPEG of exactly `bytes` bytes (SOI, filler, EOI): the largest snapshot the link sends. */

@@ -16,6 +16,7 @@ import { type PublishRate, QueuePump } from "./pump.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, type QueueStats } from "./queue.ts";
 import {
   ANALYTICS_TOPIC,
+  type ClockState,
   decodeJson,
   DEFAULT_MAX_INBOUND_BYTES,
   DEFAULT_MAX_SNAPSHOT_BYTES,
@@ -76,6 +77,8 @@ export interface FleetLinkDeps {
   readonly lastUpdate?: () => LastUpdate | null;
   /** A first-boot provisioning problem, put in every `state` birth message. */
   readonly provisioning?: () => ProvisioningState | null;
+  /** Whether the wall clock is trusted, put in every `state` birth message. */
+  readonly clock?: () => ClockState;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
   /** Random id of this run; default a new UUID. */
@@ -351,6 +354,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       ...(deps.httpsFingerprint ? { httpsFingerprint: deps.httpsFingerprint } : {}),
       ...(lastUpdate ? { lastUpdate } : {}),
       ...(provisioning ? { provisioning } : {}),
+      ...(deps.clock ? { clock: deps.clock() } : {}),
     };
     client.publish(topics.state, JSON.stringify(birth), { qos: 1, retain: true }, (err) => {
       if (err) log.warn("fleet birth message not acknowledged", { err });

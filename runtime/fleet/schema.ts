@@ -67,6 +67,19 @@ export interface StateOnline {
   readonly lastUpdate?: LastUpdate;
   /** A first-boot provisioning problem to act on (absent when there is none). */
   readonly provisioning?: ProvisioningState;
+  /** Whether the box believes its wall clock (absent when the daemon does not judge it). */
+  readonly clock?: ClockState;
+}
+
+/**
+ * `clock` in `state`: `trusted` once systemd-timesyncd synced it, the board has an RTC, or the
+ * config says so, and never while it shows a time before the build date; `source` says which;
+ * `lastSync` is an ISO time or null. Until it is trusted, recordings are indexed as unsynced.
+ */
+export interface ClockState {
+  readonly trusted: boolean;
+  readonly source: "timesyncd" | "rtc" | "config" | null;
+  readonly lastSync: string | null;
 }
 
 /**
@@ -183,6 +196,21 @@ export interface EventDetails {
     readonly reason: string;
     readonly value?: number | string | boolean;
   };
+  /**
+   * The clock became trusted: `segments` recorded before were re-stamped; `jumpMs` is how far
+   * the wall clock stepped, `correctionMs` how far the estimated times moved.
+   */
+  "clock-synced": {
+    readonly source: string | null;
+    readonly segments: number;
+    readonly jumpMs: number;
+    readonly correctionMs: number;
+  };
+  /**
+   * A trusted clock stepped (`trusted: true`), or is no longer believed (`trusted: false`, e.g.
+   * set back before the build date); recordings already indexed keep their times.
+   */
+  "clock-jump": { readonly trusted: boolean; readonly jumpMs: number; readonly reason: string };
   /** Download progress of an `update`: at most every 5 % or 2 s. */
   "update-progress": {
     readonly version: string;
@@ -202,6 +230,8 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "licence-change",
   "sensor-alarm",
   "update-progress",
+  "clock-synced",
+  "clock-jump",
 ];
 
 /** `events`: one message per event; never dropped by a full queue before health samples. */
@@ -660,6 +690,7 @@ export const TOPICS: readonly TopicSpec[] = [
       "UpdateState",
       "LastUpdate",
       "ProvisioningState",
+      "ClockState",
       "StateOffline",
       "StateMessage",
     ],
@@ -679,6 +710,7 @@ export const TOPICS: readonly TopicSpec[] = [
         bdSeq: 1,
         ts,
         httpsFingerprint: "3F:9A:" + "00:".repeat(29) + "C2",
+        clock: { trusted: true, source: "timesyncd", lastSync: "2026-01-01T00:00:00.000Z" },
       },
       {
         state: "online",
@@ -735,7 +767,7 @@ export const TOPICS: readonly TopicSpec[] = [
     retained: false,
     types: ["EventDetails", "EventKind", "EventMessage"],
     about: "Camera up/down, recording gaps, disk faults, suspicious logins, licence changes, " +
-      "sensor alarms. Kept in the offline queue (health samples are dropped first).",
+      "sensor alarms, update progress, the clock synced or stepped. Kept in the offline queue (health samples are dropped first).",
     examples: [
       {
         seq: 43,
@@ -754,6 +786,12 @@ export const TOPICS: readonly TopicSpec[] = [
         ts,
         kind: "update-progress",
         detail: { version: "0.2.0", bytes: 93_500_000, size: 187_000_000, percent: 50 },
+      },
+      {
+        seq: 46,
+        ts,
+        kind: "clock-synced",
+        detail: { source: "timesyncd", segments: 14, jumpMs: 1_767_225_540_000, correctionMs: 42 },
       },
     ],
   },

@@ -8,6 +8,7 @@
  */
 import type { CameraConfig, RemuxEngine } from "../config/types.ts";
 import type { VideoPlan } from "../board/mod.ts";
+import type { ClockTrust } from "../lib/clock_trust.ts";
 import type { Logger } from "../lib/log.ts";
 import type { SegmentIndex, SegmentRecord } from "../storage/mod.ts";
 import type { CameraStats } from "./supervisor/camera_stats.ts";
@@ -23,6 +24,11 @@ export interface RecorderContext {
   readonly index: () => SegmentIndex;
   readonly log: Logger;
   readonly now: () => number;
+  /**
+   * Whether the wall clock is trusted; segments finished while it is not are indexed as
+   * unsynced (lib/clock_trust.ts). Absent: the wall clock is taken as it is.
+   */
+  readonly clock?: ClockTrust;
   /** How this camera's video is turned into what is recorded. */
   readonly plan: VideoPlan;
   /** Throws StorageUnavailableError when the data folder must not be written (not mounted...). */

@@ -12,6 +12,16 @@ export interface SegmentRecord {
   /** Picture size, when known. */
   readonly width?: number | null;
   readonly height?: number | null;
+  /**
+   * null (or absent): the times come from a trusted wall clock. "unsynced": recorded before the
+   * clock was synced; the times are an estimate (never before the build date) until the boot's
+   * clock is synced and the segment re-stamped from its monotonic times.
+   */
+  readonly clock?: "unsynced" | null;
+  readonly bootId?: string | null;
+  /** Milliseconds since boot `bootId`, for unsynced segments. */
+  readonly monoStartMs?: number | null;
+  readonly monoEndMs?: number | null;
 }
 
 export interface IndexedSegment extends SegmentRecord {
@@ -54,7 +64,7 @@ type Row = Record<string, unknown>;
 const nullableNumber = (value: unknown): number | null => value === null ? null : Number(value);
 
 export const SEGMENT_COLUMNS =
-  "id, camera, start_ms, end_ms, bytes, codec, path, width, height, locked";
+  "id, camera, start_ms, end_ms, bytes, codec, path, width, height, locked, clock";
 
 export function segmentFromRow(row: Row): IndexedSegment {
   return {
@@ -68,6 +78,7 @@ export function segmentFromRow(row: Row): IndexedSegment {
     width: nullableNumber(row.width),
     height: nullableNumber(row.height),
     locked: Number(row.locked) !== 0,
+    clock: row.clock === "unsynced" ? "unsynced" : null,
   };
 }
 

@@ -4,6 +4,8 @@
  *   <dataDir>/index.sqlite
  *   <dataDir>/recordings/<camera>/.incoming/<run>-00001.mp4      being written
  *   <dataDir>/recordings/<camera>/2026-11-25/14/<camera>-20261125T140312Z.mp4   finished
+ *   <dataDir>/recordings/<camera>/unsynced/<boot>/<camera>-m000012345.mp4    finished before
+ *                                      the clock was synced (boot id, ms since boot: no date)
  *
  * Dates and hours are UTC so that paths never repeat or jump at daylight-saving changes.
  */
@@ -43,4 +45,14 @@ export function segmentRelativePath(camera: string, startMs: number): string {
   const stamp = iso.slice(0, 19).replaceAll("-", "").replaceAll(":", "") +
     iso.slice(19, 23).replace(".", "") + "Z";
   return `recordings/${camera}/${day}/${hour}/${camera}-${stamp}.mp4`;
+}
+
+/**
+ * Final path of a segment recorded before the clock was synced: named by the boot and the
+ * milliseconds since boot, never by a date it does not know. Kept when the segment is re-stamped.
+ */
+export function unsyncedRelativePath(camera: string, bootId: string, monoStartMs: number): string {
+  const boot = bootId.replace(/[^0-9a-zA-Z]/g, "").slice(0, 12) || "unknown";
+  const mono = String(Math.max(0, Math.round(monoStartMs))).padStart(10, "0");
+  return `recordings/${camera}/unsynced/${boot}/${camera}-m${mono}.mp4`;
 }

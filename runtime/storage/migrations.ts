@@ -105,6 +105,19 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 3,
+    description: "segments recorded before the clock was synced: flag, boot id, monotonic times",
+    sql: `
+-- clock NULL: the wall clock was trusted; 'unsynced': start_ms/end_ms are an estimate, and
+-- mono_*_ms (ms since boot boot_id) place the segment once that boot's clock is synced.
+ALTER TABLE segments ADD COLUMN clock TEXT NULL;
+ALTER TABLE segments ADD COLUMN boot_id TEXT NULL;
+ALTER TABLE segments ADD COLUMN mono_start_ms INTEGER NULL;
+ALTER TABLE segments ADD COLUMN mono_end_ms INTEGER NULL;
+CREATE INDEX segments_unsynced ON segments (boot_id) WHERE clock IS NOT NULL;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION: number = MIGRATIONS.length;

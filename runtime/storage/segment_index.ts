@@ -41,8 +41,10 @@ const MAX_SPAN = "(SELECT value FROM meta WHERE key = 'max_segment_ms')";
 const FAR_FUTURE_MS = Number.MAX_SAFE_INTEGER;
 
 const SQL = {
-  insert: `INSERT INTO segments (camera, start_ms, end_ms, bytes, codec, path, width, height)
-    VALUES ($camera, $start, $end, $bytes, $codec, $path, $width, $height)
+  insert: `INSERT INTO segments (camera, start_ms, end_ms, bytes, codec, path, width, height,
+      clock, boot_id, mono_start_ms, mono_end_ms)
+    VALUES ($camera, $start, $end, $bytes, $codec, $path, $width, $height,
+      $clock, $boot, $monoStart, $monoEnd)
     ON CONFLICT (path) DO UPDATE SET end_ms = excluded.end_ms, bytes = excluded.bytes,
       width = COALESCE(excluded.width, width), height = COALESCE(excluded.height, height)
     RETURNING id`,
@@ -65,6 +67,13 @@ const SQL = {
     WHERE camera = $camera AND start_ms >= $from - ${MAX_SPAN} AND start_ms < $to
       AND end_ms > $from`,
   remove: "DELETE FROM segments WHERE id = ?",
+  // A boot's unsynced segments placed by its synced clock: wall = mono + (syncWall − syncMono).
+  restamp: `UPDATE segments SET start_ms = mono_start_ms + $offset, end_ms = mono_end_ms + $offset,
+      clock = NULL
+    WHERE clock = 'unsynced' AND boot_id = $boot AND mono_start_ms IS NOT NULL
+      AND mono_end_ms IS NOT NULL`,
+  newestEnd: `SELECT MAX(end_ms) AS end_ms FROM segments
+    WHERE NOT (clock IS NOT NULL AND boot_id IS $boot)`,
   hasPath: "SELECT 1 AS found FROM segments WHERE path = ?",
   byId: `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE id = ?`,
   addGap: `INSERT INTO gaps (camera, start_ms, end_ms, reason) VALUES (?, ?, ?, ?) RETURNING id`,
@@ -121,6 +130,10 @@ export class SegmentIndex {
       path: segment.path,
       width: segment.width ?? null,
       height: segment.height ?? null,
+      clock: segment.clock ?? null,
+      boot: segment.bootId ?? null,
+      monoStart: segment.monoStartMs ?? null,
+      monoEnd: segment.monoEndMs ?? null,
     }) as { id: number };
     return Number(row.id);
   }
@@ -183,6 +196,31 @@ export class SegmentIndex {
   /** Removes a segment's row (not its file). Removing a missing id does nothing. */
   remove(id: number): void {
     this.#q.remove.run(id);
+  }
+
+  /**
+   * Re-stamps every unsynced segment of boot `bootId` with `offsetMs` (syncWall − syncMono), in
+   * one transaction; the files keep their names (unsynced names carry no date). Returns how many.
+   */
+  restamp(bootId: string, offsetMs: number): number {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const { changes } = this.#q.restamp.run({ boot: bootId, offset: Math.round(offsetMs) });
+      this.#db.exec("COMMIT");
+      return Number(changes);
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /**
+   * The newest end of any segment except the unsynced ones of boot `bootId` (whose times are
+   * estimates made from this): where that boot's estimates start. null for an empty index.
+   */
+  newestEnd(bootId: string): number | null {
+    const row = this.#q.newestEnd.get({ boot: bootId }) as { end_ms: number | null } | undefined;
+    return row?.end_ms == null ? null : Number(row.end_ms);
   }
 
   hasPath(path: string): boolean {

@@ -5,6 +5,7 @@
  */
 import type { CameraConfig, NvrConfig } from "../../config/types.ts";
 import type { VideoPlan } from "../../board/mod.ts";
+import type { ClockTrust } from "../../lib/clock_trust.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { SegmentIndex } from "../../storage/mod.ts";
 import type { CameraStatus } from "./camera_status.ts";
@@ -24,6 +25,8 @@ export interface RecorderSetDeps {
   readonly checkStorage: () => Promise<void>;
   readonly log: Logger;
   readonly now: () => number;
+  /** Whether the wall clock is trusted (segments before it is are indexed as unsynced). */
+  readonly clock?: ClockTrust;
   /** Frees space after a write failed on a full disk; resolves to the bytes freed. */
   readonly onDiskFull: () => Promise<number>;
   /** A segment was indexed (the retention loop checks the byte budget). */
@@ -61,6 +64,7 @@ export class RecorderSet implements Recorders {
         index: deps.index,
         log: deps.log.child({ module: "recorder", camera: camera.id }),
         now: deps.now,
+        ...(deps.clock ? { clock: deps.clock } : {}),
         checkStorage: deps.checkStorage,
         stallMs: deps.config.recording.stallSeconds * 1000,
         remux: deps.config.recording.remux,

@@ -8,6 +8,7 @@ import {
   scanFmp4,
   type SegmentRecord,
   segmentRelativePath,
+  unsyncedRelativePath,
 } from "../../storage/mod.ts";
 import type { CameraStats } from "./camera_stats.ts";
 import type { RecorderContext } from "../engine.ts";
@@ -43,13 +44,28 @@ export async function finishSegment(
     ctx.log.warn("empty segment dropped", { location });
     return { bytes: 0, frames: 0 };
   }
-  const frames = knownFrames ?? (await scanFmp4(location)).frames;
-  const path = segmentRelativePath(camera.id, span.startMs);
+  let scanned = knownFrames === undefined ? await scanFmp4(location) : null;
+  const frames = knownFrames ?? scanned?.frames ?? 0;
+  let times: Omit<SegmentRecord, "camera" | "bytes" | "codec" | "path"> = span;
+  if (ctx.clock) {
+    // A wall span that is negative or far longer than a segment means the clock stepped while
+    // it was written (e.g. synced from 1970): the file's own duration is the truth then.
+    const apparent = span.endMs - span.startMs;
+    const longest = Math.max(10 * ctx.segmentSeconds * 1000, 10 * 60_000);
+    let duration: number | undefined;
+    if (apparent < 0 || apparent > longest) {
+      scanned ??= await scanFmp4(location);
+      duration = Math.round(scanned.durationSeconds * 1000);
+    }
+    times = ctx.clock.stamp(span, duration);
+  }
+  const path = times.clock === "unsynced" && times.bootId && times.monoStartMs != null
+    ? unsyncedRelativePath(camera.id, times.bootId, times.monoStartMs)
+    : segmentRelativePath(camera.id, times.startMs);
   const target = `${ctx.dataDir}/${path}`;
   const segment: SegmentRecord = {
     camera: camera.id,
-    startMs: span.startMs,
-    endMs: span.endMs,
+    ...times,
     bytes: size,
     codec: ctx.plan.codec,
     path,
@@ -67,7 +83,13 @@ export async function finishSegment(
     ctx.index().remove(id);
     throw err;
   }
-  ctx.log.info("segment", { path, bytes: size, seconds: (span.endMs - span.startMs) / 1000 });
+  const seconds = (segment.endMs - segment.startMs) / 1000;
+  ctx.log.info("segment", {
+    path,
+    bytes: size,
+    seconds,
+    ...(times.clock ? { clock: "unsynced" } : {}),
+  });
   ctx.onSegment?.(segment);
   return { bytes: size, frames };
 }

@@ -68,6 +68,8 @@ export class CameraSupervisor {
   readonly live: LiveFanout;
   /** End of the last recorded segment, to measure gaps. */
   #lastEndMs: number | null = null;
+  /** The last segment was indexed before the clock was trusted (its times are estimates). */
+  #lastUnsynced = false;
   /** Why recording stopped, kept until the gap it caused is indexed. */
   #outageReason: string | null = null;
   #audioOffUntil = 0;
@@ -101,7 +103,9 @@ export class CameraSupervisor {
         ctx.onRecording?.();
       },
       onSegment: (segment) => {
-        this.#recordGap(segment.startMs);
+        // Times estimated before the clock was trusted show no real hole (lib/clock_trust.ts).
+        if (!segment.clock && !this.#lastUnsynced) this.#recordGap(segment.startMs);
+        this.#lastUnsynced = segment.clock === "unsynced";
         this.#lastEndMs = segment.endMs;
         this.#status = {
           ...this.#status,

@@ -4,6 +4,7 @@
  * never the API, the fleet link or other cameras. Speaks worker_protocol.ts over stdin/stdout;
  * logs go to stderr as JSON lines. Exits when its stdin closes (the daemon is gone) or on SIGTERM.
  */
+import { ClockTrust } from "../../lib/clock_trust.ts";
 import { createLogger } from "../../lib/log.ts";
 import { storageAccess } from "../../storage/mod.ts";
 import { RecorderSet } from "../supervisor/recorder_set.ts";
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   const lines = jsonLines(Deno.stdin.readable);
   const first = (await lines.next()).value as ToWorker | undefined;
   if (!first || first.type !== "init") throw new Error("recorder worker: expected an init line");
-  const { config, cameras, liveSocket } = first;
+  const { config, cameras, liveSocket, clock: clockInit } = first;
   const log = createLogger({
     level: config.log.level,
     sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
@@ -31,12 +32,24 @@ async function main(): Promise<void> {
   const controller = new AbortController();
   const pendingSpace = new Map<number, (freed: number) => void>();
   let nextId = 1;
+  // The daemon re-stamps; a worker only flags what it finishes while the clock is not trusted.
+  const clock = clockInit ? new ClockTrust(clockInit) : undefined;
+  if (clock) {
+    try {
+      clock.raiseFloor(storage.index().newestEnd(clock.bootId));
+    } catch (err) {
+      log.warn("index not readable for the clock's floor; estimates start at the build date", {
+        err,
+      });
+    }
+  }
   const recorders = new RecorderSet(cameras, {
     config,
     index: storage.index,
     checkStorage: storage.checkStorage,
     log,
     now: Date.now,
+    ...(clock ? { clock } : {}),
     onDiskFull: () => {
       const id = nextId++;
       const freed = new Promise<number>((resolve) => pendingSpace.set(id, resolve));

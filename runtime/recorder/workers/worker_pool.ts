@@ -16,7 +16,13 @@ import {
 import { SnapshotUnavailableError } from "../snapshot.ts";
 import type { LiveSource } from "../../media/restream/feed.ts";
 import { RemoteLive } from "./live_socket.ts";
-import { decodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
+import {
+  decodeBase64,
+  type FromWorker,
+  jsonLines,
+  type ToWorker,
+  type WorkerClock,
+} from "./worker_protocol.ts";
 
 const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 // FFI can do anything the process can; narrower flags would only pretend to sandbox a worker,
@@ -30,6 +36,8 @@ export interface WorkerPoolDeps {
   readonly config: NvrConfig;
   readonly log: Logger;
   readonly onDiskFull: () => Promise<number>;
+  /** How workers judge the wall clock (lib/clock_trust.ts); absent: taken as it is. */
+  readonly clock?: WorkerClock;
   /** A worker indexed a segment (the retention loop checks the byte budget). */
   readonly onSegmentClosed?: () => void;
   /** A crash or hang of a worker, for the event log. */
@@ -249,6 +257,7 @@ class Worker {
         config: this.#deps.config,
         cameras: [...this.#cameras],
         liveSocket: this.#liveSocket,
+        ...(this.#deps.clock ? { clock: this.#deps.clock } : {}),
       });
       for await (const raw of jsonLines(child.stdout)) {
         lastHeard = Date.now();

@@ -3,8 +3,15 @@
  * writing to the worker's stdin and the worker to its stdout. Pure types and parsing.
  */
 import type { NvrConfig } from "../../config/types.ts";
+import type { ClockTrustOptions } from "../../lib/clock_trust.ts";
 import type { CameraStatus } from "../supervisor/camera_status.ts";
 import type { PlannedCamera } from "../supervisor/recorder_set.ts";
+
+/** The clock-trust settings a worker builds its own ClockTrust from (plain data, no functions). */
+export type WorkerClock = Pick<
+  ClockTrustOptions,
+  "trust" | "bootId" | "timesyncRoot" | "sysRoot" | "procRoot" | "floorMs"
+>;
 
 export type ToWorker =
   | {
@@ -13,6 +20,7 @@ export type ToWorker =
     readonly cameras: PlannedCamera[];
     /** Where to serve live pictures to the daemon (live_socket.ts); absent: not served. */
     readonly liveSocket?: string;
+    readonly clock?: WorkerClock;
   }
   | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
   | { readonly type: "restart"; readonly camera: string }

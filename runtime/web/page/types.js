@@ -40,6 +40,7 @@
  * @property {number | null} [height]
  * @property {number} bytes
  * @property {boolean} [locked]
+ * @property {"synced" | "unsynced"} [clock] "unsynced": recorded before the clock was set (time unknown)
  */
 
 /**

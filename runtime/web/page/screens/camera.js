@@ -68,7 +68,10 @@ export async function cameraScreen(cameraId) {
         h(
           "span",
           { class: "when" },
-          `${fmtTime(seg.startMs)} · ${((seg.endMs - seg.startMs) / 1000).toFixed(0)} s`,
+          // Recorded before the box's clock was set: the time is an estimate.
+          `${seg.clock === "unsynced" ? "time unknown" : fmtTime(seg.startMs)} · ${
+            ((seg.endMs - seg.startMs) / 1000).toFixed(0)
+          } s`,
         ),
         h(
           "span",
