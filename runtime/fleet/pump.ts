@@ -69,6 +69,8 @@ export class TokenBucket {
 
 /** A message that failed this often (e.g. refused by the broker) is dropped. */
 const MAX_ATTEMPTS = 5;
+/** Topics that answer a request of the fleet's: not held to the steady publish rate. */
+const ANSWER_TOPIC = /\/(cmd-result|snapshot)\//;
 const READ_BATCH = 256;
 
 export class QueuePump {
@@ -156,9 +158,11 @@ export class QueuePump {
         if (!live()) return;
         this.#cursor = message.seq;
         if (!this.#queue.has(message.seq)) continue; // dropped or superseded meanwhile
-        if (this.#bucket) {
+        // Answers to the fleet's own requests (cmd-result, snapshot parts) are paced by the
+        // requests; the steady rate is for what the box sends by itself (health, events).
+        if (this.#bucket && !ANSWER_TOPIC.test(message.topic)) {
           // Behind the steady rate: a health sample with a newer one queued after it is
-          // coalesced (the newer one says more). Events and command results always wait.
+          // coalesced (the newer one says more). Events always wait.
           if (
             message.cls === "sample" && this.#bucket.empty &&
             this.#queue.newerOnTopic(message.seq, message.topic)
