@@ -43,13 +43,13 @@ opts=(
   --dpkgopt='path-exclude=/usr/share/locale/*'
   --dpkgopt='path-include=/usr/share/locale/locale.alias'
   # What GStreamer's GL, GTK and speech plugins pull in and a headless recorder never loads: Mesa's
-  # drivers and the LLVM/Z3 they link (~150 MiB), flite's voices with its plugin, icon themes.
+  # drivers and the LLVM/Z3 they link (~150 MiB), flite's voices with its plugin. (Not the icon
+  # themes: adwaita-icon-theme's postinst registers a file in them and fails without it.)
   --dpkgopt='path-exclude=/usr/lib/*/dri/*'
   --dpkgopt='path-exclude=/usr/lib/*/libLLVM*'
   --dpkgopt='path-exclude=/usr/lib/*/libz3.so*'
   --dpkgopt='path-exclude=/usr/lib/*/libflite*'
   --dpkgopt='path-exclude=/usr/lib/*/gstreamer-1.0/libgstflite.so'
-  --dpkgopt='path-exclude=/usr/share/icons/*'
   # dpkg's fsync per file is most of an emulated install's wait: eatmydata (Debian's hook) drops
   # them while the tree is built; the tarball is written once at the end.
   --hook-dir=/usr/share/mmdebstrap/hooks/eatmydata
