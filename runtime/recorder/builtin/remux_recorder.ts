@@ -20,6 +20,7 @@ import { Fmp4Segmenter, type SegmenterOutput } from "../../media/fmp4/segmenter.
 import { finishSegment, prepareIncoming } from "../supervisor/segment_files.ts";
 import type { KeyframeTap } from "../snapshot.ts";
 import { writeAll } from "../../std/io/write_all.ts";
+import { RtpWallClock } from "./rtp_wall_clock.ts";
 import { AccessUnitFeed, SourceClock } from "../../media/restream/feed.ts";
 import { G711ToOpus } from "./g711_opus.ts";
 
@@ -59,8 +60,6 @@ const STATS_EVERY_MS = 1_000;
 const RTSP_TIMEOUT_MS = 5_000;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const MAX_SPARE_BUFFERS = 3;
-/** Re-tie RTP time to the wall clock at a segment start when they drifted this far apart. */
-const MAX_DRIFT_MS = 2_000;
 
 export async function recordCameraRemux(
   camera: CameraConfig,
@@ -115,26 +114,6 @@ export async function recordCameraRemux(
 function streamError(camera: CameraConfig, err: unknown): unknown {
   if (!(err instanceof RtspError)) return err;
   return new CameraStreamError(camera.id, err.message, err.status, { cause: err });
-}
-
-/** Maps extended RTP timestamps to wall-clock milliseconds. */
-class RtpWallClock {
-  #anchor: { ms: number; ts: number } | null = null;
-  readonly #clockRate: number;
-  constructor(clockRate: number) {
-    this.#clockRate = clockRate;
-  }
-  /** Wall time of a segment starting at `ts`, re-tied to `nowMs` first if needed. */
-  start(ts: number, nowMs: number): number {
-    if (this.#anchor === null || Math.abs(this.wall(ts) - nowMs) > MAX_DRIFT_MS) {
-      this.#anchor = { ms: nowMs, ts };
-    }
-    return this.wall(ts);
-  }
-  wall(ts: number): number {
-    const a = this.#anchor;
-    return a === null ? 0 : Math.round(a.ms + (ts - a.ts) * 1000 / this.#clockRate);
-  }
 }
 
 class RemuxRun {
