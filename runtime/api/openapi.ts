@@ -147,6 +147,9 @@ export const RECORDINGS_PATHS: PathOps = {
         "built from the index; gaps are discontinuities with a program date time (audited)",
     },
   },
+  "/api/cameras/{camera}/events": {
+    get: { summary: "The camera's events from ?from= to ?to= (at most 31 days; 2000 newest)" },
+  },
   "/api/recordings/{id}/init.mp4": { get: { summary: "A segment's init part (EXT-X-MAP)" } },
   "/api/recordings/{id}/media.m4s": {
     get: { summary: "A segment's media part, retimed to start ?at= ms into its run" },

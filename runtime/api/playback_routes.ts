@@ -6,6 +6,7 @@
  *   GET /recordings/:id/init.mp4          a segment's init part (ftyp + moov), the EXT-X-MAP
  *   GET /recordings/:id/media.m4s?at=     its media part, retimed to start `at` ms into its run
  *   GET /recordings/:id/thumb.jpg         a small JPEG of its first keyframe (cached)
+ *   GET /cameras/:camera/events           the camera's events from ?from= to ?to= (marks)
  *
  * Same auth as every recordings route (the app's requireUser and canSee): a segment of a camera
  * the user may not see answers 404 like a missing one. Asking for a playlist is audited
@@ -25,6 +26,8 @@ import type { CameraAccess } from "./recordings.ts";
 export const MAX_PLAYLIST_MS = 24 * 3600_000;
 /** Most segments one playlist names (a day of 2 s segments would be 43 200). */
 export const MAX_PLAYLIST_SEGMENTS = 20_000;
+/** Most events one answer holds (the newest of the range). */
+const MAX_EVENTS = 2_000;
 /** A segment file larger than this is not served in parts (10 s at 4 Mbit/s is 5 MB). */
 const MAX_PART_FILE_BYTES = 256 << 20;
 
@@ -53,6 +56,19 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
       }
       throw err;
     }
+  });
+
+  app.get("/cameras/:camera/events", (c) => {
+    const camera = deps.visibleCamera(c, c.req.param("camera"));
+    const { from, to } = deps.range(c.req.query("from"), c.req.query("to"), MAX_PLAYLIST_MS * 31);
+    const events = deps.index().events(from, to, camera);
+    return c.json({
+      camera,
+      from,
+      to,
+      events: events.slice(-MAX_EVENTS),
+      more: events.length > MAX_EVENTS,
+    });
   });
 
   app.get("/cameras/:camera/playlist.m3u8", (c) => {
