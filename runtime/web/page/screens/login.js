@@ -20,7 +20,12 @@ export function loginScreen(tab = "login") {
       "label",
       {},
       "Email",
-      h("input", { name: "email", type: "email", required: true, autocomplete: "username" }),
+      h("input", {
+        name: "email",
+        type: "email",
+        required: true,
+        autocomplete: "username",
+      }),
     ),
     h(
       "label",
@@ -46,7 +51,11 @@ export function loginScreen(tab = "login") {
   const setup = setupForm(() => pick("login"));
 
   const tabs = {
-    login: h("button", { type: "button", id: "tab-login", onclick: () => pick("login") }, "Log in"),
+    login: h("button", {
+      type: "button",
+      id: "tab-login",
+      onclick: () => pick("login"),
+    }, "Log in"),
     setup: h(
       "button",
       { type: "button", id: "tab-setup", onclick: () => pick("setup") },
