@@ -23,9 +23,16 @@ export function runsOf(segments) {
   const runs = [];
   for (const s of segments) {
     const last = runs.at(-1);
-    if (last && s.startMs - last.endMs <= JOIN_MS && last.kept === (s.locked === true)) {
+    if (
+      last && s.startMs - last.endMs <= JOIN_MS &&
+      last.kept === (s.locked === true)
+    ) {
       last.endMs = Math.max(last.endMs, s.endMs);
-    } else runs.push({ startMs: s.startMs, endMs: s.endMs, kept: s.locked === true });
+    } else {runs.push({
+        startMs: s.startMs,
+        endMs: s.endMs,
+        kept: s.locked === true,
+      });}
   }
   return runs;
 }

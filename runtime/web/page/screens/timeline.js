@@ -61,6 +61,14 @@ export async function timelineScreen(camerasPart, atPart) {
   let markTo = NaN;
 
   const cursorLabel = h("output", { id: "cursor-time", "aria-live": "polite" });
+  /** @type {HTMLDivElement[]} the time axis under each bar */
+  const axes = [];
+  const axisOf = () => {
+    const axis = h("div", { class: "axis" });
+    axes.push(axis);
+    return axis;
+  };
+
   const rows = ids.map((id) => cameraRow(id));
 
   function setCursor(/** @type {number} */ ms, follow = false) {
@@ -254,6 +262,7 @@ export async function timelineScreen(camerasPart, atPart) {
         { class: "panel tl-row", dataset: { camera: id } },
         h("h2", {}, h("a", { href: `#/camera/${encodeURIComponent(id)}` }, id)),
         bar.element,
+        axisOf(),
         h("div", { class: "tl-player" }, video),
         status,
       ),
@@ -313,11 +322,13 @@ export async function timelineScreen(camerasPart, atPart) {
     for (const b of zoomButtons) {
       b.className = b.dataset.zoom === String(view.span) ? "" : "secondary";
     }
-    axis.replaceChildren(
-      ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
-        h("span", {}, fmtTime(view.start + f * view.span).slice(0, 5))
-      ),
-    );
+    for (const axis of axes) {
+      axis.replaceChildren(
+        ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
+          h("span", {}, fmtTime(view.start + f * view.span).slice(0, 5))
+        ),
+      );
+    }
     syncDay();
     const q = new URLSearchParams({
       from: String(Math.round(view.start)),
@@ -339,7 +350,6 @@ export async function timelineScreen(camerasPart, atPart) {
     }
   }
 
-  const axis = h("div", { class: "axis tl-axis" });
   const tools = h(
     "div",
     { class: "tl-tools" },
@@ -387,7 +397,6 @@ export async function timelineScreen(camerasPart, atPart) {
   show(
     h("h1", {}, "Recordings"),
     tools,
-    axis,
     h(
       "div",
       { class: "tl-rows", id: "timeline-rows" },
