@@ -16,9 +16,7 @@ const CHART_H = 80;
  */
 function svg(tag, attrs = {}) {
   const el = /** @type {SVGElement} */ (document.createElementNS(SVG_NS, tag));
-  for (const [key, value] of Object.entries(attrs)) {
-    el.setAttribute(key, String(value));
-  }
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
   return el;
 }
 
@@ -39,9 +37,7 @@ function svg(tag, attrs = {}) {
  * @param {LineChart} chart
  * @returns {HTMLElement}
  */
-export function lineChart(
-  { title, values, slots, unit, minMax = 1, digits = 1, id },
-) {
+export function lineChart({ title, values, slots, unit, minMax = 1, digits = 1, id }) {
   const known = values.filter(isNumber);
   const max = Math.max(minMax, ...known) * (minMax === 100 ? 1 : 1.15);
   const step = CHART_W / Math.max(1, slots - 1);
@@ -90,12 +86,7 @@ export function lineChart(
       h("strong", { class: "value" }, `${fmtNum(latest, digits)} ${unit}`),
     ),
     root,
-    h(
-      "div",
-      { class: "axis" },
-      h("span", {}, `max ${fmtNum(max, digits)}`),
-      h("span", {}, "now"),
-    ),
+    h("div", { class: "axis" }, h("span", {}, `max ${fmtNum(max, digits)}`), h("span", {}, "now")),
   );
 }
 

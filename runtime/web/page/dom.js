@@ -32,9 +32,7 @@ export function h(tag, props = {}, ...children) {
     } else if (key === "dataset") {
       Object.assign(el.dataset, value);
     } else if (key in el && typeof value !== "string") {
-      /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (el))[
-        key
-      ] = value;
+      /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (el))[key] = value;
     } else {
       el.setAttribute(key, value === true ? "" : String(value));
     }
@@ -92,8 +90,6 @@ export function onLeave(fn) {
  */
 export function byId(id) {
   const el = document.getElementById(id);
-  if (!el) {
-    throw new Error(`index.html has no element #${id}; reinstall the firmware`);
-  }
+  if (!el) throw new Error(`index.html has no element #${id}; reinstall the firmware`);
   return el;
 }

@@ -9,8 +9,7 @@ const CODEC_NAMES = { h265: "H.265", h264: "H.264" };
  * @param {string} codec
  * @returns {string}
  */
-export const codecName = (codec) =>
-  CODEC_NAMES[codec] ?? String(codec).toUpperCase();
+export const codecName = (codec) => CODEC_NAMES[codec] ?? String(codec).toUpperCase();
 
 const timeFmt = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",

@@ -9,9 +9,7 @@ import { h, notice } from "./dom.js";
  * @returns {Record<string, string>}
  */
 export function formValues(form) {
-  return /** @type {Record<string, string>} */ (Object.fromEntries(
-    new FormData(form).entries(),
-  ));
+  return /** @type {Record<string, string>} */ (Object.fromEntries(new FormData(form).entries()));
 }
 
 /**
@@ -57,12 +55,7 @@ export function accountFields(nameComplete, emailComplete) {
       "label",
       {},
       "Email",
-      h("input", {
-        name: "email",
-        type: "email",
-        required: true,
-        autocomplete: emailComplete,
-      }),
+      h("input", { name: "email", type: "email", required: true, autocomplete: emailComplete }),
     ),
     h(
       "label",

@@ -76,9 +76,7 @@ export function hlsPlayer(video, onState) {
         from: String(Math.round(fromMs)),
         to: String(Math.round(fromMs + spanMs)),
       });
-      const url = `/api/cameras/${
-        encodeURIComponent(camera)
-      }/playlist.m3u8?${q}`;
+      const url = `/api/cameras/${encodeURIComponent(camera)}/playlist.m3u8?${q}`;
       const Hls = await loadHls();
       if (Hls) {
         const h = /** @type {HlsLike} */ (new Hls({
@@ -118,9 +116,7 @@ export function hlsPlayer(video, onState) {
       if (hls) return hls.playingDate ? hls.playingDate.getTime() : null;
       const start = /** @type {any} */ (video).getStartDate?.()?.getTime?.();
       if (Number.isFinite(start)) return start + video.currentTime * 1000;
-      return video.currentTime > 0
-        ? nativeStartMs + video.currentTime * 1000
-        : null;
+      return video.currentTime > 0 ? nativeStartMs + video.currentTime * 1000 : null;
     },
     stop() {
       stop();

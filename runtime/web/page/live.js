@@ -92,12 +92,9 @@ function liveImage(cameraId) {
   let stopped = false;
   async function next() {
     try {
-      const res = await fetch(
-        `/api/cameras/${encodeURIComponent(cameraId)}/snapshot`,
-        {
-          cache: "no-store",
-        },
-      );
+      const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/snapshot`, {
+        cache: "no-store",
+      });
       if (stopped) return;
       if (res.ok) {
         const blob = await res.blob();

@@ -49,9 +49,7 @@ export function liveMse(cameraId, codecs, onFail) {
   video.src = mediaUrl;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(
-    `${scheme}//${location.host}/api/cameras/${
-      encodeURIComponent(cameraId)
-    }/live.ws` +
+    `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live.ws` +
       `?codecs=${codecs.join(",")}`,
   );
   ws.binaryType = "arraybuffer";
@@ -93,9 +91,7 @@ export function liveMse(cameraId, codecs, onFail) {
       try {
         buffer.appendBuffer(next);
       } catch (e) {
-        fail(
-          `The browser refused the video (${/** @type {Error} */ (e).message})`,
-        );
+        fail(`The browser refused the video (${/** @type {Error} */ (e).message})`);
       }
       return;
     }
@@ -109,10 +105,7 @@ export function liveMse(cameraId, codecs, onFail) {
     const b = video.buffered;
     if (b.length === 0) return;
     const end = b.end(b.length - 1);
-    if (
-      end - video.currentTime > MAX_BEHIND_S ||
-      video.currentTime < b.start(b.length - 1)
-    ) {
+    if (end - video.currentTime > MAX_BEHIND_S || video.currentTime < b.start(b.length - 1)) {
       video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
     }
     if (video.paused) video.play().catch(() => {});
@@ -128,9 +121,8 @@ export function liveMse(cameraId, codecs, onFail) {
       /** @type {{ type: string, codec?: string, reason?: string, t?: number, wall?: number, source?: string }} */
       const m = JSON.parse(event.data);
       if (m.type === "error") reason = m.reason ?? "";
-      else if (m.type === "time") {
-        clock = { t: Number(m.t), wall: Number(m.wall) };
-      } else if (m.type === "init") {
+      else if (m.type === "time") clock = { t: Number(m.t), wall: Number(m.wall) };
+      else if (m.type === "init") {
         await opened;
         const type = `video/mp4; codecs="${m.codec}"`;
         if (!MediaSource.isTypeSupported(type)) {
@@ -157,19 +149,14 @@ export function liveMse(cameraId, codecs, onFail) {
     video.dataset.state = "playing";
     status.hidden = true;
   });
-  video.addEventListener(
-    "error",
-    () => fail("The browser could not decode the live video"),
-  );
+  video.addEventListener("error", () => fail("The browser could not decode the live video"));
   ws.addEventListener("close", (event) => {
     if (failed) return;
     fail(
       reason ||
         (event.code === 1006
           ? "Live view refused or the recorder is not reachable (signed out?)"
-          : `Live view closed (${event.code}${
-            event.reason ? `: ${event.reason}` : ""
-          })`),
+          : `Live view closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`),
     );
   });
   onLeave(() => {

@@ -48,11 +48,7 @@ export function startRouter(table) {
 
 /** @returns {Screens} */
 function table() {
-  if (!screens) {
-    throw new Error(
-      "the router was not started; main.js calls startRouter first",
-    );
-  }
+  if (!screens) throw new Error("the router was not started; main.js calls startRouter first");
   return screens;
 }
 
@@ -71,9 +67,8 @@ export function route() {
     /** @type {HTMLElement} */ (a).hidden = !isAdmin;
   }
   for (const a of document.querySelectorAll("[data-nav]")) {
-    if (/** @type {HTMLElement} */ (a).dataset.nav === nav) {
-      a.setAttribute("aria-current", "page");
-    } else a.removeAttribute("aria-current");
+    if (/** @type {HTMLElement} */ (a).dataset.nav === nav) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
   }
   const run = parts[0] === "camera" && parts[1]
     ? s.camera(parts[1])
@@ -84,9 +79,7 @@ export function route() {
     : s.grid();
   Promise.resolve(run).catch((e) => {
     const err = /** @type {import("./api.js").Failure} */ (e);
-    if (err.status === 401) {
-      return signedOut("Your session has ended; log in again.", "error");
-    }
+    if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
     notice(err.message, "error");
   });
 }

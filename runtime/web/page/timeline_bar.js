@@ -130,9 +130,7 @@ export function timelineBar(camera, on) {
   function showHover(ms, clientX) {
     const r = bar.getBoundingClientRect();
     hover.hidden = false;
-    hover.style.left = `${
-      Math.min(Math.max(0, clientX - r.left - 80), r.width - 160)
-    }px`;
+    hover.style.left = `${Math.min(Math.max(0, clientX - r.left - 80), r.width - 160)}px`;
     hoverTime.textContent = fmtTime(ms);
     const seg = segments.find((s) => s.startMs <= ms && ms < s.endMs);
     clearTimeout(hoverTimer);
@@ -165,9 +163,7 @@ export function timelineBar(camera, on) {
         if (right <= 0 || left >= 100) continue;
         const el = h("span", {
           class: run.kept ? "tl-run kept" : "tl-run",
-          title: `${fmtTime(run.startMs)} – ${fmtTime(run.endMs)}${
-            run.kept ? " (kept)" : ""
-          }`,
+          title: `${fmtTime(run.startMs)} – ${fmtTime(run.endMs)}${run.kept ? " (kept)" : ""}`,
         });
         el.style.left = `${left}%`;
         el.style.width = `${Math.max(right - left, 0.15)}%`;

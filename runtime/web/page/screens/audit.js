@@ -7,10 +7,7 @@ import { h, show } from "../dom.js";
 /** @typedef {import("../types.js").AuditEntry} AuditEntry */
 
 const AUDIT_SHOWN = 200;
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "short",
-  timeStyle: "medium",
-});
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
 
 /** Shows the latest audit entries. */
 export async function auditScreen() {
@@ -25,12 +22,7 @@ export async function auditScreen() {
       `The latest ${AUDIT_SHOWN} entries, newest first. `,
       h(
         "a",
-        {
-          class: "button secondary",
-          href: "/api/audit/export",
-          download: "",
-          id: "audit-export",
-        },
+        { class: "button secondary", href: "/api/audit/export", download: "", id: "audit-export" },
         "Export JSON",
       ),
     ),
@@ -47,8 +39,9 @@ export async function auditScreen() {
             h(
               "tr",
               {},
-              ["Time", "Who", "Action", "Target", "IP", "Browser", "Outcome"]
-                .map((t) => h("th", {}, t)),
+              ["Time", "Who", "Action", "Target", "IP", "Browser", "Outcome"].map((t) =>
+                h("th", {}, t)
+              ),
             ),
           ),
           h("tbody", {}, entries.map(auditRow)),

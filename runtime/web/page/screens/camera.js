@@ -21,20 +21,16 @@ const HOUR_MS = 3600_000;
 export async function cameraScreen(cameraId) {
   const to = Date.now();
   const from = to - HOUR_MS;
-  const q = new URLSearchParams({
-    camera: cameraId,
-    from: String(from),
-    to: String(to + 60_000),
-  });
+  const q = new URLSearchParams({ camera: cameraId, from: String(from), to: String(to + 60_000) });
   const [data, { cameras }] = await Promise.all([
     api(`/api/recordings?${q}`),
     api("/api/cameras"),
   ]);
   /** @type {Segment[]} */
   const segments = data.segments;
-  const me = /** @type {import("../types.js").Camera[]} */ (cameras).find((
-    cam,
-  ) => cam.id === cameraId);
+  const me = /** @type {import("../types.js").Camera[]} */ (cameras).find((cam) =>
+    cam.id === cameraId
+  );
   const hasLive = me?.live === true;
 
   const bar = h("div", {
@@ -52,15 +48,10 @@ export async function cameraScreen(cameraId) {
   const marks = new Map();
   for (const seg of segments) {
     const left = Math.max(0, (seg.startMs - from) / HOUR_MS) * 100;
-    const width = Math.max(
-      0,
-      (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS,
-    ) *
+    const width = Math.max(0, (Math.min(seg.endMs, to) - Math.max(seg.startMs, from)) / HOUR_MS) *
       100;
     const mark = h("span", {
-      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}${
-        seg.locked ? " (kept)" : ""
-      }`,
+      title: `${fmtTime(seg.startMs)} – ${fmtTime(seg.endMs)}${seg.locked ? " (kept)" : ""}`,
       class: seg.locked ? "kept" : "",
       onclick: () => play(seg),
     });
@@ -77,9 +68,7 @@ export async function cameraScreen(cameraId) {
         h(
           "span",
           { class: "when" },
-          `${fmtTime(seg.startMs)} · ${
-            ((seg.endMs - seg.startMs) / 1000).toFixed(0)
-          } s`,
+          `${fmtTime(seg.startMs)} · ${((seg.endMs - seg.startMs) / 1000).toFixed(0)} s`,
         ),
         h(
           "span",
@@ -89,21 +78,10 @@ export async function cameraScreen(cameraId) {
           }`,
         ),
         seg.locked
-          ? h("span", {
-            class: "badge kept",
-            title: "Kept: retention does not delete it",
-          }, "kept")
+          ? h("span", { class: "badge kept", title: "Kept: retention does not delete it" }, "kept")
           : null,
-        h("button", {
-          type: "button",
-          class: "secondary play",
-          onclick: () => play(seg),
-        }, "Play"),
-        h(
-          "a",
-          { href: downloadUrl(seg), download: "", class: "download" },
-          "Download",
-        ),
+        h("button", { type: "button", class: "secondary play", onclick: () => play(seg) }, "Play"),
+        h("a", { href: downloadUrl(seg), download: "", class: "download" }, "Download"),
       ),
     );
   }
@@ -111,11 +89,7 @@ export async function cameraScreen(cameraId) {
   /** @param {Segment} seg */
   function play(seg) {
     for (const [id, m] of marks) m.classList.toggle("playing", id === seg.id);
-    const type = seg.codec === "h265"
-      ? H265
-      : seg.codec === "h264"
-      ? H264
-      : "video/mp4";
+    const type = seg.codec === "h265" ? H265 : seg.codec === "h264" ? H264 : "video/mp4";
     const canPlay = h("video").canPlayType(type) !== "";
     const download = h("a", {
       href: downloadUrl(seg),
@@ -141,10 +115,7 @@ export async function cameraScreen(cameraId) {
       playsInline: true,
       src: downloadUrl(seg),
     });
-    video.addEventListener(
-      "error",
-      () => player.replaceChildren(fallback, h("p", {}, download)),
-    );
+    video.addEventListener("error", () => player.replaceChildren(fallback, h("p", {}, download)));
     player.replaceChildren(video, h("p", {}, download));
   }
 
@@ -154,12 +125,7 @@ export async function cameraScreen(cameraId) {
     h(
       "div",
       { class: "columns" },
-      h(
-        "section",
-        {},
-        liveView(cameraId, hasLive, me?.liveWs === true),
-        player,
-      ),
+      h("section", {}, liveView(cameraId, hasLive, me?.liveWs === true), player),
       h(
         "section",
         { class: "panel" },
@@ -167,23 +133,17 @@ export async function cameraScreen(cameraId) {
         h(
           "p",
           {},
-          h("a", {
-            href: `#/timeline/${encodeURIComponent(cameraId)}`,
-            id: "timeline-link",
-          }, "Timeline: any day, zoom, continuous playback →"),
+          h(
+            "a",
+            { href: `#/timeline/${encodeURIComponent(cameraId)}`, id: "timeline-link" },
+            "Timeline: any day, zoom, continuous playback →",
+          ),
         ),
         bar,
-        h(
-          "div",
-          { class: "axis" },
-          h("span", {}, fmtTime(from)),
-          h("span", {}, fmtTime(to)),
-        ),
-        segments.length ? list : h(
-          "p",
-          { class: "muted", id: "no-segments" },
-          "No recordings in the last hour.",
-        ),
+        h("div", { class: "axis" }, h("span", {}, fmtTime(from)), h("span", {}, fmtTime(to))),
+        segments.length
+          ? list
+          : h("p", { class: "muted", id: "no-segments" }, "No recordings in the last hour."),
         h("h2", {}, "Export and keep"),
         ...exportControls(cameraId, to, () => cameraScreen(cameraId)),
       ),

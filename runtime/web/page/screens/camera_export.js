@@ -30,11 +30,7 @@ export function exportControls(cameraId, to, redraw) {
   });
   // An export is a job made in the background into a file on the box (its recordings are kept
   // once it is done); the Exports screen shows its progress and downloads it.
-  const exportLink = h(
-    "button",
-    { type: "button", id: "export-link" },
-    "Export MP4",
-  );
+  const exportLink = h("button", { type: "button", id: "export-link" }, "Export MP4");
   exportLink.addEventListener("click", async () => {
     exportLink.disabled = true;
     try {
@@ -78,9 +74,7 @@ export function exportControls(cameraId, to, redraw) {
       await redraw();
       notice(
         `${res.segments} recording${res.segments === 1 ? "" : "s"} ${
-          locked
-            ? "kept: retention will not delete them"
-            : "released to retention"
+          locked ? "kept: retention will not delete them" : "released to retention"
         }.`,
       );
     } catch (err) {
@@ -100,19 +94,10 @@ export function exportControls(cameraId, to, redraw) {
         "div",
         { class: "row" },
         exportLink,
+        h("button", { type: "button", id: "keep-range", onclick: keep(true) }, "Keep"),
         h(
           "button",
-          { type: "button", id: "keep-range", onclick: keep(true) },
-          "Keep",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "secondary",
-            id: "release-range",
-            onclick: keep(false),
-          },
+          { type: "button", class: "secondary", id: "release-range", onclick: keep(false) },
           "Release",
         ),
       ),

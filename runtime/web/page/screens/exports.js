@@ -57,9 +57,7 @@ export async function exportsScreen() {
             h(
               "tr",
               {},
-              ["Camera", "Time", "State", "Size", ""].map((t) =>
-                h("th", {}, t)
-              ),
+              ["Camera", "Time", "State", "Size", ""].map((t) => h("th", {}, t)),
             ),
           ),
           h("tbody", {}, res.exports.map(row)),

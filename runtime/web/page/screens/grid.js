@@ -9,8 +9,7 @@ import { liveView } from "../live.js";
 
 /** Shows the grid of cameras. */
 export async function gridScreen() {
-  const { cameras } =
-    /** @type {{ cameras: Camera[] }} */ (await api("/api/cameras"));
+  const { cameras } = /** @type {{ cameras: Camera[] }} */ (await api("/api/cameras"));
   const grid = h("div", { class: "grid", id: "camera-grid" });
   /** @type {Map<string, HTMLDivElement>} */
   const cards = new Map();
@@ -25,11 +24,7 @@ export async function gridScreen() {
           href: `#/camera/${encodeURIComponent(cam.id)}`,
           dataset: { camera: cam.id },
         },
-        h(
-          "div",
-          { class: "view" },
-          liveView(cam.id, cam.live === true, cam.liveWs === true),
-        ),
+        h("div", { class: "view" }, liveView(cam.id, cam.live === true, cam.liveWs === true)),
         meta,
       ),
     );
@@ -45,9 +40,7 @@ export async function gridScreen() {
         h(
           "span",
           { class: "muted" },
-          `${cam.stats.fpsIn.toFixed(1)} fps · ${
-            Math.round(cam.stats.bitrateKbps)
-          } kbit/s`,
+          `${cam.stats.fpsIn.toFixed(1)} fps · ${Math.round(cam.stats.bitrateKbps)} kbit/s`,
         ),
       );
     }

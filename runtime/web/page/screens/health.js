@@ -34,14 +34,9 @@ export async function healthScreen() {
     const last = samples[samples.length - 1];
     if (!first || !last) return;
     const hl = last.health;
-    status.textContent =
-      `${samples.length} sample${samples.length === 1 ? "" : "s"} since ` +
-      `${fmtTime(first.t)}, every ${HEALTH_POLL_MS / 1000} s · last ${
-        fmtTime(last.t)
-      }`;
-    const ids = [
-      ...new Set(samples.flatMap((s) => s.health.cameras.map((c) => c.id))),
-    ];
+    status.textContent = `${samples.length} sample${samples.length === 1 ? "" : "s"} since ` +
+      `${fmtTime(first.t)}, every ${HEALTH_POLL_MS / 1000} s · last ${fmtTime(last.t)}`;
+    const ids = [...new Set(samples.flatMap((s) => s.health.cameras.map((c) => c.id)))];
     const cams = h(
       "section",
       { class: "panel" },
@@ -49,10 +44,7 @@ export async function healthScreen() {
       ids.length ? null : h("p", { class: "muted" }, "No cameras you may see."),
       ids.map((id) => cameraHealth(id, hl)),
     );
-    box.replaceChildren(
-      h("div", { class: "columns" }, recorderPanel(hl), disksPanel(hl)),
-      cams,
-    );
+    box.replaceChildren(h("div", { class: "columns" }, recorderPanel(hl), disksPanel(hl)), cams);
   }
 
   /** @param {Health} hl */
@@ -96,9 +88,7 @@ export async function healthScreen() {
             ? h(
               "span",
               { class: "muted" },
-              ` (${
-                temps.map((t) => `${t.type} ${fmtNum(t.celsius)} °C`).join(", ")
-              })`,
+              ` (${temps.map((t) => `${t.type} ${fmtNum(t.celsius)} °C`).join(", ")})`,
             )
             : null,
         ),
@@ -116,11 +106,7 @@ export async function healthScreen() {
         h(
           "dd",
           {},
-          hl.memory
-            ? `${fmtBytes(hl.memory.usedBytes)} of ${
-              fmtBytes(hl.memory.totalBytes)
-            }`
-            : "–",
+          hl.memory ? `${fmtBytes(hl.memory.usedBytes)} of ${fmtBytes(hl.memory.totalBytes)}` : "–",
         ),
         h("dt", {}, "Up"),
         h(
@@ -154,9 +140,9 @@ export async function healthScreen() {
               {},
               d.usedPercent === null
                 ? (d.error ?? "not readable")
-                : `${fmtNum(d.usedPercent, 0)} % · ${
-                  fmtBytes(d.availableBytes ?? 0)
-                } free of ${fmtBytes(d.totalBytes ?? 0)}`,
+                : `${fmtNum(d.usedPercent, 0)} % · ${fmtBytes(d.availableBytes ?? 0)} free of ${
+                  fmtBytes(d.totalBytes ?? 0)
+                }`,
             ),
           ),
           bar(d.usedPercent, `${d.label} disk used`),
@@ -172,8 +158,7 @@ export async function healthScreen() {
   function cameraHealth(id, hl) {
     const now = hl.cameras.find((c) => c.id === id);
     /** @param {(c: CameraHealth | undefined) => number | null | undefined} pick */
-    const cam = (pick) =>
-      series((x) => pick(x.cameras.find((c) => c.id === id)));
+    const cam = (pick) => series((x) => pick(x.cameras.find((c) => c.id === id)));
     return h(
       "div",
       { class: "camera-health", dataset: { camera: id } },
@@ -182,11 +167,7 @@ export async function healthScreen() {
         {},
         id,
         " ",
-        h(
-          "span",
-          { class: `state-${now?.state ?? "gone"}` },
-          now?.state ?? "gone",
-        ),
+        h("span", { class: `state-${now?.state ?? "gone"}` }, now?.state ?? "gone"),
         now ? h("span", { class: "muted" }, ` ${now.codec} ${now.mode}`) : null,
       ),
       now?.lastError ? h("p", { class: "error-text" }, now.lastError) : null,
@@ -217,18 +198,13 @@ export async function healthScreen() {
   async function poll() {
     try {
       samples.push({ t: Date.now(), health: await api("/api/health") });
-      if (samples.length > HEALTH_KEEP) {
-        samples.splice(0, samples.length - HEALTH_KEEP);
-      }
+      if (samples.length > HEALTH_KEEP) samples.splice(0, samples.length - HEALTH_KEEP);
       if (!stopped) draw();
     } catch (e) {
       if (stopped) return;
       const err = /** @type {import("../api.js").Failure} */ (e);
-      if (err.status === 401) {
-        return signedOut("Your session has ended; log in again.", "error");
-      }
-      status.textContent =
-        `Could not read the health (${err.message}); trying again.`;
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
+      status.textContent = `Could not read the health (${err.message}); trying again.`;
     }
     if (!stopped) timer = setTimeout(poll, HEALTH_POLL_MS);
   }

@@ -20,12 +20,7 @@ export function loginScreen(tab = "login") {
       "label",
       {},
       "Email",
-      h("input", {
-        name: "email",
-        type: "email",
-        required: true,
-        autocomplete: "username",
-      }),
+      h("input", { name: "email", type: "email", required: true, autocomplete: "username" }),
     ),
     h(
       "label",
@@ -51,11 +46,7 @@ export function loginScreen(tab = "login") {
   const setup = setupForm(() => pick("login"));
 
   const tabs = {
-    login: h("button", {
-      type: "button",
-      id: "tab-login",
-      onclick: () => pick("login"),
-    }, "Log in"),
+    login: h("button", { type: "button", id: "tab-login", onclick: () => pick("login") }, "Log in"),
     setup: h(
       "button",
       { type: "button", id: "tab-setup", onclick: () => pick("setup") },

@@ -26,12 +26,7 @@ export function profileScreen() {
     "form",
     { id: "profile-form" },
     PROFILE_FIELDS.map(([key, label, type, required]) =>
-      h(
-        "label",
-        {},
-        label,
-        h("input", { name: key, type, required, value: me[key] ?? "" }),
-      )
+      h("label", {}, label, h("input", { name: key, type, required, value: me[key] ?? "" }))
     ),
     h("button", { type: "submit" }, "Save"),
   );
@@ -39,9 +34,7 @@ export function profileScreen() {
     /** @type {Record<string, string | null | undefined>} */
     const body = {};
     for (const [key, , , required] of PROFILE_FIELDS) {
-      if ((me[key] ?? "") !== v[key]) {
-        body[key] = v[key] === "" && !required ? null : v[key];
-      }
+      if ((me[key] ?? "") !== v[key]) body[key] = v[key] === "" && !required ? null : v[key];
     }
     const data = await api("/api/me", { method: "PATCH", body });
     SESSION.user = data.user;
@@ -67,11 +60,7 @@ export function profileScreen() {
         autocomplete: "current-password",
       }),
     ),
-    h(
-      "button",
-      { type: "submit", class: "danger" },
-      "Delete my account and data",
-    ),
+    h("button", { type: "submit", class: "danger" }, "Delete my account and data"),
   );
   handleSubmit(del, async (v) => {
     await api("/api/me", { method: "DELETE", body: { password: v.password } });
@@ -101,12 +90,7 @@ export function profileScreen() {
         ),
         h(
           "a",
-          {
-            class: "button secondary",
-            href: "/api/me/export",
-            download: "",
-            id: "me-export",
-          },
+          { class: "button secondary", href: "/api/me/export", download: "", id: "me-export" },
           "Export my data",
         ),
         h("h2", {}, "Delete my account"),

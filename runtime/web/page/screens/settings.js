@@ -19,11 +19,7 @@ export async function settingsScreen() {
     "aria-label": "Configuration (JSON)",
   });
   text.value = JSON.stringify(config, null, 2);
-  const result = h("p", {
-    id: "settings-result",
-    role: "status",
-    hidden: true,
-  });
+  const result = h("p", { id: "settings-result", role: "status", hidden: true });
   /**
    * @param {string} message
    * @param {"ok" | "error"} kind
@@ -57,9 +53,7 @@ export async function settingsScreen() {
       say("Applied: the recorder runs the new configuration.", "ok");
     } catch (e) {
       const err = /** @type {Failure} */ (e);
-      if (err.status === 401) {
-        return signedOut("Your session has ended; log in again.", "error");
-      }
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
       say(err.message, "error");
     } finally {
       button.disabled = false;
@@ -91,35 +85,23 @@ export async function settingsScreen() {
  * @returns {Promise<HTMLElement>}
  */
 async function analyticsConsentPanel() {
-  const consent =
-    /** @type {{ enabled: boolean, notice: import("../types.js").Notice }} */ (
-      await api("/api/analytics/consent")
-    );
+  const consent = /** @type {{ enabled: boolean, notice: import("../types.js").Notice }} */ (
+    await api("/api/analytics/consent")
+  );
   const box = h("input", { type: "checkbox", id: "analytics-consent" });
   box.checked = consent.enabled;
-  const result = h("p", {
-    id: "analytics-result",
-    role: "status",
-    hidden: true,
-  });
+  const result = h("p", { id: "analytics-result", role: "status", hidden: true });
   box.addEventListener("change", async () => {
     box.disabled = true;
     try {
-      const body = {
-        enabled: box.checked,
-        noticeVersion: consent.notice.version,
-      };
+      const body = { enabled: box.checked, noticeVersion: consent.notice.version };
       const data = await api("/api/analytics/consent", { method: "PUT", body });
       box.checked = data.enabled;
-      result.textContent = data.enabled
-        ? "Consent recorded."
-        : "Consent withdrawn.";
+      result.textContent = data.enabled ? "Consent recorded." : "Consent withdrawn.";
       result.className = "ok-text";
     } catch (e) {
       const err = /** @type {Failure} */ (e);
-      if (err.status === 401) {
-        return signedOut("Your session has ended; log in again.", "error");
-      }
+      if (err.status === 401) return signedOut("Your session has ended; log in again.", "error");
       box.checked = !box.checked;
       result.textContent = err.message;
       result.className = "error-text";

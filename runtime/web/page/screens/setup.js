@@ -26,21 +26,15 @@ export function setupForm(onAlreadySetUp) {
       {},
       "Setup code (printed when the recorder starts: 'setup code: …' on its console and in its " +
         "journal, and kept in the file setup-code in its data folder)",
-      h("input", {
-        name: "setupCode",
-        required: true,
-        autocomplete: "off",
-        spellcheck: "false",
-      }),
+      h("input", { name: "setupCode", required: true, autocomplete: "off", spellcheck: "false" }),
     ),
     ...accountFields("name", "username"),
     privacyConsent(),
     h("button", { type: "submit" }, "Create admin account"),
   );
   handleSubmit(setup, async (v) => {
-    const accept = /** @type {HTMLInputElement} */ (setup.elements.namedItem(
-      "acceptPrivacyNotice",
-    ));
+    const accept =
+      /** @type {HTMLInputElement} */ (setup.elements.namedItem("acceptPrivacyNotice"));
     try {
       await api("/api/setup", {
         method: "POST",
@@ -53,9 +47,7 @@ export function setupForm(onAlreadySetUp) {
         },
       });
     } catch (e) {
-      if (
-        /** @type {import("../api.js").Failure} */ (e).code === "already_set_up"
-      ) {
+      if (/** @type {import("../api.js").Failure} */ (e).code === "already_set_up") {
         notice(
           "This recorder is already set up: log in, or ask its admin for an account.",
           "error",
@@ -83,19 +75,11 @@ function privacyConsent() {
   return h(
     "div",
     { class: "privacy" },
-    h(
-      "p",
-      { id: "privacy-notice", class: "muted" },
-      "Privacy notice: loading…",
-    ),
+    h("p", { id: "privacy-notice", class: "muted" }, "Privacy notice: loading…"),
     h(
       "label",
       {},
-      h("input", {
-        type: "checkbox",
-        name: "acceptPrivacyNotice",
-        required: true,
-      }),
+      h("input", { type: "checkbox", name: "acceptPrivacyNotice", required: true }),
       " I have read the privacy notice above and accept it",
     ),
   );
@@ -108,7 +92,6 @@ function privacyConsent() {
 export function showPrivacyNotice(privacyNotice) {
   const text = document.getElementById("privacy-notice");
   if (text && privacyNotice) {
-    text.textContent =
-      `${privacyNotice.text} (privacy notice ${privacyNotice.version})`;
+    text.textContent = `${privacyNotice.text} (privacy notice ${privacyNotice.version})`;
   }
 }

@@ -36,9 +36,7 @@ function roleSelect(name, role) {
  * @returns {HTMLSpanElement}
  */
 function cameraChecks(name, cameraIds, chosen) {
-  if (!cameraIds.length) {
-    return h("span", { class: "muted" }, "no cameras configured");
-  }
+  if (!cameraIds.length) return h("span", { class: "muted" }, "no cameras configured");
   return h(
     "span",
     { class: "checks" },
@@ -46,12 +44,7 @@ function cameraChecks(name, cameraIds, chosen) {
       h(
         "label",
         { class: "check" },
-        h("input", {
-          type: "checkbox",
-          name,
-          value: id,
-          checked: chosen.includes(id),
-        }),
+        h("input", { type: "checkbox", name, value: id, checked: chosen.includes(id) }),
         id,
       )
     ),
@@ -72,10 +65,9 @@ function checkedValues(root, name) {
 
 /** Shows the users and the form to add one. */
 export async function usersScreen() {
-  const [{ users }, { cameras }] =
-    /** @type {[{ users: User[] }, { cameras: Camera[] }]} */ (
-      await Promise.all([api("/api/users"), api("/api/cameras")])
-    );
+  const [{ users }, { cameras }] = /** @type {[{ users: User[] }, { cameras: Camera[] }]} */ (
+    await Promise.all([api("/api/users"), api("/api/cameras")])
+  );
   const cameraIds = cameras.map((c) => c.id);
   const body = h("tbody");
   const redraw = () => route();
@@ -151,16 +143,8 @@ function userRow(user, cameraIds, redraw) {
   const cams = cameraChecks("cameras", cameraIds, user.cameras);
   const save = h("button", { type: "button", class: "secondary save" }, "Save");
   const del = h("button", { type: "button", class: "danger delete" }, "Delete");
-  const sure = h("button", {
-    type: "button",
-    class: "danger confirm",
-    hidden: true,
-  }, "Delete!");
-  const cancel = h("button", {
-    type: "button",
-    class: "secondary cancel",
-    hidden: true,
-  }, "Cancel");
+  const sure = h("button", { type: "button", class: "danger confirm", hidden: true }, "Delete!");
+  const cancel = h("button", { type: "button", class: "secondary cancel", hidden: true }, "Cancel");
   const row = h(
     "tr",
     { dataset: { user: String(user.id), email: user.email } },
@@ -175,9 +159,7 @@ function userRow(user, cameraIds, redraw) {
     h(
       "td",
       {},
-      user.role === "admin"
-        ? h("span", { class: "muted" }, "all (admin)")
-        : null,
+      user.role === "admin" ? h("span", { class: "muted" }, "all (admin)") : null,
       cams,
     ),
     h("td", { class: "actions" }, save, del, sure, cancel),
@@ -214,9 +196,7 @@ function userRow(user, cameraIds, redraw) {
   sure.addEventListener("click", () =>
     busy(async () => {
       await api(`/api/users/${user.id}`, { method: "DELETE" });
-      notice(
-        `Deleted ${user.email}; their audit entries now carry a pseudonym.`,
-      );
+      notice(`Deleted ${user.email}; their audit entries now carry a pseudonym.`);
       redraw();
     }));
   return row;
