@@ -18,7 +18,8 @@ APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugin
   gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
   ca-certificates chromium fdisk e2fsprogs util-linux mount
 
-.PHONY: run test deps deno check lint fmt bench clean help image image-test image-deps
+
+.PHONY: vendor run test deps deno check lint fmt bench clean help image image-test image-deps
 
 help:
 	@echo "make run    install what is missing, then start the NVR demo (virtual cameras, broker, web page)"
@@ -27,11 +28,16 @@ help:
 	@echo "make image BOARD=generic-arm64   (root) flashable image + signed update bundle in out/<board>/"
 	@echo "make image-test                  (root) build generic-arm64 and boot it in QEMU"
 
-run: deps deno
+run: deps deno vendor
 	$(DENO) task demo
 
-test: deps deno
+test: deps deno vendor
 	$(DENO) task test
+
+# hls.js for the timeline's playback, from the npm package pinned in deno.lock, copied into the
+# page's folder (git-ignored): the box serves it and never fetches code at run time.
+vendor: deno
+	$(DENO) run -A runtime/web/vendor_hls.ts
 
 check lint fmt bench: deno
 	$(DENO) task $@

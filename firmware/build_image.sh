@@ -74,6 +74,8 @@ took "deno" "$t"
 
 # --- 3. The runtime, with every module vendored -------------------------------------------------
 t=$(date +%s)
+# hls.js for the page's recordings playback, from the npm package pinned in deno.lock.
+"$DENO" run -A runtime/web/vendor_hls.ts
 cp -a runtime plugins deno.json deno.lock README.md LICENSE "$lib/"
 find "$lib/runtime" "$lib/plugins" \( -name '*_test.ts' -o -name '*_fixture.ts' \) -delete
 sed -i "s/^export const VERSION = \".*\";$/export const VERSION = \"$version\";/" "$lib/runtime/lib/version.ts"

@@ -138,6 +138,31 @@ export const RECORDINGS_PATHS: PathOps = {
     },
   },
   "/api/recordings/{id}/download": { get: { summary: "One segment as recorded (video/mp4)" } },
+  "/api/cameras/{camera}/days": {
+    get: {
+      summary: "Days with recordings in ?tz= (IANA zone, default UTC), oldest first, with the " +
+        "oldest start and newest end",
+    },
+  },
+  "/api/cameras/{camera}/playlist.m3u8": {
+    get: {
+      summary: "fMP4 HLS playlist of ?from= to ?to= (ms or ISO 8601, at most 24 h apart), " +
+        "built from the index; gaps are discontinuities with a program date time (audited)",
+    },
+  },
+  "/api/cameras/{camera}/events": {
+    get: { summary: "The camera's events from ?from= to ?to= (at most 31 days; 2000 newest)" },
+  },
+  "/api/recordings/{id}/init.mp4": { get: { summary: "A segment's init part (EXT-X-MAP)" } },
+  "/api/recordings/{id}/media.m4s": {
+    get: { summary: "A segment's media part, retimed to start ?at= ms into its run" },
+  },
+  "/api/recordings/{id}/thumb.jpg": {
+    get: {
+      summary: "A small JPEG of the segment's first keyframe, cached on the data disk; " +
+        "503 + Retry-After when busy",
+    },
+  },
   "/api/recordings/export": {
     post: { summary: "Alias of POST /api/exports (older scripts)", body: "{camera, from, to}" },
   },

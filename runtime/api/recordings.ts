@@ -17,6 +17,8 @@ import { addExportRoutes } from "./exports_routes.ts";
 import { jsonBodyLimit, readJsonObject } from "./errors.ts";
 import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 import { addLiveWsRoute, type LiveChoice, type LiveCodec } from "./live_ws.ts";
+import { addPlaybackRoutes } from "./playback_routes.ts";
+import { Thumbnails } from "../playback/thumbnails.ts";
 
 export interface CameraAccess {
   /** Rejects a request without a signed-in user (401). */
@@ -54,6 +56,8 @@ export interface RecordingsDeps {
   readonly released?: () => void;
   /** Export jobs; absent: the export routes answer 503. */
   readonly exports?: () => ExportJobs;
+  /** Timeline thumbnails; default: cached under the data folder with the default cap. */
+  readonly thumbnails?: Thumbnails;
 }
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -142,6 +146,17 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     access: deps.access,
     visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
     range: (from, to) => timeRange(jsonTime(from), jsonTime(to), MAX_CLIP_MS),
+  });
+
+  // The timeline: days with recordings, HLS playlists and their parts, thumbnails.
+  addPlaybackRoutes(app, {
+    dataDir: deps.dataDir,
+    index: deps.index,
+    access: deps.access,
+    thumbnails: deps.thumbnails ?? new Thumbnails({ dataDir: deps.dataDir }),
+    visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
+    visibleSegment: (c, id) => visibleSegment(c, deps, id),
+    range: (from, to, maxMs = MAX_RANGE_MS) => timeRange(from, to, maxMs),
   });
 
   app.post("/recordings/lock", jsonBodyLimit(4096), deps.access.requireOperator, async (c) => {

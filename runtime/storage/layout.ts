@@ -37,6 +37,18 @@ export function newRunId(nowMs: number): string {
   return `${nowMs.toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/**
+ * The cached thumbnail of a segment (playback/thumbnails.ts): a small JPEG of its first keyframe,
+ * made when first asked for, deleted by retention with its segment.
+ */
+export function thumbnailPath(dataDir: string, camera: string, segmentId: number): string {
+  return `${thumbnailDir(dataDir)}/${camera}/${segmentId}.jpg`;
+}
+
+export function thumbnailDir(dataDir: string): string {
+  return `${dataDir}/thumbs`;
+}
+
 /** Final path of a finished segment, relative to the data folder. */
 export function segmentRelativePath(camera: string, startMs: number): string {
   const iso = new Date(startMs).toISOString(); // 2026-11-25T14:03:12.345Z

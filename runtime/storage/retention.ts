@@ -18,6 +18,7 @@ import {
   shortfall,
 } from "./retention_plan.ts";
 import type { SegmentIndex } from "./segment_index.ts";
+import { thumbnailPath } from "./layout.ts";
 import { sleep } from "../lib/sleep.ts";
 
 export * from "./retention_plan.ts";
@@ -237,6 +238,8 @@ async function deleteSegment(
     });
   }
   index.remove(segment.id);
+  // Its thumbnail, if one was made, goes with it.
+  await Deno.remove(thumbnailPath(deps.dataDir, segment.camera, segment.id)).catch(() => {});
   tally.deleted++;
   tally.bytes += segment.bytes;
   return true;

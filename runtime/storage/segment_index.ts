@@ -55,6 +55,8 @@ const SQL = {
   lastEnd: `SELECT MAX(end_ms) AS end_ms FROM segments
     WHERE camera = $camera
       AND start_ms >= (SELECT MAX(start_ms) FROM segments WHERE camera = $camera) - ${MAX_SPAN}`,
+  firstStart: `SELECT MIN(start_ms) AS start_ms FROM segments
+    WHERE camera = $camera AND start_ms >= $from`,
   oldest: `SELECT ${SEGMENT_COLUMNS} FROM segments
     WHERE camera = $camera AND locked = 0 AND start_ms < $before AND end_ms <= $before
     ORDER BY start_ms, id LIMIT $limit`,
@@ -141,6 +143,17 @@ export class SegmentIndex {
   /** Segments of a camera that overlap [fromMs, toMs), oldest first. */
   range(camera: string, fromMs: number, toMs: number): IndexedSegment[] {
     return this.#q.range.all({ camera, from: fromMs, to: toMs }).map(segmentFromRow);
+  }
+
+  /**
+   * Start of the camera's first segment that starts at or after `fromMs`, or null: one seek in
+   * the (camera, start_ms) index, so walking the days with recordings costs one seek a day.
+   */
+  firstStartFrom(camera: string, fromMs: number): number | null {
+    const row = this.#q.firstStart.get({ camera, from: fromMs }) as
+      | { start_ms: number | null }
+      | undefined;
+    return row?.start_ms == null ? null : Number(row.start_ms);
   }
 
   /** One segment by id, or null. */

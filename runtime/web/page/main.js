@@ -16,6 +16,7 @@ import { healthScreen } from "./screens/health.js";
 import { loginScreen } from "./screens/login.js";
 import { profileScreen } from "./screens/profile.js";
 import { settingsScreen } from "./screens/settings.js";
+import { timelineScreen } from "./screens/timeline.js";
 import { usersScreen } from "./screens/users.js";
 
 async function boot() {
@@ -24,6 +25,7 @@ async function boot() {
     login: loginScreen,
     grid: gridScreen,
     camera: cameraScreen,
+    timeline: timelineScreen,
     pages: {
       profile: profileScreen,
       health: healthScreen,

@@ -1,5 +1,5 @@
 // @ts-check
-// Hash routes (#/, #/camera/<id>, #/health, #/events, #/profile, and for admins #/users, #/audit,
+// Hash routes (#/, #/camera/<id>, #/timeline[/<ids>[/<ms>]], #/health, #/events, #/profile, and for admins #/users, #/audit,
 // #/settings) and the session's start and end. The screens are handed in by main.js, so that
 // they can import this module without a cycle.
 
@@ -25,6 +25,7 @@ const NAV = /** @type {const} */ ([
  * @property {(tab?: "login" | "setup") => void} login
  * @property {Screen} grid
  * @property {(cameraId: string) => unknown} camera
+ * @property {(cameras?: string, at?: string) => unknown} timeline
  * @property {Record<typeof NAV[number], Screen>} pages
  */
 
@@ -60,7 +61,7 @@ export function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   const page = NAV.find((name) => name === parts[0]);
-  const nav = page ?? "cameras";
+  const nav = page ?? (parts[0] === "timeline" ? "timeline" : "cameras");
   const isAdmin = SESSION.user.role === "admin";
   for (const a of document.querySelectorAll("[data-admin]")) {
     /** @type {HTMLElement} */ (a).hidden = !isAdmin;
@@ -71,6 +72,8 @@ export function route() {
   }
   const run = parts[0] === "camera" && parts[1]
     ? s.camera(parts[1])
+    : parts[0] === "timeline"
+    ? s.timeline(parts[1], parts[2])
     : page
     ? s.pages[page]()
     : s.grid();

@@ -133,6 +133,15 @@ export async function cameraScreen(cameraId) {
         "section",
         { class: "panel" },
         h("h2", {}, "Last hour"),
+        h(
+          "p",
+          {},
+          h(
+            "a",
+            { href: `#/timeline/${encodeURIComponent(cameraId)}`, id: "timeline-link" },
+            "Timeline: any day, zoom, continuous playback →",
+          ),
+        ),
         bar,
         h("div", { class: "axis" }, h("span", {}, fmtTime(from)), h("span", {}, fmtTime(to))),
         segments.length

@@ -1,0 +1,195 @@
+/**
+ * The timeline in Debian's Chromium (playwright-core) against the real daemon recording two
+ * virtual cameras (H.264 "lane", H.265 "door", 2 s segments): a time picked on the bar plays
+ * over HLS (vendored hls.js) from within a second or two of it, read from the video's position
+ * through the playlist's program date time; playback runs on across segment boundaries with one
+ * buffered range (no hole at a boundary); a thumbnail shows on hover; 4× is applied; the H.265
+ * camera says plainly that this browser cannot decode it. Screenshots at 1280 and 390 px.
+ */
+import { assert } from "../testing/assert.ts";
+import { chromium } from "npm:playwright-core@1.65.1";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { startHarness } from "../testing/daemon_harness.ts";
+import { VENDORED, vendorHls } from "./vendor_hls.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = new URL("../../test-artifacts/timeline/", import.meta.url);
+const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+/** Polls `check` every 100 ms until it is true or `ms` pass. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test({
+  name: "timeline in Chromium: pick a time on the bar, HLS plays from it across segments",
+  ignore: !hasChromium,
+  fn: async () => {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    if (!(await Deno.stat(VENDORED).then(() => true, () => false))) await vendorHls();
+    await using cam264 = await startVirtualCamera({
+      codec: "h264",
+      width: 640,
+      height: 360,
+      fps: 15,
+    });
+    await using cam265 = await startVirtualCamera({
+      codec: "h265",
+      width: 640,
+      height: 360,
+      fps: 15,
+    });
+    await using h = await startHarness({
+      cameras: [
+        { id: "lane", url: cam264.rtspUrl, codec: "h264" },
+        { id: "door", url: cam265.rtspUrl },
+      ],
+    });
+    // 6 segments of 2 s: enough to pick a time inside and play across boundaries.
+    await until(
+      "6 segments of lane",
+      () => h.index().range("lane", 0, Date.now() + 1e6).length >= 6,
+      60_000,
+    );
+    await until(
+      "a segment of door",
+      () => h.index().range("door", 0, Date.now() + 1e6).length >= 1,
+      30_000,
+    );
+    const segs = h.index().range("lane", 0, Date.now() + 1e6);
+    const target = segs[1]!.startMs + 1_300; // inside the second segment
+
+    const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
+    const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
+    const browser = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      ignoreHTTPSErrors: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
+    try {
+      const page = browser.pages()[0] ?? await browser.newPage();
+      page.setDefaultTimeout(20_000);
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(base);
+      await page.waitForSelector("#setup-form");
+      const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
+      await page.fill("#setup-form [name=setupCode]", setupCode);
+      await page.fill("#setup-form [name=name]", "Ada");
+      await page.fill("#setup-form [name=email]", "ada@example.com");
+      await page.fill("#setup-form [name=password]", "correct horse battery");
+      await page.check("#setup-form [name=acceptPrivacyNotice]");
+      await page.click("#setup-form button[type=submit]");
+      await page.waitForSelector("#camera-grid");
+
+      await page.click('nav a[data-nav="timeline"]');
+      await page.waitForSelector('.tl-bar[data-camera="lane"]');
+      await page.click('button[data-zoom="600000"]');
+      const bar = '.tl-bar[data-camera="lane"]';
+      await page.waitForSelector(`${bar} .tl-run`);
+      // Picks the target on the bar: x from the bar's own time range (aria-valuemin/max).
+      const min = Number(await page.getAttribute(bar, "aria-valuemin"));
+      const max = Number(await page.getAttribute(bar, "aria-valuemax"));
+      const box = (await page.locator(bar).boundingBox())!;
+      const x = box.x + ((target - min) / (max - min)) * box.width;
+      await page.mouse.move(x, box.y + box.height / 2);
+      // A thumbnail of the segment under the pointer.
+      await page.waitForFunction(
+        (sel: string) => {
+          const img = (globalThis as unknown as {
+            document: {
+              querySelector(s: string): { naturalWidth: number; hidden: boolean } | null;
+            };
+          }).document.querySelector(sel);
+          return !!img && !img.hidden && img.naturalWidth > 0;
+        },
+        '.tl-wrap:has([data-camera="lane"]) .tl-hover img',
+        { timeout: 15_000 },
+      );
+      await page.mouse.down();
+      await page.mouse.up();
+      const picked = Number(await page.getAttribute("#cursor-time", "data-ms"));
+      assert(Math.abs(picked - target) < 2_000, `picked ${picked} near target ${target}`);
+
+      const video = 'video[data-camera="lane"]';
+      await page.waitForSelector(`${video}[data-state="playing"]`, { timeout: 30_000 });
+      await until(
+        "a program date time",
+        async () => (await page.getAttribute(video, "data-wall-ms")) !== null,
+      );
+      const first = Number(await page.getAttribute(video, "data-wall-ms"));
+      const startedAt = first - picked;
+      console.log(
+        `timeline: picked ${new Date(picked).toISOString()}, first shown ${startedAt} ms from it`,
+      );
+      assert(
+        startedAt > -1_500 && startedAt < 2_500,
+        `plays from ${startedAt} ms of the picked time`,
+      );
+
+      // On across at least two segment boundaries, one buffered range, no stall.
+      await until(
+        "playback past two segment boundaries",
+        async () => Number(await page.getAttribute(video, "data-wall-ms")) > picked + 4_500,
+        30_000,
+      );
+      const media = await page.$eval(video, (v) => {
+        const el = v as unknown as {
+          buffered: { length: number; start(i: number): number; end(i: number): number };
+          currentTime: number;
+          getVideoPlaybackQuality(): { totalVideoFrames: number; droppedVideoFrames: number };
+        };
+        const q = el.getVideoPlaybackQuality();
+        return {
+          ranges: Array.from(
+            { length: el.buffered.length },
+            (_, i) => [el.buffered.start(i), el.buffered.end(i)],
+          ),
+          currentTime: el.currentTime,
+          frames: q.totalVideoFrames,
+          dropped: q.droppedVideoFrames,
+        };
+      });
+      console.log(`timeline: media ${JSON.stringify(media)}`);
+      assert(
+        media.ranges.length === 1,
+        `one buffered range across segments: ${JSON.stringify(media.ranges)}`,
+      );
+
+      await page.click('button[data-rate="4"]');
+      const rate = await page.$eval(
+        video,
+        (v) => (v as unknown as { playbackRate: number }).playbackRate,
+      );
+      assert(rate === 4, `4× applied (${rate})`);
+
+      // The H.265 camera: played where this Chromium can, said plainly where it cannot.
+      const door = 'video[data-camera="door"]';
+      await until("door decided", async () => {
+        const s = await page.getAttribute(door, "data-state");
+        return s === "unsupported" || s === "playing" || s === "empty";
+      });
+      const doorState = await page.getAttribute(door, "data-state");
+      const doorText = await page.textContent('.tl-row[data-camera="door"] .tl-status');
+      console.log(`timeline: door ${doorState}: ${doorText}`);
+      if (doorState === "unsupported") assert(/H\.265/.test(doorText ?? ""), doorText ?? "");
+
+      await page.screenshot({ path: new URL("timeline-1280.png", ARTIFACTS).pathname });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({
+        path: new URL("timeline-390.png", ARTIFACTS).pathname,
+        fullPage: true,
+      });
+      assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
+    } finally {
+      await browser.close();
+      await Deno.remove(profileDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
