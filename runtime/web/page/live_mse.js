@@ -60,6 +60,7 @@ export function liveMse(cameraId, codecs, onFail) {
   /** @type {{ t: number, wall: number } | null} */
   let clock = null;
   let failed = false;
+  let stopped = false;
   let reason = "";
   const opened = new Promise((resolve) =>
     media.addEventListener("sourceopen", resolve, { once: true })
@@ -76,6 +77,7 @@ export function liveMse(cameraId, codecs, onFail) {
     onFail(why);
   };
   const stop = () => {
+    stopped = true;
     clearInterval(edge);
     try {
       ws.close();
@@ -85,7 +87,9 @@ export function liveMse(cameraId, codecs, onFail) {
     URL.revokeObjectURL(mediaUrl);
   };
   const pump = () => {
-    if (!buffer || buffer.updating) return;
+    // After stop() the MediaSource is detached and its SourceBuffers removed: reading one then
+    // throws (an 'updateend' can still arrive).
+    if (stopped || !buffer || buffer.updating || media.readyState !== "open") return;
     const next = queue.shift();
     if (next) {
       try {
