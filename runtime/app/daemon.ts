@@ -398,6 +398,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
                 sub: camera?.subUrl ? sub ?? null : null,
               }, accept);
             },
+            log: log.child({ module: "live" }),
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
             exports: openExports,
           },

@@ -19,8 +19,11 @@ import { LiveMuxer } from "../media/restream/live_muxer.ts";
 export interface ViewerOptions {
   /** Sent to the page in the init message: "main" or "sub". */
   readonly label: string;
-  /** Called once when the viewer ends, whatever ended it. */
-  readonly onEnd: (reason: string) => void;
+  /**
+   * Called once when the viewer ends, whatever ended it; `byServer` when this side ended it
+   * (too slow, no pictures), not the viewer leaving or its connection failing.
+   */
+  readonly onEnd: (reason: string, byServer: boolean) => void;
   /** Unsent bytes beyond which frames are skipped; default 512 KiB (~2 s of a sub-stream). */
   readonly softBytes?: number;
   /** Behind this long (skipping) → disconnected; default 10 s. */
@@ -64,7 +67,7 @@ export function serveViewer(socket: WebSocket, source: LiveSource, o: ViewerOpti
         socket.close();
       } catch { /* gone */ }
     }
-    o.onEnd(reason);
+    o.onEnd(reason, code !== undefined);
   };
   const watchdog = setInterval(() => {
     const quiet = now() - lastFrameAt;
