@@ -51,6 +51,7 @@ import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
 import { SharedSubStream } from "../playback/sub_stream.ts";
+import { LiveRelay } from "../media/restream/relay.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
 
@@ -240,12 +241,32 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   let live = await startRecorders(config);
   /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
   const subStreams = new Map<string, SharedSubStream>();
+  /**
+   * Live viewers of a camera's main stream hold its relay, which follows the recorders across
+   * rebuilds (media/restream/relay.ts): a configuration change pauses them, never drops them.
+   */
+  const mainRelays = new Map<string, LiveRelay>();
+  const mainRelay = (id: string) => {
+    let relay = mainRelays.get(id);
+    if (!relay) {
+      relay = new LiveRelay(() => {
+        const camera = current.cameras.find((c) => c.id === id);
+        const remux = camera &&
+          chooseEngine(camera, { mode: "passthrough" }, current.recording.remux) === "builtin";
+        return remux ? live.recorders.live(id) : null;
+      });
+      mainRelays.set(id, relay);
+    }
+    return relay;
+  };
   let rebuilding: Promise<void> = Promise.resolve();
   rebuild = () =>
     rebuilding = rebuilding.then(async () => {
       if (controller.signal.aborted) return;
       await live.stop();
       live = await startRecorders(current);
+      for (const relay of mainRelays.values()) relay.follow();
+      for (const sub of subStreams.values()) sub.follow();
     });
 
   /**
@@ -394,7 +415,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
               return chooseLive({
                 camera: id,
                 mainCodec: camera?.codec ?? "h265",
-                main: remux ? live.recorders.live(id) : null,
+                main: remux ? mainRelay(id) : null,
                 sub: camera?.subUrl ? sub ?? null : null,
               }, accept);
             },

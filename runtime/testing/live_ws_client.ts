@@ -88,6 +88,8 @@ export interface ReadResult {
   readonly closed: boolean;
   /** The close frame's code, when one came. */
   readonly closeCode: number | null;
+  /** Bytes read past the last whole frame: the `start` of the next call. */
+  readonly leftover: Uint8Array;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function readFrames(
     firstBinary,
     closed,
     closeCode,
+    leftover: data,
   });
   const buf = new Uint8Array(65536);
   const deadline = Date.now() + timeoutMs;
