@@ -259,6 +259,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     }
     return relay;
   };
+  /** Live viewers now, against the limits of the configuration in force (changeable remotely). */
+  const liveLimit = new LiveViewerLimit(
+    () => current.http.liveViewersPerCamera,
+    () => current.http.liveViewersTotal,
+  );
   let rebuilding: Promise<void> = Promise.resolve();
   rebuild = () =>
     rebuilding = rebuilding.then(async () => {
@@ -285,8 +290,22 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     }, (err) => log.warn("config file mode not checked", { path: deps.configPath, err }));
   }
   const takeEffect = async (next: NvrConfig) => {
-    current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
-    await rebuild();
+    const before = current;
+    current = {
+      ...next,
+      storage: config.storage,
+      // The live viewer limits apply from the next viewer on (those watching stay).
+      http: {
+        ...config.http,
+        liveViewersPerCamera: next.http.liveViewersPerCamera,
+        liveViewersTotal: next.http.liveViewersTotal,
+      },
+      mqtt: config.mqtt,
+    };
+    // Only the recorders read the rest: a change of viewer limits alone records on undisturbed.
+    const unchanged = JSON.stringify({ ...before, http: null }) ===
+      JSON.stringify({ ...current, http: null });
+    if (!unchanged) await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
   // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
@@ -394,10 +413,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
-            liveLimit: new LiveViewerLimit(
-              config.http.liveViewersPerCamera,
-              config.http.liveViewersTotal,
-            ),
+            liveLimit,
             liveChoice: (id, accept) => {
               const camera = current.cameras.find((c) => c.id === id);
               const remux = camera &&

@@ -18,15 +18,15 @@ export async function cpuTicks(pid: number): Promise<number> {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** This process's recorder processes, by pid. */
-export async function recorderPids(): Promise<number[]> {
+/** The recorder processes of the daemon in `parent` (default: this process), by pid. */
+export async function recorderPids(parent: number = Deno.pid): Promise<number[]> {
   const pids: number[] = [];
   for await (const e of Deno.readDir("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== Deno.pid) continue;
+      if (ppid !== parent) continue;
       const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
       if (cmd.includes("worker_main.ts")) pids.push(Number(e.name));
     } catch { /* gone */ }
