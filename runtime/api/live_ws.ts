@@ -67,11 +67,12 @@ export function addLiveWsRoute(app: Hono, deps: LiveWsDeps): void {
     serveViewer(socket, choice.source, {
       label: choice.label,
       ...(choice.whyNoFrames ? { whyNoFrames: choice.whyNoFrames } : {}),
-      onEnd: (reason, byServer) => {
+      onEnd: (reason, byServer, unsentPeak) => {
         release();
         // Dropped by this side (too slow, no pictures): worth a line; a viewer leaving is not.
-        if (byServer) deps.log?.info("live viewer dropped", { camera, reason });
-        else deps.log?.debug("live viewer ended", { camera, reason });
+        const fields = { camera, reason, unsentPeak };
+        if (byServer) deps.log?.info("live viewer dropped", fields);
+        else deps.log?.debug("live viewer ended", fields);
       },
     });
     return response;
