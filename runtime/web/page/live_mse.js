@@ -69,9 +69,7 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
   video.src = mediaUrl;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(
-    `${scheme}//${location.host}/api/cameras/${
-      encodeURIComponent(cameraId)
-    }/live.ws` +
+    `${scheme}//${location.host}/api/cameras/${encodeURIComponent(cameraId)}/live.ws` +
       `?codecs=${codecs.join(",")}`,
   );
   ws.binaryType = "arraybuffer";
@@ -193,9 +191,7 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
       reason ||
         (event.code === 1006
           ? "Live view refused or the recorder is not reachable (signed out?)"
-          : `Live view closed (${event.code}${
-            event.reason ? `: ${event.reason}` : ""
-          })`),
+          : `Live view closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`),
       !REFUSED.has(event.code),
     );
   });
