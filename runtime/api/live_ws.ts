@@ -58,7 +58,7 @@ export function addLiveWsRoute(app: Hono, deps: LiveWsDeps): void {
     if (!release) {
       refuse(
         `Too many live viewers (at most ${deps.limit.perCamera} per camera and ` +
-          `${deps.limit.total} in all; live.viewersPerCamera, live.viewersTotal); close ` +
+          `${deps.limit.total} in all; http.liveViewersPerCamera, http.liveViewersTotal); close ` +
           "another live view",
         CLOSE_TOO_MANY,
       );
@@ -67,9 +67,12 @@ export function addLiveWsRoute(app: Hono, deps: LiveWsDeps): void {
     serveViewer(socket, choice.source, {
       label: choice.label,
       ...(choice.whyNoFrames ? { whyNoFrames: choice.whyNoFrames } : {}),
-      onEnd: (reason) => {
+      onEnd: (reason, byServer, unsentPeak) => {
         release();
-        deps.log?.debug("live viewer ended", { camera, reason });
+        // Dropped by this side (too slow, no pictures): worth a line; a viewer leaving is not.
+        const fields = { camera, reason, unsentPeak };
+        if (byServer) deps.log?.info("live viewer dropped", fields);
+        else deps.log?.debug("live viewer ended", fields);
       },
     });
     return response;

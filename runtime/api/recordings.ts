@@ -19,6 +19,7 @@ import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 import { addLiveWsRoute, type LiveChoice, type LiveCodec } from "./live_ws.ts";
 import { addPlaybackRoutes } from "./playback_routes.ts";
 import { Thumbnails } from "../playback/thumbnails.ts";
+import type { Logger } from "../lib/log.ts";
 
 export interface CameraAccess {
   /** Rejects a request without a signed-in user (401). */
@@ -52,6 +53,8 @@ export interface RecordingsDeps {
    * sub-stream), for live.ws. Absent: no live.ws route.
    */
   readonly liveChoice?: (camera: string, accept: ReadonlySet<LiveCodec>) => LiveChoice;
+  /** Where live viewers that this side ends are logged. */
+  readonly log?: Logger;
   /** Called after recordings were released: retention may delete them now (a full disk). */
   readonly released?: () => void;
   /** Export jobs; absent: the export routes answer 503. */
@@ -102,6 +105,7 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
       visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
       choose: deps.liveChoice,
       limit: liveLimit,
+      ...(deps.log ? { log: deps.log } : {}),
     });
   }
 

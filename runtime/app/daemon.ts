@@ -59,6 +59,7 @@ import { collectHealth } from "../health/mod.ts";
 import { AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
 import { SharedSubStream } from "../playback/sub_stream.ts";
+import { LiveRelay } from "../media/restream/relay.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
@@ -314,12 +315,37 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   let live = await startRecorders(config);
   /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
   const subStreams = new Map<string, SharedSubStream>();
+  /**
+   * Live viewers of a camera's main stream hold its relay, which follows the recorders across
+   * rebuilds (media/restream/relay.ts): a configuration change pauses them, never drops them.
+   */
+  const mainRelays = new Map<string, LiveRelay>();
+  const mainRelay = (id: string) => {
+    let relay = mainRelays.get(id);
+    if (!relay) {
+      relay = new LiveRelay(() => {
+        const camera = current.cameras.find((c) => c.id === id);
+        const remux = camera &&
+          chooseEngine(camera, { mode: "passthrough" }, current.recording.remux) === "builtin";
+        return remux ? live.recorders.live(id) : null;
+      });
+      mainRelays.set(id, relay);
+    }
+    return relay;
+  };
+  /** Live viewers now, against the limits of the configuration in force (changeable remotely). */
+  const liveLimit = new LiveViewerLimit(
+    () => current.http.liveViewersPerCamera,
+    () => current.http.liveViewersTotal,
+  );
   let rebuilding: Promise<void> = Promise.resolve();
   rebuild = () =>
     rebuilding = rebuilding.then(async () => {
       if (controller.signal.aborted) return;
       await live.stop();
       live = await startRecorders(current);
+      for (const relay of mainRelays.values()) relay.follow();
+      for (const sub of subStreams.values()) sub.follow();
     });
 
   /**
@@ -338,8 +364,22 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     }, (err) => log.warn("config file mode not checked", { path: deps.configPath, err }));
   }
   const takeEffect = async (next: NvrConfig) => {
-    current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
-    await rebuild();
+    const before = current;
+    current = {
+      ...next,
+      storage: config.storage,
+      // The live viewer limits apply from the next viewer on (those watching stay).
+      http: {
+        ...config.http,
+        liveViewersPerCamera: next.http.liveViewersPerCamera,
+        liveViewersTotal: next.http.liveViewersTotal,
+      },
+      mqtt: config.mqtt,
+    };
+    // Only the recorders read the rest: a change of viewer limits alone records on undisturbed.
+    const unchanged = JSON.stringify({ ...before, http: null }) ===
+      JSON.stringify({ ...current, http: null });
+    if (!unchanged) await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
   // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
@@ -478,10 +518,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
-            liveLimit: new LiveViewerLimit(
-              config.http.liveViewersPerCamera,
-              config.http.liveViewersTotal,
-            ),
+            liveLimit,
             liveChoice: (id, accept) => {
               const camera = current.cameras.find((c) => c.id === id);
               const remux = camera &&
@@ -499,10 +536,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
               return chooseLive({
                 camera: id,
                 mainCodec: camera?.codec ?? "h265",
-                main: remux ? live.recorders.live(id) : null,
+                main: remux ? mainRelay(id) : null,
                 sub: camera?.subUrl ? sub ?? null : null,
               }, accept);
             },
+            log: log.child({ module: "live" }),
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
             exports: openExports,
           },

@@ -8,16 +8,28 @@ import { Pipeline } from "../gst/mod.ts";
 import type { Element } from "../gst/element.ts";
 import { redactUrl } from "../lib/redact_url.ts";
 
-/** Caps concurrent live viewers per camera and in all: each one is a pipeline on the board. */
+/**
+ * Caps concurrent live viewers per camera and in all (each one costs the board CPU and memory,
+ * docs/benchmarks.md). A limit may be a function, read at every new viewer, so that a changed
+ * configuration applies without a restart; viewers already watching are never cut off by it.
+ */
 export class LiveViewerLimit {
-  readonly perCamera: number;
-  readonly total: number;
+  readonly #perCamera: () => number;
+  readonly #total: () => number;
   readonly #viewers = new Map<string, number>();
   #count = 0;
 
-  constructor(perCamera = 4, total = 16) {
-    this.perCamera = perCamera;
-    this.total = total;
+  constructor(perCamera: number | (() => number) = 4, total: number | (() => number) = 16) {
+    this.#perCamera = typeof perCamera === "number" ? () => perCamera : perCamera;
+    this.#total = typeof total === "number" ? () => total : total;
+  }
+
+  get perCamera(): number {
+    return this.#perCamera();
+  }
+
+  get total(): number {
+    return this.#total();
   }
 
   /** Number of live viewers now, in all or of one camera. */

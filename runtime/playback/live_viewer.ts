@@ -19,8 +19,12 @@ import { LiveMuxer } from "../media/restream/live_muxer.ts";
 export interface ViewerOptions {
   /** Sent to the page in the init message: "main" or "sub". */
   readonly label: string;
-  /** Called once when the viewer ends, whatever ended it. */
-  readonly onEnd: (reason: string) => void;
+  /**
+   * Called once when the viewer ends, whatever ended it; `byServer` when this side ended it
+   * (too slow, no pictures), not the viewer leaving or its connection failing; `unsentPeak`: the
+   * most bytes that waited unsent on its socket (what a viewer that does not read costs).
+   */
+  readonly onEnd: (reason: string, byServer: boolean, unsentPeak: number) => void;
   /** Unsent bytes beyond which frames are skipped; default 512 KiB (~2 s of a sub-stream). */
   readonly softBytes?: number;
   /** Behind this long (skipping) → disconnected; default 10 s. */
@@ -49,6 +53,7 @@ export function serveViewer(socket: WebSocket, source: LiveSource, o: ViewerOpti
   let lastFrameAt = now();
   let lastTimeAt = 0;
   let sentAny = false;
+  let unsentPeak = 0;
   const end = (reason: string, code?: number) => {
     if (ended) return;
     ended = true;
@@ -64,7 +69,7 @@ export function serveViewer(socket: WebSocket, source: LiveSource, o: ViewerOpti
         socket.close();
       } catch { /* gone */ }
     }
-    o.onEnd(reason);
+    o.onEnd(reason, code !== undefined, unsentPeak);
   };
   const watchdog = setInterval(() => {
     const quiet = now() - lastFrameAt;
@@ -89,6 +94,7 @@ export function serveViewer(socket: WebSocket, source: LiveSource, o: ViewerOpti
         if (ended || socket.readyState !== WebSocket.OPEN) return;
         const t = now();
         lastFrameAt = t;
+        unsentPeak = Math.max(unsentPeak, socket.bufferedAmount);
         if (socket.bufferedAmount > soft) {
           muxer.skip();
           behindSince ??= t;

@@ -25,6 +25,8 @@ export class SharedSubStream implements LiveSource {
   readonly #fanout = new LiveFanout();
   #run: AbortController | null = null;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The URL of the session running now. */
+  #playing: string | null = null;
   /** Why the last session ended (a viewer without pictures is told). */
   lastError: string | null = null;
 
@@ -54,6 +56,18 @@ export class SharedSubStream implements LiveSource {
     };
   }
 
+  /**
+   * The configuration changed: a session to a sub-stream URL that is no longer the camera's
+   * starts again on the new one; its viewers stay (their muxers join the new stream).
+   */
+  follow(): void {
+    if (!this.#run || this.#url() === this.#playing) return;
+    this.#run.abort();
+    const run = new AbortController();
+    this.#run = run;
+    this.#loop(run.signal).catch(() => {});
+  }
+
   /** Ends the session now (daemon stopping). */
   close(): void {
     clearTimeout(this.#closeTimer);
@@ -65,6 +79,7 @@ export class SharedSubStream implements LiveSource {
   async #loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       const url = this.#url();
+      this.#playing = url;
       if (url === null) {
         this.lastError = "it has no sub-stream (cameras[].subUrl)";
         break;

@@ -1,8 +1,9 @@
 // @ts-check
 // Live view, which path is used when (liveView below):
 // 0. The board restreams (/api/cameras says `liveWs: true`) and the browser has WebSocket and MSE
-//    with H.264 or H.265: live_mse.js, under a second behind the camera. When it fails, its
-//    reason stays on screen above the snapshot refresh.
+//    with H.264 or H.265: live_mse.js, under a second behind the camera. A view that played and
+//    breaks off connects again by itself ("Reconnecting…", up to 5 tries in a row); when the
+//    board refuses or the tries run out, the reason stays on screen above the snapshot refresh.
 // 1. The camera has an H.264 sub-stream (cameras[].subUrl; /api/cameras says `live: true`): a
 //    <video muted autoplay playsinline> plays /api/cameras/<id>/live.mp4, the sub-stream remuxed
 //    to fragmented MP4 on the board (no decoding, no encoding), so any browser with H.264 plays it.
@@ -24,15 +25,7 @@ import { liveMse, mseCodecs } from "./live_mse.js";
  */
 export function liveView(cameraId, hasLive, restream = false) {
   const codecs = restream ? mseCodecs() : [];
-  if (codecs.length > 0) {
-    const holder = h("div", { class: "live-holder" });
-    holder.append(liveMse(cameraId, codecs, (reason) => {
-      const image = liveImage(cameraId);
-      image.append(h("p", { class: "live-reason" }, reason));
-      holder.replaceChildren(image);
-    }));
-    return holder;
-  }
+  if (codecs.length > 0) return liveWs(cameraId, codecs);
   if (!hasLive) return liveImage(cameraId);
   const video = h("video", {
     class: "live-video",
@@ -72,6 +65,67 @@ export function liveView(cameraId, hasLive, restream = false) {
   return box;
 }
 
+/** Connecting again after a break: this many times in a row at most, pausing 1, 2, 4, 8, 8 s. */
+const RETRIES = 5;
+
+/**
+ * Live video over live.ws that connects again by itself, saying so ("Reconnecting…"), when a view
+ * that played breaks off (the box or its recorder restarting, the camera away for a while, a
+ * network hiccup); after RETRIES failed tries in a row, or when the board refuses, the reason stays
+ * on screen above the snapshot refresh.
+ * @param {string} cameraId
+ * @param {("h265" | "h264")[]} codecs
+ * @returns {HTMLDivElement}
+ */
+function liveWs(cameraId, codecs) {
+  const holder = h("div", { class: "live-holder" });
+  let failures = 0;
+  let everPlayed = false;
+  let left = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @param {boolean} reconnecting */
+  const connect = (reconnecting) => {
+    if (left) return;
+    holder.replaceChildren(liveMse(cameraId, codecs, (reason, end) => {
+      if (left) return;
+      if (end.retry && (end.played || everPlayed) && failures < RETRIES) {
+        const pause = Math.min(1000 * 2 ** failures, 8000);
+        failures++;
+        holder.replaceChildren(h(
+          "div",
+          {
+            class: "live",
+            dataset: { camera: cameraId, state: "reconnecting" },
+          },
+          h(
+            "div",
+            { class: "waiting", role: "status" },
+            `Reconnecting… (${reason})`,
+          ),
+        ));
+        timer = setTimeout(() => connect(true), pause);
+        return;
+      }
+      const image = liveImage(cameraId);
+      image.append(h("p", { class: "live-reason" }, reason));
+      holder.replaceChildren(image);
+    }, {
+      reconnecting,
+      onPlaying: () => {
+        everPlayed = true;
+        failures = 0;
+      },
+    }));
+  };
+  connect(false);
+  onLeave(() => {
+    left = true;
+    clearTimeout(timer);
+  });
+  return holder;
+}
+
 /**
  * An <img> showing the camera's latest keyframe, fetched again a second after the previous one
  * arrived (never two requests at once), until the screen is left.
@@ -92,9 +146,12 @@ function liveImage(cameraId) {
   let stopped = false;
   async function next() {
     try {
-      const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/snapshot`, {
-        cache: "no-store",
-      });
+      const res = await fetch(
+        `/api/cameras/${encodeURIComponent(cameraId)}/snapshot`,
+        {
+          cache: "no-store",
+        },
+      );
       if (stopped) return;
       if (res.ok) {
         const blob = await res.blob();

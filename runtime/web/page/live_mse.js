@@ -3,7 +3,8 @@
 // session per viewer). The browser says which codecs its MSE plays; the board answers with the
 // main stream as it is (H.265 where supported) or the H.264 sub-stream, or with a reason. One
 // moof+mdat arrives per frame; the position is kept near the live edge (it jumps ahead when the
-// buffer grows past MAX_BEHIND_S). `data-state` on the <video>: connecting, playing, failed;
+// buffer grows past MAX_BEHIND_S). `data-state` on the <video>: connecting (reconnecting),
+// playing, failed;
 // `data-latency-ms`: now minus when the camera made the picture shown (its RTCP clock).
 
 import { h, onLeave } from "./dom.js";
@@ -27,22 +28,41 @@ export function mseCodecs() {
 }
 
 /**
- * Live video of `cameraId` over live.ws. `onFail(reason)` runs once when it cannot play.
+ * How a live view ended: `played` when it showed pictures; `retry` when connecting again may
+ * help (the connection broke or the stream paused: a recorder restart, the box restarting, the
+ * camera away for a while), not when the board refused (no way to show it, too many viewers) or
+ * the browser could not decode.
+ * @typedef {{ played: boolean, retry: boolean }} LiveEnd
+ */
+
+/** Close codes after which connecting again cannot help (api/live_ws.ts). */
+const REFUSED = new Set([4000, 4029]);
+
+/**
+ * Live video of `cameraId` over live.ws. `onFail(reason, end)` runs once when it stops playing.
  * @param {string} cameraId
  * @param {("h265" | "h264")[]} codecs
- * @param {(reason: string) => void} onFail
+ * @param {(reason: string, end: LiveEnd) => void} onFail
+ * @param {{ reconnecting?: boolean, onPlaying?: () => void }} [options]
  * @returns {HTMLDivElement}
  */
-export function liveMse(cameraId, codecs, onFail) {
+export function liveMse(cameraId, codecs, onFail, options = {}) {
   const video = h("video", {
     class: "live-video live-mse",
-    dataset: { camera: cameraId, state: "connecting" },
+    dataset: {
+      camera: cameraId,
+      state: options.reconnecting ? "reconnecting" : "connecting",
+    },
     "aria-label": `Live view of ${cameraId}`,
   });
   video.muted = true;
   video.autoplay = true;
   video.playsInline = true;
-  const status = h("div", { class: "waiting", role: "status" }, "Connecting…");
+  const status = h(
+    "div",
+    { class: "waiting", role: "status" },
+    options.reconnecting ? "Reconnecting…" : "Connecting…",
+  );
   const box = h("div", { class: "live" }, video, status);
   const media = new MediaSource();
   const mediaUrl = URL.createObjectURL(media);
@@ -61,20 +81,24 @@ export function liveMse(cameraId, codecs, onFail) {
   let clock = null;
   let failed = false;
   let stopped = false;
+  let played = false;
   let reason = "";
   const opened = new Promise((resolve) =>
     media.addEventListener("sourceopen", resolve, { once: true })
   );
 
-  /** @param {string} why */
-  const fail = (why) => {
+  /**
+   * @param {string} why
+   * @param {boolean} [retry]
+   */
+  const fail = (why, retry = false) => {
     if (failed) return;
     failed = true;
     video.dataset.state = "failed";
     status.hidden = false;
     status.textContent = why;
     stop();
-    onFail(why);
+    onFail(why, { played, retry });
   };
   const stop = () => {
     stopped = true;
@@ -95,7 +119,9 @@ export function liveMse(cameraId, codecs, onFail) {
       try {
         buffer.appendBuffer(next);
       } catch (e) {
-        fail(`The browser refused the video (${/** @type {Error} */ (e).message})`);
+        fail(
+          `The browser refused the video (${/** @type {Error} */ (e).message})`,
+        );
       }
       return;
     }
@@ -109,7 +135,10 @@ export function liveMse(cameraId, codecs, onFail) {
     const b = video.buffered;
     if (b.length === 0) return;
     const end = b.end(b.length - 1);
-    if (end - video.currentTime > MAX_BEHIND_S || video.currentTime < b.start(b.length - 1)) {
+    if (
+      end - video.currentTime > MAX_BEHIND_S ||
+      video.currentTime < b.start(b.length - 1)
+    ) {
       video.currentTime = Math.max(b.start(b.length - 1), end - 0.1);
     }
     if (video.paused) video.play().catch(() => {});
@@ -125,8 +154,9 @@ export function liveMse(cameraId, codecs, onFail) {
       /** @type {{ type: string, codec?: string, reason?: string, t?: number, wall?: number, source?: string }} */
       const m = JSON.parse(event.data);
       if (m.type === "error") reason = m.reason ?? "";
-      else if (m.type === "time") clock = { t: Number(m.t), wall: Number(m.wall) };
-      else if (m.type === "init") {
+      else if (m.type === "time") {
+        clock = { t: Number(m.t), wall: Number(m.wall) };
+      } else if (m.type === "init") {
         await opened;
         const type = `video/mp4; codecs="${m.codec}"`;
         if (!MediaSource.isTypeSupported(type)) {
@@ -152,8 +182,13 @@ export function liveMse(cameraId, codecs, onFail) {
   video.addEventListener("playing", () => {
     video.dataset.state = "playing";
     status.hidden = true;
+    if (!played) options.onPlaying?.();
+    played = true;
   });
-  video.addEventListener("error", () => fail("The browser could not decode the live video"));
+  video.addEventListener(
+    "error",
+    () => fail("The browser could not decode the live video"),
+  );
   ws.addEventListener("close", (event) => {
     if (failed) return;
     fail(
@@ -161,6 +196,7 @@ export function liveMse(cameraId, codecs, onFail) {
         (event.code === 1006
           ? "Live view refused or the recorder is not reachable (signed out?)"
           : `Live view closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`),
+      !REFUSED.has(event.code),
     );
   });
   onLeave(() => {

@@ -24,7 +24,11 @@ export async function gridScreen() {
           href: `#/camera/${encodeURIComponent(cam.id)}`,
           dataset: { camera: cam.id },
         },
-        h("div", { class: "view" }, liveView(cam.id, cam.live === true, cam.liveWs === true)),
+        h(
+          "div",
+          { class: "view" },
+          liveView(cam.id, cam.live === true, cam.liveWs === true),
+        ),
         meta,
       ),
     );
@@ -62,8 +66,10 @@ export async function gridScreen() {
     h(
       "p",
       { class: "muted" },
-      "Live view: video of the camera's sub-stream where it has one, else a still picture a " +
-        "second (latest keyframe).",
+      "Live view: the stream the recorder already receives (H.265 where this browser plays " +
+        "it), else the camera's H.264 sub-stream, under a second behind the camera; it " +
+        "reconnects by itself after a break. Where neither can play: a still picture a second " +
+        "(latest keyframe), with the reason.",
     ),
   );
 }

@@ -1,0 +1,35 @@
+/**
+ * What /proc says about this test's processes: resident memory, CPU time, and the recorder
+ * processes the daemon under test started (children running recorder/workers/worker_main.ts).
+ */
+
+/** Resident memory of a process in bytes (/proc/<pid>/status VmRSS). */
+export async function rss(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+/** CPU time (user + system) a process has used, in clock ticks (/proc/<pid>/stat). */
+export async function cpuTicks(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the name: state is field 3, utime 14 and stime 15 (proc(5)), so indexes 11 and 12.
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** The recorder processes of the daemon in `parent` (default: this process), by pid. */
+export async function recorderPids(parent: number = Deno.pid): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== parent) continue;
+      const cmd = await Deno.readTextFile(`/proc/${e.name}/cmdline`);
+      if (cmd.includes("worker_main.ts")) pids.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
