@@ -37,6 +37,7 @@ const CAMERA_KEYS = [
   "width",
   "height",
   "fps",
+  "onvif",
 ];
 
 export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
@@ -78,7 +79,10 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
     const body = await readJsonObject(c);
     const { onvif, ...camera } = body as Record<string, unknown> & { onvif?: unknown };
     unknownKeys(camera);
-    if (onvif !== undefined) {
+    const byAddress = typeof onvif === "object" && onvif !== null && "address" in onvif;
+    // `onvif: { url, … }` without `address` is the config key itself, checked with the rest.
+    if (onvif !== undefined && !byAddress && typeof camera.url === "string") camera.onvif = onvif;
+    else if (onvif !== undefined) {
       if (
         typeof onvif !== "object" || onvif === null ||
         typeof (onvif as { address?: unknown }).address !== "string"
@@ -86,7 +90,7 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         throw new ApiError(
           400,
           "invalid",
-          "onvif: give { address, username?, password? }",
+          "onvif: give { address, username?, password? } to add by ONVIF, or url and onvif: { url }",
           "onvif",
         );
       }
@@ -100,6 +104,8 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         });
       Object.assign(camera, {
         url: found.url,
+        // The device service stays with the camera: its identity in the fingerprint, later PTZ.
+        ...(found.deviceUrl ? { onvif: { url: found.deviceUrl } } : {}),
         codec: camera.codec ?? found.codec,
         ...(found.subUrl && camera.subUrl === undefined ? { subUrl: found.subUrl } : {}),
         ...(o.username ? { username: o.username, password: o.password ?? null } : {}),

@@ -77,11 +77,13 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
   const now = deps.now ?? Date.now;
   const sources = (): FingerprintSources => ({
     ...deps.fingerprintSources,
-    cameras: config.cameras.map((c) => ({
+    cameras: (late.link?.config() ?? config).cameras.map((c) => ({
       id: c.id,
       url: c.url,
-      username: c.username,
-      password: c.password,
+      onvifUrl: c.onvif?.url ?? null,
+      // ONVIF credentials default to the camera's (most cameras have one account for both).
+      username: c.onvif?.username ?? c.username,
+      password: c.onvif?.username ? c.onvif.password : c.password,
     })),
   });
   const version = await softwareVersion();
