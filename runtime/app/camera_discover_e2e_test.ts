@@ -97,3 +97,48 @@ Deno.test("API: POST /api/cameras/discover finds the camera not yet added, then 
   assertEquals(entries.filter((e) => e.action === "camera.discover").length >= 3, true);
   assertEquals(JSON.stringify(audit).includes("s3cret"), false, "no password in the audit");
 });
+
+Deno.test("fleet: discover-cameras scans the range given and answers the cameras not yet added", async () => {
+  const { Mosquitto } = await import("../testing/mosquitto.ts");
+  const { CloudClient } = await import("../testing/fleet_kit.ts");
+  await using broker = await Mosquitto.start();
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  await using cloud = await CloudClient.connect(url, ["nvr/v1/#"]);
+  await using cam = await startVirtualCamera({ ...small, serial: "FLEET-1", model: "SimCam-F" });
+  await using h = await startHarness({ mqtt: { url }, cameras: [] });
+  const link = h.daemon.fleet;
+  if (!link) throw new Error("the fleet link did not start");
+  const base = `nvr/v1/${link.deviceId}`;
+  await cloud.waitFor("birth", (m) => m.find((x) => x.topic === `${base}/state`));
+  await cloud.publish(
+    `${base}/cmd/d1`,
+    JSON.stringify({
+      cmd: "discover-cameras",
+      multicast: false,
+      range: "127.0.0.1",
+      ports: [Number(new URL(cam.onvifUrl).port)],
+      timeoutMs: 2000,
+    }),
+  );
+  const answer = (await cloud.waitFor(
+    "discover-cameras result",
+    (m) => m.find((x) => x.topic === `${base}/cmd-result/d1`),
+    30_000,
+  )).json as { ok: boolean; result: { cameras: { deviceUrl: string; model: string }[] } };
+  assertEquals(answer.ok, true, JSON.stringify(answer));
+  assertEquals(
+    answer.result.cameras.map((c) => [c.deviceUrl, c.model]),
+    [[cam.onvifUrl, "SimCam-F"]],
+  );
+  await cloud.publish(
+    `${base}/cmd/d2`,
+    JSON.stringify({ cmd: "discover-cameras", multicast: false, range: "10.0.0.0/8" }),
+  );
+  const refused = (await cloud.waitFor(
+    "a range too big",
+    (m) => m.find((x) => x.topic === `${base}/cmd-result/d2`),
+    30_000,
+  )).json as { ok: boolean; error: string };
+  assertEquals(refused.ok, false);
+  assertMatch(refused.error, /at most 256/);
+});
