@@ -42,6 +42,8 @@ export interface CameraConfig {
    * "high profile" setting: pictures arrive in decode order, so presentation times go back.
    */
   readonly bframes?: number;
+  /** Answer WS-Discovery probes (239.255.255.250:3702): only inside a test's own netns. */
+  readonly discovery?: boolean;
 }
 
 export const SUB_WIDTH = 640;
@@ -55,6 +57,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--loop-file /abs/clip.h265 (serve /main from a pre-encoded H.265 file in a loop)] \\
   [--audio aac|pcma|pcmu|none (an audio stream on /main, a tick a second)] \\
   [--bframes 0..4 (B-frames on /main: pictures out of presentation order)] \\
+  [--discovery (answer WS-Discovery probes; only inside a network namespace of its own)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -90,7 +93,7 @@ const VALUE_FLAGS = [
   "bframes",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
-const BOOL_FLAGS = ["exit-on-stdin-eof"] as const;
+const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery"] as const;
 
 /** Characters allowed in strings that end up inside a GStreamer launch string. */
 const SAFE_TEXT = /^[A-Za-z0-9 _.:@+-]{1,64}$/;
@@ -176,6 +179,7 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     firmware: text(flags, "firmware", DEFAULTS.firmware),
     name: text(flags, "name", DEFAULTS.name),
     exitOnStdinEof: bools.has("exit-on-stdin-eof"),
+    ...(bools.has("discovery") ? { discovery: true } : {}),
   };
   if (cfg.rtspPort === cfg.onvifPort) throw usageError("--rtsp-port and --onvif-port must differ");
   const loopFile = flags.get("loop-file");
@@ -243,6 +247,7 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.loopFile !== undefined) out.push("--loop-file", cfg.loopFile);
   if (cfg.audio !== undefined && cfg.audio !== "none") out.push("--audio", cfg.audio);
   if (cfg.bframes) out.push("--bframes", String(cfg.bframes));
+  if (cfg.discovery) out.push("--discovery");
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }

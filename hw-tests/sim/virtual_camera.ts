@@ -55,6 +55,8 @@ export interface VirtualCameraOptions {
    * decides when it stops (the demo stops the daemon first). Default false.
    */
   readonly detached?: boolean;
+  /** Answer WS-Discovery probes; only in a test's own network namespace. Default false. */
+  readonly discovery?: boolean;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -255,6 +257,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     exitOnStdinEof: true,
     ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
     ...(opts.bframes ? { bframes: opts.bframes } : {}),
+    ...(opts.discovery ? { discovery: true } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");

@@ -23,6 +23,7 @@ import {
   subLaunch,
 } from "./camera_config.ts";
 import { type OnvifService, startOnvifService } from "./onvif_service.ts";
+import { type DiscoveryResponder, startDiscoveryResponder } from "./ws_discovery_responder.ts";
 import { openGst, startRtspServer } from "../../runtime/gst/rtsp_server.ts";
 import { createSnapshotSource } from "./snapshot.ts";
 import { writeAll } from "../../runtime/std/io/write_all.ts";
@@ -114,11 +115,26 @@ async function run(cfg: CameraConfig): Promise<void> {
     throw e;
   }
 
+  let discovery: DiscoveryResponder | null = null;
+  if (cfg.discovery) {
+    discovery = await startDiscoveryResponder({
+      hostname: HOST,
+      deviceUrl: onvif.deviceUrl,
+      endpoint: `urn:uuid:${crypto.randomUUID()}`,
+      scopes: [
+        "onvif://www.onvif.org/Profile/Streaming",
+        "onvif://www.onvif.org/type/video_encoder",
+        `onvif://www.onvif.org/name/${encodeURIComponent(cfg.name)}`,
+        `onvif://www.onvif.org/hardware/${encodeURIComponent(cfg.model)}`,
+      ],
+    });
+  }
+
   let exiting = false;
   const shutdown = async (): Promise<void> => {
     if (exiting) return;
     exiting = true;
-    await Promise.allSettled([onvif.shutdown(), rtsp.stop()]);
+    await Promise.allSettled([onvif.shutdown(), rtsp.stop(), discovery?.close()]);
     snapshots.close();
     Deno.exit(0);
   };

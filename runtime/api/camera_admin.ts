@@ -11,6 +11,13 @@ import type { CameraConfig, NvrConfig } from "../config/types.ts";
 import { audit, type AuthDeps, authenticate, type AuthEnv, requireRole } from "./auth_context.ts";
 import { ApiError, readJsonObject } from "./errors.ts";
 import { onvifStreams } from "./onvif_streams.ts";
+import {
+  discoverCameras,
+  DiscoverError,
+  type DiscoverRequest,
+  type DiscoverResult,
+  type KnownCamera,
+} from "../onvif/discover.ts";
 
 export interface CameraAdminDeps {
   readonly auth: AuthDeps;
@@ -21,6 +28,52 @@ export interface CameraAdminDeps {
   ) => Promise<NvrConfig>;
   /** Resolves an ONVIF address to stream URLs; default: ask the camera (onvif_streams.ts). */
   readonly onvif?: typeof onvifStreams;
+  /** Finds cameras not yet added (WS-Discovery, address scan); default onvif/discover.ts. */
+  readonly discover?: (
+    req: DiscoverRequest,
+    known: readonly KnownCamera[],
+  ) => Promise<DiscoverResult>;
+}
+
+/** The configured cameras as discovery needs them. */
+export function knownCameras(config: NvrConfig): KnownCamera[] {
+  return config.cameras.map((c) => ({ url: c.url, onvifUrl: c.onvif?.url ?? null }));
+}
+
+/** A discovery request from untrusted JSON (API body, fleet command); throws ApiError naming the field. */
+export function discoverRequest(body: Record<string, unknown>): DiscoverRequest {
+  const allowed = ["multicast", "range", "ports", "username", "password", "timeoutMs"];
+  const extra = Object.keys(body).find((k) => !allowed.includes(k));
+  const bad = (field: string, what: string) =>
+    new ApiError(400, "invalid", `${field}: ${what}`, field);
+  if (extra) throw bad(extra, `unknown field; known: ${allowed.join(", ")}`);
+  const { multicast, range, ports, username, password, timeoutMs } = body;
+  if (multicast !== undefined && typeof multicast !== "boolean") {
+    throw bad("multicast", "true or false");
+  }
+  if (range !== undefined && range !== null && (typeof range !== "string" || range.length > 64)) {
+    throw bad("range", 'an IPv4 address, "first-last" or a CIDR block');
+  }
+  if (ports !== undefined && (!Array.isArray(ports) || ports.some((p) => typeof p !== "number"))) {
+    throw bad("ports", "a list of port numbers, e.g. [80, 8080]");
+  }
+  for (const [k, v] of [["username", username], ["password", password]] as const) {
+    if (v !== undefined && v !== null && (typeof v !== "string" || v.length > 256)) {
+      throw bad(k, "a string of at most 256 characters, or null");
+    }
+  }
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== "number" || timeoutMs < 200 || timeoutMs > 10_000)
+  ) throw bad("timeoutMs", "200 to 10000");
+  return {
+    ...(multicast !== undefined ? { multicast } : {}),
+    ...(typeof range === "string" ? { range } : {}),
+    ...(ports !== undefined ? { ports: ports as number[] } : {}),
+    ...(typeof username === "string" ? { username } : {}),
+    ...(typeof password === "string" ? { password } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs: timeoutMs as number } : {}),
+  };
 }
 
 const CAMERA_KEYS = [
@@ -37,6 +90,7 @@ const CAMERA_KEYS = [
   "width",
   "height",
   "fps",
+  "onvif",
 ];
 
 export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
@@ -78,7 +132,10 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
     const body = await readJsonObject(c);
     const { onvif, ...camera } = body as Record<string, unknown> & { onvif?: unknown };
     unknownKeys(camera);
-    if (onvif !== undefined) {
+    const byAddress = typeof onvif === "object" && onvif !== null && "address" in onvif;
+    // `onvif: { url, … }` without `address` is the config key itself, checked with the rest.
+    if (onvif !== undefined && !byAddress && typeof camera.url === "string") camera.onvif = onvif;
+    else if (onvif !== undefined) {
       if (
         typeof onvif !== "object" || onvif === null ||
         typeof (onvif as { address?: unknown }).address !== "string"
@@ -86,7 +143,7 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         throw new ApiError(
           400,
           "invalid",
-          "onvif: give { address, username?, password? }",
+          "onvif: give { address, username?, password? } to add by ONVIF, or url and onvif: { url }",
           "onvif",
         );
       }
@@ -100,6 +157,8 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         });
       Object.assign(camera, {
         url: found.url,
+        // The device service stays with the camera: its identity in the fingerprint, later PTZ.
+        ...(found.deviceUrl ? { onvif: { url: found.deviceUrl } } : {}),
         codec: camera.codec ?? found.codec,
         ...(found.subUrl && camera.subUrl === undefined ? { subUrl: found.subUrl } : {}),
         ...(o.username ? { username: o.username, password: o.password ?? null } : {}),
@@ -117,6 +176,21 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
       return [...current, camera];
     });
     return c.json({ camera: next.cameras.find((x) => x.id === camera.id) }, 201);
+  });
+
+  // Finds cameras not yet added: a WS-Discovery probe and/or a scan of the range given. Audited
+  // (it sends packets on the LAN for the box), the password never in the audit or the answer.
+  app.post("/discover", admin, async (c) => {
+    const req = discoverRequest(await readJsonObject(c));
+    try {
+      const result = await (deps.discover ?? discoverCameras)(req, knownCameras(deps.config()));
+      audit(deps.auth, c, "camera.discover", req.range ?? "multicast", "ok");
+      return c.json(result);
+    } catch (err) {
+      audit(deps.auth, c, "camera.discover", req.range ?? "multicast", "failed");
+      if (err instanceof DiscoverError) throw new ApiError(400, "invalid", err.message, err.field);
+      throw new ApiError(502, "discover_failed", (err as Error).message);
+    }
   });
 
   app.patch("/:camera", admin, async (c) => {

@@ -10,6 +10,8 @@ export interface OnvifStreams {
   readonly subUrl: string | null;
   /** "h265" or "h264", from the main profile's encoder. */
   readonly codec: "h265" | "h264";
+  /** The device service that answered (kept as the camera's `onvif.url`). */
+  readonly deviceUrl?: string;
 }
 
 export class OnvifStreamError extends Error {
@@ -62,6 +64,7 @@ export async function onvifStreams(
     const subIsH264 = second &&
       String(second.videoEncoderConfiguration?.encoding ?? "").toUpperCase() === "H264";
     return {
+      deviceUrl: url.href,
       url: await uri(main),
       subUrl: subIsH264 ? await uri(second) : null,
       codec: mainEncoding.startsWith("H265") || mainEncoding === "HEVC" ? "h265" : "h264",

@@ -85,6 +85,14 @@ export const SYSTEM_PATHS: PathOps = {
       body: "camera fields (docs/config.md cameras[]) and/or onvif",
     },
   },
+  "/api/cameras/discover": {
+    post: {
+      summary: "Find ONVIF cameras not yet added: a WS-Discovery probe and/or a scan of " +
+        "{range, ports}; each with vendor, model, address and whether {username, password} work " +
+        "(admin, audited)",
+      body: "multicast?, range?, ports?, username?, password?, timeoutMs?",
+    },
+  },
   "/api/cameras/{camera}": {
     patch: { summary: "Change a camera's fields; applied at once (admin)", body: "camera fields" },
     delete: { summary: "Remove a camera from the config; its recordings stay (admin)" },

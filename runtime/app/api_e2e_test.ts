@@ -119,6 +119,7 @@ Deno.test("API over a socket: cameras added by ONVIF address and by URL, changed
     cam.subUrl,
     "h265",
   ]);
+  assertEquals(body.camera.onvif?.url, cam.onvifUrl, "the device service is kept");
   await h.until("gate", (s) => s.segments >= 1, "the ONVIF-added camera records");
 
   const bad = await post("/api/cameras", { id: "x y", url: cam.rtspUrl }, headers);

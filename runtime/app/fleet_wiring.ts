@@ -20,6 +20,8 @@ import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
 import { rebootBox } from "../fleet/commands.ts";
+import { discoverCameras } from "../onvif/discover.ts";
+import { discoverRequest, knownCameras } from "../api/camera_admin.ts";
 import { raucCli, readBootId, readCompatible, Updater, type UpdaterDeps } from "../update/mod.ts";
 
 /** What the updater uses of the system; tests replace parts (the box uses the real ones). */
@@ -83,11 +85,13 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
   const now = deps.now ?? Date.now;
   const sources = (): FingerprintSources => ({
     ...deps.fingerprintSources,
-    cameras: config.cameras.map((c) => ({
+    cameras: (late.link?.config() ?? config).cameras.map((c) => ({
       id: c.id,
       url: c.url,
-      username: c.username,
-      password: c.password,
+      onvifUrl: c.onvif?.url ?? null,
+      // ONVIF credentials default to the camera's (most cameras have one account for both).
+      username: c.onvif?.username ?? c.username,
+      password: c.onvif?.username ? c.onvif.password : c.password,
     })),
   });
   const version = await softwareVersion();
@@ -136,6 +140,13 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       significantChange(previous as any, current as any) !== null,
     restartCamera: (camera) => deps.recorders().restartCamera(camera),
     snapshot: (camera) => deps.recorders().snapshot(camera),
+    discoverCameras: async ({ cmd: _cmd, expiresAt: _e, ...req }) =>
+      toJson(
+        await discoverCameras(
+          discoverRequest(req as Record<string, unknown>),
+          knownCameras(late.link?.config() ?? config),
+        ),
+      ),
     applyConfig: deps.applyConfig,
     ...(deps.licenceStatus ? { licenceStatus: deps.licenceStatus } : {}),
     ...(deps.installLicence ? { installLicence: deps.installLicence } : {}),

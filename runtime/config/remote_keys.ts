@@ -147,6 +147,17 @@ function restoreCameraSecrets(cam: unknown, current: NvrConfig): unknown {
   const before = current.cameras.find((x) => x.id === c.id);
   if (!before) return c;
   if (c.password === REDACTED && before.password !== null) c.password = before.password;
+  const onvif = c.onvif;
+  if (typeof onvif === "object" && onvif !== null && !Array.isArray(onvif) && before.onvif) {
+    const o = { ...onvif as Record<string, unknown> };
+    if (o.password === REDACTED && before.onvif.password !== null) {
+      o.password = before.onvif.password;
+    }
+    if (typeof o.url === "string" && o.url !== before.onvif.url) {
+      if (o.url === redactUrl(before.onvif.url)) o.url = before.onvif.url;
+    }
+    c.onvif = o;
+  }
   for (const key of ["url", "subUrl"] as const) {
     const was = before[key];
     if (typeof c[key] === "string" && was && c[key] !== was && c[key] === redactUrl(was)) {

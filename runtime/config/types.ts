@@ -38,6 +38,19 @@ export interface CameraConfig {
   readonly width?: number;
   readonly height?: number;
   readonly fps?: number;
+  /**
+   * The camera's ONVIF device service (identity in the fingerprint, discovery, the add-by-ONVIF
+   * flow fills it in). Absent when not set.
+   */
+  readonly onvif?: CameraOnvifConfig;
+}
+
+export interface CameraOnvifConfig {
+  /** Device service URL, e.g. http://192.168.1.20/onvif/device_service. */
+  readonly url: string;
+  /** ONVIF credentials; null: the camera's username and password. */
+  readonly username: string | null;
+  readonly password: string | null;
 }
 
 export interface StorageConfig {

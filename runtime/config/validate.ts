@@ -7,6 +7,7 @@ import { parseDurationSeconds } from "./duration.ts";
 import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
+  CameraOnvifConfig,
   ClockTrustMode,
   EncodeFallback,
   HttpConfig,
@@ -423,6 +424,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
       subUrl: readSubUrl(cam),
       ...readCaptureLimits(cam, url.startsWith("v4l2:")),
+      ...readOnvif(cam, errors),
     });
     cam.rejectUnknown();
   });
@@ -439,6 +441,25 @@ function readSubUrl(cam: ObjectReader): string | null {
     return null;
   }
   return url;
+}
+
+/** cameras[].onvif: `{ url, username?, password? }`, or absent/null for none. */
+function readOnvif(cam: ObjectReader, errors: string[]): { onvif?: CameraOnvifConfig } {
+  const value = cam.raw("onvif");
+  if (value === undefined || value === null) return {};
+  const o = ObjectReader.of(cam.key("onvif"), value, errors);
+  if (!o) return {};
+  const url = o.string("url", "", (s) => urlProblem(s, ["http:", "https:"]));
+  if (o.raw("url") === undefined) {
+    o.fail("url", 'missing; e.g. "http://192.168.1.20/onvif/device_service"');
+  }
+  const username = o.nullableString("username");
+  const password = o.nullableString("password");
+  if (password !== null && username === null) {
+    o.fail("username", "missing; give the ONVIF user name with its password, or neither");
+  }
+  o.rejectUnknown();
+  return url === "" ? {} : { onvif: { url, username, password } };
 }
 
 /** A USB camera is `v4l2:///dev/…`: three slashes, an absolute device path. */

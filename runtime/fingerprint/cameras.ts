@@ -1,7 +1,8 @@
 /**
- * Cameras as the licence terms describe them: vendor, model, serial and IP. Asked over ONVIF
- * GetDeviceInformation when the camera has an ONVIF URL; otherwise, or when it does not answer,
- * only what the config says (the host of its URL), with `origin: "config"` and the reason.
+ * Cameras as the licence terms describe them: vendor, model, serial, firmware, MAC and IP. Asked
+ * over ONVIF (GetDeviceInformation, GetNetworkInterfaces) when the camera has an ONVIF URL;
+ * otherwise, or when it does not answer, only what the config says (the host of its URL) with
+ * `origin: "config"` and the reason, and the MAC from the box's neighbour table.
  */
 import { type OnvifDeviceInformation, readOnvifDeviceInformation } from "./onvif_info.ts";
 import type { CameraFingerprint, Sourced } from "./types.ts";
@@ -33,17 +34,30 @@ export function urlHost(url: string): string | null {
   }
 }
 
+/** The neighbour table: where it was read and IPv4 address → MAC. */
+export interface Neighbours {
+  readonly path: string;
+  readonly macs: ReadonlyMap<string, string>;
+}
+
+const NO_NEIGHBOURS: Neighbours = { path: "/proc/net/arp", macs: new Map() };
+
 /** One camera's fingerprint; never throws (an ONVIF failure becomes `onvifError`). */
 export async function readCamera(
   cam: FingerprintCameraInput,
   index: number,
   onvif: OnvifReader,
   timeoutMs: number,
+  neighbours: Neighbours = NO_NEIGHBOURS,
 ): Promise<CameraFingerprint> {
   const configHost = urlHost(cam.url);
+  const onvifHost = cam.onvifUrl ? urlHost(cam.onvifUrl) : null;
+  const arpMac = [configHost, onvifHost].map((h) => h === null ? undefined : neighbours.macs.get(h))
+    .find((m) => m !== undefined);
   const base = {
     id: cam.id,
     ip: configHost === null ? null : { value: configHost, source: `config:cameras[${index}].url` },
+    mac: arpMac === undefined ? null : { value: arpMac, source: neighbours.path },
   };
   const none = { vendor: null, model: null, serial: null, firmware: null, hardwareId: null };
   if (!cam.onvifUrl) {
@@ -62,7 +76,6 @@ export async function readCamera(
   }
   const src = `onvif:GetDeviceInformation ${cam.onvifUrl}`;
   const field = (v: string | null): Sourced | null => v === null ? null : { value: v, source: src };
-  const onvifHost = urlHost(cam.onvifUrl);
   const ip = base.ip ??
     (onvifHost === null ? null : { value: onvifHost, source: `config:cameras[${index}].onvifUrl` });
   return {
@@ -74,6 +87,9 @@ export async function readCamera(
     firmware: field(info.firmwareVersion),
     hardwareId: field(info.hardwareId),
     ip,
+    mac: info.mac
+      ? { value: info.mac, source: `onvif:GetNetworkInterfaces ${cam.onvifUrl}` }
+      : base.mac,
     onvifError: null,
   };
 }
@@ -83,6 +99,7 @@ export function readCameras(
   cameras: readonly FingerprintCameraInput[],
   onvif: OnvifReader = readOnvifDeviceInformation,
   timeoutMs = 3000,
+  neighbours: Neighbours = NO_NEIGHBOURS,
 ): Promise<CameraFingerprint[]> {
-  return Promise.all(cameras.map((c, i) => readCamera(c, i, onvif, timeoutMs)));
+  return Promise.all(cameras.map((c, i) => readCamera(c, i, onvif, timeoutMs, neighbours)));
 }

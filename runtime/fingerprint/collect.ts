@@ -5,6 +5,7 @@
 import { readBoardIdentity } from "./board_serial.ts";
 import { type FingerprintCameraInput, type OnvifReader, readCameras } from "./cameras.ts";
 import { readDisks } from "./disks.ts";
+import { readNeighbours } from "./neighbours.ts";
 import { type InterfaceLister, readNics } from "./network.ts";
 import { readOnvifDeviceInformation } from "./onvif_info.ts";
 import { type SmartctlRunner, systemSmartctl } from "./smartctl.ts";
@@ -35,6 +36,7 @@ export interface FingerprintSources {
 export async function collectFingerprint(sources: FingerprintSources = {}): Promise<Fingerprint> {
   const sysRoot = sources.sysRoot ?? "/sys";
   const procRoot = sources.procRoot ?? "/proc";
+  const neighbours = sources.cameras?.length ? await readNeighbours(procRoot) : undefined;
   const [board, disks, network, cameras] = await Promise.all([
     readBoardIdentity({ sysRoot, procRoot }),
     readDisks(
@@ -50,6 +52,7 @@ export async function collectFingerprint(sources: FingerprintSources = {}): Prom
       sources.cameras ?? [],
       sources.onvif ?? readOnvifDeviceInformation,
       sources.onvifTimeoutMs ?? 3000,
+      neighbours,
     ),
   ]);
   return { schema: 1, board, disks, network, cameras };

@@ -82,6 +82,7 @@ Deno.test("hash: same under reordering, IP changes, camera changes and an added 
       firmware: null,
       hardwareId: null,
       ip: { value: "10.0.0.8", source: "config:cameras[0].url" },
+      mac: null,
       onvifError: "no ONVIF URL configured",
     }],
   };

@@ -62,6 +62,36 @@ export function fingerprintHash(fp: Fingerprint): Promise<string> {
   return sha256Hex(canonicalJson(fingerprintBinding(fp)));
 }
 
+/**
+ * What identifies the cameras themselves, apart from the box: per camera that said who it is, its
+ * vendor, model and serial (ONVIF), else its MAC (ONVIF or the neighbour table); cameras that
+ * said nothing (offline, no ONVIF, not on the LAN segment) are left out. Sorted, without camera
+ * ids, so renaming or reordering cameras keeps it and swapping one camera for another moves it.
+ */
+export interface CameraBinding {
+  readonly v: 1;
+  readonly cameras: readonly string[];
+}
+
+export function cameraBinding(fp: Fingerprint): CameraBinding {
+  const ids = fp.cameras.flatMap((c) => {
+    if (c.serial) {
+      return [`serial:${c.vendor?.value ?? ""}|${c.model?.value ?? ""}|${c.serial.value}`];
+    }
+    if (c.mac) return [`mac:${c.mac.value.toLowerCase()}`];
+    return [];
+  });
+  return { v: 1, cameras: [...new Set(ids)].sort() };
+}
+
+/**
+ * SHA-256 (hex) of the canonical JSON of `cameraBinding(fp)`: the fleet sees a camera swapped for
+ * another (or gone dark) as a new value. It does not bind the licence (see the top of this file).
+ */
+export function camerasHash(fp: Fingerprint): Promise<string> {
+  return sha256Hex(canonicalJson(cameraBinding(fp)));
+}
+
 /** Whether two fingerprints say the same thing (all fields, IPs and sources included). */
 export function sameFingerprint(a: Fingerprint, b: Fingerprint): boolean {
   return canonicalJson(a) === canonicalJson(b);

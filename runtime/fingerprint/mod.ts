@@ -10,6 +10,9 @@ export type {
 } from "./types.ts";
 export { collectFingerprint, type FingerprintSources } from "./collect.ts";
 export {
+  type CameraBinding,
+  cameraBinding,
+  camerasHash,
   canonicalJson,
   type FingerprintBinding,
   fingerprintBinding,

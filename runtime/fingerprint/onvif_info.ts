@@ -12,6 +12,11 @@ export interface OnvifDeviceInformation {
   readonly firmwareVersion: string | null;
   readonly serialNumber: string | null;
   readonly hardwareId: string | null;
+  /**
+   * Lower-case MAC of the camera's first network interface (GetNetworkInterfaces `HwAddress`),
+   * null when it did not say; absent from readers that do not ask.
+   */
+  readonly mac?: string | null;
 }
 
 export interface OnvifOptions {
@@ -38,6 +43,7 @@ type Callback = (err: Error | null, data: unknown, xml?: string) => void;
 interface OnvifCam {
   getSystemDateAndTime(cb: Callback): void;
   getDeviceInformation(cb: Callback): void;
+  getNetworkInterfaces(cb: Callback): void;
 }
 
 function callRaw(f: (cb: Callback) => void): Promise<string> {
@@ -87,12 +93,16 @@ export async function readOnvifDeviceInformation(
       if (isNetworkError(err)) throw err;
     });
     const xml = await callRaw((cb) => cam.getDeviceInformation(cb));
+    // Optional for a camera (ONVIF Core lists it, some firmwares refuse it to non-admins).
+    const nics = await callRaw((cb) => cam.getNetworkInterfaces(cb)).catch(() => "");
+    const mac = xmlElementText(nics, "HwAddress")?.toLowerCase().replace(/-/g, ":") ?? null;
     return {
       manufacturer: xmlElementText(xml, "Manufacturer"),
       model: xmlElementText(xml, "Model"),
       firmwareVersion: xmlElementText(xml, "FirmwareVersion"),
       serialNumber: xmlElementText(xml, "SerialNumber"),
       hardwareId: xmlElementText(xml, "HardwareId"),
+      mac: mac !== null && /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) ? mac : null,
     };
   } catch (err) {
     throw new OnvifReadError(url, err instanceof Error ? err.message : String(err));

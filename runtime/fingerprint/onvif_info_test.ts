@@ -32,7 +32,13 @@ Deno.test("ONVIF: GetDeviceInformation from a virtual camera, and the fingerprin
     firmwareVersion: "1.10",
     serialNumber: "0012345",
     hardwareId: "SimCam-7-HW",
+    mac: info.mac ?? "(none)",
   });
+  assertMatch(
+    info.mac ?? "",
+    /^02(:[0-9a-f]{2}){5}$/,
+    "the camera's own MAC (GetNetworkInterfaces)",
+  );
 
   await assertRejects(
     () => readOnvifDeviceInformation(cam.onvifUrl, { username: "admin", password: "wrong" }),
@@ -72,6 +78,7 @@ Deno.test("ONVIF: GetDeviceInformation from a virtual camera, and the fingerprin
     firmware: { value: "1.10", source: onvifSource },
     hardwareId: { value: "SimCam-7-HW", source: onvifSource },
     ip: { value: "127.0.0.1", source: "config:cameras[0].url" },
+    mac: { value: info.mac!, source: `onvif:GetNetworkInterfaces ${cam.onvifUrl}` },
     onvifError: null,
   });
   assertEquals(fp.cameras[1], {
@@ -83,6 +90,7 @@ Deno.test("ONVIF: GetDeviceInformation from a virtual camera, and the fingerprin
     firmware: null,
     hardwareId: null,
     ip: { value: "192.168.1.77", source: "config:cameras[1].url" },
+    mac: null,
     onvifError: "no ONVIF URL configured",
   });
   assertEquals(fp.cameras[2]?.origin, "config");

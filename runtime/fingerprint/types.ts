@@ -67,6 +67,12 @@ export interface CameraFingerprint {
   readonly hardwareId: Sourced | null;
   /** Host of the camera's URL (an IP address, or a name as configured). */
   readonly ip: Sourced | null;
+  /**
+   * Lower-case MAC: the camera's own answer (ONVIF GetNetworkInterfaces), else the box's
+   * neighbour table for `ip` (`/proc/net/arp`: a router's MAC for a camera behind one); null when
+   * neither knows it.
+   */
+  readonly mac: Sourced | null;
   /** Why ONVIF was not used or failed; null when it answered. */
   readonly onvifError: string | null;
 }

@@ -14,6 +14,7 @@ import {
   type Command,
   type CommandResult,
   decodeJson,
+  type DiscoverCamerasCommand,
   type ErrorCode,
   type Json,
   parseCommand,
@@ -43,6 +44,8 @@ export interface CommandDeps {
    * Runs beside the command queue (a download takes minutes; pings are still answered).
    */
   readonly update?: (command: UpdateCommand) => Promise<Json>;
+  /** Finds ONVIF cameras not yet added (runtime/onvif/discover.ts). Absent: refused. */
+  readonly discoverCameras?: (command: DiscoverCamerasCommand) => Promise<Json>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
   /**
@@ -217,6 +220,12 @@ export class CommandRunner {
         };
         return { ...result };
       }
+      case "discover-cameras":
+        if (!d.discoverCameras) {
+          throw new ProtocolError("refused", "camera discovery is not available on this box");
+        }
+        // Bounded by discover.ts itself (a range scan may take longer than the hook timeout).
+        return await d.discoverCameras(command);
       case "apply-config": {
         const outcome = await d.shadow.apply(command.config, command.version);
         switch (outcome.status) {

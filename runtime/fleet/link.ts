@@ -22,6 +22,7 @@ import {
   DEFAULT_MAX_SNAPSHOT_BYTES,
   type DeviceTopics,
   deviceTopics,
+  type DiscoverCamerasCommand,
   EVENT_KINDS,
   type EventDetails,
   type EventKind,
@@ -69,6 +70,8 @@ export interface FleetLinkDeps {
   readonly applyConfig: (config: NvrConfig) => Promise<void>;
   /** JPEG of a camera now (the daemon's snapshot). */
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
+  /** `discover-cameras`: ONVIF cameras not yet added; absent: the command is refused. */
+  readonly discoverCameras?: (command: DiscoverCamerasCommand) => Promise<Json>;
   /** Reboots the box; default `systemctl reboot` (rebootBox). Tests never reboot the machine. */
   readonly reboot?: () => Promise<void>;
   /** Runs an `update` command (runtime/update); absent: updates are refused. */
@@ -285,6 +288,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     shadow,
     restartCamera: deps.restartCamera,
     snapshot: deps.snapshot,
+    ...(deps.discoverCameras ? { discoverCameras: deps.discoverCameras } : {}),
     reboot: deps.reboot ?? (() => rebootBox()),
     ...(deps.update ? { update: deps.update } : {}),
     answer: async (requestId: string, body: ResultBody) => {

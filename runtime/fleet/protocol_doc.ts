@@ -171,6 +171,9 @@ export function renderProtocolDoc(
     "| `snapshot` | `camera` | `SnapshotResult`; JPEG on `snapshot/<requestId>` (96 KiB parts " +
       "on `snapshot/<requestId>/<i>` when larger) | " +
       "`snapshot(camera)` |",
+    "| `discover-cameras` | `multicast?`, `range?`, `ports?`, `username?`, `password?`, " +
+      "`timeoutMs?` | `{cameras, alreadyAdded, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
+      "`discoverCameras(command)`; absent: refused |",
     "",
     "A hook that takes longer than 30 s is answered `timeout`. Commands run one at a time.",
     "",

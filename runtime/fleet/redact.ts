@@ -20,6 +20,9 @@ export function redactConfig(config: NvrConfig): Json {
     if (camera.password !== null) camera.password = REDACTED;
     if (typeof camera.url === "string") camera.url = redactUrl(camera.url);
     if (typeof camera.subUrl === "string") camera.subUrl = redactUrl(camera.subUrl);
+    const onvif = camera.onvif as Record<string, Json> | undefined;
+    if (onvif && onvif.password !== null) onvif.password = REDACTED;
+    if (onvif && typeof onvif.url === "string") onvif.url = redactUrl(onvif.url);
   }
   return json;
 }

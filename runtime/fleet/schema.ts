@@ -372,7 +372,28 @@ export type Command =
   }
   | { readonly cmd: "reboot"; readonly expiresAt?: number }
   | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number }
+  | DiscoverCamerasCommand
   | UpdateCommand;
+
+/**
+ * `discover-cameras`: ONVIF cameras on the box's LAN not yet added — a WS-Discovery probe
+ * (unless `multicast` is false) and/or a scan of `range` (IPv4, "first-last" or CIDR, at most
+ * 256 addresses) on `ports` (default [80], at most 4). Each found camera is asked who it is with
+ * `username`/`password`, which are used only for that and never echoed. The result:
+ * `{ cameras: [{ address, deviceUrl, via, endpoint, vendor, model, serial, firmware, name,
+ * credentials: "ok"|"refused", error }], alreadyAdded, ignored, scanned }`.
+ */
+export interface DiscoverCamerasCommand {
+  readonly cmd: "discover-cameras";
+  readonly multicast?: boolean;
+  readonly range?: string;
+  readonly ports?: readonly number[];
+  readonly username?: string;
+  readonly password?: string;
+  /** Per request and for the probe's replies, 200 to 10 000 ms; default 3000. */
+  readonly timeoutMs?: number;
+  readonly expiresAt?: number;
+}
 
 /**
  * `update`: download a signed RAUC bundle, install it to the inactive slot and reboot into it on
@@ -403,6 +424,7 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "apply-config",
   "reboot",
   "snapshot",
+  "discover-cameras",
   "update",
 ];
 
@@ -501,6 +523,9 @@ export function parseCommand(raw: unknown): Command {
     case "update":
       command = { ...readUpdate(r), ...expires };
       break;
+    case "discover-cameras":
+      command = { ...readDiscover(r), ...expires };
+      break;
     case "apply-config": {
       const config = r.raw("config");
       if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -524,6 +549,40 @@ export function parseCommand(raw: unknown): Command {
     throw new ProtocolError("bad-request", `${name}: ${errors.join("; ")}`, errors);
   }
   return command;
+}
+
+function readDiscover(r: ObjectReader): DiscoverCamerasCommand {
+  const out: { -readonly [K in keyof DiscoverCamerasCommand]: DiscoverCamerasCommand[K] } = {
+    cmd: "discover-cameras",
+  };
+  const multicast = r.raw("multicast");
+  if (multicast !== undefined) {
+    if (typeof multicast === "boolean") out.multicast = multicast;
+    else r.fail("multicast", `expected true or false, got ${show(multicast)}`);
+  }
+  for (const key of ["range", "username", "password"] as const) {
+    const v = r.raw(key);
+    if (v === undefined) continue;
+    if (typeof v === "string" && v.length <= 256) out[key] = v;
+    else r.fail(key, `expected a string of at most 256 characters, got ${show(v)}`);
+  }
+  const ports = r.raw("ports");
+  if (ports !== undefined) {
+    if (
+      Array.isArray(ports) && ports.length >= 1 && ports.length <= 4 &&
+      ports.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535)
+    ) out.ports = ports as number[];
+    else r.fail("ports", `expected 1 to 4 port numbers, e.g. [80, 8080], got ${show(ports)}`);
+  }
+  const timeoutMs = r.raw("timeoutMs");
+  if (timeoutMs !== undefined) {
+    if (
+      Number.isInteger(timeoutMs) && (timeoutMs as number) >= 200 && (timeoutMs as number) <= 10_000
+    ) {
+      out.timeoutMs = timeoutMs as number;
+    } else r.fail("timeoutMs", `expected a whole number from 200 to 10000, got ${show(timeoutMs)}`);
+  }
+  return out;
 }
 
 /** Reads a config/desired payload. Throws ProtocolError naming every bad key. */
@@ -814,6 +873,13 @@ export const TOPICS: readonly TopicSpec[] = [
       { cmd: "reboot", expiresAt: ts + 60000 },
       { cmd: "snapshot", camera: "door" },
       {
+        cmd: "discover-cameras",
+        range: "192.168.1.0/24",
+        ports: [80, 8080],
+        username: "admin",
+        password: "…",
+      },
+      {
         cmd: "update",
         url: "https://updates.example.com/nvr-0.2.0-rpi4.raucb",
         size: 187_000_000,
@@ -835,6 +901,7 @@ export const TOPICS: readonly TopicSpec[] = [
       "`systemctl reboot` — a fixed action of the image, nothing from configuration — exited 0; " +
       "queued durably, so it arrives even when the reboot cuts the connection first; a failure " +
       "says only that it failed and its exit status, never a process's output); snapshot → `SnapshotResult`; " +
+      "discover-cameras → the cameras not yet added (`DiscoverCamerasCommand`); " +
       "update → `UpdateResult` once the bundle is installed in the inactive slot (the download " +
       "does not hold up other commands; progress goes out as `update-progress` events), or " +
       "`refused` with the reason (bad hash, size, signature, board, version, an update already " +

@@ -15,7 +15,7 @@ const CamCtor = Cam as unknown as new (opts: Record<string, unknown>) => unknown
 
 export function onvifCam<T>(url: URL, opts: OnvifCamOptions = {}): T {
   const secure = url.protocol === "https:";
-  return new CamCtor({
+  const cam = new CamCtor({
     hostname: url.hostname.replace(/^\[|\]$/g, ""),
     port: url.port ? Number(url.port) : secure ? 443 : 80,
     path: url.pathname || "/onvif/device_service",
@@ -23,5 +23,9 @@ export function onvifCam<T>(url: URL, opts: OnvifCamOptions = {}): T {
     autoconnect: false,
     timeout: opts.timeoutMs ?? 3000,
     ...(opts.username ? { username: opts.username, password: opts.password ?? "" } : {}),
-  }) as T;
+  }) as { uri?: Record<string, unknown> };
+  // Without connect() the library posts "device" actions to the path "device": point them at the
+  // device service (connect() replaces this with what GetCapabilities says).
+  cam.uri = { ...cam.uri, device: { path: url.pathname || "/onvif/device_service" } };
+  return cam as T;
 }

@@ -1,0 +1,71 @@
+import { assertEquals } from "../testing/assert.ts";
+import { ConfigError, validateConfig } from "./mod.ts";
+import { remoteConfig } from "./remote_keys.ts";
+import { redactConfig } from "../fleet/redact.ts";
+import { REDACTED } from "./redacted.ts";
+
+const cam = { id: "door", url: "rtsp://192.168.1.20/main" };
+
+function problems(raw: unknown): readonly string[] {
+  try {
+    validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+Deno.test("cameras[].onvif: the device service with optional credentials; absent stays absent", () => {
+  const [a, b, c] = validateConfig({
+    cameras: [
+      { ...cam, onvif: { url: "http://192.168.1.20/onvif/device_service" } },
+      {
+        ...cam,
+        id: "yard",
+        onvif: { url: "https://[fe80::2]:8443/onvif/device_service", username: "o", password: "p" },
+      },
+      { ...cam, id: "gate", onvif: null },
+    ],
+  }).cameras;
+  assertEquals(a?.onvif, {
+    url: "http://192.168.1.20/onvif/device_service",
+    username: null,
+    password: null,
+  });
+  assertEquals(b?.onvif?.username, "o");
+  assertEquals(c && "onvif" in c, false);
+});
+
+Deno.test("cameras[].onvif: bad values are named with what to do", () => {
+  assertEquals(problems({ cameras: [{ ...cam, onvif: "10.0.0.2" }] }), [
+    'cameras[0].onvif: expected an object, got "10.0.0.2"',
+  ]);
+  assertEquals(problems({ cameras: [{ ...cam, onvif: { url: "rtsp://x/y", port: 1 } }] }), [
+    `cameras[0].onvif.url: "rtsp://x/y" has scheme 'rtsp:'; allowed: http:, https:`,
+    "cameras[0].onvif.port: unknown key; known keys here: password, url, username",
+  ]);
+  assertEquals(problems({ cameras: [{ ...cam, onvif: { password: "p" } }] }), [
+    'cameras[0].onvif.url: missing; e.g. "http://192.168.1.20/onvif/device_service"',
+    "cameras[0].onvif.username: missing; give the ONVIF user name with its password, or neither",
+  ]);
+});
+
+Deno.test("cameras[].onvif.password never leaves the box, and the marker round trip keeps it", () => {
+  const current = validateConfig({
+    cameras: [{
+      ...cam,
+      onvif: {
+        url: "http://u:pw@10.0.0.2/onvif/device_service",
+        username: "admin",
+        password: "s3cret",
+      },
+    }],
+  });
+  const shown = redactConfig(current) as { cameras: { onvif: Record<string, unknown> }[] };
+  assertEquals(shown.cameras[0]?.onvif.password, REDACTED);
+  assertEquals(JSON.stringify(shown).includes("s3cret"), false);
+  assertEquals(JSON.stringify(shown).includes(":pw@"), false);
+  const back = remoteConfig(shown, current, { by: "test", source: "test", markerFrom: "test" });
+  assertEquals(back.cameras[0]?.onvif, current.cameras[0]?.onvif);
+});
