@@ -128,10 +128,10 @@ export interface DaemonDeps {
   readonly enrolTiming?: Partial<EnrolTiming>;
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
-  /** Plugin host options: /sys root, serial opener (runtime/serial, once wired), limits. */
+  /** Plugin host options: /sys and /dev roots (tests: fixture trees, socat ptys), limits. */
   readonly plugins?: Pick<
     PluginHostOptions,
-    "sysRoot" | "procRoot" | "serial" | "limits" | "restartMs"
+    "sysRoot" | "procRoot" | "serial" | "devRoot" | "limits" | "restartMs"
   >;
   /**
    * Judge the wall clock (app/clock_keeper.ts): segments made before it is trusted are flagged
