@@ -64,6 +64,7 @@ import { LiveViewerLimit } from "../playback/live_stream.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
+import { checkPluginSettings } from "./plugin_config.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -87,9 +88,9 @@ export interface Daemon {
   /** The licence and the cameras it allows. */
   readonly licence: LicenceKeeper;
   /**
-   * Sensor plugins installed in `<dataDir>/plugins/`; their `sensor-alarm` events go to the index
-   * (and from there to the fleet). Until plugin config keys exist every installed plugin is
-   * reported as disabled; `plugins.apply()` runs them.
+   * Sensor plugins installed in `<dataDir>/plugins/`, run as the `plugins` config section says
+   * (applied at start and on every change); their `sensor-alarm` events go to the index (and from
+   * there to the fleet).
    */
   readonly plugins: PluginHost;
   /** This box's stable id. */
@@ -289,10 +290,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };
   };
-  // Sensor plugins, each in its own sandboxed process (runtime/plugins/).
+  // Sensor plugins, each in its own sandboxed process (runtime/plugins/), as `plugins` says.
+  const pluginsDir = `${dataDir}/plugins`;
   const plugins = new PluginHost({
     log: log.child({ module: "plugins" }),
-    dir: `${dataDir}/plugins`,
+    dir: pluginsDir,
     ...deps.plugins,
     now,
     onEvent: (plugin, detail) => {
@@ -308,7 +310,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       }
     },
   });
-  if (diskReady) void plugins.apply({});
+  if (diskReady) void plugins.apply(config.plugins);
 
   let current = config;
   let live = await startRecorders(config);
@@ -339,21 +341,28 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   }
   const takeEffect = async (next: NvrConfig) => {
     current = { ...next, storage: config.storage, http: config.http, mqtt: config.mqtt };
+    await plugins.apply(current.plugins);
     await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
   // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
   const applyConfig = async (next: NvrConfig) => {
-    await store.update((cur) => keepLocked(cur, next), takeEffect);
+    await store.update(
+      (cur) => checkPluginSettings(cur, keepLocked(cur, next), pluginsDir),
+      takeEffect,
+    );
   };
   // On the box: the fleet is told (config/reported, status "local").
   const updateConfig = (change: (cur: NvrConfig) => NvrConfig | Promise<NvrConfig>) =>
-    store.update(change, async (next) => {
-      await takeEffect(next);
-      await fleet?.link.localChange(next).catch((err) =>
-        log.warn("local config change not reported to the fleet", { module: "fleet", err })
-      );
-    });
+    store.update(
+      async (cur) => checkPluginSettings(cur, await change(cur), pluginsDir),
+      async (next) => {
+        await takeEffect(next);
+        await fleet?.link.localChange(next).catch((err) =>
+          log.warn("local config change not reported to the fleet", { module: "fleet", err })
+        );
+      },
+    );
 
   // HTTPS first: its certificate's fingerprint goes to the fleet in `state`.
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
