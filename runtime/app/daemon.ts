@@ -65,6 +65,7 @@ import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
 import { checkPluginSettings } from "./plugin_config.ts";
+import { PluginAdminImpl } from "./plugin_admin.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -130,10 +131,15 @@ export interface DaemonDeps {
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
   /** Plugin host options: /sys and /dev roots (tests: fixture trees, socat ptys), limits. */
-  readonly plugins?: Pick<
-    PluginHostOptions,
-    "sysRoot" | "procRoot" | "serial" | "devRoot" | "limits" | "restartMs"
-  >;
+  readonly plugins?:
+    & Pick<
+      PluginHostOptions,
+      "sysRoot" | "procRoot" | "serial" | "devRoot" | "limits" | "restartMs"
+    >
+    & {
+      /** Plugins the image ships, installable by name; default the repository's plugins/. */
+      readonly shippedDir?: string;
+    };
   /**
    * Judge the wall clock (app/clock_keeper.ts): segments made before it is trusted are flagged
    * and re-stamped once it is. main.ts passes `{}` (the real clock, /run, /sys, /proc); tests pass
@@ -292,10 +298,12 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   };
   // Sensor plugins, each in its own sandboxed process (runtime/plugins/), as `plugins` says.
   const pluginsDir = `${dataDir}/plugins`;
+  const { shippedDir = new URL("../../plugins", import.meta.url).pathname, ...hostOptions } =
+    deps.plugins ?? {};
   const plugins = new PluginHost({
     log: log.child({ module: "plugins" }),
     dir: pluginsDir,
-    ...deps.plugins,
+    ...hostOptions,
     now,
     onEvent: (plugin, detail) => {
       try {
@@ -364,6 +372,15 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       },
     );
 
+  const pluginAdmin = new PluginAdminImpl({
+    host: plugins,
+    dir: pluginsDir,
+    shippedDir,
+    config: () => current,
+    updateConfig,
+    ...(config.mqtt.caFile ? { caFiles: [config.mqtt.caFile] } : {}),
+  });
+
   // HTTPS first: its certificate's fingerprint goes to the fleet in `state`.
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
   const ownNames = cachedOwnNames({ listenHost: hostname, extra: config.http.allowedHosts });
@@ -394,6 +411,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       log,
       recorders: () => live.recorders,
       plugins: () => plugins.statuses(),
+      plugin: (command) => pluginAdmin.command(command),
       storage,
       startedAt,
       applyConfig,
@@ -526,6 +544,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             config: () => current,
             updateConfig,
             index: storage.index,
+            plugins: pluginAdmin,
           },
         }
         : {}),
