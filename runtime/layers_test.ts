@@ -31,7 +31,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   fleet: ["std", "lib", "config", "storage", "health", "fingerprint", "licence", "recorder", "tls"],
   update: ["std", "lib", "fleet"],
   // The plugin host; its SDK (sdk.ts, protocol.ts) runs inside the sandbox and imports nothing.
-  plugins: ["std", "lib"],
+  plugins: ["std", "lib", "serial"],
   api: [
     "std",
     "lib",

@@ -11,6 +11,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { analyticsConsentRoutes } from "./analytics_consent.ts";
 import { cameraAdminRoutes } from "./camera_admin.ts";
+import { type PluginAdmin, pluginRoutes } from "./plugins_routes.ts";
 import { ConfigError } from "../config/mod.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -44,6 +45,8 @@ export interface SystemDeps {
     change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>,
   ) => Promise<NvrConfig>;
   readonly index: () => SegmentIndex;
+  /** Sensor plugins (`/api/plugins`); absent: those routes are not served. */
+  readonly plugins?: PluginAdmin;
   /** How often the event stream looks for new events; default 1000 ms. */
   readonly eventPollMs?: number;
   /** Keep-alive comment on an idle event stream every this many ms; default 15 000. */
@@ -72,6 +75,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
 
   app.route("/cameras", cameraAdminRoutes(deps));
   app.route("/analytics", analyticsConsentRoutes(deps));
+  if (deps.plugins) app.route("/plugins", pluginRoutes({ auth: deps.auth, plugins: deps.plugins }));
 
   app.get("/health", signedIn, async (c) => {
     const user = c.get("user");

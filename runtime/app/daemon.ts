@@ -65,6 +65,8 @@ import { LiveViewerLimit } from "../playback/live_stream.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
+import { checkPluginSettings } from "./plugin_config.ts";
+import { PluginAdminImpl } from "./plugin_admin.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -88,9 +90,9 @@ export interface Daemon {
   /** The licence and the cameras it allows. */
   readonly licence: LicenceKeeper;
   /**
-   * Sensor plugins installed in `<dataDir>/plugins/`; their `sensor-alarm` events go to the index
-   * (and from there to the fleet). Until plugin config keys exist every installed plugin is
-   * reported as disabled; `plugins.apply()` runs them.
+   * Sensor plugins installed in `<dataDir>/plugins/`, run as the `plugins` config section says
+   * (applied at start and on every change); their `sensor-alarm` events go to the index (and from
+   * there to the fleet).
    */
   readonly plugins: PluginHost;
   /** This box's stable id. */
@@ -129,11 +131,16 @@ export interface DaemonDeps {
   readonly enrolTiming?: Partial<EnrolTiming>;
   /** Parts of the updater to replace (tests: rauc with a test keyring, reboot, timings). */
   readonly update?: UpdateHooks;
-  /** Plugin host options: /sys root, serial opener (runtime/serial, once wired), limits. */
-  readonly plugins?: Pick<
-    PluginHostOptions,
-    "sysRoot" | "procRoot" | "serial" | "limits" | "restartMs"
-  >;
+  /** Plugin host options: /sys and /dev roots (tests: fixture trees, socat ptys), limits. */
+  readonly plugins?:
+    & Pick<
+      PluginHostOptions,
+      "sysRoot" | "procRoot" | "serial" | "devRoot" | "limits" | "restartMs"
+    >
+    & {
+      /** Plugins the image ships, installable by name; default the repository's plugins/. */
+      readonly shippedDir?: string;
+    };
   /**
    * Judge the wall clock (app/clock_keeper.ts): segments made before it is trusted are flagged
    * and re-stamped once it is. main.ts passes `{}` (the real clock, /run, /sys, /proc); tests pass
@@ -290,11 +297,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };
   };
-  // Sensor plugins, each in its own sandboxed process (runtime/plugins/).
+  // Sensor plugins, each in its own sandboxed process (runtime/plugins/), as `plugins` says.
+  const pluginsDir = `${dataDir}/plugins`;
+  const { shippedDir = new URL("../../plugins", import.meta.url).pathname, ...hostOptions } =
+    deps.plugins ?? {};
   const plugins = new PluginHost({
     log: log.child({ module: "plugins" }),
-    dir: `${dataDir}/plugins`,
-    ...deps.plugins,
+    dir: pluginsDir,
+    ...hostOptions,
     now,
     onEvent: (plugin, detail) => {
       try {
@@ -309,7 +319,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       }
     },
   });
-  if (diskReady) void plugins.apply({});
+  if (diskReady) void plugins.apply(config.plugins);
 
   let current = config;
   let live = await startRecorders(config);
@@ -376,24 +386,41 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       },
       mqtt: config.mqtt,
     };
-    // Only the recorders read the rest: a change of viewer limits alone records on undisturbed.
-    const unchanged = JSON.stringify({ ...before, http: null }) ===
-      JSON.stringify({ ...current, http: null });
+    // Only the recorders read the rest: a change of viewer limits or plugins alone records on
+    // undisturbed.
+    await plugins.apply(current.plugins);
+    const unchanged = JSON.stringify({ ...before, http: null, plugins: null }) ===
+      JSON.stringify({ ...current, http: null, plugins: null });
     if (!unchanged) await rebuild();
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
   // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
   const applyConfig = async (next: NvrConfig) => {
-    await store.update((cur) => keepLocked(cur, next), takeEffect);
+    await store.update(
+      (cur) => checkPluginSettings(cur, keepLocked(cur, next), pluginsDir),
+      takeEffect,
+    );
   };
   // On the box: the fleet is told (config/reported, status "local").
   const updateConfig = (change: (cur: NvrConfig) => NvrConfig | Promise<NvrConfig>) =>
-    store.update(change, async (next) => {
-      await takeEffect(next);
-      await fleet?.link.localChange(next).catch((err) =>
-        log.warn("local config change not reported to the fleet", { module: "fleet", err })
-      );
-    });
+    store.update(
+      async (cur) => checkPluginSettings(cur, await change(cur), pluginsDir),
+      async (next) => {
+        await takeEffect(next);
+        await fleet?.link.localChange(next).catch((err) =>
+          log.warn("local config change not reported to the fleet", { module: "fleet", err })
+        );
+      },
+    );
+
+  const pluginAdmin = new PluginAdminImpl({
+    host: plugins,
+    dir: pluginsDir,
+    shippedDir,
+    config: () => current,
+    updateConfig,
+    ...(config.mqtt.caFile ? { caFiles: [config.mqtt.caFile] } : {}),
+  });
 
   // HTTPS first: its certificate's fingerprint goes to the fleet in `state`.
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
@@ -425,6 +452,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       log,
       recorders: () => live.recorders,
       plugins: () => plugins.statuses(),
+      plugin: (command) => pluginAdmin.command(command),
       storage,
       startedAt,
       applyConfig,
@@ -555,6 +583,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             config: () => current,
             updateConfig,
             index: storage.index,
+            plugins: pluginAdmin,
           },
         }
         : {}),

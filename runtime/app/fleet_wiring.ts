@@ -10,6 +10,7 @@ import {
   type EventKind,
   type FleetLink,
   type Json,
+  type PluginCommand,
   type ProvisioningState,
   startFleetLink,
 } from "../fleet/mod.ts";
@@ -68,6 +69,8 @@ export interface FleetWiringDeps {
   readonly provisioning?: () => ProvisioningState | null;
   /** The plugin host's statuses, for health. */
   readonly plugins?: () => readonly PluginStatus[];
+  /** Runs a `plugin` command (app/plugin_admin.ts). */
+  readonly plugin?: (command: PluginCommand) => Promise<Json>;
 }
 
 export interface FleetWiring {
@@ -153,6 +156,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     startedAt: deps.startedAt,
     ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
     update: (command) => updater.update(command).then((r) => ({ ...r })),
+    ...(deps.plugin ? { plugin: deps.plugin } : {}),
     lastUpdate: () => updater.lastUpdate(),
     ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),

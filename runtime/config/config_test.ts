@@ -83,7 +83,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: analytics, cameras, clock, device, http, licence, log, mqtt, provision, recording, storage, update",
+      "colour: unknown key; known keys here: analytics, cameras, clock, device, http, licence, log, mqtt, plugins, provision, recording, storage, update",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [
@@ -310,4 +310,35 @@ Deno.test("update.rebootWindow: HH:MM-HH:MM or null, a bad one named", () => {
     'update.rebootWindow: "02:00-02:00" is not a window; e.g. "02:00-04:00" (local time), or null',
     "update.url: unknown key; known keys here: rebootWindow",
   ]);
+});
+
+Deno.test("plugins: id → {enabled, settings}, each bad entry named", () => {
+  assertEquals(
+    validateConfig({
+      plugins: {
+        "serial-sensor": { enabled: true, settings: { highC: 30, port: "/dev/ttyUSB0" } },
+      },
+    }).plugins,
+    { "serial-sensor": { enabled: true, settings: { highC: 30, port: "/dev/ttyUSB0" } } },
+  );
+  assertEquals(validateConfig({ plugins: { a: {} } }).plugins, {
+    a: { enabled: false, settings: {} },
+  });
+  assertEquals(problems({ plugins: [] }), [
+    "plugins: expected an object of plugin id → {enabled, settings}, got []",
+  ]);
+  assertEquals(
+    problems({
+      plugins: {
+        "../x": {},
+        b: { enabled: "yes", settings: { deep: { a: 1 } }, permissions: {} },
+      },
+    }),
+    [
+      "plugins.../x: not a plugin id; use lower-case letters, digits and '-' (at most 32)",
+      'plugins.b.enabled: expected true or false, got "yes"',
+      'plugins.b.settings.deep: {"a":1}: a number, a string (≤ 200) or true/false',
+      "plugins.b.permissions: unknown key; known keys here: enabled, settings",
+    ],
+  );
 });

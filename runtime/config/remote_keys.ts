@@ -34,6 +34,14 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "update.rebootWindow":
     "when an installed update may reboot the box (the bundle itself is signed)",
   "cameras": "the cameras (every field); USB device paths only under /dev",
+  "plugins.*.enabled": "runs an installed plugin, inside its sandbox",
+  "plugins.*.settings":
+    "checked against the plugin's own schema; never its code, paths or permissions",
+};
+
+/** Sections keyed by an id rather than by fixed names: their keys are `section.*.<field>`. */
+const MAP_SECTIONS: Readonly<Record<string, readonly string[]>> = {
+  plugins: ["enabled", "settings"],
 };
 
 /** Why a locked key is locked, where there is more to say than "the image or the local file". */
@@ -49,7 +57,10 @@ const LOCKED_WHY: Readonly<Record<string, string>> = {
 /** Every `section.key` of the configuration, and `cameras`. */
 export function configKeys(): string[] {
   return Object.entries(DEFAULT_CONFIG).flatMap(([section, value]) =>
-    Array.isArray(value) ? [section] : Object.keys(value).map((key) => `${section}.${key}`)
+    Array.isArray(value)
+      ? [section]
+      : MAP_SECTIONS[section]?.map((field) => `${section}.*.${field}`) ??
+        Object.keys(value).map((key) => `${section}.${key}`)
   );
 }
 

@@ -193,6 +193,14 @@ export interface ProvisionConfig {
 }
 export type ClockTrustMode = "auto" | "always";
 
+/** One sensor plugin's entry in `plugins` (keyed by the plugin's id). */
+export interface PluginConfig {
+  /** Run it (when installed in `<dataDir>/plugins/<id>/`). */
+  readonly enabled: boolean;
+  /** Its settings, checked against its manifest's schema when applied; absent ones: defaults. */
+  readonly settings: Readonly<Record<string, string | number | boolean>>;
+}
+
 export interface NvrConfig {
   readonly device: { readonly name: string };
   readonly storage: StorageConfig;
@@ -209,5 +217,7 @@ export interface NvrConfig {
    * has an RTC; "always" for boxes with an RTC and no network. Never a time before the build date.
    */
   readonly clock: { readonly trust: ClockTrustMode };
+  /** Sensor plugins by id: enabled and settings (runtime/plugins/). */
+  readonly plugins: Readonly<Record<string, PluginConfig>>;
   readonly cameras: readonly CameraConfig[];
 }

@@ -16,6 +16,7 @@ import type {
   LogLevel,
   MqttConfig,
   NvrConfig,
+  PluginConfig,
   RemuxEngine,
   RtspTransport,
   VideoCodec,
@@ -124,6 +125,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       allowInsecure: provision?.boolean("allowInsecure", false) ?? false,
     },
     clock: { trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto" },
+    plugins: readPlugins(top.raw("plugins"), errors),
     cameras: readCameras(top.raw("cameras"), errors),
   };
   for (
@@ -386,6 +388,64 @@ function readMqttUrl(mqtt: ObjectReader): string | null {
     return null;
   }
   return url;
+}
+
+/** Plugin ids as runtime/plugins/manifest.ts has them (config may not import it). */
+const PLUGIN_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const PLUGIN_SETTING = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
+export const MAX_PLUGINS = 32;
+
+/**
+ * `plugins`: the shape only (id → {enabled, settings} with flat values). Each plugin's settings
+ * are checked against its manifest's schema when the daemon applies them (app/plugin_config.ts),
+ * since the schema lives with the installed plugin, not here.
+ */
+function readPlugins(value: unknown, errors: string[]): Record<string, PluginConfig> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    errors.push(
+      `plugins: expected an object of plugin id → {enabled, settings}, got ${show(value)}`,
+    );
+    return {};
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_PLUGINS) {
+    errors.push(`plugins: ${entries.length} plugins; at most ${MAX_PLUGINS}`);
+    return {};
+  }
+  const out: Record<string, PluginConfig> = {};
+  for (const [id, raw] of entries) {
+    if (!PLUGIN_ID.test(id)) {
+      errors.push(
+        `plugins.${id}: not a plugin id; use lower-case letters, digits and '-' (at most 32)`,
+      );
+      continue;
+    }
+    const r = ObjectReader.of(`plugins.${id}`, raw, errors);
+    if (!r) continue;
+    const enabled = r.boolean("enabled", false);
+    const settings: Record<string, string | number | boolean> = {};
+    const given = r.raw("settings");
+    if (given !== undefined) {
+      if (typeof given !== "object" || given === null || Array.isArray(given)) {
+        r.fail("settings", `expected an object of setting → value, got ${show(given)}`);
+      } else {
+        for (const [key, v] of Object.entries(given)) {
+          const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ||
+            (typeof v === "string" && v.length <= 200);
+          if (!PLUGIN_SETTING.test(key)) {
+            r.fail(`settings.${key}`, "a setting name is a letter, then letters, digits or _");
+          } else if (!ok) {
+            r.fail(`settings.${key}`, `${show(v)}: a number, a string (≤ 200) or true/false`);
+          } else settings[key] = v as string | number | boolean;
+        }
+        if (Object.keys(given).length > 32) r.fail("settings", "at most 32 settings");
+      }
+    }
+    r.rejectUnknown();
+    out[id] = { enabled, settings };
+  }
+  return out;
 }
 
 function readCameras(value: unknown, errors: string[]): CameraConfig[] {

@@ -18,6 +18,7 @@ import {
   type ErrorCode,
   type Json,
   parseCommand,
+  type PluginCommand,
   ProtocolError,
   type SnapshotResult,
   type UpdateCommand,
@@ -46,6 +47,11 @@ export interface CommandDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** Finds ONVIF cameras not yet added (runtime/onvif/discover.ts). Absent: refused. */
   readonly discoverCameras?: (command: DiscoverCamerasCommand) => Promise<Json>;
+  /**
+   * Runs a `plugin` command (app/plugin_admin.ts); rejects with a ProtocolError "refused" naming
+   * the reason. Absent: plugin commands are refused.
+   */
+  readonly plugin?: (command: PluginCommand) => Promise<Json>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
   /**
@@ -253,6 +259,9 @@ export class CommandRunner {
         return { rebooting: true };
       case "update":
         throw new Error("update runs beside the command queue"); // handled in #handle
+      case "plugin":
+        if (!d.plugin) throw new ProtocolError("refused", "plugins are not available on this box");
+        return await this.#timed(`plugin ${command.action}`, d.plugin(command));
     }
   }
 

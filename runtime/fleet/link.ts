@@ -33,6 +33,7 @@ import {
   type LastUpdate,
   type LicenceStatusData,
   parseConfigDesired,
+  type PluginCommand,
   type ProvisioningState,
   REQUEST_ID_PATTERN,
   SNAPSHOT_PART_BYTES,
@@ -76,6 +77,8 @@ export interface FleetLinkDeps {
   readonly reboot?: () => Promise<void>;
   /** Runs an `update` command (runtime/update); absent: updates are refused. */
   readonly update?: (command: UpdateCommand) => Promise<Json>;
+  /** Runs a `plugin` command (app/plugin_admin.ts); absent: plugin commands are refused. */
+  readonly plugin?: (command: PluginCommand) => Promise<Json>;
   /** The last update's outcome, put in every `state` birth message. */
   readonly lastUpdate?: () => LastUpdate | null;
   /** A first-boot provisioning problem, put in every `state` birth message. */
@@ -291,6 +294,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     ...(deps.discoverCameras ? { discoverCameras: deps.discoverCameras } : {}),
     reboot: deps.reboot ?? (() => rebootBox()),
     ...(deps.update ? { update: deps.update } : {}),
+    ...(deps.plugin ? { plugin: deps.plugin } : {}),
     answer: async (requestId: string, body: ResultBody) => {
       await enqueueJson(topics.cmdResult(requestId), false, "keep", { requestId, ...body });
     },

@@ -373,7 +373,35 @@ export type Command =
   | { readonly cmd: "reboot"; readonly expiresAt?: number }
   | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number }
   | DiscoverCamerasCommand
-  | UpdateCommand;
+  | UpdateCommand
+  | PluginCommand;
+
+/**
+ * `plugin`: manage a sensor plugin. `install` downloads a tar(.gz) archive (https only; exact
+ * size, at most 8 MiB, and SHA-256 checked before anything is unpacked) and installs it, sandboxed
+ * and not enabled; `enable`, `disable` and `configure` (`settings`, checked against the plugin's
+ * schema) change `plugins.<id>` in the config (reported as a local change); `remove` stops it and
+ * deletes it. Nothing downloaded runs outside the plugin sandbox.
+ */
+export type PluginCommand =
+  & { readonly cmd: "plugin"; readonly expiresAt?: number }
+  & (
+    | {
+      readonly action: "install";
+      readonly url: string;
+      readonly size: number;
+      readonly sha256: string;
+    }
+    | { readonly action: "enable" | "disable" | "remove"; readonly id: string }
+    | {
+      readonly action: "configure";
+      readonly id: string;
+      readonly settings: Readonly<Record<string, string | number | boolean>>;
+    }
+  );
+
+/** Largest plugin archive a `plugin install` may announce (8 MiB, as runtime/plugins allows). */
+export const MAX_PLUGIN_ARCHIVE_BYTES = 8 * 1024 * 1024;
 
 /**
  * `discover-cameras`: ONVIF cameras on the box's LAN not yet added — a WS-Discovery probe
@@ -426,6 +454,7 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "snapshot",
   "discover-cameras",
   "update",
+  "plugin",
 ];
 
 /** Largest bundle an `update` may announce (4 GiB). */
@@ -525,6 +554,9 @@ export function parseCommand(raw: unknown): Command {
       break;
     case "discover-cameras":
       command = { ...readDiscover(r), ...expires };
+      break;
+    case "plugin":
+      command = { ...readPlugin(r), ...expires } as PluginCommand;
       break;
     case "apply-config": {
       const config = r.raw("config");
@@ -649,6 +681,69 @@ function readUpdate(r: ObjectReader): UpdateCommand {
     sha256: sha256.toLowerCase(),
     version,
     ...(reboot ? { reboot } : {}),
+  };
+}
+
+function readPlugin(r: ObjectReader): PluginCommand {
+  const action = r.oneOf(
+    "action",
+    "enable",
+    ["install", "enable", "disable", "configure", "remove"] as const,
+  );
+  if (r.raw("action") === undefined) {
+    r.fail("action", "missing; one of install, enable, disable, configure, remove");
+  }
+  if (action === "install") {
+    const url = r.string("url", "", updateUrlProblem);
+    if (r.raw("url") === undefined) r.fail("url", "missing; give the archive's https: URL");
+    const size = r.raw("size");
+    if (
+      typeof size !== "number" || !Number.isSafeInteger(size) || size < 1 ||
+      size > MAX_PLUGIN_ARCHIVE_BYTES
+    ) {
+      r.fail(
+        "size",
+        `expected the archive's size in bytes, 1 to ${MAX_PLUGIN_ARCHIVE_BYTES}, got ${show(size)}`,
+      );
+    }
+    const sha256 = r.string(
+      "sha256",
+      "",
+      (s) => /^[0-9a-fA-F]{64}$/.test(s) ? null : "is not a SHA-256; give 64 hex digits",
+    );
+    if (r.raw("sha256") === undefined) r.fail("sha256", "missing; give the archive's SHA-256");
+    return {
+      cmd: "plugin",
+      action,
+      url,
+      size: typeof size === "number" ? size : 0,
+      sha256: sha256.toLowerCase(),
+    };
+  }
+  const id = r.string(
+    "id",
+    "",
+    (s) => /^[a-z0-9][a-z0-9-]{0,31}$/.test(s) ? null : "is not a plugin id",
+  );
+  if (r.raw("id") === undefined) r.fail("id", "missing; give the plugin's id");
+  if (action !== "configure") return { cmd: "plugin", action, id };
+  const settings = r.raw("settings");
+  const flat = typeof settings === "object" && settings !== null && !Array.isArray(settings) &&
+    Object.values(settings).every((v) =>
+      typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ||
+      (typeof v === "string" && v.length <= 200)
+    );
+  if (!flat) {
+    r.fail(
+      "settings",
+      `expected an object of setting → number, string or boolean, got ${show(settings)}`,
+    );
+  }
+  return {
+    cmd: "plugin",
+    action,
+    id,
+    settings: (flat ? settings : {}) as Record<string, string | number | boolean>,
   };
 }
 
@@ -859,7 +954,7 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "cloud → device",
     qos: 1,
     retained: false,
-    types: ["Command", "CommandName"],
+    types: ["Command", "CommandName", "PluginCommand"],
     about: "One command; `<requestId>` is 1–64 of `A-Z a-z 0-9 _ . : -`. Answered once on " +
       "`cmd-result/<requestId>` (a repeated requestId within 24 h gets the stored answer again, " +
       "the command is not run twice). Retained commands, commands past `expiresAt`, unknown " +
@@ -887,6 +982,15 @@ export const TOPICS: readonly TopicSpec[] = [
         version: "0.2.0",
         reboot: "window",
       },
+      {
+        cmd: "plugin",
+        action: "install",
+        url: "https://plugins.example.com/serial-sensor-1.0.0.tar.gz",
+        size: 6144,
+        sha256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
+      },
+      { cmd: "plugin", action: "configure", id: "serial-sensor", settings: { highC: 35 } },
+      { cmd: "plugin", action: "enable", id: "serial-sensor" },
     ],
   },
   {
@@ -905,7 +1009,10 @@ export const TOPICS: readonly TopicSpec[] = [
       "update → `UpdateResult` once the bundle is installed in the inactive slot (the download " +
       "does not hold up other commands; progress goes out as `update-progress` events), or " +
       "`refused` with the reason (bad hash, size, signature, board, version, an update already " +
-      "running). What became of it after the reboot is `lastUpdate` in `state`.",
+      "running). What became of it after the reboot is `lastUpdate` in `state`. plugin → " +
+      '`{"id","version"}` (install), `{"id","enabled"}`, `{"id","settings"}`, ' +
+      '`{"id","removed":true}`, or `refused` with the reason (http: URL, size or SHA-256 wrong, ' +
+      "a bad archive or manifest, a setting the plugin's schema refuses, not installed).",
     examples: [
       {
         seq: 45,

@@ -16,4 +16,4 @@ export {
   sha256Hex,
 } from "./install.ts";
 export { PluginCodeError } from "./code_check.ts";
-export { noSerial, type SerialOpener, type SerialPortLike } from "./serial_relay.ts";
+export { noSerial, type SerialOpener, serialOpener, type SerialPortLike } from "./serial_relay.ts";

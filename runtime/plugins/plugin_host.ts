@@ -9,7 +9,7 @@ import type { Logger } from "../lib/log.ts";
 import { type Manifest, resolveSettings } from "./manifest.ts";
 import { DEFAULT_LIMITS, type Limits, type Reading, runPluginOnce } from "./plugin_process.ts";
 import type { ReadingValue } from "./protocol.ts";
-import { noSerial, type SerialOpener } from "./serial_relay.ts";
+import { type SerialOpener, serialOpener } from "./serial_relay.ts";
 import { readInstalled } from "./install.ts";
 
 export type PluginState = "starting" | "running" | "retrying" | "failed" | "disabled" | "stopped";
@@ -42,8 +42,10 @@ export interface PluginHostOptions {
   readonly sysRoot?: string;
   /** Where /proc is, for CPU and memory; default "/proc". */
   readonly procRoot?: string;
-  /** Opens serial ports for plugins; default: refused (until runtime/serial is wired). */
+  /** Opens serial ports for plugins; default: runtime/serial's openSerial under `devRoot`. */
   readonly serial?: SerialOpener;
+  /** Where /dev is for the default opener; default "/dev" (tests: a folder of socat ptys). */
+  readonly devRoot?: string;
   /** A plugin's `sensor-alarm`. */
   readonly onEvent?: (
     plugin: string,
@@ -68,6 +70,7 @@ interface Entry {
 export class PluginHost {
   readonly #o: PluginHostOptions;
   readonly #limits: Limits;
+  readonly #serial: SerialOpener;
   readonly #entries = new Map<string, Entry>();
   #errors = new Map<string, string>();
   #applying: Promise<void> = Promise.resolve();
@@ -76,6 +79,7 @@ export class PluginHost {
   constructor(options: PluginHostOptions) {
     this.#o = options;
     this.#limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#serial = options.serial ?? serialOpener(options.devRoot);
   }
 
   /** Every installed plugin's status (also those disabled or that failed to load). */
@@ -201,7 +205,7 @@ export class PluginHost {
             limits: this.#limits,
             sysRoot: this.#o.sysRoot ?? "/sys",
             procRoot: this.#o.procRoot ?? "/proc",
-            serial: this.#o.serial ?? noSerial,
+            serial: this.#serial,
             now,
             onReady: () => update({ state: "running" }),
             onReading: (r) => {

@@ -1,9 +1,10 @@
 /**
  * Serial ports for plugins: plugins get no FFI (FFI can do anything the daemon's user can), so the
- * host opens the port, with the library the daemon trusts, and relays its bytes over the plugin's
- * line channel. `SerialOpener` is the seam: runtime/serial's `openSerial` fits it as it is; tests
- * use a socat pseudo-terminal opened with Deno.open.
+ * host opens the port, with the library the daemon trusts (runtime/serial, `serialOpener`, the
+ * host's default), and relays its bytes over the plugin's line channel. `SerialOpener` is the
+ * seam; tests point `devRoot` at a folder holding socat pseudo-terminals.
  */
+import { openSerial } from "../serial/mod.ts";
 
 /** An open port (the shape of runtime/serial's openSerial result). */
 export interface SerialPortLike {
@@ -35,6 +36,21 @@ export const BAUD_RATES: readonly number[] = [
   921600,
 ];
 
-/** Until runtime/serial is wired: every request is refused with the reason. */
+/**
+ * The daemon's opener: runtime/serial's openSerial (8N1, no flow control, the port locked for
+ * this process). `/dev/<name>` opens `<devRoot>/<name>`; the manifest check (only paths under
+ * /dev it lists) is plugin_process.ts's, before this is called.
+ */
+export function serialOpener(devRoot = "/dev"): SerialOpener {
+  const root = devRoot.replace(/\/+$/, "");
+  return (path, options) => {
+    if (!path.startsWith("/dev/") || path.split("/").includes("..")) {
+      return Promise.reject(new Error(`${path}: a plugin's serial port must be under /dev`));
+    }
+    return openSerial(root + path.slice("/dev".length), { baudRate: options.baudRate });
+  };
+}
+
+/** Every request refused with the reason (a host built without serial ports). */
 export const noSerial: SerialOpener = (path: string): Promise<SerialPortLike> =>
   Promise.reject(new Error(`serial ports are not available in this build (asked for ${path})`));
