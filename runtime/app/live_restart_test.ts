@@ -8,7 +8,7 @@ import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { readFrames, type ReadResult, signIn, upgrade } from "../testing/live_ws_client.ts";
-import { recorderPids } from "../testing/proc.ts";
+import { daemonRecorderPids } from "../testing/proc.ts";
 
 Deno.test("live.ws: a viewer stays connected through a configuration change and a camera reconnect", async () => {
   await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
@@ -34,7 +34,7 @@ Deno.test("live.ws: a viewer stays connected through a configuration change and 
     await more(30_000, "before");
 
     // A configuration change: every recorder process is replaced.
-    const [before] = await recorderPids();
+    const [before] = daemonRecorderPids(h.daemon.recorders);
     await h.daemon.updateConfig((cur) => ({
       ...cur,
       recording: { ...cur.recording, stallSeconds: cur.recording.stallSeconds + 1 },
@@ -44,7 +44,7 @@ Deno.test("live.ws: a viewer stays connected through a configuration change and 
     let after = before;
     while (after === before && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 100));
-      after = (await recorderPids()).find((p) => p !== before) ?? before;
+      after = (daemonRecorderPids(h.daemon.recorders)).find((p) => p !== before) ?? before;
     }
     assert(after !== before, "the recorder process was replaced");
     await more(30_000, "after the configuration change");

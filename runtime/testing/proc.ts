@@ -33,3 +33,15 @@ export async function recorderPids(parent: number = Deno.pid): Promise<number[]>
   }
   return pids;
 }
+
+/**
+ * The recorder processes of a daemon started in this process (daemon_harness.ts), from its worker
+ * pool, sorted. Not by parent pid: with `deno test --parallel` other test files' daemons are
+ * children of this process too.
+ */
+export function daemonRecorderPids(recorders: unknown): number[] {
+  const pool = recorders as { pids?: () => Record<string, number | null> };
+  if (typeof pool.pids !== "function") return [];
+  const pids = Object.values(pool.pids()).filter((p): p is number => p !== null);
+  return [...new Set(pids)].sort((a, b) => a - b);
+}
