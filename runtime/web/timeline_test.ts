@@ -110,7 +110,7 @@ Deno.test({
           return !!img && !img.hidden && img.naturalWidth > 0;
         },
         '.tl-wrap:has([data-camera="lane"]) .tl-hover img',
-        { timeout: 15_000 },
+        { timeout: 45_000 },
       );
       await page.mouse.down();
       await page.mouse.up();

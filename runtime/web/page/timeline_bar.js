@@ -48,7 +48,16 @@ export function timelineBar(camera, on) {
   const thumb = h("img", { alt: "", width: 160 });
   const hoverTime = h("span", {});
   hover.append(thumb, hoverTime);
-  thumb.addEventListener("error", () => (thumb.hidden = true));
+  // A busy box answers a thumbnail with 503 (one decode at a time): ask once more a moment later.
+  thumb.addEventListener("error", () => {
+    thumb.hidden = true;
+    const src = thumb.getAttribute("src") ?? "";
+    if (src !== "" && !src.includes("retry=1")) {
+      setTimeout(() => {
+        if (thumb.getAttribute("src") === src) thumb.src = `${src}?retry=1`;
+      }, 1000);
+    }
+  });
   thumb.addEventListener("load", () => (thumb.hidden = false));
   const bar = h(
     "div",
