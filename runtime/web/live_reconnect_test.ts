@@ -6,13 +6,11 @@
  * is back.
  */
 import { assert } from "../testing/assert.ts";
-import { chromium } from "npm:playwright-core@1.65.1";
+import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../../test-artifacts/live/", import.meta.url);
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 interface VideoLike {
   readonly currentTime: number;
@@ -30,70 +28,44 @@ Deno.test({
     await using h = await startHarness({
       cameras: [{ id: "lane", url: cam.rtspUrl, codec: "h264" }],
     });
-    const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
-    const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
-    const browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      ignoreHTTPSErrors: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    await using session = await openAsNewAdmin(h);
+    const { page, errors } = session;
+    const playing = 'video.live-mse[data-camera="lane"][data-state="playing"]';
+    const video = await page.waitForSelector(playing, { timeout: 45_000 });
+    /** The video's position once it has moved `seconds` past `from` (bounded). */
+    const advanced = (from: number, seconds: number) =>
+      page.waitForFunction(
+        ([el, want]) => {
+          const v = el as unknown as VideoLike;
+          return v.isConnected && v.dataset.state === "playing" && v.currentTime >= want &&
+            v.currentTime;
+        },
+        [video, from + seconds] as const,
+        { timeout: 30_000 },
+      ).then((r) => r.jsonValue() as Promise<number>);
+    const t1 = await advanced(0, 1);
+
+    // A configuration change replaces every recorder process: the same <video> plays on.
+    await h.daemon.updateConfig((cur) => ({
+      ...cur,
+      recording: { ...cur.recording, stallSeconds: cur.recording.stallSeconds + 1 },
+    }));
+    await advanced(t1, 3);
+
+    // The camera away for longer than the board waits for a picture (10 s): the board closes,
+    // the page says it is reconnecting, and plays again once the camera is back.
+    await cam.drop();
+    await page.waitForSelector('[data-camera="lane"][data-state="reconnecting"]', {
+      timeout: 30_000,
     });
-    try {
-      const page = browser.pages()[0] ?? await browser.newPage();
-      page.setDefaultTimeout(20_000);
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(base);
-      await page.waitForSelector("#setup-form");
-      const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
-      await page.fill("#setup-form [name=setupCode]", setupCode);
-      await page.fill("#setup-form [name=name]", "Ada");
-      await page.fill("#setup-form [name=email]", "ada@example.com");
-      await page.fill("#setup-form [name=password]", "correct horse battery");
-      await page.check("#setup-form [name=acceptPrivacyNotice]");
-      await page.click("#setup-form button[type=submit]");
-      await page.waitForSelector("#camera-grid");
-      const playing = 'video.live-mse[data-camera="lane"][data-state="playing"]';
-      const video = await page.waitForSelector(playing, { timeout: 45_000 });
-      /** The video's position once it has moved `seconds` past `from` (bounded). */
-      const advanced = (from: number, seconds: number) =>
-        page.waitForFunction(
-          ([el, want]) => {
-            const v = el as unknown as VideoLike;
-            return v.isConnected && v.dataset.state === "playing" && v.currentTime >= want &&
-              v.currentTime;
-          },
-          [video, from + seconds] as const,
-          { timeout: 30_000 },
-        ).then((r) => r.jsonValue() as Promise<number>);
-      const t1 = await advanced(0, 1);
-
-      // A configuration change replaces every recorder process: the same <video> plays on.
-      await h.daemon.updateConfig((cur) => ({
-        ...cur,
-        recording: { ...cur.recording, stallSeconds: cur.recording.stallSeconds + 1 },
-      }));
-      await advanced(t1, 3);
-
-      // The camera away for longer than the board waits for a picture (10 s): the board closes,
-      // the page says it is reconnecting, and plays again once the camera is back.
-      await cam.drop();
-      await page.waitForSelector('[data-camera="lane"][data-state="reconnecting"]', {
-        timeout: 30_000,
-      });
-      const text = await page.textContent('[data-camera="lane"][data-state="reconnecting"]');
-      await page.screenshot({ path: new URL("live-reconnecting-1280.png", ARTIFACTS).pathname });
-      await cam.restore();
-      await page.waitForSelector(playing, { timeout: 60_000 });
-      const again = await page.$(playing);
-      assert(again !== null && !(await again.evaluate((v) => v === null)), "a video plays again");
-      await page.screenshot({ path: new URL("live-reconnected-1280.png", ARTIFACTS).pathname });
-      console.log(`reconnecting state said: ${text}`);
-      assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-    } finally {
-      await browser.close();
-      await Deno.remove(profileDir, { recursive: true }).catch(() => {});
-    }
+    const text = await page.textContent('[data-camera="lane"][data-state="reconnecting"]');
+    await page.screenshot({ path: new URL("live-reconnecting-1280.png", ARTIFACTS).pathname });
+    await cam.restore();
+    await page.waitForSelector(playing, { timeout: 60_000 });
+    const again = await page.$(playing);
+    assert(again !== null && !(await again.evaluate((v) => v === null)), "a video plays again");
+    await page.screenshot({ path: new URL("live-reconnected-1280.png", ARTIFACTS).pathname });
+    console.log(`reconnecting state said: ${text}`);
+    assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
   },
 });

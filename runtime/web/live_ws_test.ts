@@ -5,13 +5,11 @@
  * the glass-to-glass latency from the cameras' own RTCP clocks, not by eye.
  */
 import { assert } from "../testing/assert.ts";
-import { chromium } from "npm:playwright-core@1.65.1";
+import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../../test-artifacts/live/", import.meta.url);
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 interface LiveGlobals {
   readonly document: { querySelector(selector: string): unknown };
@@ -40,88 +38,61 @@ Deno.test({
         { id: "door", url: cam265.rtspUrl, subUrl: cam265.subUrl },
       ],
     });
-    const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
-    const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
-    const browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      ignoreHTTPSErrors: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-    });
-    try {
-      const page = browser.pages()[0] ?? await browser.newPage();
-      page.setDefaultTimeout(20_000);
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(base);
-      await page.waitForSelector("#setup-form");
-      const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
-      await page.fill("#setup-form [name=setupCode]", setupCode);
-      await page.fill("#setup-form [name=name]", "Ada");
-      await page.fill("#setup-form [name=email]", "ada@example.com");
-      await page.fill("#setup-form [name=password]", "correct horse battery");
-      await page.check("#setup-form [name=acceptPrivacyNotice]");
-      await page.click("#setup-form button[type=submit]");
-      await page.waitForSelector("#camera-grid");
-
-      for (const [camera, source] of [["lane", "main"], ["door", "sub"]] as const) {
-        await page.waitForSelector(
-          `video.live-mse[data-camera="${camera}"][data-state="playing"]`,
-          { timeout: 45_000 },
-        ).catch(async (e) => {
-          const text = await page.textContent(".camera-grid, #camera-grid");
-          throw new Error(`${camera} did not play over live.ws: ${text}`, { cause: e });
-        });
-        const got = await page.getAttribute(
-          `video.live-mse[data-camera="${camera}"]`,
-          "data-source",
-        );
-        assert(got === source, `${camera} plays its ${source} stream (got ${got})`);
-      }
-      // Latency: sampled every 200 ms for 10 s once both play; the page computes it from the
-      // time messages (the camera's RTCP clock for the frame at a media time) and currentTime.
-      const samples: Record<string, number[]> = { lane: [], door: [] };
-      const until = Date.now() + 10_000;
-      while (Date.now() < until) {
-        for (const camera of ["lane", "door"]) {
-          const v = await page.getAttribute(
-            `video.live-mse[data-camera="${camera}"]`,
-            "data-latency-ms",
-          );
-          if (v !== null) samples[camera]!.push(Number(v));
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      await page.screenshot({ path: new URL("live-grid-1280.png", ARTIFACTS).pathname });
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.screenshot({
-        path: new URL("live-grid-390.png", ARTIFACTS).pathname,
-        fullPage: true,
+    await using session = await openAsNewAdmin(h);
+    const { page, errors } = session;
+    for (const [camera, source] of [["lane", "main"], ["door", "sub"]] as const) {
+      await page.waitForSelector(
+        `video.live-mse[data-camera="${camera}"][data-state="playing"]`,
+        { timeout: 45_000 },
+      ).catch(async (e) => {
+        const text = await page.textContent(".camera-grid, #camera-grid");
+        throw new Error(`${camera} did not play over live.ws: ${text}`, { cause: e });
       });
-      const stats = (xs: number[]) => {
-        const s = [...xs].sort((a, b) => a - b);
-        return {
-          n: s.length,
-          median: s[Math.floor(s.length / 2)] ?? NaN,
-          p90: s[Math.floor(s.length * 0.9)] ?? NaN,
-          max: s[s.length - 1] ?? NaN,
-        };
-      };
-      const report = { lane: stats(samples.lane!), door: stats(samples.door!) };
-      console.log(`live latency (ms): ${JSON.stringify(report)}`);
-      await Deno.writeTextFile(new URL("latency.json", ARTIFACTS), JSON.stringify(report) + "\n");
-      for (const [camera, r] of Object.entries(report)) {
-        assert(r.n >= 20, `${camera}: latency sampled (${r.n})`);
-        // 1 s on loopback; the median carries the claim, p90 has headroom for a loaded machine.
-        assert(r.median <= 1000, `${camera}: median latency ${r.median} ms ≤ 1000`);
-        assert(r.p90 <= 1500, `${camera}: p90 latency ${r.p90} ms ≤ 1500`);
-      }
-      const _g = null as unknown as LiveGlobals;
-      assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-    } finally {
-      await browser.close();
-      await Deno.remove(profileDir, { recursive: true }).catch(() => {});
+      const got = await page.getAttribute(
+        `video.live-mse[data-camera="${camera}"]`,
+        "data-source",
+      );
+      assert(got === source, `${camera} plays its ${source} stream (got ${got})`);
     }
+    // Latency: sampled every 200 ms for 10 s once both play; the page computes it from the
+    // time messages (the camera's RTCP clock for the frame at a media time) and currentTime.
+    const samples: Record<string, number[]> = { lane: [], door: [] };
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      for (const camera of ["lane", "door"]) {
+        const v = await page.getAttribute(
+          `video.live-mse[data-camera="${camera}"]`,
+          "data-latency-ms",
+        );
+        if (v !== null) samples[camera]!.push(Number(v));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await page.screenshot({ path: new URL("live-grid-1280.png", ARTIFACTS).pathname });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({
+      path: new URL("live-grid-390.png", ARTIFACTS).pathname,
+      fullPage: true,
+    });
+    const stats = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return {
+        n: s.length,
+        median: s[Math.floor(s.length / 2)] ?? NaN,
+        p90: s[Math.floor(s.length * 0.9)] ?? NaN,
+        max: s[s.length - 1] ?? NaN,
+      };
+    };
+    const report = { lane: stats(samples.lane!), door: stats(samples.door!) };
+    console.log(`live latency (ms): ${JSON.stringify(report)}`);
+    await Deno.writeTextFile(new URL("latency.json", ARTIFACTS), JSON.stringify(report) + "\n");
+    for (const [camera, r] of Object.entries(report)) {
+      assert(r.n >= 20, `${camera}: latency sampled (${r.n})`);
+      // 1 s on loopback; the median carries the claim, p90 has headroom for a loaded machine.
+      assert(r.median <= 1000, `${camera}: median latency ${r.median} ms ≤ 1000`);
+      assert(r.p90 <= 1500, `${camera}: p90 latency ${r.p90} ms ≤ 1500`);
+    }
+    const _g = null as unknown as LiveGlobals;
+    assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
   },
 });

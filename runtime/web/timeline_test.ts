@@ -7,14 +7,12 @@
  * camera says plainly that this browser cannot decode it. Screenshots at 1280 and 390 px.
  */
 import { assert } from "../testing/assert.ts";
-import { chromium } from "npm:playwright-core@1.65.1";
+import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { VENDORED, vendorHls } from "./vendor_hls.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("../../test-artifacts/timeline/", import.meta.url);
-const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 /** Polls `check` every 100 ms until it is true or `ms` pass. */
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000) {
@@ -63,133 +61,106 @@ Deno.test({
     const segs = h.index().range("lane", 0, Date.now() + 1e6);
     const target = segs[1]!.startMs + 1_300; // inside the second segment
 
-    const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
-    const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
-    const browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      ignoreHTTPSErrors: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    await using session = await openAsNewAdmin(h);
+    const { page, errors } = session;
+    await page.click('nav a[data-nav="timeline"]');
+    await page.waitForSelector('.tl-bar[data-camera="lane"]');
+    await page.click('button[data-zoom="600000"]');
+    const bar = '.tl-bar[data-camera="lane"]';
+    await page.waitForSelector(`${bar} .tl-run`);
+    // Picks the target on the bar: x from the bar's own time range (aria-valuemin/max).
+    const min = Number(await page.getAttribute(bar, "aria-valuemin"));
+    const max = Number(await page.getAttribute(bar, "aria-valuemax"));
+    const box = (await page.locator(bar).boundingBox())!;
+    const x = box.x + ((target - min) / (max - min)) * box.width;
+    await page.mouse.move(x, box.y + box.height / 2);
+    // A thumbnail of the segment under the pointer.
+    await page.waitForFunction(
+      (sel: string) => {
+        const img = (globalThis as unknown as {
+          document: {
+            querySelector(s: string): { naturalWidth: number; hidden: boolean } | null;
+          };
+        }).document.querySelector(sel);
+        return !!img && !img.hidden && img.naturalWidth > 0;
+      },
+      '.tl-wrap:has([data-camera="lane"]) .tl-hover img',
+      { timeout: 45_000 },
+    );
+    await page.mouse.down();
+    await page.mouse.up();
+    const picked = Number(await page.getAttribute("#cursor-time", "data-ms"));
+    assert(Math.abs(picked - target) < 2_000, `picked ${picked} near target ${target}`);
+
+    const video = 'video[data-camera="lane"]';
+    await page.waitForSelector(`${video}[data-state="playing"]`, { timeout: 30_000 });
+    await until(
+      "a program date time",
+      async () => (await page.getAttribute(video, "data-wall-ms")) !== null,
+    );
+    const first = Number(await page.getAttribute(video, "data-wall-ms"));
+    const startedAt = first - picked;
+    console.log(
+      `timeline: picked ${new Date(picked).toISOString()}, first shown ${startedAt} ms from it`,
+    );
+    assert(
+      startedAt > -1_500 && startedAt < 2_500,
+      `plays from ${startedAt} ms of the picked time`,
+    );
+
+    // On across at least two segment boundaries, one buffered range, no stall.
+    await until(
+      "playback past two segment boundaries",
+      async () => Number(await page.getAttribute(video, "data-wall-ms")) > picked + 4_500,
+      30_000,
+    );
+    const media = await page.$eval(video, (v) => {
+      const el = v as unknown as {
+        buffered: { length: number; start(i: number): number; end(i: number): number };
+        currentTime: number;
+        getVideoPlaybackQuality(): { totalVideoFrames: number; droppedVideoFrames: number };
+      };
+      const q = el.getVideoPlaybackQuality();
+      return {
+        ranges: Array.from(
+          { length: el.buffered.length },
+          (_, i) => [el.buffered.start(i), el.buffered.end(i)],
+        ),
+        currentTime: el.currentTime,
+        frames: q.totalVideoFrames,
+        dropped: q.droppedVideoFrames,
+      };
     });
-    try {
-      const page = browser.pages()[0] ?? await browser.newPage();
-      page.setDefaultTimeout(20_000);
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      await page.goto(base);
-      await page.waitForSelector("#setup-form");
-      const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
-      await page.fill("#setup-form [name=setupCode]", setupCode);
-      await page.fill("#setup-form [name=name]", "Ada");
-      await page.fill("#setup-form [name=email]", "ada@example.com");
-      await page.fill("#setup-form [name=password]", "correct horse battery");
-      await page.check("#setup-form [name=acceptPrivacyNotice]");
-      await page.click("#setup-form button[type=submit]");
-      await page.waitForSelector("#camera-grid");
+    console.log(`timeline: media ${JSON.stringify(media)}`);
+    assert(
+      media.ranges.length === 1,
+      `one buffered range across segments: ${JSON.stringify(media.ranges)}`,
+    );
 
-      await page.click('nav a[data-nav="timeline"]');
-      await page.waitForSelector('.tl-bar[data-camera="lane"]');
-      await page.click('button[data-zoom="600000"]');
-      const bar = '.tl-bar[data-camera="lane"]';
-      await page.waitForSelector(`${bar} .tl-run`);
-      // Picks the target on the bar: x from the bar's own time range (aria-valuemin/max).
-      const min = Number(await page.getAttribute(bar, "aria-valuemin"));
-      const max = Number(await page.getAttribute(bar, "aria-valuemax"));
-      const box = (await page.locator(bar).boundingBox())!;
-      const x = box.x + ((target - min) / (max - min)) * box.width;
-      await page.mouse.move(x, box.y + box.height / 2);
-      // A thumbnail of the segment under the pointer.
-      await page.waitForFunction(
-        (sel: string) => {
-          const img = (globalThis as unknown as {
-            document: {
-              querySelector(s: string): { naturalWidth: number; hidden: boolean } | null;
-            };
-          }).document.querySelector(sel);
-          return !!img && !img.hidden && img.naturalWidth > 0;
-        },
-        '.tl-wrap:has([data-camera="lane"]) .tl-hover img',
-        { timeout: 45_000 },
-      );
-      await page.mouse.down();
-      await page.mouse.up();
-      const picked = Number(await page.getAttribute("#cursor-time", "data-ms"));
-      assert(Math.abs(picked - target) < 2_000, `picked ${picked} near target ${target}`);
+    await page.click('button[data-rate="4"]');
+    const rate = await page.$eval(
+      video,
+      (v) => (v as unknown as { playbackRate: number }).playbackRate,
+    );
+    assert(rate === 4, `4× applied (${rate})`);
 
-      const video = 'video[data-camera="lane"]';
-      await page.waitForSelector(`${video}[data-state="playing"]`, { timeout: 30_000 });
-      await until(
-        "a program date time",
-        async () => (await page.getAttribute(video, "data-wall-ms")) !== null,
-      );
-      const first = Number(await page.getAttribute(video, "data-wall-ms"));
-      const startedAt = first - picked;
-      console.log(
-        `timeline: picked ${new Date(picked).toISOString()}, first shown ${startedAt} ms from it`,
-      );
-      assert(
-        startedAt > -1_500 && startedAt < 2_500,
-        `plays from ${startedAt} ms of the picked time`,
-      );
+    // The H.265 camera: played where this Chromium can, said plainly where it cannot.
+    const door = 'video[data-camera="door"]';
+    await until("door decided", async () => {
+      const s = await page.getAttribute(door, "data-state");
+      return s === "unsupported" || s === "playing" || s === "empty";
+    });
+    const doorState = await page.getAttribute(door, "data-state");
+    const doorText = await page.textContent('.tl-row[data-camera="door"] .tl-status');
+    console.log(`timeline: door ${doorState}: ${doorText}`);
+    if (doorState === "unsupported") assert(/H\.265/.test(doorText ?? ""), doorText ?? "");
 
-      // On across at least two segment boundaries, one buffered range, no stall.
-      await until(
-        "playback past two segment boundaries",
-        async () => Number(await page.getAttribute(video, "data-wall-ms")) > picked + 4_500,
-        30_000,
-      );
-      const media = await page.$eval(video, (v) => {
-        const el = v as unknown as {
-          buffered: { length: number; start(i: number): number; end(i: number): number };
-          currentTime: number;
-          getVideoPlaybackQuality(): { totalVideoFrames: number; droppedVideoFrames: number };
-        };
-        const q = el.getVideoPlaybackQuality();
-        return {
-          ranges: Array.from(
-            { length: el.buffered.length },
-            (_, i) => [el.buffered.start(i), el.buffered.end(i)],
-          ),
-          currentTime: el.currentTime,
-          frames: q.totalVideoFrames,
-          dropped: q.droppedVideoFrames,
-        };
-      });
-      console.log(`timeline: media ${JSON.stringify(media)}`);
-      assert(
-        media.ranges.length === 1,
-        `one buffered range across segments: ${JSON.stringify(media.ranges)}`,
-      );
-
-      await page.click('button[data-rate="4"]');
-      const rate = await page.$eval(
-        video,
-        (v) => (v as unknown as { playbackRate: number }).playbackRate,
-      );
-      assert(rate === 4, `4× applied (${rate})`);
-
-      // The H.265 camera: played where this Chromium can, said plainly where it cannot.
-      const door = 'video[data-camera="door"]';
-      await until("door decided", async () => {
-        const s = await page.getAttribute(door, "data-state");
-        return s === "unsupported" || s === "playing" || s === "empty";
-      });
-      const doorState = await page.getAttribute(door, "data-state");
-      const doorText = await page.textContent('.tl-row[data-camera="door"] .tl-status');
-      console.log(`timeline: door ${doorState}: ${doorText}`);
-      if (doorState === "unsupported") assert(/H\.265/.test(doorText ?? ""), doorText ?? "");
-
-      await page.screenshot({ path: new URL("timeline-1280.png", ARTIFACTS).pathname });
-      await page.setViewportSize({ width: 390, height: 844 });
-      await page.screenshot({
-        path: new URL("timeline-390.png", ARTIFACTS).pathname,
-        fullPage: true,
-      });
-      assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
-    } finally {
-      await browser.close();
-      await Deno.remove(profileDir, { recursive: true }).catch(() => {});
-    }
+    await page.screenshot({ path: new URL("timeline-1280.png", ARTIFACTS).pathname });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({
+      path: new URL("timeline-390.png", ARTIFACTS).pathname,
+      fullPage: true,
+    });
+    assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
   },
 });

@@ -1,0 +1,56 @@
+/**
+ * Debian's Chromium (playwright-core) at a daemon's page, signed in as a new user would be: the
+ * first visit creates the admin account with the setup code. For the page tests in runtime/web/.
+ */
+import { chromium, type Page } from "npm:playwright-core@1.65.1";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+export interface AdminPage extends AsyncDisposable {
+  readonly page: Page;
+  /** "https://127.0.0.1:<port>/" */
+  readonly base: string;
+  /** Uncaught errors of the page, in order. */
+  readonly errors: string[];
+}
+
+/** A fresh profile at the page of the daemon `h`, the admin made, the camera grid showing. */
+export async function openAsNewAdmin(
+  h: { readonly daemon: { readonly listen: { readonly port: number } }; readonly dir: string },
+  viewport = { width: 1280, height: 800 },
+): Promise<AdminPage> {
+  const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
+  const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
+  const browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport,
+    ignoreHTTPSErrors: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+  const close = async () => {
+    await browser.close();
+    await Deno.remove(profileDir, { recursive: true }).catch(() => {});
+  };
+  try {
+    const page = browser.pages()[0] ?? await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(base);
+    await page.waitForSelector("#setup-form");
+    const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
+    await page.fill("#setup-form [name=setupCode]", setupCode);
+    await page.fill("#setup-form [name=name]", "Ada");
+    await page.fill("#setup-form [name=email]", "ada@example.com");
+    await page.fill("#setup-form [name=password]", "correct horse battery");
+    await page.check("#setup-form [name=acceptPrivacyNotice]");
+    await page.click("#setup-form button[type=submit]");
+    await page.waitForSelector("#camera-grid");
+    return { page, base, errors, [Symbol.asyncDispose]: close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
