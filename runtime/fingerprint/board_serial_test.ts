@@ -1,5 +1,6 @@
 import { assertEquals } from "../testing/assert.ts";
 import { readBoardIdentity } from "./board_serial.ts";
+import { collectFingerprint } from "./collect.ts";
 
 async function tree(files: Record<string, string>): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "nvr-board-serial-" });
@@ -43,6 +44,27 @@ Deno.test("DMI serial readable in /sys: /sys wins over the copy", async () => {
       dmiCopy: `${root}/run/dmi`,
     });
     assertEquals(id.serial?.value, "FROM-SYS-42");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the whole fingerprint reads the DMI copy too (the daemon's user on the image)", async () => {
+  const root = await tree({
+    "proc/cpuinfo": "processor\t: 0\n",
+    "run/dmi/product_serial": "NVRTEST0002\n",
+  });
+  try {
+    const fp = await collectFingerprint({
+      sysRoot: `${root}/sys`,
+      procRoot: `${root}/proc`,
+      dmiCopy: `${root}/run/dmi`,
+      devRoot: `${root}/dev`,
+      runUdevRoot: `${root}/run/udev`,
+      smartctl: null,
+      networkInterfaces: () => [],
+    });
+    assertEquals(fp.board.serial?.value, "NVRTEST0002");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -3,6 +3,7 @@
  * command is a parameter so tests read fixture trees (testdata/<board>/) and saved smartctl output.
  */
 import { readBoardIdentity } from "./board_serial.ts";
+import { DEFAULT_ROOTS } from "../board/detect.ts";
 import { type FingerprintCameraInput, type OnvifReader, readCameras } from "./cameras.ts";
 import { readDisks } from "./disks.ts";
 import { readNeighbours } from "./neighbours.ts";
@@ -16,6 +17,11 @@ export interface FingerprintSources {
   readonly sysRoot?: string;
   /** Default "/proc". */
   readonly procRoot?: string;
+  /**
+   * The image's readable copy of the root-only DMI serials (BoardRoots.dmiCopy); default
+   * "/run/nvr/dmi" with the real /sys, none with a fixture `sysRoot`.
+   */
+  readonly dmiCopy?: string;
   /** Where device nodes are named, default "/dev". */
   readonly devRoot?: string;
   /** udev's run folder, default "/run/udev" (data in `<root>/data/b<major>:<minor>`). */
@@ -38,7 +44,15 @@ export async function collectFingerprint(sources: FingerprintSources = {}): Prom
   const procRoot = sources.procRoot ?? "/proc";
   const neighbours = sources.cameras?.length ? await readNeighbours(procRoot) : undefined;
   const [board, disks, network, cameras] = await Promise.all([
-    readBoardIdentity({ sysRoot, procRoot }),
+    readBoardIdentity({
+      sysRoot,
+      procRoot,
+      ...(sources.dmiCopy !== undefined
+        ? { dmiCopy: sources.dmiCopy }
+        : sources.sysRoot === undefined
+        ? { dmiCopy: DEFAULT_ROOTS.dmiCopy! }
+        : {}),
+    }),
     readDisks(
       {
         sysRoot,
