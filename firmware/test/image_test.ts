@@ -386,11 +386,11 @@ async function claimAndAddCamera(
   try {
     // The certificate names the box, not 127.0.0.1: connect to the forward by a name it carries.
     const base = `https://127.0.0.1:${vm.httpsPort}`;
-    const post = (path: string, body: unknown, cookie = "") =>
+    const post = (path: string, body: unknown, session: Record<string, string> = {}) =>
       fetch(base + path, {
         method: "POST",
         client,
-        headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+        headers: { "content-type": "application/json", ...session },
         body: JSON.stringify(body),
       });
     const admin = { name: "Image Test", email: "admin@example.org", password: "a long passphrase" };
@@ -401,9 +401,13 @@ async function claimAndAddCamera(
     });
     const setupText = await setup.text();
     const login = await post("/api/auth/login", { email: admin.email, password: admin.password });
-    await login.body?.cancel();
-    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
-    const cam = await post("/api/cameras", { id: "gate", url: cameraUrl }, cookie);
+    const { csrfToken } = await login.json().catch(() => ({})) as { csrfToken?: string };
+    // The session cookie and the CSRF token, as the page sends them.
+    const session = {
+      cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
+      "x-csrf-token": csrfToken ?? "",
+    };
+    const cam = await post("/api/cameras", { id: "gate", url: cameraUrl }, session);
     const camText = await cam.text();
     return {
       setup: setup.status,
