@@ -167,12 +167,12 @@ Deno.test("plugins over the API: install an archive, enable, configure, readings
   }
 });
 
-// deno-lint-ignore no-explicit-any
 type Send = (
   m: string,
   p: string,
   b?: unknown,
   h?: Record<string, string>,
+  // deno-lint-ignore no-explicit-any
 ) => Promise<{ body: any }>;
 
 /** Polls the list until the plugin runs and reports level 42. */
