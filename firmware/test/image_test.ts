@@ -386,13 +386,25 @@ async function claimAndAddCamera(
   try {
     // The certificate names the box, not 127.0.0.1: connect to the forward by a name it carries.
     const base = `https://127.0.0.1:${vm.httpsPort}`;
-    const post = (path: string, body: unknown, session: Record<string, string> = {}) =>
-      fetch(base + path, {
-        method: "POST",
-        client,
-        headers: { "content-type": "application/json", ...session },
-        body: JSON.stringify(body),
-      });
+    // A connection that fails (the emulated box busy or its service restarting) is tried again
+    // for up to a minute; an HTTP answer is taken as it is.
+    const post = async (path: string, body: unknown, session: Record<string, string> = {}) => {
+      const until = Date.now() + 60_000;
+      for (;;) {
+        try {
+          return await fetch(base + path, {
+            method: "POST",
+            client,
+            headers: { "content-type": "application/json", ...session },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(20_000),
+          });
+        } catch (err) {
+          if (Date.now() > until) throw err;
+          await new Promise((r) => setTimeout(r, 3_000));
+        }
+      }
+    };
     const admin = { name: "Image Test", email: "admin@example.org", password: "a long passphrase" };
     const setup = await post("/api/setup", {
       ...admin,
