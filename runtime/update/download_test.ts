@@ -20,6 +20,31 @@ async function exists(path: string): Promise<boolean> {
 
 const fast = { retryMs: 10, stallMs: 5_000 };
 
+/** The bundle served over HTTPS with a certificate of a test CA, and a download folder. */
+async function httpsBundle() {
+  const pki = await Deno.makeTempDir({ prefix: "nvr-bundle-pki-" });
+  const certs = await makeTestCertificates(pki);
+  const body = bundleBytes();
+  const server = serveBundle(body, {
+    tls: {
+      cert: await Deno.readTextFile(certs.serverCertFile),
+      key: await Deno.readTextFile(certs.serverKeyFile),
+    },
+  });
+  const dir = await Deno.makeTempDir();
+  return {
+    certs,
+    dir,
+    body,
+    ref: { url: server.url, size: SIZE, sha256: sha(body) },
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(pki, { recursive: true });
+    },
+  };
+}
+
 Deno.test("download: a connection cut mid-body is resumed with Range; the bundle is byte-identical", async () => {
   const body = bundleBytes();
   await using server = serveBundle(body, { cutAfter: 120_000 });
@@ -155,53 +180,25 @@ Deno.test("attack: update bundle from a plain-http or file: URL — refused befo
 });
 
 Deno.test("download: a bundle over HTTPS from the fleet's own server, trusted through the fleet CA (caFiles)", async () => {
-  const pki = await Deno.makeTempDir({ prefix: "nvr-bundle-pki-" });
-  const certs = await makeTestCertificates(pki);
-  const body = bundleBytes();
-  await using server = serveBundle(body, {
-    tls: {
-      cert: await Deno.readTextFile(certs.serverCertFile),
-      key: await Deno.readTextFile(certs.serverKeyFile),
-    },
-  });
-  const dir = await Deno.makeTempDir();
-  try {
-    const ref = { url: server.url, size: SIZE, sha256: sha(body) };
-    const path = await downloadBundle(ref, { dir, ...fast, caFiles: [certs.caFile] });
-    assertEquals(sha(await Deno.readFile(path)), sha(body));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(pki, { recursive: true });
-  }
+  await using f = await httpsBundle();
+  const { certs, dir, ref } = f;
+  const path = await downloadBundle(ref, { dir, ...fast, caFiles: [certs.caFile] });
+  assertEquals(sha(await Deno.readFile(path)), sha(f.body));
 });
 
 Deno.test("attack: bundle server with a certificate the box does not trust (another CA) — refused, nothing kept", async () => {
-  const pki = await Deno.makeTempDir({ prefix: "nvr-bundle-pki-" });
-  const certs = await makeTestCertificates(pki);
-  const body = bundleBytes();
-  await using server = serveBundle(body, {
-    tls: {
-      cert: await Deno.readTextFile(certs.serverCertFile),
-      key: await Deno.readTextFile(certs.serverKeyFile),
-    },
-  });
-  const dir = await Deno.makeTempDir();
-  try {
-    const ref = { url: server.url, size: SIZE, sha256: sha(body) };
-    const err = await assertRejects(
-      () =>
-        downloadBundle(ref, {
-          dir,
-          ...fast,
-          attempts: 1,
-          caFiles: [`${pki}/foreign-ca.crt`],
-        }),
-      DownloadError,
-    );
-    assertEquals(err.kind, "network");
-    assertEquals(await exists(`${dir}/${BUNDLE_FILE}`), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(pki, { recursive: true });
-  }
+  await using f = await httpsBundle();
+  const { certs, dir, ref } = f;
+  const err = await assertRejects(
+    () =>
+      downloadBundle(ref, {
+        dir,
+        ...fast,
+        attempts: 1,
+        caFiles: [`${certs.dir}/foreign-ca.crt`],
+      }),
+    DownloadError,
+  );
+  assertEquals(err.kind, "network");
+  assertEquals(await exists(`${dir}/${BUNDLE_FILE}`), false);
 });
