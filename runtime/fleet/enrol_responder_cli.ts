@@ -1,6 +1,7 @@
 /**
  * The enrolment responder as a command, for tests and for people without a cloud:
  *
+ *   deno task fleet enrol …   (the same; --broker or NVR_MQTT_URL stand for --url)
  *   deno run -A runtime/fleet/enrol_responder_cli.ts \
  *     --url mqtts://mqtt.example.com:8883 --ca ca.crt --cert fleet-enrol.crt --key fleet-enrol.key \
  *     --ca-key ca.key --allow allow-list.txt --state enrolled.json [--days 825]
@@ -12,13 +13,15 @@
  */
 import { parseArgs } from "node:util";
 import { createLogger } from "../lib/log.ts";
+import { redactUrl } from "../lib/redact_url.ts";
 import { parseAllowList, startEnrolResponder } from "./enrol_responder.ts";
 
-async function main(): Promise<number> {
+export async function main(args: string[] = Deno.args): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       url: { type: "string" },
+      broker: { type: "string" },
       ca: { type: "string" },
       cert: { type: "string" },
       key: { type: "string" },
@@ -28,9 +31,13 @@ async function main(): Promise<number> {
       days: { type: "string" },
     },
   });
-  const missing = ["url", "ca", "cert", "key", "ca-key", "allow", "state"].filter((k) =>
-    !(values as Record<string, unknown>)[k]
-  );
+  const url = values.url ?? values.broker ?? Deno.env.get("NVR_MQTT_URL");
+  const missing = [
+    ...(url ? [] : ["url"]),
+    ...["ca", "cert", "key", "ca-key", "allow", "state"].filter((k) =>
+      !(values as Record<string, unknown>)[k]
+    ),
+  ];
   if (missing.length) {
     console.error(
       `missing ${missing.map((k) => `--${k}`).join(", ")}; see the top of ${import.meta.url}`,
@@ -41,7 +48,7 @@ async function main(): Promise<number> {
   const log = createLogger({ level: "info", fields: { module: "enrol-responder" } });
   const days = values.days ? Number(values.days) : undefined;
   const caPem = await read(values.ca!);
-  const running = await startEnrolResponder(values.url!, {
+  const running = await startEnrolResponder(url!, {
     ca: caPem,
     cert: await read(values.cert!),
     key: await read(values.key!),
@@ -52,7 +59,7 @@ async function main(): Promise<number> {
     ...(days ? { days } : {}),
     log,
   });
-  log.info("answering enrolment requests", { url: values.url });
+  log.info("answering enrolment requests", { url: redactUrl(url!) });
   const stop = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", () => stop.resolve());
   Deno.addSignalListener("SIGTERM", () => stop.resolve());

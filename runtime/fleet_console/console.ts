@@ -304,6 +304,17 @@ export class FleetConsole {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Publishes a signed licence to the box's retained `licence` topic (QoS 1): the box takes it
+   * when it is online and on its next connect otherwise, and reports the result in its health.
+   */
+  async licence(id: string, licence: Json): Promise<void> {
+    await this.client.publishAsync(deviceTopics(id).licence, JSON.stringify(licence), {
+      qos: 1,
+      retain: true,
+    });
+  }
+
   async close(): Promise<void> {
     await this.settled();
     await this.client.endAsync();

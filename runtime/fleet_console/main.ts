@@ -10,16 +10,22 @@
  *           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
  *   rollout pause|resume|abort <id>
  *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
+ *   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
+ *   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file
+ *         (the enrolment responder: runtime/fleet/enrol_responder_cli.ts)
  *
  * A selector is `all`, `id1,id2`, or `key=value[,key=value]` (e.g. `version=1.2.0,board=rpi4`).
  */
 import { parseArgs } from "node:util";
 import { ConsoleError, FleetConsole, redact } from "./console.ts";
+import type { Json } from "../fleet/schema.ts";
 import { parseSelector, Registry, RegistryError } from "./registry.ts";
 import { runRollout, setRolloutStatus } from "./rollout.ts";
 import { simulateFleet } from "./simulate.ts";
+import { issueLicence, readSigningKey } from "./licence_issue.ts";
+import { main as enrolMain } from "../fleet/enrol_responder_cli.ts";
 
-const USAGE = `usage: deno task fleet <devices|cmd|config|rollout|simulate> … [--json]
+const USAGE = `usage: deno task fleet <devices|cmd|config|rollout|simulate|licence|enrol> … [--json]
   --broker URL (or NVR_MQTT_URL)   --db PATH (or NVR_FLEET_DB, default ./fleet-registry.db)
   devices [--where key=value]… [--offline-since 10m] [--refresh] [--follow-ms 2000]
   cmd <selector> <command> [json-args] [--timeout 30s]
@@ -27,7 +33,9 @@ const USAGE = `usage: deno task fleet <devices|cmd|config|rollout|simulate> … 
   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
   rollout pause|resume|abort <id>
-  simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]`;
+  simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
+  licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
+  enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file [--days N]`;
 
 /** "30s", "10m", "2h", "500ms" or a number of ms. */
 export function parseDuration(text: string, flag: string): number {
@@ -45,6 +53,8 @@ function table(rows: readonly Record<string, unknown>[], columns: string[]): str
 }
 
 export async function main(args: string[]): Promise<number> {
+  // The responder has its own flags (runtime/fleet/enrol_responder_cli.ts).
+  if (args[0] === "enrol") return await enrolMain(args.slice(1));
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -70,6 +80,11 @@ export async function main(args: string[]): Promise<number> {
       install: { type: "string" },
       "fail-rate": { type: "string" },
       seed: { type: "string" },
+      key: { type: "string" },
+      "key-id": { type: "string" },
+      "max-cameras": { type: "string" },
+      days: { type: "string" },
+      "no-publish": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -233,6 +248,30 @@ export async function main(args: string[]): Promise<number> {
           report,
         );
         return report.status === "done" ? 0 : 1;
+      }
+      case "licence": {
+        const [action, id] = rest;
+        if (action !== "issue" || !id || !values.key || !values["max-cameras"] || !values.days) {
+          throw new ConsoleError(
+            "licence: give `licence issue <device> --key private.jwk --max-cameras N --days D`",
+          );
+        }
+        await fc.refresh([id]);
+        const licence = await issueLicence(id, reg.get(id), {
+          privateKey: await readSigningKey(values.key),
+          ...(values["key-id"] ? { keyId: values["key-id"] } : {}),
+          maxCameras: Number(values["max-cameras"]),
+          days: Number(values.days),
+        });
+        if (!values["no-publish"]) await fc.licence(id, licence as unknown as Json);
+        out(
+          JSON.stringify(licence) +
+            (values["no-publish"]
+              ? ""
+              : `\npublished to ${id} (retained); its health shows the result`),
+          { id, licence, published: !values["no-publish"] },
+        );
+        return 0;
       }
       default:
         console.error(USAGE);

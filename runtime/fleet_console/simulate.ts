@@ -11,6 +11,10 @@ import { createLogger, type Logger } from "../lib/log.ts";
 import { prng } from "../lib/prng.ts";
 import { type FleetLink, type FleetTiming, startFleetLink } from "../fleet/link.ts";
 import { type LastUpdate, ProtocolError, type UpdateCommand } from "../fleet/schema.ts";
+import { fingerprintHash } from "../fingerprint/hash.ts";
+import type { Fingerprint } from "../fingerprint/types.ts";
+import { verifyLicence } from "../licence/verify.ts";
+import type { LicenceKey } from "../licence/types.ts";
 import { parallel } from "./console.ts";
 
 export interface SimulateOptions {
@@ -31,6 +35,12 @@ export interface SimulateOptions {
   readonly concurrency?: number;
   readonly timing?: Partial<FleetTiming>;
   readonly log?: Logger;
+  /**
+   * Licence keys the boxes trust. Given: each box starts without a licence and checks one
+   * published on its `licence` topic with the real verifier against its own fingerprint.
+   * Absent: every box reports a valid licence.
+   */
+  readonly licenceKeys?: readonly LicenceKey[];
 }
 
 export interface SimulatedBox {
@@ -40,6 +50,8 @@ export interface SimulatedBox {
   link: FleetLink;
   readonly applied: NvrConfig[];
   readonly installs: string[];
+  /** The box's licence state as its health reports it. */
+  licenceState: string;
 }
 
 export interface SimulatedFleet {
@@ -69,6 +81,7 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     link: undefined as unknown as FleetLink,
     applied: [],
     installs: [],
+    licenceState: options.licenceKeys ? "none" : "valid",
   }));
   let stopped = false;
   const running = new Map<string, { version: string; lastUpdate: LastUpdate | null }>();
@@ -80,22 +93,10 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       deviceId: box.id,
       version,
       log,
-      fingerprint: () =>
-        Promise.resolve({
-          schema: 1,
-          board: {
-            id: "sim",
-            model: { value: options.board ?? "simulated", source: "simulator" },
-            serial: { value: box.id, source: "simulator" },
-            serialCaveat: null,
-            identifiers: [],
-          },
-          disks: [],
-          network: [],
-          cameras: [],
-        }),
+      fingerprint: () => Promise.resolve(fingerprintOf(box.id)),
       health: () => Promise.resolve({ cameras: [], disks: [{ usedPercent: 12 }] }),
-      licenceStatus: () => ({ state: "valid" }),
+      licenceStatus: () => ({ state: box.licenceState }),
+      ...(options.licenceKeys ? { installLicence: (l) => installLicence(box, l) } : {}),
       restartCamera: () => Promise.resolve(),
       applyConfig: (next) => {
         box.applied.push(next);
@@ -108,6 +109,32 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       kvPath: ":memory:",
       timing: { reconnectMinMs: 1_000, reconnectMaxMs: 5_000, stopGraceMs: 500, ...options.timing },
     });
+  };
+
+  const fingerprintOf = (id: string) => ({
+    schema: 1,
+    board: {
+      id: "sim",
+      model: { value: options.board ?? "simulated", source: "simulator" },
+      serial: { value: id, source: "simulator" },
+      serialCaveat: null,
+      identifiers: [],
+    },
+    disks: [],
+    network: [],
+    cameras: [],
+  });
+
+  const installLicence = async (box: SimulatedBox, licence: unknown) => {
+    const status = await verifyLicence(licence, {
+      publicKeys: options.licenceKeys ?? [],
+      fingerprintHash: await fingerprintHash(fingerprintOf(box.id) as unknown as Fingerprint),
+      deviceId: box.id,
+      now: Date.now(),
+      graceDays: 14,
+    });
+    box.licenceState = status.state;
+    return status;
   };
 
   const install = async (box: SimulatedBox, from: string, command: UpdateCommand) => {

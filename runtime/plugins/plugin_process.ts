@@ -22,7 +22,13 @@ import { BAUD_RATES, type SerialOpener, type SerialPortLike } from "./serial_rel
 export interface Limits {
   /** No heartbeat (or any line) for this long: killed. Covers start-up too. */
   readonly hangMs: number;
-  /** Share of one core, 0–100 %, averaged over cpuWindowMs, above which it is killed. */
+  /**
+   * Share of one core, 0–100 %, averaged over cpuWindowMs, above which it is killed. What counts
+   * is what the plugin wants: the time it ran plus the time it was ready to run but waited for a
+   * core (the scheduler's run-queue delay, /proc/<pid>/task/<tid>/schedstat). On a busy box a
+   * spinning plugin gets only a slice of a core, yet still wants all of it; counting use alone
+   * would let a hog pass exactly when the box has no time to spare.
+   */
   readonly cpuPercent: number;
   readonly cpuWindowMs: number;
   /** Resident memory allowed beyond the V8 heap cap (the runtime itself, buffers), MiB. */
@@ -121,7 +127,7 @@ export async function runPluginOnce(
   };
 
   // The watchdog: heartbeat, CPU and resident memory, read from /proc every half second.
-  const cpu: { t: number; ticks: number }[] = [];
+  const cpu: { t: number; ticks: number; waitMs: number | null }[] = [];
   const rssCap = (manifest.memoryMb + limits.rssExtraMb) * 1024 * 1024;
   const watchdog = setInterval(async () => {
     const t = now();
@@ -131,20 +137,29 @@ export async function runPluginOnce(
     }
     const usage = await readUsage(hooks.procRoot, child.pid);
     if (!usage) return;
-    cpu.push({ t, ticks: usage.ticks });
+    cpu.push({ t, ticks: usage.ticks, waitMs: usage.waitMs });
     while (cpu.length > 2 && t - cpu[1]!.t >= limits.cpuWindowMs) cpu.shift();
     const first = cpu[0]!;
     let cpuPercent: number | null = null;
-    if (t - first.t > 0) cpuPercent = ((usage.ticks - first.ticks) * 1000) / (t - first.t);
+    let waitPercent = 0;
+    if (t - first.t > 0) {
+      cpuPercent = ((usage.ticks - first.ticks) * 1000) / (t - first.t);
+      if (usage.waitMs !== null && first.waitMs !== null) {
+        waitPercent = Math.max(0, ((usage.waitMs - first.waitMs) * 100) / (t - first.t));
+      }
+    }
     hooks.onUsage({ cpuPercent, rssBytes: usage.rssBytes });
     if (
-      cpuPercent !== null && t - first.t >= limits.cpuWindowMs && cpuPercent > limits.cpuPercent
+      cpuPercent !== null && t - first.t >= limits.cpuWindowMs &&
+      cpuPercent + waitPercent > limits.cpuPercent
     ) {
+      const waited = Math.round(waitPercent) >= 1
+        ? ` and waited for one ${Math.round(waitPercent)}% of the time`
+        : "";
       kill(
-        `used ${Math.round(cpuPercent)}% of a core for ${
+        `used ${Math.round(cpuPercent)}% of a core${waited} for ${
           Math.round(limits.cpuWindowMs / 1000)
-        } s ` +
-          `(at most ${limits.cpuPercent}%) and was stopped`,
+        } s (at most ${limits.cpuPercent}%) and was stopped`,
       );
     }
     if (usage.rssBytes > rssCap) {
@@ -286,7 +301,7 @@ export async function runPluginOnce(
 export async function readUsage(
   procRoot: string,
   pid: number,
-): Promise<{ ticks: number; rssBytes: number } | null> {
+): Promise<{ ticks: number; waitMs: number | null; rssBytes: number } | null> {
   try {
     const stat = await Deno.readTextFile(`${procRoot}/${pid}/stat`);
     // Fields after the command name, which may hold spaces and parentheses.
@@ -295,10 +310,35 @@ export async function readUsage(
     const ticks = Number(fields[11]) + Number(fields[12]);
     const status = await Deno.readTextFile(`${procRoot}/${pid}/status`);
     const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return { ticks, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+    return {
+      ticks,
+      waitMs: await runQueueWaitMs(procRoot, pid),
+      rssBytes: rss ? Number(rss[1]) * 1024 : 0,
+    };
   } catch {
     return null;
   }
+}
+
+/**
+ * Time the process's threads spent ready to run but waiting for a core, in ms: the second field
+ * of each /proc/<pid>/task/<tid>/schedstat (ns). Null where the kernel has no schedstat
+ * (CONFIG_SCHED_INFO off) or a thread's file cannot be read; then only use counts.
+ */
+export async function runQueueWaitMs(procRoot: string, pid: number): Promise<number | null> {
+  let ns = 0;
+  try {
+    for await (const task of Deno.readDir(`${procRoot}/${pid}/task`)) {
+      const fields = (await Deno.readTextFile(`${procRoot}/${pid}/task/${task.name}/schedstat`))
+        .trim().split(/\s+/);
+      const wait = Number(fields[1]);
+      if (fields.length < 3 || !Number.isFinite(wait)) return null;
+      ns += wait;
+    }
+  } catch {
+    return null; // no schedstat, or a thread ended while we read: this sample counts use only
+  }
+  return ns / 1e6;
 }
 
 /**
