@@ -5,12 +5,11 @@
  * consoles splitting the live traffic with shared subscriptions.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { Mosquitto } from "../testing/mosquitto.ts";
 import { waitUntil } from "../testing/fleet_kit.ts";
 import { FleetConsole } from "./console.ts";
 import { parseSelector, Registry } from "./registry.ts";
 import { planWaves, rolloutStatus, runRollout, setRolloutStatus } from "./rollout.ts";
-import { simulateFleet } from "./simulate.ts";
+import { startFleetFixture } from "./fleet_fixture.ts";
 
 const N = 20;
 const BUNDLE = {
@@ -20,37 +19,14 @@ const BUNDLE = {
   version: "1.1.0",
 };
 
-async function setup(options: { failRate?: number; seed?: number } = {}) {
-  const broker = await Mosquitto.start();
-  const dir = await Deno.makeTempDir({ prefix: "nvr-console-" });
-  const registry = new Registry(`${dir}/registry.db`);
-  const console = await FleetConsole.connect({ broker: broker.url, registry });
-  const fleet = await simulateFleet({
-    broker: broker.url,
+function setup(options: { failRate?: number; seed?: number } = {}) {
+  return startFleetFixture({
     devices: N,
     installMs: 200,
     rebootMs: 100,
     board: "rpi4",
     ...options,
   });
-  await waitUntil("every box online in the registry", () => {
-    const rows = registry.list();
-    return rows.length === N && rows.every((r) => r.state === "online" && r.health !== null);
-  }, 30_000);
-  return {
-    broker,
-    registry,
-    console,
-    fleet,
-    dir,
-    async [Symbol.asyncDispose]() {
-      await fleet.stop();
-      await console.close();
-      registry.close();
-      await broker[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
 }
 
 Deno.test("console: the registry sees every box, by live traffic and by exact-topic reads", async () => {

@@ -5,53 +5,27 @@
  * another box, or signed by a key the boxes do not trust, is refused.
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
-import { Mosquitto } from "../testing/mosquitto.ts";
 import { waitUntil } from "../testing/fleet_kit.ts";
 import { generateLicenceKeyPair } from "../licence/sign.ts";
-import { ConsoleError, FleetConsole } from "./console.ts";
-import { Registry } from "./registry.ts";
-import { simulateFleet } from "./simulate.ts";
+import { ConsoleError } from "./console.ts";
+import { startFleetFixture } from "./fleet_fixture.ts";
 import { issueLicence, readSigningKey } from "./licence_issue.ts";
 import { main } from "./main.ts";
 
 async function setup() {
   const trusted = await generateLicenceKeyPair();
-  const broker = await Mosquitto.start();
-  const dir = await Deno.makeTempDir({ prefix: "nvr-licence-issue-" });
-  const registry = new Registry(`${dir}/registry.db`);
-  const console = await FleetConsole.connect({ broker: broker.url, registry });
-  const fleet = await simulateFleet({
-    broker: broker.url,
+  const fixture = await startFleetFixture({
     devices: 3,
     licenceKeys: [{ id: "fleet-1", publicKey: trusted.publicKeyRaw }],
   });
-  await waitUntil("every box in the registry with its fingerprint and no licence", () => {
-    const rows = registry.list();
-    return rows.length === 3 && rows.every((r) => r.fingerprintHash && r.licence === "none");
-  }, 30_000);
-  const keyFile = `${dir}/fleet-1.jwk`;
+  assertEquals(fixture.registry.list().map((r) => r.licence), ["none", "none", "none"]);
+  const keyFile = `${fixture.dir}/fleet-1.jwk`;
   await Deno.writeTextFile(
     keyFile,
     JSON.stringify(await crypto.subtle.exportKey("jwk", trusted.privateKey)),
     { mode: 0o600 },
   );
-  return {
-    broker,
-    registry,
-    console,
-    fleet,
-    dir,
-    keyFile,
-    trusted,
-    box: (id: string) => fleet.boxes.find((b) => b.id === id)!,
-    async [Symbol.asyncDispose]() {
-      await fleet.stop();
-      await console.close();
-      registry.close();
-      await broker[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
+  return Object.assign(fixture, { keyFile, trusted });
 }
 
 /** Runs the command line in-process, returning its exit code and what it printed as JSON. */
