@@ -3,8 +3,9 @@
  * $DC door contact) from a serial port the host opens for it, reports the values as readings and
  * raises `sensor-alarm`s (alarms.ts: thresholds with hysteresis, one alarm per door opening).
  * An unplugged or silent sensor is opened again after a growing pause (1 s, 2 s, 5 s, then every
- * 10 s). Readings are reported at most once a second each and alarms at most ten a minute, so a
- * sensor that floods its port cannot make the host stop the plugin for flooding its output.
+ * 10 s). Readings are reported at most once a second each (a change of state four times a second)
+ * and alarms at most ten a minute, so a sensor that floods its port cannot make the host stop the
+ * plugin for flooding its output.
  */
 import { definePlugin, type PluginContext, type RelayedPort } from "nvr-plugin-sdk";
 import manifest from "./plugin.json" with { type: "json" };
@@ -14,6 +15,7 @@ import { Throttle } from "./throttle.ts";
 
 const REOPEN_MS = [1_000, 2_000, 5_000, 10_000];
 const READING_GAP_MS = 1_000;
+const CHANGE_GAP_MS = 250;
 const ALARMS_PER_MINUTE = 10;
 /** Bad lines are logged once, then at most once a minute with their count. */
 const BAD_LINE_LOG_MS = 60_000;
@@ -120,22 +122,50 @@ async function readPort(
   return why;
 }
 
-/** Readings (at most one a second per name, changes of state at once) and alarms (rate-capped). */
+/**
+ * Readings: each name at most once a second, a change of state (door, connection) after at least
+ * a quarter of a second; a value held back is sent when its pause ends, so the last one always
+ * arrives (a door that flaps 1000 times in a burst is 4 messages a second, then its final state).
+ * Alarms: rate-capped.
+ */
 class Reporter {
   readonly #ctx: PluginContext;
-  readonly #last = new Map<string, { value: unknown; at: number }>();
+  readonly #last = new Map<string, number>();
+  readonly #held = new Map<string, { value: number | string | boolean; unit: string }>();
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #sent = new Map<string, unknown>();
   readonly #alarms = new Throttle(ALARMS_PER_MINUTE, 60_000);
   #dropped = 0;
   constructor(ctx: PluginContext) {
     this.#ctx = ctx;
+    ctx.signal.addEventListener("abort", () => this.#timers.forEach((t) => clearTimeout(t)), {
+      once: true,
+    });
   }
 
   reading(name: string, value: number | string | boolean, unit: string, onChange = false): void {
-    const now = Date.now();
-    const last = this.#last.get(name);
-    const changed = last === undefined || (onChange && last.value !== value);
-    if (!changed && now - last.at < READING_GAP_MS) return;
-    this.#last.set(name, { value, at: now });
+    if (onChange && !this.#timers.has(name) && this.#sent.get(name) === value) return;
+    const gap = onChange ? CHANGE_GAP_MS : READING_GAP_MS;
+    const wait = (this.#last.get(name) ?? -Infinity) + gap - Date.now();
+    if (wait <= 0 && !this.#timers.has(name)) return this.#send(name, value, unit);
+    this.#held.set(name, { value, unit });
+    if (this.#timers.has(name) || this.#ctx.signal.aborted) return;
+    this.#timers.set(
+      name,
+      setTimeout(() => {
+        this.#timers.delete(name);
+        const held = this.#held.get(name);
+        this.#held.delete(name);
+        if (held && !(onChange && this.#sent.get(name) === held.value)) {
+          this.#send(name, held.value, held.unit);
+        }
+      }, Math.max(0, wait)),
+    );
+  }
+
+  #send(name: string, value: number | string | boolean, unit: string): void {
+    this.#last.set(name, Date.now());
+    this.#sent.set(name, value);
     this.#ctx.reading(name, value, unit);
   }
 
