@@ -20,12 +20,11 @@ const HISTORY = 100;
 function fmtDetail(detail) {
   if (!detail || typeof detail !== "object") return "";
   return Object.entries(detail).map(([key, value]) => {
-    const shown =
-      typeof value === "number" && key.endsWith("Ms") && value > 1e12
-        ? fmtTime(value)
-        : typeof value === "object"
-        ? JSON.stringify(value)
-        : String(value);
+    const shown = typeof value === "number" && key.endsWith("Ms") && value > 1e12
+      ? fmtTime(value)
+      : typeof value === "object"
+      ? JSON.stringify(value)
+      : String(value);
     return `${key}: ${shown}`;
   }).join(" · ");
 }
@@ -39,11 +38,7 @@ function eventItem(e) {
     "li",
     { class: "event", dataset: { id: String(e.id), kind: e.kind } },
     h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
-    h(
-      "strong",
-      { class: "cam" },
-      e.camera ?? (e.kind === "sensor-alarm" ? "sensor" : "recorder"),
-    ),
+    h("strong", { class: "cam" }, e.camera ?? (e.kind === "sensor-alarm" ? "sensor" : "recorder")),
     h("span", { class: "kind" }, e.kind),
     h("span", { class: "detail muted" }, fmtDetail(e.detail)),
   );
@@ -82,22 +77,18 @@ export function eventsScreen() {
   let historyAsked = false;
   source.addEventListener("ready", () => {
     status.dataset.state = "open";
-    status.textContent =
-      "Connected: new events appear at the top as they happen.";
+    status.textContent = "Connected: new events appear at the top as they happen.";
     // The history once the stream is open, so nothing falls between the two.
     if (historyAsked) return;
     historyAsked = true;
     api(`/api/events/recent?limit=${HISTORY}`).then(
       (data) => {
-        for (const e of /** @type {{ events: NvrEvent[] }} */ (data).events) {
-          add(e);
-        }
+        for (const e of /** @type {{ events: NvrEvent[] }} */ (data).events) add(e);
         list.dataset.history = "loaded";
       },
       (err) => {
         list.dataset.history = "failed";
-        status.textContent +=
-          ` (The earlier events could not be read: ${err.message})`;
+        status.textContent += ` (The earlier events could not be read: ${err.message})`;
       },
     );
   });
