@@ -45,7 +45,10 @@ Deno.test({
       });
       await sensor.setDoor(false);
       const archive = await w1Archive(dir);
-      await using h = await startHarness({ cameras: [] }, {
+      // One camera (nothing answers there) so the page opens on its grid as usual.
+      await using h = await startHarness({
+        cameras: [{ id: "door", url: "rtsp://127.0.0.1:9/none", codec: "h264" }],
+      }, {
         dir,
         plugins: { devRoot: `${dir}/dev`, restartMs: [500] },
       });
