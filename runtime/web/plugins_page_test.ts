@@ -3,8 +3,8 @@
  * plugin host and the virtual serial sensor on a socat pty (as `/dev/ttyUSB0`): install the
  * shipped serial-sensor by name, install w1-temperature from a tar.gz with a wrong then the right
  * SHA-256, configure serial-sensor from the form its schema makes, enable it, see its readings and
- * a door-open alarm arrive, disable it, remove the other; each change in the audit log.
- * Screenshots at 1280 and 390 px in test-artifacts/plugins/.
+ * a door-open alarm arrive (in the event index and among a camera's timeline marks), disable it,
+ * remove the other; each change in the audit log. Screenshots at 1280 and 390 px in test-artifacts/plugins/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
@@ -114,6 +114,15 @@ Deno.test({
         reason: "door opened",
         value: "open",
       });
+
+      // The box-wide alarm is among the camera's timeline marks.
+      const marks = await page.evaluate(
+        `fetch("/api/cameras/door/events?from=${Date.now() - 3_600_000}&to=${
+          Date.now() + 60_000
+        }")` +
+          ".then((r) => r.json()).then((j) => j.events.map((e) => e.kind))",
+      ) as string[];
+      assert(marks.includes("sensor-alarm"), `the door alarm on the timeline: ${marks}`);
 
       await page.screenshot({ path: `${ARTIFACTS}plugins-1280.png`, fullPage: true });
       await page.setViewportSize({ width: 390, height: 844 });
