@@ -4,7 +4,8 @@
  * shipped serial-sensor by name, install w1-temperature from a tar.gz with a wrong then the right
  * SHA-256, configure serial-sensor from the form its schema makes, enable it, see its readings and
  * a door-open alarm arrive (in the event index and among a camera's timeline marks), disable it,
- * remove the other; each change in the audit log. Screenshots at 1280 and 390 px in test-artifacts/plugins/.
+ * remove the other; each change in the audit log. Screenshots at 1280 and 390 px in
+ * test-artifacts/plugins/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
