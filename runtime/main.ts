@@ -5,10 +5,11 @@
  */
 import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
 import { createLogger } from "./lib/log.ts";
-import { startDaemon } from "./app/daemon.ts";
+import { type DaemonDeps, startDaemon } from "./app/daemon.ts";
 import { systemdNotifier } from "./lib/sd_notify.ts";
 
-async function main(): Promise<number> {
+/** Runs the daemon until SIGTERM/SIGINT; `extra` deps are for the demo (hw-tests/sim/demo_daemon.ts). */
+export async function main(extra: Pick<DaemonDeps, "plugins"> = {}): Promise<number> {
   const env = Deno.env.toObject();
   let config;
   let path: string | null = null;
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   log.info("starting", { device: config.device.name, cameras: config.cameras.length });
   // The provisioning file (provision.file, or NVR_PROVISION_FILE) is read by the daemon.
   // The real clock, judged (app/clock_keeper.ts): a board without RTC records before it is synced.
-  const daemon = await startDaemon(config, { log, configPath: path, clock: {} });
+  const daemon = await startDaemon(config, { ...extra, log, configPath: path, clock: {} });
   // On the console too (stderr: stdout is one JSON log object a line), for the person at the
   // box: compare it with what the browser shows.
   if (daemon.tls) console.error(`https certificate sha256: ${daemon.tls.fingerprint}`);

@@ -1,7 +1,10 @@
 /**
  * `make run`: a local Mosquitto, two virtual cameras (one H.265, one H.264, each with an H.264
  * sub-stream, so live view, playback and export all work in a browser) and the daemon on the demo
- * config, all in the foreground. Once the page answers it prints where to go: the page on the
+ * config, all in the foreground, plus a virtual serial sensor (temperature, humidity, a door contact
+ * that opens for a while every two minutes) read by the serial-sensor plugin (plugins/), so its
+ * readings show on the page's Plugins screen and in `health.plugins` on MQTT, and each opening
+ * raises a `sensor-alarm` in the events and on the timeline. Once the page answers it prints where to go: the page on the
  * address the daemon really listens on (its "listening" log line), the setup code, the device id
  * (its "identity" line) and how to watch the fleet topics. Ctrl-C (or SIGTERM) stops the daemon
  * first, so it finishes its open segments and says goodbye to the broker, then the cameras and the
@@ -10,11 +13,18 @@
 import { startVirtualCamera, type VirtualCamera } from "./virtual_camera.ts";
 import { takeTerminal } from "./foreground.ts";
 import { fingerprintPem } from "../../runtime/tls/self_signed.ts";
+import { type SerialSensor, startSerialSensor } from "./serial_sensor.ts";
+import { DEMO_DEV_ROOT } from "./demo_daemon.ts";
+import { installFromFolder } from "../../runtime/plugins/install.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CONFIG = `${ROOT}hw-tests/sim/demo.config.json`;
 const DEMO_DIR = `${ROOT}.demo`;
 const BROKER_PORT = 18830;
+/** The door opens this long after the start, then every DOOR_EVERY_MS, for DOOR_OPEN_MS. */
+const DOOR_FIRST_MS = 20_000;
+const DOOR_EVERY_MS = 120_000;
+const DOOR_OPEN_MS = 15_000;
 const CAMERAS = [
   { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001", codec: "h265" },
   { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002", codec: "h264" },
@@ -178,6 +188,44 @@ async function announce(facts: DaemonFacts): Promise<void> {
   say("————————————————————————————————————————————————————————————");
 }
 
+/**
+ * The virtual serial sensor as `.demo/dev/ttyUSB0` (where demo_daemon.ts points the plugins'
+ * `/dev`), and the serial-sensor plugin installed from plugins/ (the config enables it).
+ */
+async function startDemoSensor(): Promise<SerialSensor> {
+  await Deno.mkdir(DEMO_DEV_ROOT, { recursive: true });
+  // A link left by a demo that was killed: socat would refuse to make it again.
+  await Deno.remove(`${DEMO_DEV_ROOT}/ttyUSB0`).catch(() => {});
+  await Deno.remove(`${DEMO_DEV_ROOT}/sensor`).catch(() => {});
+  await installFromFolder(`${ROOT}plugins/serial-sensor`, `${DEMO_DIR}/data/plugins`);
+  say("starting a virtual serial sensor (temperature, humidity, door) on .demo/dev/ttyUSB0");
+  const sensor = await startSerialSensor({
+    dir: DEMO_DEV_ROOT,
+    deviceName: "ttyUSB0",
+    intervalMs: 1000,
+    seed: Date.now() % 1000,
+  });
+  await sensor.setDoor(false);
+  return sensor;
+}
+
+/** Opens the door for DOOR_OPEN_MS, first after DOOR_FIRST_MS, then every DOOR_EVERY_MS. */
+function cycleDoor(sensor: SerialSensor): () => void {
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(() => (timers.delete(t), fn()), ms);
+    timers.add(t);
+  };
+  const open = () => {
+    say("the virtual sensor's door opens (a sensor-alarm in the events and on the timeline)");
+    sensor.setDoor(true).catch(() => {});
+    later(DOOR_OPEN_MS, () => void sensor.setDoor(false).catch(() => {}));
+    later(DOOR_EVERY_MS, open);
+  };
+  later(DOOR_FIRST_MS, open);
+  return () => timers.forEach((t) => clearTimeout(t));
+}
+
 async function main(): Promise<number> {
   // Signals first: a Ctrl-C during start-up stops what has started, in order.
   const stop = Promise.withResolvers<void>();
@@ -197,6 +245,8 @@ async function main(): Promise<number> {
   const broker = await startBroker();
   const cameras: VirtualCamera[] = [];
   let daemon: Deno.ChildProcess | null = null;
+  let sensor: SerialSensor | null = null;
+  let doorTimers: (() => void) | null = null;
   let facts: DaemonFacts | null = null;
   let stopped = false;
   stop.promise.then(() => stopped = true);
@@ -223,8 +273,11 @@ async function main(): Promise<number> {
       );
     }
     if (stopped) return 0;
+    sensor = await startDemoSensor();
+    doorTimers = cycleDoor(sensor);
+    if (stopped) return 0;
     daemon = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${ROOT}runtime/main.ts`, "--config", CONFIG],
+      args: ["run", "--allow-all", `${ROOT}hw-tests/sim/demo_daemon.ts`, "--config", CONFIG],
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -251,6 +304,8 @@ async function main(): Promise<number> {
       await daemon.status;
       await facts?.done;
     }
+    doorTimers?.();
+    await sensor?.stop();
     await Promise.all(cameras.map((c) => c.stop()));
     try {
       broker.kill("SIGTERM");

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
   checksum,
+  formatDoorLine,
   formatReadingLine,
   isParseError,
   LineSplitter,
   MAX_LINE_LENGTH,
   parseReadingLine,
+  parseSensorLine,
 } from "./sensor_protocol.ts";
 import type { ParseError, Reading } from "./sensor_protocol.ts";
 
@@ -130,4 +132,27 @@ Deno.test("LineSplitter splits chunks, keeps CR, cuts over-long lines", () => {
   assert.ok(!sp.overflowing);
   expectError(out[0]!, "too-long");
   assert.throws(() => new LineSplitter(MAX_LINE_LENGTH), RangeError);
+});
+
+Deno.test("door sentence: formatted, parsed, and refused when malformed", () => {
+  assert.equal(formatDoorLine({ doorOpen: true }), "$DC,1*1A\r\n");
+  assert.equal(formatDoorLine({ doorOpen: false }), "$DC,0*1B\r\n");
+  assert.deepEqual(parseSensorLine("$DC,1*1A\r\n"), { doorOpen: true });
+  assert.deepEqual(parseSensorLine("$DC,0*1b\n"), { doorOpen: false });
+  assert.deepEqual(
+    parseSensorLine(formatReadingLine({ seq: 7, temperatureC: 20.5, humidity: 40 })),
+    { seq: 7, temperatureC: 20.5, humidity: 40 },
+  );
+  const sign = (body: string) => `$${body}*${checksum(body).toString(16).padStart(2, "0")}\r\n`;
+  const bad = (line: string, code: ParseError["error"]) => {
+    const r = parseSensorLine(line);
+    assert.ok(isParseError(r), line);
+    assert.equal(r.error, code, line);
+  };
+  bad(sign("DC,2"), "bad-door");
+  bad(sign("DC,1,1"), "field-count");
+  bad("$DC,1*1B\r\n", "checksum-mismatch");
+  bad(sign("XX,1"), "unknown-sentence");
+  // The reading-only parser does not take a door sentence for a reading.
+  expectError("$DC,1*1A\r\n", "unknown-sentence");
 });

@@ -22,6 +22,8 @@
  *   the buffer is full the write blocks; the simulator then skips readings
  *   (counted in {@link SerialSensor.readingsSkipped}) instead of queueing, and
  *   a pending sendRaw() rejects on stop().
+ * - A door contact: after setDoor() the sensor sends `$DC,<0|1>` at once and
+ *   after every reading (none before, so readers of readings only see TH).
  * - Bytes the code under test writes to the device end are collected and
  *   readable through {@link SerialSensor.received} (last 64 KiB).
  * - A Deno `FsFile` serialises its operations (a pending read delays a write
@@ -33,6 +35,7 @@
 import { prng } from "../../runtime/lib/prng.ts";
 
 import {
+  formatDoorLine,
   formatReadingLine,
   HUMIDITY_RANGE,
   MAX_SEQ,
@@ -56,6 +59,8 @@ export interface SerialSensorOptions {
    * removed by stop(). A given dir is left in place (only the links go).
    */
   readonly dir?: string;
+  /** Name of the device end's link in {@link dir} (e.g. "ttyUSB0"). Default "device". */
+  readonly deviceName?: string;
   /** Milliseconds between readings. Default 1000. */
   readonly intervalMs?: number;
   /** Starting values. Default 21.5 °C, 45 %. */
@@ -99,6 +104,13 @@ export interface SerialSensor extends AsyncDisposable {
    * protocol's ranges); drift, if on, continues from there around them.
    */
   setValues(values: Partial<SensorValues>): void;
+  /** The door contact's state: null until setDoor() is first called. */
+  door(): boolean | null;
+  /**
+   * Opens (true) or closes (false) the door contact: its `$DC` sentence is sent
+   * at once and after every reading from then on.
+   */
+  setDoor(open: boolean): Promise<void>;
   /**
    * Writes bytes as they are to the sensor end, in order with readings:
    * garbage, partial lines, wrong checksums, binary noise, over-long lines.
@@ -208,7 +220,11 @@ export async function startSerialSensor(opts: SerialSensorOptions = {}): Promise
 
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? await Deno.makeTempDir({ prefix: "nvr-serial-sensor-" });
-  const devicePath = `${dir}/device`;
+  const deviceName = opts.deviceName ?? "device";
+  if (!/^[A-Za-z0-9_.-]+$/.test(deviceName) || deviceName === "sensor") {
+    throw new RangeError(`deviceName must be a plain file name other than "sensor"`);
+  }
+  const devicePath = `${dir}/${deviceName}`;
   const sensorPath = `${dir}/sensor`;
   const socat = opts.socatPath ?? "socat";
   const args = [
@@ -351,6 +367,7 @@ class SerialSensorImpl implements SerialSensor {
   #seq: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #paused = false;
+  #door: boolean | null = null;
   #stopping = false;
   #stopDone: Promise<void> | undefined;
   #writeChain: Promise<void> = Promise.resolve();
@@ -407,6 +424,15 @@ class SerialSensorImpl implements SerialSensor {
         { cause: e },
       );
     });
+  }
+
+  door(): boolean | null {
+    return this.#door;
+  }
+
+  setDoor(open: boolean): Promise<void> {
+    this.#door = open;
+    return this.sendRaw(formatDoorLine({ doorOpen: open }));
   }
 
   pause(): void {
@@ -473,7 +499,8 @@ class SerialSensorImpl implements SerialSensor {
       return;
     }
     const reading: Reading = { seq: this.#seq, ...this.#drift.current };
-    const line = formatReadingLine(reading);
+    const line = formatReadingLine(reading) +
+      (this.#door === null ? "" : formatDoorLine({ doorOpen: this.#door }));
     this.#seq = this.#seq >= MAX_SEQ ? 0 : this.#seq + 1;
     this.#drift.step();
     this.#sent++;

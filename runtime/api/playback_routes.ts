@@ -6,7 +6,7 @@
  *   GET /recordings/:id/init.mp4          a segment's init part (ftyp + moov), the EXT-X-MAP
  *   GET /recordings/:id/media.m4s?at=     its media part, retimed to start `at` ms into its run
  *   GET /recordings/:id/thumb.jpg         a small JPEG of its first keyframe (cached)
- *   GET /cameras/:camera/events           the camera's events from ?from= to ?to= (marks)
+ *   GET /cameras/:camera/events           its events and the box-wide sensor alarms, ?from= to ?to= (marks)
  *
  * Same auth as every recordings route (the app's requireUser and canSee): a segment of a camera
  * the user may not see answers 404 like a missing one. Asking for a playlist is audited
@@ -61,7 +61,7 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
   app.get("/cameras/:camera/events", (c) => {
     const camera = deps.visibleCamera(c, c.req.param("camera"));
     const { from, to } = deps.range(c.req.query("from"), c.req.query("to"), MAX_PLAYLIST_MS * 31);
-    const events = deps.index().events(from, to, camera);
+    const events = deps.index().cameraMarks(from, to, camera);
     return c.json({
       camera,
       from,

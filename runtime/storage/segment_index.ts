@@ -85,6 +85,12 @@ const SQL = {
   events: `SELECT id, camera, ts_ms, kind, detail FROM events
     WHERE ts_ms >= $from AND ts_ms < $to AND ($camera IS NULL OR camera = $camera)
     ORDER BY ts_ms, id`,
+  // A camera's marks on the timeline: its own events and the box-wide sensor alarms (plugins'
+  // events have no camera; a door opening matters next to every camera's recording).
+  cameraMarks: `SELECT id, camera, ts_ms, kind, detail FROM events
+    WHERE ts_ms >= $from AND ts_ms < $to
+      AND (camera = $camera OR (camera IS NULL AND kind = 'sensor-alarm'))
+    ORDER BY ts_ms, id`,
   // Newest first; $cameras is a JSON array of the cameras to include, or null for all of them
   // (box-wide events, camera NULL, always come along).
   recentEvents: `SELECT id, camera, ts_ms, kind, detail FROM events
@@ -272,6 +278,11 @@ export class SegmentIndex {
     return this.#q.events.all({ from: fromMs, to: toMs, camera: camera ?? null }).map(
       eventFromRow,
     );
+  }
+
+  /** Events in [fromMs, toMs) to mark on `camera`'s timeline: its own and box-wide sensor alarms. */
+  cameraMarks(fromMs: number, toMs: number, camera: string): EventRecord[] {
+    return this.#q.cameraMarks.all({ from: fromMs, to: toMs, camera }).map(eventFromRow);
   }
 
   /**

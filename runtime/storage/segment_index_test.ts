@@ -152,5 +152,12 @@ Deno.test("gaps and events are stored and queried by time", async () => {
     );
     assertEquals(index.events(150, 300).map((e) => e.tsMs), [200]);
     assertEquals(index.events(0, 1000, "cam2").map((e) => e.tsMs), [300]);
+    // A camera's timeline marks: its events and box-wide sensor alarms, not other box-wide ones.
+    index.addEvent({ camera: null, tsMs: 400, kind: "sensor-alarm", detail: { sensor: "door" } });
+    assertEquals(index.cameraMarks(0, 1000, "cam2").map((e) => [e.tsMs, e.kind]), [
+      [300, "camera-offline"],
+      [400, "sensor-alarm"],
+    ]);
+    assertEquals(index.cameraMarks(0, 350, "cam1").map((e) => e.tsMs), [200]);
   });
 });

@@ -14,6 +14,7 @@ import { exportsScreen } from "./screens/exports.js";
 import { gridScreen } from "./screens/grid.js";
 import { healthScreen } from "./screens/health.js";
 import { loginScreen } from "./screens/login.js";
+import { pluginsScreen } from "./screens/plugins.js";
 import { profileScreen } from "./screens/profile.js";
 import { settingsScreen } from "./screens/settings.js";
 import { timelineScreen } from "./screens/timeline.js";
@@ -34,6 +35,7 @@ async function boot() {
       users: usersScreen,
       audit: auditScreen,
       settings: settingsScreen,
+      plugins: pluginsScreen,
     },
   });
   try {

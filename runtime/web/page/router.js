@@ -1,6 +1,6 @@
 // @ts-check
 // Hash routes (#/, #/camera/<id>, #/timeline[/<ids>[/<ms>]], #/health, #/events, #/profile, and for admins #/users, #/audit,
-// #/settings) and the session's start and end. The screens are handed in by main.js, so that
+// #/settings, #/plugins) and the session's start and end. The screens are handed in by main.js, so that
 // they can import this module without a cycle.
 
 import { api, SESSION } from "./api.js";
@@ -18,6 +18,7 @@ const NAV = /** @type {const} */ ([
   "users",
   "audit",
   "settings",
+  "plugins",
 ]);
 
 /**

@@ -109,4 +109,32 @@
  * @property {string} version
  */
 
+/**
+ * A setting in a plugin's schema (its plugin.json `settings`).
+ * @typedef {object} SettingSpec
+ * @property {"number" | "string" | "boolean"} type
+ * @property {number | string | boolean} [default]
+ * @property {number} [min]
+ * @property {number} [max]
+ * @property {number} [maxLength]
+ * @property {string} [description]
+ */
+
+/**
+ * An installed plugin of GET /api/plugins.
+ * @typedef {object} Plugin
+ * @property {string} id
+ * @property {string} name
+ * @property {string} version
+ * @property {string} state starting, running, retrying, failed, disabled or stopped
+ * @property {string | null} lastError
+ * @property {number} restarts
+ * @property {{ name: string, value: number | string | boolean, unit: string, tsMs: number }[]} readings
+ * @property {number | null} [cpuPercent]
+ * @property {number | null} [rssBytes]
+ * @property {boolean} enabled
+ * @property {Record<string, string | number | boolean>} settings
+ * @property {Record<string, SettingSpec>} schema
+ */
+
 export {};

@@ -38,7 +38,7 @@ function eventItem(e) {
     "li",
     { class: "event", dataset: { id: String(e.id), kind: e.kind } },
     h("time", { datetime: new Date(e.tsMs).toISOString() }, fmtTime(e.tsMs)),
-    h("strong", { class: "cam" }, e.camera ?? "recorder"),
+    h("strong", { class: "cam" }, e.camera ?? (e.kind === "sensor-alarm" ? "sensor" : "recorder")),
     h("span", { class: "kind" }, e.kind),
     h("span", { class: "detail muted" }, fmtDetail(e.detail)),
   );
