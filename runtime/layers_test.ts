@@ -79,7 +79,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   "main.ts": ["app", "config", "lib"],
   // The fleet console and simulator (deno task fleet): the operator's side, never in the daemon
   // (nothing above lists it); the simulator runs the daemon's real fleet link.
-  fleet_console: ["std", "lib", "config", "fleet", "fingerprint"],
+  fleet_console: ["std", "lib", "config", "fleet", "fingerprint", "licence"],
   // Test fixtures may use anything; only tests, benchmarks and hw-tests may import them.
   testing: ["*"],
 };

@@ -195,7 +195,7 @@ async function crowdCoreZero(pid: number): Promise<AsyncDisposable> {
     async [Symbol.asyncDispose]() {
       for (const hog of hogs) {
         try {
-          hog.kill("SIGKILL");
+          hog.kill("SIGTERM"); // timeout passes it on to the loop (SIGKILL would orphan it)
         } catch { /* already gone */ }
         await hog.status;
       }
