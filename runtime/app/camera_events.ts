@@ -32,6 +32,9 @@ export interface CameraEventsDeps {
   readonly timing?: CameraEventsTiming;
 }
 
+/** The user:password@ part of a URL in an error message. */
+const USERINFO = /\/\/[^/@\s]*@/g;
+
 interface Running {
   readonly key: string;
   readonly stop: AbortController;
@@ -129,7 +132,9 @@ export class CameraEvents {
         log.warn("camera event not indexed", { module: "events", camera, err });
       }
     };
-    const onStatus = (s: EventsStatus) => {
+    const onStatus = (status: EventsStatus) => {
+      // Health goes to the fleet: no credentials from a URL with user:password@ in an error.
+      const s = { ...status, error: status.error?.replace(USERINFO, "//***@") ?? null };
       const before = running.status;
       running.status = s;
       if (before.state === s.state) return;

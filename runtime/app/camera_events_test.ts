@@ -118,3 +118,36 @@ Deno.test("camera events to the fleet: camera, type, active and topic only; odd 
   assertEquals(odd?.detail, { camera: "door", type: "", active: null, topic: "" });
   assert(fleetEvent("camera-event", null, { type: "motion" }) === null, "no camera: not sent");
 });
+
+Deno.test("camera events: an ONVIF URL with user:password@ keeps the password out of health", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-camera-events-" });
+  const index = SegmentIndex.open(`${dir}/index.sqlite`);
+  const events = new CameraEvents({
+    index: () => index,
+    log: memoryLogger("debug"),
+    now: Date.now,
+    timing: { retryMs: [60_000] },
+  });
+  try {
+    // Nothing listens on port 9 (discard) here: the request fails and names the URL.
+    events.apply(
+      validateConfig({
+        cameras: [{
+          id: "door",
+          url: "rtsp://127.0.0.1:9/main",
+          onvif: { url: "http://admin:hunter2secret@127.0.0.1:9/onvif/device_service" },
+        }],
+      }).cameras,
+    );
+    const s = await until("lost", () => {
+      const st = events.statuses().get("door");
+      return st?.state === "lost" ? st : undefined;
+    });
+    assert(!/hunter2secret/.test(s.error ?? ""), s.error ?? "");
+    assert(/\/\/\*\*\*@127\.0\.0\.1:9/.test(s.error ?? ""), s.error ?? "");
+  } finally {
+    await events.close();
+    index.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
