@@ -7,7 +7,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../testing/ass
 import { startOnvifService } from "../../hw-tests/sim/onvif_service.ts";
 import { motionEvent } from "../../hw-tests/sim/onvif_events.ts";
 import { freePort } from "../../hw-tests/sim/ports.ts";
-import { type CameraEvent, type EventsStatus, watchEvents } from "./event_watch.ts";
+import { type CameraEvent, classify, type EventsStatus, watchEvents } from "./event_watch.ts";
 import { createPullPoint, eventsServiceUrl, pullMessages } from "./pullpoint.ts";
 import { OnvifError } from "./soap_client.ts";
 
@@ -352,4 +352,37 @@ Deno.test("attack: camera ignores the PullMessages timeout, answering at once wi
   } finally {
     await w.stop();
   }
+});
+
+Deno.test("classify: motion by either topic, inputs, tampering, line crossing, and their states", () => {
+  const n = (topic: string, data: Record<string, string>) => ({
+    topic,
+    timeMs: null,
+    property: "Changed",
+    source: {},
+    data,
+  });
+  const got = (topic: string, data: Record<string, string>) => {
+    const e = classify(n(topic, data));
+    return e && [e.type, e.active];
+  };
+  assertEquals(got("tns1:RuleEngine/CellMotionDetector/Motion", { IsMotion: "true" }), [
+    "motion",
+    true,
+  ]);
+  assertEquals(got("tns1:VideoSource/MotionAlarm", { State: "false" }), ["motion", false]);
+  assertEquals(got("tns1:Device/Trigger/DigitalInput", { LogicalState: "true" }), [
+    "digital-input",
+    true,
+  ]);
+  assertEquals(got("tns1:RuleEngine/TamperDetector/Tamper", { IsTamper: "true" }), [
+    "tampering",
+    true,
+  ]);
+  assertEquals(got("tns1:RuleEngine/LineDetector/Crossed", { ObjectId: "7" }), [
+    "line-crossing",
+    null,
+  ]);
+  assertEquals(got("tns1:Monitoring/ProcessorUsage", { Value: "maybe" }), ["other", null]);
+  assertEquals(classify(n("", { IsMotion: "true" })), null);
 });
