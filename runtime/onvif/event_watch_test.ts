@@ -386,3 +386,25 @@ Deno.test("classify: motion by either topic, inputs, tampering, line crossing, a
   assertEquals(got("tns1:Monitoring/ProcessorUsage", { Value: "maybe" }), ["other", null]);
   assertEquals(classify(n("", { IsMotion: "true" })), null);
 });
+
+Deno.test("PullPoint: the virtual camera's scheduled motion (every 300 ms) arrives on and off", async () => {
+  await using cam = startOnvifService({
+    port: 0,
+    device: DEVICE,
+    name: "cam1",
+    profiles: [],
+    credentials: CREDS,
+    snapshot: () => Promise.resolve(new Uint8Array()),
+    events: { motionEveryMs: 300 },
+  });
+  const w = watch(cam.deviceUrl);
+  try {
+    await until("motion on", motionOn(w));
+    await until(
+      "motion off",
+      () => w.events.some((e) => e.active === false && e.property === "Changed"),
+    );
+  } finally {
+    await w.stop();
+  }
+});
