@@ -44,6 +44,10 @@ export interface CameraConfig {
   readonly bframes?: number;
   /** Answer WS-Discovery probes (239.255.255.250:3702): only inside a test's own netns. */
   readonly discovery?: boolean;
+  /** No ONVIF events service (a camera that has none); absent or false: PullPoint events. */
+  readonly noEvents?: boolean;
+  /** Raise motion every this many ms (on, then off); absent: motion only on demand. */
+  readonly motionEveryMs?: number;
 }
 
 export const SUB_WIDTH = 640;
@@ -58,6 +62,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--audio aac|pcma|pcmu|none (an audio stream on /main, a tick a second)] \\
   [--bframes 0..4 (B-frames on /main: pictures out of presentation order)] \\
   [--discovery (answer WS-Discovery probes; only inside a network namespace of its own)] \\
+  [--no-events (no ONVIF events service)] [--motion-every-ms N (raise motion every N ms)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -91,9 +96,10 @@ const VALUE_FLAGS = [
   "loop-file",
   "audio",
   "bframes",
+  "motion-every-ms",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
-const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery"] as const;
+const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery", "no-events"] as const;
 
 /** Characters allowed in strings that end up inside a GStreamer launch string. */
 const SAFE_TEXT = /^[A-Za-z0-9 _.:@+-]{1,64}$/;
@@ -180,6 +186,10 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     name: text(flags, "name", DEFAULTS.name),
     exitOnStdinEof: bools.has("exit-on-stdin-eof"),
     ...(bools.has("discovery") ? { discovery: true } : {}),
+    ...(bools.has("no-events") ? { noEvents: true } : {}),
+    ...(flags.has("motion-every-ms")
+      ? { motionEveryMs: int(flags, "motion-every-ms", 0, 100, 3_600_000) }
+      : {}),
   };
   if (cfg.rtspPort === cfg.onvifPort) throw usageError("--rtsp-port and --onvif-port must differ");
   const loopFile = flags.get("loop-file");
@@ -248,6 +258,8 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.audio !== undefined && cfg.audio !== "none") out.push("--audio", cfg.audio);
   if (cfg.bframes) out.push("--bframes", String(cfg.bframes));
   if (cfg.discovery) out.push("--discovery");
+  if (cfg.noEvents) out.push("--no-events");
+  if (cfg.motionEveryMs !== undefined) out.push("--motion-every-ms", String(cfg.motionEveryMs));
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }

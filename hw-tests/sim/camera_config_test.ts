@@ -150,3 +150,22 @@ Deno.test("--audio: round trip, a second stream pay1 on /main, and nothing for n
     "--audio must be one of",
   );
 });
+
+Deno.test("--no-events and --motion-every-ms: round trip; a bad interval is named", () => {
+  const cfg = parseCameraArgs([
+    "--rtsp-port=1",
+    "--onvif-port=2",
+    "--no-events",
+    "--motion-every-ms",
+    "5000",
+  ]);
+  assertEquals([cfg.noEvents, cfg.motionEveryMs], [true, 5000]);
+  assertEquals(parseCameraArgs(cameraArgs(cfg)), cfg);
+  const plain = parseCameraArgs(["--rtsp-port=1", "--onvif-port=2"]);
+  assertEquals(["noEvents" in plain, "motionEveryMs" in plain], [false, false]);
+  assertThrows(
+    () => parseCameraArgs(["--rtsp-port=1", "--onvif-port=2", "--motion-every-ms=5"]),
+    Error,
+    "motion-every-ms",
+  );
+});

@@ -10,6 +10,14 @@
  * - /snapshot.jpg: HTTP Digest or Basic (401 with both challenges otherwise).
  */
 import { createHttpAuth, type HttpAuth } from "./http_auth.ts";
+import {
+  createEventsService,
+  EVENT_HOOK_PATH,
+  EVENTS_PATH,
+  type EventsService,
+  type EventsSimOptions,
+  type SimEvent,
+} from "./onvif_events.ts";
 
 export type OnvifEncoding = "H264" | "H265";
 
@@ -49,6 +57,8 @@ export interface OnvifServiceOptions {
   readonly snapshot: () => Promise<Uint8Array>;
   /** Accepted |server clock − Created| for WS-Security, default 300 s. */
   readonly maxClockSkewSec?: number;
+  /** An events service (PullPoint, see onvif_events.ts); absent: the camera has none. */
+  readonly events?: EventsSimOptions;
 }
 
 export interface OnvifService {
@@ -57,6 +67,8 @@ export interface OnvifService {
   readonly deviceUrl: string;
   readonly mediaUrl: string;
   readonly snapshotUrl: string;
+  /** Raises an event (throws when the service was started without events). */
+  raiseEvent(event: SimEvent): void;
   shutdown(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -186,6 +198,7 @@ function macFromSerial(serial: string): string {
 
 interface Ctx {
   readonly opts: OnvifServiceOptions;
+  readonly events: EventsService | null;
   readonly base: string;
   readonly snapshotUrl: string;
 }
@@ -243,6 +256,17 @@ function deviceCapabilities(c: Ctx): string {
     `${tag("tt:KerberosToken", false)}${tag("tt:RELToken", false)}</tt:Security></tt:Device>`;
 }
 
+function eventsCapabilities(c: Ctx): string {
+  return c.events === null
+    ? ""
+    : `<tt:Events>${tag("tt:XAddr", c.base + EVENTS_PATH)}${
+      tag("tt:WSSubscriptionPolicySupport", false)
+    }` +
+      `${tag("tt:WSPullPointSupport", true)}${
+        tag("tt:WSPausableSubscriptionManagerInterfaceSupport", false)
+      }</tt:Events>`;
+}
+
 function mediaCapabilities(c: Ctx): string {
   return `<tt:Media>${tag("tt:XAddr", c.base + MEDIA_PATH)}<tt:StreamingCapabilities>` +
     `${tag("tt:RTPMulticast", false)}${tag("tt:RTP_TCP", true)}${tag("tt:RTP_RTSP_TCP", true)}` +
@@ -288,8 +312,10 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       ? deviceCapabilities(c)
       : cat === "Media"
       ? mediaCapabilities(c)
+      : cat === "Events" && c.events !== null
+      ? eventsCapabilities(c)
       : cat === "All"
-      ? deviceCapabilities(c) + mediaCapabilities(c)
+      ? deviceCapabilities(c) + mediaCapabilities(c) + eventsCapabilities(c)
       : null;
     if (parts === null) {
       return soapFault(
@@ -318,6 +344,11 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
       `<tds:GetServicesResponse>${svc(NS.tds, DEVICE_PATH, devCaps)}${
         svc(NS.trt, MEDIA_PATH, mediaCaps)
       }` +
+        (c.events === null ? "" : svc(
+          "http://www.onvif.org/ver10/events/wsdl",
+          EVENTS_PATH,
+          `<tev:Capabilities xmlns:tev="http://www.onvif.org/ver10/events/wsdl" WSPullPointSupport="true"/>`,
+        )) +
         `</tds:GetServicesResponse>`,
     );
   },
@@ -476,8 +507,9 @@ async function checkWsse(
 export function createOnvifHandler(
   opts: OnvifServiceOptions,
   base: string,
+  events: EventsService | null = null,
 ): (req: Request) => Promise<Response> {
-  const ctx: Ctx = { opts, base, snapshotUrl: base + SNAPSHOT_PATH };
+  const ctx: Ctx = { opts, events, base, snapshotUrl: base + SNAPSHOT_PATH };
   const st: WsseState = { seenNonces: new Map() };
   const httpAuth: HttpAuth | null = opts.credentials === undefined
     ? null
@@ -502,6 +534,7 @@ export function createOnvifHandler(
         return new Response(`snapshot failed: ${msg}\n`, { status: 500 });
       }
     }
+    if (url.pathname === EVENT_HOOK_PATH && events !== null) return events.hook(req);
     if (!url.pathname.startsWith("/onvif/")) {
       return new Response(
         `not found; ONVIF is at ${DEVICE_PATH}, snapshots at ${SNAPSHOT_PATH}\n`,
@@ -538,6 +571,8 @@ export function createOnvifHandler(
         }
       }
     }
+    const eventAnswer = events?.handle(action, url.pathname, xml);
+    if (eventAnswer) return eventAnswer;
     const handler = HANDLERS[action];
     if (handler === undefined) {
       return soapFault(
@@ -569,14 +604,19 @@ export function startOnvifService(opts: OnvifServiceOptions): OnvifService {
   }
   const port = server.addr.port;
   const base = `http://${hostname}:${port}`;
-  handler = createOnvifHandler(opts, base);
+  const events = opts.events === undefined ? null : createEventsService(base, opts.events);
+  handler = createOnvifHandler(opts, base, events);
   let closing: Promise<void> | null = null;
-  const shutdown = (): Promise<void> => closing ??= server.shutdown();
+  const shutdown = (): Promise<void> => closing ??= (events?.close(), server.shutdown());
   return {
     port,
     deviceUrl: base + DEVICE_PATH,
     mediaUrl: base + MEDIA_PATH,
     snapshotUrl: base + SNAPSHOT_PATH,
+    raiseEvent(event: SimEvent) {
+      if (events === null) throw new Error("this ONVIF service was started without events");
+      events.raise(event);
+    },
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -57,6 +57,10 @@ export interface VirtualCameraOptions {
   readonly detached?: boolean;
   /** Answer WS-Discovery probes; only in a test's own network namespace. Default false. */
   readonly discovery?: boolean;
+  /** No ONVIF events service, like a camera that has none. Default false (PullPoint events). */
+  readonly noEvents?: boolean;
+  /** Raise motion (on, then off) every this many ms; default only on demand (`raiseEvent`). */
+  readonly motionEveryMs?: number;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -72,6 +76,11 @@ export interface VirtualCamera {
   /** http://127.0.0.1:PORT/snapshot.jpg */
   readonly snapshotUrl: string;
   readonly info: VirtualCameraInfo;
+  /**
+   * Raises an ONVIF event in the camera now (motion, or its digital input, on or off): what a
+   * person walking past or a door contact would do. Rejects when the camera is down.
+   */
+  raiseEvent(type: "motion" | "input", active: boolean): Promise<void>;
   /** PID of the running child, or null while dropped/stopped. */
   readonly pid: number | null;
   /** SIGKILL the process: the camera vanishes off the network. */
@@ -258,6 +267,8 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
     ...(opts.bframes ? { bframes: opts.bframes } : {}),
     ...(opts.discovery ? { discovery: true } : {}),
+    ...(opts.noEvents ? { noEvents: true } : {}),
+    ...(opts.motionEveryMs !== undefined ? { motionEveryMs: opts.motionEveryMs } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");
@@ -342,6 +353,20 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     onvifUrl: first.ready.onvif,
     snapshotUrl: first.ready.snapshot,
     info,
+    async raiseEvent(type: "motion" | "input", active: boolean): Promise<void> {
+      const url = new URL("/sim/event", first.ready.onvif);
+      const res = await fetch(url, {
+        method: "POST",
+        body: JSON.stringify({ type, active }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      if (res.status !== 204) {
+        throw new Error(
+          `virtual camera did not take the ${type} event: HTTP ${res.status} ${text}`,
+        );
+      }
+    },
     get pid(): number | null {
       return current?.child.pid ?? null;
     },

@@ -108,6 +108,9 @@ async function run(cfg: CameraConfig): Promise<void> {
       ],
       ...(auth !== undefined ? { credentials: auth } : {}),
       snapshot: () => snapshots.get(),
+      ...(cfg.noEvents ? {} : {
+        events: cfg.motionEveryMs !== undefined ? { motionEveryMs: cfg.motionEveryMs } : {},
+      }),
     });
   } catch (e) {
     await rtsp.stop();

@@ -67,6 +67,8 @@ import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
 import { checkPluginSettings } from "./plugin_config.ts";
 import { PluginAdminImpl } from "./plugin_admin.ts";
+import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
+import type { CameraEventsHealth } from "../health/mod.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -104,6 +106,8 @@ export interface Daemon {
    */
   healthy(): boolean;
   cameras(): CameraStatus[];
+  /** Each camera's ONVIF events state (cameras with an ONVIF address), by camera id. */
+  cameraEvents(): ReadonlyMap<string, CameraEventsHealth>;
   /** JPEG of a camera's latest keyframe. Throws SnapshotUnavailableError. */
   snapshot(camera: string): Promise<Uint8Array>;
   /** Stops cameras (finishing open segments), retention, the API, then the index. */
@@ -147,6 +151,8 @@ export interface DaemonDeps {
    * a fake wall clock and fixture roots. Absent: the wall clock is taken as it is.
    */
   readonly clock?: Omit<ClockTrustOptions, "trust" | "onChange"> & { readonly pollMs?: number };
+  /** Timings of the cameras' ONVIF event subscriptions (tests make them quick). */
+  readonly cameraEvents?: CameraEventsTiming;
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -320,6 +326,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     },
   });
   if (diskReady) void plugins.apply(config.plugins);
+  // The cameras' own events (motion, inputs, …) over ONVIF, into the index (app/camera_events.ts).
+  const cameraEvents = new CameraEvents({
+    index: storage.index,
+    log,
+    now,
+    ...(deps.cameraEvents ? { timing: deps.cameraEvents } : {}),
+  });
+  cameraEvents.apply(config.cameras);
 
   let current = config;
   let live = await startRecorders(config);
@@ -389,6 +403,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     // Only the recorders read the rest: a change of viewer limits or plugins alone records on
     // undisturbed.
     await plugins.apply(current.plugins);
+    cameraEvents.apply(current.cameras);
     const unchanged = JSON.stringify({ ...before, http: null, plugins: null }) ===
       JSON.stringify({ ...current, http: null, plugins: null });
     if (!unchanged) await rebuild();
@@ -452,6 +467,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       log,
       recorders: () => live.recorders,
       plugins: () => plugins.statuses(),
+      cameraEvents: () => cameraEvents.statuses(),
       plugin: (command) => pluginAdmin.command(command),
       storage,
       startedAt,
@@ -576,6 +592,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             health: () =>
               collectHealth({
                 cameras: live.recorders.cameras(),
+                cameraEvents: cameraEvents.statuses(),
                 plugins: plugins.statuses(),
                 diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
                 smartctl: null,
@@ -655,6 +672,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       return fleet?.link ?? null;
     },
     cameras: () => live.recorders.cameras(),
+    cameraEvents: () => cameraEvents.statuses(),
     snapshot: (id) => live.recorders.snapshot(id),
     applyConfig,
     updateConfig,
@@ -681,6 +699,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await rebuilding;
       await plugins.close();
       await live.stop();
+      await cameraEvents.close();
       await retention.done;
       await server.finished;
       await redirect?.finished;

@@ -16,7 +16,7 @@ import {
 } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
 import { collectHealth, significantChange } from "../health/mod.ts";
-import type { PluginStatus } from "../health/types.ts";
+import type { CameraEventsHealth, PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
@@ -69,6 +69,8 @@ export interface FleetWiringDeps {
   readonly provisioning?: () => ProvisioningState | null;
   /** The plugin host's statuses, for health. */
   readonly plugins?: () => readonly PluginStatus[];
+  /** The cameras' ONVIF events states, for health (app/camera_events.ts). */
+  readonly cameraEvents?: () => ReadonlyMap<string, CameraEventsHealth>;
   /** Runs a `plugin` command (app/plugin_admin.ts). */
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
 }
@@ -133,6 +135,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
       toJson(
         await collectHealth({
           cameras: deps.recorders().cameras(),
+          ...(deps.cameraEvents ? { cameraEvents: deps.cameraEvents() } : {}),
           plugins: deps.plugins?.() ?? [],
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
@@ -290,6 +293,18 @@ export function fleetEvent(
             : {}),
         },
       };
+    case "camera-event":
+      return camera
+        ? {
+          kind,
+          detail: {
+            camera,
+            type: text(detail.type),
+            active: typeof detail.active === "boolean" ? detail.active : null,
+            topic: text(detail.topic),
+          },
+        }
+        : null;
     default:
       return null;
   }

@@ -27,6 +27,11 @@ export interface CameraConfig {
   /** Days recordings of this camera are kept at most; null: storage.retentionDays. */
   readonly retentionDays: number | null;
   /**
+   * Segments in which the camera raised an event of its own (ONVIF motion, input, …) are kept
+   * this many days longer than the camera's retention. Absent when not set (no extra).
+   */
+  readonly eventRetentionExtraDays?: number;
+  /**
    * The camera's H.264 sub-stream (e.g. rtsp://…/sub), served to browsers as live fragmented MP4;
    * null: the page refreshes a JPEG snapshot instead.
    */

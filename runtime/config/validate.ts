@@ -482,6 +482,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       username: cam.nullableString("username"),
       password: cam.nullableString("password"),
       retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
+      ...readEventExtra(cam),
       subUrl: readSubUrl(cam),
       ...readCaptureLimits(cam, url.startsWith("v4l2:")),
       ...readOnvif(cam, errors),
@@ -489,6 +490,12 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
     cam.rejectUnknown();
   });
   return cameras;
+}
+
+/** cameras[].eventRetentionExtraDays: absent or null for none. */
+function readEventExtra(cam: ObjectReader): { eventRetentionExtraDays?: number } {
+  const days = readNumber(cam, "eventRetentionExtraDays", null, 0.01, 3650);
+  return days === null ? {} : { eventRetentionExtraDays: days };
 }
 
 /** The H.264 sub-stream for live view: an RTSP URL, or null for JPEG refresh. */

@@ -39,6 +39,12 @@ const EVENT_SAMPLES: { [K in keyof EventDetails]: EventDetails[K] } = {
   "suspicious-login": { user: "user-0123456789abcdef", address: "10.0.0.9", reason: "5 failures" },
   "licence-change": { from: "valid", to: "expired", reason: "expired" },
   "sensor-alarm": { sensor: "door-contact", reason: "opened", value: true },
+  "camera-event": {
+    camera: "door",
+    type: "motion",
+    active: true,
+    topic: "tns1:RuleEngine/CellMotionDetector/Motion",
+  },
   "update-progress": { version: "0.2.0", bytes: 5, size: 10, percent: 50 },
   "clock-synced": {
     source: "timesyncd",

@@ -197,6 +197,17 @@ export interface EventDetails {
     readonly value?: number | string | boolean;
   };
   /**
+   * The camera's own event over ONVIF (at most 120 a minute per camera): `type` is "motion",
+   * "digital-input", "tampering", "line-crossing" or "other"; `active` its new state (motion on or
+   * off, input high or low), null when the event has none; `topic` the ONVIF topic as sent.
+   */
+  "camera-event": {
+    readonly camera: string;
+    readonly type: string;
+    readonly active: boolean | null;
+    readonly topic: string;
+  };
+  /**
    * The clock became trusted: `segments` recorded before were re-stamped; `jumpMs` is how far
    * the wall clock stepped, `correctionMs` how far the estimated times moved.
    */
@@ -229,6 +240,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "suspicious-login",
   "licence-change",
   "sensor-alarm",
+  "camera-event",
   "update-progress",
   "clock-synced",
   "clock-jump",
@@ -921,7 +933,7 @@ export const TOPICS: readonly TopicSpec[] = [
     retained: false,
     types: ["EventDetails", "EventKind", "EventMessage"],
     about: "Camera up/down, recording gaps, disk faults, suspicious logins, licence changes, " +
-      "sensor alarms, update progress, the clock synced or stepped. Kept in the offline queue (health samples are dropped first).",
+      "sensor alarms, camera events (motion, inputs), update progress, the clock synced or stepped. Kept in the offline queue (health samples are dropped first).",
     examples: [
       {
         seq: 43,

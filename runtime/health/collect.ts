@@ -19,7 +19,7 @@ import {
 import { readSmart } from "./smart.ts";
 import { cpuTemperature, readTemperatures } from "./thermal.ts";
 import { readThrottling, systemVcgencmd, type VcgencmdRunner } from "./throttle.ts";
-import type { CameraHealth, DiskUse, Health, PluginStatus } from "./types.ts";
+import type { CameraEventsHealth, CameraHealth, DiskUse, Health, PluginStatus } from "./types.ts";
 
 export interface HealthSources {
   /** Default "/sys". */
@@ -44,6 +44,8 @@ export interface HealthSources {
   readonly diskSpace?: (path: string) => DiskSpace;
   /** From the recorder (CameraSupervisor/RecorderSet status). */
   readonly cameras?: readonly CameraStatus[];
+  /** Each camera's ONVIF events state, by camera id (app/camera_events.ts). */
+  readonly cameraEvents?: ReadonlyMap<string, CameraEventsHealth>;
   readonly plugins?: readonly PluginStatus[];
   /** Computed once at start-up by the caller; default computed here (may run git). */
   readonly software?: SoftwareVersion;
@@ -147,7 +149,10 @@ export async function collectHealth(sources: HealthSources = {}): Promise<Health
       diskUse(d.label, d.path, space)
     ),
     smart,
-    cameras: (sources.cameras ?? []).map(cameraHealth),
+    cameras: (sources.cameras ?? []).map((c) => {
+      const events = sources.cameraEvents?.get(c.id);
+      return events ? { ...cameraHealth(c), events } : cameraHealth(c);
+    }),
     plugins: [...(sources.plugins ?? [])],
     software,
   };

@@ -60,6 +60,18 @@ export function significantChange(
     before.delete(c.id);
   }
   for (const id of before.keys()) reasons.push(`camera ${id} removed`);
+  // A camera found to have no events service (or gaining one): the fleet should know at once why
+  // its event list stays empty. Subscriptions lost and made again are not worth a sample each.
+  const eventsBefore = new Map(prev.cameras.map((c) => [c.id, c.events?.state]));
+  for (const c of next.cameras) {
+    const was = eventsBefore.get(c.id);
+    const now = c.events?.state;
+    if (
+      was !== undefined && now !== undefined && (was === "unsupported") !== (now === "unsupported")
+    ) {
+      reasons.push(`camera ${c.id} events: ${was} → ${now}`);
+    }
+  }
 
   const plugins = new Map(prev.plugins.map((p) => [p.id, p.state]));
   for (const p of next.plugins) {

@@ -122,6 +122,22 @@ export interface CameraHealth {
   readonly codec: string;
   /** "builtin" (the daemon's own RTSP remuxer) or "gstreamer". */
   readonly recorder: string;
+  /**
+   * The camera's own events (ONVIF PullPoint); absent for a camera without an ONVIF address.
+   * "unsupported": the camera has no events service, so an empty event list means nothing.
+   */
+  readonly events?: CameraEventsHealth;
+}
+
+/** A camera's ONVIF events subscription (runtime/app/camera_events.ts). */
+export interface CameraEventsHealth {
+  readonly state: "connecting" | "subscribed" | "unsupported" | "lost";
+  /** Why, for "unsupported" and "lost". */
+  readonly error: string | null;
+  /** Subscriptions made since the daemon started (one more after each loss). */
+  readonly subscriptions: number;
+  /** Events dropped by the per-minute cap. */
+  readonly dropped: number;
 }
 
 /** A plugin as the plugin host reports it (runtime/plugins/plugin_host.ts). */

@@ -24,6 +24,7 @@ export {
 } from "./disk_reserve.ts";
 export { checkMount, type MountEntry, type MountStatus, requireMounted } from "./mount_guard.ts";
 export {
+  CAMERA_EVENT_KIND,
   type Deletion,
   type DeletionReason,
   planDeletions,

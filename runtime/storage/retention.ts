@@ -9,8 +9,10 @@ import type { Logger } from "../lib/log.ts";
 import { type DiskSpace, diskSpace as statvfsDiskSpace } from "./disk_space.ts";
 import type { IndexedSegment } from "./index_rows.ts";
 import {
+  CAMERA_EVENT_KIND,
   DAY_MS,
   type DeletionReason,
+  eventExtraDays,
   maxAgeDays,
   planDeletions,
   type RetentionPolicy,
@@ -192,12 +194,32 @@ function loadState(
   }
   if (batch === 0) return { segments: [], usedBytes, disk };
   const segments: IndexedSegment[] = [];
+  // Segments past their camera's age that have no event in them; the others of a camera with
+  // extra days for events wait for the longer limit (retention_plan.ts `hasEvents`).
+  const eventless = new Set<number>();
   for (const { camera } of totals) {
     const days = maxAgeDays(deps.policy, camera);
-    if (days !== null) {
+    if (days === null) continue;
+    const extra = eventExtraDays(deps.policy, camera);
+    if (extra === 0) {
       segments.push(...index.oldest(batch, { camera, beforeMs: now - days * DAY_MS }));
+      continue;
+    }
+    // Two queries, so that old segments kept for their events never fill the batch and starve
+    // the ones without events behind them.
+    segments.push(...index.oldest(batch, { camera, beforeMs: now - (days + extra) * DAY_MS }));
+    for (
+      const s of index.oldest(batch, {
+        camera,
+        beforeMs: now - days * DAY_MS,
+        withoutEvents: CAMERA_EVENT_KIND,
+      })
+    ) {
+      eventless.add(s.id);
+      segments.push(s);
     }
   }
+  const hasEvents = (s: IndexedSegment) => !eventless.has(s.id);
   const need = shortfall({ usedBytes, disk }, deps.policy);
   const needBytes = Math.max(need.budget, need.freeSpace);
   if (needBytes > 0) {
@@ -206,7 +228,7 @@ function loadState(
     const average = Math.max(1, usedBytes / Math.max(1, count));
     segments.push(...index.oldest(Math.min(batch, 2 * Math.ceil(needBytes / average) + 16)));
   }
-  return { segments, usedBytes, disk };
+  return { segments, usedBytes, disk, hasEvents };
 }
 
 /** Deletes the file, then the row. True when the row went. */

@@ -2,12 +2,17 @@
  * The retention policy as a pure function: which segments go, and why. Per camera, segments
  * older than its retention go ("age"); then, while the recordings are over their byte budget
  * ("budget") or the disk has less free space than the minimum ("free-space"), the oldest
- * segments of any camera go. Locked segments never go. No I/O here: retention.ts runs it.
+ * segments of any camera go. Locked segments never go. A camera may keep segments with events of
+ * its own (ONVIF motion, inputs: index kind CAMERA_EVENT_KIND) some days longer than the rest; the
+ * budget and free-space rules still take the oldest first. No I/O here: retention.ts runs it.
  */
 import type { CameraConfig, StorageConfig } from "../config/types.ts";
 import type { IndexedSegment } from "./index_rows.ts";
 
 export const DAY_MS = 86_400_000;
+
+/** The index kind of a camera's own event (motion, digital input, …; app/camera_events.ts). */
+export const CAMERA_EVENT_KIND = "camera-event";
 
 export interface RetentionPolicy {
   /** Most bytes the recordings may take; null: no budget. */
@@ -19,6 +24,8 @@ export interface RetentionPolicy {
   readonly retentionDays: number | null;
   /** Per-camera maximum age in days, overriding retentionDays. */
   readonly cameraRetentionDays: Readonly<Record<string, number>>;
+  /** Per camera: days longer that segments with one of its events are kept (absent: 0). */
+  readonly cameraEventExtraDays?: Readonly<Record<string, number>>;
 }
 
 export interface RetentionState {
@@ -28,6 +35,11 @@ export interface RetentionState {
   readonly usedBytes: number;
   /** The disk holding the data folder; null when unknown (the free-space rule is skipped). */
   readonly disk: { readonly totalBytes: number; readonly availableBytes: number } | null;
+  /**
+   * Whether a camera event falls inside the segment; asked only for cameras with extra days for
+   * events. Absent: none has (all go at the camera's age).
+   */
+  readonly hasEvents?: (segment: IndexedSegment) => boolean;
 }
 
 export type DeletionReason = "age" | "budget" | "free-space";
@@ -42,8 +54,12 @@ export function retentionPolicy(
   config: { readonly storage: StorageConfig; readonly cameras: readonly CameraConfig[] },
 ): RetentionPolicy {
   const cameraRetentionDays: Record<string, number> = {};
+  const cameraEventExtraDays: Record<string, number> = {};
   for (const camera of config.cameras) {
     if (camera.retentionDays !== null) cameraRetentionDays[camera.id] = camera.retentionDays;
+    if (camera.eventRetentionExtraDays) {
+      cameraEventExtraDays[camera.id] = camera.eventRetentionExtraDays;
+    }
   }
   return {
     maxBytes: config.storage.maxBytes,
@@ -51,12 +67,18 @@ export function retentionPolicy(
     minFreePercent: config.storage.minFreePercent,
     retentionDays: config.storage.retentionDays,
     cameraRetentionDays,
+    ...(Object.keys(cameraEventExtraDays).length ? { cameraEventExtraDays } : {}),
   };
 }
 
 /** Maximum age of a camera's recordings in days, or null for no limit. */
 export function maxAgeDays(policy: RetentionPolicy, camera: string): number | null {
   return policy.cameraRetentionDays[camera] ?? policy.retentionDays;
+}
+
+/** Days longer a camera keeps segments with its events (0: none). */
+export function eventExtraDays(policy: RetentionPolicy, camera: string): number {
+  return policy.cameraEventExtraDays?.[camera] ?? 0;
 }
 
 /** Free bytes the disk must keep. */
@@ -78,7 +100,7 @@ export function shortfall(
 
 /**
  * The deletions the policy asks for at `nowMs`: first every segment past its camera's age (its
- * end older than the limit), then the oldest segments across cameras until the budget and the
+ * end older than the limit; for a segment with events, the limit plus the camera's extra days), then the oldest segments across cameras until the budget and the
  * free-space minimum are met, counting the bytes of earlier deletions as freed.
  */
 export function planDeletions(
@@ -95,11 +117,13 @@ export function planDeletions(
   let freed = 0;
   for (const segment of oldestFirst) {
     const days = maxAgeDays(policy, segment.camera);
-    if (days !== null && segment.endMs <= nowMs - days * DAY_MS) {
-      deletions.push({ segment, reason: "age" });
-      taken.add(segment.id);
-      freed += segment.bytes;
-    }
+    const extra = eventExtraDays(policy, segment.camera);
+    const kept = (limitDays: number) => segment.endMs > nowMs - limitDays * DAY_MS;
+    if (days === null || kept(days)) continue;
+    if (extra > 0 && kept(days + extra) && (state.hasEvents?.(segment) ?? false)) continue;
+    deletions.push({ segment, reason: "age" });
+    taken.add(segment.id);
+    freed += segment.bytes;
   }
 
   const need = shortfall(state, policy);

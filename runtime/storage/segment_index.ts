@@ -60,6 +60,12 @@ const SQL = {
   oldest: `SELECT ${SEGMENT_COLUMNS} FROM segments
     WHERE camera = $camera AND locked = 0 AND start_ms < $before AND end_ms <= $before
     ORDER BY start_ms, id LIMIT $limit`,
+  // Past its age and without a camera event of $kind inside it (retention by events).
+  oldestWithoutEvents: `SELECT ${SEGMENT_COLUMNS} FROM segments
+    WHERE camera = $camera AND locked = 0 AND start_ms < $before AND end_ms <= $before
+      AND NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = $kind AND e.camera = segments.camera
+        AND e.ts_ms >= segments.start_ms AND e.ts_ms <= segments.end_ms)
+    ORDER BY start_ms, id LIMIT $limit`,
   totals: `SELECT camera, bytes, count,
       (SELECT MIN(start_ms) FROM segments s WHERE s.camera = t.camera) AS oldest_ms
     FROM camera_totals t WHERE count > 0 ORDER BY camera`,
@@ -176,12 +182,22 @@ export class SegmentIndex {
 
   /**
    * Unlocked segments, oldest first: of one camera, or of all cameras merged by start time.
-   * `beforeMs` keeps only segments that ended at or before it.
+   * `beforeMs` keeps only segments that ended at or before it; `withoutEvents` (an event kind)
+   * only segments of one camera with no event of that kind inside them.
    */
-  oldest(limit: number, opts: { camera?: string; beforeMs?: number } = {}): IndexedSegment[] {
+  oldest(
+    limit: number,
+    opts: { camera?: string; beforeMs?: number; withoutEvents?: string } = {},
+  ): IndexedSegment[] {
     const before = opts.beforeMs ?? FAR_FUTURE_MS;
+    const kind = opts.withoutEvents;
     const ofCamera = (camera: string) =>
-      this.#q.oldest.all({ camera, before, limit }).map(segmentFromRow);
+      (kind === undefined
+        ? this.#q.oldest.all({ camera, before, limit })
+        : this.#q.oldestWithoutEvents.all({ camera, before, limit, kind })).map(segmentFromRow);
+    if (kind !== undefined && opts.camera === undefined) {
+      throw new RangeError("oldest: withoutEvents needs a camera");
+    }
     if (opts.camera !== undefined) return ofCamera(opts.camera);
     const cameras = this.#q.cameras.all().map((row) => String(row.camera));
     return mergeOldest(cameras.map(ofCamera), limit);

@@ -56,3 +56,21 @@ export function localInput(ms) {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 19);
 }
+
+/**
+ * A camera's ONVIF events state (GET /api/health `cameras[].events.state`) in words.
+ * @param {string} state
+ * @returns {string}
+ */
+export function fmtEventsState(state) {
+  switch (state) {
+    case "subscribed":
+      return "subscribed";
+    case "unsupported":
+      return "none — this camera has no ONVIF events service, so no motion or inputs are shown";
+    case "lost":
+      return "subscription lost, subscribing again";
+    default:
+      return "connecting";
+  }
+}

@@ -8,8 +8,18 @@ import { fmtTime } from "./format.js";
 
 /** @typedef {import("./types.js").Segment} Segment */
 /** @typedef {{ startMs: number, endMs: number, reason: string }} Gap */
-/** @typedef {{ tsMs: number, kind: string }} Mark */
+/** @typedef {{ tsMs: number, kind: string, detail?: unknown }} Mark */
 /** @typedef {{ start: number, span: number }} View */
+
+/**
+ * What a mark says: the camera's own events by their type and state ("motion on"), others by kind.
+ * @param {Mark} ev
+ */
+export function markLabel(ev) {
+  const d = /** @type {{ type?: unknown, active?: unknown }} */ (ev.detail ?? {});
+  if (ev.kind !== "camera-event" || typeof d.type !== "string") return ev.kind;
+  return d.active === true ? `${d.type} on` : d.active === false ? `${d.type} off` : d.type;
+}
 
 /** Segments closer than this are drawn as one run. */
 const JOIN_MS = 1_500;
@@ -194,8 +204,8 @@ export function timelineBar(camera, on) {
         const at = pct(ev.tsMs);
         if (at < 0 || at > 100) continue;
         const el = h("span", {
-          class: "tl-event",
-          title: `${fmtTime(ev.tsMs)} ${ev.kind}`,
+          class: ev.kind === "camera-event" ? "tl-event tl-camera-event" : "tl-event",
+          title: `${fmtTime(ev.tsMs)} ${markLabel(ev)}`,
         });
         el.style.left = `${at}%`;
         spans.push(el);

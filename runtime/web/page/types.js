@@ -53,6 +53,7 @@
  * @property {number | null} [fps]
  * @property {number | null} [bitrateKbps]
  * @property {string | null} [lastError]
+ * @property {{ state: string, error: string | null }} [events] ONVIF events, when it has an address
  */
 
 /**

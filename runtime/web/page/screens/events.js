@@ -4,9 +4,10 @@
 
 import { api } from "../api.js";
 import { h, onLeave, show } from "../dom.js";
-import { fmtTime } from "../format.js";
+import { fmtEventsState, fmtTime } from "../format.js";
 
 /** @typedef {import("../types.js").NvrEvent} NvrEvent */
+/** @typedef {import("../types.js").Health} Health */
 
 const EVENTS_KEEP = 500;
 /** How many past events the page opens with. */
@@ -44,9 +45,33 @@ function eventItem(e) {
   );
 }
 
+/**
+ * Cameras whose own events (ONVIF motion, inputs) are not coming in, so that their silence in the
+ * list is not read as "nothing happened": one line each, from GET /api/health.
+ * @param {HTMLElement} box
+ */
+function markCamerasWithoutEvents(box) {
+  api("/api/health").then((data) => {
+    const lines = /** @type {Health} */ (data).cameras.filter((c) =>
+      c.events && c.events.state !== "subscribed" && c.events.state !== "connecting"
+    ).map((c) =>
+      h(
+        "li",
+        { class: "events-missing", dataset: { camera: c.id, events: c.events?.state ?? "" } },
+        h("strong", {}, c.id),
+        `: camera events ${fmtEventsState(c.events?.state ?? "")}`,
+      )
+    );
+    box.replaceChildren(...lines);
+    box.hidden = lines.length === 0;
+  }, () => {/* health is optional here; the list still works */});
+}
+
 /** Shows the recent events, then new ones as they arrive, until the screen is left. */
 export function eventsScreen() {
   const list = h("ol", { class: "events", id: "event-list" });
+  const missing = h("ul", { class: "events-missing-list", id: "events-missing", hidden: true });
+  markCamerasWithoutEvents(missing);
   const empty = h("p", { class: "muted", id: "no-events" }, "No events yet.");
   const status = h(
     "p",
@@ -106,5 +131,5 @@ export function eventsScreen() {
       : "Connection lost; reconnecting…";
   });
   onLeave(() => source.close());
-  show(h("h1", {}, "Events"), status, empty, list);
+  show(h("h1", {}, "Events"), status, missing, empty, list);
 }

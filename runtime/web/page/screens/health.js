@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { bar, lineChart } from "../charts.js";
 import { h, onLeave, show } from "../dom.js";
-import { fmtBytes, fmtNum, fmtTime } from "../format.js";
+import { fmtBytes, fmtEventsState, fmtNum, fmtTime } from "../format.js";
 import { signedOut } from "../router.js";
 
 /** @typedef {import("../types.js").Health} Health */
@@ -171,6 +171,17 @@ export async function healthScreen() {
         now ? h("span", { class: "muted" }, ` ${now.codec} ${now.mode}`) : null,
       ),
       now?.lastError ? h("p", { class: "error-text" }, now.lastError) : null,
+      now?.events
+        ? h(
+          "p",
+          {
+            class: now.events.state === "subscribed" ? "muted" : "events-missing",
+            dataset: { events: now.events.state },
+          },
+          `Camera events: ${fmtEventsState(now.events.state)}`,
+          now.events.error ? ` (${now.events.error})` : "",
+        )
+        : null,
       h(
         "div",
         { class: "charts" },
