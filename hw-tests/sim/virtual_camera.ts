@@ -57,6 +57,8 @@ export interface VirtualCameraOptions {
   readonly detached?: boolean;
   /** Answer WS-Discovery probes; only in a test's own network namespace. Default false. */
   readonly discovery?: boolean;
+  /** An ONVIF PTZ head whose moves pan and zoom the picture (camera_config.ts). Default false. */
+  readonly ptz?: boolean;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -258,6 +260,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
     ...(opts.bframes ? { bframes: opts.bframes } : {}),
     ...(opts.discovery ? { discovery: true } : {}),
+    ...(opts.ptz ? { ptz: true } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");
