@@ -271,14 +271,16 @@ export const PTZ_CHANNEL = "ptz-view";
 export const PTZ_CROP = "ptzcrop";
 
 /**
- * The PTZ camera's view: a still SMPTE test scene SCENE_FACTOR (2) times the picture size, cut by
+ * The PTZ camera's view: a still test scene SCENE_FACTOR (2) times the picture size, cut by
  * `videocrop` (its left/right/top/bottom are set at run time from the head's position), scaled to
  * the picture size, with the clock burnt in, into an intervideo channel that /main, /sub and the
- * snapshots read. The scene is still, so any change below the clock is the head moving.
+ * snapshots read. The scene is still, so any change below the clock is the head moving: concentric
+ * rings (`circular`), which change under any pan, tilt or zoom; not `smpte`, whose lower right
+ * corner is random noise that changes every frame.
  */
 export function sceneLaunch(cfg: CameraConfig): string {
   const c = cropFor({ pan: 0, tilt: 0, zoom: 0 }, cfg.width, cfg.height);
-  return `videotestsrc is-live=true pattern=smpte ! video/x-raw,format=I420,` +
+  return `videotestsrc is-live=true pattern=circular ! video/x-raw,format=I420,` +
     `width=${cfg.width * SCENE_FACTOR},height=${cfg.height * SCENE_FACTOR},` +
     `framerate=${cfg.fps}/1 ! videocrop name=${PTZ_CROP} ` +
     `left=${c.left} right=${c.right} top=${c.top} bottom=${c.bottom} ` +

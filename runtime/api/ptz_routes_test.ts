@@ -65,7 +65,9 @@ async function until<T>(what: string, check: () => Promise<T | null>, ms = 15_00
 }
 
 async function snapshot(cam: VirtualCamera) {
-  const res = await fetch(cam.snapshotUrl);
+  const res = await fetch(cam.snapshotUrl, {
+    headers: { authorization: `Basic ${btoa("admin:pw-gate")}` },
+  });
   assertEquals(res.status, 200);
   return await greyOf(new Uint8Array(await res.arrayBuffer()));
 }

@@ -8,8 +8,13 @@ import { startVirtualCamera, type VirtualCamera } from "../../hw-tests/sim/virtu
 import { PtzError, PtzService } from "./ptz.ts";
 import { greyDiff, greyOf } from "../testing/picture.ts";
 
+/** The camera's snapshot (HTTP Basic when it has a password), decoded to grey. */
 async function snapshot(cam: VirtualCamera) {
-  const res = await fetch(cam.snapshotUrl);
+  const { user, password } = cam.info;
+  const headers: HeadersInit = user !== undefined && password !== undefined
+    ? { authorization: `Basic ${btoa(`${user}:${password}`)}` }
+    : {};
+  const res = await fetch(cam.snapshotUrl, { headers });
   assertEquals(res.status, 200);
   return await greyOf(new Uint8Array(await res.arrayBuffer()));
 }
@@ -28,13 +33,20 @@ async function until<T>(what: string, check: () => Promise<T | null>, ms = 15_00
 /** The picture once it has stopped changing (two snapshots 300 ms apart agree). */
 async function settled(cam: VirtualCamera) {
   let last = await snapshot(cam);
-  return await until("the picture settles", async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    const next = await snapshot(cam);
-    const same = greyDiff(last, next) < 1;
-    last = next;
-    return same ? next : null;
-  });
+  const diffs: string[] = [];
+  try {
+    return await until("the picture settles", async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const next = await snapshot(cam);
+      const d = greyDiff(last, next);
+
+      diffs.push(d.toFixed(1));
+      last = next;
+      return d < 1 ? next : null;
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; differences seen: ${diffs.slice(-20).join(" ")}`);
+  }
 }
 
 function service(cam: VirtualCamera, user?: string, password?: string) {
