@@ -3,6 +3,8 @@
  * the GStreamer launch strings for its streams and snapshots. Pure functions.
  */
 
+import { cropFor, SCENE_FACTOR } from "./ptz_state.ts";
+
 export type VideoCodec = "h264" | "h265";
 /** Audio on `/main` (a second RTP stream, pay1): AAC, G.711 A-law or µ-law, or none. */
 export type AudioCodec = "aac" | "pcma" | "pcmu" | "none";
@@ -48,6 +50,11 @@ export interface CameraConfig {
   readonly noEvents?: boolean;
   /** Raise motion every this many ms (on, then off); absent: motion only on demand. */
   readonly motionEveryMs?: number;
+  /**
+   * A pan/tilt/zoom head (ONVIF PTZ service): the streams and snapshots show a window of a scene
+   * twice the picture size, moved and zoomed by PTZ commands (see sceneLaunch).
+   */
+  readonly ptz?: boolean;
 }
 
 export const SUB_WIDTH = 640;
@@ -63,6 +70,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--bframes 0..4 (B-frames on /main: pictures out of presentation order)] \\
   [--discovery (answer WS-Discovery probes; only inside a network namespace of its own)] \\
   [--no-events (no ONVIF events service)] [--motion-every-ms N (raise motion every N ms)] \\
+  [--ptz (an ONVIF PTZ head whose moves pan and zoom the picture)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -99,7 +107,7 @@ const VALUE_FLAGS = [
   "motion-every-ms",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
-const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery", "no-events"] as const;
+const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery", "no-events", "ptz"] as const;
 
 /** Characters allowed in strings that end up inside a GStreamer launch string. */
 const SAFE_TEXT = /^[A-Za-z0-9 _.:@+-]{1,64}$/;
@@ -190,9 +198,13 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     ...(flags.has("motion-every-ms")
       ? { motionEveryMs: int(flags, "motion-every-ms", 0, 100, 3_600_000) }
       : {}),
+    ...(bools.has("ptz") ? { ptz: true } : {}),
   };
   if (cfg.rtspPort === cfg.onvifPort) throw usageError("--rtsp-port and --onvif-port must differ");
   const loopFile = flags.get("loop-file");
+  if (cfg.ptz && loopFile !== undefined) {
+    throw usageError("--ptz needs the encoded test picture: drop --loop-file or --ptz");
+  }
   if (loopFile !== undefined) {
     if (!loopFile.startsWith("/") || /["\\]/.test(loopFile)) {
       throw usageError(
@@ -260,12 +272,44 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.discovery) out.push("--discovery");
   if (cfg.noEvents) out.push("--no-events");
   if (cfg.motionEveryMs !== undefined) out.push("--motion-every-ms", String(cfg.motionEveryMs));
+  if (cfg.ptz) out.push("--ptz");
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }
 
+/** The intervideo channel between the PTZ scene pipeline and the streams (one camera a process). */
+export const PTZ_CHANNEL = "ptz-view";
+/** Name of the scene's videocrop element, whose properties a PTZ move changes. */
+export const PTZ_CROP = "ptzcrop";
+
+/**
+ * The PTZ camera's view: a still test scene SCENE_FACTOR (2) times the picture size, cut by
+ * `videocrop` (its left/right/top/bottom are set at run time from the head's position), scaled to
+ * the picture size, with the clock burnt in, into an intervideo channel that /main, /sub and the
+ * snapshots read. The scene is still, so any change below the clock is the head moving: concentric
+ * rings (`circular`), which change under any pan, tilt or zoom; not `smpte`, whose lower right
+ * corner is random noise that changes every frame.
+ */
+export function sceneLaunch(cfg: CameraConfig): string {
+  const c = cropFor({ pan: 0, tilt: 0, zoom: 0 }, cfg.width, cfg.height);
+  return `videotestsrc is-live=true pattern=circular ! video/x-raw,format=I420,` +
+    `width=${cfg.width * SCENE_FACTOR},height=${cfg.height * SCENE_FACTOR},` +
+    `framerate=${cfg.fps}/1 ! videocrop name=${PTZ_CROP} ` +
+    `left=${c.left} right=${c.right} top=${c.top} bottom=${c.bottom} ` +
+    `! videoscale ! video/x-raw,width=${cfg.width},height=${cfg.height} ` +
+    `! clockoverlay text="${cfg.name}" time-format="%Y-%m-%d %H:%M:%S" shaded-background=true ` +
+    `! intervideosink channel=${PTZ_CHANNEL}`;
+}
+
 /** Moving test picture with the wall clock burnt in, so a frame shows when it was made. */
 function source(cfg: CameraConfig, width: number, height: number, live: boolean): string {
+  if (cfg.ptz) {
+    // The PTZ view (sceneLaunch), scaled to this stream's size.
+    return `intervideosrc channel=${PTZ_CHANNEL}${live ? "" : " num-buffers=1"} ! videoconvert ` +
+      `! videoscale ! video/x-raw,format=I420,width=${width},height=${height}${
+        live ? `,framerate=${cfg.fps}/1` : ""
+      }`;
+  }
   return `videotestsrc ${
     live ? "is-live=true " : "num-buffers=1 "
   }pattern=ball animation-mode=wall-time ` +

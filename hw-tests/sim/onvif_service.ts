@@ -59,6 +59,16 @@ export interface OnvifServiceOptions {
   readonly maxClockSkewSec?: number;
   /** An events service (PullPoint, see onvif_events.ts); absent: the camera has none. */
   readonly events?: EventsSimOptions;
+  /** A PTZ service (onvif_ptz.ts): announced by GetServices/GetCapabilities, in every profile. */
+  readonly ptz?: OnvifPtzExtension;
+}
+
+/** What a PTZ service adds to the device: its actions and the profiles' PTZConfiguration. */
+export interface OnvifPtzExtension {
+  /** `<tt:PTZConfiguration …>…</tt:PTZConfiguration>`, put into every media profile. */
+  readonly profileConfiguration: string;
+  /** SOAP actions by local name, answered at PTZ_PATH (and, like the rest, at any /onvif/ path). */
+  readonly handlers: Readonly<Record<string, (xml: string) => Response>>;
 }
 
 export interface OnvifService {
@@ -79,6 +89,7 @@ const NS = {
   trt: "http://www.onvif.org/ver10/media/wsdl",
   tt: "http://www.onvif.org/ver10/schema",
   ter: "http://www.onvif.org/ver10/error",
+  tptz: "http://www.onvif.org/ver20/ptz/wsdl",
 } as const;
 
 const PASSWORD_DIGEST_TYPE =
@@ -95,6 +106,7 @@ const SOAP_CONTENT_TYPE = "application/soap+xml; charset=utf-8";
 const DEVICE_PATH = "/onvif/device_service";
 const MEDIA_PATH = "/onvif/media_service";
 const SNAPSHOT_PATH = "/snapshot.jpg";
+export const PTZ_PATH = "/onvif/ptz_service";
 
 export function xmlEscape(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
@@ -135,7 +147,7 @@ export function elementText(xml: string, localName: string): string | undefined 
 }
 
 /** Attributes string of the first element with this local name, or undefined. */
-function elementAttrs(xml: string, localName: string): string | undefined {
+export function elementAttrs(xml: string, localName: string): string | undefined {
   const re = new RegExp(`<(?:[\\w.-]+:)?${localName}(\\s[^>]*)?/?>`);
   const m = re.exec(xml);
   return m === null ? undefined : (m[1] ?? "");
@@ -165,10 +177,10 @@ export async function wsseDigest(
 function envelope(body: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n` +
     `<soap:Envelope xmlns:soap="${NS.soap}" xmlns:tds="${NS.tds}" xmlns:trt="${NS.trt}" ` +
-    `xmlns:tt="${NS.tt}" xmlns:ter="${NS.ter}"><soap:Body>${body}</soap:Body></soap:Envelope>`;
+    `xmlns:tt="${NS.tt}" xmlns:ter="${NS.ter}" xmlns:tptz="${NS.tptz}"><soap:Body>${body}</soap:Body></soap:Envelope>`;
 }
 
-function soapResponse(body: string, status = 200): Response {
+export function soapResponse(body: string, status = 200): Response {
   return new Response(envelope(body), { status, headers: { "content-type": SOAP_CONTENT_TYPE } });
 }
 
@@ -182,7 +194,7 @@ export function soapFault(code: "Sender" | "Receiver", subcode: string, reason: 
   return soapResponse(body, code === "Sender" ? 400 : 500);
 }
 
-function tag(name: string, value: string | number | boolean): string {
+export function tag(name: string, value: string | number | boolean): string {
   return `<${name}>${typeof value === "string" ? xmlEscape(value) : String(value)}</${name}>`;
 }
 
@@ -227,7 +239,8 @@ function profileXml(c: Ctx, p: OnvifStreamProfile, tagName: string): string {
       tag("tt:IPv4Address", "0.0.0.0")
     }</tt:Address>` +
     `${tag("tt:Port", 0)}${tag("tt:TTL", 1)}${tag("tt:AutoStart", false)}</tt:Multicast>` +
-    `${tag("tt:SessionTimeout", "PT60S")}</tt:VideoEncoderConfiguration></${tagName}>`;
+    `${tag("tt:SessionTimeout", "PT60S")}</tt:VideoEncoderConfiguration>` +
+    (c.opts.ptz?.profileConfiguration ?? "") + `</${tagName}>`;
 }
 
 function mediaUri(uri: string): string {
@@ -308,14 +321,17 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   },
   GetCapabilities: (c, xml) => {
     const cat = elementText(xml, "Category") ?? "All";
+    const ptz = c.opts.ptz ? `<tt:PTZ>${tag("tt:XAddr", c.base + PTZ_PATH)}</tt:PTZ>` : "";
     const parts = cat === "Device"
       ? deviceCapabilities(c)
       : cat === "Media"
       ? mediaCapabilities(c)
       : cat === "Events" && c.events !== null
       ? eventsCapabilities(c)
+      : cat === "PTZ" && ptz
+      ? ptz
       : cat === "All"
-      ? deviceCapabilities(c) + mediaCapabilities(c) + eventsCapabilities(c)
+      ? deviceCapabilities(c) + mediaCapabilities(c) + eventsCapabilities(c) + ptz
       : null;
     if (parts === null) {
       return soapFault(
@@ -343,7 +359,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     return soapResponse(
       `<tds:GetServicesResponse>${svc(NS.tds, DEVICE_PATH, devCaps)}${
         svc(NS.trt, MEDIA_PATH, mediaCaps)
-      }` +
+      }${c.opts.ptz ? svc(NS.tptz, PTZ_PATH, `<tptz:Capabilities MoveStatus="true"/>`) : ""}` +
         (c.events === null ? "" : svc(
           "http://www.onvif.org/ver10/events/wsdl",
           EVENTS_PATH,
@@ -573,6 +589,8 @@ export function createOnvifHandler(
     }
     const eventAnswer = events?.handle(action, url.pathname, xml);
     if (eventAnswer) return eventAnswer;
+    const ptzHandler = opts.ptz?.handlers[action];
+    if (ptzHandler !== undefined) return ptzHandler(xml);
     const handler = HANDLERS[action];
     if (handler === undefined) {
       return soapFault(

@@ -61,6 +61,8 @@ export interface VirtualCameraOptions {
   readonly noEvents?: boolean;
   /** Raise motion (on, then off) every this many ms; default only on demand (`raiseEvent`). */
   readonly motionEveryMs?: number;
+  /** An ONVIF PTZ head whose moves pan and zoom the picture (camera_config.ts). Default false. */
+  readonly ptz?: boolean;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -269,6 +271,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     ...(opts.discovery ? { discovery: true } : {}),
     ...(opts.noEvents ? { noEvents: true } : {}),
     ...(opts.motionEveryMs !== undefined ? { motionEveryMs: opts.motionEveryMs } : {}),
+    ...(opts.ptz ? { ptz: true } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");

@@ -16,6 +16,8 @@ import {
   type CameraConfig,
   mainLaunch,
   parseCameraArgs,
+  PTZ_CROP,
+  sceneLaunch,
   snapshotLaunch,
   SUB_BITRATE_KBPS,
   SUB_HEIGHT,
@@ -26,6 +28,9 @@ import { type OnvifService, startOnvifService } from "./onvif_service.ts";
 import { type DiscoveryResponder, startDiscoveryResponder } from "./ws_discovery_responder.ts";
 import { openGst, startRtspServer } from "../../runtime/gst/rtsp_server.ts";
 import { createSnapshotSource } from "./snapshot.ts";
+import { ptzService } from "./onvif_ptz.ts";
+import { cropFor, PtzState } from "./ptz_state.ts";
+import { Pipeline } from "../../runtime/gst/mod.ts";
 import { writeAll } from "../../runtime/std/io/write_all.ts";
 
 const HOST = "127.0.0.1";
@@ -58,6 +63,7 @@ async function run(cfg: CameraConfig): Promise<void> {
     }
   }
   const ffi = openGst();
+  const ptz = cfg.ptz ? startPtzHead(cfg) : null;
   const auth = cfg.user !== undefined && cfg.password !== undefined
     ? { user: cfg.user, password: cfg.password }
     : undefined;
@@ -67,7 +73,11 @@ async function run(cfg: CameraConfig): Promise<void> {
     mounts: [{ path: "/main", launch: mainLaunch(cfg) }, { path: "/sub", launch: subLaunch(cfg) }],
     ...(auth !== undefined ? { auth: { ...auth, realm: `${cfg.model} ${cfg.serial}` } } : {}),
   });
-  const snapshots = createSnapshotSource(ffi, { launchFor: (p) => snapshotLaunch(cfg, p) });
+  const snapshots = createSnapshotSource(ffi, {
+    launchFor: (p) => snapshotLaunch(cfg, p),
+    // A PTZ test looks at the picture right after a move.
+    ...(ptz ? { cacheMs: 100 } : {}),
+  });
   const govLength = cfg.fps;
   let onvif: OnvifService;
   try {
@@ -111,9 +121,11 @@ async function run(cfg: CameraConfig): Promise<void> {
       ...(cfg.noEvents ? {} : {
         events: cfg.motionEveryMs !== undefined ? { motionEveryMs: cfg.motionEveryMs } : {},
       }),
+      ...(ptz ? { ptz: ptzService(ptz.state, ["main", "sub"]) } : {}),
     });
   } catch (e) {
     await rtsp.stop();
+    await ptz?.close();
     snapshots.close();
     throw e;
   }
@@ -137,7 +149,7 @@ async function run(cfg: CameraConfig): Promise<void> {
   const shutdown = async (): Promise<void> => {
     if (exiting) return;
     exiting = true;
-    await Promise.allSettled([onvif.shutdown(), rtsp.stop(), discovery?.close()]);
+    await Promise.allSettled([onvif.shutdown(), rtsp.stop(), discovery?.close(), ptz?.close()]);
     snapshots.close();
     Deno.exit(0);
   };
@@ -160,6 +172,41 @@ async function run(cfg: CameraConfig): Promise<void> {
     snapshot: onvif.snapshotUrl,
   };
   await writeAll(Deno.stdout, new TextEncoder().encode(JSON.stringify(ready) + "\n"));
+}
+
+/**
+ * The PTZ head: the scene pipeline (sceneLaunch) and a 40 ms tick that sets its videocrop to the
+ * head's position (through runtime/gst's g_object_set binding), so moves show in every stream.
+ */
+function startPtzHead(cfg: CameraConfig): { state: PtzState; close(): Promise<void> } {
+  const state = new PtzState();
+  const scene = Pipeline.parse(sceneLaunch(cfg), { name: "ptz-scene" });
+  scene.play();
+  const crop = scene.element(PTZ_CROP);
+  if (crop === null) throw new Error(`the PTZ scene has no element ${PTZ_CROP}`);
+  let shown = "";
+  const tick = setInterval(() => {
+    const c = cropFor(state.position(), cfg.width, cfg.height);
+    const key = `${c.left},${c.right},${c.top},${c.bottom}`;
+    if (key !== shown) {
+      crop.set("left", c.left);
+      crop.set("right", c.right);
+      crop.set("top", c.top);
+      crop.set("bottom", c.bottom);
+      shown = key;
+    }
+    // Nobody else reads this bus: drain it, and say when the scene fails.
+    for (let m = scene.poll(); m !== null; m = scene.poll()) {
+      if (m.type === "error") console.error(`virtual_camera: PTZ scene: ${JSON.stringify(m)}`);
+    }
+  }, 40);
+  return {
+    state,
+    close: async () => {
+      clearInterval(tick);
+      await scene.close();
+    },
+  };
 }
 
 if (import.meta.main) {

@@ -97,6 +97,33 @@ export const SYSTEM_PATHS: PathOps = {
     patch: { summary: "Change a camera's fields; applied at once (admin)", body: "camera fields" },
     delete: { summary: "Remove a camera from the config; its recordings stay (admin)" },
   },
+  "/api/cameras/{camera}/ptz": {
+    get: {
+      summary: "Whether the camera can pan, tilt and zoom: its presets and where it points " +
+        "(operator, a camera I have; 409 ptz_unavailable without ONVIF PTZ)",
+    },
+  },
+  "/api/cameras/{camera}/ptz/move": {
+    post: {
+      summary: "Continuous move at velocities -1..1; stops by itself after timeoutMs " +
+        "(100..10000, default 1000) (operator, audited)",
+      body: "pan?, tilt?, zoom?, timeoutMs?",
+    },
+  },
+  "/api/cameras/{camera}/ptz/stop": {
+    post: { summary: "Stop pan, tilt and zoom (operator, audited)" },
+  },
+  "/api/cameras/{camera}/ptz/presets": {
+    get: { summary: "The camera's presets: [{token, name}] (operator)" },
+    post: {
+      summary: "Save the current position as a preset (a new one, or over `preset`) " +
+        "(operator, audited)",
+      body: "name, preset?",
+    },
+  },
+  "/api/cameras/{camera}/ptz/presets/{preset}/goto": {
+    post: { summary: "Go to a preset (operator, audited)" },
+  },
   "/api/health": {
     get: { summary: "Health sample: CPU, memory, disks, temperatures, the cameras I may see" },
   },

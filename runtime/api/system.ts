@@ -12,6 +12,7 @@ import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { analyticsConsentRoutes } from "./analytics_consent.ts";
 import { cameraAdminRoutes } from "./camera_admin.ts";
 import { type PluginAdmin, pluginRoutes } from "./plugins_routes.ts";
+import { ptzRoutes, type PtzRoutesDeps } from "./ptz_routes.ts";
 import { ConfigError } from "../config/mod.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -45,6 +46,8 @@ export interface SystemDeps {
     change: (current: NvrConfig) => NvrConfig | Promise<NvrConfig>,
   ) => Promise<NvrConfig>;
   readonly index: () => SegmentIndex;
+  /** Pan/tilt/zoom of ONVIF cameras (`/api/cameras/:camera/ptz…`); absent: refused. */
+  readonly ptz?: PtzRoutesDeps["ptz"] | undefined;
   /** Sensor plugins (`/api/plugins`); absent: those routes are not served. */
   readonly plugins?: PluginAdmin;
   /** How often the event stream looks for new events; default 1000 ms. */
@@ -74,6 +77,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   const admin = requireRole(deps.auth, "admin");
 
   app.route("/cameras", cameraAdminRoutes(deps));
+  app.route("/cameras", ptzRoutes(deps));
   app.route("/analytics", analyticsConsentRoutes(deps));
   if (deps.plugins) app.route("/plugins", pluginRoutes({ auth: deps.auth, plugins: deps.plugins }));
 

@@ -69,6 +69,7 @@ import { checkPluginSettings } from "./plugin_config.ts";
 import { PluginAdminImpl } from "./plugin_admin.ts";
 import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
+import { createPtz, fleetPtz } from "./ptz_wiring.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -437,6 +438,12 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     ...(config.mqtt.caFile ? { caFiles: [config.mqtt.caFile] } : {}),
   });
 
+  // Pan/tilt/zoom of ONVIF cameras, for the API and the fleet `ptz` command.
+  const ptz = createPtz(() => current);
+  // The fleet's PTZ moves are audited: refused until the audit log (opened below, once the
+  // recording disk is there) can take them.
+  let ptzAudit: (() => AuditLog | null) | null = null;
+
   // HTTPS first: its certificate's fingerprint goes to the fleet in `state`.
   const [hostname = "0.0.0.0", port = "8080"] = splitListen(config.http.listen);
   const ownNames = cachedOwnNames({ listenHost: hostname, extra: config.http.allowedHosts });
@@ -469,6 +476,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       plugins: () => plugins.statuses(),
       cameraEvents: () => cameraEvents.statuses(),
       plugin: (command) => pluginAdmin.command(command),
+      ptz: fleetPtz(ptz, () => ptzAudit?.() ?? null),
       storage,
       startedAt,
       applyConfig,
@@ -523,6 +531,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const openUsers = (checked = false) =>
     openPeople(storage, dataDir, log, firstBoot.identity?.setupCode ?? null, checked);
   let people = diskReady ? await openUsers(true) : null;
+  ptzAudit = () => people?.audit ?? null;
   // Export jobs (playback/export_jobs.ts) live on the data disk too: opened with the users, so
   // jobs queued before a restart run again; a job ends without a request, so it audits here.
   let exportJobs: ExportJobs | null = null;
@@ -601,6 +610,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             updateConfig,
             index: storage.index,
             plugins: pluginAdmin,
+            ptz,
           },
         }
         : {}),
@@ -698,6 +708,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       controller.abort();
       await rebuilding;
       await plugins.close();
+      await ptz.close(); // a move still running is stopped
       await live.stop();
       await cameraEvents.close();
       await retention.done;

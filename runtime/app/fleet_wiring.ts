@@ -12,6 +12,7 @@ import {
   type Json,
   type PluginCommand,
   type ProvisioningState,
+  type PtzCommand,
   startFleetLink,
 } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
@@ -73,6 +74,8 @@ export interface FleetWiringDeps {
   readonly cameraEvents?: () => ReadonlyMap<string, CameraEventsHealth>;
   /** Runs a `plugin` command (app/plugin_admin.ts). */
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
+  /** Runs a `ptz` command (app/ptz_wiring.ts). */
+  readonly ptz?: (command: PtzCommand) => Promise<Json>;
 }
 
 export interface FleetWiring {
@@ -160,6 +163,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     ...(deps.kvPath ? { kvPath: deps.kvPath } : {}),
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     ...(deps.plugin ? { plugin: deps.plugin } : {}),
+    ...(deps.ptz ? { ptz: deps.ptz } : {}),
     lastUpdate: () => updater.lastUpdate(),
     ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),

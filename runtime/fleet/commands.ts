@@ -20,6 +20,7 @@ import {
   parseCommand,
   type PluginCommand,
   ProtocolError,
+  type PtzCommand,
   type SnapshotResult,
   type UpdateCommand,
 } from "./schema.ts";
@@ -52,6 +53,11 @@ export interface CommandDeps {
    * the reason. Absent: plugin commands are refused.
    */
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
+  /**
+   * Runs a `ptz` command (runtime/onvif/ptz.ts, audited by the daemon); rejects with a
+   * ProtocolError naming the reason. Absent: ptz commands are refused.
+   */
+  readonly ptz?: (command: PtzCommand) => Promise<Json>;
   /** Queues the answer. */
   readonly answer: (requestId: string, body: ResultBody) => Promise<void>;
   /**
@@ -262,6 +268,10 @@ export class CommandRunner {
       case "plugin":
         if (!d.plugin) throw new ProtocolError("refused", "plugins are not available on this box");
         return await this.#timed(`plugin ${command.action}`, d.plugin(command));
+      case "ptz":
+        this.#camera(command.camera);
+        if (!d.ptz) throw new ProtocolError("refused", "PTZ is not available on this box");
+        return await this.#timed(`ptz ${command.action} ${command.camera}`, d.ptz(command));
     }
   }
 

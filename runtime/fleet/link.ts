@@ -35,6 +35,7 @@ import {
   parseConfigDesired,
   type PluginCommand,
   type ProvisioningState,
+  type PtzCommand,
   REQUEST_ID_PATTERN,
   SNAPSHOT_PART_BYTES,
   type StateMessage,
@@ -79,6 +80,8 @@ export interface FleetLinkDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** Runs a `plugin` command (app/plugin_admin.ts); absent: plugin commands are refused. */
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
+  /** Runs a `ptz` command on a camera (runtime/onvif/ptz.ts); absent: ptz commands are refused. */
+  readonly ptz?: (command: PtzCommand) => Promise<Json>;
   /** The last update's outcome, put in every `state` birth message. */
   readonly lastUpdate?: () => LastUpdate | null;
   /** A first-boot provisioning problem, put in every `state` birth message. */
@@ -295,6 +298,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     reboot: deps.reboot ?? (() => rebootBox()),
     ...(deps.update ? { update: deps.update } : {}),
     ...(deps.plugin ? { plugin: deps.plugin } : {}),
+    ...(deps.ptz ? { ptz: deps.ptz } : {}),
     answer: async (requestId: string, body: ResultBody) => {
       await enqueueJson(topics.cmdResult(requestId), false, "keep", { requestId, ...body });
     },

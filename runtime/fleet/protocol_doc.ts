@@ -174,6 +174,9 @@ export function renderProtocolDoc(
     "| `discover-cameras` | `multicast?`, `range?`, `ports?`, `username?`, `password?`, " +
       "`timeoutMs?` | `{cameras, alreadyAdded, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
       "`discoverCameras(command)`; absent: refused |",
+    "| `ptz` | `camera`, `action` (move, stop, presets, goto, save), `pan?`, `tilt?`, `zoom?`, " +
+      "`timeoutMs?`, `preset?`, `name?` (`PtzCommand`) | `{camera, action, …}` | " +
+      "`ptz(command)`; audited as user fleet; absent: refused |",
     "",
     "A hook that takes longer than 30 s is answered `timeout`. Commands run one at a time.",
     "",

@@ -7,6 +7,7 @@
  * (raw JPEG bytes). Times are milliseconds since the Unix epoch (UTC).
  */
 import { ObjectReader, show } from "../config/reader.ts";
+import { PTZ_DEFAULT_TIMEOUT_MS, type PtzRequest, readPtzRequest } from "../lib/ptz_request.ts";
 
 /** Topic root; the `v1` changes only with an incompatible change of a payload. */
 export const TOPIC_ROOT = "nvr/v1";
@@ -386,7 +387,31 @@ export type Command =
   | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number }
   | DiscoverCamerasCommand
   | UpdateCommand
-  | PluginCommand;
+  | PluginCommand
+  | PtzCommand;
+
+/**
+ * `ptz`: pan, tilt, zoom and presets of an ONVIF camera, with the schema, bounds and error texts
+ * of the local API (`/api/cameras/<camera>/ptz…`, runtime/lib/ptz_request.ts). `move`: velocities
+ * -1..1 (at least one non-zero), and the move stops by itself after `timeoutMs` (100 to 10 000,
+ * default 1000): the box sends Stop then even when the camera ignores ONVIF's Timeout. Preset
+ * tokens are 1–64 of `A-Z a-z 0-9 _ . -`; names 1–64 letters, digits, space and `_ . - ( )`.
+ * Every ptz command is written to the box's audit log as user "fleet".
+ */
+export type PtzCommand =
+  & { readonly cmd: "ptz"; readonly camera: string; readonly expiresAt?: number }
+  & (
+    | {
+      readonly action: "move";
+      readonly pan?: number;
+      readonly tilt?: number;
+      readonly zoom?: number;
+      readonly timeoutMs?: number;
+    }
+    | { readonly action: "stop" | "presets" }
+    | { readonly action: "goto"; readonly preset: string }
+    | { readonly action: "save"; readonly name: string; readonly preset?: string }
+  );
 
 /**
  * `plugin`: manage a sensor plugin. `install` downloads a tar(.gz) archive (https only; exact
@@ -467,6 +492,7 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "discover-cameras",
   "update",
   "plugin",
+  "ptz",
 ];
 
 /** Largest bundle an `update` may announce (4 GiB). */
@@ -570,6 +596,9 @@ export function parseCommand(raw: unknown): Command {
     case "plugin":
       command = { ...readPlugin(r), ...expires } as PluginCommand;
       break;
+    case "ptz":
+      command = { ...readPtz(r, raw as Record<string, unknown>, camera()), ...expires };
+      break;
     case "apply-config": {
       const config = r.raw("config");
       if (typeof config !== "object" || config === null || Array.isArray(config)) {
@@ -593,6 +622,58 @@ export function parseCommand(raw: unknown): Command {
     throw new ProtocolError("bad-request", `${name}: ${errors.join("; ")}`, errors);
   }
   return command;
+}
+
+/** A `ptz` command: the PTZ request schema of lib/ptz_request.ts, problems named by key. */
+function readPtz(r: ObjectReader, raw: Record<string, unknown>, camera: string): PtzCommand {
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(raw)) {
+    if (key === "cmd" || key === "camera" || key === "expiresAt" || key === "action") continue;
+    fields[key] = r.raw(key); // marked as read: readPtzRequest names unknown ones itself
+  }
+  const action = r.raw("action");
+  if (action === undefined) {
+    r.fail("action", "missing; one of move, stop, presets, goto, save");
+    return { cmd: "ptz", camera, action: "stop" };
+  }
+  const read = readPtzRequest(action, fields);
+  if (!read.ok) {
+    for (const e of read.errors) r.fail(e.field, e.message);
+    return { cmd: "ptz", camera, action: "stop" };
+  }
+  const q = read.request;
+  switch (q.action) {
+    case "move":
+      return { cmd: "ptz", camera, action: "move", ...q.velocity, timeoutMs: q.timeoutMs };
+    case "goto":
+      return { cmd: "ptz", camera, action: "goto", preset: q.preset };
+    case "save":
+      return { cmd: "ptz", camera, ...q };
+    default:
+      return { cmd: "ptz", camera, action: q.action };
+  }
+}
+
+/** The PTZ request a (parsed) `ptz` command carries. */
+export function ptzRequestOf(c: PtzCommand): PtzRequest {
+  switch (c.action) {
+    case "move":
+      return {
+        action: "move",
+        velocity: { pan: c.pan ?? 0, tilt: c.tilt ?? 0, zoom: c.zoom ?? 0 },
+        timeoutMs: c.timeoutMs ?? PTZ_DEFAULT_TIMEOUT_MS,
+      };
+    case "goto":
+      return { action: "goto", preset: c.preset };
+    case "save":
+      return {
+        action: "save",
+        name: c.name,
+        ...(c.preset !== undefined ? { preset: c.preset } : {}),
+      };
+    default:
+      return { action: c.action };
+  }
 }
 
 function readDiscover(r: ObjectReader): DiscoverCamerasCommand {
@@ -966,7 +1047,7 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "cloud → device",
     qos: 1,
     retained: false,
-    types: ["Command", "CommandName", "PluginCommand"],
+    types: ["Command", "CommandName", "PluginCommand", "PtzCommand"],
     about: "One command; `<requestId>` is 1–64 of `A-Z a-z 0-9 _ . : -`. Answered once on " +
       "`cmd-result/<requestId>` (a repeated requestId within 24 h gets the stored answer again, " +
       "the command is not run twice). Retained commands, commands past `expiresAt`, unknown " +
@@ -1003,6 +1084,8 @@ export const TOPICS: readonly TopicSpec[] = [
       },
       { cmd: "plugin", action: "configure", id: "serial-sensor", settings: { highC: 35 } },
       { cmd: "plugin", action: "enable", id: "serial-sensor" },
+      { cmd: "ptz", camera: "gate", action: "move", pan: 0.5, zoom: -0.2, timeoutMs: 2000 },
+      { cmd: "ptz", camera: "gate", action: "goto", preset: "preset1" },
     ],
   },
   {
@@ -1024,7 +1107,11 @@ export const TOPICS: readonly TopicSpec[] = [
       "running). What became of it after the reboot is `lastUpdate` in `state`. plugin → " +
       '`{"id","version"}` (install), `{"id","enabled"}`, `{"id","settings"}`, ' +
       '`{"id","removed":true}`, or `refused` with the reason (http: URL, size or SHA-256 wrong, ' +
-      "a bad archive or manifest, a setting the plugin's schema refuses, not installed).",
+      "a bad archive or manifest, a setting the plugin's schema refuses, not installed). ptz → " +
+      '`{"camera","action",…}`: move `{"velocity","stopsAfterMs"}`, presets ' +
+      '`{"presets":[{"token","name"}]}`, goto `{"preset"}`, save `{"preset","name"}`; ' +
+      "`bad-request` naming the field (a velocity outside -1..1, a hostile preset token), " +
+      "`refused` for a camera without ONVIF PTZ, `failed` with the camera's answer.",
     examples: [
       {
         seq: 45,

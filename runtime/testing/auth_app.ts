@@ -9,6 +9,7 @@ import { UserStore } from "../users/user_store.ts";
 import { createApp } from "../api/app.ts";
 import { DEFAULT_CONFIG } from "../config/mod.ts";
 import type { AuthDeps } from "../api/auth_context.ts";
+import type { SystemDeps } from "../api/system.ts";
 import type { ScryptParams } from "../users/password.ts";
 import { SetupCode } from "../users/setup_code.ts";
 
@@ -60,6 +61,8 @@ export interface FixtureOptions {
   auth?: Partial<AuthDeps>;
   /** Keep a users-database reserve in the data folder (full-disk tests). */
   reserve?: boolean;
+  /** System routes' deps to use instead of the fixture's (e.g. config and ptz). */
+  system?: Partial<Omit<SystemDeps, "auth">>;
 }
 
 function unavailable(): never {
@@ -108,6 +111,7 @@ export async function withApi(
         config: () => DEFAULT_CONFIG,
         updateConfig: async (change) => await change(DEFAULT_CONFIG),
         index: unavailable,
+        ...opts.system,
       },
     });
   let app = build();

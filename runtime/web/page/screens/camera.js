@@ -7,6 +7,7 @@ import { h, show } from "../dom.js";
 import { codecName, fmtBytes, fmtTime } from "../format.js";
 import { liveView } from "../live.js";
 import { exportControls } from "./camera_export.js";
+import { ptzControls } from "./camera_ptz.js";
 
 /** @typedef {import("../types.js").Segment} Segment */
 
@@ -122,13 +123,14 @@ export async function cameraScreen(cameraId) {
     player.replaceChildren(video, h("p", {}, download));
   }
 
+  const ptz = ptzControls(cameraId, liveView(cameraId, hasLive, me?.liveWs === true));
   show(
     h("p", {}, h("a", { href: "#/" }, "← All cameras")),
     h("h1", {}, `Camera ${cameraId}`),
     h(
       "div",
       { class: "columns" },
-      h("section", {}, liveView(cameraId, hasLive, me?.liveWs === true), player),
+      h("section", {}, ptz.view, ptz.presets, player),
       h(
         "section",
         { class: "panel" },
