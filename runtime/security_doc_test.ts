@@ -1,8 +1,8 @@
 /**
  * docs/security.md against the tests: every test named after an attack (a string literal that
- * starts with "attack:" in a `*_test.ts` file under runtime/, hw-tests/ or firmware/, a test or a step name)
- * is on the page verbatim; every test the page's tables list is in the file they name; nothing is
- * left "TO COMPLETE". Pure file reading: no daemon, no network, no clock.
+ * starts with "attack:" in a `*_test.ts` file under runtime/, hw-tests/, firmware/ or plugins/, a
+ * test or a step name) is on the page verbatim; every test the page's tables list is in the file
+ * they name; nothing is left "TO COMPLETE". Pure file reading: no daemon, no network, no clock.
  */
 import { assert, assertEquals } from "./testing/assert.ts";
 
@@ -85,7 +85,7 @@ Deno.test("docs/security.md names every attack test, and every test it lists exi
   }
 
   const found = new Map<string, string>(); // attack test name → its file
-  const roots = ["runtime", "hw-tests", "firmware"];
+  const roots = ["runtime", "hw-tests", "firmware", "plugins"];
   for (const file of (await Promise.all(roots.map(testFiles))).flat()) {
     if (file === SELF) continue;
     const source = await Deno.readTextFile(new URL(file, ROOT));

@@ -10,7 +10,8 @@
  * from register tables the test sets, with exceptions as a real slave would (01 illegal function,
  * 02 illegal data address, 03 illegal data value for a count of 0 or above 125), after t3.5 of
  * silence at the configured line settings. It can be told to stay silent, to answer with a bad
- * CRC, from another slave id, with a wrong byte count, or late; to flood the line with garbage at
+ * CRC, from another slave id, with a wrong byte count, late, or with 300 random bytes (longer than
+ * any frame) in place of an answer; to flood the line with garbage at
  * the line's rate (a pty has no wire: the pacing is the simulator's); and to be unplugged (socat
  * killed) and plugged in again on the same path.
  *
@@ -27,7 +28,8 @@ export type SlaveMode =
   | "bad-crc"
   | "wrong-slave"
   | "wrong-length"
-  | "late";
+  | "late"
+  | "garbage";
 
 export interface ModbusSlaveOptions {
   /** Folder for the links; default a new temp dir, removed by stop(). */
@@ -72,6 +74,8 @@ export interface ModbusSlave extends AsyncDisposable {
   sendRaw(bytes: Uint8Array): Promise<void>;
   /** Random bytes at the line's rate for `ms` (at most 60 s); resolves when done. */
   flood(ms: number): Promise<number>;
+  /** Ends a flood early. */
+  stopFlood(): Promise<void>;
   /** SIGKILL to socat: the device is gone, mid-transaction if one runs. */
   unplug(): Promise<void>;
   /** A new socat on the same links: the device is back. */
@@ -127,6 +131,8 @@ export async function startModbusSlave(opts: ModbusSlaveOptions = {}): Promise<M
   let stopping = false;
   const timers = new Set<ReturnType<typeof setTimeout>>();
   let line: Line | null = null;
+  let flooding: Promise<number> | null = null;
+  let floodUntil = 0;
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => (timers.delete(t), fn()), ms);
@@ -140,7 +146,9 @@ export async function startModbusSlave(opts: ModbusSlaveOptions = {}): Promise<M
     } catch { /* unplugged meanwhile */ }
   };
 
+  const noise = prng(11);
   const answer = (req: Uint8Array): Uint8Array | null => {
+    if (mode === "garbage") return new Uint8Array(300).map(() => Math.floor(noise() * 256));
     const fn = req[1]!;
     const address = (req[2]! << 8) | req[3]!;
     const count = (req[4]! << 8) | req[5]!;
@@ -245,6 +253,7 @@ export async function startModbusSlave(opts: ModbusSlaveOptions = {}): Promise<M
   const stop = () =>
     stopped ??= (async () => {
       stopping = true;
+      await flooding;
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await unplug();
@@ -268,18 +277,26 @@ export async function startModbusSlave(opts: ModbusSlaveOptions = {}): Promise<M
       return junk;
     },
     sendRaw: write,
-    async flood(ms) {
-      const until = performance.now() + Math.min(ms, 60_000);
+    flood(ms) {
+      floodUntil = performance.now() + Math.min(ms, 60_000);
       const rand = prng(7);
       const perTick = Math.max(1, Math.round((baud / bits) * 0.05)); // 50 ms of line time
-      let total = 0;
-      while (performance.now() < until && !stopping && line && !line.gone) {
-        const chunk = new Uint8Array(perTick).map(() => Math.floor(rand() * 256));
-        await write(chunk);
-        total += chunk.length;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return total;
+      return flooding ??= (async () => {
+        await Promise.resolve(); // `flooding` is set before the loop can end
+        let total = 0;
+        while (performance.now() < floodUntil && !stopping && line && !line.gone) {
+          const chunk = new Uint8Array(perTick).map(() => Math.floor(rand() * 256));
+          await write(chunk);
+          total += chunk.length;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        flooding = null;
+        return total;
+      })();
+    },
+    async stopFlood() {
+      floodUntil = 0;
+      await flooding;
     },
     unplug,
     replug: async () => {

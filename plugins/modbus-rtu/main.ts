@@ -32,9 +32,10 @@ async function poll(ctx: PluginContext, cfg: PollConfig): Promise<void> {
   const problem = (kind: string, message: string) => {
     failures++;
     ctx.reading("link", kind, "");
-    // Once per kind of trouble: a slave that is gone for a week must not fill the log.
-    if (message !== lastProblem) ctx.log.warn(message);
-    lastProblem = message;
+    // Once per kind of trouble (not per message: a hostile slave can vary those): a slave that
+    // is gone for a week, or one that babbles, must not fill the log.
+    if (kind !== lastProblem) ctx.log.warn(message);
+    lastProblem = kind;
     if (failures === ALARM_AFTER_FAILURES) {
       ctx.event("sensor-alarm", { sensor: "link", reason: message.slice(0, 200) });
     }
@@ -66,6 +67,7 @@ async function poll(ctx: PluginContext, cfg: PollConfig): Promise<void> {
     while (!ctx.signal.aborted && client.closed === null) {
       const started = performance.now();
       let ok = true;
+      let failed: ModbusError | null = null;
       for (const plan of plans) {
         try {
           const regs = await client.read({
@@ -85,10 +87,12 @@ async function poll(ctx: PluginContext, cfg: PollConfig): Promise<void> {
           if (!(err instanceof ModbusError)) throw err;
           ok = false;
           if (err.kind === "closed") break;
-          problem(err.kind, `slave ${cfg.slave} on ${DEVICE}: ${err.message}`);
+          failed ??= err;
         }
       }
+      // One poll, one verdict, however many requests it took.
       if (ok) fine();
+      else if (failed) problem(failed.kind, `slave ${cfg.slave} on ${DEVICE}: ${failed.message}`);
       if (client.closed !== null) break;
       await pause(ctx.signal, cfg.intervalMs - (performance.now() - started), client.done);
     }
