@@ -8,8 +8,10 @@
  * longer shows the gaps on the wire. Silence is used where it matters to the slaves: before a
  * request, measured from the last byte that arrived, which is later than it left the wire (so the
  * pause is never shorter than t3.5). RTU has no transaction ids: an answer that comes after its
- * timeout is dropped as noise before the next request, or, if it lands inside the next one, it is
- * an answer to the same registers of the same slave.
+ * timeout is dropped as noise when it arrives between transactions; one that lands inside the next
+ * transaction is taken for its answer when slave, function and byte count match (for a retry, the
+ * same registers; for another read of the same size, another read's values). Keep `timeoutMs`
+ * above the slowest slave's answer time: only that rules this out.
  */
 import {
   charsMs,
