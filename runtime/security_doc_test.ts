@@ -1,8 +1,8 @@
 /**
  * docs/security.md against the tests: every test named after an attack (a string literal that
- * starts with "attack:" in a `*_test.ts` file under runtime/, hw-tests/, firmware/ or plugins/, a test or a step name)
- * is on the page verbatim; every test the page's tables list is in the file they name; nothing is
- * left "TO COMPLETE". Pure file reading: no daemon, no network, no clock.
+ * starts with "attack:" in a `*_test.ts` file under runtime/, hw-tests/, firmware/ or plugins/, a
+ * test or a step name) is on the page verbatim; every test the page's tables list is in the file
+ * they name; nothing is left "TO COMPLETE". Pure file reading: no daemon, no network, no clock.
  */
 import { assert, assertEquals } from "./testing/assert.ts";
 

@@ -184,7 +184,11 @@ export async function runPluginOnce(
     }
     let port: SerialPortLike;
     try {
-      port = await hooks.serial(m.path, { baudRate: m.baudRate });
+      port = await hooks.serial(m.path, {
+        baudRate: m.baudRate,
+        ...(m.parity === undefined ? {} : { parity: m.parity }),
+        ...(m.stopBits === undefined ? {} : { stopBits: m.stopBits }),
+      });
     } catch (err) {
       return refuse(err instanceof Error ? err.message : String(err));
     }

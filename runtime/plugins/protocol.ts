@@ -53,6 +53,10 @@ export type FromPlugin =
     readonly port: number;
     readonly path: string;
     readonly baudRate: number;
+    /** Default "none" (8N1); Modbus RTU's default framing is 8E1. */
+    readonly parity?: "none" | "even" | "odd";
+    /** Default 1. */
+    readonly stopBits?: 1 | 2;
   }
   | { readonly t: "serial-write"; readonly port: number; readonly b64: string }
   | { readonly t: "serial-close"; readonly port: number }
@@ -202,13 +206,23 @@ export function parseFromPlugin(line: string): FromPlugin {
       }
       return { t: "log", level, msg: str("msg", 2000) };
     }
-    case "serial-open":
+    case "serial-open": {
+      const { parity, stopBits } = m;
+      if (parity !== undefined && parity !== "none" && parity !== "even" && parity !== "odd") {
+        throw new ProtocolViolation('serial-open.parity: expected "none", "even" or "odd"');
+      }
+      if (stopBits !== undefined && stopBits !== 1 && stopBits !== 2) {
+        throw new ProtocolViolation("serial-open.stopBits: expected 1 or 2");
+      }
       return {
         t: "serial-open",
         port: int("port"),
         path: str("path", 256),
         baudRate: int("baudRate"),
+        ...(parity === undefined ? {} : { parity }),
+        ...(stopBits === undefined ? {} : { stopBits }),
       };
+    }
     case "serial-write":
       return { t: "serial-write", port: int("port"), b64: str("b64", MAX_LINE_BYTES) };
     case "serial-close":

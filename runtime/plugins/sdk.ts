@@ -57,7 +57,10 @@ export interface PluginContext {
     detail: { sensor: string; reason: string; value?: ReadingValue },
   ): void;
   /** Opens a serial port listed in the manifest's `permissions.devices`, through the host. */
-  serial(path: string, options?: { baudRate?: number }): Promise<RelayedPort>;
+  serial(
+    path: string,
+    options?: { baudRate?: number; parity?: "none" | "even" | "odd"; stopBits?: 1 | 2 },
+  ): Promise<RelayedPort>;
   readonly log: PluginLog;
 }
 
@@ -204,7 +207,14 @@ export async function runPlugin(definition: PluginDefinition): Promise<never> {
           },
           reject,
         };
-        send({ t: "serial-open", port, path, baudRate: options.baudRate ?? 9600 });
+        send({
+          t: "serial-open",
+          port,
+          path,
+          baudRate: options.baudRate ?? 9600,
+          ...(options.parity === undefined ? {} : { parity: options.parity }),
+          ...(options.stopBits === undefined ? {} : { stopBits: options.stopBits }),
+        });
       });
     },
   };

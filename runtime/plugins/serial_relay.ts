@@ -16,6 +16,10 @@ export interface SerialPortLike {
 
 export interface SerialOptions {
   readonly baudRate: number;
+  /** Default "none". */
+  readonly parity?: "none" | "even" | "odd";
+  /** Default 1. */
+  readonly stopBits?: 1 | 2;
 }
 
 /** Opens a port for a plugin; rejects with a message that names the path. */
@@ -37,8 +41,8 @@ export const BAUD_RATES: readonly number[] = [
 ];
 
 /**
- * The daemon's opener: runtime/serial's openSerial (8N1, no flow control, the port locked for
- * this process). `/dev/<name>` opens `<devRoot>/<name>`; the manifest check (only paths under
+ * The daemon's opener: runtime/serial's openSerial (8 data bits, the parity and stop bits asked
+ * for, 8N1 by default, no flow control, the port locked for this process). `/dev/<name>` opens `<devRoot>/<name>`; the manifest check (only paths under
  * /dev it lists) is plugin_process.ts's, before this is called.
  */
 export function serialOpener(devRoot = "/dev"): SerialOpener {
@@ -47,7 +51,11 @@ export function serialOpener(devRoot = "/dev"): SerialOpener {
     if (!path.startsWith("/dev/") || path.split("/").includes("..")) {
       return Promise.reject(new Error(`${path}: a plugin's serial port must be under /dev`));
     }
-    return openSerial(root + path.slice("/dev".length), { baudRate: options.baudRate });
+    return openSerial(root + path.slice("/dev".length), {
+      baudRate: options.baudRate,
+      ...(options.parity === undefined ? {} : { parity: options.parity }),
+      ...(options.stopBits === undefined ? {} : { stopBits: options.stopBits }),
+    });
   };
 }
 
