@@ -44,6 +44,11 @@ export interface CameraConfig {
   readonly bframes?: number;
   /** Answer WS-Discovery probes (239.255.255.250:3702): only inside a test's own netns. */
   readonly discovery?: boolean;
+  /**
+   * How far the camera's own clock is off, in ms (positive: ahead): what ONVIF
+   * GetSystemDateAndTime answers and what WS-Security's Created is checked against.
+   */
+  readonly clockOffsetMs?: number;
 }
 
 export const SUB_WIDTH = 640;
@@ -58,6 +63,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--audio aac|pcma|pcmu|none (an audio stream on /main, a tick a second)] \\
   [--bframes 0..4 (B-frames on /main: pictures out of presentation order)] \\
   [--discovery (answer WS-Discovery probes; only inside a network namespace of its own)] \\
+  [--clock-offset-ms N (the camera's clock is N ms ahead, negative: behind)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -91,6 +97,7 @@ const VALUE_FLAGS = [
   "loop-file",
   "audio",
   "bframes",
+  "clock-offset-ms",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
 const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery"] as const;
@@ -203,7 +210,14 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     throw usageError("--bframes needs an encoder: drop --loop-file or --bframes");
   }
   const withB: CameraConfig = bframes > 0 ? { ...withAudio, bframes } : withAudio;
-  const withLoop: CameraConfig = loopFile !== undefined ? { ...withB, loopFile } : withB;
+  const offsetRaw = flags.get("clock-offset-ms");
+  if (offsetRaw !== undefined && !/^-?\d{1,12}$/.test(offsetRaw)) {
+    throw usageError(`--clock-offset-ms must be an integer (ms), got "${offsetRaw}"`);
+  }
+  const withClock: CameraConfig = offsetRaw !== undefined && Number(offsetRaw) !== 0
+    ? { ...withB, clockOffsetMs: Number(offsetRaw) }
+    : withB;
+  const withLoop: CameraConfig = loopFile !== undefined ? { ...withClock, loopFile } : withClock;
   if (user !== undefined && password !== undefined) {
     if (user.length === 0 || user.includes(":")) {
       throw usageError("--user must be non-empty and contain no ':'");
@@ -248,6 +262,7 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.audio !== undefined && cfg.audio !== "none") out.push("--audio", cfg.audio);
   if (cfg.bframes) out.push("--bframes", String(cfg.bframes));
   if (cfg.discovery) out.push("--discovery");
+  if (cfg.clockOffsetMs) out.push("--clock-offset-ms", String(cfg.clockOffsetMs));
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }

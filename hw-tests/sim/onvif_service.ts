@@ -49,6 +49,8 @@ export interface OnvifServiceOptions {
   readonly snapshot: () => Promise<Uint8Array>;
   /** Accepted |server clock − Created| for WS-Security, default 300 s. */
   readonly maxClockSkewSec?: number;
+  /** The device clock is this many ms ahead of the host's (negative: behind); default 0. */
+  readonly clockOffsetMs?: number;
 }
 
 export interface OnvifService {
@@ -265,8 +267,8 @@ function findProfile(c: Ctx, xml: string): OnvifStreamProfile | Response {
 type Handler = (c: Ctx, xml: string) => Response;
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  GetSystemDateAndTime: () => {
-    const d = new Date();
+  GetSystemDateAndTime: (c) => {
+    const d = new Date(Date.now() + (c.opts.clockOffsetMs ?? 0));
     return soapResponse(
       `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>${tag("tt:DateTimeType", "NTP")}` +
         `${tag("tt:DaylightSavings", false)}<tt:TimeZone>${tag("tt:TZ", "UTC0")}</tt:TimeZone>` +
@@ -452,7 +454,7 @@ async function checkWsse(
   }
   const createdMs = Date.parse(created);
   const skew = (c.opts.maxClockSkewSec ?? 300) * 1000;
-  const now = Date.now();
+  const now = Date.now() + (c.opts.clockOffsetMs ?? 0);
   if (Number.isNaN(createdMs) || Math.abs(now - createdMs) > skew) {
     return "UsernameToken Created is too far from the device clock; call GetSystemDateAndTime and correct for the offset";
   }

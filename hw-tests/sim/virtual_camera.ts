@@ -57,6 +57,8 @@ export interface VirtualCameraOptions {
   readonly detached?: boolean;
   /** Answer WS-Discovery probes; only in a test's own network namespace. Default false. */
   readonly discovery?: boolean;
+  /** The camera's clock is this many ms ahead (negative: behind) of the host's; default 0. */
+  readonly clockOffsetMs?: number;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -258,6 +260,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     ...(opts.audio !== undefined && opts.audio !== "none" ? { audio: opts.audio } : {}),
     ...(opts.bframes ? { bframes: opts.bframes } : {}),
     ...(opts.discovery ? { discovery: true } : {}),
+    ...(opts.clockOffsetMs ? { clockOffsetMs: Math.round(opts.clockOffsetMs) } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");

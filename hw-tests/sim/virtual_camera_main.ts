@@ -107,6 +107,7 @@ async function run(cfg: CameraConfig): Promise<void> {
         },
       ],
       ...(auth !== undefined ? { credentials: auth } : {}),
+      ...(cfg.clockOffsetMs ? { clockOffsetMs: cfg.clockOffsetMs } : {}),
       snapshot: () => snapshots.get(),
     });
   } catch (e) {
