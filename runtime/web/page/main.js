@@ -11,6 +11,7 @@ import { auditScreen } from "./screens/audit.js";
 import { cameraScreen } from "./screens/camera.js";
 import { eventsScreen } from "./screens/events.js";
 import { exportsScreen } from "./screens/exports.js";
+import { findScreen } from "./screens/find.js";
 import { gridScreen } from "./screens/grid.js";
 import { healthScreen } from "./screens/health.js";
 import { loginScreen } from "./screens/login.js";
@@ -34,6 +35,7 @@ async function boot() {
       users: usersScreen,
       audit: auditScreen,
       settings: settingsScreen,
+      find: findScreen,
     },
   });
   try {

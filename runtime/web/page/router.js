@@ -1,6 +1,6 @@
 // @ts-check
 // Hash routes (#/, #/camera/<id>, #/timeline[/<ids>[/<ms>]], #/health, #/events, #/profile, and for admins #/users, #/audit,
-// #/settings) and the session's start and end. The screens are handed in by main.js, so that
+// #/settings, #/find) and the session's start and end. The screens are handed in by main.js, so that
 // they can import this module without a cycle.
 
 import { api, SESSION } from "./api.js";
@@ -9,7 +9,7 @@ import { byId, leaveScreen, notice } from "./dom.js";
 /** A screen: draws itself with show(); a failure it returns is shown (401 signs out). */
 /** @typedef {() => unknown} Screen */
 
-/** The screens that have a link in the bar; anything else is the camera grid. */
+/** The screens by name (find: linked from the camera grid); anything else is the camera grid. */
 const NAV = /** @type {const} */ ([
   "profile",
   "health",
@@ -18,6 +18,7 @@ const NAV = /** @type {const} */ ([
   "users",
   "audit",
   "settings",
+  "find",
 ]);
 
 /**
