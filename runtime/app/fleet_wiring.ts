@@ -15,7 +15,7 @@ import {
   startFleetLink,
 } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
-import { collectHealth, significantChange } from "../health/mod.ts";
+import { type CameraClockHealth, collectHealth, significantChange } from "../health/mod.ts";
 import type { PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
@@ -71,6 +71,8 @@ export interface FleetWiringDeps {
   readonly plugins?: () => readonly PluginStatus[];
   /** Runs a `plugin` command (app/plugin_admin.ts). */
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
+  /** The last clock check of each camera (app/camera_clock_keeper.ts), for health. */
+  readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
 }
 
 export interface FleetWiring {
@@ -134,6 +136,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
         await collectHealth({
           cameras: deps.recorders().cameras(),
           plugins: deps.plugins?.() ?? [],
+          ...(deps.cameraClocks ? { cameraClocks: deps.cameraClocks } : {}),
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
         }),
@@ -276,6 +279,18 @@ export function fleetEvent(
             disk: "recordings",
             reason: text(detail.error) ||
               `still ${detail.shortBytes} bytes short of the free-space minimum`,
+          },
+        }
+        : null;
+    case "camera-clock-drift":
+      return camera
+        ? {
+          kind,
+          detail: {
+            camera,
+            driftMs: Number(detail.driftMs),
+            thresholdMs: Number(detail.thresholdMs),
+            boxClockTrusted: detail.boxClockTrusted !== false,
           },
         }
         : null;

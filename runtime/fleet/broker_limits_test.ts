@@ -47,6 +47,12 @@ const EVENT_SAMPLES: { [K in keyof EventDetails]: EventDetails[K] } = {
     correctionMs: 42,
   },
   "clock-jump": { trusted: false, jumpMs: -1_767_225_540_000, reason: "before the build date" },
+  "camera-clock-drift": {
+    camera: "door",
+    driftMs: 90_000,
+    thresholdMs: 5_000,
+    boxClockTrusted: true,
+  },
 };
 
 /** A JPEG of exactly `bytes` bytes (SOI, filler, EOI): the largest snapshot the link sends. */

@@ -19,7 +19,7 @@ import {
 import { readSmart } from "./smart.ts";
 import { cpuTemperature, readTemperatures } from "./thermal.ts";
 import { readThrottling, systemVcgencmd, type VcgencmdRunner } from "./throttle.ts";
-import type { CameraHealth, DiskUse, Health, PluginStatus } from "./types.ts";
+import type { CameraClockHealth, CameraHealth, DiskUse, Health, PluginStatus } from "./types.ts";
 
 export interface HealthSources {
   /** Default "/sys". */
@@ -45,6 +45,8 @@ export interface HealthSources {
   /** From the recorder (CameraSupervisor/RecorderSet status). */
   readonly cameras?: readonly CameraStatus[];
   readonly plugins?: readonly PluginStatus[];
+  /** The last clock check of each camera by id (app/camera_clock_keeper.ts); default none. */
+  readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
   /** Computed once at start-up by the caller; default computed here (may run git). */
   readonly software?: SoftwareVersion;
 }
@@ -54,7 +56,7 @@ function defaultSleep(ms: number): Promise<void> {
 }
 
 /** The recorder's status as health reports it. */
-export function cameraHealth(s: CameraStatus): CameraHealth {
+export function cameraHealth(s: CameraStatus, clock?: CameraClockHealth): CameraHealth {
   return {
     id: s.id,
     state: s.state,
@@ -70,6 +72,7 @@ export function cameraHealth(s: CameraStatus): CameraHealth {
     mode: s.plan.mode,
     codec: s.plan.codec,
     recorder: s.plan.recorder ?? "gstreamer",
+    ...(clock ? { clock } : {}),
   };
 }
 
@@ -147,7 +150,7 @@ export async function collectHealth(sources: HealthSources = {}): Promise<Health
       diskUse(d.label, d.path, space)
     ),
     smart,
-    cameras: (sources.cameras ?? []).map(cameraHealth),
+    cameras: (sources.cameras ?? []).map((c) => cameraHealth(c, sources.cameraClocks?.(c.id))),
     plugins: [...(sources.plugins ?? [])],
     software,
   };

@@ -122,6 +122,26 @@ export interface CameraHealth {
   readonly codec: string;
   /** "builtin" (the daemon's own RTSP remuxer) or "gstreamer". */
   readonly recorder: string;
+  /** The camera's clock against the box's (ONVIF cameras); absent before the first check. */
+  readonly clock?: CameraClockHealth;
+}
+
+/**
+ * The last check of a camera's clock (ONVIF GetSystemDateAndTime against the box's clock):
+ * evidence stamped by a camera with a wrong time is worthless, so a drift over the threshold
+ * (`clock.cameraDriftSeconds`) is a warning here and a `camera-clock-drift` event.
+ */
+export interface CameraClockHealth {
+  /** Camera − box, ms (positive: the camera is ahead); null when the camera did not answer. */
+  readonly driftMs: number | null;
+  /** When it was checked, ms since the epoch. */
+  readonly checkedMs: number;
+  /** The threshold in force, ms. */
+  readonly thresholdMs: number;
+  /** What is wrong and what to do, when the drift is over the threshold; else null. */
+  readonly warning: string | null;
+  /** Why the camera's clock could not be read (then driftMs is null); else null. */
+  readonly error: string | null;
 }
 
 /** A plugin as the plugin host reports it (runtime/plugins/plugin_host.ts). */

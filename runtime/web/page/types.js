@@ -53,6 +53,7 @@
  * @property {number | null} [fps]
  * @property {number | null} [bitrateKbps]
  * @property {string | null} [lastError]
+ * @property {{ driftMs: number | null, warning: string | null }} [clock] its clock against the box's
  */
 
 /**

@@ -171,6 +171,7 @@ export async function healthScreen() {
         now ? h("span", { class: "muted" }, ` ${now.codec} ${now.mode}`) : null,
       ),
       now?.lastError ? h("p", { class: "error-text" }, now.lastError) : null,
+      now?.clock?.warning ? h("p", { class: "error-text clock-warning" }, now.clock.warning) : null,
       h(
         "div",
         { class: "charts" },
