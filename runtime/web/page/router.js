@@ -62,7 +62,8 @@ export function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   const page = NAV.find((name) => name === parts[0]);
-  const nav = page ?? (parts[0] === "timeline" ? "timeline" : "cameras");
+  // Find cameras is reached from the camera grid: that link stays marked.
+  const nav = page && page !== "find" ? page : parts[0] === "timeline" ? "timeline" : "cameras";
   const isAdmin = SESSION.user.role === "admin";
   for (const a of document.querySelectorAll("[data-admin]")) {
     /** @type {HTMLElement} */ (a).hidden = !isAdmin;
