@@ -30,71 +30,95 @@ Deno.test({
       user: "admin",
       password: "s3cret",
     });
-    await using h = await startHarness({ cameras: [] });
+    // One camera there already (disabled: nothing to receive), so the grid shows as it does on
+    // a box in use.
+    await using h = await startHarness({
+      // (A camera without ONVIF at the scanned host would count as that camera already added.)
+      cameras: [{ id: "yard", url: "rtsp://192.0.2.1/none", enabled: false }],
+    });
     await using session = await openAsNewAdmin(h);
     const { page, errors } = session;
-    const port = new URL(cam.onvifUrl).port;
-    const address = `127.0.0.1:${port}`;
-
-    await page.click("#find-link");
-    await page.waitForSelector("#find-form");
-    // Loopback only: no probe on the machine's real network.
-    await page.uncheck("#find-form [name=multicast]");
-    assertEquals(await page.isChecked("#find-form [name=multicast]"), false);
-    await page.fill("#find-form [name=range]", "127.0.0.1");
-    await page.fill("#find-form [name=ports]", port);
-    await page.fill("#find-form [name=username]", "admin");
-    await page.fill("#find-form [name=password]", "s3cret");
-    await page.click("#find-form button[type=submit]");
-    const row = `#found-list li[data-address="${address}"]`;
-    await page.waitForSelector(row);
-    const text = (await page.textContent(row)) ?? "";
-    for (const want of ["NVR Sim SimCam-Porch", address, "PORCH-7", "credentials work"]) {
-      assert(text.includes(want), `the row shows ${want}: ${text}`);
+    // What the page showed when a step failed: test-artifacts/web/find-failed.png.
+    const consoleErrors: string[] = [];
+    page.on("console", (m) => void (m.type() === "error" && consoleErrors.push(m.text())));
+    try {
+      await steps();
+    } catch (err) {
+      await page.screenshot({ path: shot("find-failed"), fullPage: true }).catch(() => {});
+      const note = await page.textContent("#notice").catch(() => null);
+      throw new Error(
+        `${
+          (err as Error).message
+        }\nnotice: ${note}\npage errors: ${errors}\nconsole: ${consoleErrors}`,
+        {
+          cause: err,
+        },
+      );
     }
-    await page.screenshot({ path: shot("find-results-1280"), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: shot("find-results-390"), fullPage: true });
-    await page.setViewportSize({ width: 1280, height: 800 });
+    async function steps() {
+      const port = new URL(cam.onvifUrl).port;
+      const address = `127.0.0.1:${port}`;
 
-    // Click one: the credentials of the search are checked on the camera at once.
-    await page.click(`${row} button`);
-    await page.waitForSelector("#find-credentials-result[data-credentials=ok]");
-    await page.waitForSelector("#find-profiles-form");
-    // A wrong password is said to be wrong, and no profiles are offered.
-    await page.fill("#find-credentials [name=password]", "wrong");
-    await page.click("#find-credentials button[type=submit]");
-    await page.waitForSelector("#find-credentials-result[data-credentials=refused]");
-    assertEquals(await page.$("#find-profiles-form"), null);
-    await page.fill("#find-credentials [name=password]", "s3cret");
-    await page.click("#find-credentials button[type=submit]");
-    await page.waitForSelector("#find-credentials-result[data-credentials=ok]");
-    await page.waitForSelector("#find-profiles-form");
-    assertEquals(await page.inputValue("#find-profiles-form [name=mainProfile]"), "main");
-    assertEquals(await page.inputValue("#find-profiles-form [name=subProfile]"), "sub");
-    await page.fill("#find-profiles-form [name=id]", "porch");
-    await page.screenshot({ path: shot("find-add-1280"), fullPage: true });
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: shot("find-add-390"), fullPage: true });
-    await page.setViewportSize({ width: 1280, height: 800 });
+      await page.click("#find-link");
+      await page.waitForSelector("#find-form");
+      // Loopback only: no probe on the machine's real network.
+      await page.uncheck("#find-form [name=multicast]");
+      assertEquals(await page.isChecked("#find-form [name=multicast]"), false);
+      await page.fill("#find-form [name=range]", "127.0.0.1");
+      await page.fill("#find-form [name=ports]", port);
+      await page.fill("#find-form [name=username]", "admin");
+      await page.fill("#find-form [name=password]", "s3cret");
+      await page.click("#find-form button[type=submit]");
+      const row = `#found-list li[data-address="${address}"]`;
+      await page.waitForSelector(row);
+      const text = (await page.textContent(row)) ?? "";
+      for (const want of ["NVR Sim SimCam-Porch", address, "PORCH-7", "credentials work"]) {
+        assert(text.includes(want), `the row shows ${want}: ${text}`);
+      }
+      await page.screenshot({ path: shot("find-results-1280"), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: shot("find-results-390"), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
 
-    // Click two: added with the main stream recorded and the sub-stream for live view.
-    await page.click("#find-profiles-form button[type=submit]");
-    await page.waitForURL(/#\/camera\/porch$/);
-    const { config } = await page.evaluate(
-      "fetch('/api/config').then((r) => r.json())",
-    ) as { config: { cameras: Record<string, unknown>[] } };
-    const added = config.cameras.find((c) => c.id === "porch") as {
-      url?: string;
-      subUrl?: string;
-      onvif?: { url?: string };
-      username?: string;
-    } | undefined;
-    assertEquals(
-      [added?.url, added?.subUrl, added?.onvif?.url, added?.username],
-      [cam.rtspUrl, cam.subUrl, cam.onvifUrl, "admin"],
-    );
-    await h.until("porch", (s) => s.segments >= 1, "the camera found in the page records");
-    assertEquals(errors, [], "no page errors");
+      // Click one: the credentials of the search are checked on the camera at once.
+      await page.click(`${row} button`);
+      await page.waitForSelector("#find-credentials-result[data-credentials=ok]");
+      await page.waitForSelector("#find-profiles-form");
+      // A wrong password is said to be wrong, and no profiles are offered.
+      await page.fill("#find-credentials [name=password]", "wrong");
+      await page.click("#find-credentials button[type=submit]");
+      await page.waitForSelector("#find-credentials-result[data-credentials=refused]");
+      assertEquals(await page.$("#find-profiles-form"), null);
+      await page.fill("#find-credentials [name=password]", "s3cret");
+      await page.click("#find-credentials button[type=submit]");
+      await page.waitForSelector("#find-credentials-result[data-credentials=ok]");
+      await page.waitForSelector("#find-profiles-form");
+      assertEquals(await page.inputValue("#find-profiles-form [name=mainProfile]"), "main");
+      assertEquals(await page.inputValue("#find-profiles-form [name=subProfile]"), "sub");
+      await page.fill("#find-profiles-form [name=id]", "porch");
+      await page.screenshot({ path: shot("find-add-1280"), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: shot("find-add-390"), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      // Click two: added with the main stream recorded and the sub-stream for live view.
+      await page.click("#find-profiles-form button[type=submit]");
+      await page.waitForURL(/#\/camera\/porch$/);
+      const { config } = await page.evaluate(
+        "fetch('/api/config').then((r) => r.json())",
+      ) as { config: { cameras: Record<string, unknown>[] } };
+      const added = config.cameras.find((c) => c.id === "porch") as {
+        url?: string;
+        subUrl?: string;
+        onvif?: { url?: string };
+        username?: string;
+      } | undefined;
+      assertEquals(
+        [added?.url, added?.subUrl, added?.onvif?.url, added?.username],
+        [cam.rtspUrl, cam.subUrl, cam.onvifUrl, "admin"],
+      );
+      await h.until("porch", (s) => s.segments >= 1, "the camera found in the page records");
+      assertEquals(errors, [], "no page errors");
+    }
   },
 });
