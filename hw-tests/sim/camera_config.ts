@@ -55,6 +55,11 @@ export interface CameraConfig {
    * twice the picture size, moved and zoomed by PTZ commands (see sceneLaunch).
    */
   readonly ptz?: boolean;
+  /**
+   * How far the camera's own clock is off, in ms (positive: ahead): what ONVIF
+   * GetSystemDateAndTime answers and what WS-Security's Created is checked against.
+   */
+  readonly clockOffsetMs?: number;
 }
 
 export const SUB_WIDTH = 640;
@@ -71,6 +76,7 @@ export const CAMERA_USAGE = `usage: deno run -A hw-tests/sim/virtual_camera_main
   [--discovery (answer WS-Discovery probes; only inside a network namespace of its own)] \\
   [--no-events (no ONVIF events service)] [--motion-every-ms N (raise motion every N ms)] \\
   [--ptz (an ONVIF PTZ head whose moves pan and zoom the picture)] \\
+  [--clock-offset-ms N (the camera's clock is N ms ahead, negative: behind)] \\
   [--exit-on-stdin-eof]`;
 
 const DEFAULTS = {
@@ -105,6 +111,7 @@ const VALUE_FLAGS = [
   "audio",
   "bframes",
   "motion-every-ms",
+  "clock-offset-ms",
 ] as const;
 type ValueFlag = typeof VALUE_FLAGS[number];
 const BOOL_FLAGS = ["exit-on-stdin-eof", "discovery", "no-events", "ptz"] as const;
@@ -225,7 +232,14 @@ export function parseCameraArgs(args: readonly string[]): CameraConfig {
     throw usageError("--bframes needs an encoder: drop --loop-file or --bframes");
   }
   const withB: CameraConfig = bframes > 0 ? { ...withAudio, bframes } : withAudio;
-  const withLoop: CameraConfig = loopFile !== undefined ? { ...withB, loopFile } : withB;
+  const offsetRaw = flags.get("clock-offset-ms");
+  if (offsetRaw !== undefined && !/^-?\d{1,12}$/.test(offsetRaw)) {
+    throw usageError(`--clock-offset-ms must be an integer (ms), got "${offsetRaw}"`);
+  }
+  const withClock: CameraConfig = offsetRaw !== undefined && Number(offsetRaw) !== 0
+    ? { ...withB, clockOffsetMs: Number(offsetRaw) }
+    : withB;
+  const withLoop: CameraConfig = loopFile !== undefined ? { ...withClock, loopFile } : withClock;
   if (user !== undefined && password !== undefined) {
     if (user.length === 0 || user.includes(":")) {
       throw usageError("--user must be non-empty and contain no ':'");
@@ -273,6 +287,7 @@ export function cameraArgs(cfg: CameraConfig): string[] {
   if (cfg.noEvents) out.push("--no-events");
   if (cfg.motionEveryMs !== undefined) out.push("--motion-every-ms", String(cfg.motionEveryMs));
   if (cfg.ptz) out.push("--ptz");
+  if (cfg.clockOffsetMs) out.push("--clock-offset-ms", String(cfg.clockOffsetMs));
   if (cfg.exitOnStdinEof) out.push("--exit-on-stdin-eof");
   return out;
 }

@@ -61,6 +61,8 @@ export interface OnvifServiceOptions {
   readonly events?: EventsSimOptions;
   /** A PTZ service (onvif_ptz.ts): announced by GetServices/GetCapabilities, in every profile. */
   readonly ptz?: OnvifPtzExtension;
+  /** The device clock is this many ms ahead of the host's (negative: behind); default 0. */
+  readonly clockOffsetMs?: number;
 }
 
 /** What a PTZ service adds to the device: its actions and the profiles' PTZConfiguration. */
@@ -302,8 +304,8 @@ function findProfile(c: Ctx, xml: string): OnvifStreamProfile | Response {
 type Handler = (c: Ctx, xml: string) => Response;
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  GetSystemDateAndTime: () => {
-    const d = new Date();
+  GetSystemDateAndTime: (c) => {
+    const d = new Date(Date.now() + (c.opts.clockOffsetMs ?? 0));
     return soapResponse(
       `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>${tag("tt:DateTimeType", "NTP")}` +
         `${tag("tt:DaylightSavings", false)}<tt:TimeZone>${tag("tt:TZ", "UTC0")}</tt:TimeZone>` +
@@ -499,7 +501,7 @@ async function checkWsse(
   }
   const createdMs = Date.parse(created);
   const skew = (c.opts.maxClockSkewSec ?? 300) * 1000;
-  const now = Date.now();
+  const now = Date.now() + (c.opts.clockOffsetMs ?? 0);
   if (Number.isNaN(createdMs) || Math.abs(now - createdMs) > skew) {
     return "UsernameToken Created is too far from the device clock; call GetSystemDateAndTime and correct for the offset";
   }

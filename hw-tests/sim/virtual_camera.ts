@@ -63,6 +63,8 @@ export interface VirtualCameraOptions {
   readonly motionEveryMs?: number;
   /** An ONVIF PTZ head whose moves pan and zoom the picture (camera_config.ts). Default false. */
   readonly ptz?: boolean;
+  /** The camera's clock is this many ms ahead (negative: behind) of the host's; default 0. */
+  readonly clockOffsetMs?: number;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -272,6 +274,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     ...(opts.noEvents ? { noEvents: true } : {}),
     ...(opts.motionEveryMs !== undefined ? { motionEveryMs: opts.motionEveryMs } : {}),
     ...(opts.ptz ? { ptz: true } : {}),
+    ...(opts.clockOffsetMs ? { clockOffsetMs: Math.round(opts.clockOffsetMs) } : {}),
   };
   if ((opts.user === undefined) !== (opts.password === undefined)) {
     throw new Error("startVirtualCamera: give both user and password, or neither");

@@ -117,6 +117,7 @@ async function run(cfg: CameraConfig): Promise<void> {
         },
       ],
       ...(auth !== undefined ? { credentials: auth } : {}),
+      ...(cfg.clockOffsetMs ? { clockOffsetMs: cfg.clockOffsetMs } : {}),
       snapshot: () => snapshots.get(),
       ...(cfg.noEvents ? {} : {
         events: cfg.motionEveryMs !== undefined ? { motionEveryMs: cfg.motionEveryMs } : {},

@@ -10,7 +10,7 @@ import { remoteConfig } from "../config/remote_keys.ts";
 import type { CameraConfig, NvrConfig } from "../config/types.ts";
 import { audit, type AuthDeps, authenticate, type AuthEnv, requireRole } from "./auth_context.ts";
 import { ApiError, readJsonObject } from "./errors.ts";
-import { onvifStreams } from "./onvif_streams.ts";
+import { onvifProfiles, OnvifStreamError, onvifStreams } from "./onvif_streams.ts";
 import {
   discoverCameras,
   DiscoverError,
@@ -28,6 +28,8 @@ export interface CameraAdminDeps {
   ) => Promise<NvrConfig>;
   /** Resolves an ONVIF address to stream URLs; default: ask the camera (onvif_streams.ts). */
   readonly onvif?: typeof onvifStreams;
+  /** Lists an ONVIF camera's profiles; default: ask the camera (onvif_streams.ts). */
+  readonly profiles?: typeof onvifProfiles;
   /** Finds cameras not yet added (WS-Discovery, address scan); default onvif/discover.ts. */
   readonly discover?: (
     req: DiscoverRequest,
@@ -143,15 +145,25 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
         throw new ApiError(
           400,
           "invalid",
-          "onvif: give { address, username?, password? } to add by ONVIF, or url and onvif: { url }",
+          "onvif: give { address, username?, password?, mainProfile?, subProfile? } to add by " +
+            "ONVIF, or url and onvif: { url }",
           "onvif",
         );
       }
-      const o = onvif as { address: string; username?: string; password?: string };
-      const found = await resolve(o.address, {
-        username: o.username ?? null,
-        password: o.password ?? null,
-      })
+      const o = onvifAddress(onvif as Record<string, unknown>);
+      const choice = {
+        ...(o.mainProfile !== undefined ? { main: o.mainProfile } : {}),
+        ...(o.subProfile !== undefined ? { sub: o.subProfile } : {}),
+      };
+      const found = await resolve(
+        o.address,
+        {
+          username: o.username ?? null,
+          password: o.password ?? null,
+        },
+        undefined,
+        choice,
+      )
         .catch((err) => {
           throw new ApiError(502, "onvif_failed", (err as Error).message, "onvif");
         });
@@ -176,6 +188,34 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
       return [...current, camera];
     });
     return c.json({ camera: next.cameras.find((x) => x.id === camera.id) }, 201);
+  });
+
+  // The second step of adding a found camera: are the credentials right, and which profiles does
+  // it have (main stream to record, sub-stream to view). Asks the camera only; changes nothing.
+  app.post("/onvif-profiles", admin, async (c) => {
+    const body = await readJsonObject(c);
+    const extra = Object.keys(body).find((k) => !["address", "username", "password"].includes(k));
+    if (extra) {
+      throw new ApiError(
+        400,
+        "invalid",
+        `${extra}: unknown field; known: address, username, password`,
+        extra,
+      );
+    }
+    const o = onvifAddress(body);
+    try {
+      const found = await (deps.profiles ?? onvifProfiles)(o.address, {
+        username: o.username ?? null,
+        password: o.password ?? null,
+      });
+      return c.json({ credentials: "ok", ...found });
+    } catch (err) {
+      if (err instanceof OnvifStreamError && err.kind === "credentials") {
+        return c.json({ credentials: "refused", error: err.message, profiles: [] });
+      }
+      throw new ApiError(502, "onvif_failed", (err as Error).message, "address");
+    }
   });
 
   // Finds cameras not yet added: a WS-Discovery probe and/or a scan of the range given. Audited
@@ -225,6 +265,41 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
     return c.body(null, 204);
   });
   return app;
+}
+
+/** `{ address, username?, password?, mainProfile?, subProfile? }` from untrusted JSON. */
+function onvifAddress(o: Record<string, unknown>): {
+  address: string;
+  username?: string;
+  password?: string;
+  mainProfile?: string;
+  subProfile?: string | null;
+} {
+  const bad = (field: string, what: string) =>
+    new ApiError(400, "invalid", `${field}: ${what}`, field);
+  const { address, username, password, mainProfile, subProfile } = o;
+  if (typeof address !== "string" || address === "" || address.length > 256) {
+    throw bad("address", 'host:port or the device service URL, e.g. "192.168.1.20:80"');
+  }
+  for (const [k, v] of [["username", username], ["password", password]] as const) {
+    if (v !== undefined && v !== null && (typeof v !== "string" || v.length > 256)) {
+      throw bad(k, "a string of at most 256 characters, or null");
+    }
+  }
+  if (mainProfile !== undefined && (typeof mainProfile !== "string" || mainProfile.length > 64)) {
+    throw bad("mainProfile", "a profile token from POST /api/cameras/onvif-profiles");
+  }
+  if (
+    subProfile !== undefined && subProfile !== null &&
+    (typeof subProfile !== "string" || subProfile.length > 64)
+  ) throw bad("subProfile", "a profile token, or null for no sub-stream");
+  return {
+    address,
+    ...(typeof username === "string" ? { username } : {}),
+    ...(typeof password === "string" ? { password } : {}),
+    ...(typeof mainProfile === "string" ? { mainProfile } : {}),
+    ...(subProfile !== undefined ? { subProfile: subProfile as string | null } : {}),
+  };
 }
 
 function unknownKeys(obj: Record<string, unknown>): void {

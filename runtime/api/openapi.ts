@@ -81,8 +81,17 @@ export const SYSTEM_PATHS: PathOps = {
   "/api/cameras": {
     post: {
       summary: "Add a camera by RTSP URL, or by ONVIF address ({onvif: {address, username?, " +
-        "password?}}: its stream URIs are asked); applied at once (admin)",
+        "password?, mainProfile?, subProfile?}}: the chosen profiles' stream URIs are asked); " +
+        "applied at once (admin)",
       body: "camera fields (docs/config.md cameras[]) and/or onvif",
+    },
+  },
+  "/api/cameras/onvif-profiles": {
+    post: {
+      summary: "Check {username, password} on an ONVIF camera at {address} and list its " +
+        "profiles (token, encoding, size, fps) to pick the main and sub-stream; changes nothing " +
+        "(admin)",
+      body: "address, username?, password?",
     },
   },
   "/api/cameras/discover": {

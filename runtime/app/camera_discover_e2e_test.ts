@@ -82,14 +82,48 @@ Deno.test("API: POST /api/cameras/discover finds the camera not yet added, then 
   assertEquals(nobody.status === 401 || nobody.status === 403, true, `${nobody.status}`);
   await nobody.body?.cancel();
 
-  // The second click: add it by its ONVIF address with the credentials that worked.
+  // The page's first click: are the credentials right, and which profiles are there?
+  const creds = { address: cam.deviceUrl, username: "admin", password: "s3cret" };
+  const profiles = await post("/api/cameras/onvif-profiles", creds, headers);
+  const profilesBody = await profiles.json();
+  assertEquals(profiles.status, 200, JSON.stringify(profilesBody));
+  assertEquals(profilesBody.credentials, "ok");
+  assertEquals(
+    (profilesBody.profiles as { token: string; encoding: string }[]).map((p) => [
+      p.token,
+      p.encoding,
+    ]),
+    [["main", "H264"], ["sub", "H264"]],
+  );
+  const refused = await (await post(
+    "/api/cameras/onvif-profiles",
+    { ...creds, password: "no" },
+    headers,
+  )).json();
+  assertEquals([refused.credentials, refused.profiles], ["refused", []]);
+  const extra = await post("/api/cameras/onvif-profiles", { ...creds, url: "x" }, headers);
+  assertEquals([extra.status, (await extra.json()).error.field], [400, "url"]);
+  const anon = await post("/api/cameras/onvif-profiles", creds, {});
+  assertEquals(anon.status === 401 || anon.status === 403, true, `${anon.status}`);
+  await anon.body?.cancel();
+  const noSuch = await post("/api/cameras", {
+    id: "new",
+    onvif: { ...creds, mainProfile: "nope" },
+  }, headers);
+  const noSuchBody = await noSuch.json();
+  assertEquals(noSuch.status, 502, JSON.stringify(noSuchBody));
+  assertMatch(noSuchBody.error.message, /mainProfile: no profile "nope"; it has main, sub/);
+
+  // The second click: add it by its ONVIF address with the credentials that worked and the
+  // profiles chosen (main recorded, sub for live view).
   const add = await post("/api/cameras", {
     id: "new",
-    onvif: { address: cam.address, username: "admin", password: "s3cret" },
+    onvif: { ...creds, address: cam.address, mainProfile: "main", subProfile: "sub" },
   }, headers);
   const addBody = await add.json();
   assertEquals(add.status, 201, JSON.stringify(addBody));
   assertEquals(addBody.camera.onvif.url, fresh.onvifUrl);
+  assertEquals([addBody.camera.url, addBody.camera.subUrl], [fresh.rtspUrl, fresh.subUrl]);
   await h.until("new", (s) => s.segments >= 1, "the discovered camera records");
 
   const audit = await (await https.fetch("/api/audit?action=camera.discover", { headers })).json();

@@ -65,6 +65,7 @@ import { LiveViewerLimit } from "../playback/live_stream.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
+import { startCameraClockKeeper } from "./camera_clock_keeper.ts";
 import { checkPluginSettings } from "./plugin_config.ts";
 import { PluginAdminImpl } from "./plugin_admin.ts";
 import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
@@ -154,6 +155,8 @@ export interface DaemonDeps {
   readonly clock?: Omit<ClockTrustOptions, "trust" | "onChange"> & { readonly pollMs?: number };
   /** Timings of the cameras' ONVIF event subscriptions (tests make them quick). */
   readonly cameraEvents?: CameraEventsTiming;
+  /** When the cameras' clocks are checked (app/camera_clock_keeper.ts); tests make it quick. */
+  readonly cameraClock?: { readonly firstMs?: number; readonly intervalMs?: number };
 }
 
 export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<Daemon> {
@@ -338,6 +341,16 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
 
   let current = config;
   let live = await startRecorders(config);
+  // The cameras' clocks against the box's: a health warning and an event when they drift.
+  const cameraClocks = startCameraClockKeeper({
+    cameras: () => current.cameras,
+    thresholdMs: () => current.clock.cameraDriftSeconds * 1000,
+    index: storage.index,
+    log,
+    now,
+    ...(clockKeeper ? { boxClockTrusted: () => clockKeeper.status().trusted } : {}),
+    ...deps.cameraClock,
+  });
   /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
   const subStreams = new Map<string, SharedSubStream>();
   /**
@@ -408,6 +421,9 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const unchanged = JSON.stringify({ ...before, http: null, plugins: null }) ===
       JSON.stringify({ ...current, http: null, plugins: null });
     if (!unchanged) await rebuild();
+    if (JSON.stringify(before.cameras) !== JSON.stringify(current.cameras)) {
+      void cameraClocks.checkNow(); // a camera added or changed: its clock at once
+    }
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
   // From the fleet: the shadow has refused locked keys already; they are kept here regardless.
@@ -490,6 +506,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(tls ? { httpsFingerprint: tls.fingerprint } : {}),
       ...(deps.update ? { update: deps.update } : {}),
       ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
+      cameraClocks: cameraClocks.get,
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });
@@ -603,6 +620,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
                 cameras: live.recorders.cameras(),
                 cameraEvents: cameraEvents.statuses(),
                 plugins: plugins.statuses(),
+                cameraClocks: cameraClocks.get,
                 diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
                 smartctl: null,
               }),
@@ -706,6 +724,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       clearInterval(housekeeping);
       clockKeeper?.stop();
       controller.abort();
+      await cameraClocks.stop();
       await rebuilding;
       await plugins.close();
       await ptz.close(); // a move still running is stopped

@@ -16,7 +16,7 @@ import {
   startFleetLink,
 } from "../fleet/mod.ts";
 import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
-import { collectHealth, significantChange } from "../health/mod.ts";
+import { type CameraClockHealth, collectHealth, significantChange } from "../health/mod.ts";
 import type { CameraEventsHealth, PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
@@ -76,6 +76,8 @@ export interface FleetWiringDeps {
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
   /** Runs a `ptz` command (app/ptz_wiring.ts). */
   readonly ptz?: (command: PtzCommand) => Promise<Json>;
+  /** The last clock check of each camera (app/camera_clock_keeper.ts), for health. */
+  readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
 }
 
 export interface FleetWiring {
@@ -140,6 +142,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
           cameras: deps.recorders().cameras(),
           ...(deps.cameraEvents ? { cameraEvents: deps.cameraEvents() } : {}),
           plugins: deps.plugins?.() ?? [],
+          ...(deps.cameraClocks ? { cameraClocks: deps.cameraClocks } : {}),
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
         }),
@@ -283,6 +286,18 @@ export function fleetEvent(
             disk: "recordings",
             reason: text(detail.error) ||
               `still ${detail.shortBytes} bytes short of the free-space minimum`,
+          },
+        }
+        : null;
+    case "camera-clock-drift":
+      return camera
+        ? {
+          kind,
+          detail: {
+            camera,
+            driftMs: Number(detail.driftMs),
+            thresholdMs: Number(detail.thresholdMs),
+            boxClockTrusted: detail.boxClockTrusted !== false,
           },
         }
         : null;

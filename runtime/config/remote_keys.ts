@@ -33,6 +33,7 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "recording.builtinCamerasPerProcess": "process grouping",
   "update.rebootWindow":
     "when an installed update may reboot the box (the bundle itself is signed)",
+  "clock.cameraDriftSeconds": "a warning threshold",
   "cameras": "the cameras (every field); USB device paths only under /dev",
   "plugins.*.enabled": "runs an installed plugin, inside its sandbox",
   "plugins.*.settings":

@@ -221,7 +221,14 @@ export interface NvrConfig {
    * `trust`: "auto" believes the wall clock once systemd-timesyncd has synced it or the board
    * has an RTC; "always" for boxes with an RTC and no network. Never a time before the build date.
    */
-  readonly clock: { readonly trust: ClockTrustMode };
+  readonly clock: {
+    readonly trust: ClockTrustMode;
+    /**
+     * A camera whose clock (ONVIF GetSystemDateAndTime) is further than this from the box's is
+     * a health warning and a `camera-clock-drift` event.
+     */
+    readonly cameraDriftSeconds: number;
+  };
   /** Sensor plugins by id: enabled and settings (runtime/plugins/). */
   readonly plugins: Readonly<Record<string, PluginConfig>>;
   readonly cameras: readonly CameraConfig[];

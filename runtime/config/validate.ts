@@ -124,7 +124,10 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       identityDir: provision?.string("identityDir", IDENTITY_DIR, absolutePath) ?? IDENTITY_DIR,
       allowInsecure: provision?.boolean("allowInsecure", false) ?? false,
     },
-    clock: { trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto" },
+    clock: {
+      trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto",
+      cameraDriftSeconds: clock?.integer("cameraDriftSeconds", 5, 1, 3600) ?? 5,
+    },
     plugins: readPlugins(top.raw("plugins"), errors),
     cameras: readCameras(top.raw("cameras"), errors),
   };

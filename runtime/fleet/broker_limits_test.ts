@@ -53,6 +53,12 @@ const EVENT_SAMPLES: { [K in keyof EventDetails]: EventDetails[K] } = {
     correctionMs: 42,
   },
   "clock-jump": { trusted: false, jumpMs: -1_767_225_540_000, reason: "before the build date" },
+  "camera-clock-drift": {
+    camera: "door",
+    driftMs: 90_000,
+    thresholdMs: 5_000,
+    boxClockTrusted: true,
+  },
 };
 
 /** A JPEG of exactly `bytes` bytes (SOI, filler, EOI): the largest snapshot the link sends. */
@@ -99,6 +105,7 @@ Deno.test("managed broker: every message and subscription of the link fits AWS I
       // Refused here (this link has no hooks for them): their results still fit the limits.
       { cmd: "discover-cameras", range: "127.0.0.1", multicast: false },
       { cmd: "plugin", action: "remove", id: "w1-temperature" },
+      { cmd: "ptz", camera: "door", action: "stop" },
       // Last: the whole configuration is replaced (no cameras afterwards).
       { cmd: "apply-config", config: { device: { name: "limits" } } },
       {

@@ -223,6 +223,17 @@ export interface EventDetails {
    * set back before the build date); recordings already indexed keep their times.
    */
   "clock-jump": { readonly trusted: boolean; readonly jumpMs: number; readonly reason: string };
+  /**
+   * A camera's clock (ONVIF GetSystemDateAndTime) went further from the box's than
+   * `clock.cameraDriftSeconds`: `driftMs` camera − box (positive: ahead), `thresholdMs` the
+   * threshold; `boxClockTrusted` false when the box's own clock is not synced yet.
+   */
+  "camera-clock-drift": {
+    readonly camera: string;
+    readonly driftMs: number;
+    readonly thresholdMs: number;
+    readonly boxClockTrusted: boolean;
+  };
   /** Download progress of an `update`: at most every 5 % or 2 s. */
   "update-progress": {
     readonly version: string;
@@ -245,6 +256,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   "update-progress",
   "clock-synced",
   "clock-jump",
+  "camera-clock-drift",
 ];
 
 /** `events`: one message per event; never dropped by a full queue before health samples. */
@@ -1014,7 +1026,7 @@ export const TOPICS: readonly TopicSpec[] = [
     retained: false,
     types: ["EventDetails", "EventKind", "EventMessage"],
     about: "Camera up/down, recording gaps, disk faults, suspicious logins, licence changes, " +
-      "sensor alarms, camera events (motion, inputs), update progress, the clock synced or stepped. Kept in the offline queue (health samples are dropped first).",
+      "sensor alarms, camera events (motion, inputs), update progress, the clock synced or stepped, a camera's clock drifting. Kept in the offline queue (health samples are dropped first).",
     examples: [
       {
         seq: 43,

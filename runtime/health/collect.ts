@@ -19,7 +19,14 @@ import {
 import { readSmart } from "./smart.ts";
 import { cpuTemperature, readTemperatures } from "./thermal.ts";
 import { readThrottling, systemVcgencmd, type VcgencmdRunner } from "./throttle.ts";
-import type { CameraEventsHealth, CameraHealth, DiskUse, Health, PluginStatus } from "./types.ts";
+import type {
+  CameraClockHealth,
+  CameraEventsHealth,
+  CameraHealth,
+  DiskUse,
+  Health,
+  PluginStatus,
+} from "./types.ts";
 
 export interface HealthSources {
   /** Default "/sys". */
@@ -47,6 +54,8 @@ export interface HealthSources {
   /** Each camera's ONVIF events state, by camera id (app/camera_events.ts). */
   readonly cameraEvents?: ReadonlyMap<string, CameraEventsHealth>;
   readonly plugins?: readonly PluginStatus[];
+  /** The last clock check of each camera by id (app/camera_clock_keeper.ts); default none. */
+  readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
   /** Computed once at start-up by the caller; default computed here (may run git). */
   readonly software?: SoftwareVersion;
 }
@@ -56,7 +65,7 @@ function defaultSleep(ms: number): Promise<void> {
 }
 
 /** The recorder's status as health reports it. */
-export function cameraHealth(s: CameraStatus): CameraHealth {
+export function cameraHealth(s: CameraStatus, clock?: CameraClockHealth): CameraHealth {
   return {
     id: s.id,
     state: s.state,
@@ -72,6 +81,7 @@ export function cameraHealth(s: CameraStatus): CameraHealth {
     mode: s.plan.mode,
     codec: s.plan.codec,
     recorder: s.plan.recorder ?? "gstreamer",
+    ...(clock ? { clock } : {}),
   };
 }
 
@@ -150,8 +160,9 @@ export async function collectHealth(sources: HealthSources = {}): Promise<Health
     ),
     smart,
     cameras: (sources.cameras ?? []).map((c) => {
+      const base = cameraHealth(c, sources.cameraClocks?.(c.id));
       const events = sources.cameraEvents?.get(c.id);
-      return events ? { ...cameraHealth(c), events } : cameraHealth(c);
+      return events ? { ...base, events } : base;
     }),
     plugins: [...(sources.plugins ?? [])],
     software,

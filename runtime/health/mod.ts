@@ -1,5 +1,6 @@
 /** Health samples for the fleet: the payload types, collection, and the "publish now?" rule. */
 export type {
+  CameraClockHealth,
   CameraEventsHealth,
   CameraHealth,
   CpuUse,

@@ -127,6 +127,8 @@ export interface CameraHealth {
    * "unsupported": the camera has no events service, so an empty event list means nothing.
    */
   readonly events?: CameraEventsHealth;
+  /** The camera's clock against the box's (ONVIF cameras); absent before the first check. */
+  readonly clock?: CameraClockHealth;
 }
 
 /** A camera's ONVIF events subscription (runtime/app/camera_events.ts). */
@@ -138,6 +140,24 @@ export interface CameraEventsHealth {
   readonly subscriptions: number;
   /** Events dropped by the per-minute cap. */
   readonly dropped: number;
+}
+
+/**
+ * The last check of a camera's clock (ONVIF GetSystemDateAndTime against the box's clock):
+ * evidence stamped by a camera with a wrong time is worthless, so a drift over the threshold
+ * (`clock.cameraDriftSeconds`) is a warning here and a `camera-clock-drift` event.
+ */
+export interface CameraClockHealth {
+  /** Camera − box, ms (positive: the camera is ahead); null when the camera did not answer. */
+  readonly driftMs: number | null;
+  /** When it was checked, ms since the epoch. */
+  readonly checkedMs: number;
+  /** The threshold in force, ms. */
+  readonly thresholdMs: number;
+  /** What is wrong and what to do, when the drift is over the threshold; else null. */
+  readonly warning: string | null;
+  /** Why the camera's clock could not be read (then driftMs is null); else null. */
+  readonly error: string | null;
 }
 
 /** A plugin as the plugin host reports it (runtime/plugins/plugin_host.ts). */

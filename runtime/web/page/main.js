@@ -11,6 +11,7 @@ import { auditScreen } from "./screens/audit.js";
 import { cameraScreen } from "./screens/camera.js";
 import { eventsScreen } from "./screens/events.js";
 import { exportsScreen } from "./screens/exports.js";
+import { findScreen } from "./screens/find.js";
 import { gridScreen } from "./screens/grid.js";
 import { healthScreen } from "./screens/health.js";
 import { loginScreen } from "./screens/login.js";
@@ -36,6 +37,7 @@ async function boot() {
       audit: auditScreen,
       settings: settingsScreen,
       plugins: pluginsScreen,
+      find: findScreen,
     },
   });
   try {

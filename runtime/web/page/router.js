@@ -1,6 +1,6 @@
 // @ts-check
 // Hash routes (#/, #/camera/<id>, #/timeline[/<ids>[/<ms>]], #/health, #/events, #/profile, and for admins #/users, #/audit,
-// #/settings, #/plugins) and the session's start and end. The screens are handed in by main.js, so that
+// #/settings, #/plugins, #/find) and the session's start and end. The screens are handed in by main.js, so that
 // they can import this module without a cycle.
 
 import { api, SESSION } from "./api.js";
@@ -9,7 +9,7 @@ import { byId, leaveScreen, notice } from "./dom.js";
 /** A screen: draws itself with show(); a failure it returns is shown (401 signs out). */
 /** @typedef {() => unknown} Screen */
 
-/** The screens that have a link in the bar; anything else is the camera grid. */
+/** The screens by name (find: linked from the camera grid); anything else is the camera grid. */
 const NAV = /** @type {const} */ ([
   "profile",
   "health",
@@ -19,6 +19,7 @@ const NAV = /** @type {const} */ ([
   "audit",
   "settings",
   "plugins",
+  "find",
 ]);
 
 /**
@@ -62,7 +63,8 @@ export function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   const page = NAV.find((name) => name === parts[0]);
-  const nav = page ?? (parts[0] === "timeline" ? "timeline" : "cameras");
+  // Find cameras is reached from the camera grid: that link stays marked.
+  const nav = page && page !== "find" ? page : parts[0] === "timeline" ? "timeline" : "cameras";
   const isAdmin = SESSION.user.role === "admin";
   for (const a of document.querySelectorAll("[data-admin]")) {
     /** @type {HTMLElement} */ (a).hidden = !isAdmin;

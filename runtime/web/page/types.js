@@ -54,6 +54,7 @@
  * @property {number | null} [bitrateKbps]
  * @property {string | null} [lastError]
  * @property {{ state: string, error: string | null }} [events] ONVIF events, when it has an address
+ * @property {{ driftMs: number | null, warning: string | null }} [clock] its clock against the box's
  */
 
 /**

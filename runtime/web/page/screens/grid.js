@@ -1,7 +1,7 @@
 // @ts-check
 // The camera grid: every camera the user may see, live, with its state and figures (polled).
 
-import { api } from "../api.js";
+import { api, SESSION } from "../api.js";
 import { h, onLeave, show } from "../dom.js";
 import { liveView } from "../live.js";
 
@@ -56,8 +56,16 @@ export async function gridScreen() {
     } catch { /* shown on the next navigation */ }
   }, 5000);
   onLeave(() => clearInterval(poll));
+  const admin = SESSION.user?.role === "admin";
   show(
-    h("h1", {}, "Cameras"),
+    h(
+      "div",
+      { class: "title-row" },
+      h("h1", {}, "Cameras"),
+      admin
+        ? h("a", { class: "button secondary", href: "#/find", id: "find-link" }, "Find cameras")
+        : null,
+    ),
     cameras.length ? grid : h(
       "p",
       { class: "muted" },

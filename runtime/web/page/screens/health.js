@@ -182,6 +182,7 @@ export async function healthScreen() {
           now.events.error ? ` (${now.events.error})` : "",
         )
         : null,
+      now?.clock?.warning ? h("p", { class: "error-text clock-warning" }, now.clock.warning) : null,
       h(
         "div",
         { class: "charts" },
