@@ -68,11 +68,14 @@ export async function recordCameraRemux(
 ): Promise<void> {
   await prepareIncoming(camera, ctx);
   const wantAudio = !ctx.audioOff?.();
+  const caCerts = camera.caFile === undefined ? [] : [await readCaFile(camera, camera.caFile)];
   await using session = await RtspSession.open({
     url: camera.url,
     user: camera.username ?? null,
     password: camera.password ?? null,
     audio: wantAudio,
+    transport: camera.transport,
+    caCerts,
     timeoutMs: RTSP_TIMEOUT_MS,
     signal,
   }).catch((err) => {
@@ -108,6 +111,31 @@ export async function recordCameraRemux(
   } finally {
     ctx.onKeyframes?.(null);
   }
+}
+
+/** cameras[].caFile's PEM text; an error that names the key and the file when it is unusable. */
+async function readCaFile(camera: CameraConfig, path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new CameraStreamError(
+      camera.id,
+      `cannot read cameras[].caFile ${path}: ${(err as Error).message}; check the path and that ` +
+        "the NVR may read it",
+      null,
+      { cause: err },
+    );
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CameraStreamError(
+      camera.id,
+      `cameras[].caFile ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); put the ` +
+        "CA certificate there in PEM form",
+      null,
+    );
+  }
+  return text;
 }
 
 /** RTSP failures named for the camera; the recorder's own errors pass as they are. */
