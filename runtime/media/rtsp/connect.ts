@@ -77,6 +77,11 @@ function certificateProblem(detail: string, hostname: string, caGiven: boolean):
     return `the camera's TLS certificate is not made out for "${hostname}" (${detail}); put ` +
       "the name the certificate carries in cameras[].url";
   }
+  if (/CaUsedAsEndEntity/i.test(detail)) {
+    return `the camera's self-signed TLS certificate is marked as a CA (CA:TRUE), which TLS ` +
+      `refuses as a server's certificate (${detail}); give the camera a certificate with CA:FALSE ` +
+      "(self-signed, or signed by a CA of yours) and put it or its CA in cameras[].caFile";
+  }
   if (/Expired|NotValidYet/i.test(detail)) {
     return `the camera's TLS certificate is expired or not valid yet (${detail}); renew it on ` +
       "the camera or check the NVR's clock";

@@ -37,3 +37,40 @@ Deno.test("attack: rtsps camera with a certificate from another CA is refused", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("rtsps: a self-signed camera certificate marked CA:TRUE is refused with what to change", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"].concat(
+        ["-nodes", "-keyout", `${dir}/cam.key`, "-out", `${dir}/cam.crt`, "-days", "2"],
+        ["-subj", "/CN=cam", "-addext", "subjectAltName=IP:127.0.0.1"],
+        ["-addext", "basicConstraints=critical,CA:TRUE"],
+      ),
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const cert = await Deno.readTextFile(`${dir}/cam.crt`);
+    const listener = Deno.listenTls({
+      hostname: "127.0.0.1",
+      port: 0,
+      cert,
+      key: await Deno.readTextFile(`${dir}/cam.key`),
+    });
+    const served = listener.accept().then(async (c) => {
+      await c.handshake().catch(() => {});
+      c.close();
+    });
+    const port = (listener.addr as Deno.NetAddr).port;
+    const err = await assertRejects(
+      () => RtspSession.open({ url: `rtsps://127.0.0.1:${port}/main`, caCerts: [cert] }),
+      RtspError,
+    );
+    await served;
+    listener.close();
+    assertMatch(err.message, /marked as a CA \(CA:TRUE\).*CA:FALSE.*cameras\[\]\.caFile/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
