@@ -6,11 +6,15 @@
  * packet ahead of the expected one is copied into a ring slot and held until the gap fills, or
  * until `maxHeld` packets wait or the oldest waited `maxWaitMs`; then the missing packets are
  * given up (the depacketizer sees the gap and counts them lost) and the held ones follow in order.
- * A packet from before the expected one (late after a give-up, or duplicate) is dropped.
+ * A packet shortly before the expected one (late after a give-up, or duplicate) is dropped; one
+ * far from it either way (the sender restarted its sequence) starts the order afresh.
  *
  * Slots are reused Uint8Arrays: a delivered view is valid only during the `deliver` call
  * (the depacketizers copy what they keep). Pure: no I/O, time is passed in.
  */
+
+/** A packet at most this far behind the expected one is late; further, the sender restarted. */
+const MAX_LATE = 1024;
 
 export interface RtpReorderOptions {
   /** Packets held at most while waiting for a missing one; default 32 (≈90 ms at 4 Mbit/s). */
@@ -79,12 +83,13 @@ export class RtpReorder {
       if (this.#held > 0) this.#drain();
       return;
     }
-    if (ahead >= 0x8000) {
+    const behind = ahead >= 0x8000 ? 0x10000 - ahead : 0;
+    if (behind > 0 && behind <= MAX_LATE) {
       this.late++;
       return;
     }
     if (ahead >= this.#size) {
-      // Far ahead (a long loss or the sender restarted its sequence): stop waiting.
+      // Far ahead or far behind (a long loss, or the sender restarted its sequence): resync.
       this.flush();
       this.gaps++;
       this.#expected = (seq + 1) & 0xffff;

@@ -72,7 +72,10 @@ Deno.test("RtpReorder: a jump far ahead (sender restart) delivers what is held a
   r.push(packet(3), 0);
   r.push(packet(40_000), 0);
   r.push(packet(40_001), 0);
-  assertEquals(out.seqs, [1, 3, 40_000, 40_001]);
+  assertEquals(out.seqs, [1, 3, 40_000, 40_001], "25 538 behind: a restart, not a late packet");
+  r.push(packet(41_000), 0);
+  r.push(packet(41_001), 0);
+  assertEquals(out.seqs.slice(4), [41_000, 41_001], "999 ahead: a long loss");
   assertEquals(r.held, 0);
 });
 
