@@ -15,8 +15,16 @@
  * process serves one shared mount to up to --clients-per-camera clients (default 8): one file
  * reader per camera, and a stalled client can hold back at most 7 others.
  *
+ * --transport udp: RTP over UDP on both sides (cameras[].transport, -rtsp_transport udp); tls:
+ * rtsps:// through a TLS-terminating relay per camera in this process (hw-tests/sim/tls_relay.ts;
+ * its CPU is on the source side, not measured), the daemon given the relay's CA as
+ * cameras[].caFile, ffmpeg over rtsps:// with -rtsp_transport tcp.
+ *
+ * Third side, the floor: bench/floor_reader.ts, one process that only receives each stream's bytes
+ * and appends them to a file (no parsing): the table reads ours / ffmpeg / floor.
+ *
  * CPU and memory: Linux /proc. Ours = the daemon's whole process tree; baseline = the sum of the
- * ffmpeg processes. The source's processes are not counted on either side (their CPU is shown for
+ * ffmpeg processes; floor = the floor reader's process. The source's processes are not counted on either side (their CPU is shown for
  * context). The window starts when every stream has written its first bytes, so start-up cost is
  * left out, and lasts --seconds.
  *
