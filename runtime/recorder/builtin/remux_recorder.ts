@@ -176,6 +176,8 @@ class RemuxRun {
   /** Audio timestamp (scaled to the video clock) → video timeline offset, fixed at the first. */
   #audioOffset: number | null = null;
   #keyframeWaiters: (() => void)[] = [];
+  /** RtspSession.counters.foreign when it was last logged. */
+  #foreignLogged = 0;
   /** Fragment buffers back from the disk, reused (no allocation per fragment). */
   readonly #spareBuffers: Uint8Array[] = [];
   /** Live viewers' copy of every picture (ctx.live), with the camera's capture clock. */
@@ -425,6 +427,15 @@ class RemuxRun {
       height: size?.height ?? null,
     });
     this.#ctx.onStats?.(stats);
+    const foreign = this.#session.counters.foreign;
+    if (foreign > this.#foreignLogged) {
+      // Rare (an attack or a misconfigured host): once a second at most, with the running count.
+      this.#ctx.log.warn("udp packets from another address than the camera dropped", {
+        camera: this.#camera.id,
+        dropped: foreign,
+      });
+      this.#foreignLogged = foreign;
+    }
     if (
       watchStall && !this.#stop.signal.aborted && this.#meter.stalledForMs(now) > this.#ctx.stallMs
     ) {
