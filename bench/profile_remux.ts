@@ -15,6 +15,7 @@ import process from "node:process";
 import { ensureLoopClip } from "../hw-tests/sim/loop_clip.ts";
 import { startVirtualCamera, type VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
 import { clipOptions, parseBenchArgs } from "./recording.ts";
+import { clockTicksPerSecond, threadDelta, threadTicksByName } from "./proc_stats.ts";
 import { validateConfig } from "../runtime/config/mod.ts";
 import { memoryLogger } from "../runtime/lib/log.ts";
 import { ensureWritable, indexPath, SegmentIndex } from "../runtime/storage/mod.ts";
@@ -104,10 +105,13 @@ try {
   await post("Profiler.enable");
   await post("Profiler.setSamplingInterval", { interval: 500 });
   await post("Profiler.start");
+  const hz = clockTicksPerSecond();
+  const threads0 = threadTicksByName([Deno.pid]);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
+  const threads = threadDelta(threads0, threadTicksByName([Deno.pid]), hz);
   const wall = (performance.now() - t0) / 1000;
   const { profile } = await post<{ profile: Profile }>("Profiler.stop");
   session.disconnect();
@@ -141,6 +145,10 @@ try {
         ((cpu.user + cpu.system) / 1e3 / (wall * opts.streams)).toFixed(2)
       } ms per stream-second); ` +
       `segments ${segments}; profile ${out}`,
+  );
+  console.log(
+    `user ${(cpu.user / 1e6).toFixed(2)} s, system ${(cpu.system / 1e6).toFixed(2)} s; ` +
+      `threads (CPU s): ${threads.map((t) => `${t.name} ${t.seconds.toFixed(2)}`).join(", ")}`,
   );
   console.log("self time (% of samples), top 25:");
   for (const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
