@@ -4,10 +4,12 @@
  * - the baseline: one Frigate-style ffmpeg segmenter per stream, restarted by a watchdog the way
  *   Frigate's camera watchdog does (it polls every 10 s and restarts an ffmpeg that has exited);
  * - gst (diagnostic): the daemon's own pipeline descriptions, taken from its debug log, run by
- *   gst-launch-1.0, one process per stream: GStreamer's share of our cost without Deno.
+ *   gst-launch-1.0, one process per stream: GStreamer's share of our cost without Deno;
+ * - floor: floor_reader.ts, one Deno process that only receives every stream's bytes and appends
+ *   them to a file: the least recording can cost on this runtime and machine.
  */
 
-export type RecorderKind = "ours" | "baseline" | "gst";
+export type RecorderKind = "ours" | "baseline" | "gst" | "floor";
 
 export interface Recorder {
   readonly kind: RecorderKind;
@@ -82,6 +84,8 @@ export interface OursOptions {
   readonly remux?: "builtin" | "gstreamer";
   /** RTP over the RTSP connection (default) or over UDP. */
   readonly transport?: "tcp" | "udp";
+  /** rtsps:// cameras: the CA file their certificates chain to (cameras[].caFile). */
+  readonly caFile?: string;
 }
 
 /** Starts the daemon with a generated config: one camera per URL, 127.0.0.1:0 for the API. */
@@ -100,6 +104,7 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
       url,
       transport: o.transport ?? "tcp",
       codec: "h265",
+      ...(o.caFile !== undefined ? { caFile: o.caFile } : {}),
     })),
   };
   const configPath = `${o.workDir}/config.json`;
@@ -113,6 +118,7 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
     args: [
       "run",
       "--allow-all",
+      "--unstable-net",
       `${o.repoRoot}/runtime/main.ts`,
       "--config",
       configPath,
@@ -408,6 +414,66 @@ export async function startBaseline(o: BaselineOptions): Promise<Recorder> {
         runs.map((r) => r.exited ? Promise.resolve() : waitOrKill(r.child, graceMs)),
       );
       await Promise.all(finished);
+    },
+  };
+}
+
+export interface FloorOptions {
+  readonly repoRoot: string;
+  readonly workDir: string;
+  readonly urls: readonly string[];
+  readonly transport: "tcp" | "udp" | "tls";
+  readonly caFile?: string;
+}
+
+/** Starts floor_reader.ts on every URL: one process, one file per stream. */
+export async function startFloor(o: FloorOptions): Promise<Recorder> {
+  const dataDir = `${o.workDir}/out`;
+  await Deno.mkdir(dataDir, { recursive: true });
+  const streams = o.urls.map((_, i) => streamId(i));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      `${o.repoRoot}/bench/floor_reader.ts`,
+      "--out",
+      dataDir,
+      "--transport",
+      o.transport,
+      ...(o.caFile !== undefined ? ["--ca", o.caFile] : []),
+      ...o.urls,
+    ],
+    cwd: o.repoRoot,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const dec = new TextDecoder();
+  const read = (async () => {
+    for await (const chunk of child.stderr) {
+      stderr = (stderr + dec.decode(chunk, { stream: true })).slice(-STDERR_KEEP);
+    }
+  })().catch(() => {});
+  let exit: Deno.CommandStatus | null = null;
+  child.status.then((st) => exit = st);
+  return {
+    kind: "floor",
+    streams,
+    dataDir,
+    roots: () => [child.pid],
+    restarts: () => 0,
+    failure: () =>
+      exit === null ? null : `the floor reader exited with code ${exit.code}: ${stderr.trim()}`,
+    async files(stream: string): Promise<string[]> {
+      const path = `${dataDir}/${stream}.bin`;
+      return await Deno.stat(path).then(() => [path], () => []);
+    },
+    problems: () => stderr.trim() === "" ? [] : stderr.trim().split("\n").slice(-20),
+    async stop(graceMs = 5_000): Promise<void> {
+      await waitOrKill(child, graceMs);
+      await read;
     },
   };
 }

@@ -15,8 +15,16 @@
  * process serves one shared mount to up to --clients-per-camera clients (default 8): one file
  * reader per camera, and a stalled client can hold back at most 7 others.
  *
+ * --transport udp: RTP over UDP on both sides (cameras[].transport, -rtsp_transport udp); tls:
+ * rtsps:// through a TLS-terminating relay per camera in this process (hw-tests/sim/tls_relay.ts;
+ * its CPU is on the source side, not measured), the daemon given the relay's CA as
+ * cameras[].caFile, ffmpeg over rtsps:// with -rtsp_transport tcp.
+ *
+ * Third side, the floor: bench/floor_reader.ts, one process that only receives each stream's bytes
+ * and appends them to a file (no parsing): the table reads ours / ffmpeg / floor.
+ *
  * CPU and memory: Linux /proc. Ours = the daemon's whole process tree; baseline = the sum of the
- * ffmpeg processes. The source's processes are not counted on either side (their CPU is shown for
+ * ffmpeg processes; floor = the floor reader's process. The source's processes are not counted on either side (their CPU is shown for
  * context). The window starts when every stream has written its first bytes, so start-up cost is
  * left out, and lasts --seconds.
  *
@@ -40,9 +48,12 @@ import {
   type Recorder,
   type RecorderKind,
   startBaseline,
+  startFloor,
   startGstLaunch,
   startOurs,
 } from "./recorders.ts";
+import { makeTestCertificates } from "../runtime/testing/mosquitto.ts";
+import { startTlsRelay, type TlsRelay } from "../hw-tests/sim/tls_relay.ts";
 import { countStream, mapLimit, type StreamFrames } from "./segment_frames.ts";
 
 /** Clip length: a multiple of every GOP the bench offers (1, 2, 4 s… up to 10 would not be). */
@@ -174,11 +185,6 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   const transport = values.get("transport") ?? "tcp";
   if (transport !== "tcp" && transport !== "udp" && transport !== "tls") {
     throw new UsageError(`--transport must be tcp, udp or tls, got "${transport}"`);
-  }
-  if (transport === "tls") {
-    throw new UsageError(
-      "--transport tls: not available yet: the virtual cameras do not serve rtsps://",
-    );
   }
   return {
     fps: int("fps", 15, 1, 60),
@@ -319,6 +325,8 @@ interface SideContext {
   readonly runDir: string;
   readonly hz: number;
   readonly signal: AbortSignal;
+  /** --transport tls: the CA the relays' certificates chain to. */
+  readonly caFile?: string;
 }
 
 async function startRecorder(
@@ -327,8 +335,10 @@ async function startRecorder(
   workDir: string,
   opts: BenchOptions,
   pipelines: readonly string[] = [],
+  caFile?: string,
 ): Promise<Recorder> {
   await Deno.mkdir(workDir, { recursive: true });
+  const tls = caFile !== undefined ? { caFile } : {};
   switch (kind) {
     case "ours":
       return await startOurs({
@@ -338,6 +348,7 @@ async function startRecorder(
         segmentSeconds: opts.segment,
         remux: opts.remux,
         transport: opts.transport === "udp" ? "udp" : "tcp",
+        ...tls,
       });
     case "baseline":
       return await startBaseline({
@@ -349,6 +360,14 @@ async function startRecorder(
       });
     case "gst":
       return await startGstLaunch({ workDir, descriptions: pipelines });
+    case "floor":
+      return await startFloor({
+        repoRoot: REPO_ROOT,
+        workDir,
+        urls,
+        transport: opts.transport,
+        ...tls,
+      });
   }
 }
 
@@ -361,7 +380,7 @@ async function runSide(
   const workDir = `${ctx.runDir}/${kind}`;
   progress(`${kind}: starting ${ctx.urls.length} streams`);
   const t0 = performance.now();
-  const rec = await startRecorder(kind, ctx.urls, workDir, opts, pipelines);
+  const rec = await startRecorder(kind, ctx.urls, workDir, opts, pipelines, ctx.caFile);
   const mon = new TreeMonitor(() => rec.roots(), hz);
   const src = new TreeMonitor(
     () => ctx.cams.map((c) => c.pid).filter((p): p is number => p !== null),
@@ -395,7 +414,8 @@ async function runSide(
     const logged = kind === "ours" ? await loggedPipelines(workDir) : new Map<string, string>();
 
     progress(`${kind}: counting frames on disk`);
-    const perStream = await mapLimit(
+    // The floor writes raw RTSP bytes, not MP4: nothing to count.
+    const perStream = kind === "floor" ? [] : await mapLimit(
       rec.streams,
       2,
       async (s) => countStream(s, await rec.files(s), clip.frames),
@@ -524,7 +544,7 @@ async function cpuMode(
   opts: BenchOptions,
   clip: LoopClip,
   signal: AbortSignal,
-): Promise<{ ours: SideResult; base: SideResult }> {
+): Promise<{ ours: SideResult; base: SideResult; floor: SideResult }> {
   const hz = clockTicksPerSecond();
   const runDir = await Deno.makeTempDir({ prefix: "nvr-bench-run-" });
   const cameraCount = Math.ceil(opts.streams / opts.clientsPerCamera);
@@ -532,15 +552,43 @@ async function cpuMode(
   const box = machine();
   progress(`${cameraCount} virtual camera(s) serving ${clipLine(clip)}`);
   const cams = await startCameras(clip, cameraCount, "src", opts.audio);
+  const relays: TlsRelay[] = [];
   try {
-    const urls = Array.from(
+    let urls = Array.from(
       { length: opts.streams },
       (_, i) => cams[i % cameraCount]?.rtspUrl ?? "",
     );
-    const ctx: SideContext = { opts, clip, urls, cams, runDir, hz, signal };
+    let caFile: string | undefined;
+    if (opts.transport === "tls") {
+      // rtsps:// through a TLS relay per camera, in this process (source side, not measured).
+      const pki = await makeTestCertificates(`${runDir}/pki`);
+      caFile = pki.caFile;
+      for (const cam of cams) {
+        relays.push(
+          await startTlsRelay({
+            target: cam.info.rtspPort,
+            certFile: pki.serverCertFile,
+            keyFile: pki.serverKeyFile,
+          }),
+        );
+      }
+      urls = urls.map((_, i) => relays[i % cameraCount]!.urlFor("/main"));
+    }
+    const ctx: SideContext = {
+      opts,
+      clip,
+      urls,
+      cams,
+      runDir,
+      hz,
+      signal,
+      ...(caFile !== undefined ? { caFile } : {}),
+    };
     const ours = await runSide("ours", ctx);
     await sleep(SETTLE_MS, signal);
     const base = await runSide("baseline", ctx);
+    await sleep(SETTLE_MS, signal);
+    const floor = await runSide("floor", ctx);
     let gst: SideResult | null = null;
     if (opts.gstLaunch) {
       if (ours.pipelines.some((p) => p === "")) {
@@ -550,9 +598,18 @@ async function cpuMode(
         gst = await runSide("gst", ctx, ours.pipelines);
       }
     }
-    report(opts, clip, box, startedAt, cameraCount, [ours, base, ...(gst ? [gst] : [])], runDir);
-    return { ours, base };
+    report(
+      opts,
+      clip,
+      box,
+      startedAt,
+      cameraCount,
+      [ours, base, floor, ...(gst ? [gst] : [])],
+      runDir,
+    );
+    return { ours, base, floor };
   } finally {
+    await Promise.allSettled(relays.map((r) => r[Symbol.asyncDispose]()));
     await Promise.allSettled(cams.map((c) => c.stop()));
     if (!opts.keep) await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
@@ -569,6 +626,7 @@ function report(
 ): void {
   const ours = sides.find((s) => s.kind === "ours");
   const base = sides.find((s) => s.kind === "baseline");
+  const floor = sides.find((s) => s.kind === "floor");
   if (ours === undefined || base === undefined) throw new Error("report needs ours and baseline");
   const row = (
     label: string,
@@ -579,6 +637,7 @@ function report(
     label,
     ...sides.map((s) => fmt(f(s))),
     withRatio ? ratio(f(ours), f(base)) : "",
+    ...(floor ? [withRatio ? ratio(f(ours), f(floor)) : ""] : []),
   ];
   const int = (n: number) => String(Math.round(n));
   const f1 = (n: number) => n.toFixed(1);
@@ -595,9 +654,10 @@ function report(
     ours: "ours",
     baseline: "baseline",
     gst: "gst-launch",
+    floor: "floor",
   };
   console.log(table([
-    ["", ...sides.map((s) => names[s.kind]), "ours/baseline"],
+    ["", ...sides.map((s) => names[s.kind]), "ours/baseline", ...(floor ? ["ours/floor"] : [])],
     row("CPU s in window", (s) => s.cpuSeconds, f2, true),
     row("CPU s per stream-hour", (s) => s.cpuSecondsPerStreamHour, f1, true),
     row("% of one core", (s) => s.corePercent, f1),
@@ -646,6 +706,11 @@ function report(
     `\nCPU ratio ours/baseline ${cpuRatio.toFixed(2)} (target ≤ ${target}): ` +
       `${cpuRatio <= target ? "met" : "NOT met"}; frames lost: ours ${ours.framesLost}, ` +
       `baseline ${base.framesLost}` +
+      (floor
+        ? `; CPU ours / ffmpeg / floor = ${ours.cpuSeconds.toFixed(2)} / ` +
+          `${base.cpuSeconds.toFixed(2)} / ${floor.cpuSeconds.toFixed(2)} s ` +
+          `(ours ${ratio(ours.cpuSeconds, floor.cpuSeconds)} of the floor)`
+        : "") +
       (gst
         ? `; the same pipelines under gst-launch-1.0 cost ${
           ratio(gst.cpuSeconds, ours.cpuSeconds)
@@ -669,8 +734,12 @@ function report(
     ours: strip(ours),
     baseline: strip(base),
     ...(gst ? { gstLaunch: strip(gst) } : {}),
+    ...(floor ? { floor: strip(floor) } : {}),
+    transport: opts.transport,
+    audio: opts.audio,
     ratio: {
       cpu: round(cpuRatio),
+      ...(floor ? { cpuOverFloor: round(ours.cpuSeconds / floor.cpuSeconds) } : {}),
       peakRss: round(ours.peakRssKb / base.peakRssKb),
       sumHwm: round(ours.sumHwmKb / base.sumHwmKb),
       ...(gst ? { gstLaunchOverOurs: round(gst.cpuSeconds / ours.cpuSeconds) } : {}),
@@ -832,7 +901,7 @@ export function matrixRuns(opts: BenchOptions): BenchOptions[] {
 async function matrixMode(opts: BenchOptions, cacheDir: string, signal: AbortSignal) {
   const runs = matrixRuns(opts);
   // Per side: start-up (up to a minute for 64 streams), the window, stop and frame counting.
-  const estimate = runs.length * 2 * (opts.seconds + 60) / 3600;
+  const estimate = runs.length * 3 * (opts.seconds + 60) / 3600;
   if (estimate > MATRIX_MAX_HOURS) {
     throw new UsageError(
       `--matrix with --seconds ${opts.seconds} would take about ${estimate.toFixed(1)} h ` +
@@ -846,6 +915,7 @@ async function matrixMode(opts: BenchOptions, cacheDir: string, signal: AbortSig
     "fps",
     "gop s",
     "ours/ffmpeg CPU",
+    "ours/floor CPU",
     "ours lost",
     "ffmpeg lost",
     "ours peak RSS MiB",
@@ -853,13 +923,14 @@ async function matrixMode(opts: BenchOptions, cacheDir: string, signal: AbortSig
   for (const run of runs) {
     signal.throwIfAborted();
     const clip = await ensureLoopClip(cacheDir, clipOptions(run));
-    const { ours, base } = await cpuMode(run, clip, signal);
+    const { ours, base, floor } = await cpuMode(run, clip, signal);
     rows.push([
       String(run.streams),
       `${run.width}x${run.height}`,
       String(run.fps),
       String(run.gop),
       ratio(ours.cpuSeconds, base.cpuSeconds),
+      ratio(ours.cpuSeconds, floor.cpuSeconds),
       String(ours.framesLost),
       String(base.framesLost),
       mib(ours.peakRssKb),

@@ -24,7 +24,8 @@ Deno.test("bench flags: what cannot be run yet or is out of range is refused wit
   assertThrows(() => parseBenchArgs(["--gop", "3"]), Error, "divide");
   assertThrows(() => parseBenchArgs(["--audio", "opus"]), Error, "none, g711 or aac");
   assertThrows(() => parseBenchArgs(["--bframes", "2"]), Error, "not available yet");
-  assertThrows(() => parseBenchArgs(["--transport", "tls"]), Error, "rtsps");
+  assertThrows(() => parseBenchArgs(["--transport", "sctp"]), Error, "tcp, udp or tls");
+  assertEquals(parseBenchArgs(["--transport", "tls"]).transport, "tls");
 });
 
 Deno.test("bench --matrix: the grid of issue 15, 72 configurations", () => {

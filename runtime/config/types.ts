@@ -37,6 +37,11 @@ export interface CameraConfig {
    */
   readonly subUrl: string | null;
   /**
+   * rtsps:// cameras: a PEM file with the CA (or the camera's self-signed certificate) its TLS
+   * certificate must chain to, besides the system's roots. Absent when not set.
+   */
+  readonly caFile?: string;
+  /**
    * USB (v4l2) cameras only, each optional: the largest capture width, height and frame rate to
    * take from the camera's modes (default up to 1920x1080 at 30 fps). Absent when not set.
    */

@@ -487,6 +487,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
       ...readEventExtra(cam),
       subUrl: readSubUrl(cam),
+      ...readCaFile(cam, url),
       ...readCaptureLimits(cam, url.startsWith("v4l2:")),
       ...readOnvif(cam, errors),
     });
@@ -511,6 +512,25 @@ function readSubUrl(cam: ObjectReader): string | null {
     return null;
   }
   return url;
+}
+
+/** cameras[].caFile: the PEM CA an rtsps:// camera's certificate must chain to; absent: none. */
+function readCaFile(cam: ObjectReader, url: string): { caFile?: string } {
+  const path = cam.nullableString("caFile");
+  if (path === null) return {};
+  if (!path.startsWith("/")) {
+    cam.fail("caFile", `${show(path)} is not an absolute path; e.g. "/etc/nvr/camera-ca.pem"`);
+    return {};
+  }
+  const subUrl = cam.raw("subUrl");
+  if (!url.startsWith("rtsps:") && !(typeof subUrl === "string" && subUrl.startsWith("rtsps:"))) {
+    cam.fail(
+      "caFile",
+      "is set but the camera's url is not rtsps://; use an rtsps:// URL or drop it",
+    );
+    return {};
+  }
+  return { caFile: path };
 }
 
 /** cameras[].onvif: `{ url, username?, password? }`, or absent/null for none. */

@@ -4,7 +4,7 @@
  * An engine records one camera until its signal aborts (resolving after the open segment is
  * finished) or the stream fails (rejecting); retrying is the supervisor's job. Two engines exist:
  * the built-in remuxer (builtin/: our RTSP client and fMP4 writer, for cameras kept as they come
- * over RTSP/TCP) and GStreamer (gstreamer/: everything else: encoding, USB cameras, UDP).
+ * over RTSP, TCP, UDP or TLS) and GStreamer (gstreamer/: everything else: encoding, USB cameras).
  */
 import type { CameraConfig, RemuxEngine } from "../config/types.ts";
 import type { VideoPlan } from "../board/mod.ts";
@@ -69,8 +69,8 @@ export class CameraStallError extends Error {
 
 /**
  * Which engine records `camera`: the built-in remuxer when the configuration asks for it
- * (`recording.remux`) and the camera is recorded as it comes (passthrough) over RTSP/TCP
- * (H.264/H.265, B-frames included); GStreamer otherwise (encoding, USB/CSI capture), or when the
+ * (`recording.remux`) and the camera is recorded as it comes (passthrough) over RTSP (TCP, UDP or
+ * rtsps://; H.264/H.265, B-frames included); GStreamer otherwise (encoding, USB/CSI capture), or when the
  * built-in remuxer found the stream unsuitable (`gstreamerOnly`).
  */
 export function chooseEngine(
@@ -79,7 +79,7 @@ export function chooseEngine(
   remux: RemuxEngine,
   gstreamerOnly = false,
 ): EngineName {
-  const fits = plan.mode === "passthrough" && camera.transport === "tcp" &&
+  const fits = plan.mode === "passthrough" &&
     /^rtsps?:$/.test(new URL(camera.url).protocol);
   return remux === "builtin" && fits && !gstreamerOnly ? "builtin" : "gstreamer";
 }

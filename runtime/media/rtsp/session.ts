@@ -1,7 +1,9 @@
 /**
  * A lean RTSP client for recording: one TCP (or TLS) connection, RTP interleaved on it
- * (RFC 2326 §10.12), H.264/H.265 video and optionally AAC or G.711 audio handed over as whole
- * access units (AAC frames; G.711 as runs of 8-bit samples).
+ * (RFC 2326 §10.12) or, with `transport: "udp"`, on a UDP port pair per track (udp.ts: only the
+ * camera's address is listened to; rtp_reorder.ts puts packets back in order), H.264/H.265 video
+ * and optionally AAC or G.711 audio handed over as whole access units (AAC frames; G.711 as runs
+ * of 8-bit samples).
  *
  *   await using session = await RtspSession.open({ url, user, password, audio: true });
  *   await session.play({ onVideo(au) {…}, onAudio(au) {…} }, signal); // until signal aborts
@@ -25,6 +27,8 @@ import { ByteArena } from "../rtp/byte_arena.ts";
 import { aacConfigFromFmtp, AacDepacketizer, fmtpParams } from "../rtp/rtp_aac.ts";
 import { G711Depacketizer } from "../rtp/rtp_g711.ts";
 import { writeAll } from "../../std/io/write_all.ts";
+import { RtpReorder } from "../rtp/rtp_reorder.ts";
+import { bindPortPair, parseUdpTransport, receiveFrom, type UdpPair } from "./udp.ts";
 
 export interface RtspOpenOptions {
   /** rtsp:// or rtsps://, may hold credentials. */
@@ -33,6 +37,13 @@ export interface RtspOpenOptions {
   readonly password?: string | null;
   /** Set up the audio track (AAC, else G.711) when the SDP has one; default false. */
   readonly audio?: boolean;
+  /**
+   * RTP lower transport: "tcp" (interleaved on the RTSP connection, the default) or "udp" (a port
+   * pair per track on the local address of the RTSP connection).
+   */
+  readonly transport?: "tcp" | "udp";
+  /** rtsps:// only: PEM CA certificates the camera's certificate may chain to (besides the system's). */
+  readonly caCerts?: readonly string[];
   /** Per request (and connect), and the longest silence while playing; default 5000. */
   readonly timeoutMs?: number;
   /** Aborting it during open() rejects open(); later, it closes the session. */
@@ -81,8 +92,10 @@ export interface RtspCounters {
   /** RTP packets of the tracks set up. */
   packets: number;
   packetsLost: number;
-  /** Every byte read from the connection. */
+  /** Every byte read from the connection (and the UDP sockets). */
   bytes: number;
+  /** UDP datagrams from another address than the camera's, dropped. */
+  foreign: number;
 }
 
 export { RtspError, RtspTimeoutError };
@@ -117,7 +130,7 @@ export class RtspSession implements AsyncDisposable {
   readonly media: readonly SdpMedia[];
   readonly video: RtspVideoTrack;
   readonly audio: RtspAudioTrack | null;
-  readonly counters: RtspCounters = { packets: 0, packetsLost: 0, bytes: 0 };
+  readonly counters: RtspCounters = { packets: 0, packetsLost: 0, bytes: 0, foreign: 0 };
 
   /** The URL without credentials, for messages and requests. */
   readonly #shown: string;
@@ -149,6 +162,10 @@ export class RtspSession implements AsyncDisposable {
   #closing = false;
   #closed: Promise<void> | null = null;
   #unlinkSignal: () => void = () => {};
+  /** RTP over UDP: the sockets of every track set up, and their readers. */
+  readonly #udp: boolean;
+  readonly #udpPairs: UdpPair[] = [];
+  readonly #udpReaders: Promise<void>[] = [];
 
   // Tracks.
   #videoTrack: Track = { channel: VIDEO_CHANNEL, payloadType: -1 };
@@ -171,6 +188,7 @@ export class RtspSession implements AsyncDisposable {
     this.video = { codec: "h264", clockRate: 90000, parameterSets: [] };
     this.audio = null;
     this.#videoDepay = new H26xDepacketizer("h264");
+    this.#udp = options.transport === "udp";
     this.#reader = this.#readLoop();
   }
 
@@ -198,7 +216,7 @@ export class RtspSession implements AsyncDisposable {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const signal = options.signal;
     signal?.throwIfAborted();
-    const conn = await connect(url, port, shown, timeoutMs, signal);
+    const conn = await connect(url, port, shown, timeoutMs, signal, options.caCerts);
     const session = new RtspSession(conn, shown, options, url);
     const onAbort = () => void session.close();
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -246,6 +264,11 @@ export class RtspSession implements AsyncDisposable {
     });
   }
 
+  /** Over UDP: the local RTP port of each track set up (RTCP is the next); empty over TCP. */
+  get udpPorts(): readonly number[] {
+    return this.#udpPairs.map((p) => p.port);
+  }
+
   /** TEARDOWN (best effort, short timeout), then closes the connection. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
@@ -258,6 +281,7 @@ export class RtspSession implements AsyncDisposable {
       this.#closing = true;
       this.#kill(null);
       await this.#reader;
+      await Promise.all(this.#udpReaders);
     })();
     return this.#closed;
   }
@@ -361,13 +385,24 @@ export class RtspSession implements AsyncDisposable {
     }
   }
 
-  /** SETUP one track; returns the RTP channel the camera chose. */
+  /**
+   * SETUP one track; returns the RTP channel the camera chose (over UDP: `channel`, the number
+   * #frame knows the track's packets by).
+   */
   async #setupTrack(media: SdpMedia, base: string, channel: number): Promise<number> {
+    let pair: UdpPair | null = null;
+    if (this.#udp) {
+      pair = bindPortPair((this.#conn.localAddr as Deno.NetAddr).hostname, this.#shown);
+      this.#udpPairs.push(pair);
+    }
     const headers: Record<string, string> = {
-      Transport: `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`,
+      Transport: pair === null
+        ? `RTP/AVP/TCP;unicast;interleaved=${channel}-${channel + 1}`
+        : `RTP/AVP;unicast;client_port=${pair.port}-${pair.port + 1}`,
     };
     const r = await this.#request("SETUP", controlUrl(media.control, base), headers);
     if (r.status !== 200) throw this.#statusError("SETUP", r);
+    if (pair !== null) this.#listenUdp(pair, r.headers.get("transport")?.[0] ?? "", channel);
     const session = r.headers.get("session")?.[0];
     if (session === undefined && this.#sessionId === null) {
       throw new RtspError(`${this.#shown}: the SETUP answer has no Session header`, 200, {
@@ -385,7 +420,49 @@ export class RtspSession implements AsyncDisposable {
       );
     }
     const chosen = /interleaved\s*=\s*(\d+)/i.exec(r.headers.get("transport")?.[0] ?? "")?.[1];
-    return chosen === undefined ? channel : Number(chosen);
+    return chosen === undefined || pair !== null ? channel : Number(chosen);
+  }
+
+  /**
+   * Reads a track's UDP pair: RTP through a reorder buffer into #frame as `channel`, RTCP as
+   * `channel + 1`; only from the camera's address (the RTSP connection's peer, or the answer's
+   * `source=`) and its announced server ports.
+   */
+  #listenUdp(pair: UdpPair, transport: string, channel: number): void {
+    const { serverPorts, source } = parseUdpTransport(transport);
+    if (/RTP\/AVP\/TCP|interleaved/i.test(transport)) {
+      throw new RtspError(
+        `${this.#shown}: asked for RTP over UDP, the camera answered with TCP; set ` +
+          'cameras[].transport to "tcp"',
+        200,
+        { kind: "protocol" },
+      );
+    }
+    const host = source ?? (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+    const deliver = (packet: Uint8Array, ch: number) => {
+      if (this.#dead) return;
+      try {
+        this.#frame(ch, packet, 0, packet.length);
+      } catch (err) {
+        this.#kill(err instanceof Error ? err : new Error(String(err)));
+      }
+    };
+    const reorder = new RtpReorder((p) => deliver(p, channel));
+    const received = (packet: Uint8Array) => {
+      this.counters.bytes += packet.length;
+      this.#lastData = performance.now();
+    };
+    const foreign = () => void this.counters.foreign++;
+    this.#udpReaders.push(
+      receiveFrom(pair.rtp, host, serverPorts?.[0] ?? null, (p) => {
+        received(p);
+        reorder.push(p, this.#lastData);
+      }, foreign),
+      receiveFrom(pair.rtcp, host, serverPorts?.[1] ?? null, (p) => {
+        received(p);
+        deliver(p, channel + 1);
+      }, foreign),
+    );
   }
 
   async #keepalive(): Promise<void> {
@@ -476,6 +553,9 @@ export class RtspSession implements AsyncDisposable {
       ? `; it redirects to ${redact(location)}: put that URL in cameras[].url`
       : r.status === 404
       ? "; check the path in cameras[].url"
+      : r.status === 461
+      ? `; the camera does not offer RTP over ${this.#udp ? "UDP" : "TCP"} here: set ` +
+        `cameras[].transport to "${this.#udp ? "tcp" : "udp"}"`
       : "";
     return new RtspError(
       `${this.#shown}: ${method} answered ${r.status} ${r.reason}`.trim() + hint,
@@ -500,7 +580,7 @@ export class RtspSession implements AsyncDisposable {
         }
         this.#end += n;
         this.counters.bytes += n;
-        this.#lastData = performance.now();
+        if (!this.#udp) this.#lastData = performance.now();
         this.#pump();
       }
     } catch (err) {
@@ -715,7 +795,9 @@ export class RtspSession implements AsyncDisposable {
       this.#kill(
         new RtspTimeoutError(
           `${this.#shown}: no data for ${this.#timeoutMs} ms while playing; the camera stalled ` +
-            "or the network dropped",
+            "or the network dropped" + (this.#udp
+              ? ' (over UDP: a firewall or NAT may drop its packets; try cameras[].transport "tcp")'
+              : ""),
         ),
       );
     }, ms);
@@ -741,6 +823,13 @@ export class RtspSession implements AsyncDisposable {
     try {
       this.#conn.close();
     } catch { /* already closed */ }
+    for (const pair of this.#udpPairs) {
+      for (const socket of [pair.rtp, pair.rtcp]) {
+        try {
+          socket.close();
+        } catch { /* already closed */ }
+      }
+    }
     const reason = failure ??
       new RtspError(`${this.#shown}: session closed`, null, { kind: "closed" });
     for (const w of this.#waiters.values()) w.reject(reason);

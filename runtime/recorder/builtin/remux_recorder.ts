@@ -68,11 +68,14 @@ export async function recordCameraRemux(
 ): Promise<void> {
   await prepareIncoming(camera, ctx);
   const wantAudio = !ctx.audioOff?.();
+  const caCerts = camera.caFile === undefined ? [] : [await readCaFile(camera, camera.caFile)];
   await using session = await RtspSession.open({
     url: camera.url,
     user: camera.username ?? null,
     password: camera.password ?? null,
     audio: wantAudio,
+    transport: camera.transport,
+    caCerts,
     timeoutMs: RTSP_TIMEOUT_MS,
     signal,
   }).catch((err) => {
@@ -108,6 +111,31 @@ export async function recordCameraRemux(
   } finally {
     ctx.onKeyframes?.(null);
   }
+}
+
+/** cameras[].caFile's PEM text; an error that names the key and the file when it is unusable. */
+async function readCaFile(camera: CameraConfig, path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new CameraStreamError(
+      camera.id,
+      `cannot read cameras[].caFile ${path}: ${(err as Error).message}; check the path and that ` +
+        "the NVR may read it",
+      null,
+      { cause: err },
+    );
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CameraStreamError(
+      camera.id,
+      `cameras[].caFile ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----); put the ` +
+        "CA certificate there in PEM form",
+      null,
+    );
+  }
+  return text;
 }
 
 /** RTSP failures named for the camera; the recorder's own errors pass as they are. */
@@ -148,6 +176,8 @@ class RemuxRun {
   /** Audio timestamp (scaled to the video clock) → video timeline offset, fixed at the first. */
   #audioOffset: number | null = null;
   #keyframeWaiters: (() => void)[] = [];
+  /** RtspSession.counters.foreign when it was last logged. */
+  #foreignLogged = 0;
   /** Fragment buffers back from the disk, reused (no allocation per fragment). */
   readonly #spareBuffers: Uint8Array[] = [];
   /** Live viewers' copy of every picture (ctx.live), with the camera's capture clock. */
@@ -397,6 +427,15 @@ class RemuxRun {
       height: size?.height ?? null,
     });
     this.#ctx.onStats?.(stats);
+    const foreign = this.#session.counters.foreign;
+    if (foreign > this.#foreignLogged) {
+      // Rare (an attack or a misconfigured host): once a second at most, with the running count.
+      this.#ctx.log.warn("udp packets from another address than the camera dropped", {
+        camera: this.#camera.id,
+        dropped: foreign,
+      });
+      this.#foreignLogged = foreign;
+    }
     if (
       watchStall && !this.#stop.signal.aborted && this.#meter.stalledForMs(now) > this.#ctx.stallMs
     ) {

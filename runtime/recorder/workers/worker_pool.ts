@@ -27,7 +27,8 @@ import {
 const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 // FFI can do anything the process can; narrower flags would only pretend to sandbox a worker,
 // and Deno refuses /proc/<pid>/ reads (the mount guard) without --allow-all.
-const PERMISSIONS = ["--allow-all"];
+// --unstable-net: RTP over UDP reads Deno.DatagramConn sockets (deno.json says so too).
+const PERMISSIONS = ["--allow-all", "--unstable-net"];
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
