@@ -52,6 +52,12 @@ export interface UpdaterDeps {
   readonly rebootDelayMs?: number;
 }
 
+/**
+ * Written by the image's backstop (rootfs-overlay/usr/lib/nvr/firstboot/mark-good.sh) beside
+ * pending.json when the new slot's daemon never reached its own gate: one line, the reason.
+ */
+const TRIAL_FAILED = "trial-failed";
+
 interface Pending {
   readonly from: string;
   readonly to: string;
@@ -211,12 +217,18 @@ export class Updater {
         from: p.from,
         to: p.to,
       });
+      // The image's backstop (mark-good.sh) writes why when the new slot's daemon never got to
+      // its own gate (it did not start, or never answered /healthz).
+      const backstop = await Deno.readTextFile(`${this.#dir}/${TRIAL_FAILED}`).then(
+        (t) => t.trim().slice(0, 500) || null,
+        () => null,
+      );
       await this.#finish({
         from: p.from,
         to: p.to,
         slot: p.slot,
         state: "rolled-back",
-        reason: p.gateFailed ??
+        reason: p.gateFailed ?? backstop ??
           "the new slot did not start (the bootloader fell back to the old one)",
         ts: this.#now(),
       });
@@ -278,6 +290,7 @@ export class Updater {
 
   async #finish(last: LastUpdate): Promise<void> {
     await Deno.remove(`${this.#dir}/pending.json`).catch(() => {});
+    await Deno.remove(`${this.#dir}/${TRIAL_FAILED}`).catch(() => {});
     this.#pending = null;
     await this.#setLast(last);
   }
