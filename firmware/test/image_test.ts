@@ -465,6 +465,15 @@ const serialMore = (vm: Vm, re: RegExp, seen: number) => async () =>
 const SLOT_A = /Kernel command line:[^\n]*rauc\.slot=A/;
 const SLOT_B = /Kernel command line:[^\n]*rauc\.slot=B/;
 
+/** Whether the partition at `offset` of `image` starts with an ext4 superblock (magic 0xEF53). */
+async function ext4AtStart(image: string, offset: number): Promise<boolean> {
+  using f = await Deno.open(image, { read: true });
+  await f.seek(offset + 1080, Deno.SeekMode.Start);
+  const magic = new Uint8Array(2);
+  const n = await f.read(magic);
+  return n === 2 && magic[0] === 0x53 && magic[1] === 0xef;
+}
+
 /** An error with its causes ("fetch failed" alone says nothing about why). */
 function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -513,7 +522,9 @@ async function main(): Promise<void> {
   await using fleet = await startFleetSide(dir, nextBundle, brokenBundle);
   const efi = `${image}@@${await partitionOffset(image, 1)}`;
   await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
-  const vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
+  let vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
+  /** Serial consoles of boots this QEMU run replaced (the power cut), for the failed-unit scan. */
+  let earlierConsoles = "";
   let brokenFrom = -1;
   let brokenTo = -1;
   try {
@@ -637,6 +648,77 @@ async function main(): Promise<void> {
         refused !== null && refused.ok === false,
         JSON.stringify(refused).slice(0, 300),
       );
+      // A power cut in the middle of an install: QEMU is killed once RAUC has begun writing slot
+      // B (the ext4 superblock appears at its start). The old slot must boot cleanly and the box
+      // report the update failed (the daemon finds the update it started and never finished).
+      if (!flag("--skip-power-cut")) {
+        const g = fleet.bundles.good;
+        const bStart = await partitionOffset(image, 3);
+        const already = await ext4AtStart(image, bStart);
+        await fleet.cloud.publish(
+          `${base}/cmd/update-cut`,
+          JSON.stringify({
+            cmd: "update",
+            url: g.url,
+            size: g.size,
+            sha256: g.sha256,
+            version: nextVersion,
+          }),
+        );
+        const writing = already ? null : await waitFor(
+          async () => (await ext4AtStart(image, bStart)) ? true : null,
+          1_500_000,
+          1000,
+        );
+        check(
+          "power cut: the update was being installed (RAUC had begun writing slot B) when QEMU was killed",
+          writing !== null,
+          already ? "slot B already held a filesystem before the update" : "",
+        );
+        vm.child.kill("SIGKILL");
+        await stop(vm);
+        earlierConsoles += await readText(vm.serial);
+        vm = await boot(dir, image, ssd, q, "1-after-power-cut", null, fleet.fwds);
+        const cutA = await waitFor(serialHas(vm, SLOT_A), 300_000, 2000);
+        check("after the power cut the box booted slot A (rauc.slot=A)", cutA !== null);
+        const cutHealthz = await waitFor(() => healthz(vm.port), BOOT_DEADLINE_MS, 2000);
+        check("after the power cut /healthz answers 200", cutHealthz !== null);
+        const cutReport = await fleet.cloud.waitFor(
+          "state: lastUpdate failed (power cut)",
+          (m) =>
+            m.find((x) => {
+              const last = x.json?.lastUpdate as
+                | { state?: string; to?: string; reason?: string }
+                | undefined;
+              return x.topic === `${base}/state` && x.json?.version !== nextVersion &&
+                last?.state === "failed" && last.to === nextVersion &&
+                /power cut|restarted/.test(last.reason ?? "");
+            }),
+          BOOT_DEADLINE_MS,
+        ).catch(() => null);
+        check(
+          "after the power cut the old version reports the update failed (lastUpdate failed, why)",
+          cutReport !== null,
+          JSON.stringify(
+            cutReport?.json?.lastUpdate ??
+              fleet.cloud.messages.filter((x) => x.topic === `${base}/state`).at(-1)?.json ??
+              null,
+          ).slice(0, 300),
+        );
+        const cutEnv = await waitFor(
+          async () => {
+            const env = await efiGrubenv(image).catch(() => "");
+            return /A_OK=1/.test(env) && /A_TRY=0/.test(env) && /B_OK=0/.test(env) ? env : null;
+          },
+          300_000,
+          3000,
+        );
+        check(
+          "grubenv after the power cut: slot A good (A_OK=1, A_TRY=0), the half-written slot B not bootable (B_OK=0)",
+          cutEnv !== null,
+          (await efiGrubenv(image).catch(() => "")).replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+        );
+      }
       // An update whose new slot never passes the gate (its daemon cannot start): the box must go
       // back to slot A by itself (the image's backstop marks B bad and reboots; GRUB skips it) and
       // say so (lastUpdate rolled-back, with the reason). Its boot's failures are expected.
@@ -644,7 +726,7 @@ async function main(): Promise<void> {
       if (br && brokenVersion) {
         const aBoots = await serialCount(vm, SLOT_A);
         const bBoots = await serialCount(vm, SLOT_B);
-        brokenFrom = (await readText(vm.serial)).length;
+        brokenFrom = earlierConsoles.length + (await readText(vm.serial)).length;
         const sent = Date.now();
         const installedBroken = await command("update-broken", {
           cmd: "update",
@@ -662,7 +744,7 @@ async function main(): Promise<void> {
         check(`the box rebooted into slot B to try ${brokenVersion}`, intoB !== null);
         const backToA = await waitFor(serialMore(vm, SLOT_A, aBoots), BOOT_DEADLINE_MS, 2000);
         check("the new slot failed and the box booted slot A again by itself", backToA !== null);
-        const text = await readText(vm.serial);
+        const text = earlierConsoles + await readText(vm.serial);
         brokenTo = text.lastIndexOf("Kernel command line:");
         const rolled = await fleet.cloud.waitFor(
           "state: lastUpdate rolled-back",
@@ -748,7 +830,7 @@ async function main(): Promise<void> {
       );
     }
     // The broken version's boot (from its command to the next kernel) fails on purpose.
-    const all = await readText(vm.serial);
+    const all = earlierConsoles + await readText(vm.serial);
     const scanned = brokenFrom >= 0 && brokenTo > brokenFrom
       ? all.slice(0, brokenFrom) + all.slice(brokenTo)
       : all;
