@@ -437,7 +437,14 @@ async function claimAndAddCamera(
       cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
       "x-csrf-token": csrfToken ?? "",
     };
-    const cam = await post("/api/cameras", { id: "gate", url: cameraUrl }, session);
+    // The virtual camera sends H.264; cameras[].codec defaults to h265 (the run of 12:25 added
+    // it without a codec and it never recorded: "the camera sends H264 but cameras[].codec says
+    // 'h265'").
+    const cam = await post(
+      "/api/cameras",
+      { id: "gate", url: cameraUrl, codec: "h264" },
+      session,
+    );
     const camText = await cam.text();
     return {
       setup: setup.status,
