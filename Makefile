@@ -91,7 +91,13 @@ image: image-deps deno
 # The update the test sends over the fleet: the same tree as a release one patch version newer.
 NEXT_VERSION = $(shell sed -n 's/^export const VERSION = "\([0-9]*\)\.\([0-9]*\)\.\([0-9]*\)";$$/\1.\2.\3/p' runtime/lib/version.ts | awk -F. '{ print $$1 "." $$2 "." $$3 + 1 }')
 
+# And a bundle of a version in between whose daemon cannot start: the box must go back by itself.
+BROKEN_VERSION = $(NEXT_VERSION)-broken
+
 image-test: image
 	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) NVR_VERSION=$(NEXT_VERSION) NVR_BUNDLE_ONLY=1 \
 	  firmware/build_image.sh $(BOARD)
-	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --next-version $(NEXT_VERSION)
+	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) NVR_VERSION=$(BROKEN_VERSION) NVR_BUNDLE_ONLY=1 \
+	  NVR_TEST_BROKEN_DAEMON=1 firmware/build_image.sh $(BOARD)
+	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --next-version $(NEXT_VERSION) \
+	  --broken-version $(BROKEN_VERSION)

@@ -123,6 +123,16 @@ install -m 0644 "$keys/dev-cert.pem" "$root/etc/rauc/keyring.pem"
 sed -e "s|@COMPATIBLE@|$(b .raucCompatible)|" -e "s|@BOOTLOADER@|$(b .raucBootloader)|" \
   firmware/rauc/system.conf.in >"$root/etc/rauc/system.conf"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/tmp/* "$root"/var/tmp/*
+# NVR_TEST_BROKEN_DAEMON=1 (with NVR_BUNDLE_ONLY=1 only, never a flashable image): a bundle whose
+# daemon cannot start, for the image test's health-gate fallback (the box must go back by itself).
+if [ "${NVR_TEST_BROKEN_DAEMON:-0}" = 1 ]; then
+  [ "${NVR_BUNDLE_ONLY:-0}" = 1 ] ||
+    { echo "image: NVR_TEST_BROKEN_DAEMON=1 is for test bundles only; set NVR_BUNDLE_ONLY=1" >&2; exit 1; }
+  mkdir -p "$root/usr/lib/systemd/system/nvr.service.d"
+  printf '%s\n' "# Test bundle (NVR_TEST_BROKEN_DAEMON=1): the daemon exits at once." "[Service]" \
+    "ExecStart=" "ExecStart=/bin/false" >"$root/usr/lib/systemd/system/nvr.service.d/zz-test-broken.conf"
+  step "TEST BUNDLE: nvr.service runs /bin/false (NVR_TEST_BROKEN_DAEMON=1)"
+fi
 took "overlay, services and RAUC" "$t"
 
 step "biggest packages (installed size):"

@@ -244,6 +244,8 @@ interface FleetSide extends AsyncDisposable {
   readonly bundles: {
     readonly good: { url: string; size: number; sha256: string };
     readonly tampered: { url: string; size: number; sha256: string };
+    /** A bundle whose daemon cannot start (NVR_TEST_BROKEN_DAEMON=1), when one was built. */
+    readonly broken: { url: string; size: number; sha256: string } | null;
   } | null;
 }
 
@@ -252,7 +254,11 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function startFleetSide(dir: string, nextBundle: string | null): Promise<FleetSide> {
+async function startFleetSide(
+  dir: string,
+  nextBundle: string | null,
+  brokenBundle: string | null,
+): Promise<FleetSide> {
   const stack = new AsyncDisposableStack();
   try {
     const { broker, enrolPort } = await startShippedBroker(BOOTSTRAP_PASSWORD, {
@@ -316,6 +322,17 @@ async function startFleetSide(dir: string, nextBundle: string | null): Promise<F
       const badServer = stack.use(serveBundle(tampered, { tls }));
       fwdBundles.push({ port: 8443, to: Number(new URL(goodServer.url).port) });
       fwdBundles.push({ port: 8444, to: Number(new URL(badServer.url).port) });
+      let broken = null;
+      if (brokenBundle !== null) {
+        const bytes = await Deno.readFile(brokenBundle);
+        const server = stack.use(serveBundle(bytes, { tls }));
+        fwdBundles.push({ port: 8445, to: Number(new URL(server.url).port) });
+        broken = {
+          url: `https://${HOST_IN_GUEST}:8445/nvr.raucb`,
+          size: bytes.byteLength,
+          sha256: await sha256Hex(bytes),
+        };
+      }
       bundles = {
         good: {
           url: `https://${HOST_IN_GUEST}:8443/nvr.raucb`,
@@ -327,6 +344,7 @@ async function startFleetSide(dir: string, nextBundle: string | null): Promise<F
           size: tampered.byteLength,
           sha256: await sha256Hex(tampered),
         },
+        broken,
       };
     }
     const moved = stack.move();
@@ -419,7 +437,14 @@ async function claimAndAddCamera(
       cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
       "x-csrf-token": csrfToken ?? "",
     };
-    const cam = await post("/api/cameras", { id: "gate", url: cameraUrl }, session);
+    // The virtual camera sends H.264; cameras[].codec defaults to h265 (the run of 12:25 added
+    // it without a codec and it never recorded: "the camera sends H264 but cameras[].codec says
+    // 'h265'").
+    const cam = await post(
+      "/api/cameras",
+      { id: "gate", url: cameraUrl, codec: "h264" },
+      session,
+    );
     const camText = await cam.text();
     return {
       setup: setup.status,
@@ -434,6 +459,37 @@ async function claimAndAddCamera(
 
 const serialHas = (vm: Vm, re: RegExp) => async () =>
   re.test(await readText(vm.serial)) ? true : null;
+
+/** How often the serial console shows `re` (e.g. a slot's kernel command line: one per boot). */
+async function serialCount(vm: Vm, re: RegExp): Promise<number> {
+  return (await readText(vm.serial)).match(new RegExp(re.source, "g"))?.length ?? 0;
+}
+
+/** Waits until the serial console shows `re` more than `seen` times. */
+const serialMore = (vm: Vm, re: RegExp, seen: number) => async () =>
+  (await serialCount(vm, re)) > seen ? true : null;
+
+const SLOT_A = /Kernel command line:[^\n]*rauc\.slot=A/;
+const SLOT_B = /Kernel command line:[^\n]*rauc\.slot=B/;
+
+/** Whether the partition at `offset` of `image` starts with an ext4 superblock (magic 0xEF53). */
+async function ext4AtStart(image: string, offset: number): Promise<boolean> {
+  using f = await Deno.open(image, { read: true });
+  await f.seek(offset + 1080, Deno.SeekMode.Start);
+  const magic = new Uint8Array(2);
+  const n = await f.read(magic);
+  return n === 2 && magic[0] === 0x53 && magic[1] === 0xef;
+}
+
+/** An error with its causes ("fetch failed" alone says nothing about why). */
+function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, i = 0; e !== undefined && e !== null && i < 5; i++) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(" <- ");
+}
 
 async function main(): Promise<void> {
   const q = (JSON.parse(await Deno.readTextFile(`${repo}/firmware/boards/${board}.json`)) as {
@@ -468,10 +524,16 @@ async function main(): Promise<void> {
   // --- Boot 1: blank SSD, provisioning file on the boot partition, the fleet on the host -------
   const nextVersion = option("--next-version", "");
   const nextBundle = nextVersion ? `${outDir}/nvr-${nextVersion}-${board}.raucb` : null;
-  await using fleet = await startFleetSide(dir, nextBundle);
+  const brokenVersion = option("--broken-version", "");
+  const brokenBundle = brokenVersion ? `${outDir}/nvr-${brokenVersion}-${board}.raucb` : null;
+  await using fleet = await startFleetSide(dir, nextBundle, brokenBundle);
   const efi = `${image}@@${await partitionOffset(image, 1)}`;
   await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
-  const vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
+  let vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
+  /** Serial consoles of boots this QEMU run replaced (the power cut), for the failed-unit scan. */
+  let earlierConsoles = "";
+  let brokenFrom = -1;
+  let brokenTo = -1;
   try {
     const kernel = await waitFor(serialHas(vm, /Linux version/), 180_000);
     check("GRUB loads the kernel (serial: 'Linux version')", kernel !== null);
@@ -548,7 +610,7 @@ async function main(): Promise<void> {
     if (certPem) {
       const claim = await claimAndAddCamera(vm, certPem, fleet.cameraUrlInGuest).catch((
         err,
-      ) => ({ setup: 0, login: 0, camera: 0, detail: String(err) }));
+      ) => ({ setup: 0, login: 0, camera: 0, detail: describeError(err) }));
       check(
         "claimed with the provisioned setup code and a camera added over HTTPS (201, 200, 201)",
         claim.setup === 201 && claim.login === 200 && claim.camera === 201,
@@ -580,20 +642,159 @@ async function main(): Promise<void> {
         ).catch(() => null);
         return r?.json ?? null;
       };
-      const t = fleet.bundles.tampered;
-      const refused = await command("tampered-1", {
-        cmd: "update",
-        url: t.url,
-        size: t.size,
-        sha256: t.sha256,
-        version: nextVersion,
-      }, 900_000);
-      check(
-        "a tampered bundle (its signature changed, the hash announced to match) is refused",
-        refused !== null && refused.ok === false,
-        JSON.stringify(refused).slice(0, 300),
-      );
+      if (!flag("--skip-tampered")) {
+        const t = fleet.bundles.tampered;
+        const refused = await command("tampered-1", {
+          cmd: "update",
+          url: t.url,
+          size: t.size,
+          sha256: t.sha256,
+          version: nextVersion,
+        }, 900_000);
+        check(
+          "a tampered bundle (its signature changed, the hash announced to match) is refused",
+          refused !== null && refused.ok === false,
+          JSON.stringify(refused).slice(0, 300),
+        );
+      }
+      // A power cut in the middle of an install: QEMU is killed once RAUC has begun writing slot
+      // B (the ext4 superblock appears at its start). The old slot must boot cleanly and the box
+      // report the update failed (the daemon finds the update it started and never finished).
+      if (!flag("--skip-power-cut")) {
+        const g = fleet.bundles.good;
+        const bStart = await partitionOffset(image, 3);
+        const already = await ext4AtStart(image, bStart);
+        await fleet.cloud.publish(
+          `${base}/cmd/update-cut`,
+          JSON.stringify({
+            cmd: "update",
+            url: g.url,
+            size: g.size,
+            sha256: g.sha256,
+            version: nextVersion,
+          }),
+        );
+        const writing = already ? null : await waitFor(
+          async () => (await ext4AtStart(image, bStart)) ? true : null,
+          1_500_000,
+          1000,
+        );
+        check(
+          "power cut: the update was being installed (RAUC had begun writing slot B) when QEMU was killed",
+          writing !== null,
+          already ? "slot B already held a filesystem before the update" : "",
+        );
+        vm.child.kill("SIGKILL");
+        await stop(vm);
+        earlierConsoles += await readText(vm.serial);
+        vm = await boot(dir, image, ssd, q, "1-after-power-cut", null, fleet.fwds);
+        const cutA = await waitFor(serialHas(vm, SLOT_A), 300_000, 2000);
+        check("after the power cut the box booted slot A (rauc.slot=A)", cutA !== null);
+        const cutHealthz = await waitFor(() => healthz(vm.port), BOOT_DEADLINE_MS, 2000);
+        check("after the power cut /healthz answers 200", cutHealthz !== null);
+        const cutReport = await fleet.cloud.waitFor(
+          "state: lastUpdate failed (power cut)",
+          (m) =>
+            m.find((x) => {
+              const last = x.json?.lastUpdate as
+                | { state?: string; to?: string; reason?: string }
+                | undefined;
+              return x.topic === `${base}/state` && x.json?.version !== nextVersion &&
+                last?.state === "failed" && last.to === nextVersion &&
+                /power cut|restarted/.test(last.reason ?? "");
+            }),
+          BOOT_DEADLINE_MS,
+        ).catch(() => null);
+        check(
+          "after the power cut the old version reports the update failed (lastUpdate failed, why)",
+          cutReport !== null,
+          JSON.stringify(
+            cutReport?.json?.lastUpdate ??
+              fleet.cloud.messages.filter((x) => x.topic === `${base}/state`).at(-1)?.json ??
+              null,
+          ).slice(0, 300),
+        );
+        const cutEnv = await waitFor(
+          async () => {
+            const env = await efiGrubenv(image).catch(() => "");
+            return /A_OK=1/.test(env) && /A_TRY=0/.test(env) && /B_OK=0/.test(env) ? env : null;
+          },
+          300_000,
+          3000,
+        );
+        check(
+          "grubenv after the power cut: slot A good (A_OK=1, A_TRY=0), the half-written slot B not bootable (B_OK=0)",
+          cutEnv !== null,
+          (await efiGrubenv(image).catch(() => "")).replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+        );
+      }
+      // An update whose new slot never passes the gate (its daemon cannot start): the box must go
+      // back to slot A by itself (the image's backstop marks B bad and reboots; GRUB skips it) and
+      // say so (lastUpdate rolled-back, with the reason). Its boot's failures are expected.
+      const br = fleet.bundles.broken;
+      if (br && brokenVersion) {
+        const aBoots = await serialCount(vm, SLOT_A);
+        const bBoots = await serialCount(vm, SLOT_B);
+        brokenFrom = earlierConsoles.length + (await readText(vm.serial)).length;
+        const sent = Date.now();
+        const installedBroken = await command("update-broken", {
+          cmd: "update",
+          url: br.url,
+          size: br.size,
+          sha256: br.sha256,
+          version: brokenVersion,
+        }, 1_500_000);
+        check(
+          `update ${brokenVersion} (its daemon cannot start): installed`,
+          installedBroken !== null && installedBroken.ok === true,
+          JSON.stringify(installedBroken).slice(0, 300),
+        );
+        const intoB = await waitFor(serialMore(vm, SLOT_B, bBoots), BOOT_DEADLINE_MS, 2000);
+        check(`the box rebooted into slot B to try ${brokenVersion}`, intoB !== null);
+        const backToA = await waitFor(serialMore(vm, SLOT_A, aBoots), BOOT_DEADLINE_MS, 2000);
+        check("the new slot failed and the box booted slot A again by itself", backToA !== null);
+        const text = earlierConsoles + await readText(vm.serial);
+        brokenTo = text.lastIndexOf("Kernel command line:");
+        const rolled = await fleet.cloud.waitFor(
+          "state: lastUpdate rolled-back",
+          (m) =>
+            m.find((x) => {
+              const last = x.json?.lastUpdate as { state?: string; to?: string } | undefined;
+              return x.topic === `${base}/state` && last?.state === "rolled-back" &&
+                last.to === brokenVersion;
+            }),
+          BOOT_DEADLINE_MS,
+        ).catch(() => null);
+        const lastUpdate = rolled?.json?.lastUpdate as { reason?: string } | undefined;
+        check(
+          `slot A reports the failed update to the fleet (lastUpdate rolled-back, to ${brokenVersion}, with a reason)`,
+          rolled !== null && rolled.json?.version !== brokenVersion &&
+            typeof lastUpdate?.reason === "string" && lastUpdate.reason.length > 0,
+          JSON.stringify(rolled?.json?.lastUpdate ?? null).slice(0, 300),
+        );
+        if (rolled) {
+          console.log(
+            `failed update, command to rolled-back report: ${
+              ((Date.now() - sent) / 1000).toFixed(0)
+            } s`,
+          );
+        }
+        const envA = await waitFor(
+          async () => {
+            const env = await efiGrubenv(image).catch(() => "");
+            return /A_OK=1/.test(env) && /A_TRY=0/.test(env) && /B_OK=0/.test(env) ? env : null;
+          },
+          180_000,
+          3000,
+        );
+        check(
+          "grubenv after the rollback: slot B marked bad (B_OK=0), slot A good again (A_OK=1, A_TRY=0)",
+          envA !== null,
+          (await efiGrubenv(image).catch(() => "")).replace(/#+/g, "").replace(/\n+/g, " ").trim(),
+        );
+      }
       const g = fleet.bundles.good;
+      const bBefore = await serialCount(vm, SLOT_B);
       const sentAt = Date.now();
       const installed = await command("update-1", {
         cmd: "update",
@@ -607,11 +808,7 @@ async function main(): Promise<void> {
         installed !== null && installed.ok === true,
         JSON.stringify(installed).slice(0, 300),
       );
-      const slotB = await waitFor(
-        serialHas(vm, /Kernel command line:.*rauc\.slot=B/),
-        BOOT_DEADLINE_MS,
-        2000,
-      );
+      const slotB = await waitFor(serialMore(vm, SLOT_B, bBefore), BOOT_DEADLINE_MS, 2000);
       check("the box rebooted into slot B", slotB !== null);
       const good = await fleet.cloud.waitFor(
         "state: the new version, marked good",
@@ -641,8 +838,17 @@ async function main(): Promise<void> {
         env.replace(/#+/g, "").replace(/\n+/g, " ").trim(),
       );
     }
-    const bad = /Failed to start|FAILED/.exec(await readText(vm.serial));
-    check("no unit failed on the serial console", bad === null, bad ? bad[0] : "");
+    // The broken version's boot (from its command to the next kernel) fails on purpose.
+    const all = earlierConsoles + await readText(vm.serial);
+    const scanned = brokenFrom >= 0 && brokenTo > brokenFrom
+      ? all.slice(0, brokenFrom) + all.slice(brokenTo)
+      : all;
+    const bad = /Failed to start|FAILED/.exec(scanned);
+    check(
+      "no unit failed on the serial console (outside the broken version's boot)",
+      bad === null,
+      bad ? scanned.slice(Math.max(0, bad.index - 100), bad.index + 100).replace(/\s+/g, " ") : "",
+    );
   } finally {
     await stop(vm);
   }
@@ -652,15 +858,21 @@ async function main(): Promise<void> {
     left !== "" && !/nvr-provision\.json/i.test(left),
   );
 
-  // --- Boot 3 (after boot 1): update from a disk labelled NVR-UPDATE into slot B ----------------
-  // The offline path (a USB stick with a bundle) once the fleet update has run would be a
-  // downgrade or a repeat: on request only (--stick-update), on a fresh copy of the image.
+  // --- Boot 3: update from a disk labelled NVR-UPDATE into slot B ------------------------------
+  // On request only (--stick-update), on a fresh copy of the image and a blank SSD: after boot 1
+  // the box already runs the next version from slot B, and the same version again is refused (the
+  // run of 04:48 booted the updated copy, so the stick's bundle went into slot A and no check held).
   if (flag("--stick-update")) {
-    const bundles = [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
-      n.endsWith(`-${board}.raucb`)
-    ).sort();
-    const bundle = bundles.at(-1);
+    const bundle = nextVersion
+      ? `nvr-${nextVersion}-${board}.raucb`
+      : [...Deno.readDirSync(outDir)].map((e) => e.name).filter((n) =>
+        /^nvr-\d+\.\d+\.\d+-/.test(n) && n.endsWith(`-${board}.raucb`) && !/-broken-/.test(n)
+      ).sort().at(-1);
     if (!bundle) throw new Error(`no out/${board}/nvr-*-${board}.raucb: run make image first`);
+    const image = `${dir}/boot-stick.img`;
+    await run("zstd", ["-q", "-d", "-f", `${outDir}/${zst}`, "-o", image]);
+    const ssd = `${dir}/ssd-stick.img`;
+    await run("truncate", ["-s", "8G", ssd]);
     const stick = `${dir}/update-stick.vfat`;
     const bundleMiB = Math.ceil((await Deno.stat(`${outDir}/${bundle}`)).size / 2 ** 20) + 64;
     await run("mkfs.vfat", ["-C", "-n", "NVR-UPDATE", stick, String(bundleMiB * 1024)]);
@@ -696,6 +908,8 @@ async function main(): Promise<void> {
       /ORDER=B A/.test(efi) && /B_OK=1/.test(efi) && /B_TRY=0/.test(efi),
       efi.replace(/#+/g, "").replace(/\n+/g, " ").trim(),
     );
+    await Deno.remove(image).catch(() => {});
+    await Deno.remove(ssd).catch(() => {});
   }
 
   // --- Boot 2: an SSD holding data is never formatted -----------------------------------------

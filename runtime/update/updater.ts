@@ -52,6 +52,14 @@ export interface UpdaterDeps {
   readonly rebootDelayMs?: number;
 }
 
+/**
+ * Written by the image's backstop (rootfs-overlay/usr/lib/nvr/firstboot/mark-good.sh) beside
+ * pending.json when the new slot's daemon never reached its own gate: one line, the reason.
+ */
+const TRIAL_FAILED = "trial-failed";
+/** Written when an update starts, removed when it is installed or has failed. */
+const STARTED = "started.json";
+
 interface Pending {
   readonly from: string;
   readonly to: string;
@@ -125,6 +133,7 @@ export class Updater {
       return await this.#update(cmd);
     } catch (err) {
       const refusal = asRefusal(err);
+      await Deno.remove(`${this.#dir}/${STARTED}`).catch(() => {});
       await this.#setLast({
         from,
         to: cmd.version,
@@ -145,6 +154,15 @@ export class Updater {
     const expect = { compatible: await d.compatible(), version: cmd.version, running: d.version };
     // Cheap refusals first: a downgrade is refused before a byte is downloaded.
     checkBundle({ compatible: expect.compatible, version: cmd.version }, expect);
+    // Kept until the install is done or failed: found at the next start, it means the box lost
+    // power or restarted in the middle (the old slot runs; RAUC marks the target unbootable first).
+    await Deno.mkdir(this.#dir, { recursive: true });
+    await writeJson(`${this.#dir}/${STARTED}`, {
+      from: d.version,
+      to: cmd.version,
+      bootId: await d.bootId(),
+      ts: this.#now(),
+    });
     log.info("update: downloading", { to: cmd.version, size: cmd.size });
     const bundle = await downloadBundle(cmd, {
       ...d.download,
@@ -176,6 +194,7 @@ export class Updater {
       reboot: mode,
     };
     await writeJson(`${this.#dir}/pending.json`, pending);
+    await Deno.remove(`${this.#dir}/${STARTED}`).catch(() => {});
     this.#pending = pending;
     await this.#setLast({
       from: d.version,
@@ -200,8 +219,33 @@ export class Updater {
    */
   async afterBoot(probe: GateProbe): Promise<void> {
     const p = this.#pending;
-    if (!p) return;
     const d = this.#deps;
+    const started = await readJson<{ from: string; to: string; bootId: string }>(
+      `${this.#dir}/${STARTED}`,
+    );
+    if (started && !p && !this.#busy) {
+      const rebooted = started.bootId !== (await d.bootId().catch(() => ""));
+      const status = await d.rauc.status().catch(() => null);
+      const slot = (status && bootedSlot(status)?.name) ?? null;
+      d.log.warn("update: an update was interrupted before its install finished", {
+        to: started.to,
+        rebooted,
+      });
+      await Deno.remove(`${this.#dir}/${STARTED}`).catch(() => {});
+      await discard(this.#dir);
+      await this.#setLast({
+        from: started.from,
+        to: started.to,
+        slot,
+        state: "failed",
+        reason: (rebooted
+          ? "the box restarted (power cut or reset) before the install finished"
+          : "the daemon restarted before the install finished") +
+          `; ${d.version} still runs${slot ? ` from ${slot}` : ""}: send the update again`,
+        ts: this.#now(),
+      });
+    }
+    if (!p) return;
     if (p.bootId === (await d.bootId())) {
       this.#scheduleReboot(p.reboot);
       return;
@@ -211,12 +255,18 @@ export class Updater {
         from: p.from,
         to: p.to,
       });
+      // The image's backstop (mark-good.sh) writes why when the new slot's daemon never got to
+      // its own gate (it did not start, or never answered /healthz).
+      const backstop = await Deno.readTextFile(`${this.#dir}/${TRIAL_FAILED}`).then(
+        (t) => t.trim().slice(0, 500) || null,
+        () => null,
+      );
       await this.#finish({
         from: p.from,
         to: p.to,
         slot: p.slot,
         state: "rolled-back",
-        reason: p.gateFailed ??
+        reason: p.gateFailed ?? backstop ??
           "the new slot did not start (the bootloader fell back to the old one)",
         ts: this.#now(),
       });
@@ -278,6 +328,7 @@ export class Updater {
 
   async #finish(last: LastUpdate): Promise<void> {
     await Deno.remove(`${this.#dir}/pending.json`).catch(() => {});
+    await Deno.remove(`${this.#dir}/${TRIAL_FAILED}`).catch(() => {});
     this.#pending = null;
     await this.#setLast(last);
   }

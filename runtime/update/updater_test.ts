@@ -284,3 +284,62 @@ Deno.test("after the reboot: the old version running means the update was rolled
   assertEquals(leftovers(dir), []);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("after the reboot: a new slot whose daemon never reached its gate is reported rolled back with the image backstop's reason", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/data/.update`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/data/.update/pending.json`,
+    JSON.stringify({
+      from: "0.1.0",
+      to: "0.2.0",
+      slot: "rootfs.1",
+      installedAt: 1,
+      bootId: "boot-0",
+      reboot: "now",
+    }),
+  );
+  // As rootfs-overlay/usr/lib/nvr/firstboot/mark-good.sh writes it before marking the slot bad.
+  await Deno.writeTextFile(
+    `${dir}/data/.update/trial-failed`,
+    "nvr.service failed (the new version's daemon does not start; see its journal)\n",
+  );
+  const { d } = deps(dir, "/nonexistent", { rauc: slotted(raucCli(), []) });
+  const updater = await Updater.open(d);
+  await updater.afterBoot({ serviceUp: () => true, fleetConnected: () => true, cameras: () => [] });
+  const last = updater.lastUpdate();
+  assert(last);
+  assertEquals([last.state, last.to, last.reason], [
+    "rolled-back",
+    "0.2.0",
+    "nvr.service failed (the new version's daemon does not start; see its journal)",
+  ]);
+  assertEquals(leftovers(dir), []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("after a power cut in the middle of an install: the old version reports the update failed, and nothing is marked", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/data/.update`, { recursive: true });
+  // What an update leaves once it started and before its install finished: no pending.json.
+  await Deno.writeTextFile(
+    `${dir}/data/.update/started.json`,
+    JSON.stringify({ from: "0.1.0", to: "0.2.0", bootId: "boot-0", ts: 1 }),
+  );
+  await Deno.writeTextFile(`${dir}/data/.update/bundle.part`, "half a bundle");
+  const calls: string[] = [];
+  const { d } = deps(dir, "/nonexistent", { rauc: slotted(raucCli(), calls) });
+  const updater = await Updater.open(d);
+  await updater.afterBoot({ serviceUp: () => true, fleetConnected: () => true, cameras: () => [] });
+  const last = updater.lastUpdate();
+  assert(last);
+  assertEquals([last.state, last.from, last.to], ["failed", "0.1.0", "0.2.0"]);
+  assert(/restarted \(power cut or reset\) before the install finished/.test(last.reason ?? ""));
+  assertEquals(
+    calls.filter((c) => c !== "status"),
+    [],
+    "no slot marked after an interrupted install",
+  );
+  assertEquals(leftovers(dir), []);
+  await Deno.remove(dir, { recursive: true });
+});

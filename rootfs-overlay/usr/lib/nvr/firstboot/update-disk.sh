@@ -34,8 +34,10 @@ fi
 info="$(rauc info --output-format=shell "$bundle")"
 new="$(sed -n "s/^RAUC_MF_VERSION='\(.*\)'$/\1/p" <<<"$info")"
 running="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' /usr/lib/nvr/build-info.json)"
-if [ -z "$new" ] || [ "$(printf '%s\n%s\n' "$running" "$new" | sort -V | head -n1)" != "$running" ]; then
-  log "refusing ${bundle##*/}: version '$new' is older than the running $running (no downgrade from a stick)"
+# Newer only: the same version again would install into the other slot and boot it for nothing.
+if [ -z "$new" ] || [ "$new" = "$running" ] ||
+  [ "$(printf '%s\n%s\n' "$running" "$new" | sort -V | head -n1)" != "$running" ]; then
+  log "refusing ${bundle##*/}: version '$new' is not newer than the running $running (no downgrade or repeat from a stick)"
   exit 1
 fi
 log "installing ${bundle##*/} (version $new, sha256 $sum) into the other slot"
