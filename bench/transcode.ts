@@ -1,5 +1,5 @@
 /**
- * Cost of the H.265 → H.264 transcode for browsers without H.265 (playback/transcode_plan.ts, the
+ * Cost of the H.265 → H.264 transcode for browsers without H.265 (board/transcode_plan.ts, the
  * "generic" board: avdec_h265, videoscale to 640 px, x264enc ultrafast zerolatency): a camera's
  * H.265 stream (1280×720 and 1920×1080, 15 fps, GOP 2 s, made once by x265enc) pushed through
  * the live transcoder (playback/transcoder.ts, the same class live view uses) at the camera's own
@@ -12,7 +12,7 @@
 import { Pipeline } from "../runtime/gst/mod.ts";
 import { loadProfile } from "../runtime/board/profile.ts";
 import { GstRegistry } from "../runtime/board/registry.ts";
-import { planTranscode } from "../runtime/playback/transcode_plan.ts";
+import { planTranscode } from "../runtime/board/transcode_plan.ts";
 import { Transcoder } from "../runtime/playback/transcoder.ts";
 import { ensureLoopClip } from "../hw-tests/sim/loop_clip.ts";
 

@@ -168,8 +168,8 @@ export const RECORDINGS_PATHS: PathOps = {
   },
   "/api/recordings/{id}/h264.ts": {
     get: {
-      summary: "A segment's media in H.264 MPEG-TS at ≤ 640 px, timed ?at= ms into its run " +
-        "(transcoded from H.265); 503 + Retry-After when the box's transcodes are all in use",
+      summary: "A segment in H.264 MPEG-TS at ≤ 640 px (transcoded from H.265); " +
+        "503 + Retry-After when the box's transcodes are all in use",
     },
   },
   "/api/recordings/{id}/thumb.jpg": {

@@ -6,7 +6,7 @@
  *                                         with &codec=h264, MPEG-TS parts in H.264 (transcoded)
  *   GET /recordings/:id/init.mp4          a segment's init part (ftyp + moov), the EXT-X-MAP
  *   GET /recordings/:id/media.m4s?at=     its media part, retimed to start `at` ms into its run
- *   GET /recordings/:id/h264.ts?at=       its media part in H.264 at ≤ 640 px (range_transcode.ts)
+ *   GET /recordings/:id/h264.ts           the segment in H.264 MPEG-TS at ≤ 640 px (range_transcode.ts)
  *   GET /recordings/:id/thumb.jpg         a small JPEG of its first keyframe (cached)
  *   GET /cameras/:camera/events           the camera's events from ?from= to ?to= (marks)
  *
@@ -105,7 +105,7 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
     const body = codec === "h264"
       ? transcodedPlaylist(segments, {
         startMs: from,
-        mediaUrl: (s, at) => `/api/recordings/${s.id}/h264.ts?at=${at}`,
+        mediaUrl: (s) => `/api/recordings/${s.id}/h264.ts`,
       })
       : hlsPlaylist(segments, {
         startMs: from,
@@ -139,7 +139,6 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
   });
 
   app.get("/recordings/:id/h264.ts", async (c) => {
-    const at = atOf(c.req.query("at"));
     const segment = deps.visibleSegment(c, c.req.param("id"));
     const transcodes = deps.transcodes;
     if (!transcodes?.available) {
@@ -147,7 +146,7 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
     }
     let ts: Uint8Array;
     try {
-      ts = await transcodes.ts(segment, () => readSegment(deps.dataDir, segment), at);
+      ts = await transcodes.ts(segment, () => readSegment(deps.dataDir, segment));
     } catch (err) {
       if (err instanceof TranscodeBusyError) {
         c.header("retry-after", "5");

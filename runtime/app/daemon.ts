@@ -62,7 +62,7 @@ import { SharedSubStream } from "../playback/sub_stream.ts";
 import { LiveRelay } from "../media/restream/relay.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
-import { planTranscode } from "../playback/transcode_plan.ts";
+import { planTranscode } from "../board/transcode_plan.ts";
 import { SharedTranscode } from "../playback/live_transcode.ts";
 import { TranscodeSlots } from "../playback/transcode_slots.ts";
 import { RangeTranscodes } from "../playback/range_transcode.ts";

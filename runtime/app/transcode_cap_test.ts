@@ -51,7 +51,7 @@ Deno.test("attack: many viewers ask for transcodes — capped, recording unaffec
       { headers: { cookie } },
     );
     assertEquals(list.status, 200);
-    const url = (await list.text()).split("\n").find((l) => l.includes("/h264.ts?"))!;
+    const url = (await list.text()).split("\n").find((l) => l.endsWith("/h264.ts"))!;
     for (let i = 0; i < 4; i++) {
       const part = await https.fetch(url, { headers: { cookie } });
       const body = await part.text();

@@ -2,7 +2,7 @@
  * Live view's last resort (issue 14): a browser whose MSE has no H.265, a camera whose main stream
  * is H.265 and which has no H.264 sub-stream. ONE transcode per camera, shared by all its viewers
  * (go2rtc's rule: one producer, many consumers): it takes the recorder's restream of the main
- * stream (never a new camera session), turns it into H.264 at ≤ 640 px (transcode_plan.ts) and
+ * stream (never a new camera session), turns it into H.264 at ≤ 640 px (board/transcode_plan.ts) and
  * fans the result out like any LiveSource. It starts with the first viewer and stops GRACE_MS
  * after the last one leaves (a page change does not restart it). Each running one holds a slot of
  * the box's cap (transcode_slots.ts); a viewer that would need a new one beyond the cap is told
@@ -33,7 +33,7 @@ const NS = 1_000_000_000n;
 const START_NS = NS;
 
 export interface LiveTranscodeOptions {
-  /** The transcode pipeline's launch line (transcode_plan.ts), read at each start. */
+  /** The transcode pipeline's launch line (board/transcode_plan.ts), read at each start. */
   readonly launch: () => string;
   readonly slots: TranscodeSlots;
   readonly log: Logger;

@@ -1,16 +1,16 @@
 /**
  * Recorded H.265 in a browser without H.265 (issue 14): the timeline's range as an HLS playlist of
  * MPEG-TS media segments, each recorded file transcoded to H.264 at ≤ 640 px when it is asked for
- * (transcode_plan.ts `chain`), never ahead of the viewer. Its pictures are moved to the file's
- * place in its run (`at`, as the fMP4 playlist's parts are), so the H.264 pictures keep
- * continuous times across files and the player joins them as it joins the originals. Each transcode holds a slot of the box's cap (transcode_slots.ts, shared with live
+ * (board/transcode_plan.ts `chain`), never ahead of the viewer. Each part keeps the file's own
+ * times (qtdemux restarts them near 0 and a pipeline cannot move them), so the playlist has a
+ * discontinuity with the file's program date time before each part: the player maps every
+ * moment back to the wall clock and joins the parts (a seam the original fMP4 playlist avoids). Each transcode holds a slot of the box's cap (transcode_slots.ts, shared with live
  * view) while it runs; none free answers TranscodeBusyError (503, Retry-After), never a queue.
  * The last few results are kept in memory, so a player's retry or a replay costs nothing.
  */
 import { Pipeline } from "../gst/mod.ts";
 import type { Element } from "../gst/element.ts";
 import type { IndexedSegment } from "../storage/mod.ts";
-import { hlsPlaylist, type PlaylistOptions } from "./hls_playlist.ts";
 import type { TranscodeSlots } from "./transcode_slots.ts";
 
 /** All slots are taken: ask again later. */
@@ -30,7 +30,7 @@ export class RangeTranscodeError extends Error {
 }
 
 export interface RangeTranscodeOptions {
-  /** H.265 → H.264 elements (transcode_plan.ts `chain`), or null: the board cannot. */
+  /** H.265 → H.264 elements (board/transcode_plan.ts `chain`), or null: the board cannot. */
   readonly chain: () => string | null;
   readonly slots: TranscodeSlots;
   /** Longest one file may take; default 30 s (a 60 s 1080p file takes about 6 s here). */
@@ -44,8 +44,8 @@ const MAX_OUT_BYTES = 64 << 20;
 
 export class RangeTranscodes {
   readonly #opts: RangeTranscodeOptions;
-  readonly #done = new Map<string, Uint8Array>();
-  readonly #pending = new Map<string, Promise<Uint8Array>>();
+  readonly #done = new Map<number, Uint8Array>();
+  readonly #pending = new Map<number, Promise<Uint8Array>>();
   /** Files transcoded since start (tests: a replay costs nothing). */
   made = 0;
 
@@ -59,15 +59,13 @@ export class RangeTranscodes {
   }
 
   /**
-   * The segment `file` (its bytes) as H.264 MPEG-TS, its pictures timed from `atMs` into its run.
-   * Throws TranscodeBusyError when the cap is reached, RangeTranscodeError when it fails.
+   * The segment `file` (its bytes) as H.264 MPEG-TS. Throws TranscodeBusyError when the cap is reached, RangeTranscodeError when it fails.
    */
   async ts(
     segment: IndexedSegment,
     file: () => Promise<Uint8Array>,
-    atMs: number,
   ): Promise<Uint8Array> {
-    const key = `${segment.id}@${atMs}`;
+    const key = segment.id;
     const done = this.#done.get(key);
     if (done) return done;
     const pending = this.#pending.get(key);
@@ -81,7 +79,7 @@ export class RangeTranscodes {
     }
     const made = (async () => {
       try {
-        return await this.#make(segment, await file(), atMs);
+        return await this.#make(segment, await file());
       } finally {
         release();
       }
@@ -101,7 +99,7 @@ export class RangeTranscodes {
     }
   }
 
-  async #make(segment: IndexedSegment, file: Uint8Array, atMs: number): Promise<Uint8Array> {
+  async #make(segment: IndexedSegment, file: Uint8Array): Promise<Uint8Array> {
     const chain = this.#opts.chain();
     if (chain === null) throw new RangeTranscodeError(segment, "this board has no transcode");
     if (segment.codec !== "h265" && segment.codec !== "h264") {
@@ -112,8 +110,7 @@ export class RangeTranscodes {
       ? chain
       : "h264parse ! video/x-h264,stream-format=byte-stream,alignment=au";
     await using p = Pipeline.parse(
-      "appsrc name=in format=bytes caps=video/quicktime ! qtdemux ! " +
-        `identity ts-offset=${atMs * 1_000_000} ! ${video} ! mpegtsmux ! ` +
+      `appsrc name=in format=bytes caps=video/quicktime ! qtdemux ! ${video} ! mpegtsmux ! ` +
         "appsink name=out sync=false max-buffers=0 drop=false",
       { name: `${segment.camera}-range-transcode` },
     );
@@ -158,15 +155,33 @@ export class RangeTranscodes {
 }
 
 /**
- * The range's playlist with MPEG-TS media segments (no EXT-X-MAP: each TS part carries its own
- * tables), runs and discontinuities exactly as the fMP4 playlist has them (hls_playlist.ts).
+ * The range's playlist of MPEG-TS parts (no EXT-X-MAP: each part carries its own tables), one
+ * discontinuity and program date time per part (see above).
  */
 export function transcodedPlaylist(
   segments: readonly IndexedSegment[],
-  opts: Omit<PlaylistOptions, "initUrl">,
+  opts: { readonly startMs: number; readonly mediaUrl: (segment: IndexedSegment) => string },
 ): string {
-  return hlsPlaylist(segments, { ...opts, initUrl: () => "" })
-    .split("\n")
-    .filter((line) => !line.startsWith("#EXT-X-MAP:"))
-    .join("\n");
+  const usable = segments.filter((s) => s.endMs > s.startMs);
+  const longest = usable.reduce((m, s) => Math.max(m, s.endMs - s.startMs), 1000);
+  const lines = [
+    "#EXTM3U",
+    "#EXT-X-VERSION:3",
+    `#EXT-X-TARGETDURATION:${Math.ceil(longest / 1000)}`,
+    "#EXT-X-MEDIA-SEQUENCE:0",
+    "#EXT-X-PLAYLIST-TYPE:VOD",
+  ];
+  const first = usable[0];
+  if (first) {
+    const offset = Math.max(0, opts.startMs - first.startMs) / 1000;
+    lines.push(`#EXT-X-START:TIME-OFFSET=${offset.toFixed(3)},PRECISE=YES`);
+  }
+  for (const [i, s] of usable.entries()) {
+    if (i > 0) lines.push("#EXT-X-DISCONTINUITY");
+    lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(s.startMs).toISOString()}`);
+    lines.push(`#EXTINF:${((s.endMs - s.startMs) / 1000).toFixed(3)},`);
+    lines.push(opts.mediaUrl(s));
+  }
+  lines.push("#EXT-X-ENDLIST", "");
+  return lines.join("\n");
 }

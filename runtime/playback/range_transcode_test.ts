@@ -1,14 +1,14 @@
 /**
  * Recorded H.265 transcoded for browsers without H.265 (range_transcode.ts) with real GStreamer
- * and ffprobe: H.264 at 640 px, timed at its place in the run, the cap refuses a second file
- * while one runs, a repeat costs nothing.
+ * and ffprobe: H.264 at 640 px, the cap refuses a second file while one runs, a repeat costs
+ * nothing; the playlist puts a discontinuity before every part.
  */
 import { assert, assertEquals, assertRejects } from "../testing/assert.ts";
 import { Pipeline } from "../gst/mod.ts";
 import { loadProfile } from "../board/profile.ts";
 import { GstRegistry } from "../board/registry.ts";
 import type { IndexedSegment } from "../storage/mod.ts";
-import { planTranscode } from "./transcode_plan.ts";
+import { planTranscode } from "../board/transcode_plan.ts";
 import { RangeTranscodes, TranscodeBusyError, transcodedPlaylist } from "./range_transcode.ts";
 import { TranscodeSlots } from "./transcode_slots.ts";
 
@@ -71,7 +71,7 @@ async function probe(ts: Uint8Array) {
   };
 }
 
-Deno.test("range transcode: an H.265 recording as H.264 MPEG-TS at 640 px, timed in its run, capped", async () => {
+Deno.test("range transcode: an H.265 recording as H.264 MPEG-TS at 640 px, capped, kept", async () => {
   const dir = await Deno.makeTempDir({ prefix: "nvr-range-transcode-" });
   try {
     const path = `${dir}/seg.mp4`;
@@ -81,10 +81,10 @@ Deno.test("range transcode: an H.265 recording as H.264 MPEG-TS at 640 px, timed
     const rt = new RangeTranscodes({ chain: () => plan.chain, slots });
     const file = () => Deno.readFile(path);
 
-    const first = await rt.ts(segment(1, path), file, 0);
-    const later = rt.ts(segment(2, path), file, 8_000);
+    const first = await rt.ts(segment(1, path), file);
+    const later = rt.ts(segment(2, path), file);
     // One slot, held by the file above until it is done: a third one is refused at once.
-    await assertRejects(() => rt.ts(segment(3, path), file, 4_000), TranscodeBusyError);
+    await assertRejects(() => rt.ts(segment(3, path), file), TranscodeBusyError);
     assertEquals(slots.refused, 1);
     const second = await later;
     assertEquals(slots.running, 0, "slots released");
@@ -92,11 +92,7 @@ Deno.test("range transcode: an H.265 recording as H.264 MPEG-TS at 640 px, timed
     const [a, b] = [await probe(first), await probe(second)];
     assertEquals([a.codec_name, a.width, a.height], ["h264", 640, 360]);
     assertEquals([b.codec_name, b.width, b.height], ["h264", 640, 360]);
-    // The second file plays 8 s after the first: their times continue, as the originals' do.
-    const step = Number(b.start_time) - Number(a.start_time);
-    assert(Math.abs(step - 8) < 0.2, `8 s apart in the run, got ${step}`);
-
-    const again = await rt.ts(segment(1, path), file, 0);
+    const again = await rt.ts(segment(1, path), file);
     assert(again === first, "a repeat is answered from memory");
     assertEquals(rt.made, 2);
   } finally {
@@ -104,14 +100,23 @@ Deno.test("range transcode: an H.265 recording as H.264 MPEG-TS at 640 px, timed
   }
 });
 
-Deno.test("range transcode: the playlist names MPEG-TS parts and no init part", () => {
+Deno.test("range transcode: the playlist names MPEG-TS parts, each after a discontinuity with its time", () => {
   const segs = [segment(1, "a.mp4"), segment(2, "b.mp4")];
   const text = transcodedPlaylist(segs, {
-    startMs: segs[0]!.startMs,
-    mediaUrl: (s, at) => `/api/recordings/${s.id}/h264.ts?at=${at}`,
+    startMs: segs[0]!.startMs + 1_000,
+    mediaUrl: (s) => `/api/recordings/${s.id}/h264.ts`,
   });
   assert(!text.includes("EXT-X-MAP"), text);
-  assert(text.includes("/api/recordings/1/h264.ts?at=0\n"), text);
-  assert(text.includes("/api/recordings/2/h264.ts?at=4000\n"), text);
-  assert(text.includes("#EXT-X-PROGRAM-DATE-TIME:"), text);
+  assertEquals(text.split("\n").slice(5), [
+    "#EXT-X-START:TIME-OFFSET=1.000,PRECISE=YES",
+    `#EXT-X-PROGRAM-DATE-TIME:${new Date(segs[0]!.startMs).toISOString()}`,
+    "#EXTINF:4.000,",
+    "/api/recordings/1/h264.ts",
+    "#EXT-X-DISCONTINUITY",
+    `#EXT-X-PROGRAM-DATE-TIME:${new Date(segs[1]!.startMs).toISOString()}`,
+    "#EXTINF:4.000,",
+    "/api/recordings/2/h264.ts",
+    "#EXT-X-ENDLIST",
+    "",
+  ]);
 });

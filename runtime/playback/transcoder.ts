@@ -1,5 +1,5 @@
 /**
- * One running H.265 → H.264 transcode (transcode_plan.ts) driven from JavaScript: H.265 access
+ * One running H.265 → H.264 transcode (board/transcode_plan.ts) driven from JavaScript: H.265 access
  * units in with their own presentation times, H.264 access units out with the same times, so the
  * wall time of each output picture (when the camera made it) is the input's. GStreamer's threads
  * do the work; this side pushes into appsrc and pulls from appsink on worker threads (FFI

@@ -7,9 +7,9 @@
  * In: H.265 byte-stream access units on appsrc "in" with their own times; out: H.264
  * byte-stream access units (parameter sets before every IDR) on appsink "out".
  */
-import type { BoardProfile, DecoderSpec, EncoderSpec } from "../board/profile.ts";
-import { fillTemplate } from "../board/profile.ts";
-import { type ElementRegistry, fragmentElements } from "../board/registry.ts";
+import type { BoardProfile, DecoderSpec, EncoderSpec } from "./profile.ts";
+import { fillTemplate } from "./profile.ts";
+import { type ElementRegistry, fragmentElements } from "./registry.ts";
 
 /** Widest picture sent: enough for a grid tile or a phone, cheap to encode (docs/benchmarks.md). */
 export const TRANSCODE_MAX_WIDTH = 640;
