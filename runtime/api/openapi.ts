@@ -191,7 +191,8 @@ export const RECORDINGS_PATHS: PathOps = {
   "/api/cameras/{camera}/playlist.m3u8": {
     get: {
       summary: "fMP4 HLS playlist of ?from= to ?to= (ms or ISO 8601, at most 24 h apart), " +
-        "built from the index; gaps are discontinuities with a program date time (audited)",
+        "built from the index; gaps are discontinuities with a program date time (audited); " +
+        "&codec=h264: H.264 MPEG-TS parts transcoded from H.265 (h264.ts)",
     },
   },
   "/api/cameras/{camera}/events": {
@@ -200,6 +201,12 @@ export const RECORDINGS_PATHS: PathOps = {
   "/api/recordings/{id}/init.mp4": { get: { summary: "A segment's init part (EXT-X-MAP)" } },
   "/api/recordings/{id}/media.m4s": {
     get: { summary: "A segment's media part, retimed to start ?at= ms into its run" },
+  },
+  "/api/recordings/{id}/h264.ts": {
+    get: {
+      summary: "A segment in H.264 MPEG-TS at ≤ 640 px (transcoded from H.265); " +
+        "503 + Retry-After when the box's transcodes are all in use",
+    },
   },
   "/api/recordings/{id}/thumb.jpg": {
     get: {

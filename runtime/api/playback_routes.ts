@@ -2,9 +2,11 @@
  * Playback of recordings over HLS, for the timeline (web/page/screens/timeline.js):
  *
  *   GET /cameras/:camera/days?tz=         days with recordings in the viewer's time zone
- *   GET /cameras/:camera/playlist.m3u8    fMP4 HLS playlist of ?from= to ?to= (at most 24 h)
+ *   GET /cameras/:camera/playlist.m3u8    fMP4 HLS playlist of ?from= to ?to= (at most 24 h);
+ *                                         with &codec=h264, MPEG-TS parts in H.264 (transcoded)
  *   GET /recordings/:id/init.mp4          a segment's init part (ftyp + moov), the EXT-X-MAP
  *   GET /recordings/:id/media.m4s?at=     its media part, retimed to start `at` ms into its run
+ *   GET /recordings/:id/h264.ts           the segment in H.264 MPEG-TS at ≤ 640 px (range_transcode.ts)
  *   GET /recordings/:id/thumb.jpg         a small JPEG of its first keyframe (cached)
  *   GET /cameras/:camera/events           its events and the box-wide sensor alarms, ?from= to ?to= (marks)
  *
@@ -21,6 +23,12 @@ import { recordingDays } from "../playback/recording_days.ts";
 import { UnknownTimeZoneError } from "../playback/local_day.ts";
 import { ThumbnailBusyError, ThumbnailError, type Thumbnails } from "../playback/thumbnails.ts";
 import type { CameraAccess } from "./recordings.ts";
+import {
+  RangeTranscodeError,
+  type RangeTranscodes,
+  TranscodeBusyError,
+  transcodedPlaylist,
+} from "../playback/range_transcode.ts";
 
 /** Longest playlist: a day (a day picker's page), 8 640 lines of 10 s segments. */
 export const MAX_PLAYLIST_MS = 24 * 3600_000;
@@ -36,6 +44,8 @@ export interface PlaybackRoutesDeps {
   readonly index: () => SegmentIndex;
   readonly access: CameraAccess;
   readonly thumbnails: Thumbnails;
+  /** H.265 recordings for browsers without H.265; absent: `codec=h264` answers 501. */
+  readonly transcodes?: RangeTranscodes;
   /** The camera id from the request, checked: 400 malformed, 404 unknown or not visible. */
   readonly visibleCamera: (c: Context, camera: string | undefined) => string;
   /** The segment of `:id`, checked: 404 missing or not visible. */
@@ -80,11 +90,28 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
       "recording.play",
       `${camera} ${new Date(from).toISOString()}/${new Date(to).toISOString()}`,
     );
-    const body = hlsPlaylist(segments, {
-      startMs: from,
-      initUrl: (s) => `/api/recordings/${s.id}/init.mp4`,
-      mediaUrl: (s, at) => `/api/recordings/${s.id}/media.m4s?at=${at}`,
-    });
+    const codec = c.req.query("codec");
+    if (codec !== undefined && codec !== "h264") {
+      throw new HTTPException(400, {
+        message: "codec: only h264 (a transcode for browsers without H.265), or leave it out",
+      });
+    }
+    if (codec === "h264" && !deps.transcodes?.available) {
+      throw new HTTPException(501, {
+        message: "This box cannot transcode H.265 to H.264 (no decoder or encoder on the " +
+          "board; see the log): watch in a browser with H.265 support or export the range",
+      });
+    }
+    const body = codec === "h264"
+      ? transcodedPlaylist(segments, {
+        startMs: from,
+        mediaUrl: (s) => `/api/recordings/${s.id}/h264.ts`,
+      })
+      : hlsPlaylist(segments, {
+        startMs: from,
+        initUrl: (s) => `/api/recordings/${s.id}/init.mp4`,
+        mediaUrl: (s, at) => `/api/recordings/${s.id}/media.m4s?at=${at}`,
+      });
     return c.body(body, 200, {
       "content-type": "application/vnd.apple.mpegurl",
       "cache-control": "no-store",
@@ -101,19 +128,37 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
   });
 
   app.get("/recordings/:id/media.m4s", async (c) => {
-    const raw = c.req.query("at") ?? "";
-    const at = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
-    if (!(at <= MAX_RUN_MS)) {
-      throw new HTTPException(400, {
-        message: `at: give where the segment starts in its run, 0 to ${MAX_RUN_MS} ms ` +
-          "(the playlist's URLs have it)",
-      });
-    }
+    const at = atOf(c.req.query("at"));
     const segment = deps.visibleSegment(c, c.req.param("id"));
     const file = await readSegment(deps.dataDir, segment);
     const part = cut(segment, file, (f) => mediaPart(f, at / 1000));
     return c.body(part as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "video/iso.segment",
+      "cache-control": "private, max-age=86400",
+    });
+  });
+
+  app.get("/recordings/:id/h264.ts", async (c) => {
+    const segment = deps.visibleSegment(c, c.req.param("id"));
+    const transcodes = deps.transcodes;
+    if (!transcodes?.available) {
+      throw new HTTPException(501, { message: "This box cannot transcode H.265 to H.264" });
+    }
+    let ts: Uint8Array;
+    try {
+      ts = await transcodes.ts(segment, () => readSegment(deps.dataDir, segment));
+    } catch (err) {
+      if (err instanceof TranscodeBusyError) {
+        c.header("retry-after", "5");
+        throw new HTTPException(503, { message: err.message });
+      }
+      if (err instanceof RangeTranscodeError) {
+        throw new HTTPException(422, { message: err.message });
+      }
+      throw err;
+    }
+    return c.body(ts as Uint8Array<ArrayBuffer>, 200, {
+      "content-type": "video/mp2t",
       "cache-control": "private, max-age=86400",
     });
   });
@@ -136,6 +181,18 @@ export function addPlaybackRoutes(app: Hono, deps: PlaybackRoutesDeps): void {
       "cache-control": "private, max-age=86400",
     });
   });
+}
+
+/** `at`: where a segment starts in its run (ms), as the playlist's URLs give it. */
+function atOf(raw = ""): number {
+  const at = /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(at <= MAX_RUN_MS)) {
+    throw new HTTPException(400, {
+      message: `at: give where the segment starts in its run, 0 to ${MAX_RUN_MS} ms ` +
+        "(the playlist's URLs have it)",
+    });
+  }
+  return at;
 }
 
 async function readSegment(dataDir: string, segment: IndexedSegment): Promise<Uint8Array> {

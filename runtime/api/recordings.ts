@@ -19,6 +19,7 @@ import { addLiveRoute, LiveViewerLimit } from "./live.ts";
 import { addLiveWsRoute, type LiveChoice, type LiveCodec } from "./live_ws.ts";
 import { addPlaybackRoutes } from "./playback_routes.ts";
 import { Thumbnails } from "../playback/thumbnails.ts";
+import type { RangeTranscodes } from "../playback/range_transcode.ts";
 import type { Logger } from "../lib/log.ts";
 
 export interface CameraAccess {
@@ -61,6 +62,8 @@ export interface RecordingsDeps {
   readonly exports?: () => ExportJobs;
   /** Timeline thumbnails; default: cached under the data folder with the default cap. */
   readonly thumbnails?: Thumbnails;
+  /** H.265 recordings transcoded for browsers without H.265; absent: not offered. */
+  readonly rangeTranscodes?: RangeTranscodes;
 }
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
@@ -158,6 +161,7 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
     index: deps.index,
     access: deps.access,
     thumbnails: deps.thumbnails ?? new Thumbnails({ dataDir: deps.dataDir }),
+    ...(deps.rangeTranscodes ? { transcodes: deps.rangeTranscodes } : {}),
     visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
     visibleSegment: (c, id) => visibleSegment(c, deps, id),
     range: (from, to, maxMs = MAX_RANGE_MS) => timeRange(from, to, maxMs),

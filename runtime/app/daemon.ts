@@ -62,6 +62,10 @@ import { SharedSubStream } from "../playback/sub_stream.ts";
 import { LiveRelay } from "../media/restream/relay.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
+import { planTranscode } from "../board/transcode_plan.ts";
+import { SharedTranscode } from "../playback/live_transcode.ts";
+import { TranscodeSlots } from "../playback/transcode_slots.ts";
+import { RangeTranscodes } from "../playback/range_transcode.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
@@ -376,6 +380,35 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     () => current.http.liveViewersPerCamera,
     () => current.http.liveViewersTotal,
   );
+  /**
+   * H.265 → H.264 transcodes for browsers without H.265 (live and recorded ranges) under one cap
+   * per box (http.transcodesMax); one shared live transcode per camera (live_transcode.ts). The
+   * board's plan is made once, at the first need; a board that cannot is said once in the log.
+   */
+  const transcodeSlots = new TranscodeSlots(() => current.http.transcodesMax);
+  const transcodes = new Map<string, SharedTranscode>();
+  let transcodePlan: { launch: string; chain: string } | null | undefined;
+  const transcodeLaunch = (): string | null => {
+    if (transcodePlan === undefined) {
+      try {
+        const plan = planTranscode(profile, registry);
+        transcodePlan = plan;
+        log.info("transcode plan", {
+          module: "live",
+          decoder: plan.decoder,
+          encoder: plan.encoder,
+        });
+      } catch (err) {
+        transcodePlan = null;
+        log.warn("no H.265 to H.264 transcode on this board", { module: "live", err });
+      }
+    }
+    return transcodePlan?.launch ?? null;
+  };
+  const rangeTranscodes = new RangeTranscodes({
+    chain: () => (transcodeLaunch(), transcodePlan?.chain ?? null),
+    slots: transcodeSlots,
+  });
   let rebuilding: Promise<void> = Promise.resolve();
   rebuild = () =>
     rebuilding = rebuilding.then(async () => {
@@ -411,6 +444,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         ...config.http,
         liveViewersPerCamera: next.http.liveViewersPerCamera,
         liveViewersTotal: next.http.liveViewersTotal,
+        transcodesMax: next.http.transcodesMax,
       },
       mqtt: config.mqtt,
     };
@@ -603,16 +637,36 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
                 );
                 subStreams.set(id, sub);
               }
+              let transcode = transcodes.get(id);
+              const launch = remux && camera?.codec === "h265" ? transcodeLaunch() : null;
+              if (!transcode && launch !== null) {
+                transcode = new SharedTranscode(id, mainRelay(id), {
+                  launch: () => transcodeLaunch() ?? launch,
+                  slots: transcodeSlots,
+                  log: log.child({ module: "live" }),
+                });
+                transcodes.set(id, transcode);
+              }
+              const tc = transcode;
               return chooseLive({
                 camera: id,
                 mainCodec: camera?.codec ?? "h265",
                 main: remux ? mainRelay(id) : null,
                 sub: camera?.subUrl ? sub ?? null : null,
+                ...(tc && launch !== null
+                  ? {
+                    transcode: {
+                      source: tc,
+                      refusal: () => transcodeSlots.refusal(`the live view of camera '${id}'`),
+                    },
+                  }
+                  : {}),
               }, accept);
             },
             log: log.child({ module: "live" }),
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
             exports: openExports,
+            rangeTranscodes,
           },
           system: {
             health: () =>
@@ -717,6 +771,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     },
     async stop() {
       for (const sub of subStreams.values()) sub.close();
+      await Promise.all([...transcodes.values()].map((t) => t.stop()));
       // Recorders first: under Ctrl-C or systemd's stop the recorder processes get the signal too
       // and exit on their own; once aborted, the pool takes that for the stop it is, not a crash
       // to restart (the fleet link's goodbye can take seconds when the broker goes down with us).

@@ -24,6 +24,7 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "http.loginHistoryDays": "how long sign-in history is kept",
   "http.liveViewersPerCamera": "viewer limits; apply to the next viewer, no restart",
   "http.liveViewersTotal": "viewer limits; apply to the next viewer, no restart",
+  "http.transcodesMax": "transcode cap; applies to the next transcode, no restart",
   "mqtt.healthIntervalSeconds": "cadence of health messages",
   "log.level": "how much is logged",
   "recording.encodeFallback": "encoder choice among the image's own",

@@ -95,6 +95,11 @@ export interface HttpConfig {
   readonly liveViewersPerCamera: number;
   /** Live viewers of all cameras at once. */
   readonly liveViewersTotal: number;
+  /**
+   * H.265 → H.264 transcodes running at once on this box, live views and recorded ranges
+   * together, for browsers without H.265 (docs/benchmarks.md, "transcode"); more are refused.
+   */
+  readonly transcodesMax: number;
   /** PEM certificate (chain) and key when tls is "files". */
   readonly certFile: string | null;
   readonly keyFile: string | null;

@@ -235,6 +235,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     tls,
     liveViewersPerCamera: 4,
     liveViewersTotal: 16,
+    transcodesMax: 2,
     certFile: null,
     keyFile: null,
     redirectListen: null,
@@ -275,6 +276,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     tls,
     liveViewersPerCamera: http.integer("liveViewersPerCamera", 4, 0, 64),
     liveViewersTotal: http.integer("liveViewersTotal", 16, 0, 256),
+    transcodesMax: http.integer("transcodesMax", 2, 0, 16),
     certFile: file("certFile"),
     keyFile: file("keyFile"),
     redirectListen: redirectListen !== null && !listenProblem(redirectListen)

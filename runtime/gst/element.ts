@@ -13,8 +13,9 @@ const MAP_INFO_SIZE = 104;
 const MAP_DATA_OFFSET = 16;
 const MAP_SIZE_OFFSET = 24;
 const GST_MAP_READ = 1;
-// GstBuffer { GstMiniObject (64); GstBufferPool *pool; GstClockTime pts; ... }
+// GstBuffer { GstMiniObject (64); GstBufferPool *pool; GstClockTime pts, dts, duration; ... }
 const BUFFER_PTS_OFFSET = 72;
+const BUFFER_TIMES_BYTES = 24;
 
 /** Fundamental GTypes (G_TYPE_MAKE_FUNDAMENTAL(n) = n << 2). */
 const G_TYPE = {
@@ -188,10 +189,26 @@ export class Element {
     });
   }
 
-  /** appsrc only: pushes a copy of `data` as one buffer. False when the appsrc refused it. */
-  pushBuffer(data: Uint8Array<ArrayBuffer>): boolean {
+  /**
+   * appsrc only: pushes a copy of `data` as one buffer, with its presentation time and duration
+   * in ns when given (an appsrc with format=time and do-timestamp=false keeps them: the caller's
+   * own timeline, e.g. a camera's RTP clock; no decode time). False when the appsrc refused it.
+   */
+  pushBuffer(
+    data: Uint8Array<ArrayBuffer>,
+    time?: { readonly pts: bigint; readonly duration: bigint },
+  ): boolean {
     const buffer = this.#lib.gst.gst_buffer_new_memdup(data, BigInt(data.byteLength));
     if (buffer === null) return false;
+    if (time) {
+      // A buffer just made is ours alone: writing its fields in place is what GST_BUFFER_PTS does.
+      const fields = new BigUint64Array(
+        Deno.UnsafePointerView.getArrayBuffer(buffer, BUFFER_TIMES_BYTES, BUFFER_PTS_OFFSET),
+      );
+      fields[0] = time.pts; // pts
+      fields[1] = 0xffff_ffff_ffff_ffffn; // dts unknown (B-frames): the parser works it out
+      fields[2] = time.duration;
+    }
     return this.#lib.app.gst_app_src_push_buffer(this.#ptr, buffer) === 0; // takes ownership
   }
 

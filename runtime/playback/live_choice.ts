@@ -1,11 +1,19 @@
 /**
  * Which stream a live viewer gets: the main stream as the recorder receives it when the browser
  * can decode its codec (H.265 as it is where MSE reports H.265 support), the camera's H.264
- * sub-stream otherwise, or a reason when neither works. A transcode of H.265 to H.264 for
- * browsers without H.265 and cameras without a sub-stream is not done yet.
+ * sub-stream otherwise, and as last resort the camera's one shared H.265 → H.264 transcode
+ * (live_transcode.ts) when the box has a slot of its transcode cap free; or a reason when none
+ * works.
  */
 import type { LiveSource } from "../media/restream/feed.ts";
 import type { VideoCodec } from "../media/codec/types.ts";
+
+/** The camera's shared transcode, as the choice needs it (live_transcode.ts SharedTranscode). */
+export interface TranscodeCandidate extends LiveSource {
+  /** Runs already, or a slot of the cap was free and it starts now. */
+  admit(): boolean;
+  readonly lastError: string | null;
+}
 
 export interface LiveCandidates {
   readonly camera: string;
@@ -15,12 +23,17 @@ export interface LiveCandidates {
   readonly main: LiveSource | null;
   /** The shared sub-stream session, or null when the camera has no subUrl. */
   readonly sub: (LiveSource & { readonly lastError: string | null }) | null;
+  /**
+   * The camera's shared H.265 → H.264 transcode of `main`, or null (the board cannot transcode);
+   * `refusal` says why when the cap is reached.
+   */
+  readonly transcode?: { readonly source: TranscodeCandidate; readonly refusal: () => string };
 }
 
 export type LiveChoice =
   | {
     readonly source: LiveSource;
-    readonly label: "main" | "sub";
+    readonly label: "main" | "sub" | "transcode";
     readonly whyNoFrames?: () => string | null;
   }
   | { readonly reason: string };
@@ -31,6 +44,11 @@ export function chooseLive(c: LiveCandidates, accept: ReadonlySet<VideoCodec>): 
   if (sub && accept.has("h264")) {
     return { source: sub, label: "sub", whyNoFrames: () => sub.lastError };
   }
+  const tc = c.transcode;
+  if (tc && c.main && c.mainCodec === "h265" && accept.has("h264")) {
+    if (!tc.source.admit()) return { reason: tc.refusal() };
+    return { source: tc.source, label: "transcode", whyNoFrames: () => tc.source.lastError };
+  }
   const can = [...accept].map((x) => x.toUpperCase()).join(" or ") || "neither H.264 nor H.265";
   const main = c.main
     ? `its main stream is ${c.mainCodec.toUpperCase()}`
@@ -38,10 +56,13 @@ export function chooseLive(c: LiveCandidates, accept: ReadonlySet<VideoCodec>): 
   const subText = c.sub
     ? "its sub-stream is H.264"
     : "it has no H.264 sub-stream (cameras[].subUrl)";
+  const transcode = !c.main || !accept.has("h264")
+    ? ""
+    : " (this board cannot transcode H.265 to H.264: see the log for the missing element)";
   return {
     reason:
       `Camera '${c.camera}' cannot be shown live in this browser: the browser plays ${can}, ` +
-      `${main} and ${subText}. Use a browser with ${c.mainCodec.toUpperCase()} support, set a ` +
-      "sub-stream, or use the snapshot (an H.265 to H.264 transcode is not available yet)",
+      `${main} and ${subText}${transcode}. Use a browser with ${c.mainCodec.toUpperCase()} ` +
+      "support, set a sub-stream, or use the snapshot",
   };
 }

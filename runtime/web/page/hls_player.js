@@ -68,14 +68,17 @@ export function hlsPlayer(video, onState) {
      * @param {string} camera
      * @param {number} fromMs
      * @param {number} spanMs
+     * @param {{ transcode?: boolean }} [options] `transcode`: H.264 made on the box from H.265
+     *   recordings, for a browser without H.265 (MPEG-TS parts at ≤ 640 px; api/playback_routes.ts)
      */
-    async play(camera, fromMs, spanMs) {
+    async play(camera, fromMs, spanMs, options = {}) {
       stop();
       onState("loading");
       const q = new URLSearchParams({
         from: String(Math.round(fromMs)),
         to: String(Math.round(fromMs + spanMs)),
       });
+      if (options.transcode) q.set("codec", "h264");
       const url = `/api/cameras/${encodeURIComponent(camera)}/playlist.m3u8?${q}`;
       const Hls = await loadHls();
       if (Hls) {

@@ -1,7 +1,8 @@
 // @ts-check
 // Live view over a WebSocket into Media Source Extensions (the board's restream: no new camera
 // session per viewer). The browser says which codecs its MSE plays; the board answers with the
-// main stream as it is (H.265 where supported) or the H.264 sub-stream, or with a reason. One
+// main stream as it is (H.265 where supported), the H.264 sub-stream, the camera's one shared
+// H.265 → H.264 transcode (data-source="transcode"), or with a reason. One
 // moof+mdat arrives per frame; the position is kept near the live edge (it jumps ahead when the
 // buffer grows past MAX_BEHIND_S). `data-state` on the <video>: connecting (reconnecting),
 // playing, failed;
@@ -113,7 +114,9 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
   const pump = () => {
     // After stop() the MediaSource is detached and its SourceBuffers removed: reading one then
     // throws (an 'updateend' can still arrive).
-    if (stopped || !buffer || buffer.updating || media.readyState !== "open") return;
+    if (stopped || !buffer || buffer.updating || media.readyState !== "open") {
+      return;
+    }
     const next = queue.shift();
     if (next) {
       try {

@@ -215,6 +215,8 @@ export async function timelineScreen(camerasPart, atPart) {
         ? "No recordings from this moment on."
         : state === "error"
         ? `Cannot play: ${detail ?? "unknown error"}`
+        : video.dataset.transcoded === "yes"
+        ? "H.265 recording shown as H.264 made on the box (reduced size)."
         : "";
       status.className = state === "error" ? "tl-status error" : "muted tl-status";
     });
@@ -260,7 +262,11 @@ export async function timelineScreen(camerasPart, atPart) {
     const row = rows.find((r) => r.id === id);
     if (!row) return;
     const seg = row.bar.segmentFrom(ms) ?? await firstSegmentFrom(id, ms);
-    if (seg && !canDecode(seg.codec)) {
+    // H.265 without an H.265 decoder: the box transcodes the range to H.264 as it is watched.
+    const transcode = seg?.codec === "h265" && !canDecode("h265") &&
+      canDecode("h264");
+    row.video.dataset.transcoded = transcode ? "yes" : "no";
+    if (seg && !transcode && !canDecode(seg.codec)) {
       row.player.stop();
       row.video.dataset.state = "unsupported";
       row.status.className = "tl-status error";
@@ -272,7 +278,7 @@ export async function timelineScreen(camerasPart, atPart) {
       return;
     }
     row.active = true;
-    await row.player.play(id, ms, PLAY_SPAN);
+    await row.player.play(id, ms, PLAY_SPAN, { transcode });
     row.player.setRate(rate);
   }
 
