@@ -11,8 +11,8 @@ import { type IndexedSegment, thumbnailDir, thumbnailPath } from "../storage/mod
 
 /** Too many thumbnails are being made; ask again later. */
 export class ThumbnailBusyError extends Error {
-  constructor() {
-    super("Thumbnails are busy; try again in a moment");
+  constructor(why = "Thumbnails are busy") {
+    super(`${why}; try again in a moment`);
     this.name = "ThumbnailBusyError";
   }
 }
@@ -92,9 +92,10 @@ export class Thumbnails {
     const sample = await p.element("out")?.pullSample(this.#opts.timeoutMs);
     if (!sample || sample.data.length === 0) {
       const msg = p.poll();
-      throw new ThumbnailError(
-        segment,
-        msg?.type === "error" ? msg.message : `no picture within ${this.#opts.timeoutMs} ms`,
+      if (msg?.type === "error") throw new ThumbnailError(segment, msg.message);
+      // No error, just slow: a loaded box, not a bad segment. "Busy", so the page asks again.
+      throw new ThumbnailBusyError(
+        `No picture within ${this.#opts.timeoutMs} ms (the box is busy)`,
       );
     }
     await this.#store(path, sample.data);

@@ -58,14 +58,17 @@ export function timelineBar(camera, on) {
   const thumb = h("img", { alt: "", width: 160 });
   const hoverTime = h("span", {});
   hover.append(thumb, hoverTime);
-  // A busy box answers a thumbnail with 503 (one decode at a time): ask once more a moment later.
+  // A busy box answers a thumbnail with 503 (one decode at a time, or a slow one): while the
+  // pointer stays on that segment, ask again after 1, 2, 4 and 8 s.
   thumb.addEventListener("error", () => {
     thumb.hidden = true;
     const src = thumb.getAttribute("src") ?? "";
-    if (src !== "" && !src.includes("retry=1")) {
+    const [base, query] = src.split("?retry=");
+    const tries = Number(query ?? 0);
+    if (src !== "" && tries < 4) {
       setTimeout(() => {
-        if (thumb.getAttribute("src") === src) thumb.src = `${src}?retry=1`;
-      }, 1000);
+        if (thumb.getAttribute("src") === src) thumb.src = `${base}?retry=${tries + 1}`;
+      }, 1000 * 2 ** tries);
     }
   });
   thumb.addEventListener("load", () => (thumb.hidden = false));
@@ -160,8 +163,9 @@ export function timelineBar(camera, on) {
     // Only once the pointer rests: a sweep over the bar asks for no thumbnails.
     hoverTimer = setTimeout(() => {
       const src = `/api/recordings/${seg.id}/thumb.jpg`;
-      if (thumb.getAttribute("src") !== src) thumb.src = src;
-      else thumb.hidden = false;
+      // The same segment (a retry's query aside): leave it to its load or its retries.
+      if ((thumb.getAttribute("src") ?? "").split("?")[0] !== src) thumb.src = src;
+      else if (thumb.complete && thumb.naturalWidth > 0) thumb.hidden = false;
     }, 120);
   }
 
