@@ -39,6 +39,8 @@ export interface QueueStats {
   /** Replaced by a newer `latest` message of the same topic, since it was opened. */
   readonly superseded: number;
   readonly nextSeq: number;
+  /** Atomic KV commits made since it was opened (a burst of messages is one or a few). */
+  readonly commits: number;
 }
 
 export interface QueueOptions {
@@ -100,6 +102,7 @@ export class DurableQueue {
   #committed: number;
   #dropped = 0;
   #superseded = 0;
+  #commits = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #writing: Promise<void> = Promise.resolve();
   #waiters: (() => void)[] = [];
@@ -291,6 +294,7 @@ export class DurableQueue {
       dropped: this.#dropped,
       superseded: this.#superseded,
       nextSeq: this.#nextSeq,
+      commits: this.#commits,
     };
   }
 
@@ -410,6 +414,7 @@ export class DurableQueue {
       try {
         const result = await op.commit();
         if (!result.ok) throw new QueueError("the atomic write was refused");
+        this.#commits++;
         if (maxSeq !== undefined) this.#committed = Math.max(this.#committed, maxSeq);
         for (const p of seqs) p.done.resolve(p.seq);
       } catch (err) {

@@ -23,6 +23,7 @@ import { chooseEngine, type EngineName, type RecordCamera } from "../engine.ts";
 import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
 import { UnsupportedSourceError } from "../source.ts";
 import { redactUrl } from "../../lib/redact_url.ts";
+import { RtspError } from "../../media/rtsp/errors.ts";
 import { LiveFanout } from "../../media/restream/feed.ts";
 
 /**
@@ -32,6 +33,8 @@ import { LiveFanout } from "../../media/restream/feed.ts";
  * costs milliseconds, so retrying a dead camera every second is cheap.
  */
 export const BACKOFF_MS: readonly number[] = [500, 1_000];
+/** The pause after a refused connection (see run()); never longer than the backoff's. */
+const REFUSED_RETRY_MS = 250;
 /** The same failure is logged again at most this often. */
 const REPEAT_LOG_MS = 60_000;
 /** A run that lasted this long resets the backoff. */
@@ -225,7 +228,12 @@ export class CameraSupervisor {
           continue;
         }
         if (this.#ctx.now() - started >= HEALTHY_RUN_MS) failures = 0;
-        const pause = this.#pause(backoff[Math.min(failures, backoff.length - 1)] ?? 1_000);
+        const base = backoff[Math.min(failures, backoff.length - 1)] ?? 1_000;
+        // A refused connection (the camera down or rebooting) costs microseconds to try again,
+        // and the first keyframe after it may take a GOP: ask often, so it resumes within 2 s.
+        const refused = err instanceof RtspError && err.kind === "connect" &&
+          err.cause instanceof Deno.errors.ConnectionRefused;
+        const pause = this.#pause(refused ? Math.min(base, REFUSED_RETRY_MS) : base);
         failures++;
         this.#set("retrying", message);
         this.#logFailure(message, err, pause);
