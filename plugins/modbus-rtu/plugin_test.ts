@@ -145,7 +145,14 @@ Deno.test("modbus-rtu: the slave unplugged mid-poll — a link alarm, then readi
       slave.setMode("normal");
       slave.setInput(1, 230);
       await slave.replug();
-      await waitFor("readings again", () => run.value("temperature") === 23, 60_000);
+      await waitFor(
+        "readings again",
+        () => run.value("temperature") === 23,
+        60_000,
+        () =>
+          `status ${JSON.stringify(run.status())}\nslave requests ${slave.requests().length}` +
+          `\nlog:\n${run.logs.slice(-30).join("\n")}`,
+      );
       await waitFor("the link fine again", () => run.value("link") === "ok");
       assert(run.logs.some((l) => l.includes("answers again")), run.logs.join("\n"));
       assertEquals(run.status()?.restarts, 0);

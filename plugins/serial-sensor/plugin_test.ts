@@ -108,7 +108,12 @@ Deno.test("serial-sensor: unplugged, it says so and reads again once the sensor 
     drift: false,
     initial: { temperatureC: 25.5 },
   });
-  await waitFor("the plugged-in sensor's reading", () => t.reading("temperature") === 25.5);
+  await waitFor(
+    "the plugged-in sensor's reading",
+    () => t.reading("temperature") === 25.5,
+    60_000,
+    () => `status ${JSON.stringify(t.status())}\nlog:\n${t.logs.slice(-30).join("\n")}`,
+  );
   assertEquals(t.reading("connected"), true);
   assertEquals(t.status().state, "running");
   assertEquals(t.status().restarts, 0);

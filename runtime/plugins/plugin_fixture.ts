@@ -44,12 +44,16 @@ export async function waitFor<T>(
   what: string,
   check: () => T | null | undefined | false,
   ms = 60_000,
+  explain?: () => string,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const more = explain ? `\n${explain()}` : "";
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${more}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
