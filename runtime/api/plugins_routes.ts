@@ -133,11 +133,28 @@ export function pluginRoutes(deps: { auth: AuthDeps; plugins: PluginAdmin }): Ho
   app.put("/:id", admin, jsonBodyLimit(64 * 1024), async (c) => {
     const id = idOf(c);
     const body = await readJsonObject(c);
-    const { enabled, settings } = body;
+    const { enabled, settings, cameras, keepMinutes } = body;
     for (const key of Object.keys(body)) {
-      if (key !== "enabled" && key !== "settings") {
-        throw new ApiError(400, "invalid", `${key}: unknown; give enabled and/or settings`, key);
+      if (!["enabled", "settings", "cameras", "keepMinutes"].includes(key)) {
+        throw new ApiError(
+          400,
+          "invalid",
+          `${key}: unknown; give enabled, settings, cameras and/or keepMinutes`,
+          key,
+        );
       }
+    }
+    // cameras and keepMinutes are checked with the whole configuration (unknown camera, range).
+    if (cameras !== undefined && (!Array.isArray(cameras) || cameras.length > 64)) {
+      throw new ApiError(400, "invalid", "cameras: give a list of camera ids", "cameras");
+    }
+    if (keepMinutes !== undefined && typeof keepMinutes !== "number") {
+      throw new ApiError(
+        400,
+        "invalid",
+        "keepMinutes: give a whole number of minutes",
+        "keepMinutes",
+      );
     }
     if (enabled !== undefined && typeof enabled !== "boolean") {
       throw new ApiError(400, "invalid", "enabled: give true or false", "enabled");
@@ -157,6 +174,8 @@ export function pluginRoutes(deps: { auth: AuthDeps; plugins: PluginAdmin }): Ho
       plugins.configure(id, {
         ...(enabled === undefined ? {} : { enabled }),
         ...(settings === undefined ? {} : { settings: settings as Record<string, unknown> }),
+        ...(cameras === undefined ? {} : { cameras: cameras as string[] }),
+        ...(keepMinutes === undefined ? {} : { keepMinutes: keepMinutes as number }),
       }));
     return c.json(view);
   });

@@ -73,6 +73,7 @@ import { startCameraClockKeeper } from "./camera_clock_keeper.ts";
 import { checkPluginSettings } from "./plugin_config.ts";
 import { PluginAdminImpl } from "./plugin_admin.ts";
 import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
+import { AlarmKeeper } from "./alarm_keep.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
 import { createPtz, fleetPtz } from "./ptz_wiring.ts";
 
@@ -198,6 +199,26 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
   }, controller.signal);
   const onDiskFull = async () => (await retention.trigger()).bytes;
+  // A plugin's alarms marked on its cameras and their recordings kept around them (alarm_keep.ts).
+  let pluginConfigs = config.plugins;
+  const alarmKeeper = new AlarmKeeper({
+    index: storage.index,
+    now,
+    log: log.child({ module: "plugins" }),
+    maxSegmentMs: config.storage.segmentSeconds * 1000,
+  });
+  if (diskReady) {
+    try {
+      alarmKeeper.rearm();
+    } catch (err) {
+      log.warn("kept windows of earlier sensor alarms not re-armed", { module: "plugins", err });
+    }
+  }
+  // Each closed segment: the open alarm windows kept, then the byte budget checked.
+  const onSegmentClosed = () => {
+    alarmKeeper.segmentClosed();
+    retention.segmentClosed();
+  };
   let fleet: FleetWiring | null = null;
   const clockKeeper: ClockKeeper | null = deps.clock
     ? await startClockKeeper({
@@ -276,7 +297,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
         now,
         ...(clockKeeper ? { clock: clockKeeper.clock } : {}),
         onDiskFull,
-        onSegmentClosed: retention.segmentClosed,
+        onSegmentClosed,
         ...(deps.supervisor ? { supervisor: deps.supervisor } : {}),
       })
       : new WorkerPool(
@@ -290,7 +311,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           config: cfg,
           log: log.child({ module: "recorder" }),
           onDiskFull,
-          onSegmentClosed: retention.segmentClosed,
+          onSegmentClosed,
           ...(clockKeeper ? { clock: clockKeeper.workerOptions } : {}),
           ...(deps.workerHangMs ? { hangMs: deps.workerHangMs } : {}),
           onWorkerLost: (cameras, reason) => {
@@ -322,12 +343,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
     onEvent: (plugin, detail) => {
       try {
-        storage.index().addEvent({
-          camera: null,
-          tsMs: now(),
-          kind: "sensor-alarm",
-          detail: { plugin, ...detail },
-        });
+        alarmKeeper.alarm(plugin, detail, pluginConfigs[plugin]);
       } catch (err) {
         log.warn("sensor-alarm not indexed", { module: "plugins", plugin, err });
       }
@@ -435,6 +451,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     }, (err) => log.warn("config file mode not checked", { path: deps.configPath, err }));
   }
   const takeEffect = async (next: NvrConfig) => {
+    pluginConfigs = next.plugins;
     const before = current;
     current = {
       ...next,

@@ -105,7 +105,12 @@ export class PluginAdminImpl {
 
   async configure(
     id: string,
-    change: { enabled?: boolean; settings?: Record<string, unknown> },
+    change: {
+      enabled?: boolean;
+      settings?: Record<string, unknown>;
+      cameras?: readonly string[];
+      keepMinutes?: number;
+    },
   ): Promise<PluginView> {
     const { installed } = await readInstalled(this.#d.dir);
     if (!installed.some((m) => m.id === id)) {
@@ -113,10 +118,14 @@ export class PluginAdminImpl {
     }
     try {
       await this.#d.updateConfig((cur) => {
-        const was: PluginConfig = cur.plugins[id] ?? { enabled: false, settings: {} };
+        const was: PluginConfig = cur.plugins[id] ??
+          { enabled: false, settings: {}, cameras: [], keepMinutes: 0 };
+        // Checked with the rest of the configuration (config/validate.ts) before it applies.
         const entry = {
           enabled: change.enabled ?? was.enabled,
           settings: (change.settings ?? was.settings) as PluginConfig["settings"],
+          cameras: change.cameras ?? was.cameras,
+          keepMinutes: change.keepMinutes ?? was.keepMinutes,
         };
         return { ...cur, plugins: { ...cur.plugins, [id]: entry } };
       });

@@ -122,7 +122,7 @@ Deno.test("plugins over the API: install an archive, enable, configure, readings
     );
     assertEquals(on.status, 200, JSON.stringify(on.body));
     assertEquals(JSON.parse(await Deno.readTextFile(`${work}/config.json`)).plugins, {
-      probe: { enabled: true, settings: { level: 42 } },
+      probe: { enabled: true, settings: { level: 42 }, cameras: [], keepMinutes: 0 },
     });
     await pollList(send, headers);
 

@@ -319,10 +319,17 @@ Deno.test("plugins: id → {enabled, settings}, each bad entry named", () => {
         "serial-sensor": { enabled: true, settings: { highC: 30, port: "/dev/ttyUSB0" } },
       },
     }).plugins,
-    { "serial-sensor": { enabled: true, settings: { highC: 30, port: "/dev/ttyUSB0" } } },
+    {
+      "serial-sensor": {
+        enabled: true,
+        settings: { highC: 30, port: "/dev/ttyUSB0" },
+        cameras: [],
+        keepMinutes: 0,
+      },
+    },
   );
   assertEquals(validateConfig({ plugins: { a: {} } }).plugins, {
-    a: { enabled: false, settings: {} },
+    a: { enabled: false, settings: {}, cameras: [], keepMinutes: 0 },
   });
   assertEquals(problems({ plugins: [] }), [
     "plugins: expected an object of plugin id → {enabled, settings}, got []",

@@ -39,11 +39,13 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "plugins.*.enabled": "runs an installed plugin, inside its sandbox",
   "plugins.*.settings":
     "checked against the plugin's own schema; never its code, paths or permissions",
+  "plugins.*.cameras": "which cameras a plugin's alarms are marked on (configured cameras only)",
+  "plugins.*.keepMinutes": "how long recordings around a plugin's alarm are kept (≤ 1 day)",
 };
 
 /** Sections keyed by an id rather than by fixed names: their keys are `section.*.<field>`. */
 const MAP_SECTIONS: Readonly<Record<string, readonly string[]>> = {
-  plugins: ["enabled", "settings"],
+  plugins: ["enabled", "settings", "cameras", "keepMinutes"],
 };
 
 /** Why a locked key is locked, where there is more to say than "the image or the local file". */

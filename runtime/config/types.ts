@@ -214,6 +214,13 @@ export interface PluginConfig {
   readonly enabled: boolean;
   /** Its settings, checked against its manifest's schema when applied; absent ones: defaults. */
   readonly settings: Readonly<Record<string, string | number | boolean>>;
+  /** Cameras its alarms concern: each alarm is marked on their timelines too. Default none. */
+  readonly cameras: readonly string[];
+  /**
+   * Keep those cameras' recordings from this many minutes before each alarm to as many after it,
+   * like an operator's keep (retention does not delete them). 0 (default): mark only.
+   */
+  readonly keepMinutes: number;
 }
 
 export interface NvrConfig {

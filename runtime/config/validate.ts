@@ -149,6 +149,18 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   ) {
     reader?.rejectUnknown();
   }
+  const cameraIds = new Set(config.cameras.map((c) => c.id));
+  for (const [id, plugin] of Object.entries(config.plugins)) {
+    for (const camera of plugin.cameras) {
+      if (!cameraIds.has(camera)) {
+        errors.push(
+          `plugins.${id}.cameras: no camera '${camera}' in cameras; use one of: ${
+            [...cameraIds].join(", ") || "(none configured)"
+          }`,
+        );
+      }
+    }
+  }
   if (errors.length > 0) throw new ConfigError(source, errors);
   return config;
 }
@@ -447,8 +459,20 @@ function readPlugins(value: unknown, errors: string[]): Record<string, PluginCon
         if (Object.keys(given).length > 32) r.fail("settings", "at most 32 settings");
       }
     }
+    const cameras: string[] = [];
+    const listed = r.raw("cameras");
+    if (listed !== undefined) {
+      if (!Array.isArray(listed) || listed.some((c) => typeof c !== "string")) {
+        r.fail("cameras", `expected a list of camera ids, got ${show(listed)}`);
+      } else if (listed.length > 64) r.fail("cameras", "at most 64 cameras");
+      else cameras.push(...new Set(listed as string[]));
+    }
+    const keepMinutes = r.integer("keepMinutes", 0, 0, 1440);
+    if (keepMinutes > 0 && cameras.length === 0) {
+      r.fail("keepMinutes", "keeps recordings of the plugin's cameras: list them in cameras");
+    }
     r.rejectUnknown();
-    out[id] = { enabled, settings };
+    out[id] = { enabled, settings, cameras, keepMinutes };
   }
   return out;
 }

@@ -95,7 +95,9 @@ const SQL = {
   // events have no camera; a door opening matters next to every camera's recording).
   cameraMarks: `SELECT id, camera, ts_ms, kind, detail FROM events
     WHERE ts_ms >= $from AND ts_ms < $to
-      AND (camera = $camera OR (camera IS NULL AND kind = 'sensor-alarm'))
+      AND (camera = $camera OR (camera IS NULL AND kind = 'sensor-alarm'
+        AND (json_extract(detail, '$.cameras') IS NULL
+          OR EXISTS (SELECT 1 FROM json_each(detail, '$.cameras') WHERE value = $camera))))
     ORDER BY ts_ms, id`,
   // Newest first; $cameras is a JSON array of the cameras to include, or null for all of them
   // (box-wide events, camera NULL, always come along).
@@ -296,7 +298,10 @@ export class SegmentIndex {
     );
   }
 
-  /** Events in [fromMs, toMs) to mark on `camera`'s timeline: its own and box-wide sensor alarms. */
+  /**
+   * Events in [fromMs, toMs) to mark on `camera`'s timeline: its own, and box-wide sensor alarms
+   * that name no cameras or name this one (a plugin's `cameras`).
+   */
   cameraMarks(fromMs: number, toMs: number, camera: string): EventRecord[] {
     return this.#q.cameraMarks.all({ from: fromMs, to: toMs, camera }).map(eventFromRow);
   }
