@@ -6,9 +6,26 @@ import { Mosquitto } from "../testing/mosquitto.ts";
 import { waitUntil } from "../testing/fleet_kit.ts";
 import { FleetConsole } from "./console.ts";
 import { Registry } from "./registry.ts";
-import { simulateFleet, type SimulateOptions } from "./simulate.ts";
+import {
+  type SimulatedBox,
+  type SimulatedFleet,
+  simulateFleet,
+  type SimulateOptions,
+} from "./simulate.ts";
 
-export async function startFleetFixture(options: Omit<SimulateOptions, "broker">) {
+export interface FleetFixture extends AsyncDisposable {
+  readonly broker: Mosquitto;
+  readonly registry: Registry;
+  readonly console: FleetConsole;
+  readonly fleet: SimulatedFleet;
+  /** Temp folder, removed on dispose. */
+  readonly dir: string;
+  box(id: string): SimulatedBox;
+}
+
+export async function startFleetFixture(
+  options: Omit<SimulateOptions, "broker">,
+): Promise<FleetFixture> {
   const broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir({ prefix: "nvr-console-" });
   const registry = new Registry(`${dir}/registry.db`);
