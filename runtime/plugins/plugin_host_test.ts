@@ -170,3 +170,30 @@ Deno.test("serial: the host opens the port the manifest lists and relays both wa
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a plugin stopped while it is being started stops: close() returns, no process left", async () => {
+  // The stop landed before the abort listener existed: the plugin ran on and close() waited
+  // forever (a daemon stopping right after enabling a plugin hung).
+  const root = await Deno.makeTempDir({ prefix: "plugin-host-" });
+  const src = await writePlugin(
+    root,
+    { id: "waits", name: "w", version: "1" },
+    pluginCode(`await new Promise((r) => ctx.signal.addEventListener("abort", r));`),
+  );
+  try {
+    for (let round = 0; round < 5; round++) {
+      const { host, status } = await hostWith(root, [src]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<string>((r) => {
+        timer = setTimeout(() => r("still open after 30 s"), 30_000);
+      });
+      const outcome = await Promise.race([host.close().then(() => "closed"), late]);
+      clearTimeout(timer);
+      assertEquals(outcome, "closed", `round ${round}`);
+      assertEquals(status("waits")?.state, "stopped");
+      await removeTree(`${root}/plugins`);
+    }
+  } finally {
+    await removeTree(root);
+  }
+});

@@ -84,6 +84,7 @@ export async function runPluginOnce(
 ): Promise<{ stopped: boolean; reason: string }> {
   const { log, limits, now } = hooks;
   await checkPluginCode(dir, manifest.main);
+  if (signal.aborted) return { stopped: true, reason: "stopped" };
   const child = new Deno.Command(Deno.execPath(), {
     args: sandboxArgs(manifest, dir, hooks.sysRoot),
     cwd: dir,
@@ -259,6 +260,8 @@ export async function runPluginOnce(
     graceTimer = setTimeout(() => kill("did not stop in time and was killed"), limits.stopGraceMs);
   };
   signal.addEventListener("abort", onAbort, { once: true });
+  // Stopped while it was being spawned: the listener came too late to hear it.
+  if (signal.aborted) onAbort();
   const stderr = forwardStderr(child.stderr, log, (n) => count(n, false));
   await send({ t: "init", id: manifest.id, settings, sysRoot: hooks.sysRoot });
   const reader = new LineReader();
