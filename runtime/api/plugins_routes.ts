@@ -25,10 +25,18 @@ export interface PluginAdmin {
   installArchive(archive: Uint8Array, sha256: string): Promise<{ id: string; version: string }>;
   /** A plugin folder the image ships, by its name (e.g. "serial-sensor"). */
   installShipped(name: string): Promise<{ id: string; version: string }>;
-  /** `enabled` and/or `settings` (the whole settings object) of an installed plugin. */
+  /**
+   * `enabled`, `settings` (the whole settings object), `cameras` (its alarms' cameras) and/or
+   * `keepMinutes` of an installed plugin.
+   */
   configure(
     id: string,
-    change: { enabled?: boolean; settings?: Record<string, unknown> },
+    change: {
+      enabled?: boolean;
+      settings?: Record<string, unknown>;
+      cameras?: readonly string[];
+      keepMinutes?: number;
+    },
   ): Promise<PluginView>;
   /** Stops it, removes its folder and its config entry; false when it was not installed. */
   remove(id: string): Promise<boolean>;

@@ -53,6 +53,8 @@ export class PluginAdminImpl {
         ...s,
         enabled: config[s.id]?.enabled ?? false,
         settings: config[s.id]?.settings ?? {},
+        cameras: config[s.id]?.cameras ?? [],
+        keepMinutes: config[s.id]?.keepMinutes ?? 0,
         schema: manifest?.settings ?? {},
         permissions: manifest?.permissions ?? { read: [], devices: [] },
       };

@@ -81,7 +81,7 @@ Deno.test({
       await page.waitForSelector(w1);
 
       // Settings from the schema: a number, a text and a checkbox field, defaults filled in.
-      await page.click(`${serial} summary`);
+      await page.click(`${serial} .plugin-settings summary`);
       assertEquals(await page.inputValue(`${serial} [name=device]`), "/dev/ttyUSB0");
       assertEquals(await page.inputValue(`${serial} [name=highC]`), "40");
       assert(await page.isChecked(`${serial} [name=doorAlarm]`), "doorAlarm defaults to on");
@@ -89,6 +89,13 @@ Deno.test({
       await page.fill(`${serial} [name=staleSeconds]`, "10");
       await page.click(`${serial} .plugin-settings button[type=submit]`);
       await page.waitForSelector('#notice:has-text("settings saved")');
+      // Its alarms concern the door camera, whose recordings are kept 5 min around each.
+      await page.click(`${serial} .plugin-alarms summary`);
+      await page.check(`${serial} .plugin-alarms input[value="door"]`);
+      await page.fill(`${serial} .plugin-alarms [name=keepMinutes]`, "5");
+      await page.locator(serial).screenshot({ path: `${ARTIFACTS}plugins-alarms-1280.png` });
+      await page.click(`${serial} .plugin-alarms button[type=submit]`);
+      await page.waitForSelector('#notice:has-text("alarms saved")');
       await page.click(`${serial} button.toggle`);
       await page.waitForSelector(`${serial}[data-enabled="true"]`);
 
@@ -109,12 +116,15 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 100));
       }
       const alarm = h.index().events(0, Date.now() + 1).find((e) => e.kind === "sensor-alarm");
-      assertEquals(alarm?.detail, {
+      const { keepFromMs, keepToMs, ...detail } = alarm?.detail ?? {};
+      assertEquals(detail, {
         plugin: "serial-sensor",
         sensor: "door",
         reason: "door opened",
         value: "open",
+        cameras: ["door"],
       });
+      assertEquals(Number(keepToMs) - Number(keepFromMs), 10 * 60_000, "kept 5 min each side");
 
       // The box-wide alarm is among the camera's timeline marks.
       const marks = await page.evaluate(

@@ -136,6 +136,8 @@
  * @property {number | null} [rssBytes]
  * @property {boolean} enabled
  * @property {Record<string, string | number | boolean>} settings
+ * @property {string[]} cameras the cameras its alarms are marked on (none: every camera)
+ * @property {number} keepMinutes recordings kept this long before and after each alarm
  * @property {Record<string, SettingSpec>} schema
  */
 

@@ -19,10 +19,13 @@ const REFRESH_MS = 3000;
 
 /** Shows the installed plugins and the forms to install one. */
 export async function pluginsScreen() {
-  const { plugins } = /** @type {{ plugins: Plugin[] }} */ (await api("/api/plugins"));
+  const [{ plugins }, { cameras }] = await Promise.all([
+    /** @type {Promise<{ plugins: Plugin[] }>} */ (api("/api/plugins")),
+    /** @type {Promise<{ cameras: { id: string, name?: string }[] }>} */ (api("/api/cameras")),
+  ]);
   const redraw = () => route();
   const list = h("div", { id: "plugin-list", class: "plugins" });
-  for (const p of plugins) list.append(pluginPanel(p, redraw));
+  for (const p of plugins) list.append(pluginPanel(p, cameras.map((c) => c.id), redraw));
   const empty = h("p", { class: "muted", id: "no-plugins", hidden: plugins.length > 0 }, [
     "No plugins are installed. Install one below, e.g. serial-sensor from the recorder's own.",
   ]);
@@ -53,11 +56,13 @@ export async function pluginsScreen() {
 }
 
 /**
- * One plugin: name, state and readings, enable/disable and remove, and its settings form.
+ * One plugin: name, state and readings, enable/disable and remove, its settings form and which
+ * cameras its alarms concern.
  * @param {Plugin} p
+ * @param {string[]} cameraIds
  * @param {() => void} redraw
  */
-function pluginPanel(p, redraw) {
+function pluginPanel(p, cameraIds, redraw) {
   const toggle = h(
     "button",
     { type: "button", class: p.enabled ? "secondary toggle" : "toggle" },
@@ -73,6 +78,7 @@ function pluginPanel(p, redraw) {
     statusPart(p),
     h("div", { class: "actions" }, toggle, del, sure, cancel),
     settingsForm(p, redraw),
+    alarmsForm(p, cameraIds, redraw),
   );
   /** @param {() => Promise<void>} fn */
   const busy = async (fn) => {
@@ -191,6 +197,62 @@ function settingsForm(p, redraw) {
     }
     await api(`/api/plugins/${encodeURIComponent(p.id)}`, { method: "PUT", body: { settings } });
     notice(`${p.name}: settings saved.`);
+    redraw();
+  });
+  return form;
+}
+
+/**
+ * Which cameras the plugin's alarms are marked on, and how long their recordings around an alarm
+ * are kept (plugins.<id>.cameras and keepMinutes; the box checks both when saving).
+ * @param {Plugin} p
+ * @param {string[]} cameraIds
+ * @param {() => void} redraw
+ */
+function alarmsForm(p, cameraIds, redraw) {
+  const form = h("form", {
+    class: "plugin-alarms",
+    "aria-label": `Alarms of ${p.name}: cameras and recordings kept`,
+  });
+  const boxes = cameraIds.map((id) =>
+    h("label", { class: "check" }, [
+      h("input", { type: "checkbox", name: "camera", value: id, checked: p.cameras.includes(id) }),
+      ` ${id}`,
+    ])
+  );
+  const keep = h("input", {
+    type: "number",
+    name: "keepMinutes",
+    min: "0",
+    max: "1440",
+    step: "1",
+    value: String(p.keepMinutes),
+  });
+  form.append(
+    h("details", {}, h("summary", {}, "Alarms and recordings"), [
+      h(
+        "p",
+        { class: "muted" },
+        "Mark this plugin's alarms on these cameras' timelines (none ticked: on every camera), " +
+          "and keep their recordings this many minutes before and after each alarm (0: mark only).",
+      ),
+      h(
+        "div",
+        { class: "row" },
+        boxes.length ? boxes : [h("span", { class: "muted" }, "No cameras.")],
+      ),
+      h("label", {}, ["Keep recordings around an alarm (minutes)", keep]),
+      h("button", { type: "submit" }, "Save"),
+    ]),
+  );
+  handleSubmit(form, async () => {
+    const cameras = boxes.map((b) => /** @type {HTMLInputElement} */ (b.querySelector("input")))
+      .filter((el) => el.checked).map((el) => el.value);
+    await api(`/api/plugins/${encodeURIComponent(p.id)}`, {
+      method: "PUT",
+      body: { cameras, keepMinutes: Number(keep.value || 0) },
+    });
+    notice(`${p.name}: alarms saved.`);
     redraw();
   });
   return form;
