@@ -88,6 +88,22 @@ entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' | sort)
 # shellcheck disable=SC2086
 (cd "$lib" && DENO_DIR="$repo/$work/deno-dir" "$DENO" cache --quiet --frozen $entry)
 cp -a "$work/deno-dir" "$lib/deno-dir"
+# Deno keys its emit cache (the transpiled JavaScript, deno-dir/gen/file/<absolute path>.js) by each
+# module's absolute path: the host's run above stored them under this build directory, which the box
+# never sees, so it would transpile every module at every start. Make them again inside the root
+# filesystem, with the image's own Deno (qemu-user on a foreign host), for /usr/lib/nvr/…; no network
+# (unshare -n): everything it needs must already be in the cache the host filled.
+rm -rf "$lib/deno-dir/gen"
+# shellcheck disable=SC2086
+unshare -n chroot "$root" env -C /usr/lib/nvr DENO_DIR=/usr/lib/nvr/deno-dir /usr/lib/nvr/deno \
+  cache --quiet --frozen $entry
+elsewhere="$(cd "$lib/deno-dir/gen" && find . -type f ! -path './file/usr/lib/nvr/*' | head -n3)"
+if [ -n "$elsewhere" ] || [ ! -s "$lib/deno-dir/gen/file/usr/lib/nvr/runtime/main.ts.js" ]; then
+  echo "image: the emit cache in $lib/deno-dir/gen is not all under file/usr/lib/nvr/ (found:" \
+    "${elsewhere:-no runtime/main.ts.js}); the box would transpile every module at each start" >&2
+  exit 1
+fi
+step "emit cache: $(find "$lib/deno-dir/gen/file/usr/lib/nvr" -name '*.js' | wc -l) modules under gen/file/usr/lib/nvr"
 cat >"$lib/build-info.json" <<EOF
 {
   "version": "$version",
