@@ -51,6 +51,8 @@ export interface WorkerPoolDeps {
    * counts as a hang then (default 180 s).
    */
   readonly startMs?: number;
+  /** The worker's entry module (default worker_main.ts; tests give a stand-in). */
+  readonly workerMain?: string;
 }
 
 /**
@@ -234,7 +236,7 @@ class Worker {
   /** Runs one worker until it exits; returns why it ended. */
   async #runOnce(signal: AbortSignal): Promise<string> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, WORKER_MAIN],
+      args: ["run", ...PERMISSIONS, this.#deps.workerMain ?? WORKER_MAIN],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
