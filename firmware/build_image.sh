@@ -88,6 +88,22 @@ entry=$(cd "$lib" && find runtime plugins -name '*.ts' ! -name '_*' | sort)
 # shellcheck disable=SC2086
 (cd "$lib" && DENO_DIR="$repo/$work/deno-dir" "$DENO" cache --quiet --frozen $entry)
 cp -a "$work/deno-dir" "$lib/deno-dir"
+# Deno keys its emit cache (the transpiled JavaScript, deno-dir/gen/file/<absolute path>.js) by each
+# module's absolute path: the host's run above stored them under this build directory, which the box
+# never sees, so it would transpile every module at every start. Make them again inside the root
+# filesystem, with the image's own Deno (qemu-user on a foreign host), for /usr/lib/nvr/…; no network
+# (unshare -n): everything it needs must already be in the cache the host filled.
+rm -rf "$lib/deno-dir/gen"
+# shellcheck disable=SC2086
+unshare -n chroot "$root" env -C /usr/lib/nvr DENO_DIR=/usr/lib/nvr/deno-dir /usr/lib/nvr/deno \
+  cache --quiet --frozen $entry
+elsewhere="$(cd "$lib/deno-dir/gen" && find . -type f ! -path './file/usr/lib/nvr/*' | head -n3)"
+if [ -n "$elsewhere" ] || [ ! -s "$lib/deno-dir/gen/file/usr/lib/nvr/runtime/main.ts.js" ]; then
+  echo "image: the emit cache in $lib/deno-dir/gen is not all under file/usr/lib/nvr/ (found:" \
+    "${elsewhere:-no runtime/main.ts.js}); the box would transpile every module at each start" >&2
+  exit 1
+fi
+step "emit cache: $(find "$lib/deno-dir/gen/file/usr/lib/nvr" -name '*.js' | wc -l) modules under gen/file/usr/lib/nvr"
 cat >"$lib/build-info.json" <<EOF
 {
   "version": "$version",
@@ -122,6 +138,21 @@ mkdir -p "$root/etc/rauc"
 install -m 0644 "$keys/dev-cert.pem" "$root/etc/rauc/keyring.pem"
 sed -e "s|@COMPATIBLE@|$(b .raucCompatible)|" -e "s|@BOOTLOADER@|$(b .raucBootloader)|" \
   firmware/rauc/system.conf.in >"$root/etc/rauc/system.conf"
+# GStreamer's plugin registry, made once here for this root filesystem (GStreamer checks each
+# plugin's size and mtime against it, and mkfs.ext4 -d keeps both). Without it the daemon's
+# gst_init scans every plugin the first time a camera records: over 30 s under QEMU TCG, blocking
+# the event loop past WatchdogSec, so systemd killed the daemon (run of 13:42). nvr-prestart.sh
+# copies it to GST_REGISTRY in /run/nvr.
+rm -f "$lib/gstreamer-registry.bin"
+unshare -n -m sh -c 'mount -t proc proc "$1/proc" && exec chroot "$1" env \
+  GST_REGISTRY=/usr/lib/nvr/gstreamer-registry.bin HOME=/nonexistent gst-inspect-1.0 rtspsrc' \
+  sh "$root" >/dev/null || {
+  echo "image: gst-inspect-1.0 rtspsrc failed inside the root filesystem: the GStreamer registry" \
+    "could not be made; check the board's gstreamerPackages in $board_file" >&2
+  exit 1
+}
+chmod 0644 "$lib/gstreamer-registry.bin"
+step "GStreamer registry: $(du -h "$lib/gstreamer-registry.bin" | cut -f1) (/usr/lib/nvr/gstreamer-registry.bin)"
 rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/tmp/* "$root"/var/tmp/*
 # NVR_TEST_BROKEN_DAEMON=1 (with NVR_BUNDLE_ONLY=1 only, never a flashable image): a bundle whose
 # daemon cannot start, for the image test's health-gate fallback (the box must go back by itself).

@@ -45,6 +45,14 @@ export interface WorkerPoolDeps {
   readonly onWorkerLost?: (cameras: readonly string[], reason: string) => void;
   /** No status line for this long means the worker hangs: it is killed and restarted. */
   readonly hangMs?: number;
+  /**
+   * Before its first line the worker is still loading its modules, which on a slow box takes far
+   * longer than hangMs (over a minute under QEMU TCG): only this much silence after the start
+   * counts as a hang then (default 180 s).
+   */
+  readonly startMs?: number;
+  /** The worker's entry module (default worker_main.ts; tests give a stand-in). */
+  readonly workerMain?: string;
 }
 
 /**
@@ -228,7 +236,7 @@ class Worker {
   /** Runs one worker until it exits; returns why it ended. */
   async #runOnce(signal: AbortSignal): Promise<string> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, WORKER_MAIN],
+      args: ["run", ...PERMISSIONS, this.#deps.workerMain ?? WORKER_MAIN],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -237,12 +245,14 @@ class Worker {
     this.#child = child;
     this.#writer = child.stdin.getWriter();
     const hangMs = this.#deps.hangMs ?? 15_000;
+    const startMs = Math.max(hangMs, this.#deps.startMs ?? 180_000);
     let lastHeard = Date.now();
+    let heard = false;
     let hung = false;
     const onAbort = () => kill(child, "SIGTERM");
     signal.addEventListener("abort", onAbort);
     const watchdog = setInterval(() => {
-      if (Date.now() - lastHeard > hangMs) {
+      if (Date.now() - lastHeard > (heard ? hangMs : startMs)) {
         hung = true;
         kill(child, "SIGKILL");
       }
@@ -262,6 +272,7 @@ class Worker {
       });
       for await (const raw of jsonLines(child.stdout)) {
         lastHeard = Date.now();
+        heard = true;
         this.#receive(raw as FromWorker);
       }
     } catch (err) {
@@ -282,6 +293,9 @@ class Worker {
       answer({ type: "snapshot", id: 0, error: "its recorder process stopped" });
     }
     this.#snapshots.clear();
+    if (hung && !heard) {
+      return `said nothing for ${Math.round(startMs / 1000)} s after it started and was killed`;
+    }
     if (hung) return `stopped answering for ${Math.round(hangMs / 1000)} s and was killed`;
     return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
   }

@@ -36,6 +36,13 @@ if [ -f "$src" ] && [ ! -L "$src" ]; then
   fi
 fi
 
+# GStreamer's plugin registry (GST_REGISTRY in nvr.service), made at build time for this root
+# filesystem: without it the first gst_init scans every plugin, longer than WatchdogSec on a slow box.
+# /run/nvr is the service's RuntimeDirectory, emptied at each stop, so this runs at every start.
+if [ -s /usr/lib/nvr/gstreamer-registry.bin ] && [ ! -s /run/nvr/gstreamer-registry.bin ]; then
+  install -o nvr -g nvr -m 0600 /usr/lib/nvr/gstreamer-registry.bin /run/nvr/gstreamer-registry.bin
+fi
+
 # The board's DMI serials are root-only in /sys; the fingerprint reads this copy
 # (runtime/board/detect.ts, BoardRoots.dmiCopy).
 install -d -o nvr -g nvr -m 0700 /run/nvr/dmi
