@@ -345,7 +345,7 @@ Deno.test("plugins: id → {enabled, settings}, each bad entry named", () => {
       "plugins.../x: not a plugin id; use lower-case letters, digits and '-' (at most 32)",
       'plugins.b.enabled: expected true or false, got "yes"',
       'plugins.b.settings.deep: {"a":1}: a number, a string (≤ 200) or true/false',
-      "plugins.b.permissions: unknown key; known keys here: enabled, settings",
+      "plugins.b.permissions: unknown key; known keys here: cameras, enabled, keepMinutes, settings",
     ],
   );
 });
