@@ -40,6 +40,11 @@ export class TranscodeSlots {
 
   /** What a refused viewer is told. */
   refusal(what: string): string {
+    if (this.max === 0) {
+      return `Transcoding is off on this box (http.transcodesMax 0), so ${what} cannot be shown ` +
+        "in this browser, which does not play H.265; use a browser that does, or ask an admin " +
+        "to allow transcodes";
+    }
     return `Too many transcodes: this box runs at most ${this.max} H.265 to H.264 transcodes at ` +
       `once (http.transcodesMax, measured in docs/benchmarks.md) and all are in use, so ${what} ` +
       "cannot be shown in this browser now; close another view, try again later, or use a " +

@@ -129,8 +129,11 @@ Deno.test({
       height: 240,
       fps: 15,
     });
-    // "door" has no sub-stream (JPEG refresh, the last resort); "yard" has one (live video).
+    // "door" has no sub-stream and the box allows no transcode here (http.transcodesMax 0), so
+    // Chromium, without H.265, gets the last resort: the reason, then a JPEG refresh (the shared
+    // H.264 transcode is transcode_test.ts's); "yard" has an H.264 sub-stream (live video).
     await using h = await startHarness({
+      http: { listen: "127.0.0.1:0", transcodesMax: 0 },
       cameras: [{ id: "door", url: cam.rtspUrl }, {
         id: "lane",
         url: cam264.rtspUrl,
@@ -222,6 +225,11 @@ Deno.test({
         });
         throw new Error(`no first picture from door within 45 s (${seen})`, { cause: e });
       });
+      // Why there is no video, said on the tile: transcoding is off here.
+      const reason = await page.textContent(
+        '.live:has(img.snapshot[data-camera="door"]) .live-reason',
+      );
+      assert(reason?.includes("Transcoding is off"), `door's tile gives the reason (${reason})`);
       const first = await img.screenshot();
       let changed = false;
       const deadline = Date.now() + 12_000;

@@ -63,7 +63,11 @@ export async function gridScreen() {
       { class: "title-row" },
       h("h1", {}, "Cameras"),
       admin
-        ? h("a", { class: "button secondary", href: "#/find", id: "find-link" }, "Find cameras")
+        ? h(
+          "a",
+          { class: "button secondary", href: "#/find", id: "find-link" },
+          "Find cameras",
+        )
         : null,
     ),
     cameras.length ? grid : h(
@@ -75,9 +79,10 @@ export async function gridScreen() {
       "p",
       { class: "muted" },
       "Live view: the stream the recorder already receives (H.265 where this browser plays " +
-        "it), else the camera's H.264 sub-stream, under a second behind the camera; it " +
-        "reconnects by itself after a break. Where neither can play: a still picture a second " +
-        "(latest keyframe), with the reason.",
+        "it), else the camera's H.264 sub-stream, else one H.264 transcode on the box shared " +
+        "by all viewers; under a second behind the camera, reconnecting by itself after a " +
+        "break. Where none can play: a still picture a second (latest keyframe), with the " +
+        "reason.",
     ),
   );
 }
