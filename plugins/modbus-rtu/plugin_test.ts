@@ -7,7 +7,6 @@
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
 import {
   hostWith,
-  quietLog,
   removeTree,
   REPO,
   waitFor,
@@ -34,10 +33,8 @@ async function withPlugin(
   await using slave = await startModbusSlave(slaveOptions);
   const root = await Deno.makeTempDir({ prefix: "plugin-modbus-" });
   const events: Run["events"] = [];
-  const logs: string[] = [];
-  const { host, status } = await hostWith(root, [SRC], {
+  const { host, status, logs } = await hostWith(root, [SRC], {
     devRoot: slave.dir,
-    log: quietLog(logs),
     onEvent: (_plugin, detail) => events.push(detail),
   }, { [ID]: settings });
   try {

@@ -7,7 +7,6 @@ import { startSerialSensor } from "../../hw-tests/sim/serial_sensor.ts";
 import { formatDoorLine, formatReadingLine } from "./protocol.ts";
 import {
   hostWith,
-  quietLog,
   removeTree,
   REPO,
   waitFor,
@@ -23,10 +22,8 @@ async function setup(settings: Record<string, unknown> = {}) {
   const dev = `${root}/dev`;
   await Deno.mkdir(dev);
   const alarms: Alarm[] = [];
-  const logs: string[] = [];
-  const { host, status } = await hostWith(root, [SRC], {
+  const { host, status, logs } = await hostWith(root, [SRC], {
     devRoot: dev,
-    log: quietLog(logs),
     onEvent: (_plugin, detail) => alarms.push(detail),
   }, { "serial-sensor": { staleSeconds: 5, ...settings } });
   const reading = (name: string) =>

@@ -51,12 +51,20 @@ export async function waitFor<T>(
     const value = check();
     if (value) return value;
     if (Date.now() > deadline) {
-      const more = explain ? `\n${explain()}` : "";
+      const told = explain ? explain() : [...liveHosts].map((h) => h()).join("\n");
+      const more = told ? `\n${told}` : "";
       throw new Error(`timed out after ${ms} ms waiting for ${what}${more}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * What each host started by hostWith and not yet closed says when a wait times out: every
+ * plugin's status and the host's last log lines, so a failure shows why (a watchdog kill, a
+ * crash, a refused port) instead of only which wait ran out.
+ */
+const liveHosts = new Set<() => string>();
 
 /** Installs the given source folders into a temp plugins folder and starts a host over it. */
 export async function hostWith(
@@ -64,21 +72,34 @@ export async function hostWith(
   sources: string[],
   options: Partial<PluginHostOptions> = {},
   settings: Record<string, Record<string, unknown>> = {},
-): Promise<{ host: PluginHost; dir: string; status: (id: string) => PluginStatus | undefined }> {
+): Promise<{
+  host: PluginHost;
+  dir: string;
+  status: (id: string) => PluginStatus | undefined;
+  /** The host's log lines (when the test passed no log of its own). */
+  logs: string[];
+}> {
   const dir = `${root}/plugins`;
   const ids: string[] = [];
   for (const s of sources) ids.push((await installFromFolder(s, dir)).id);
-  const host = new PluginHost({
-    log: quietLog(),
-    dir,
-    restartMs: [60_000],
-    ...options,
-  });
+  const seen: string[] = [];
+  const host = new PluginHost({ log: quietLog(seen), dir, restartMs: [60_000], ...options });
+  // lastError carries a watchdog's or a crash's reason; the log is the host's own unless the
+  // test passed one (then the test holds it).
+  const explain = () =>
+    `plugins: ${JSON.stringify(host.statuses().map((s) => ({ ...s, readings: undefined })))}` +
+    (seen.length ? `\nhost log, last lines:\n  ${seen.slice(-30).join("\n  ")}` : "");
+  liveHosts.add(explain);
+  const close = host.close.bind(host);
+  host.close = async () => {
+    liveHosts.delete(explain);
+    await close();
+  };
   await host.apply(Object.fromEntries(ids.map((id) => [id, {
     enabled: true,
     settings: settings[id] ?? {},
   }])));
-  return { host, dir, status: (id) => host.statuses().find((s) => s.id === id) };
+  return { host, dir, status: (id) => host.statuses().find((s) => s.id === id), logs: seen };
 }
 
 /** Removes a temp tree, read-only installed plugins included. */
