@@ -197,3 +197,32 @@ Deno.test("a plugin stopped while it is being started stops: close() returns, no
     await removeTree(root);
   }
 });
+
+Deno.test("a plugin slow to load (a loaded board) is given startMs for its first line, not hangMs; one that never speaks is killed then", async () => {
+  const root = await Deno.makeTempDir({ prefix: "plugin-host-" });
+  // Module loading stood in for by a top-level wait before the plugin is defined: no line, not
+  // even the SDK's heartbeat, comes out of the process until it ends.
+  const slowMain = (ms: number) =>
+    `await new Promise((r) => setTimeout(r, ${ms}));\n${
+      pluginCode(`ctx.reading("up", true, "");
+await new Promise((r) => ctx.signal.addEventListener("abort", r));`)
+    }`;
+  const slow = await writePlugin(root, { id: "slow", name: "s", version: "1" }, slowMain(3_000));
+  const mute = await writePlugin(root, { id: "mute", name: "m", version: "1" }, slowMain(600_000));
+  const { host, status } = await hostWith(root, [slow, mute], {
+    limits: { hangMs: 1_000, startMs: 8_000 },
+  });
+  try {
+    await waitFor("slow's first reading", () => status("slow")?.readings.length === 1);
+    assertEquals(status("slow")?.restarts, 0, "not killed at the 1 s hang limit while loading");
+    const s = await waitFor("mute to be stopped", () => {
+      const s = status("mute");
+      return s?.state === "retrying" ? s : null;
+    });
+    assertMatch(s.lastError ?? "", /did not start within 8 s \(no line from it\) and was killed/);
+    assertEquals(status("slow")?.state, "running");
+  } finally {
+    await host.close();
+    await removeTree(root);
+  }
+});

@@ -20,8 +20,15 @@ import { sandboxArgs } from "./sandbox.ts";
 import { BAUD_RATES, type SerialOpener, type SerialPortLike } from "./serial_relay.ts";
 
 export interface Limits {
-  /** No heartbeat (or any line) for this long: killed. Covers start-up too. */
+  /** No heartbeat (or any line) for this long once the plugin has said its first line: killed. */
   readonly hangMs: number;
+  /**
+   * From the spawn to the plugin's first line (Deno starting, its modules loading): a slow board
+   * under load takes far longer than hangMs for this, as the recorder workers do
+   * (recorder/workers/worker_pool.ts). A plugin spinning before its first line is still stopped
+   * by the CPU limit.
+   */
+  readonly startMs: number;
   /**
    * Share of one core, 0–100 %, averaged over cpuWindowMs, above which it is killed. What counts
    * is what the plugin wants: the time it ran plus the time it was ready to run but waited for a
@@ -44,6 +51,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = {
   hangMs: 15_000,
+  startMs: 120_000,
   cpuPercent: 50,
   cpuWindowMs: 10_000,
   // A Deno process with nothing loaded is about 40 MiB resident (measured here, 2.9.6).
@@ -111,6 +119,7 @@ export async function runPluginOnce(
     } catch { /* gone */ }
   };
   let lastHeard = now();
+  let heardAny = false;
   let windowStart = now();
   let lines = 0;
   let bytes = 0;
@@ -132,7 +141,12 @@ export async function runPluginOnce(
   const rssCap = (manifest.memoryMb + limits.rssExtraMb) * 1024 * 1024;
   const watchdog = setInterval(async () => {
     const t = now();
-    if (t - lastHeard > limits.hangMs) {
+    if (!heardAny && t - lastHeard > Math.max(limits.startMs, limits.hangMs)) {
+      const limit = Math.max(limits.startMs, limits.hangMs) / 1000;
+      kill(`did not start within ${limit} s (no line from it) and was killed`);
+      return;
+    }
+    if (heardAny && t - lastHeard > limits.hangMs) {
       kill(`stopped answering for ${Math.round(limits.hangMs / 1000)} s and was killed`);
       return;
     }
@@ -268,6 +282,7 @@ export async function runPluginOnce(
   try {
     for await (const chunk of child.stdout) {
       lastHeard = now();
+      heardAny = true;
       count(chunk.length, false);
       for (const line of reader.push(chunk)) {
         count(0, true);
