@@ -64,7 +64,13 @@ export async function startHarness(
         const status = harness.camera(id);
         if (check(status)) return status;
         if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${id}: ${what}; status ${JSON.stringify(status)}`);
+          // The daemon's last log lines say why (a retention sweep that failed, a recorder's
+          // error), which the status alone does not.
+          const tail = log.lines.slice(-20).map((l) => JSON.stringify(l).slice(0, 600));
+          throw new Error(
+            `timed out waiting for ${id}: ${what}; status ${JSON.stringify(status)}\n` +
+              `daemon log, last ${tail.length} lines:\n  ${tail.join("\n  ")}`,
+          );
         }
         await new Promise((r) => setTimeout(r, 50));
       }
