@@ -4,11 +4,11 @@
  * segment that starts at a keyframe at least the pre-roll before it and ends about the post-roll
  * after the last one; a retention pass treats those segments by the normal rules.
  */
-import { assert, assertEquals } from "../../testing/assert.ts";
-import { packetFlags, packetTimes } from "../../testing/ffprobe.ts";
-import { startVirtualCamera } from "../../../hw-tests/sim/virtual_camera.ts";
-import { validateConfig } from "../../config/mod.ts";
-import { memoryLogger } from "../../lib/log.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { packetFlags, packetTimes } from "../testing/ffprobe.ts";
+import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { validateConfig } from "../config/mod.ts";
+import { memoryLogger } from "../lib/log.ts";
 import {
   CAMERA_EVENT_KIND,
   ensureWritable,
@@ -18,8 +18,8 @@ import {
   SegmentIndex,
   type SegmentRecord,
   sweepRetention,
-} from "../../storage/mod.ts";
-import { CameraSupervisor } from "../supervisor/supervisor.ts";
+} from "../storage/mod.ts";
+import { CameraSupervisor } from "./supervisor/supervisor.ts";
 
 const PRE_S = 2;
 const POST_S = 2;
@@ -44,17 +44,18 @@ async function holds(ms: number, never: () => boolean, what: string): Promise<vo
   }
 }
 
-Deno.test("events mode: nothing is written without an event; an event gives one segment from a keyframe the pre-roll before it to about the post-roll after the last; retention keeps it by the normal rules", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "nvr-events-" });
-  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
-  using index = SegmentIndex.open(indexPath(dir));
-  const log = memoryLogger("info");
-  const segments: SegmentRecord[] = [];
+function eventsSupervisor(
+  dir: string,
+  url: string,
+  index: SegmentIndex,
+  segments: SegmentRecord[],
+  log = memoryLogger("info"),
+) {
   const config = validateConfig({
     storage: { dataDir: dir, retentionDays: 2 },
     cameras: [{
       id: "cam1",
-      url: cam.rtspUrl,
+      url,
       codec: "h264",
       eventRetentionExtraDays: 5,
       record: { mode: "events", preRollSeconds: PRE_S, postRollSeconds: POST_S },
@@ -79,6 +80,47 @@ Deno.test("events mode: nothing is written without an event; an event gives one 
     },
     onSegment: (s) => segments.push(s),
   });
+  return { config, supervisor, log };
+}
+
+Deno.test("attack: events flood a camera in events mode — one segment, memory bounded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-events-" });
+  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
+  using index = SegmentIndex.open(indexPath(dir));
+  const segments: SegmentRecord[] = [];
+  const { supervisor } = eventsSupervisor(dir, cam.rtspUrl, index, segments);
+  const stop = new AbortController();
+  const run = supervisor.run(stop.signal);
+  const incoming = () => [...Deno.readDirSync(incomingDir(dir, "cam1"))].length;
+  try {
+    await until(() => supervisor.status().stats.framesIn > 45, "the stream flowing");
+    const heapBefore = Deno.memoryUsage().heapUsed;
+    // 200 000 events in 2 s (10 000 every 100 ms, on and off), what a hostile or broken camera
+    // or plugin could send: the recorder keeps one time and one flag, whatever their number.
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 10_000; i++) supervisor.trigger(i % 2 === 0);
+      assert(incoming() <= 1, `${incoming()} files open during the flood`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const heapGrowth = Deno.memoryUsage().heapUsed - heapBefore;
+    await until(() => segments.length > 0, "the segment closed after the post-roll");
+    await holds(2_500, () => segments.length > 1 || incoming() > 0, "no second segment");
+    assertEquals(index.range("cam1", 0, Date.now() + 60_000).length, 1, "one segment");
+    // The stream itself (pre-roll, fragments) may take a few MB; 200 000 events kept would not fit.
+    assert(heapGrowth < 64 * 2 ** 20, `${heapGrowth} bytes of heap grown during the flood`);
+  } finally {
+    stop.abort();
+    await run;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("events mode: nothing is written without an event; an event gives one segment from a keyframe the pre-roll before it to about the post-roll after the last; retention keeps it by the normal rules", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-events-" });
+  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
+  using index = SegmentIndex.open(indexPath(dir));
+  const segments: SegmentRecord[] = [];
+  const { config, supervisor, log } = eventsSupervisor(dir, cam.rtspUrl, index, segments);
   const stop = new AbortController();
   const run = supervisor.run(stop.signal);
   const incoming = () => [...Deno.readDirSync(incomingDir(dir, "cam1"))].length;
