@@ -30,6 +30,8 @@ export interface CameraEventsDeps {
   readonly log: Logger;
   readonly now: () => number;
   readonly timing?: CameraEventsTiming;
+  /** Every event as it comes (before the index's filter): recording around events. */
+  readonly onEvent?: (camera: string, e: CameraEvent) => void;
 }
 
 /** The user:password@ part of a URL in an error message. */
@@ -123,6 +125,7 @@ export class CameraEvents {
       status: { state: "connecting", error: null, subscriptions: 0, dropped: 0 },
     };
     const onEvent = (e: CameraEvent) => {
+      this.#deps.onEvent?.(camera, e);
       // The state at subscribing matters only when something is going on (motion already on);
       // "nothing happening" after every (re)subscription would only fill the list.
       if (e.property === "Initialized" && e.active !== true) return;

@@ -74,6 +74,7 @@ import { checkPluginSettings } from "./plugin_config.ts";
 import { PluginAdminImpl } from "./plugin_admin.ts";
 import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
 import { AlarmKeeper } from "./alarm_keep.ts";
+import { EventTriggers } from "./event_triggers.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
 import { createPtz, fleetPtz } from "./ptz_wiring.ts";
 
@@ -332,6 +333,12 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     const running = recorders.run(AbortSignal.any([controller.signal, stopping.signal]));
     return { recorders, stop: () => (stopping.abort(), running) };
   };
+  // Cameras in record.mode "events" record around their events and plugin alarms (event_triggers.ts).
+  let recordersStarted = false; // events before the recorders start find no pre-roll anyway
+  const eventTriggers = new EventTriggers((camera, held) => {
+    if (recordersStarted) live.recorders.trigger(camera, held);
+  });
+  eventTriggers.apply(config.cameras);
   // Sensor plugins, each in its own sandboxed process (runtime/plugins/), as `plugins` says.
   const pluginsDir = `${dataDir}/plugins`;
   const { shippedDir = new URL("../../plugins", import.meta.url).pathname, ...hostOptions } =
@@ -343,6 +350,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
     onEvent: (plugin, detail) => {
       try {
+        eventTriggers.alarm(pluginConfigs[plugin]?.cameras ?? []);
         alarmKeeper.alarm(plugin, detail, pluginConfigs[plugin]);
       } catch (err) {
         log.warn("sensor-alarm not indexed", { module: "plugins", plugin, err });
@@ -356,11 +364,13 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     log,
     now,
     ...(deps.cameraEvents ? { timing: deps.cameraEvents } : {}),
+    onEvent: (camera, e) => eventTriggers.cameraEvent(camera, e),
   });
   cameraEvents.apply(config.cameras);
 
   let current = config;
   let live = await startRecorders(config);
+  recordersStarted = true;
   // The cameras' clocks against the box's: a health warning and an event when they drift.
   const cameraClocks = startCameraClockKeeper({
     cameras: () => current.cameras,
@@ -469,6 +479,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     // undisturbed.
     await plugins.apply(current.plugins);
     cameraEvents.apply(current.cameras);
+    eventTriggers.apply(current.cameras);
     const unchanged = JSON.stringify({ ...before, http: null, plugins: null }) ===
       JSON.stringify({ ...current, http: null, plugins: null });
     if (!unchanged) await rebuild();

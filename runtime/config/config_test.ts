@@ -177,7 +177,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
       'cameras[0].enabled: expected true or false, got "yes"',
     ]],
     [{ cameras: [{ ...camera, bitrate: 30 }] }, [
-      "cameras[0].bitrate: unknown key; known keys here: caFile, codec, enabled, eventRetentionExtraDays, fps, height, id, name, onvif, password, retentionDays, subUrl, transport, url, username, width",
+      "cameras[0].bitrate: unknown key; known keys here: caFile, codec, enabled, eventRetentionExtraDays, fps, height, id, name, onvif, password, record, retentionDays, subUrl, transport, url, username, width",
     ]],
     [{ clock: { trust: "ntp" } }, [
       'clock.trust: "ntp" is not allowed; allowed: "auto", "always"',

@@ -53,6 +53,22 @@ export interface CameraConfig {
    * flow fills it in). Absent when not set.
    */
   readonly onvif?: CameraOnvifConfig;
+  /**
+   * When the camera is recorded: continuously, or only around its events. Absent when not set
+   * (continuous).
+   */
+  readonly record?: CameraRecordConfig;
+}
+
+/** `events`: only around the camera's events, with pre-roll (kept in memory) and post-roll. */
+export type RecordMode = "continuous" | "events";
+
+export interface CameraRecordConfig {
+  readonly mode: RecordMode;
+  /** Seconds before an event that its recording starts at (whole GOPs held in memory). */
+  readonly preRollSeconds: number;
+  /** Seconds after the last event that its recording ends. */
+  readonly postRollSeconds: number;
 }
 
 export interface CameraOnvifConfig {

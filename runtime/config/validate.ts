@@ -8,6 +8,7 @@ import { parseSizeBytes } from "./size.ts";
 import type {
   CameraConfig,
   CameraOnvifConfig,
+  CameraRecordConfig,
   ClockTrustMode,
   EncodeFallback,
   HttpConfig,
@@ -17,6 +18,7 @@ import type {
   MqttConfig,
   NvrConfig,
   PluginConfig,
+  RecordMode,
   RemuxEngine,
   RtspTransport,
   VideoCodec,
@@ -148,6 +150,15 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     ]
   ) {
     reader?.rejectUnknown();
+  }
+  if (config.recording.remux === "gstreamer") {
+    config.cameras.forEach((c, i) => {
+      if (c.record?.mode !== "events") return;
+      errors.push(
+        `cameras[${i}].record.mode: "events" needs the built-in recorder, but recording.remux is ` +
+          '"gstreamer"; set recording.remux to "builtin" or this camera\'s mode to "continuous"',
+      );
+    });
   }
   const cameraIds = new Set(config.cameras.map((c) => c.id));
   for (const [id, plugin] of Object.entries(config.plugins)) {
@@ -516,6 +527,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       ...readCaFile(cam, url),
       ...readCaptureLimits(cam, url.startsWith("v4l2:")),
       ...readOnvif(cam, errors),
+      ...readRecord(cam, url, errors),
     });
     cam.rejectUnknown();
   });
@@ -526,6 +538,36 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
 function readEventExtra(cam: ObjectReader): { eventRetentionExtraDays?: number } {
   const days = readNumber(cam, "eventRetentionExtraDays", null, 0.01, 3650);
   return days === null ? {} : { eventRetentionExtraDays: days };
+}
+
+export const RECORD_MODES: readonly RecordMode[] = ["continuous", "events"];
+
+/**
+ * cameras[].record: `{ mode, preRollSeconds?, postRollSeconds? }`, or absent/null (continuous).
+ * `events` needs the built-in recorder (RTSP): a USB camera is refused here; one that GStreamer
+ * records for another reason (re-encoding) records continuously and says so in health.
+ */
+function readRecord(
+  cam: ObjectReader,
+  url: string,
+  errors: string[],
+): { record?: CameraRecordConfig } {
+  const value = cam.raw("record");
+  if (value === undefined || value === null) return {};
+  const r = ObjectReader.of(cam.key("record"), value, errors);
+  if (!r) return {};
+  const mode = r.oneOf("mode", "continuous", RECORD_MODES);
+  const preRollSeconds = readNumber(r, "preRollSeconds", 5, 0, 30) ?? 5;
+  const postRollSeconds = readNumber(r, "postRollSeconds", 30, 0, 600) ?? 30;
+  if (mode === "events" && url.startsWith("v4l2:")) {
+    r.fail(
+      "mode",
+      '"events" needs the built-in recorder, which records RTSP cameras; a USB camera records ' +
+        'continuously: set "continuous" or drop record',
+    );
+  }
+  r.rejectUnknown();
+  return { record: { mode, preRollSeconds, postRollSeconds } };
 }
 
 /** The H.264 sub-stream for live view: an RTSP URL, or null for JPEG refresh. */

@@ -81,6 +81,7 @@ export function cameraHealth(s: CameraStatus, clock?: CameraClockHealth): Camera
     mode: s.plan.mode,
     codec: s.plan.codec,
     recorder: s.plan.recorder ?? "gstreamer",
+    ...(s.record ? { record: s.record } : {}),
     ...(clock ? { clock } : {}),
   };
 }

@@ -129,6 +129,11 @@ export interface CameraHealth {
   readonly events?: CameraEventsHealth;
   /** The camera's clock against the box's (ONVIF cameras); absent before the first check. */
   readonly clock?: CameraClockHealth;
+  /**
+   * cameras[].record.mode "events" only: whether it is recording now ("waiting for an event",
+   * "recording (event)", or "continuous (GStreamer)" where GStreamer records it).
+   */
+  readonly record?: { readonly mode: "events"; readonly now: string };
 }
 
 /** A camera's ONVIF events subscription (runtime/app/camera_events.ts). */

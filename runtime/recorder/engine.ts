@@ -50,6 +50,20 @@ export interface RecorderContext {
    * built-in remuxer publishes every picture it receives. GStreamer recordings do not (yet).
    */
   readonly live?: LiveFanout;
+  /**
+   * cameras[].record.mode "events": the camera's latest event (what the built-in remuxer records
+   * around); absent: no events have a way here (the camera records continuously).
+   */
+  readonly events?: () => CameraEventState;
+  /** Events mode: a recording around an event started (true) or ended (false). */
+  readonly onEventRecording?: (recording: boolean) => void;
+}
+
+/** When the camera's latest event arrived (ms; -Infinity before any), and whether it is still on. */
+export interface CameraEventState {
+  readonly atMs: number;
+  /** An event that said it is on (ONVIF motion true) and has not said it is off. */
+  readonly held: boolean;
 }
 
 /** An engine: records `camera` until `signal` aborts or the stream fails. */

@@ -23,6 +23,8 @@ import { writeAll } from "../../std/io/write_all.ts";
 import { RtpWallClock } from "./rtp_wall_clock.ts";
 import { AccessUnitFeed, SourceClock } from "../../media/restream/feed.ts";
 import { G711ToOpus } from "./g711_opus.ts";
+import { EventRecording } from "./event_recording.ts";
+import type { HeldUnit } from "./pre_roll.ts";
 
 /** The built-in remuxer cannot record this camera (e.g. no libopus for its G.711 audio). */
 export class RemuxUnsuitableError extends Error {
@@ -185,6 +187,8 @@ class RemuxRun {
   /** G.711 → Opus, or null (AAC or no audio). */
   readonly #transcoder: G711ToOpus | null;
   readonly #opusFrames: AudioAccessUnit[] = [];
+  /** cameras[].record.mode "events": the gate before the segmenter; null: continuous. */
+  readonly #events: EventRecording | null;
 
   constructor(
     camera: CameraConfig,
@@ -212,7 +216,8 @@ class RemuxRun {
           inputSampleRate: audio.clockRate,
           preSkip: transcoder?.preSkip ?? 0,
         },
-      arena: session.arena,
+      // Events mode copies every picture (pre-roll) and releases the arena itself.
+      ...(this.#eventsMode(camera, ctx) ? {} : { arena: session.arena }),
       fragmentBuffer: (size) => this.#fragmentBuffer(size),
     });
     this.#clock = new RtpWallClock(session.video.clockRate);
@@ -229,10 +234,50 @@ class RemuxRun {
     } else this.#live = null;
     this.#meter = new StatsMeter(ctx.now());
     this.#runId = newRunId(ctx.now());
+    const events = ctx.events;
+    this.#events = camera.record && this.#eventsMode(camera, ctx) && events
+      ? new EventRecording(camera.record, session.video.clockRate, events, {
+        feed: (unit) => this.#feed(unit),
+        finish: () => {
+          this.#segmenter.finish(this.#pending);
+          this.#drain();
+        },
+        changed: (recording) => {
+          ctx.log.info(recording ? "event: recording" : "event over: waiting for the next", {
+            camera: camera.id,
+          });
+          ctx.onEventRecording?.(recording);
+        },
+      })
+      : null;
+  }
+
+  #eventsMode(camera: CameraConfig, ctx: RecorderContext): boolean {
+    return camera.record?.mode === "events" && ctx.events !== undefined;
+  }
+
+  /** A unit from the events gate (copied, its own buffers) into the segmenter. */
+  #feed(unit: HeldUnit): void {
+    if (unit.kind === "audio") return this.#segmenter.pushAudio(unit.au, unit.videoTs);
+    this.#segmenter.pushVideo(unit.au, this.#pending);
+    if (this.#pending.length > 0) this.#drain();
+  }
+
+  /** What a snapshot decodes: the segmenter's latest GOP, or the pre-roll's while none is written. */
+  #latestPictures(): Uint8Array | null {
+    if (this.#events && !this.#events.recording) {
+      return this.#events.pre.latestPictures(this.#session.video.parameterSets);
+    }
+    return this.#segmenter.latestPictures();
+  }
+
+  #hasPictures(): boolean {
+    if (this.#events && !this.#events.recording) return this.#events.pre.ready;
+    return this.#segmenter.hasKeyframe;
   }
 
   readonly keyframes: KeyframeTap = async (timeoutMs) => {
-    if (!this.#segmenter.hasKeyframe) {
+    if (!this.#hasPictures()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
         this.#keyframeWaiters.push(() => {
@@ -241,7 +286,7 @@ class RemuxRun {
         });
       });
     }
-    const data = this.#segmenter.latestPictures();
+    const data = this.#latestPictures();
     if (!data) return null;
     const codec = this.#session.video.codec;
     // Several pictures in one buffer: no alignment, the parser splits them.
@@ -286,8 +331,17 @@ class RemuxRun {
       this.#live.clock.arrived(au.timestamp, this.#lastVideoAtMs);
       this.#live.feed.push(au);
     }
-    this.#segmenter.pushVideo(au, this.#pending);
-    if (this.#keyframeWaiters.length > 0 && this.#segmenter.hasKeyframe) {
+    if (this.#events) {
+      if (!this.#started && au.keyframe) {
+        // The stream flows; in events mode that is "recording" for the supervisor.
+        this.#started = true;
+        this.#ctx.onRecording?.();
+      }
+      this.#events.video(au, this.#lastVideoAtMs);
+      // Every picture is copied (pre-roll or segmenter): nothing holds the session's buffers.
+      this.#session.arena.releaseBefore(null);
+    } else this.#segmenter.pushVideo(au, this.#pending);
+    if (this.#keyframeWaiters.length > 0 && this.#hasPictures()) {
       for (const wake of this.#keyframeWaiters.splice(0)) wake();
     }
     if (this.#pending.length > 0) this.#drain();
@@ -302,15 +356,15 @@ class RemuxRun {
         (this.#ctx.now() - this.#lastVideoAtMs) * this.#session.video.clockRate / 1000;
       this.#audioOffset = videoNow - au.timestamp * ratio;
     }
+    const push = (frame: AudioAccessUnit, videoTs: number) =>
+      this.#events ? this.#events.audio(frame, videoTs) : this.#segmenter.pushAudio(frame, videoTs);
     if (this.#transcoder === null) {
-      this.#segmenter.pushAudio(au, au.timestamp * ratio + this.#audioOffset);
+      push(au, au.timestamp * ratio + this.#audioOffset);
       return;
     }
     const frames = this.#opusFrames;
     this.#transcoder.push(au, frames);
-    for (const frame of frames) {
-      this.#segmenter.pushAudio(frame, frame.timestamp * ratio + this.#audioOffset);
-    }
+    for (const frame of frames) push(frame, frame.timestamp * ratio + this.#audioOffset);
     frames.length = 0;
   }
 
@@ -319,7 +373,12 @@ class RemuxRun {
     const outputs = this.#pending.splice(0);
     const now = this.#ctx.now();
     const timed = outputs.map((output) => {
-      if (output.type === "open") return { output, wallMs: this.#clock.start(output.startTs, now) };
+      if (output.type === "open") {
+        if (!this.#events) return { output, wallMs: this.#clock.start(output.startTs, now) };
+        // Events mode opens with pre-roll seconds old: the clock is tied by the newest picture.
+        this.#clock.start(this.#lastVideoTs, now);
+        return { output, wallMs: this.#clock.wall(output.startTs) };
+      }
       if (output.type === "close") return { output, wallMs: this.#clock.wall(output.endTs) };
       this.#queuedBytes += output.bytes.length;
       return { output, wallMs: 0 };
@@ -415,11 +474,13 @@ class RemuxRun {
     const now = this.#ctx.now();
     const counters = this.#segmenter.counters;
     const size = this.#segmenter.size;
+    // Events mode: the pictures received count (the segmenter sees them only around events).
+    const received = this.#events?.pre.counters ?? counters;
     const stats = this.#meter.update({
       atMs: now,
-      frames: counters.framesIn,
+      frames: received.framesIn,
       framesOut: this.#framesOut,
-      keyframes: counters.keyframes,
+      keyframes: received.keyframes,
       bytes: this.#bytesWritten,
       packetsLost: this.#session.counters.packetsLost,
       droppedFrames: counters.dropped,

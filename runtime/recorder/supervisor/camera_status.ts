@@ -28,6 +28,14 @@ export interface CameraStatus {
     /** Who records it: the built-in remuxer or a GStreamer pipeline (absent: GStreamer). */
     readonly recorder?: "builtin" | "gstreamer";
   };
+  /**
+   * cameras[].record.mode "events" only: whether it is recording now. GStreamer cannot record
+   * around events: a camera it records (re-encoded) is recorded continuously and says so.
+   */
+  readonly record?: {
+    readonly mode: "events";
+    readonly now: "waiting for an event" | "recording (event)" | "continuous (GStreamer)";
+  };
   /** Measured once a second while recording. */
   readonly stats: CameraStats;
 }

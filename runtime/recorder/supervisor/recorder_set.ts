@@ -40,6 +40,11 @@ export interface Recorders {
   snapshot(camera: string): Promise<Uint8Array>;
   /** Finishes the camera's open segment and starts its pipeline again. */
   restartCamera(camera: string): Promise<void>;
+  /**
+   * An event concerns the camera: one in cameras[].record.mode "events" records around it
+   * (`held`: an event is on until one says it is off). Unknown cameras are ignored.
+   */
+  trigger(camera: string, held: boolean): void;
   /** Records until the signal aborts; resolves when every open segment is finished. */
   run(signal: AbortSignal): Promise<void>;
   /** The pictures the recorder receives from the camera, for live viewers (restream). */
@@ -91,6 +96,10 @@ export class RecorderSet implements Recorders {
     if (!supervisor) return Promise.reject(new UnknownCameraError(camera));
     supervisor.restart();
     return Promise.resolve();
+  }
+
+  trigger(camera: string, held: boolean): void {
+    this.#supervisors.find((s) => s.camera.id === camera)?.trigger(held);
   }
 
   live(camera: string): LiveSource | null {

@@ -19,7 +19,12 @@ import {
   type RecorderContext,
 } from "../gstreamer/gst_recorder.ts";
 import { recordCameraRemux, RemuxUnsuitableError } from "../builtin/remux_recorder.ts";
-import { chooseEngine, type EngineName, type RecordCamera } from "../engine.ts";
+import {
+  type CameraEventState,
+  chooseEngine,
+  type EngineName,
+  type RecordCamera,
+} from "../engine.ts";
 import { type KeyframeTap, snapshotJpeg } from "../snapshot.ts";
 import { UnsupportedSourceError } from "../source.ts";
 import { redactUrl } from "../../lib/redact_url.ts";
@@ -85,6 +90,8 @@ export class CameraSupervisor {
   #restartRun: (() => void) | null = null;
   /** The built-in remuxer found this camera unsuitable (G.711 audio): GStreamer from now on. */
   #gstreamerOnly = false;
+  /** Events mode: the latest event; it outlives each run, so a restart mid-event records on. */
+  #eventState: CameraEventState = { atMs: -Infinity, held: false };
 
   constructor(camera: CameraConfig, ctx: SupervisorContext, options: SupervisorOptions = {}) {
     this.camera = camera;
@@ -137,7 +144,30 @@ export class CameraSupervisor {
         this.#keyframes = tap;
         ctx.onKeyframes?.(tap);
       },
+      ...(camera.record?.mode === "events"
+        ? {
+          events: () => this.#eventState,
+          onEventRecording: (recording: boolean) => {
+            this.#setRecordNow(recording ? "recording (event)" : "waiting for an event");
+            ctx.onEventRecording?.(recording);
+          },
+        }
+        : {}),
     };
+  }
+
+  /**
+   * An event concerns this camera (events mode records around it; continuous ignores it).
+   * `held`: an event is on and stays on until one says it is off.
+   */
+  trigger(held: boolean): void {
+    if (this.camera.record?.mode !== "events") return;
+    this.#eventState = { atMs: this.#ctx.now(), held };
+  }
+
+  #setRecordNow(now: NonNullable<CameraStatus["record"]>["now"]): void {
+    if (this.camera.record?.mode !== "events") return;
+    this.#status = { ...this.#status, record: { mode: "events", now } };
   }
 
   status(): CameraStatus {
@@ -247,6 +277,7 @@ export class CameraSupervisor {
   #setRecorder(): void {
     const recorder = this.#engine();
     this.#status = { ...this.#status, plan: { ...this.#status.plan, recorder } };
+    this.#setRecordNow(recorder === "builtin" ? "waiting for an event" : "continuous (GStreamer)");
   }
 
   #engine(): EngineName {
@@ -279,6 +310,16 @@ export class CameraSupervisor {
   #recordGap(startMs: number): void {
     const last = this.#lastEndMs;
     if (last === null || startMs - last < GAP_MIN_MS) return;
+    if (this.#outageReason === null && this.#ctx.events && this.#engine() === "builtin") {
+      // Events mode: time without an event is a gap by design, not an outage (no event, no log).
+      try {
+        const reason = "no event (cameras[].record.mode events)";
+        this.#ctx.index().addGap({ camera: this.camera.id, startMs: last, endMs: startMs, reason });
+      } catch (err) {
+        this.#log.warn("could not index a recording gap", { err });
+      }
+      return;
+    }
     const reason = this.#outageReason ?? "the recorder was not running";
     this.#outageReason = null;
     try {

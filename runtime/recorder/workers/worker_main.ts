@@ -80,6 +80,8 @@ async function main(): Promise<void> {
         recorders.restartCamera(message.camera).catch((err) =>
           log.warn("restart refused", { camera: message.camera, err })
         );
+      } else if (message.type === "trigger") {
+        recorders.trigger(String(message.camera), message.held === true);
       } else if (message.type === "snapshot") {
         recorders.snapshot(message.camera).then(
           (jpeg) => send({ type: "snapshot", id: message.id, jpeg: encodeBase64(jpeg) }),

@@ -32,6 +32,11 @@ const PERMISSIONS = ["--allow-all", "--unstable-net"];
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
+/**
+ * Triggers for one camera go to its worker at most this often (a flood of events costs one line
+ * a second); the latest one held back goes with the worker's next status line (every 0.5 s).
+ */
+const TRIGGER_EVERY_MS = 1_000;
 
 export interface WorkerPoolDeps {
   readonly config: NvrConfig;
@@ -121,6 +126,10 @@ export class WorkerPool implements Recorders {
     return worker.restart(camera);
   }
 
+  trigger(camera: string, held: boolean): void {
+    this.#groups.find((w) => w.has(camera))?.trigger(camera, held);
+  }
+
   /** PIDs of the running workers, by camera (for tests and diagnostics). */
   pids(): Record<string, number | null> {
     const out: Record<string, number | null> = {};
@@ -148,6 +157,11 @@ class Worker {
   readonly #snapshots = new Map<number, (m: FromWorker & { type: "snapshot" }) => void>();
   #restarts = 0;
   readonly #liveSocket: string;
+  /** Per camera: when a trigger was last sent and with what, and the one held back (if any). */
+  readonly #triggers = new Map<
+    string,
+    { sentMs: number; held: boolean; pending: boolean | null }
+  >();
 
   constructor(cameras: readonly PlannedCamera[], deps: WorkerPoolDeps, liveSocket: string) {
     this.#liveSocket = liveSocket;
@@ -205,6 +219,27 @@ class Worker {
 
   restart(camera: string): Promise<void> {
     return this.#send({ type: "restart", camera });
+  }
+
+  trigger(camera: string, held: boolean): void {
+    const now = Date.now();
+    const last = this.#triggers.get(camera);
+    if (last && now - last.sentMs < TRIGGER_EVERY_MS && last.held === held) {
+      last.pending = held;
+      return;
+    }
+    this.#triggers.set(camera, { sentMs: now, held, pending: null });
+    this.#send({ type: "trigger", camera, held }).catch(() => {/* no worker: it is restarting */});
+  }
+
+  /** Sends the triggers held back (called on each status line of the worker). */
+  #flushTriggers(): void {
+    for (const [camera, t] of this.#triggers) {
+      if (t.pending === null || Date.now() - t.sentMs < TRIGGER_EVERY_MS) continue;
+      const held = t.pending;
+      this.#triggers.set(camera, { sentMs: Date.now(), held, pending: null });
+      this.#send({ type: "trigger", camera, held }).catch(() => {});
+    }
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -331,6 +366,7 @@ class Worker {
           ...s,
           restarts: s.restarts + this.#restarts,
         }));
+        this.#flushTriggers();
         break;
       case "snapshot":
         this.#snapshots.get(message.id)?.(message);

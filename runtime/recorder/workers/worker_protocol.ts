@@ -24,6 +24,8 @@ export type ToWorker =
   }
   | { readonly type: "snapshot"; readonly id: number; readonly camera: string }
   | { readonly type: "restart"; readonly camera: string }
+  /** An event concerns the camera (events mode records around it); at most one a second. */
+  | { readonly type: "trigger"; readonly camera: string; readonly held: boolean }
   | { readonly type: "space-freed"; readonly id: number; readonly freedBytes: number };
 
 export type FromWorker =
