@@ -5,12 +5,7 @@
  * plugged in again, and a slave that floods the line with garbage.
  */
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
-import {
-  hostWith,
-  removeTree,
-  REPO,
-  waitFor,
-} from "../../runtime/plugins/plugin_fixture.ts";
+import { hostWith, removeTree, REPO, waitFor } from "../../runtime/plugins/plugin_fixture.ts";
 import type { PluginHost, PluginStatus } from "../../runtime/plugins/plugin_host.ts";
 import { type ModbusSlaveOptions, startModbusSlave } from "../../hw-tests/sim/modbus_slave.ts";
 

@@ -5,12 +5,7 @@
 import { assert, assertEquals } from "../../runtime/testing/assert.ts";
 import { startSerialSensor } from "../../hw-tests/sim/serial_sensor.ts";
 import { formatDoorLine, formatReadingLine } from "./protocol.ts";
-import {
-  hostWith,
-  removeTree,
-  REPO,
-  waitFor,
-} from "../../runtime/plugins/plugin_fixture.ts";
+import { hostWith, removeTree, REPO, waitFor } from "../../runtime/plugins/plugin_fixture.ts";
 import type { PluginStatus } from "../../runtime/plugins/plugin_host.ts";
 
 const SRC = `${REPO}plugins/serial-sensor`;
