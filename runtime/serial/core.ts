@@ -45,7 +45,7 @@ import {
   TIOCMGET,
   TIOCSBRK,
 } from "./libc.ts";
-import { openError, SerialError } from "./errors.ts";
+import { lockHolders, openError, SerialError } from "./errors.ts";
 import {
   applyLineSettings,
   type FullLineSettings,
@@ -213,7 +213,10 @@ class SerialPortCore implements SerialConnection {
     }
     try {
       if (opts.lock ?? true) {
-        if (c.flock(fd, LOCK_EX | LOCK_NB) !== 0) throw openError(path, lib.errno());
+        if (c.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+          const code = lib.errno();
+          throw openError(path, code, lockHolders(path));
+        }
       }
       const t = new Uint8Array(TERMIOS.size);
       if (c.tcgetattr(fd, t) !== 0) throw openError(path, lib.errno());

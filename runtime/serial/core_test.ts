@@ -290,9 +290,44 @@ Deno.test("open errors name the path and say what to do", async (t) => {
     const e = await rejects(openSerial(pair.port, { baudRate: 9600 }));
     assert(e instanceof SerialError, String(e));
     assertEquals(e.kind, "busy");
-    assertMatch(e.message, /busy \(EAGAIN\): another process holds it/);
+    assertMatch(
+      e.message,
+      /busy \(EAGAIN\): this process \(a port of its own not closed\) holds it/,
+    );
     assert(first.isOpen);
   });
+  await t.step(
+    "busy: the message names the process that holds the lock (/proc/locks)",
+    async () => {
+      await using pair = await startPtyPair();
+      const holder = new Deno.Command("flock", {
+        args: ["-x", pair.port, "sleep", "30"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        const deadline = Date.now() + 10_000;
+        let e: unknown;
+        for (;;) {
+          e = await openSerial(pair.port, { baudRate: 9600 }).then(async (p) => {
+            await p.close(); // flock(1) has not taken it yet
+            return null;
+          }, (err) => err);
+          if (e || Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert(e instanceof SerialError, `flock(1) never held the port: ${e}`);
+        assertMatch(
+          e.message,
+          new RegExp(`busy \\(EAGAIN\\): process ${holder.pid} \\(flock\\) holds it`),
+        );
+      } finally {
+        holder.kill();
+        await holder.status;
+      }
+    },
+  );
   await t.step("permission denied → group dialout", async () => {
     // As root the kernel lets every open through; a file with mode 000 shows it only for others.
     if (Deno.uid() === 0) {

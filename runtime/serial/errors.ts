@@ -39,8 +39,11 @@ export class SerialError extends Error {
   }
 }
 
-/** The error of a failed open(2) (or the lock after it), with what to do next. */
-export function openError(path: string, code: number): SerialError {
+/**
+ * The error of a failed open(2) (or the lock after it), with what to do next. `holder` names who
+ * holds the port's lock when that is known (lockHolders below).
+ */
+export function openError(path: string, code: number, holder?: string): SerialError {
   const name = errnoName(code);
   switch (code) {
     case errno.ENOENT:
@@ -68,7 +71,7 @@ export function openError(path: string, code: number): SerialError {
       return new SerialError(
         "busy",
         path,
-        `busy (${name}): another process holds it; stop that process ` +
+        `busy (${name}): ${holder ?? "another process holds it"}; stop that process ` +
           `(fuser -v ${path}) and open the port again`,
         { errno: code },
       );
@@ -84,5 +87,40 @@ export function openError(path: string, code: number): SerialError {
       );
     default:
       return new SerialError("io", path, `cannot open (${name})`, { errno: code });
+  }
+}
+
+/**
+ * Who holds a flock(2) on `path`, from /proc/locks (its FLOCK lines name the locking process's
+ * pid and the file's device and inode): "process 123 (socat) holds it", "this process holds it
+ * (a port of its own not closed)", or undefined when nothing can be read. `procRoot` for tests.
+ */
+export function lockHolders(path: string, procRoot = "/proc"): string | undefined {
+  try {
+    const st = Deno.statSync(path);
+    if (st.dev === null || st.ino === null) return undefined;
+    const dev = BigInt(st.dev);
+    const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+    const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+    const hex = (n: number) => n.toString(16).padStart(2, "0");
+    const key = `${hex(major)}:${hex(minor)}:${st.ino}`;
+    const pids = new Set<number>();
+    for (const line of Deno.readTextFileSync(`${procRoot}/locks`).split("\n")) {
+      const f = line.trim().split(/\s+/);
+      // "1: FLOCK  ADVISORY  WRITE 1234 00:19:3 0 EOF"
+      if (f[1] === "FLOCK" && f[5] === key) pids.add(Number(f[4]));
+    }
+    if (pids.size === 0) return undefined;
+    const who = [...pids].map((pid) => {
+      if (pid === Deno.pid) return "this process (a port of its own not closed)";
+      let comm = "?";
+      try {
+        comm = Deno.readTextFileSync(`${procRoot}/${pid}/comm`).trim();
+      } catch { /* gone */ }
+      return `process ${pid} (${comm})`;
+    });
+    return `${who.join(", ")} holds it`;
+  } catch {
+    return undefined;
   }
 }
