@@ -215,6 +215,11 @@ interface Ctx {
   readonly events: EventsService | null;
   readonly base: string;
   readonly snapshotUrl: string;
+  /**
+   * The device clock's offset from the host's (starts at opts.clockOffsetMs) and its NTP server:
+   * SetNTP with a manual server "syncs" the clock at once (offset 0), as a camera that reaches it.
+   */
+  readonly clock: { offsetMs: number; ntp: { type: string; address: string } | null };
 }
 
 function profileXml(c: Ctx, p: OnvifStreamProfile, tagName: string): string {
@@ -305,7 +310,7 @@ type Handler = (c: Ctx, xml: string) => Response;
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
   GetSystemDateAndTime: (c) => {
-    const d = new Date(Date.now() + (c.opts.clockOffsetMs ?? 0));
+    const d = new Date(Date.now() + c.clock.offsetMs);
     return soapResponse(
       `<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>${tag("tt:DateTimeType", "NTP")}` +
         `${tag("tt:DaylightSavings", false)}<tt:TimeZone>${tag("tt:TZ", "UTC0")}</tt:TimeZone>` +
@@ -319,6 +324,39 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
           tag("tt:Day", d.getUTCDate())
         }</tt:Date></tt:UTCDateTime>` +
         `</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>`,
+    );
+  },
+  SetNTP: (c, xml) => {
+    const fromDhcp = elementText(xml, "FromDHCP")?.trim();
+    const type = elementText(xml, "Type")?.trim();
+    const address = type === "DNS"
+      ? elementText(xml, "DNSname")
+      : type === "IPv4"
+      ? elementText(xml, "IPv4Address")
+      : type === "IPv6"
+      ? elementText(xml, "IPv6Address")
+      : undefined;
+    if (fromDhcp !== "false" || address === undefined || address.trim() === "") {
+      return soapFault(
+        "Sender",
+        "ter:InvalidArgVal",
+        "SetNTP: this camera takes FromDHCP false and one NTPManual server (Type DNS, IPv4 or IPv6)",
+      );
+    }
+    c.clock.ntp = { type: type!, address: address.trim() };
+    c.clock.offsetMs = 0;
+    return soapResponse("<tds:SetNTPResponse/>");
+  },
+  GetNTP: (c) => {
+    const ntp = c.clock.ntp;
+    const manual = ntp === null
+      ? ""
+      : `<tt:NTPManual>${tag("tt:Type", ntp.type)}${
+        tag(ntp.type === "DNS" ? "tt:DNSname" : `tt:${ntp.type}Address`, ntp.address)
+      }</tt:NTPManual>`;
+    return soapResponse(
+      `<tds:GetNTPResponse><tds:NTPInformation>${tag("tt:FromDHCP", false)}${manual}` +
+        `</tds:NTPInformation></tds:GetNTPResponse>`,
     );
   },
   GetCapabilities: (c, xml) => {
@@ -501,7 +539,7 @@ async function checkWsse(
   }
   const createdMs = Date.parse(created);
   const skew = (c.opts.maxClockSkewSec ?? 300) * 1000;
-  const now = Date.now() + (c.opts.clockOffsetMs ?? 0);
+  const now = Date.now() + c.clock.offsetMs;
   if (Number.isNaN(createdMs) || Math.abs(now - createdMs) > skew) {
     return "UsernameToken Created is too far from the device clock; call GetSystemDateAndTime and correct for the offset";
   }
@@ -527,7 +565,13 @@ export function createOnvifHandler(
   base: string,
   events: EventsService | null = null,
 ): (req: Request) => Promise<Response> {
-  const ctx: Ctx = { opts, events, base, snapshotUrl: base + SNAPSHOT_PATH };
+  const ctx: Ctx = {
+    opts,
+    events,
+    base,
+    snapshotUrl: base + SNAPSHOT_PATH,
+    clock: { offsetMs: opts.clockOffsetMs ?? 0, ntp: null },
+  };
   const st: WsseState = { seenNonces: new Map() };
   const httpAuth: HttpAuth | null = opts.credentials === undefined
     ? null

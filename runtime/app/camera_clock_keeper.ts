@@ -6,11 +6,18 @@
  * fleet relay sends on) — evidence stamped with a wrong time is worthless. Checks run one camera
  * at a time, each with its own timeout; a camera that does not answer has `error` set and no
  * event (its recorder reports it down).
+ *
+ * Opt-in per camera (`cameras[].onvif.setNtp`): when its clock goes over the threshold and the
+ * box's own clock is believed, the camera is told to use that NTP server (ONVIF SetNTP), once per
+ * drift (again only after it came back within the threshold), and the call is audited through
+ * `onSetNtp`. The host is the configured one; nothing guesses an address. The warning clears at
+ * the next check that finds the camera's clock within the threshold.
  */
 import type { CameraConfig } from "../config/types.ts";
 import type { CameraClockHealth } from "../health/mod.ts";
 import type { Logger } from "../lib/log.ts";
 import { readCameraClock } from "../onvif/camera_clock.ts";
+import { setCameraNtp } from "../onvif/camera_ntp.ts";
 import type { SegmentIndex } from "../storage/mod.ts";
 
 /** How often each camera's clock is asked by default. */
@@ -33,6 +40,12 @@ export interface CameraClockKeeperDeps {
   readonly timeoutMs?: number;
   /** Tests: another reader. */
   readonly read?: typeof readCameraClock;
+  /** Tests: another SetNTP. */
+  readonly setNtp?: typeof setCameraNtp;
+  /** A SetNTP was sent (cameras[].onvif.setNtp): for the audit log. */
+  readonly onSetNtp?: (
+    e: { camera: string; host: string; driftMs: number; error: string | null },
+  ) => void;
 }
 
 export interface CameraClockKeeper {
@@ -58,6 +71,9 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
   const log = deps.log.child({ module: "camera-clock" });
   const now = deps.now ?? Date.now;
   const read = deps.read ?? readCameraClock;
+  const setNtp = deps.setNtp ?? setCameraNtp;
+  /** Cameras told their NTP server during this drift (by id → host): once per drift. */
+  const ntpSent = new Map<string, string>();
   const last = new Map<string, CameraClockHealth>();
   const stopping = new AbortController();
   let running: Promise<void> = Promise.resolve();
@@ -101,6 +117,12 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
           driftMs: r.driftMs,
         });
       }
+      if (!over) ntpSent.delete(camera.id);
+      const host = camera.onvif.setNtp;
+      if (over && host !== undefined && boxTrusted && ntpSent.get(camera.id) !== host) {
+        ntpSent.set(camera.id, host);
+        await pointAtNtp(camera, host, r.driftMs);
+      }
     } catch (err) {
       if (stopping.signal.aborted) return;
       last.set(camera.id, {
@@ -111,6 +133,38 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
         error: (err as Error).message.slice(0, 300),
       });
     }
+  };
+
+  /** SetNTP with the camera's ONVIF credentials, the token stamped with the camera's time. */
+  const pointAtNtp = async (
+    camera: CameraConfig & { onvif: { url: string } },
+    host: string,
+    driftMs: number,
+  ) => {
+    let error: string | null = null;
+    try {
+      await setNtp(camera.onvif.url, host, {
+        username: camera.onvif.username ?? camera.username ?? null,
+        password: camera.onvif.username ? camera.onvif.password : camera.password ?? null,
+        timeoutMs: deps.timeoutMs ?? 5_000,
+        now: () => now() + driftMs,
+        signal: stopping.signal,
+      });
+      log.info("camera told to use the NTP server in cameras[].onvif.setNtp", {
+        camera: camera.id,
+        host,
+        driftMs,
+      });
+    } catch (err) {
+      if (stopping.signal.aborted) return;
+      error = (err as Error).message.slice(0, 300);
+      log.warn(
+        `camera's NTP server not set (cameras[].onvif.setNtp ${host}): ${error}; set it on the ` +
+          "camera itself, or check its ONVIF user may change the system settings",
+        { camera: camera.id },
+      );
+    }
+    deps.onSetNtp?.({ camera: camera.id, host, driftMs, error });
   };
 
   const round = async () => {

@@ -56,7 +56,7 @@ import {
   takeProvisioningFile,
 } from "../fleet/enrol.ts";
 import { collectHealth } from "../health/mod.ts";
-import { AuditLog } from "../audit/audit_log.ts";
+import { type AuditInput, AuditLog } from "../audit/audit_log.ts";
 import { ExportJobs } from "../playback/export_jobs.ts";
 import { SharedSubStream } from "../playback/sub_stream.ts";
 import { LiveRelay } from "../media/restream/relay.ts";
@@ -371,7 +371,20 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   let current = config;
   let live = await startRecorders(config);
   recordersStarted = true;
-  // The cameras' clocks against the box's: a health warning and an event when they drift.
+  // The cameras' clocks against the box's: a health warning and an event when they drift; with
+  // cameras[].onvif.setNtp the camera is told its NTP server, audited (the log opens below).
+  let clockAudit: () => AuditLog | null = () => null;
+  /** SetNTP calls made before the audit log opened (the first check may come first); bounded. */
+  const clockAuditQueue: AuditInput[] = [];
+  const auditClock = (e?: AuditInput) => {
+    if (e && clockAuditQueue.length < 100) clockAuditQueue.push(e);
+    const audit = clockAudit();
+    try {
+      if (audit) { for (const q of clockAuditQueue.splice(0)) audit.record(q); }
+    } catch (err) {
+      log.warn("camera.set-ntp not audited", { module: "camera-clock", err });
+    }
+  };
   const cameraClocks = startCameraClockKeeper({
     cameras: () => current.cameras,
     thresholdMs: () => current.clock.cameraDriftSeconds * 1000,
@@ -380,6 +393,17 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
     ...(clockKeeper ? { boxClockTrusted: () => clockKeeper.status().trusted } : {}),
     ...deps.cameraClock,
+    onSetNtp: (e) =>
+      auditClock({
+        tsMs: now(),
+        userId: null,
+        userName: "camera clock check",
+        action: "camera.set-ntp",
+        target: `camera:${e.camera} ntp:${e.host}`,
+        ip: "",
+        userAgent: "",
+        outcome: e.error === null ? "ok" : "failed",
+      }),
   });
   /** One shared sub-stream session per camera for live viewers (playback/sub_stream.ts). */
   const subStreams = new Map<string, SharedSubStream>();
@@ -611,6 +635,8 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     openPeople(storage, dataDir, log, firstBoot.identity?.setupCode ?? null, checked);
   let people = diskReady ? await openUsers(true) : null;
   ptzAudit = () => people?.audit ?? null;
+  clockAudit = () => people?.audit ?? null;
+  auditClock();
   // Export jobs (playback/export_jobs.ts) live on the data disk too: opened with the users, so
   // jobs queued before a restart run again; a job ends without a request, so it audits here.
   let exportJobs: ExportJobs | null = null;

@@ -43,12 +43,36 @@ Deno.test("cameras[].onvif: bad values are named with what to do", () => {
   ]);
   assertEquals(problems({ cameras: [{ ...cam, onvif: { url: "rtsp://x/y", port: 1 } }] }), [
     `cameras[0].onvif.url: "rtsp://x/y" has scheme 'rtsp:'; allowed: http:, https:`,
-    "cameras[0].onvif.port: unknown key; known keys here: password, url, username",
+    "cameras[0].onvif.port: unknown key; known keys here: password, setNtp, url, username",
   ]);
   assertEquals(problems({ cameras: [{ ...cam, onvif: { password: "p" } }] }), [
     'cameras[0].onvif.url: missing; e.g. "http://192.168.1.20/onvif/device_service"',
     "cameras[0].onvif.username: missing; give the ONVIF user name with its password, or neither",
   ]);
+});
+
+Deno.test("cameras[].onvif.setNtp: a host name or IP address, absent when not set; anything else named", () => {
+  const onvif = (setNtp: unknown) => ({ url: "http://10.0.0.2/onvif/device_service", setNtp });
+  const [a, b, c, d] = validateConfig({
+    cameras: [
+      { ...cam, onvif: onvif("192.168.1.1") },
+      { ...cam, id: "b", onvif: onvif("pool.ntp.org") },
+      { ...cam, id: "c", onvif: onvif("fd00::1") },
+      { ...cam, id: "d", onvif: onvif(null) },
+    ],
+  }).cameras;
+  assertEquals([a?.onvif?.setNtp, b?.onvif?.setNtp, c?.onvif?.setNtp], [
+    "192.168.1.1",
+    "pool.ntp.org",
+    "fd00::1",
+  ]);
+  assertEquals(d?.onvif && "setNtp" in d.onvif, false);
+  for (const bad of ["ntp://pool.ntp.org", "a b", "<x>", ""]) {
+    assertEquals(problems({ cameras: [{ ...cam, onvif: onvif(bad) }] }), [
+      `cameras[0].onvif.setNtp: "${bad}" is not a host name or IP address; give the NTP server ` +
+      'the camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), or null to leave its clock alone',
+    ]);
+  }
 });
 
 Deno.test("cameras[].onvif.password never leaves the box, and the marker round trip keeps it", () => {

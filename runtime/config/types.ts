@@ -77,6 +77,11 @@ export interface CameraOnvifConfig {
   /** ONVIF credentials; null: the camera's username and password. */
   readonly username: string | null;
   readonly password: string | null;
+  /**
+   * When the camera's clock drifts past clock.cameraDriftSeconds, set its NTP server to this
+   * host (ONVIF SetNTP); absent: its clock is only checked, never changed.
+   */
+  readonly setNtp?: string;
 }
 
 export interface StorageConfig {

@@ -601,7 +601,11 @@ function readCaFile(cam: ObjectReader, url: string): { caFile?: string } {
   return { caFile: path };
 }
 
-/** cameras[].onvif: `{ url, username?, password? }`, or absent/null for none. */
+/** An NTP server as SetNTP takes it: a DNS name, an IPv4 address or an IPv6 address. */
+const NTP_HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?|[0-9A-Fa-f:.]{2,45})$/;
+
+/** cameras[].onvif: `{ url, username?, password?, setNtp? }`, or absent/null for none. */
 function readOnvif(cam: ObjectReader, errors: string[]): { onvif?: CameraOnvifConfig } {
   const value = cam.raw("onvif");
   if (value === undefined || value === null) return {};
@@ -616,8 +620,17 @@ function readOnvif(cam: ObjectReader, errors: string[]): { onvif?: CameraOnvifCo
   if (password !== null && username === null) {
     o.fail("username", "missing; give the ONVIF user name with its password, or neither");
   }
+  const setNtp = o.nullableString("setNtp");
+  if (setNtp !== null && !NTP_HOST.test(setNtp)) {
+    o.fail(
+      "setNtp",
+      `"${setNtp.slice(0, 80)}" is not a host name or IP address; give the NTP server the ` +
+        'camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), or null to leave its clock alone',
+    );
+  }
   o.rejectUnknown();
-  return url === "" ? {} : { onvif: { url, username, password } };
+  if (url === "") return {};
+  return { onvif: { url, username, password, ...(setNtp === null ? {} : { setNtp }) } };
 }
 
 /** A USB camera is `v4l2:///dev/…`: three slashes, an absolute device path. */

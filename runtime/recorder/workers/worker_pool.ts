@@ -34,7 +34,9 @@ const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
 /**
  * Triggers for one camera go to its worker at most this often (a flood of events costs one line
- * a second); the latest one held back goes with the worker's next status line (every 0.5 s).
+ * a second, also when it flips between on and off); the latest one held back goes with the
+ * worker's first status line (every 0.5 s) after the second has passed, so an "off" is at most
+ * 1.5 s late and never lost.
  */
 const TRIGGER_EVERY_MS = 1_000;
 
@@ -130,6 +132,13 @@ export class WorkerPool implements Recorders {
     this.#groups.find((w) => w.has(camera))?.trigger(camera, held);
   }
 
+  /** Trigger lines written to the recorder processes, by camera (for tests and diagnostics). */
+  triggerLines(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const w of this.#groups) Object.assign(out, w.triggerLines());
+    return out;
+  }
+
   /** PIDs of the running workers, by camera (for tests and diagnostics). */
   pids(): Record<string, number | null> {
     const out: Record<string, number | null> = {};
@@ -157,10 +166,10 @@ class Worker {
   readonly #snapshots = new Map<number, (m: FromWorker & { type: "snapshot" }) => void>();
   #restarts = 0;
   readonly #liveSocket: string;
-  /** Per camera: when a trigger was last sent and with what, and the one held back (if any). */
+  /** Per camera: when a trigger was last sent, the one held back (if any), lines written. */
   readonly #triggers = new Map<
     string,
-    { sentMs: number; held: boolean; pending: boolean | null }
+    { sentMs: number; pending: boolean | null; lines: number }
   >();
 
   constructor(cameras: readonly PlannedCamera[], deps: WorkerPoolDeps, liveSocket: string) {
@@ -222,13 +231,25 @@ class Worker {
   }
 
   trigger(camera: string, held: boolean): void {
-    const now = Date.now();
     const last = this.#triggers.get(camera);
-    if (last && now - last.sentMs < TRIGGER_EVERY_MS && last.held === held) {
+    // Within the second, whatever it says (on, off, a moment) waits as the latest: a camera or
+    // plugin flipping on and off thousands of times a second must not cost a line each.
+    if (last && Date.now() - last.sentMs < TRIGGER_EVERY_MS) {
       last.pending = held;
       return;
     }
-    this.#triggers.set(camera, { sentMs: now, held, pending: null });
+    this.#sendTrigger(camera, held);
+  }
+
+  triggerLines(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [camera, t] of this.#triggers) out[camera] = t.lines;
+    return out;
+  }
+
+  #sendTrigger(camera: string, held: boolean): void {
+    const lines = (this.#triggers.get(camera)?.lines ?? 0) + 1;
+    this.#triggers.set(camera, { sentMs: Date.now(), pending: null, lines });
     this.#send({ type: "trigger", camera, held }).catch(() => {/* no worker: it is restarting */});
   }
 
@@ -236,9 +257,7 @@ class Worker {
   #flushTriggers(): void {
     for (const [camera, t] of this.#triggers) {
       if (t.pending === null || Date.now() - t.sentMs < TRIGGER_EVERY_MS) continue;
-      const held = t.pending;
-      this.#triggers.set(camera, { sentMs: Date.now(), held, pending: null });
-      this.#send({ type: "trigger", camera, held }).catch(() => {});
+      this.#sendTrigger(camera, t.pending);
     }
   }
 
