@@ -76,7 +76,7 @@ export interface ModbusSlave extends AsyncDisposable {
   flood(ms: number): Promise<number>;
   /** Ends a flood early. */
   stopFlood(): Promise<void>;
-  /** SIGKILL to socat: the device is gone, mid-transaction if one runs. */
+  /** SIGKILL to socat and the links removed: the device is gone, mid-transaction if one runs. */
   unplug(): Promise<void>;
   /** A new socat on the same links: the device is back. */
   replug(): Promise<void>;
@@ -246,6 +246,11 @@ export async function startModbusSlave(opts: ModbusSlaveOptions = {}): Promise<M
     await l.pump;
     l.writer.close();
     l.reader.close();
+    // The device node goes with the device, as udev removes /dev/ttyUSB0. A link left behind
+    // points at /dev/pts/N, a number the kernel gives to the next pty made on this machine:
+    // the plugin reopening it took another test's serial sensor (and its lock) that way.
+    await Deno.remove(devicePath).catch(() => {});
+    await Deno.remove(slavePath).catch(() => {});
   };
 
   await plug();

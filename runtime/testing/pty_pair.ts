@@ -19,7 +19,7 @@ export interface PtyPair extends AsyncDisposable {
   send(bytes: Uint8Array | string): Promise<void>;
   /** Resolves once the far end received at least `n` bytes; rejects after `timeoutMs`. */
   waitReceived(n: number, timeoutMs?: number): Promise<Uint8Array>;
-  /** Unplugs: SIGKILL to socat, resolves once it is gone. */
+  /** Unplugs: SIGKILL to socat and the port link removed; resolves once it is gone. */
   unplug(): Promise<void>;
   /** Unplugs if not yet, closes the far end, removes the links. Idempotent. */
   stop(): Promise<void>;
@@ -84,6 +84,9 @@ export async function startPtyPair(timeoutMs = 10_000): Promise<PtyPair> {
       } catch { /* gone */ }
     }
     await status;
+    // The node goes with the device (udev removes it): a link left behind names /dev/pts/N,
+    // which the kernel hands to the next pty made on this machine, another test's.
+    await Deno.remove(port).catch(() => {});
   };
   let stopped: Promise<void> | undefined;
   const stop = () =>
