@@ -76,7 +76,9 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
   ws.binaryType = "arraybuffer";
   /** @type {SourceBuffer | null} */
   let buffer = null;
-  /** @type {ArrayBuffer[]} */
+  // Fragments to append, in the order they came, and a codec change where a new init came
+  // (a recorder restart): changeType, like appendBuffer, may only run while the buffer is idle.
+  /** @type {(ArrayBuffer | { changeType: string })[]} */
   const queue = [];
   /** @type {{ t: number, wall: number } | null} */
   let clock = null;
@@ -118,6 +120,18 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
       return;
     }
     const next = queue.shift();
+    if (next && !(next instanceof ArrayBuffer)) {
+      try {
+        buffer.changeType(next.changeType);
+      } catch (e) {
+        fail(
+          `The browser refused the video (${/** @type {Error} */ (e).message})`,
+        );
+        return;
+      }
+      pump();
+      return;
+    }
     if (next) {
       try {
         buffer.appendBuffer(next);
@@ -167,8 +181,10 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
           return;
         }
         video.dataset.source = m.source ?? "";
-        if (buffer) buffer.changeType(type);
-        else {
+        if (buffer) {
+          queue.push({ changeType: type });
+          pump();
+        } else {
           buffer = media.addSourceBuffer(type);
           buffer.mode = "segments";
           buffer.addEventListener("updateend", pump);
@@ -178,7 +194,11 @@ export function liveMse(cameraId, codecs, onFail, options = {}) {
     }
     queue.push(/** @type {ArrayBuffer} */ (event.data));
     // A viewer far behind (a hidden tab) drops what it cannot play: the next init restarts it.
-    if (queue.length > 300) queue.splice(0, queue.length - 300);
+    if (queue.length > 300) {
+      const dropped = queue.splice(0, queue.length - 300);
+      const change = dropped.findLast((q) => !(q instanceof ArrayBuffer));
+      if (change) queue.unshift(change); // the codec the kept fragments are in
+    }
     await opened;
     pump();
   });
