@@ -31,7 +31,7 @@ export interface Backoff {
  * [0, min(max, min·2^attempt)). A broker restart drops every box at once; spreading even the
  * first attempt over `minMs` is what keeps the reconnect storm flat (10,000 boxes over the
  * default 25 s: 400 connects/s on average, under the 500/s a managed broker takes;
- * connection_test.ts checks the busiest second with a seeded PRNG).
+ * session_test.ts checks the busiest second with a seeded PRNG).
  */
 export function backoffDelay(backoff: Backoff, attempt: number, random = Math.random): number {
   const cap = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(attempt, 30));

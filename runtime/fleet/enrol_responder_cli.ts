@@ -9,7 +9,8 @@
  * It logs in with its own certificate (CN fleet-enrol, see firmware/broker/acl), signs with the
  * fleet CA (--ca, --ca-key: PKCS#8 P-256), answers the boxes on the allow-list (one deviceId or
  * board serial a line, optionally a claim token after it) and keeps what it enrolled in --state.
- * Stops on SIGINT/SIGTERM.
+ * Stops on SIGINT/SIGTERM. Its output is one JSON object a line (the log) either way; `--json`
+ * (taken by every `deno task fleet` subcommand) also makes a usage error a JSON object on stdout.
  */
 import { parseArgs } from "node:util";
 import { createLogger } from "../lib/log.ts";
@@ -29,6 +30,7 @@ export async function main(args: string[] = Deno.args): Promise<number> {
       allow: { type: "string" },
       state: { type: "string" },
       days: { type: "string" },
+      json: { type: "boolean", default: false },
     },
   });
   const url = values.url ?? values.broker ?? Deno.env.get("NVR_MQTT_URL");
@@ -39,9 +41,11 @@ export async function main(args: string[] = Deno.args): Promise<number> {
     ),
   ];
   if (missing.length) {
-    console.error(
-      `missing ${missing.map((k) => `--${k}`).join(", ")}; see the top of ${import.meta.url}`,
-    );
+    const error = `enrol: missing ${
+      missing.map((k) => `--${k}`).join(", ")
+    }; see the top of ${import.meta.url}`;
+    if (values.json) console.log(JSON.stringify({ error, missing: missing.map((k) => `--${k}`) }));
+    else console.error(error);
     return 64;
   }
   const read = (f: string) => Deno.readTextFile(f);
