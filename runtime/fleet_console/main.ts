@@ -4,36 +4,46 @@
  * `--db PATH` or NVR_FLEET_DB (default ./fleet-registry.db).
  *
  *   devices [--where key=value]… [--offline-since 10m] [--refresh] [--follow-ms 2000]
+ *   tag <selector> add|remove tag[,tag…]     (the operator's labels, kept in the registry)
  *   cmd <selector> <command> [json-args] [--timeout 30s]
  *   config <selector> <file.json> [--timeout 60s]
  *   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
  *           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
  *   rollout pause|resume|abort <id>
  *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
+ *            [--write-inventory FILE]
  *   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
  *   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file
  *         (the enrolment responder: runtime/fleet/enrol_responder_cli.ts)
  *
- * A selector is `all`, `id1,id2`, or `key=value[,key=value]` (e.g. `version=1.2.0,board=rpi4`).
+ * A selector is `all`, `id1,id2` (`shop-*`: ids starting with shop-), or `key=value[,key=value]`
+ * (e.g. `version=1.2.0,board=rpi4`, `tag=north`). `--inventory FILE` (one `<deviceId> [tag,…]` a
+ * line) adds boxes and their tags to the registry first, so exact-topic reads cover boxes this
+ * console has not heard from yet.
  */
 import { parseArgs } from "node:util";
 import { ConsoleError, FleetConsole, redact } from "./console.ts";
 import type { Json } from "../fleet/schema.ts";
-import { parseSelector, Registry, RegistryError } from "./registry.ts";
+import { parseSelector, parseTags, Registry, RegistryError } from "./registry.ts";
 import { runRollout, setRolloutStatus } from "./rollout.ts";
 import { simulateFleet } from "./simulate.ts";
 import { issueLicence, readSigningKey } from "./licence_issue.ts";
 import { main as enrolMain } from "../fleet/enrol_responder_cli.ts";
 
-const USAGE = `usage: deno task fleet <devices|cmd|config|rollout|simulate|licence|enrol> … [--json]
+const USAGE =
+  `usage: deno task fleet <devices|tag|cmd|config|rollout|simulate|licence|enrol> … [--json]
   --broker URL (or NVR_MQTT_URL)   --db PATH (or NVR_FLEET_DB, default ./fleet-registry.db)
+  --inventory FILE (one '<deviceId> [tag,tag…]' a line: added to the registry first)
+  selector: all | id1,id2 | prefix* | key=value[,key=value] (e.g. version=1.2.0, tag=north)
   devices [--where key=value]… [--offline-since 10m] [--refresh] [--follow-ms 2000]
+  tag <selector> add|remove tag[,tag…]
   cmd <selector> <command> [json-args] [--timeout 30s]
   config <selector> <file.json> [--timeout 60s]
   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
   rollout pause|resume|abort <id>
   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
+           [--write-inventory FILE]
   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file [--days N]`;
 
@@ -45,6 +55,14 @@ export function parseDuration(text: string, flag: string): number {
   return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "ms"]!);
 }
 
+function readText(path: string, flag: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new ConsoleError(`${flag} ${path}: cannot read it (${(err as Error).message})`);
+  }
+}
+
 function table(rows: readonly Record<string, unknown>[], columns: string[]): string {
   const cells = rows.map((r) => columns.map((c) => String(r[c] ?? "-")));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
@@ -52,7 +70,12 @@ function table(rows: readonly Record<string, unknown>[], columns: string[]): str
   return [line(columns), ...cells.map(line)].join("\n");
 }
 
-export async function main(args: string[]): Promise<number> {
+export interface MainOptions {
+  /** Stops a long-running subcommand (simulate) as SIGINT does; for tests and embedding. */
+  readonly signal?: AbortSignal;
+}
+
+export async function main(args: string[], options: MainOptions = {}): Promise<number> {
   // The responder has its own flags (runtime/fleet/enrol_responder_cli.ts).
   if (args[0] === "enrol") return await enrolMain(args.slice(1));
   const { values, positionals } = parseArgs({
@@ -85,6 +108,8 @@ export async function main(args: string[]): Promise<number> {
       "max-cameras": { type: "string" },
       days: { type: "string" },
       "no-publish": { type: "boolean", default: false },
+      inventory: { type: "string" },
+      "write-inventory": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -97,7 +122,43 @@ export async function main(args: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(data, null, 2) : human);
   const broker = values.broker ?? Deno.env.get("NVR_MQTT_URL");
   const dbPath = values.db ?? Deno.env.get("NVR_FLEET_DB") ?? "fleet-registry.db";
-  const registry = () => new Registry(dbPath);
+  const registry = () => {
+    const reg = new Registry(dbPath);
+    try {
+      if (values.inventory) {
+        reg.addInventory(readText(values.inventory, "--inventory"), values.inventory);
+      }
+    } catch (err) {
+      reg.close();
+      throw err;
+    }
+    return reg;
+  };
+
+  if (sub === "tag") {
+    const [selector = "", action, list = ""] = rest;
+    if ((action !== "add" && action !== "remove") || !list) {
+      throw new ConsoleError(
+        "tag: give `tag <selector> add|remove tag[,tag…]`, e.g. tag all add north",
+      );
+    }
+    const reg = registry();
+    try {
+      const tags = parseTags(list, "tag");
+      const ids = reg.select(parseSelector(selector, values.where ?? [])).map((d) => d.id);
+      if (ids.length === 0) {
+        throw new ConsoleError(
+          `tag: no box matches '${selector}'; see \`deno task fleet devices\``,
+        );
+      }
+      reg.changeTags(ids, action === "add" ? tags : [], action === "remove" ? tags : []);
+      const rows = ids.map((id) => ({ id, tags: reg.get(id)?.tags ?? "" }));
+      out(table(rows, ["id", "tags"]), rows);
+    } finally {
+      reg.close();
+    }
+    return 0;
+  }
 
   if (sub === "rollout" && ["pause", "resume", "abort"].includes(rest[0] ?? "")) {
     const reg = registry();
@@ -127,6 +188,12 @@ export async function main(args: string[]): Promise<number> {
       ...(values["fail-rate"] ? { failRate: Number(values["fail-rate"]) } : {}),
       ...(values.seed ? { seed: Number(values.seed) } : {}),
     });
+    if (values["write-inventory"]) {
+      await Deno.writeTextFile(
+        values["write-inventory"],
+        fleet.boxes.map((b) => b.id).join("\n") + "\n",
+      );
+    }
     const memory = Deno.memoryUsage();
     out(
       `${devices} simulated boxes connected to ${redact(broker)}; RSS ${
@@ -134,8 +201,18 @@ export async function main(args: string[]): Promise<number> {
       } KiB a box. Ctrl-C stops them.`,
       { devices, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
     );
-    await new Promise<void>((resolve) => Deno.addSignalListener("SIGINT", resolve));
-    await fleet.stop();
+    const stop = Promise.withResolvers<void>();
+    const onStop = () => stop.resolve();
+    Deno.addSignalListener("SIGINT", onStop);
+    options.signal?.addEventListener("abort", onStop, { once: true });
+    if (options.signal?.aborted) onStop();
+    try {
+      await stop.promise;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onStop);
+      options.signal?.removeEventListener("abort", onStop);
+      await fleet.stop();
+    }
     return 0;
   }
 
@@ -169,6 +246,7 @@ export async function main(args: string[]): Promise<number> {
             "licence",
             "appliedVersion",
             "lastSeen",
+            "tags",
           ]),
           rows,
         );

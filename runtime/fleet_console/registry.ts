@@ -7,7 +7,12 @@
 import { DatabaseSync } from "node:sqlite";
 import { fingerprintHash } from "../fingerprint/hash.ts";
 import type { Fingerprint } from "../fingerprint/types.ts";
-import { type StateMessage, stateSupersedes, TOPIC_ROOT } from "../fleet/schema.ts";
+import {
+  DEVICE_ID_PATTERN,
+  type StateMessage,
+  stateSupersedes,
+  TOPIC_ROOT,
+} from "../fleet/schema.ts";
 
 export interface DeviceRow {
   readonly id: string;
@@ -106,7 +111,45 @@ export class Registry {
 
   /** Adds a box by id (e.g. from an inventory), so exact-topic reads cover it. */
   add(id: string): void {
+    if (!DEVICE_ID_PATTERN.test(id)) {
+      throw new RegistryError(
+        `'${id}' is not a deviceId (letters, digits, _.:- up to 128, first a letter or digit)`,
+      );
+    }
     this.#ensure(id);
+  }
+
+  /**
+   * Reads an inventory (one box a line: `<deviceId> [tag,tag…]`, `#` starts a comment) into the
+   * registry: every box is added, and a line with tags sets that box's tags (the operator's
+   * labels: they live here, never on the box). Returns the ids. Throws naming the line.
+   */
+  addInventory(text: string, source = "inventory"): string[] {
+    const entries: { id: string; tags?: string[] }[] = [];
+    for (const [i, raw] of text.split("\n").entries()) {
+      const line = raw.replace(/#.*/, "").trim();
+      if (!line) continue;
+      const [id = "", tags, extra] = line.split(/\s+/);
+      if (extra !== undefined || !DEVICE_ID_PATTERN.test(id)) {
+        throw new RegistryError(
+          `${source} line ${i + 1}: '${raw.trim()}': give a deviceId, then optionally tags ` +
+            "separated by commas (e.g. 'nvr-0001 shop,north')",
+        );
+      }
+      entries.push({ id, ...(tags ? { tags: parseTags(tags, `${source} line ${i + 1}`) } : {}) });
+    }
+    this.db.exec("BEGIN");
+    try {
+      for (const e of entries) {
+        this.#ensure(e.id);
+        if (e.tags) this.setTags(e.id, e.tags);
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    return entries.map((e) => e.id);
   }
 
   /** One message from a box's topic; returns the device id it was about, or null. */
@@ -202,8 +245,18 @@ export class Registry {
     this.#set(id, { desiredVersion: version });
   }
 
+  /** Sets a box's tags (the operator's labels, kept in this registry; `tag=x` selects by them). */
   setTags(id: string, tags: readonly string[]): void {
-    this.#set(id, { tags: tags.join(",") });
+    for (const t of tags) parseTags(t, `tag of ${id}`);
+    this.#set(id, { tags: [...new Set(tags)].sort().join(",") });
+  }
+
+  /** Adds and removes tags of the boxes `ids`. */
+  changeTags(ids: readonly string[], add: readonly string[], remove: readonly string[]): void {
+    for (const id of ids) {
+      const now = (this.get(id)?.tags ?? "").split(",").filter((t) => t.length > 0);
+      this.setTags(id, [...now.filter((t) => !remove.includes(t)), ...add]);
+    }
   }
 
   get(id: string): DeviceRow | undefined {
@@ -222,24 +275,49 @@ export class Registry {
   }
 }
 
+/** A tag: letters, digits and _.:- (no commas, no spaces), up to 64. */
+const TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Tags separated by commas; throws naming `where` and the bad tag. */
+export function parseTags(text: string, where: string): string[] {
+  const tags = text.split(",").filter((t) => t.length > 0);
+  for (const t of tags) {
+    if (!TAG_PATTERN.test(t)) {
+      throw new RegistryError(`${where}: tag '${t}': use letters, digits and _.:- (up to 64)`);
+    }
+  }
+  return tags;
+}
+
 /** Which boxes: all, some ids, `key=value` filters (every one must hold), offline since. */
 export interface Selector {
   readonly ids?: readonly string[];
+  /** Ids starting with one of these (from `prefix*` in a selector). */
+  readonly prefixes?: readonly string[];
   readonly where?: readonly { key: string; value: string }[];
   /** Offline for at least this long (ms). */
   readonly offlineForMs?: number;
 }
 
 /**
- * Reads a selector: `all`, `id1,id2`, or `key=value[,key=value]` (keys of DeviceRow; `tag=x`
- * matches one of the tags). Throws RegistryError naming a bad key.
+ * Reads a selector: `all`, `id1,id2` (an id ending in `*` is a prefix: `shop-*`), or
+ * `key=value[,key=value]` (keys of DeviceRow; `tag=x` matches one of the tags). Throws
+ * RegistryError naming a bad key.
  */
 export function parseSelector(text: string, where: readonly string[] = []): Selector {
   const filters = [...where];
   let ids: string[] | undefined;
+  let prefixes: string[] | undefined;
   if (text !== "all" && text !== "") {
     if (text.includes("=")) filters.push(...text.split(","));
-    else ids = text.split(",").filter((s) => s.length > 0);
+    else {
+      const names = text.split(",").filter((s) => s.length > 0);
+      ids = names.filter((n) => !n.endsWith("*"));
+      prefixes = names.filter((n) => n.endsWith("*")).map((n) => n.slice(0, -1));
+      if (prefixes.some((p) => p.includes("*"))) {
+        throw new RegistryError(`selector ${text}: '*' only at the end of an id (a prefix)`);
+      }
+    }
   }
   const parsed = filters.map((f) => {
     const at = f.indexOf("=");
@@ -251,11 +329,18 @@ export function parseSelector(text: string, where: readonly string[] = []): Sele
     }
     return { key, value: f.slice(at + 1) };
   });
-  return { ...(ids ? { ids } : {}), where: parsed };
+  return {
+    ...(ids || prefixes ? { ids: ids ?? [], prefixes: prefixes ?? [] } : {}),
+    where: parsed,
+  };
 }
 
 function matches(d: DeviceRow, s: Selector, now: number): boolean {
-  if (s.ids && !s.ids.includes(d.id)) return false;
+  if (s.ids || s.prefixes) {
+    const named = (s.ids ?? []).includes(d.id) ||
+      (s.prefixes ?? []).some((p) => d.id.startsWith(p));
+    if (!named) return false;
+  }
   for (const { key, value } of s.where ?? []) {
     if (key === "tag") {
       if (!d.tags.split(",").includes(value)) return false;
