@@ -173,12 +173,14 @@ export class FleetConsole {
 
   /**
    * Sends one command to every box of `ids` (same requestId, each on its own `cmd/` topic) and
-   * gathers the results until all have answered or `timeoutMs` passed.
+   * gathers the results until all have answered, `timeoutMs` passed or `signal` aborted (the
+   * boxes not heard from by then count as no answer).
    */
   async command(
     ids: readonly string[],
     command: Record<string, Json>,
     timeoutMs = 30_000,
+    signal?: AbortSignal,
   ): Promise<CommandSummary> {
     const requestId = `c-${this.#now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
     const results = new Map<string, CommandResult>();
@@ -204,13 +206,16 @@ export class FleetConsole {
         64,
         (id) => this.client.publishAsync(deviceTopics(id).cmd(requestId), body, { qos: 1 }),
       );
-      if (results.size < wanted.size) {
+      if (results.size < wanted.size && !signal?.aborted) {
         let timer: ReturnType<typeof setTimeout> | undefined;
+        const onAbort = () => wake();
         await new Promise<void>((resolve) => {
           wake = resolve;
           timer = setTimeout(resolve, timeoutMs);
+          signal?.addEventListener("abort", onAbort, { once: true });
         });
         clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
       }
       await this.client.unsubscribeAsync(filter);
     } finally {

@@ -8,10 +8,10 @@
  *   cmd <selector> <command> [json-args] [--timeout 30s]
  *   config <selector> <file.json> [--timeout 60s]
  *   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
- *           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
+ *           [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--in-flight 100] [--id NAME]
  *   rollout pause|resume|abort <id>
- *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
- *            [--write-inventory FILE]
+ *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--rollback-rate 0.1]
+ *            [--seed 1] [--write-inventory FILE]
  *   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
  *   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file
  *         (the enrolment responder: runtime/fleet/enrol_responder_cli.ts)
@@ -40,10 +40,10 @@ const USAGE =
   cmd <selector> <command> [json-args] [--timeout 30s]
   config <selector> <file.json> [--timeout 60s]
   rollout <selector> <bundle-url> --sha256 H --size N --version V [--waves 1,10,100]
-          [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--id NAME]
+          [--halt-percent 5] [--min-boxes 10] [--box-timeout 10m] [--in-flight 100] [--id NAME]
   rollout pause|resume|abort <id>
-  simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--seed 1]
-           [--write-inventory FILE]
+  simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--rollback-rate 0.1]
+           [--seed 1] [--write-inventory FILE]
   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file [--days N]`;
 
@@ -102,6 +102,8 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       prefix: { type: "string" },
       install: { type: "string" },
       "fail-rate": { type: "string" },
+      "rollback-rate": { type: "string" },
+      "in-flight": { type: "string" },
       seed: { type: "string" },
       key: { type: "string" },
       "key-id": { type: "string" },
@@ -186,6 +188,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       ...(values.prefix ? { prefix: values.prefix } : {}),
       ...(values.install ? { installMs: parseDuration(values.install, "--install") } : {}),
       ...(values["fail-rate"] ? { failRate: Number(values["fail-rate"]) } : {}),
+      ...(values["rollback-rate"] ? { rollbackRate: Number(values["rollback-rate"]) } : {}),
       ...(values.seed ? { seed: Number(values.seed) } : {}),
     });
     if (values["write-inventory"]) {
@@ -310,6 +313,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
           ...(values.waves ? { waves: values.waves.split(",").map(Number) } : {}),
           ...(values["halt-percent"] ? { haltPercent: Number(values["halt-percent"]) } : {}),
           ...(values["min-boxes"] ? { minBoxes: Number(values["min-boxes"]) } : {}),
+          ...(values["in-flight"] ? { maxInFlight: Number(values["in-flight"]) } : {}),
           ...(values["box-timeout"]
             ? { boxTimeoutMs: parseDuration(values["box-timeout"], "--box-timeout") }
             : {}),

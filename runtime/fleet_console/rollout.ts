@@ -4,13 +4,19 @@
  * starts only when the one before finished without halting; the campaign halts when failures
  * pass `haltPercent` of the boxes finished, once at least `minBoxes` finished. Its status lives
  * in the registry's `rollouts` table, so another console process can pause, resume or abort it.
+ * Inside a wave at most `maxInFlight` boxes update at once; the next box is sent the update only
+ * while the campaign runs and is under its halt threshold, so a halt, a pause or an abort also
+ * stops the rest of a wave in progress (as AWS IoT Jobs' abort criteria act on running jobs).
+ * Boxes already updating finish and are counted (halt, pause) or reported `aborted` (abort).
  * Each box's outcome: good (runs the new version), rolled-back, failed/refused (with the
- * reason), timeout, or not-started.
+ * reason), timeout, aborted, or not-started.
  */
 import { deviceTopics, type Json, type StateMessage } from "../fleet/schema.ts";
 import { AWS_IOT_LIMITS } from "../fleet/broker_limits.ts";
 import { prng } from "../lib/prng.ts";
 import { chunks, ConsoleError, delay, type FleetConsole } from "./console.ts";
+
+type Outcomes = Map<string, { wave: number; outcome: BoxOutcome; reason?: string }>;
 
 export interface RolloutSpec {
   readonly id: string;
@@ -26,6 +32,8 @@ export interface RolloutSpec {
   readonly minBoxes?: number;
   /** How long one box may take from command to running the new version. Default 10 min. */
   readonly boxTimeoutMs?: number;
+  /** Boxes updating at once within a wave. Default 100. */
+  readonly maxInFlight?: number;
   /** Order of boxes: shuffled with this seed (default: a random one). */
   readonly seed?: number;
 }
@@ -36,6 +44,7 @@ export type BoxOutcome =
   | "failed"
   | "refused"
   | "timeout"
+  | "aborted"
   | "not-started";
 
 export interface RolloutReport {
@@ -110,23 +119,36 @@ export async function runRollout(
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   const waves = planWaves(order, spec.waves ?? [1, 10, 100]);
+  const maxInFlight = spec.maxInFlight ?? 100;
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new ConsoleError(`--in-flight ${maxInFlight}: give a whole number of boxes, 1 or more`);
+  }
   const haltPercent = spec.haltPercent ?? 5;
   const minBoxes = spec.minBoxes ?? 1;
   const db = console.registry.db;
   db.prepare(
     "INSERT INTO rollouts (id, status, spec, outcomes, updatedAt) VALUES (?, 'running', ?, '[]', ?)",
   ).run(spec.id, JSON.stringify(spec), Date.now());
-  const outcomes = new Map<string, { wave: number; outcome: BoxOutcome; reason?: string }>();
+  const outcomes: Outcomes = new Map();
   const status = () => rolloutStatus(console, spec.id);
   const failures = () =>
     [...outcomes.values()].filter((o) => o.outcome !== "good" && o.outcome !== "not-started")
       .length;
   const finished = () => outcomes.size;
   const shouldHalt = () => finished() >= minBoxes && (failures() / finished()) * 100 > haltPercent;
+  const control: WaveControl = {
+    status,
+    shouldHalt,
+    progress,
+    maxInFlight,
+    waitWhilePaused: async () => {
+      while (status() === "paused") await delay(200);
+    },
+  };
   let lastWave = -1;
   let final: RolloutStatus = "done";
   for (const [w, wave] of waves.entries()) {
-    while (status() === "paused") await delay(200);
+    await control.waitWhilePaused();
     if (status() === "aborted") {
       final = "aborted";
       break;
@@ -137,12 +159,14 @@ export async function runRollout(
     }
     lastWave = w;
     progress(`wave ${w + 1}/${waves.length}: ${wave.length} boxes`);
-    await Promise.all(
-      [...chunks(wave, 256)].map((part) => runBoxes(console, part, spec, w, outcomes)),
-    );
+    const ended = await runWave(console, wave, spec, w, outcomes, control);
     db.prepare("UPDATE rollouts SET outcomes = ?, updatedAt = ? WHERE id = ?")
       .run(JSON.stringify([...outcomes]), Date.now(), spec.id);
     progress(`wave ${w + 1}: ${failures()} failed of ${finished()} finished`);
+    if (ended !== "done") {
+      final = ended;
+      break;
+    }
     if (shouldHalt()) {
       final = w === waves.length - 1 ? "done" : "halted";
       if (final === "halted") break;
@@ -156,7 +180,15 @@ export async function runRollout(
   }
   db.prepare("UPDATE rollouts SET status = ?, outcomes = ?, updatedAt = ? WHERE id = ?")
     .run(final, JSON.stringify([...outcomes]), Date.now(), spec.id);
-  const counts = { good: 0, "rolled-back": 0, failed: 0, refused: 0, timeout: 0, "not-started": 0 };
+  const counts: Record<BoxOutcome, number> = {
+    good: 0,
+    "rolled-back": 0,
+    failed: 0,
+    refused: 0,
+    timeout: 0,
+    aborted: 0,
+    "not-started": 0,
+  };
   for (const o of outcomes.values()) counts[o.outcome]++;
   return {
     id: spec.id,
@@ -168,28 +200,41 @@ export async function runRollout(
   };
 }
 
-/** One group of boxes of a wave: the update command, then each box's state until it is decided. */
-async function runBoxes(
+interface WaveControl {
+  status(): string | null;
+  shouldHalt(): boolean;
+  waitWhilePaused(): Promise<void>;
+  progress(line: string): void;
+  readonly maxInFlight: number;
+}
+
+/**
+ * One wave: its boxes' state topics watched (exact, not shared: this console must see all of
+ * them), the update sent box by box with at most `maxInFlight` undecided at once, and before each
+ * send the campaign's status and halt threshold checked. Returns how the wave ended.
+ */
+async function runWave(
   console: FleetConsole,
   ids: readonly string[],
   spec: RolloutSpec,
   wave: number,
-  outcomes: Map<string, { wave: number; outcome: BoxOutcome; reason?: string }>,
-): Promise<void> {
+  outcomes: Outcomes,
+  control: WaveControl,
+): Promise<"done" | "halted" | "aborted"> {
   const timeoutMs = spec.boxTimeoutMs ?? 10 * 60_000;
-  const decided = new Set<string>();
   const installed = new Set<string>();
+  const inFlight = new Map<string, Promise<void>>();
   const decide = (id: string, outcome: BoxOutcome, reason?: string) => {
-    if (decided.has(id)) return;
-    decided.add(id);
+    if (outcomes.has(id)) return;
     outcomes.set(id, { wave, outcome, ...(reason ? { reason } : {}) });
+    control.progress(`box ${id}: ${outcome}${reason ? ` (${reason})` : ""}`);
   };
   const wanted = new Set(ids);
-  // Each box's own state topic (exact; not shared: this console must see all of its wave).
   const stop = console.listen((topic, payload) => {
     const parts = topic.split("/");
     const id = parts[2]!;
     if (parts[3] !== "state" || parts.length !== 4 || !wanted.has(id)) return;
+    if (!inFlight.has(id)) return; // not sent the update (yet): its old state says nothing
     let state: StateMessage;
     try {
       state = JSON.parse(new TextDecoder().decode(payload));
@@ -205,31 +250,73 @@ async function runBoxes(
       decide(id, "failed", last.reason ?? "failed after install");
     }
   });
+  const command: Record<string, Json> = {
+    cmd: "update",
+    url: spec.url,
+    size: spec.size,
+    sha256: spec.sha256,
+    version: spec.version,
+  };
+  // An abort stops the waiting for boxes in flight too (they cannot be called back).
+  const abort = new AbortController();
+  let watching = true;
+  const watcher = (async () => {
+    while (watching && !abort.signal.aborted) {
+      if (control.status() === "aborted") abort.abort();
+      else await delay(200);
+    }
+  })();
+  const one = async (id: string) => {
+    const deadline = Date.now() + timeoutMs;
+    const summary = await console.command([id], command, timeoutMs, abort.signal);
+    const o = summary.outcomes[0]!;
+    if (abort.signal.aborted && o.status === "timeout") {
+      decide(id, "aborted", "the rollout was aborted before it answered; see `devices`");
+      return;
+    }
+    if (o.status === "ok") installed.add(id);
+    else if (o.status === "timeout") decide(id, "timeout", "no answer to the update command");
+    else decide(id, o.status === "refused" ? "refused" : "failed", o.error ?? o.status);
+    while (!outcomes.has(id) && Date.now() < deadline && !abort.signal.aborted) {
+      await delay(100);
+    }
+    if (abort.signal.aborted) {
+      decide(id, "aborted", "the rollout was aborted while it updated; see `devices`");
+    }
+    decide(id, "timeout", "not back on the new version in time");
+  };
   const filters = ids.map((id) => deviceTopics(id).state);
+  let ended: "done" | "halted" | "aborted" = "done";
   try {
     for (const chunk of chunks(filters, AWS_IOT_LIMITS.maxSubscriptionsPerRequest)) {
       await console.client.subscribeAsync(chunk, { qos: 1 });
     }
-    const command: Record<string, Json> = {
-      cmd: "update",
-      url: spec.url,
-      size: spec.size,
-      sha256: spec.sha256,
-      version: spec.version,
-    };
-    const summary = await console.command(ids, command, timeoutMs);
-    for (const o of summary.outcomes) {
-      if (o.status === "ok") installed.add(o.id);
-      else if (o.status === "timeout") decide(o.id, "timeout", "no answer to the update command");
-      else decide(o.id, o.status === "refused" ? "refused" : "failed", o.error ?? o.status);
+    for (const id of ids) {
+      while (inFlight.size >= control.maxInFlight) await Promise.race(inFlight.values());
+      if (control.status() === "paused") {
+        control.progress(`wave ${wave + 1}: paused, ${inFlight.size} boxes still updating`);
+        await control.waitWhilePaused();
+      }
+      if (control.status() === "aborted") {
+        ended = "aborted";
+        break;
+      }
+      if (control.shouldHalt()) {
+        ended = "halted";
+        break;
+      }
+      // Watched before it is sent the update, so no state it publishes after is missed.
+      inFlight.set(id, one(id).finally(() => inFlight.delete(id)));
     }
-    const deadline = Date.now() + timeoutMs;
-    while (decided.size < ids.length && Date.now() < deadline) await delay(100);
-    for (const id of ids) decide(id, "timeout", "not back on the new version in time");
+    await Promise.all(inFlight.values());
+    if (control.status() === "aborted") ended = "aborted";
   } finally {
+    watching = false;
+    await watcher;
     stop();
     for (const chunk of chunks(filters, AWS_IOT_LIMITS.maxSubscriptionsPerRequest)) {
       await console.client.unsubscribeAsync(chunk).catch(() => {});
     }
   }
+  return ended;
 }

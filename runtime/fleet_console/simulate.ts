@@ -4,6 +4,8 @@
  * shadow, bdSeq, rate limit), with hooks standing in for the rest of the daemon and a simulated
  * RAUC install: it takes `installMs`, fails for a seeded `failRate` share of the boxes, and on
  * success "reboots" the box (a new link, new bootId) into the new version with lastUpdate good.
+ * A seeded `rollbackRate` share installs fine, boots the new slot on trial, fails its health gate
+ * and boots the old slot again, reporting lastUpdate `rolled-back` with the reason.
  */
 import { validateConfig } from "../config/validate.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -30,6 +32,8 @@ export interface SimulateOptions {
   readonly rebootMs?: number;
   /** Share of boxes whose install fails (0–1), chosen by the seeded PRNG. Default 0. */
   readonly failRate?: number;
+  /** Share of boxes (0–1, others than the failing ones) whose new slot fails its health gate. */
+  readonly rollbackRate?: number;
   readonly seed?: number;
   /** Boxes started at a time. Default 50. */
   readonly concurrency?: number;
@@ -47,6 +51,8 @@ export interface SimulatedBox {
   readonly id: string;
   readonly version: string;
   readonly willFail: boolean;
+  /** Installs, then rolls back (health gate fails on the new slot). */
+  readonly willRollBack: boolean;
   link: FleetLink;
   readonly applied: NvrConfig[];
   readonly installs: string[];
@@ -68,6 +74,15 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
   const failing = new Set<number>();
   const failCount = Math.round((options.failRate ?? 0) * options.devices);
   while (failing.size < failCount) failing.add(Math.floor(random() * options.devices));
+  const rollingBack = new Set<number>();
+  const rollbackCount = Math.min(
+    options.devices - failing.size,
+    Math.round((options.rollbackRate ?? 0) * options.devices),
+  );
+  while (rollingBack.size < rollbackCount) {
+    const i = Math.floor(random() * options.devices);
+    if (!failing.has(i)) rollingBack.add(i);
+  }
   const log = options.log ?? createLogger({ level: "error", sink: () => {} });
   const config = validateConfig({
     storage: { dataDir: "/nonexistent/simulated" },
@@ -78,12 +93,22 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     id: `${prefix}-${String(i).padStart(digits, "0")}`,
     version: options.version ?? "1.0.0",
     willFail: failing.has(i),
+    willRollBack: rollingBack.has(i),
     link: undefined as unknown as FleetLink,
     applied: [],
     installs: [],
     licenceState: options.licenceKeys ? "none" : "valid",
   }));
   let stopped = false;
+  // Install and reboot timers, cleared by stop() so none outlives the fleet.
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+  const later = (ms: number, fn: () => unknown) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
   const running = new Map<string, { version: string; lastUpdate: LastUpdate | null }>();
 
   const start = async (box: SimulatedBox, version: string, lastUpdate: LastUpdate | null) => {
@@ -139,7 +164,7 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
 
   const install = async (box: SimulatedBox, from: string, command: UpdateCommand) => {
     box.installs.push(command.version);
-    await new Promise((r) => setTimeout(r, options.installMs ?? 30_000));
+    await new Promise<void>((r) => later(options.installMs ?? 30_000, r));
     if (box.willFail) {
       throw new ProtocolError("failed", "simulated RAUC install failed (injected failure)");
     }
@@ -151,18 +176,30 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       rebootAt: Date.now(),
     };
     // The reboot: this link goes (its Will fires as the connection drops), a new one comes.
-    setTimeout(async () => {
+    const reboot = async (version: string, lastUpdate: LastUpdate) => {
       if (stopped) return;
       await box.link.stop();
       if (stopped) return;
-      await start(box, command.version, {
-        from,
-        to: command.version,
-        slot: "rootfs.1",
-        state: "good",
-        ts: Date.now(),
-      });
-    }, options.rebootMs ?? 1_000);
+      await start(box, version, lastUpdate);
+    };
+    const to = command.version;
+    later(options.rebootMs ?? 1_000, async () => {
+      if (!box.willRollBack) {
+        await reboot(to, { from, to, slot: "rootfs.1", state: "good", ts: Date.now() });
+        return;
+      }
+      // On trial in the new slot; its health gate fails; RAUC boots the old slot again.
+      await reboot(to, { from, to, slot: "rootfs.1", state: "trial", ts: Date.now() });
+      later(options.rebootMs ?? 1_000, () =>
+        reboot(from, {
+          from,
+          to,
+          slot: "rootfs.0",
+          state: "rolled-back",
+          reason: "health gate failed on the new slot: no camera recording (simulated)",
+          ts: Date.now(),
+        }));
+    });
     return result;
   };
 
@@ -177,6 +214,8 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     },
     async stop() {
       stopped = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
       await parallel(boxes, 200, (box) => box.link.stop());
     },
   };
