@@ -6,6 +6,7 @@
  * again with the stored result and not run twice (QoS 1 may deliver a command twice; a reboot
  * must not happen twice).
  */
+import { MAX_MESSAGE_BYTES, tooLargeResult } from "./message_size.ts";
 import type { NvrConfig } from "../config/types.ts";
 import type { Logger } from "../lib/log.ts";
 import { hex } from "./analytics.ts";
@@ -76,6 +77,8 @@ export interface CommandDeps {
   readonly counted: (cmd: string) => void;
 }
 
+/** Deno KV's largest value is 64 KiB; results kept for repeats stay under it. */
+const KV_VALUE_BYTES = 60 * 1024;
 const DONE_TTL_MS = 24 * 3600 * 1000;
 
 export class CommandRunner {
@@ -164,8 +167,22 @@ export class CommandRunner {
     await this.#finish(requestId, body);
   }
 
-  async #finish(requestId: string, body: ResultBody): Promise<void> {
-    await this.#deps.kv.set(["cmd", requestId], body, { expireIn: DONE_TTL_MS });
+  async #finish(requestId: string, full: ResultBody): Promise<void> {
+    // A result over a managed broker's 128 KB (get-config of a huge configuration) is answered
+    // `too-large`; one over what Deno KV stores in a value (64 KiB) is kept for a repeat as a
+    // note to ask again, not lost with the answer.
+    const bytes = new TextEncoder().encode(JSON.stringify(full)).byteLength;
+    const body = bytes > MAX_MESSAGE_BYTES - 1024 ? tooLargeResult(full.cmd, bytes) : full;
+    const kept = bytes > KV_VALUE_BYTES
+      ? {
+        cmd: full.cmd,
+        ok: false,
+        code: "too-large" as const,
+        error: `the result (${bytes} bytes) was sent once and not kept; ask again with a new ` +
+          "requestId",
+      }
+      : body;
+    await this.#deps.kv.set(["cmd", requestId], kept, { expireIn: DONE_TTL_MS });
     await this.#deps.answer(requestId, body);
   }
 

@@ -42,6 +42,7 @@ import {
   type UpdateCommand,
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
+import { encodeWithin, MAX_MESSAGE_BYTES } from "./message_size.ts";
 import { canonicalJson } from "../fingerprint/hash.ts";
 
 export { canonicalJson };
@@ -245,7 +246,8 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   try {
     queue = await DurableQueue.open(kv, {
       maxMessages: mqttConfig.queueMaxMessages,
-      maxPayloadBytes: Math.min(MAX_PAYLOAD, Math.max(timing.maxSnapshotBytes, 64 * 1024)),
+      // No message over a managed broker's 128 KB is ever queued (snapshots go in 96 KiB parts).
+      maxPayloadBytes: Math.min(MAX_PAYLOAD, MAX_MESSAGE_BYTES),
       log,
     });
     shadow = await ConfigShadow.open({
@@ -275,7 +277,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   ) =>
     queue.enqueue(
       { topic, retain, cls },
-      (seq) => encoder.encode(JSON.stringify({ seq, ts: now(), ...body })),
+      (seq) => encodeWithin(topic, { seq, ts: now() }, body),
     );
 
   const counts = { commands: new Map<string, number>(), events: new Map<string, number>() };

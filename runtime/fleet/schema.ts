@@ -346,6 +346,10 @@ export interface ConfigReported {
   readonly runningVersion: number;
   /** The same as runningVersion, under the name fleet consoles (and device shadows) use. */
   readonly appliedVersion: number;
+  /**
+   * The running configuration, redacted; null when the message with it would be over the 128 KB
+   * a managed broker takes (the fleet has the version it sent; the box's page shows the rest).
+   */
   readonly config: Json;
   /** When rejected: one line per bad key, naming the key, the value and what is allowed. */
   readonly problems?: readonly string[];
