@@ -7,6 +7,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { type MountCount, startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { readFrames, signIn, upgrade } from "../testing/live_ws_client.ts";
+import { daemonHttps } from "../testing/https_client.ts";
 
 type Harness = Awaited<ReturnType<typeof startHarness>>;
 
@@ -34,7 +35,26 @@ async function watch(h: Harness, cookie: string, codecs: string): Promise<{
   return { conn, source: String(init.source) };
 }
 
-Deno.test("live sessions: N viewers of the main stream add none to the recorder's; N of the sub-stream share one, closed ~5 s after the last leaves", async () => {
+/** A live.mp4 viewer (a browser without WebSocket or MSE) that got 20 kB; its reader. */
+async function watchMp4(
+  https: ReturnType<typeof daemonHttps>,
+  cookie: string,
+): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const res = await https.fetch("/api/cameras/lane/live.mp4", { headers: { Cookie: cookie } });
+  assertEquals(res.status, 200, await (res.ok ? "" : res.text()));
+  const reader = res.body!.getReader();
+  let bytes = 0;
+  const deadline = Date.now() + 30_000;
+  while (bytes < 20_000) {
+    if (Date.now() > deadline) throw new Error(`live.mp4 gave ${bytes} bytes in 30 s`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`live.mp4 ended after ${bytes} bytes`);
+    bytes += value.length;
+  }
+  return reader;
+}
+
+Deno.test("live sessions: N viewers of the main stream add none to the recorder's; N of the sub-stream (live.ws and live.mp4) share one, closed ~5 s after the last leaves", async () => {
   await using cam = await startVirtualCamera({
     codec: "h265",
     width: 320,
@@ -43,6 +63,7 @@ Deno.test("live sessions: N viewers of the main stream add none to the recorder'
     countSessions: true,
   });
   await using h = await startHarness({
+    http: { listen: "127.0.0.1:0", liveViewersPerCamera: 2 * VIEWERS + 1 },
     cameras: [{ id: "lane", url: cam.rtspUrl, subUrl: cam.subUrl }],
   });
   await h.until("lane", (s) => s.state === "recording", "lane records");
@@ -51,6 +72,8 @@ Deno.test("live sessions: N viewers of the main stream add none to the recorder'
   const recorderPlays = sessions("/main").plays;
   const cookie = await signIn(h);
   const open: Deno.TlsConn[] = [];
+  const mp4: ReadableStreamDefaultReader<Uint8Array>[] = [];
+  using https = daemonHttps(h.daemon);
   try {
     // A browser with H.265: the main stream, restreamed from the recorder's session.
     for (let i = 0; i < VIEWERS; i++) {
@@ -68,7 +91,10 @@ Deno.test("live sessions: N viewers of the main stream add none to the recorder'
       open.push(v.conn);
       assertEquals(v.source, "sub");
     }
+    // Browsers without WebSocket or MSE: live.mp4, from the same session.
+    for (let i = 0; i < VIEWERS; i++) mp4.push(await watchMp4(https, cookie));
     assertEquals(sessions("/sub"), { plays: 1, playing: 1 }, "one sub-stream session for all");
+    for (const r of mp4.splice(0)) await r.cancel();
     // A viewer leaving and another coming within the grace (a page change) reuses it.
     open.shift()!.close();
     open.push((await watch(h, cookie, "h264")).conn);
@@ -84,5 +110,6 @@ Deno.test("live sessions: N viewers of the main stream add none to the recorder'
     assertEquals(sessions("/main"), { plays: recorderPlays, playing: 1 }, "the recorder's stays");
   } finally {
     for (const c of open) c.close();
+    for (const r of mp4) await r.cancel().catch(() => {});
   }
 });
