@@ -9,26 +9,63 @@
  * (its "identity" line) and how to watch the fleet topics. Ctrl-C (or SIGTERM) stops the daemon
  * first, so it finishes its open segments and says goodbye to the broker, then the cameras and the
  * broker; the demo then exits 0 (see foreground.ts for why make does not see the Ctrl-C).
+ *
+ * For a test beside other work (demo_test.ts): NVR_DEMO_DIR puts the demo's folder elsewhere than
+ * `.demo/`, NVR_DEMO_PORTS=free picks free ports for the broker and the cameras (the config is then
+ * a copy in that folder with those ports), and NVR_LISTEN moves the page as for the daemon.
  */
 import { startVirtualCamera, type VirtualCamera } from "./virtual_camera.ts";
 import { takeTerminal } from "./foreground.ts";
 import { fingerprintPem } from "../../runtime/tls/self_signed.ts";
 import { type SerialSensor, startSerialSensor } from "./serial_sensor.ts";
-import { DEMO_DEV_ROOT } from "./demo_daemon.ts";
+import { DEMO_DEV_ROOT, DEMO_DIR } from "./demo_daemon.ts";
 import { installFromFolder } from "../../runtime/plugins/install.ts";
+import { freePorts } from "./ports.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CONFIG = `${ROOT}hw-tests/sim/demo.config.json`;
-const DEMO_DIR = `${ROOT}.demo`;
-const BROKER_PORT = 18830;
+/** NVR_DEMO_PORTS=free: every port chosen free (a test); otherwise the fixed ones below. */
+const FREE = Deno.env.get("NVR_DEMO_PORTS") === "free";
+const PICKED = FREE ? freePorts(5) : [];
+const BROKER_PORT = PICKED[0] ?? 18830;
 /** The door opens this long after the start, then every DOOR_EVERY_MS, for DOOR_OPEN_MS. */
 const DOOR_FIRST_MS = 20_000;
 const DOOR_EVERY_MS = 120_000;
 const DOOR_OPEN_MS = 15_000;
 const CAMERAS = [
-  { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001", codec: "h265" },
-  { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002", codec: "h264" },
+  {
+    name: "demo1",
+    rtspPort: PICKED[1] ?? 18554,
+    onvifPort: PICKED[2] ?? 18081,
+    serial: "SIM-0001",
+    codec: "h265",
+  },
+  {
+    name: "demo2",
+    rtspPort: PICKED[3] ?? 18555,
+    onvifPort: PICKED[4] ?? 18082,
+    serial: "SIM-0002",
+    codec: "h264",
+  },
 ] as const;
+
+/**
+ * The config the daemon runs on: the shipped demo config, or with free ports a copy in the demo's
+ * folder whose camera and broker URLs use them (cameras[i] is CAMERAS[i]).
+ */
+async function demoConfig(): Promise<string> {
+  if (!FREE) return CONFIG;
+  const config = JSON.parse(await Deno.readTextFile(CONFIG));
+  config.mqtt.url = `mqtt://127.0.0.1:${BROKER_PORT}`;
+  CAMERAS.forEach((cam, i) => {
+    const c = config.cameras[i];
+    c.url = `rtsp://127.0.0.1:${cam.rtspPort}/main`;
+    c.subUrl = `rtsp://127.0.0.1:${cam.rtspPort}/sub`;
+  });
+  const path = `${DEMO_DIR}/demo.config.json`;
+  await Deno.writeTextFile(path, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+  return path;
+}
 
 function say(text: string): void {
   console.error(`[demo] ${text}`);
@@ -198,7 +235,7 @@ async function startDemoSensor(): Promise<SerialSensor> {
   await Deno.remove(`${DEMO_DEV_ROOT}/ttyUSB0`).catch(() => {});
   await Deno.remove(`${DEMO_DEV_ROOT}/sensor`).catch(() => {});
   await installFromFolder(`${ROOT}plugins/serial-sensor`, `${DEMO_DIR}/data/plugins`);
-  say("starting a virtual serial sensor (temperature, humidity, door) on .demo/dev/ttyUSB0");
+  say(`starting a virtual serial sensor (temperature, humidity, door) on ${DEMO_DEV_ROOT}/ttyUSB0`);
   const sensor = await startSerialSensor({
     dir: DEMO_DEV_ROOT,
     deviceName: "ttyUSB0",
@@ -277,8 +314,16 @@ async function main(): Promise<number> {
     doorTimers = cycleDoor(sensor);
     if (stopped) return 0;
     daemon = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", `${ROOT}hw-tests/sim/demo_daemon.ts`, "--config", CONFIG],
+      args: [
+        "run",
+        "--allow-all",
+        `${ROOT}hw-tests/sim/demo_daemon.ts`,
+        "--config",
+        await demoConfig(),
+      ],
       cwd: ROOT,
+      // The shipped config says .demo/data; the demo's folder may be elsewhere.
+      env: { NVR_DATA_DIR: `${DEMO_DIR}/data` },
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
@@ -286,7 +331,7 @@ async function main(): Promise<number> {
       detached: true,
     }).spawn();
     facts = followDaemon(daemon.stdout);
-    say("NVR daemon started; recordings go to .demo/data/recordings/");
+    say(`NVR daemon started; recordings go to ${DEMO_DIR}/data/recordings/`);
     void announce(facts);
 
     const ended = await Promise.race([daemon.status.then(() => "daemon"), stop.promise]);

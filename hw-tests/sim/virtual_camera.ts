@@ -15,8 +15,10 @@ import {
   type VideoCodec,
 } from "./camera_config.ts";
 import { freePorts } from "./ports.ts";
+import { type MountCount, type RtspCounter, startRtspCounter } from "./rtsp_counter.ts";
 
 export type { AudioCodec, VideoCodec } from "./camera_config.ts";
+export type { MountCount } from "./rtsp_counter.ts";
 
 export interface VirtualCameraOptions {
   /** Main stream codec, default "h265". The sub stream is always H.264 640x360. */
@@ -65,6 +67,12 @@ export interface VirtualCameraOptions {
   readonly ptz?: boolean;
   /** The camera's clock is this many ms ahead (negative: behind) of the host's; default 0. */
   readonly clockOffsetMs?: number;
+  /**
+   * Count the RTSP sessions the camera sees, per mount (`sessions()`): rtspUrl and subUrl then
+   * lead through a counting relay in this process (rtsp_counter.ts). The URLs the camera's ONVIF
+   * service gives still lead to the camera itself, uncounted. Default false.
+   */
+  readonly countSessions?: boolean;
 }
 
 /** What the camera was started with (ports are the real ones). */
@@ -85,6 +93,11 @@ export interface VirtualCamera {
    * person walking past or a door contact would do. Rejects when the camera is down.
    */
   raiseEvent(type: "motion" | "input", active: boolean): Promise<void>;
+  /**
+   * PLAY requests ever made and sessions playing now, per mount ("/main", "/sub"); only with
+   * `countSessions` (throws otherwise).
+   */
+  sessions(): Record<string, MountCount>;
   /** PID of the running child, or null while dropped/stopped. */
   readonly pid: number | null;
   /** SIGKILL the process: the camera vanishes off the network. */
@@ -330,12 +343,22 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     current = null;
     if (r !== null) await kill(r, "SIGKILL");
   };
+  const counter: RtspCounter | null = opts.countSessions
+    ? startRtspCounter({ target: cfg.rtspPort })
+    : null;
+  const counted = (url: string) => {
+    if (counter === null) return url;
+    const u = new URL(url);
+    u.port = String(counter.port);
+    return u.href;
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       await restoring?.catch(() => {});
       const r = current;
       current = null;
       if (r !== null) await kill(r, "SIGTERM");
+      await counter?.close();
     })();
     return stopping;
   };
@@ -354,8 +377,8 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
   };
 
   return {
-    rtspUrl: first.ready.rtsp,
-    subUrl: first.ready.sub,
+    rtspUrl: counted(first.ready.rtsp),
+    subUrl: counted(first.ready.sub),
     onvifUrl: first.ready.onvif,
     snapshotUrl: first.ready.snapshot,
     info,
@@ -372,6 +395,12 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
           `virtual camera did not take the ${type} event: HTTP ${res.status} ${text}`,
         );
       }
+    },
+    sessions(): Record<string, MountCount> {
+      if (counter === null) {
+        throw new Error("sessions(): start the camera with countSessions: true to count them");
+      }
+      return counter.counts();
     },
     get pid(): number | null {
       return current?.child.pid ?? null;

@@ -4,7 +4,10 @@ import { EMPTY_STATS } from "../recorder/mod.ts";
 import type { CameraStatus } from "../recorder/mod.ts";
 import { SegmentIndex } from "../storage/mod.ts";
 import { withApi } from "../testing/auth_app.ts";
-import { liveLaunch, LiveViewerLimit } from "../playback/live_stream.ts";
+import { LiveViewerLimit } from "../playback/live_stream.ts";
+import { SharedSubStream } from "../playback/sub_stream.ts";
+import { chooseLive } from "../playback/live_choice.ts";
+import { memoryLogger } from "../lib/log.ts";
 import { REDACTED, redactUrl } from "../lib/redact_url.ts";
 import { createRecordingsApp } from "./recordings.ts";
 import { concat } from "../std/bytes/concat.ts";
@@ -41,11 +44,23 @@ async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> 
   }
 }
 
-Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over a socket", async () => {
-  await using cam = await startVirtualCamera({});
+/** The daemon's live choice for one camera with a shared sub-stream (app/daemon.ts). */
+function subChoice(id: string, sub: SharedSubStream) {
+  return (camera: string, accept: ReadonlySet<"h264" | "h265">) =>
+    chooseLive({
+      camera,
+      mainCodec: "h265",
+      main: null,
+      sub: camera === id ? sub : null,
+    }, accept);
+}
+
+Deno.test("live.mp4: viewers of a camera share its one sub-stream session, as fragmented MP4 over a socket", async () => {
+  await using cam = await startVirtualCamera({ countSessions: true });
   const dir = await Deno.makeTempDir({ prefix: "nvr-live-" });
   const index = SegmentIndex.open(`${dir}/index.sqlite`);
-  const limit = new LiveViewerLimit(1, 16);
+  const limit = new LiveViewerLimit(2, 16);
+  const sub = new SharedSubStream("cam1", () => cam.subUrl, memoryLogger("info"));
   const app = createRecordingsApp({
     dataDir: dir,
     index: () => index,
@@ -59,8 +74,10 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
     },
     subUrl: (id) => id === "cam1" ? cam.subUrl : null,
     liveLimit: limit,
+    liveChoice: subChoice("cam1", sub),
   });
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
+  const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
   try {
     const cams = await (await app.request("/cameras")).json();
     assertEquals(cams.cameras.map((c: { id: string; live: boolean }) => [c.id, c.live]), [
@@ -68,41 +85,51 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
       ["cam2", false],
     ]);
 
-    const res = await fetch(`http://127.0.0.1:${server.addr.port}/cameras/cam1/live.mp4`);
-    assertEquals(res.status, 200);
-    assertEquals(res.headers.get("content-type"), "video/mp4");
-    assertEquals(res.headers.get("cache-control"), "no-store");
-    const reader = res.body!.getReader();
-    const chunks: Uint8Array[] = [];
-    const t0 = Date.now();
-    let boxes: string[] = [];
-    while (boxes.filter((b) => b === "moof").length < 2 && Date.now() - t0 < 6000) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      boxes = boxTypes(concat(chunks));
+    /** A viewer over a real socket: the boxes it read until two fragments came. */
+    const view = async (): Promise<string[]> => {
+      const res = await fetch(`http://127.0.0.1:${server.addr.port}/cameras/cam1/live.mp4`);
+      assertEquals(res.status, 200);
+      assertEquals(res.headers.get("content-type"), "video/mp4");
+      assertEquals(res.headers.get("cache-control"), "no-store");
+      const reader = res.body!.getReader();
+      readers.push(reader);
+      const chunks: Uint8Array[] = [];
+      const t0 = Date.now();
+      let boxes: string[] = [];
+      while (boxes.filter((b) => b === "moof").length < 2 && Date.now() - t0 < 20_000) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        boxes = boxTypes(concat(chunks));
+      }
+      return boxes;
+    };
+    for (const boxes of [await view(), await view()]) {
+      assertEquals(boxes.slice(0, 3), ["ftyp", "moov", "moof"]);
+      assert(boxes.filter((b) => b === "moof").length >= 2, `boxes: ${boxes.join(" ")}`);
     }
-    assertEquals(boxes.slice(0, 3), ["ftyp", "moov", "moof"]);
-    assert(boxes.filter((b) => b === "moof").length >= 2, `boxes: ${boxes.join(" ")}`);
-    assertEquals(limit.viewers("cam1"), 1);
+    assertEquals(limit.viewers("cam1"), 2);
+    // Two viewers, one session to the camera (the old path opened one per viewer).
+    assertEquals(cam.sessions()["/sub"], { plays: 1, playing: 1 });
 
-    // A second viewer of the same camera is over this test's limit of 1.
-    const second = await app.request("/cameras/cam1/live.mp4");
-    assertEquals(second.status, 429);
-    assertMatch(await second.text(), /Too many live viewers/);
+    // A third viewer of the same camera is over this test's limit of 2.
+    const third = await app.request("/cameras/cam1/live.mp4");
+    assertEquals(third.status, 429);
+    assertMatch(await third.text(), /Too many live viewers/);
 
-    // The client goes away: the pipeline closes and the viewer slot is free again.
-    await reader.cancel();
-    await until("the live pipeline to close", () => limit.viewers() === 0);
+    // The clients go away: the viewer slots are free again.
+    for (const r of readers.splice(0)) await r.cancel();
+    await until("the viewers to end", () => limit.viewers() === 0);
 
-    // Through app.request too: cancelling the body closes it.
+    // Through app.request too: cancelling the body ends it.
     const again = await app.request("/cameras/cam1/live.mp4");
     assertEquals(again.status, 200);
     const againReader = again.body!.getReader();
     const first = await againReader.read();
     assertEquals(boxTypes(first.value!)[0], "ftyp");
     await againReader.cancel();
-    await until("the second pipeline to close", () => limit.viewers() === 0);
+    await until("the viewer to end", () => limit.viewers() === 0);
+    assertEquals(cam.sessions()["/sub"]?.plays, 1, "still the one session (within its grace)");
 
     const none = await app.request("/cameras/cam2/live.mp4");
     assertEquals(none.status, 404);
@@ -111,6 +138,8 @@ Deno.test("live.mp4: a virtual camera's H.264 sub-stream as fragmented MP4 over 
     assertEquals(hidden.status, 404);
     await hidden.body?.cancel();
   } finally {
+    for (const r of readers) await r.cancel().catch(() => {});
+    sub.close();
     await server.shutdown();
     index.close();
     await Deno.remove(dir, { recursive: true });
@@ -125,6 +154,11 @@ Deno.test("live.mp4: 503 naming the sub-stream when it cannot be opened", async 
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   const limit = new LiveViewerLimit();
+  const sub = new SharedSubStream(
+    "cam1",
+    () => `rtsp://admin:secret@127.0.0.1:${port}/sub`,
+    memoryLogger("error"),
+  );
   const app = createRecordingsApp({
     dataDir: dir,
     index: () => index,
@@ -138,6 +172,8 @@ Deno.test("live.mp4: 503 naming the sub-stream when it cannot be opened", async 
     },
     subUrl: () => `rtsp://admin:secret@127.0.0.1:${port}/sub`,
     liveLimit: limit,
+    liveChoice: subChoice("cam1", sub),
+    liveOpenTimeoutMs: 3_000,
   });
   try {
     const res = await app.request("/cameras/cam1/live.mp4");
@@ -148,6 +184,7 @@ Deno.test("live.mp4: 503 naming the sub-stream when it cannot be opened", async 
     assert(!text.includes("secret"), text);
     assertEquals(limit.viewers(), 0);
   } finally {
+    sub.close();
     index.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -161,8 +198,7 @@ Deno.test("live.mp4: anonymous requests are refused with 401", async () => {
   });
 });
 
-Deno.test("live helpers: quoted launch location, redacted URL, viewer limits", () => {
-  assertMatch(liveLaunch('rtsp://h/a"b'), /location="rtsp:\/\/h\/a\\"b"/);
+Deno.test("live helpers: redacted URL, viewer limits", () => {
   // The one redactUrl (lib/redact_url.ts): no password in what a viewer's error shows.
   assertEquals(redactUrl("rtsp://u:p@h:554/sub"), `rtsp://u:${REDACTED}@h:554/sub`);
   const limit = new LiveViewerLimit(2, 3);

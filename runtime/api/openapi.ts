@@ -168,8 +168,9 @@ export const RECORDINGS_PATHS: PathOps = {
   "/api/cameras": { get: { summary: "The cameras I may see, with state, plan and live stats" } },
   "/api/cameras/{camera}/live.mp4": {
     get: {
-      summary: "Live H.264 sub-stream as fragmented MP4 (video/mp4) until the client closes; " +
-        "404 without cameras[].subUrl, 429 over the viewer cap, 503 when it cannot be opened",
+      summary: "Live H.264 (the shared sub-stream, else the restreamed main stream) as one " +
+        "fragmented MP4 body (video/mp4) until the client closes; 404 with the reason when no " +
+        "H.264 stream can be shown, 429 over the viewer cap, 503 when no picture comes",
     },
   },
   "/api/cameras/{camera}/snapshot": {

@@ -49,9 +49,11 @@ export interface RecordingsDeps {
   readonly subUrl?: (camera: string) => string | null;
   /** Concurrent live viewers; default 4 per camera, 16 in all. */
   readonly liveLimit?: LiveViewerLimit;
+  /** How long live.mp4 waits for the first picture before answering 503; default 8000. */
+  readonly liveOpenTimeoutMs?: number;
   /**
    * Where a live viewer's pictures come from (restream: the recorder's session or a shared
-   * sub-stream), for live.ws. Absent: no live.ws route.
+   * sub-stream), for live.ws and live.mp4. Absent: no live.ws route, and live.mp4 answers 404.
    */
   readonly liveChoice?: (camera: string, accept: ReadonlySet<LiveCodec>) => LiveChoice;
   /** Where live viewers that this side ends are logged. */
@@ -76,11 +78,11 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   app.use("*", deps.access.requireUser);
 
   app.get("/cameras", (c) => {
-    // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts).
+    // `live`: the camera has an H.264 sub-stream the box restreams: the page can play live.mp4.
     const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
       .map((cam) => ({
         ...cam,
-        live: (deps.subUrl?.(cam.id) ?? null) !== null,
+        live: (deps.subUrl?.(cam.id) ?? null) !== null && deps.liveChoice !== undefined,
         liveWs: deps.liveChoice !== undefined,
       }));
     return c.json({ cameras });
@@ -100,7 +102,8 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   const liveLimit = deps.liveLimit ?? new LiveViewerLimit();
   addLiveRoute(app, {
     visibleCamera: (c, camera) => visibleCamera(c, deps, camera),
-    subUrl: (camera) => deps.subUrl?.(camera) ?? null,
+    ...(deps.liveChoice ? { choose: deps.liveChoice } : {}),
+    ...(deps.liveOpenTimeoutMs ? { openTimeoutMs: deps.liveOpenTimeoutMs } : {}),
     limit: liveLimit,
   });
   if (deps.liveChoice) {

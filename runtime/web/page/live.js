@@ -5,8 +5,8 @@
 //    breaks off connects again by itself ("Reconnecting…", up to 5 tries in a row); when the
 //    board refuses or the tries run out, the reason stays on screen above the snapshot refresh.
 // 1. The camera has an H.264 sub-stream (cameras[].subUrl; /api/cameras says `live: true`): a
-//    <video muted autoplay playsinline> plays /api/cameras/<id>/live.mp4, the sub-stream remuxed
-//    to fragmented MP4 on the board (no decoding, no encoding), so any browser with H.264 plays it.
+//    <video muted autoplay playsinline> plays /api/cameras/<id>/live.mp4, the shared sub-stream
+//    session restreamed as fragmented MP4 (no decoding, no encoding): any browser with H.264.
 // 2. No sub-stream, or the video fails (no H.264 decoder, 429 too many viewers, 503 camera
 //    unreachable, the stream ends or stalls): JPEG refresh of /api/cameras/<id>/snapshot once a
 //    second, the LAST RESORT (the latest keyframe, decoded on the board).
