@@ -25,9 +25,30 @@ const BROKER_PORT = 18830;
 const DOOR_FIRST_MS = 20_000;
 const DOOR_EVERY_MS = 120_000;
 const DOOR_OPEN_MS = 15_000;
-const CAMERAS = [
-  { name: "demo1", rtspPort: 18554, onvifPort: 18081, serial: "SIM-0001", codec: "h265" },
-  { name: "demo2", rtspPort: 18555, onvifPort: 18082, serial: "SIM-0002", codec: "h264" },
+/**
+ * The demo's cameras, on the ports demo.config.json names (demo_test.ts checks they agree). demo1
+ * raises ONVIF motion every 90 s (an event in the events and on the timeline); demo2 has a PTZ
+ * head (arrows and zoom on its live view turn the picture) and a clock a minute fast, so the clock
+ * check warns, tells the camera its NTP server (`onvif.setNtp`) and clears at its next check.
+ */
+export const CAMERAS = [
+  {
+    name: "demo1",
+    rtspPort: 18554,
+    onvifPort: 18081,
+    serial: "SIM-0001",
+    codec: "h265",
+    motionEveryMs: 90_000,
+  },
+  {
+    name: "demo2",
+    rtspPort: 18555,
+    onvifPort: 18082,
+    serial: "SIM-0002",
+    codec: "h264",
+    ptz: true,
+    clockOffsetMs: 60_000,
+  },
 ] as const;
 
 function say(text: string): void {
