@@ -509,6 +509,10 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     if (!unchanged) await rebuild();
     if (JSON.stringify(before.cameras) !== JSON.stringify(current.cameras)) {
       void cameraClocks.checkNow(); // a camera added or changed: its clock at once
+      // …and who it is: the fleet sees a new or swapped camera now, not at the 10-minute check.
+      fleet?.link.publishFingerprintNow().catch((err) =>
+        log.warn("fingerprint not re-sent after a camera change", { module: "fleet", err })
+      );
     }
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
@@ -593,6 +597,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(deps.update ? { update: deps.update } : {}),
       ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
       cameraClocks: cameraClocks.get,
+      cameras: () => current.cameras,
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });

@@ -78,6 +78,11 @@ export interface FleetWiringDeps {
   readonly ptz?: (command: PtzCommand) => Promise<Json>;
   /** The last clock check of each camera (app/camera_clock_keeper.ts), for health. */
   readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
+  /**
+   * The cameras as the daemon runs them now (local changes included), for the fingerprint;
+   * default the link's configuration.
+   */
+  readonly cameras?: () => NvrConfig["cameras"];
 }
 
 export interface FleetWiring {
@@ -95,7 +100,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
   const now = deps.now ?? Date.now;
   const sources = (): FingerprintSources => ({
     ...deps.fingerprintSources,
-    cameras: (late.link?.config() ?? config).cameras.map((c) => ({
+    cameras: (deps.cameras?.() ?? (late.link?.config() ?? config).cameras).map((c) => ({
       id: c.id,
       url: c.url,
       onvifUrl: c.onvif?.url ?? null,

@@ -42,7 +42,7 @@ import {
   type UpdateCommand,
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
-import { canonicalJson } from "../fingerprint/hash.ts";
+import { camerasHashOfData, canonicalJson } from "../fingerprint/hash.ts";
 
 export { canonicalJson };
 
@@ -542,7 +542,8 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     const key = canonicalJson(fingerprint);
     if (!force && key === lastFingerprint) return;
     lastFingerprint = key;
-    await enqueueJson(topics.fingerprint, true, "latest", { fingerprint });
+    const camerasHash = await camerasHashOfData(fingerprint);
+    await enqueueJson(topics.fingerprint, true, "latest", { fingerprint, camerasHash });
     log.info("fleet fingerprint queued", { reason: force ? "boot" : "changed" });
   };
 

@@ -160,6 +160,12 @@ export interface FingerprintMessage {
   readonly seq: number;
   readonly ts: number;
   readonly fingerprint: FingerprintData;
+  /**
+   * SHA-256 (hex) of the cameras' identities (vendor, model and serial, else MAC; sorted, without
+   * camera ids): moves when a camera is swapped for another or goes dark, not when one is renamed
+   * (docs/fleet-data.md, "Cameras"). Not the licence binding. null: no camera list.
+   */
+  readonly camerasHash: string | null;
 }
 
 export type HealthReason = "periodic" | "change" | "request";
@@ -995,12 +1001,15 @@ export const TOPICS: readonly TopicSpec[] = [
     qos: 1,
     retained: true,
     types: ["FingerprintMessage"],
-    about: "On boot and whenever the fingerprint changes (checked every 10 minutes). Only the " +
-      "newest is kept in the offline queue.",
+    about: "On boot and whenever the fingerprint changes: checked every 10 minutes, and at once " +
+      "when the cameras are changed (added, removed, their addresses). `camerasHash` moves when " +
+      "a camera is swapped for another (docs/fleet-data.md). Only the newest is kept in the " +
+      "offline queue.",
     examples: [{
       seq: 41,
       ts,
       fingerprint: { hash: "9c1e…", board: { serial: { value: "10000000abcdef01", source: "…" } } },
+      camerasHash: "5d0c…",
     }],
   },
   {
