@@ -76,6 +76,7 @@ import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
 import { AlarmKeeper } from "./alarm_keep.ts";
 import { EventTriggers } from "./event_triggers.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
+import { fleetCameras } from "./fleet_cameras.ts";
 import { createPtz, fleetPtz } from "./ptz_wiring.ts";
 
 export interface Daemon {
@@ -583,6 +584,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       cameraEvents: () => cameraEvents.statuses(),
       plugin: (command) => pluginAdmin.command(command),
       ptz: fleetPtz(ptz, () => ptzAudit?.() ?? null),
+      addByOnvif: fleetCameras({
+        config: () => current,
+        updateConfig,
+        audit: () => ptzAudit?.() ?? null,
+      }),
       storage,
       startedAt,
       applyConfig,

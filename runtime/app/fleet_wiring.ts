@@ -22,6 +22,7 @@ import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
 import { rebootBox } from "../fleet/commands.ts";
+import type { FleetCameras } from "./fleet_cameras.ts";
 import { discoverCameras } from "../onvif/discover.ts";
 import { discoverRequest, knownCameras } from "../api/camera_admin.ts";
 import { raucCli, readBootId, readCompatible, Updater, type UpdaterDeps } from "../update/mod.ts";
@@ -76,6 +77,8 @@ export interface FleetWiringDeps {
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
   /** Runs a `ptz` command (app/ptz_wiring.ts). */
   readonly ptz?: (command: PtzCommand) => Promise<Json>;
+  /** `onvif-profiles` and `add-camera` (app/fleet_cameras.ts); absent: refused. */
+  readonly addByOnvif?: FleetCameras;
   /** The last clock check of each camera (app/camera_clock_keeper.ts), for health. */
   readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
   /**
@@ -172,6 +175,9 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     ...(deps.plugin ? { plugin: deps.plugin } : {}),
     ...(deps.ptz ? { ptz: deps.ptz } : {}),
+    ...(deps.addByOnvif
+      ? { onvifProfiles: deps.addByOnvif.onvifProfiles, addCamera: deps.addByOnvif.addCamera }
+      : {}),
     lastUpdate: () => updater.lastUpdate(),
     ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),
