@@ -466,7 +466,10 @@ export const MAX_PLUGIN_ARCHIVE_BYTES = 8 * 1024 * 1024;
  * 256 addresses) on `ports` (default [80], at most 4). Each found camera is asked who it is with
  * `username`/`password`, which are used only for that and never echoed. The result:
  * `{ cameras: [{ address, deviceUrl, via, endpoint, vendor, model, serial, firmware, name,
- * credentials: "ok"|"refused", error }], alreadyAdded, ignored, scanned }`.
+ * credentials: "ok"|"refused", error }], alreadyAdded, withoutOnvif, ignored, scanned }`;
+ * `withoutOnvif: [{ camera, address, deviceUrl }]` names devices found at the host of a camera
+ * configured without an ONVIF address: `apply-config` with its `onvif: { url: deviceUrl }` links
+ * them.
  */
 export interface DiscoverCamerasCommand {
   readonly cmd: "discover-cameras";
