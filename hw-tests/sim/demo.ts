@@ -32,13 +32,21 @@ const BROKER_PORT = PICKED[0] ?? 18830;
 const DOOR_FIRST_MS = 20_000;
 const DOOR_EVERY_MS = 120_000;
 const DOOR_OPEN_MS = 15_000;
-const CAMERAS = [
+/**
+ * The demo's cameras, on the ports demo.config.json names (demo_config_test.ts checks they agree), or on
+ * free ones with NVR_DEMO_PORTS=free. demo1 raises ONVIF motion every 90 s (an event in the events
+ * and on the timeline); demo2 has a PTZ head (arrows and zoom on its live view turn the picture)
+ * and a clock a minute fast, so the clock check warns, tells the camera its NTP server
+ * (`onvif.setNtp`) and clears at its next check.
+ */
+export const CAMERAS = [
   {
     name: "demo1",
     rtspPort: PICKED[1] ?? 18554,
     onvifPort: PICKED[2] ?? 18081,
     serial: "SIM-0001",
     codec: "h265",
+    motionEveryMs: 90_000,
   },
   {
     name: "demo2",
@@ -46,6 +54,8 @@ const CAMERAS = [
     onvifPort: PICKED[4] ?? 18082,
     serial: "SIM-0002",
     codec: "h264",
+    ptz: true,
+    clockOffsetMs: 60_000,
   },
 ] as const;
 
@@ -61,6 +71,7 @@ async function demoConfig(): Promise<string> {
     const c = config.cameras[i];
     c.url = `rtsp://127.0.0.1:${cam.rtspPort}/main`;
     c.subUrl = `rtsp://127.0.0.1:${cam.rtspPort}/sub`;
+    if (c.onvif?.url) c.onvif.url = c.onvif.url.replace(/:\d+\//, `:${cam.onvifPort}/`);
   });
   const path = `${DEMO_DIR}/demo.config.json`;
   await Deno.writeTextFile(path, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });

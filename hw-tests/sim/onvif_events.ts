@@ -14,6 +14,10 @@ export const EVENT_HOOK_PATH = "/sim/event";
 
 export const MOTION_TOPIC = "tns1:RuleEngine/CellMotionDetector/Motion";
 export const INPUT_TOPIC = "tns1:Device/Trigger/DigitalInput";
+/** ONVIF's tampering topic (Profile T): the picture changed as a whole (covered, turned, sprayed). */
+export const TAMPER_TOPIC = "tns1:VideoSource/GlobalSceneChange/ImagingService";
+/** What `raise` on demand and the test hook take. */
+export type SimEventType = "motion" | "input" | "tampering";
 
 export const EVENT_ACTIONS: ReadonlySet<string> = new Set([
   "CreatePullPointSubscription",
@@ -51,7 +55,7 @@ export interface EventsService {
   handle(action: string, path: string, xml: string): Promise<Response> | null;
   /** Raises an event to every subscription. */
   raise(event: SimEvent): void;
-  /** The test hook: `{"type":"motion"|"input","active":true}` → 204. */
+  /** The test hook: `{"type":"motion"|"input"|"tampering","active":true}` → 204. */
   hook(req: Request): Promise<Response>;
   readonly subscriptionCount: number;
   close(): void;
@@ -147,10 +151,28 @@ export function inputEvent(active: boolean): SimEvent {
   };
 }
 
+export function tamperEvent(active: boolean): SimEvent {
+  return {
+    topic: TAMPER_TOPIC,
+    source: { VideoSourceToken: "VideoSource_1" },
+    data: { State: String(active) },
+  };
+}
+
+/** The event of a type the hook names. */
+export function simEvent(type: SimEventType, active: boolean): SimEvent {
+  return type === "motion"
+    ? motionEvent(active)
+    : type === "input"
+    ? inputEvent(active)
+    : tamperEvent(active);
+}
+
 export function createEventsService(base: string, opts: EventsSimOptions = {}): EventsService {
   const subs = new Map<string, Subscription>();
   let motion = false;
   let input = false;
+  let tamper = false;
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const sweep = (now: number) => {
@@ -164,6 +186,7 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
   const raise = (event: SimEvent) => {
     if (event.topic === MOTION_TOPIC) motion = event.data.IsMotion === "true";
     if (event.topic === INPUT_TOPIC) input = event.data.LogicalState === "true";
+    if (event.topic === TAMPER_TOPIC) tamper = event.data.State === "true";
     const now = Date.now();
     sweep(now);
     for (const s of subs.values()) {
@@ -215,7 +238,8 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
             `</tev:TopicNamespaceLocation><wsnt:FixedTopicSet>true</wsnt:FixedTopicSet>` +
             `<wstop:TopicSet xmlns:wstop="http://docs.oasis-open.org/wsn/t-1"><tns1:RuleEngine><CellMotionDetector><Motion wstop:topic="true"/>` +
             `</CellMotionDetector></tns1:RuleEngine><tns1:Device><Trigger><DigitalInput wstop:topic="true"/></Trigger>` +
-            `</tns1:Device></wstop:TopicSet></tev:GetEventPropertiesResponse>`,
+            `</tns1:Device><tns1:VideoSource><GlobalSceneChange><ImagingService wstop:topic="true"/>` +
+            `</GlobalSceneChange></tns1:VideoSource></wstop:TopicSet></tev:GetEventPropertiesResponse>`,
         ));
       case "CreatePullPointSubscription": {
         if (path !== EVENTS_PATH) {
@@ -234,6 +258,7 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
         const initial: Queued[] = [
           { ...motionEvent(motion), property: "Initialized", timeMs: now },
           { ...inputEvent(input), property: "Initialized", timeMs: now },
+          { ...tamperEvent(tamper), property: "Initialized", timeMs: now },
         ];
         subs.set(id, { queue: initial, terminationMs: now + life, wake: null });
         return Promise.resolve(respond(
@@ -305,17 +330,26 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
     try {
       body = await req.json();
     } catch {
-      return new Response('send JSON: {"type":"motion"|"input","active":true|false}\n', {
-        status: 400,
-      });
+      return new Response(
+        'send JSON: {"type":"motion"|"input"|"tampering","active":true|false}\n',
+        {
+          status: 400,
+        },
+      );
     }
     const o = (body ?? {}) as { type?: unknown; active?: unknown };
-    if ((o.type !== "motion" && o.type !== "input") || typeof o.active !== "boolean") {
-      return new Response('send JSON: {"type":"motion"|"input","active":true|false}\n', {
-        status: 400,
-      });
+    if (
+      (o.type !== "motion" && o.type !== "input" && o.type !== "tampering") ||
+      typeof o.active !== "boolean"
+    ) {
+      return new Response(
+        'send JSON: {"type":"motion"|"input"|"tampering","active":true|false}\n',
+        {
+          status: 400,
+        },
+      );
     }
-    raise(o.type === "motion" ? motionEvent(o.active) : inputEvent(o.active));
+    raise(simEvent(o.type, o.active));
     return new Response(null, { status: 204 });
   };
 

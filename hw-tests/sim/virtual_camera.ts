@@ -16,6 +16,7 @@ import {
 } from "./camera_config.ts";
 import { freePorts } from "./ports.ts";
 import { type MountCount, type RtspCounter, startRtspCounter } from "./rtsp_counter.ts";
+import type { SimEventType } from "./onvif_events.ts";
 
 export type { AudioCodec, VideoCodec } from "./camera_config.ts";
 export type { MountCount } from "./rtsp_counter.ts";
@@ -89,10 +90,11 @@ export interface VirtualCamera {
   readonly snapshotUrl: string;
   readonly info: VirtualCameraInfo;
   /**
-   * Raises an ONVIF event in the camera now (motion, or its digital input, on or off): what a
-   * person walking past or a door contact would do. Rejects when the camera is down.
+   * Raises an ONVIF event in the camera now (motion, its digital input, or tampering; on or off):
+   * what a person walking past, a door contact or a hand over the lens would do. Rejects when the
+   * camera is down.
    */
-  raiseEvent(type: "motion" | "input", active: boolean): Promise<void>;
+  raiseEvent(type: SimEventType, active: boolean): Promise<void>;
   /**
    * PLAY requests ever made and sessions playing now, per mount ("/main", "/sub"); only with
    * `countSessions` (throws otherwise).
@@ -382,7 +384,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     onvifUrl: first.ready.onvif,
     snapshotUrl: first.ready.snapshot,
     info,
-    async raiseEvent(type: "motion" | "input", active: boolean): Promise<void> {
+    async raiseEvent(type: SimEventType, active: boolean): Promise<void> {
       const url = new URL("/sim/event", first.ready.onvif);
       const res = await fetch(url, {
         method: "POST",

@@ -39,7 +39,7 @@ export interface CameraAdminDeps {
 
 /** The configured cameras as discovery needs them. */
 export function knownCameras(config: NvrConfig): KnownCamera[] {
-  return config.cameras.map((c) => ({ url: c.url, onvifUrl: c.onvif?.url ?? null }));
+  return config.cameras.map((c) => ({ id: c.id, url: c.url, onvifUrl: c.onvif?.url ?? null }));
 }
 
 /** A discovery request from untrusted JSON (API body, fleet command); throws ApiError naming the field. */

@@ -97,8 +97,9 @@ export const SYSTEM_PATHS: PathOps = {
   "/api/cameras/discover": {
     post: {
       summary: "Find ONVIF cameras not yet added: a WS-Discovery probe and/or a scan of " +
-        "{range, ports}; each with vendor, model, address and whether {username, password} work " +
-        "(admin, audited)",
+        "{range, ports}; each with vendor, model, address and whether {username, password} work; " +
+        "withoutOnvif: devices at the host of a camera added by RTSP URL only, to link with " +
+        "PATCH /api/cameras/{camera} {onvif: {url}} (admin, audited)",
       body: "multicast?, range?, ports?, username?, password?, timeoutMs?",
     },
   },

@@ -10,6 +10,8 @@ import { planDeletions } from "../storage/retention_plan.ts";
 import { createLogger } from "../lib/log.ts";
 import { ConfigError, validateConfig } from "../config/validate.ts";
 import { AlarmKeeper } from "./alarm_keep.ts";
+import { retentionPolicy, sweepRetention } from "../storage/retention.ts";
+import { dataFolder, DAY, KiB, NOW, policy, roomy } from "../storage/retention_fixture.ts";
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
@@ -153,4 +155,44 @@ Deno.test("plugins.<id>.cameras and keepMinutes: unknown cameras, bad ranges and
     /plugins\.p\.keepMinutes: keeps recordings of the plugin's cameras: list them in cameras/,
   );
   assert(validateConfig({ cameras, plugins: { p: {} } }).plugins.p?.keepMinutes === 0);
+});
+
+Deno.test("retention: a plugin's alarm on a camera does not extend it like a camera event; keepMinutes keeps around it", async () => {
+  await dataFolder(async ({ index, write, exists, deps }) => {
+    // cam1 keeps 2 days, 5 more for segments with its own events.
+    const base = NOW - 3 * DAY;
+    const markedOnly = await write("cam1", base, KiB); // a door alarm (keepMinutes 0) inside
+    const quiet = await write("cam1", base + MIN, KiB);
+    const cameraEvent = await write("cam1", base + 2 * MIN, KiB); // the camera's own motion
+    const aroundGate = await write("cam1", base + 10 * MIN, KiB); // a gate alarm, keepMinutes 1
+    let t = base + 30_000;
+    const keeper = new AlarmKeeper({
+      index: () => index,
+      now: () => t,
+      log: createLogger({ level: "error", sink: () => {} }),
+      maxSegmentMs: MIN,
+    });
+    keeper.alarm("door", { state: "open" }, plugin(["cam1"], 0));
+    t = base + 10 * MIN + 30_000;
+    keeper.alarm("gate", { state: "open" }, plugin(["cam1"], 1));
+    index.addEvent({ camera: "cam1", tsMs: base + 2 * MIN + 1000, kind: "camera-event" });
+
+    const config = validateConfig({
+      storage: { dataDir: "/tmp/x", retentionDays: 2 },
+      cameras: [{
+        id: "cam1",
+        url: "rtsp://10.0.0.5/main",
+        onvif: { url: "http://10.0.0.5/onvif/device_service" },
+        eventRetentionExtraDays: 5,
+      }],
+    });
+    const p = { ...policy(), ...retentionPolicy(config) };
+    await sweepRetention(deps(p, { diskSpace: () => roomy }));
+    assertEquals(
+      await Promise.all([markedOnly, quiet, cameraEvent, aroundGate].map((s) => exists(s.file))),
+      [false, false, true, true],
+    );
+    // The gate alarm's keep is a lock: released on the camera page, never by age.
+    assertEquals(index.segment(aroundGate.id)?.locked, true);
+  });
 });

@@ -63,7 +63,7 @@ export function warningFor(driftMs: number, thresholdMs: number, boxTrusted: boo
   return `camera clock ${seconds(Math.abs(driftMs))} s ${how} the box's ` +
     `(more than ${seconds(thresholdMs)} s): its recordings carry a wrong time. ` +
     (boxTrusted
-      ? "Set the camera's time server (NTP) to the box or your network's, then check again."
+      ? "Set the camera's time server (NTP) to your network's (cameras[].onvif.setNtp can), then check again."
       : "The box's own clock is not synced yet: check the box's network time first.");
 }
 

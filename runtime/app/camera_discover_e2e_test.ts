@@ -176,3 +176,77 @@ Deno.test("fleet: discover-cameras scans the range given and answers the cameras
   assertEquals(refused.ok, false);
   assertMatch(refused.error, /at most 256/);
 });
+
+Deno.test("API: a camera added by its RTSP URL only is offered the ONVIF device found at its host, linked with PATCH, then its ONVIF events run", async () => {
+  await using cam = await startVirtualCamera({
+    ...small,
+    serial: "RTSP-1",
+    user: "admin",
+    password: "s3cret",
+  });
+  await using h = await startHarness({
+    cameras: [{
+      id: "porch",
+      url: cam.rtspUrl,
+      username: "admin",
+      password: "s3cret",
+    }],
+  }, { cameraEvents: { pullTimeoutSec: 1, retryMs: [200, 500] } });
+  using https = daemonHttps(h.daemon);
+  const send = (method: string, path: string, body: unknown, headers: Record<string, string>) =>
+    https.fetch(path, {
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
+  const admin = { name: "Ada", email: "ada@example.com", password: "correct horse battery" };
+  const setupCode = (await Deno.readTextFile(`${h.dir}/data/setup-code`)).trim();
+  await (await send("POST", "/api/setup", { ...admin, setupCode, acceptPrivacyNotice: true }, {}))
+    .body?.cancel();
+  const login = await send("POST", "/api/auth/login", {
+    email: admin.email,
+    password: admin.password,
+  }, {});
+  const { csrfToken } = await login.json();
+  const headers = {
+    cookie: (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "",
+    "x-csrf-token": csrfToken,
+  };
+  const res = await send("POST", "/api/cameras/discover", {
+    multicast: false,
+    range: "127.0.0.1",
+    ports: [Number(new URL(cam.onvifUrl).port)],
+    timeoutMs: 2000,
+  }, headers);
+  const body = await res.json();
+  assertEquals(res.status, 200, JSON.stringify(body));
+  // Not offered as a new camera: it is the configured one, which has no ONVIF address yet.
+  assertEquals(body.cameras, []);
+  assertEquals(body.withoutOnvif, [{
+    camera: "porch",
+    address: new URL(cam.onvifUrl).host,
+    deviceUrl: cam.onvifUrl,
+  }]);
+  // The page's "Link" button: the camera gets that address (its own credentials serve ONVIF).
+  const link = await send("PATCH", "/api/cameras/porch", {
+    onvif: { url: body.withoutOnvif[0].deviceUrl },
+  }, headers);
+  const linked = await link.json();
+  assertEquals(link.status, 200, JSON.stringify(linked));
+  assertEquals(linked.camera.onvif.url, cam.onvifUrl);
+  // A camera with an ONVIF address has its events watched (with the camera's credentials).
+  const deadline = Date.now() + 30_000;
+  while (h.daemon.cameraEvents().get("porch")?.state !== "subscribed") {
+    if (Date.now() > deadline) {
+      throw new Error(`porch events: ${JSON.stringify(h.daemon.cameraEvents().get("porch"))}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const again = await (await send("POST", "/api/cameras/discover", {
+    multicast: false,
+    range: "127.0.0.1",
+    ports: [Number(new URL(cam.onvifUrl).port)],
+    timeoutMs: 2000,
+  }, headers)).json();
+  assertEquals([again.withoutOnvif, again.alreadyAdded], [[], [new URL(cam.onvifUrl).host]]);
+});

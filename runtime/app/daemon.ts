@@ -76,6 +76,7 @@ import { CameraEvents, type CameraEventsTiming } from "./camera_events.ts";
 import { AlarmKeeper } from "./alarm_keep.ts";
 import { EventTriggers } from "./event_triggers.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
+import { fleetCameras } from "./fleet_cameras.ts";
 import { createPtz, fleetPtz } from "./ptz_wiring.ts";
 
 export interface Daemon {
@@ -509,6 +510,10 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     if (!unchanged) await rebuild();
     if (JSON.stringify(before.cameras) !== JSON.stringify(current.cameras)) {
       void cameraClocks.checkNow(); // a camera added or changed: its clock at once
+      // …and who it is: the fleet sees a new or swapped camera now, not at the 10-minute check.
+      fleet?.link.publishFingerprintNow().catch((err) =>
+        log.warn("fingerprint not re-sent after a camera change", { module: "fleet", err })
+      );
     }
     log.info("configuration applied", { module: "daemon", cameras: next.cameras.length });
   };
@@ -579,6 +584,11 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       cameraEvents: () => cameraEvents.statuses(),
       plugin: (command) => pluginAdmin.command(command),
       ptz: fleetPtz(ptz, () => ptzAudit?.() ?? null),
+      addByOnvif: fleetCameras({
+        config: () => current,
+        updateConfig,
+        audit: () => ptzAudit?.() ?? null,
+      }),
       storage,
       startedAt,
       applyConfig,
@@ -593,6 +603,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       ...(deps.update ? { update: deps.update } : {}),
       ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
       cameraClocks: cameraClocks.get,
+      cameras: () => current.cameras,
       now,
     }).catch((err) => {
       log.error("fleet link not started; recording goes on without it", { module: "fleet", err });

@@ -22,6 +22,7 @@ import type { Recorders } from "../recorder/mod.ts";
 import type { StorageAccess } from "../storage/mod.ts";
 import { softwareVersion } from "../lib/version.ts";
 import { rebootBox } from "../fleet/commands.ts";
+import type { FleetCameras } from "./fleet_cameras.ts";
 import { discoverCameras } from "../onvif/discover.ts";
 import { discoverRequest, knownCameras } from "../api/camera_admin.ts";
 import { raucCli, readBootId, readCompatible, Updater, type UpdaterDeps } from "../update/mod.ts";
@@ -76,8 +77,15 @@ export interface FleetWiringDeps {
   readonly plugin?: (command: PluginCommand) => Promise<Json>;
   /** Runs a `ptz` command (app/ptz_wiring.ts). */
   readonly ptz?: (command: PtzCommand) => Promise<Json>;
+  /** `onvif-profiles` and `add-camera` (app/fleet_cameras.ts); absent: refused. */
+  readonly addByOnvif?: FleetCameras;
   /** The last clock check of each camera (app/camera_clock_keeper.ts), for health. */
   readonly cameraClocks?: (id: string) => CameraClockHealth | undefined;
+  /**
+   * The cameras as the daemon runs them now (local changes included), for the fingerprint;
+   * default the link's configuration.
+   */
+  readonly cameras?: () => NvrConfig["cameras"];
 }
 
 export interface FleetWiring {
@@ -95,7 +103,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
   const now = deps.now ?? Date.now;
   const sources = (): FingerprintSources => ({
     ...deps.fingerprintSources,
-    cameras: (late.link?.config() ?? config).cameras.map((c) => ({
+    cameras: (deps.cameras?.() ?? (late.link?.config() ?? config).cameras).map((c) => ({
       id: c.id,
       url: c.url,
       onvifUrl: c.onvif?.url ?? null,
@@ -167,6 +175,9 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     update: (command) => updater.update(command).then((r) => ({ ...r })),
     ...(deps.plugin ? { plugin: deps.plugin } : {}),
     ...(deps.ptz ? { ptz: deps.ptz } : {}),
+    ...(deps.addByOnvif
+      ? { onvifProfiles: deps.addByOnvif.onvifProfiles, addCamera: deps.addByOnvif.addCamera }
+      : {}),
     lastUpdate: () => updater.lastUpdate(),
     ...(deps.provisioning ? { provisioning: deps.provisioning } : {}),
     ...(deps.clock ? { clock: deps.clock } : {}),

@@ -73,7 +73,15 @@ export interface CameraBinding {
   readonly cameras: readonly string[];
 }
 
-export function cameraBinding(fp: Fingerprint): CameraBinding {
+/** The fields of a camera that `cameraBinding` reads (a Fingerprint's cameras have them). */
+interface CameraIds {
+  readonly vendor?: { readonly value: string } | null;
+  readonly model?: { readonly value: string } | null;
+  readonly serial?: { readonly value: string } | null;
+  readonly mac?: { readonly value: string } | null;
+}
+
+export function cameraBinding(fp: { readonly cameras: readonly CameraIds[] }): CameraBinding {
   const ids = fp.cameras.flatMap((c) => {
     if (c.serial) {
       return [`serial:${c.vendor?.value ?? ""}|${c.model?.value ?? ""}|${c.serial.value}`];
@@ -88,8 +96,34 @@ export function cameraBinding(fp: Fingerprint): CameraBinding {
  * SHA-256 (hex) of the canonical JSON of `cameraBinding(fp)`: the fleet sees a camera swapped for
  * another (or gone dark) as a new value. It does not bind the licence (see the top of this file).
  */
-export function camerasHash(fp: Fingerprint): Promise<string> {
+export function camerasHash(fp: { readonly cameras: readonly CameraIds[] }): Promise<string> {
   return sha256Hex(canonicalJson(cameraBinding(fp)));
+}
+
+/**
+ * `camerasHash` of fingerprint data as it travels (JSON, e.g. read back from MQTT): fields that
+ * are not `{ value: string }` count as absent; null when there is no camera list at all.
+ */
+export function camerasHashOfData(data: unknown): Promise<string | null> {
+  const cameras = typeof data === "object" && data !== null
+    ? (data as { cameras?: unknown }).cameras
+    : undefined;
+  if (!Array.isArray(cameras)) return Promise.resolve(null);
+  const field = (camera: unknown, key: string): { value: string } | null => {
+    const f = typeof camera === "object" && camera !== null
+      ? (camera as Record<string, unknown>)[key]
+      : null;
+    const value = typeof f === "object" && f !== null ? (f as { value?: unknown }).value : null;
+    return typeof value === "string" ? { value } : null;
+  };
+  return camerasHash({
+    cameras: cameras.map((c) => ({
+      vendor: field(c, "vendor"),
+      model: field(c, "model"),
+      serial: field(c, "serial"),
+      mac: field(c, "mac"),
+    })),
+  });
 }
 
 /** Whether two fingerprints say the same thing (all fields, IPs and sources included). */

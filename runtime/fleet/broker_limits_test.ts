@@ -104,6 +104,8 @@ Deno.test("managed broker: every message and subscription of the link fits AWS I
       { cmd: "reboot" },
       // Refused here (this link has no hooks for them): their results still fit the limits.
       { cmd: "discover-cameras", range: "127.0.0.1", multicast: false },
+      { cmd: "onvif-profiles", address: "127.0.0.1:9" },
+      { cmd: "add-camera", id: "new", address: "127.0.0.1:9" },
       { cmd: "plugin", action: "remove", id: "w1-temperature" },
       { cmd: "ptz", camera: "door", action: "stop" },
       // Last: the whole configuration is replaced (no cameras afterwards).

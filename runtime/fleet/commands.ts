@@ -12,12 +12,14 @@ import type { Logger } from "../lib/log.ts";
 import { hex } from "./analytics.ts";
 import { redactConfig } from "./redact.ts";
 import {
+  type AddCameraCommand,
   type Command,
   type CommandResult,
   decodeJson,
   type DiscoverCamerasCommand,
   type ErrorCode,
   type Json,
+  type OnvifProfilesCommand,
   parseCommand,
   type PluginCommand,
   ProtocolError,
@@ -49,6 +51,13 @@ export interface CommandDeps {
   readonly update?: (command: UpdateCommand) => Promise<Json>;
   /** Finds ONVIF cameras not yet added (runtime/onvif/discover.ts). Absent: refused. */
   readonly discoverCameras?: (command: DiscoverCamerasCommand) => Promise<Json>;
+  /** Reads a found camera's ONVIF profiles (app/fleet_cameras.ts). Absent: refused. */
+  readonly onvifProfiles?: (command: OnvifProfilesCommand) => Promise<Json>;
+  /**
+   * Adds a camera by its ONVIF address (app/fleet_cameras.ts); rejects with a ProtocolError
+   * naming the reason. Absent: refused.
+   */
+  readonly addCamera?: (command: AddCameraCommand) => Promise<Json>;
   /**
    * Runs a `plugin` command (app/plugin_admin.ts); rejects with a ProtocolError "refused" naming
    * the reason. Absent: plugin commands are refused.
@@ -255,6 +264,22 @@ export class CommandRunner {
         }
         // Bounded by discover.ts itself (a range scan may take longer than the hook timeout).
         return await d.discoverCameras(command);
+      case "onvif-profiles":
+        if (!d.onvifProfiles) {
+          throw new ProtocolError(
+            "refused",
+            "adding cameras by ONVIF is not available on this box",
+          );
+        }
+        return await this.#timed("onvif-profiles", d.onvifProfiles(command));
+      case "add-camera":
+        if (!d.addCamera) {
+          throw new ProtocolError(
+            "refused",
+            "adding cameras by ONVIF is not available on this box",
+          );
+        }
+        return await this.#timed(`add-camera ${command.id}`, d.addCamera(command));
       case "apply-config": {
         const outcome = await d.shadow.apply(command.config, command.version);
         switch (outcome.status) {

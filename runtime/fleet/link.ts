@@ -15,6 +15,7 @@ import { Connection, type IClientOptions, type MqttClient } from "./connection.t
 import { type PublishRate, QueuePump } from "./pump.ts";
 import { DurableQueue, MAX_PAYLOAD, type MessageClass, type QueueStats } from "./queue.ts";
 import {
+  type AddCameraCommand,
   ANALYTICS_TOPIC,
   type ClockState,
   decodeJson,
@@ -32,6 +33,7 @@ import {
   type Json,
   type LastUpdate,
   type LicenceStatusData,
+  type OnvifProfilesCommand,
   parseConfigDesired,
   type PluginCommand,
   type ProvisioningState,
@@ -43,7 +45,7 @@ import {
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
 import { encodeWithin, MAX_MESSAGE_BYTES } from "./message_size.ts";
-import { canonicalJson } from "../fingerprint/hash.ts";
+import { camerasHashOfData, canonicalJson } from "../fingerprint/hash.ts";
 
 export { canonicalJson };
 
@@ -75,6 +77,9 @@ export interface FleetLinkDeps {
   readonly snapshot: (camera: string) => Promise<Uint8Array>;
   /** `discover-cameras`: ONVIF cameras not yet added; absent: the command is refused. */
   readonly discoverCameras?: (command: DiscoverCamerasCommand) => Promise<Json>;
+  /** `onvif-profiles` and `add-camera`: a found camera added by its ONVIF address. */
+  readonly onvifProfiles?: (command: OnvifProfilesCommand) => Promise<Json>;
+  readonly addCamera?: (command: AddCameraCommand) => Promise<Json>;
   /** Reboots the box; default `systemctl reboot` (rebootBox). Tests never reboot the machine. */
   readonly reboot?: () => Promise<void>;
   /** Runs an `update` command (runtime/update); absent: updates are refused. */
@@ -297,6 +302,8 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     restartCamera: deps.restartCamera,
     snapshot: deps.snapshot,
     ...(deps.discoverCameras ? { discoverCameras: deps.discoverCameras } : {}),
+    ...(deps.onvifProfiles ? { onvifProfiles: deps.onvifProfiles } : {}),
+    ...(deps.addCamera ? { addCamera: deps.addCamera } : {}),
     reboot: deps.reboot ?? (() => rebootBox()),
     ...(deps.update ? { update: deps.update } : {}),
     ...(deps.plugin ? { plugin: deps.plugin } : {}),
@@ -544,7 +551,8 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     const key = canonicalJson(fingerprint);
     if (!force && key === lastFingerprint) return;
     lastFingerprint = key;
-    await enqueueJson(topics.fingerprint, true, "latest", { fingerprint });
+    const camerasHash = await camerasHashOfData(fingerprint);
+    await enqueueJson(topics.fingerprint, true, "latest", { fingerprint, camerasHash });
     log.info("fleet fingerprint queued", { reason: force ? "boot" : "changed" });
   };
 

@@ -172,8 +172,15 @@ export function renderProtocolDoc(
       "on `snapshot/<requestId>/<i>` when larger) | " +
       "`snapshot(camera)` |",
     "| `discover-cameras` | `multicast?`, `range?`, `ports?`, `username?`, `password?`, " +
-      "`timeoutMs?` | `{cameras, alreadyAdded, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
+      "`timeoutMs?` | `{cameras, alreadyAdded, withoutOnvif, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
       "`discoverCameras(command)`; absent: refused |",
+    "| `onvif-profiles` | `address`, `username?`, `password?` (`OnvifProfilesCommand`) | " +
+      '`{"credentials":"ok","deviceUrl","profiles"}` or `{"credentials":"refused","error"}` | ' +
+      "`onvifProfiles(command)`; asks the camera only; absent: refused |",
+    "| `add-camera` | `id`, `address`, `name?`, `username?`, `password?`, `mainProfile?`, " +
+      '`subProfile?` (`AddCameraCommand`) | `{"camera"}`, no password; also `config/reported` ' +
+      "(local) | `addCamera(command)`: streams read from the camera, validated like " +
+      "`apply-config`; audited as user fleet; absent: refused |",
     "| `ptz` | `camera`, `action` (move, stop, presets, goto, save), `pan?`, `tilt?`, `zoom?`, " +
       "`timeoutMs?`, `preset?`, `name?` (`PtzCommand`) | `{camera, action, …}` | " +
       "`ptz(command)`; audited as user fleet; absent: refused |",

@@ -160,6 +160,12 @@ export interface FingerprintMessage {
   readonly seq: number;
   readonly ts: number;
   readonly fingerprint: FingerprintData;
+  /**
+   * SHA-256 (hex) of the cameras' identities (vendor, model and serial, else MAC; sorted, without
+   * camera ids): moves when a camera is swapped for another or goes dark, not when one is renamed
+   * (docs/fleet-data.md, "Cameras"). Not the licence binding. null: no camera list.
+   */
+  readonly camerasHash: string | null;
 }
 
 export type HealthReason = "periodic" | "change" | "request";
@@ -402,6 +408,8 @@ export type Command =
   | { readonly cmd: "reboot"; readonly expiresAt?: number }
   | { readonly cmd: "snapshot"; readonly camera: string; readonly expiresAt?: number }
   | DiscoverCamerasCommand
+  | OnvifProfilesCommand
+  | AddCameraCommand
   | UpdateCommand
   | PluginCommand
   | PtzCommand;
@@ -462,7 +470,10 @@ export const MAX_PLUGIN_ARCHIVE_BYTES = 8 * 1024 * 1024;
  * 256 addresses) on `ports` (default [80], at most 4). Each found camera is asked who it is with
  * `username`/`password`, which are used only for that and never echoed. The result:
  * `{ cameras: [{ address, deviceUrl, via, endpoint, vendor, model, serial, firmware, name,
- * credentials: "ok"|"refused", error }], alreadyAdded, ignored, scanned }`.
+ * credentials: "ok"|"refused", error }], alreadyAdded, withoutOnvif, ignored, scanned }`;
+ * `withoutOnvif: [{ camera, address, deviceUrl }]` names devices found at the host of a camera
+ * configured without an ONVIF address: `apply-config` with its `onvif: { url: deviceUrl }` links
+ * them.
  */
 export interface DiscoverCamerasCommand {
   readonly cmd: "discover-cameras";
@@ -473,6 +484,47 @@ export interface DiscoverCamerasCommand {
   readonly password?: string;
   /** Per request and for the probe's replies, 200 to 10 000 ms; default 3000. */
   readonly timeoutMs?: number;
+  readonly expiresAt?: number;
+}
+
+/**
+ * `onvif-profiles`: the first step of adding a found camera, as the page's first click — are the
+ * credentials right, and which media profiles does it have (main stream to record, sub-stream to
+ * view)? Asks the camera only; changes nothing. `address`: `host[:port]` (port 80 by default) or
+ * its device service URL (`http:`/`https:`, no user:password in it), as `discover-cameras` lists
+ * it. The result: `{ credentials: "ok", deviceUrl, profiles: [{ token, name, encoding, width,
+ * height, fps }] }`, or `{ credentials: "refused", error, profiles: [] }`. The password is used
+ * only for the camera and never echoed.
+ */
+export interface OnvifProfilesCommand {
+  readonly cmd: "onvif-profiles";
+  readonly address: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly expiresAt?: number;
+}
+
+/**
+ * `add-camera`: the second step, as the page's second click — adds the camera at `address`
+ * (as in `onvif-profiles`) with its credentials: the stream URLs are read from the camera
+ * (`mainProfile` recorded, `subProfile` for live view, `null` for none; by default the first
+ * profile and a second H.264 one), its ONVIF address is kept as `cameras[].onvif` (identity in
+ * the fingerprint, events, PTZ, clock). Validated like `apply-config` (the camera keys are
+ * changeable remotely); reported on `config/reported` as a local change. Result: `{ camera:
+ * { id, name, url, subUrl, codec, onvif: { url } } }`, never the password.
+ */
+export interface AddCameraCommand {
+  readonly cmd: "add-camera";
+  /** The new camera's id: 1–32 of `A-Z a-z 0-9 _ -`, starting with a letter or digit. */
+  readonly id: string;
+  /** Shown on the page; default the id. 1–64 characters, no control characters. */
+  readonly name?: string;
+  readonly address: string;
+  readonly username?: string;
+  readonly password?: string;
+  /** Profile tokens from `onvif-profiles`: 1–64 of `A-Z a-z 0-9 _ . -`. */
+  readonly mainProfile?: string;
+  readonly subProfile?: string | null;
   readonly expiresAt?: number;
 }
 
@@ -506,6 +558,8 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "reboot",
   "snapshot",
   "discover-cameras",
+  "onvif-profiles",
+  "add-camera",
   "update",
   "plugin",
   "ptz",
@@ -609,6 +663,12 @@ export function parseCommand(raw: unknown): Command {
     case "discover-cameras":
       command = { ...readDiscover(r), ...expires };
       break;
+    case "onvif-profiles":
+      command = { cmd: "onvif-profiles", ...readOnvifTarget(r), ...expires };
+      break;
+    case "add-camera":
+      command = { ...readAddCamera(r), ...expires };
+      break;
     case "plugin":
       command = { ...readPlugin(r), ...expires } as PluginCommand;
       break;
@@ -690,6 +750,116 @@ export function ptzRequestOf(c: PtzCommand): PtzRequest {
     default:
       return { action: c.action };
   }
+}
+
+/** A camera id as the config takes it (config/validate.ts). */
+const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+/** An ONVIF profile token as the box passes it on (real cameras: "Profile_1", "main", "000"). */
+const PROFILE_TOKEN = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A host name, IPv4 address or bracketed IPv6 address, with an optional port. */
+const HOST_PORT =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Why `address` is not a camera's ONVIF address, or null when it is: `host[:port]`, or an
+ * http(s) device service URL without user:password, query or fragment.
+ */
+export function onvifAddressProblem(address: string): string | null {
+  const want = 'host[:port] or the device service URL, e.g. "192.168.1.20:80" or ' +
+    '"http://192.168.1.20/onvif/device_service"';
+  if (address.length === 0 || address.length > 256) return `1 to 256 characters: ${want}`;
+  if (!address.includes("://")) return HOST_PORT.test(address) ? null : want;
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    return want;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `${show(url.protocol)} is not an ONVIF scheme; http: or https: only`;
+  }
+  if (url.username || url.password) {
+    return "no user:password in the address; send them as username and password";
+  }
+  if (url.search || url.hash) return "no query or fragment in the address: " + want;
+  const port = Number(url.port || "80");
+  if (!(port >= 1 && port <= 65535)) return want;
+  return null;
+}
+
+/** `address`, `username?`, `password?` of an ONVIF command, each problem named by key. */
+function readOnvifTarget(
+  r: ObjectReader,
+): { address: string; username?: string; password?: string } {
+  const address = r.raw("address");
+  let out: { address: string; username?: string; password?: string } = { address: "" };
+  if (address === undefined) r.fail("address", "missing; give the camera's ONVIF address");
+  else if (typeof address !== "string") {
+    r.fail("address", `expected a string, got ${show(address)}`);
+  } else {
+    const problem = onvifAddressProblem(address);
+    if (problem) r.fail("address", problem);
+    else out = { address };
+  }
+  for (const key of ["username", "password"] as const) {
+    const v = r.raw(key);
+    if (v === undefined) continue;
+    // Never shown: a password (or a user name pasted in its place) must not reach the result.
+    if (typeof v === "string" && v.length <= 256 && !CONTROL.test(v)) out = { ...out, [key]: v };
+    else r.fail(key, "expected a string of at most 256 characters without control characters");
+  }
+  return out;
+}
+
+function readAddCamera(r: ObjectReader): AddCameraCommand {
+  const target = readOnvifTarget(r);
+  const id = r.raw("id");
+  if (id === undefined) r.fail("id", "missing; give the new camera's id");
+  else if (typeof id !== "string" || !CAMERA_ID.test(id)) {
+    r.fail(
+      "id",
+      `expected 1 to 32 of A-Z a-z 0-9 _ -, starting with a letter or digit, got ${show(id)}`,
+    );
+  }
+  const name = r.raw("name");
+  if (
+    name !== undefined &&
+    (typeof name !== "string" || name.length < 1 || name.length > 64 || CONTROL.test(name))
+  ) r.fail("name", `expected 1 to 64 characters without control characters, got ${show(name)}`);
+  const profiles: { mainProfile?: string; subProfile?: string | null } = {};
+  const main = r.raw("mainProfile");
+  if (main !== undefined) {
+    if (typeof main === "string" && PROFILE_TOKEN.test(main)) profiles.mainProfile = main;
+    else {
+      r.fail(
+        "mainProfile",
+        `expected a profile token from onvif-profiles (1-64 of A-Z a-z 0-9 _ . -), got ${
+          show(main)
+        }`,
+      );
+    }
+  }
+  const sub = r.raw("subProfile");
+  if (sub !== undefined) {
+    if (sub === null || (typeof sub === "string" && PROFILE_TOKEN.test(sub))) {
+      profiles.subProfile = sub;
+    } else {
+      r.fail(
+        "subProfile",
+        `expected a profile token from onvif-profiles (1-64 of A-Z a-z 0-9 _ . -), or null for ` +
+          `none, got ${show(sub)}`,
+      );
+    }
+  }
+  return {
+    cmd: "add-camera",
+    id: typeof id === "string" ? id : "",
+    ...(typeof name === "string" ? { name } : {}),
+    ...target,
+    ...profiles,
+  };
 }
 
 function readDiscover(r: ObjectReader): DiscoverCamerasCommand {
@@ -999,12 +1169,15 @@ export const TOPICS: readonly TopicSpec[] = [
     qos: 1,
     retained: true,
     types: ["FingerprintMessage"],
-    about: "On boot and whenever the fingerprint changes (checked every 10 minutes). Only the " +
-      "newest is kept in the offline queue.",
+    about: "On boot and whenever the fingerprint changes: checked every 10 minutes, and at once " +
+      "when the cameras are changed (added, removed, their addresses). `camerasHash` moves when " +
+      "a camera is swapped for another (docs/fleet-data.md). Only the newest is kept in the " +
+      "offline queue.",
     examples: [{
       seq: 41,
       ts,
       fingerprint: { hash: "9c1e…", board: { serial: { value: "10000000abcdef01", source: "…" } } },
+      camerasHash: "5d0c…",
     }],
   },
   {
@@ -1063,7 +1236,14 @@ export const TOPICS: readonly TopicSpec[] = [
     direction: "cloud → device",
     qos: 1,
     retained: false,
-    types: ["Command", "CommandName", "PluginCommand", "PtzCommand"],
+    types: [
+      "Command",
+      "CommandName",
+      "PluginCommand",
+      "PtzCommand",
+      "OnvifProfilesCommand",
+      "AddCameraCommand",
+    ],
     about: "One command; `<requestId>` is 1–64 of `A-Z a-z 0-9 _ . : -`. Answered once on " +
       "`cmd-result/<requestId>` (a repeated requestId within 24 h gets the stored answer again, " +
       "the command is not run twice). Retained commands, commands past `expiresAt`, unknown " +
@@ -1082,6 +1262,16 @@ export const TOPICS: readonly TopicSpec[] = [
         ports: [80, 8080],
         username: "admin",
         password: "…",
+      },
+      { cmd: "onvif-profiles", address: "192.168.1.20:80", username: "admin", password: "…" },
+      {
+        cmd: "add-camera",
+        id: "gate",
+        address: "192.168.1.20:80",
+        username: "admin",
+        password: "…",
+        mainProfile: "Profile_1",
+        subProfile: "Profile_2",
       },
       {
         cmd: "update",
@@ -1117,6 +1307,9 @@ export const TOPICS: readonly TopicSpec[] = [
       "queued durably, so it arrives even when the reboot cuts the connection first; a failure " +
       "says only that it failed and its exit status, never a process's output); snapshot → `SnapshotResult`; " +
       "discover-cameras → the cameras not yet added (`DiscoverCamerasCommand`); " +
+      'onvif-profiles → `{"credentials","deviceUrl","profiles"}` (`OnvifProfilesCommand`); ' +
+      'add-camera → `{"camera"}` without its password (`AddCameraCommand`), `refused` for an id ' +
+      "in use, a camera that refuses the credentials or a profile it does not have; " +
       "update → `UpdateResult` once the bundle is installed in the inactive slot (the download " +
       "does not hold up other commands; progress goes out as `update-progress` events), or " +
       "`refused` with the reason (bad hash, size, signature, board, version, an update already " +

@@ -14,7 +14,7 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 
 Deno.test("every command example in the topic table passes its validator", () => {
   const cmd = TOPICS.find((t) => t.topic === "cmd/<requestId>");
-  assert(cmd && cmd.examples.length === 13);
+  assert(cmd && cmd.examples.length === 15);
   for (const example of cmd.examples) parseCommand(example);
   const desired = TOPICS.find((t) => t.topic === "config/desired");
   for (const example of desired?.examples ?? []) parseConfigDesired(example);
@@ -26,12 +26,12 @@ Deno.test("commands: each bad one names the key, the value and what is allowed",
     [
       {},
       "bad-request",
-      "cmd: expected a command name, got nothing; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, discover-cameras, update, plugin, ptz",
+      "cmd: expected a command name, got nothing; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, discover-cameras, onvif-profiles, add-camera, update, plugin, ptz",
     ],
     [
       { cmd: "dance" },
       "unknown-command",
-      'cmd: "dance" is not a command of this device; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, discover-cameras, update, plugin, ptz',
+      'cmd: "dance" is not a command of this device; known: ping, restart-camera, get-config, apply-config, reboot, snapshot, discover-cameras, onvif-profiles, add-camera, update, plugin, ptz',
     ],
     [{ cmd: "snapshot", camera: 7 }, "bad-request", "snapshot: camera: expected a string, got 7"],
     [

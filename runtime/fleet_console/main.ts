@@ -238,13 +238,17 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
             : {}),
         };
         const rows = reg.select(selector);
+        // The cameras' hash shortened in the table (the whole one with --json): enough to see a
+        // box's cameras change between two looks.
+        const shown = rows.map((r) => ({ ...r, cameras: r.camerasHash?.slice(0, 12) ?? null }));
         out(
-          table(rows as unknown as Record<string, unknown>[], [
+          table(shown, [
             "id",
             "state",
             "version",
             "slot",
             "board",
+            "cameras",
             "health",
             "licence",
             "appliedVersion",

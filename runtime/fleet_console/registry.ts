@@ -5,7 +5,7 @@
  * stateSupersedes, so a late Will never marks a box offline that came back.
  */
 import { DatabaseSync } from "node:sqlite";
-import { fingerprintHash } from "../fingerprint/hash.ts";
+import { camerasHashOfData, fingerprintHash } from "../fingerprint/hash.ts";
 import type { Fingerprint } from "../fingerprint/types.ts";
 import {
   DEVICE_ID_PATTERN,
@@ -29,6 +29,11 @@ export interface DeviceRow {
   readonly updateState: string | null;
   readonly board: string | null;
   readonly fingerprintHash: string | null;
+  /**
+   * The cameras' identities hashed (the box's `camerasHash`, else computed from its fingerprint):
+   * a new value means a camera was swapped, added or went dark (docs/fleet-data.md).
+   */
+  readonly camerasHash: string | null;
   /** A line: e.g. "cameras 3/4 recording". */
   readonly health: string | null;
   readonly licence: string | null;
@@ -52,6 +57,7 @@ const COLUMNS: readonly (keyof DeviceRow)[] = [
   "updateState",
   "board",
   "fingerprintHash",
+  "camerasHash",
   "health",
   "licence",
   "appliedVersion",
@@ -86,11 +92,16 @@ export class Registry {
         bootId TEXT, bdSeq INTEGER, lastSeen INTEGER, offlineSince INTEGER, version TEXT,
         slot TEXT, updateState TEXT, board TEXT, fingerprintHash TEXT, health TEXT, licence TEXT,
         appliedVersion INTEGER, configStatus TEXT, configError TEXT, desiredVersion INTEGER,
-        tags TEXT NOT NULL DEFAULT '');
+        tags TEXT NOT NULL DEFAULT '', camerasHash TEXT);
       CREATE TABLE IF NOT EXISTS rollouts (
         id TEXT PRIMARY KEY, status TEXT NOT NULL, spec TEXT NOT NULL, outcomes TEXT NOT NULL,
         updatedAt INTEGER NOT NULL);
     `);
+    // A registry file from before camerasHash was kept: add the column.
+    const columns = this.db.prepare("PRAGMA table_info(devices)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "camerasHash")) {
+      this.db.exec("ALTER TABLE devices ADD COLUMN camerasHash TEXT");
+    }
   }
 
   close(): void {
@@ -180,6 +191,10 @@ export class Registry {
           fingerprintHash: await Promise.resolve().then(() => fingerprintHash(fp)).catch(() =>
             null
           ),
+          camerasHash:
+            typeof json.camerasHash === "string" && /^[0-9a-f]{64}$/.test(json.camerasHash)
+              ? json.camerasHash
+              : await camerasHashOfData(fp),
           lastSeen: now,
         });
         return id;

@@ -46,10 +46,26 @@ export interface DiscoveredCamera {
   readonly error: string | null;
 }
 
+/** A found device that a configured camera without ONVIF may be. */
+export interface WithoutOnvif {
+  /** The configured camera's id. */
+  readonly camera: string;
+  /** host:port of the device service found. */
+  readonly address: string;
+  readonly deviceUrl: string;
+}
+
 export interface DiscoverResult {
   readonly cameras: DiscoveredCamera[];
   /** Found but already configured (by ONVIF address, or a camera without one at the same host). */
   readonly alreadyAdded: string[];
+  /**
+   * Devices found at the host of a camera configured by its RTSP URL only (no `onvif`): that
+   * camera's ONVIF device service, most likely. Linking it (PATCH /api/cameras/<camera> with
+   * `onvif: { url: deviceUrl, … }`) gives the camera its identity, events, PTZ and clock check.
+   * Several cameras at one host (an encoder, a multi-sensor camera) each get a row.
+   */
+  readonly withoutOnvif: WithoutOnvif[];
   /** Replies ignored, with why (hostile or foreign). */
   readonly ignored: string[];
   readonly scanned: number;
@@ -192,8 +208,21 @@ async function identify(
 
 /** The configured cameras as discovery needs them, to leave out those already added. */
 export interface KnownCamera {
+  /** The camera's id; absent: not offered in `withoutOnvif`. */
+  readonly id?: string;
   readonly url: string;
   readonly onvifUrl: string | null;
+}
+
+/** Rows of `withoutOnvif` at most (a /24 of one camera's host is 256 devices). */
+const MAX_WITHOUT_ONVIF = 64;
+
+function hostnameOf(url: string): string | null {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return null;
+  }
 }
 
 function hostPort(u: URL): string {
@@ -265,9 +294,19 @@ export async function discoverCameras(
     }),
   );
   const alreadyAdded: string[] = [];
+  const withoutOnvif: WithoutOnvif[] = [];
   const fresh = [...found.entries()].filter(([key, f]) => {
-    const added = knownOnvif.has(key) || knownHosts.has(new URL(f.url).hostname);
+    const host = new URL(f.url).hostname;
+    const added = knownOnvif.has(key) || knownHosts.has(host);
     if (added) alreadyAdded.push(key);
+    if (!knownOnvif.has(key) && knownHosts.has(host)) {
+      for (const k of known) {
+        if (k.onvifUrl || k.id === undefined || hostnameOf(k.url) !== host) continue;
+        if (withoutOnvif.length < MAX_WITHOUT_ONVIF) {
+          withoutOnvif.push({ camera: k.id, address: key, deviceUrl: f.url });
+        }
+      }
+    }
     return !added;
   });
   const cameras = await Promise.all(fresh.map(async ([key, f]): Promise<DiscoveredCamera> => {
@@ -283,5 +322,14 @@ export async function discoverCameras(
     };
   }));
   cameras.sort((a, b) => a.address.localeCompare(b.address));
-  return { cameras, alreadyAdded: alreadyAdded.sort(), ignored, scanned: targets.length };
+  withoutOnvif.sort((a, b) =>
+    a.camera.localeCompare(b.camera) || a.address.localeCompare(b.address)
+  );
+  return {
+    cameras,
+    alreadyAdded: alreadyAdded.sort(),
+    withoutOnvif,
+    ignored,
+    scanned: targets.length,
+  };
 }

@@ -101,3 +101,41 @@ Deno.test("retention by events: the byte budget still takes the oldest, events o
     assertEquals([await exists(withMotion.file), await exists(newer.file)], [false, true]);
   });
 });
+
+Deno.test("retention by events: free space still takes the oldest, events or not, after the age rule with its extra days", async () => {
+  await dataFolder(async ({ index, write, exists, deps }) => {
+    // cam1 keeps 2 days, 5 more for segments with its events; the disk holds 60 KiB and must
+    // keep 35 KiB free. Its free space follows the indexed bytes, as a real disk would.
+    const capacity = 60 * KiB;
+    const disk = () => {
+      const free = capacity - index.totals().reduce((sum, t) => sum + t.bytes, 0);
+      return { totalBytes: capacity, freeBytes: free, availableBytes: free };
+    };
+    const motionPastExtra = await write("cam1", NOW - 8 * DAY, 10 * KiB);
+    const motionKept = await write("cam1", NOW - 3 * DAY, 10 * KiB);
+    const quietOld = await write("cam1", NOW - 3 * DAY + MIN, 10 * KiB);
+    const yesterday = await write("cam1", NOW - DAY, 10 * KiB);
+    const lastHour = await write("cam1", NOW - 60 * MIN, 10 * KiB);
+    for (const s of [NOW - 8 * DAY, NOW - 3 * DAY]) {
+      index.addEvent({ camera: "cam1", tsMs: s + 1000, kind: CAMERA_EVENT_KIND });
+    }
+    assertEquals(disk().availableBytes, 10 * KiB);
+
+    const p = policy({
+      retentionDays: 2,
+      cameraEventExtraDays: { cam1: 5 },
+      minFreeBytes: 35 * KiB,
+    });
+    const result = await sweepRetention(deps(p, { diskSpace: disk }));
+    // Age first (the segment past its extra days, the quiet one past its age: 20 KiB free more),
+    // then the oldest left, though it has an event, for the last 5 KiB; no more than that.
+    assertEquals(
+      await Promise.all(
+        [motionPastExtra, motionKept, quietOld, yesterday, lastHour].map((s) => exists(s.file)),
+      ),
+      [false, false, false, true, true],
+    );
+    assertEquals(result.byReason, { age: 2, budget: 0, "free-space": 1 });
+    assertEquals(disk().availableBytes, 40 * KiB);
+  });
+});

@@ -114,7 +114,9 @@ export function findScreen() {
       multicast: v.multicast === "yes",
       ...(v.range ? { range: v.range.trim() } : {}),
       ...(ports.length ? { ports } : {}),
-      ...(v.username ? { username: v.username, password: v.password ?? "" } : {}),
+      ...(v.username
+        ? { username: v.username, password: v.password ?? "" }
+        : {}),
     };
     status.textContent = "Searching… (a few seconds)";
     status.hidden = false;
@@ -124,7 +126,8 @@ export function findScreen() {
         method: "POST",
         body,
       });
-      status.textContent = `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
+      status.textContent =
+        `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
         "already added.";
       listFound(results, adding, found, v.username ?? "", v.password ?? "");
     } catch (e) {
@@ -155,7 +158,8 @@ export function findScreen() {
  * Draws the cameras found, each with an Add button.
  * @param {HTMLElement} results
  * @param {HTMLElement} adding
- * @param {{ cameras: Found[], alreadyAdded: string[], ignored: string[] }} found
+ * @param {{ cameras: Found[], alreadyAdded: string[], ignored: string[],
+ *   withoutOnvif?: { camera: string, address: string, deviceUrl: string }[] }} found
  * @param {string} username
  * @param {string} password
  */
@@ -215,8 +219,71 @@ function listFound(results, adding, found, username, password) {
         `Already added: ${found.alreadyAdded.join(", ")}.`,
       )
       : "",
+    linkList(found.withoutOnvif ?? [], username, password),
   );
   results.hidden = false;
+}
+
+/**
+ * Cameras added by their RTSP URL only, with an ONVIF device found at their host: "Link" gives
+ * the camera that ONVIF address (its identity, events, PTZ and clock check), with the search's
+ * credentials (none: the camera's own are used).
+ * @param {{ camera: string, address: string, deviceUrl: string }[]} rows
+ * @param {string} username
+ * @param {string} password
+ */
+function linkList(rows, username, password) {
+  if (rows.length === 0) return "";
+  const list = h("ul", { class: "found", id: "link-list" });
+  for (const row of rows) {
+    const button = h("button", { type: "button", class: "secondary" }, "Link");
+    const item = h(
+      "li",
+      { dataset: { camera: row.camera, address: row.address } },
+      h(
+        "div",
+        { class: "found-what" },
+        h("strong", {}, row.camera),
+        h("span", { class: "found-address" }, row.address),
+        h(
+          "span",
+          { class: "muted" },
+          "added by its RTSP URL; this ONVIF device is at its host",
+        ),
+      ),
+      button,
+    );
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      api(`/api/cameras/${encodeURIComponent(row.camera)}`, {
+        method: "PATCH",
+        body: {
+          onvif: {
+            url: row.deviceUrl,
+            ...(username ? { username, password } : {}),
+          },
+        },
+      }).then(() => {
+        item.replaceChildren(
+          h(
+            "span",
+            { class: "ok-text" },
+            `${row.camera} now uses the ONVIF service at ${row.address}.`,
+          ),
+        );
+      }, (e) => {
+        button.disabled = false;
+        notice(/** @type {Error} */ (e).message, "error");
+      });
+    });
+    list.append(item);
+  }
+  return h(
+    "div",
+    { id: "find-link" },
+    h("h2", {}, "Cameras without their ONVIF address"),
+    list,
+  );
 }
 
 /**
