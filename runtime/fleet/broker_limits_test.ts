@@ -1,7 +1,8 @@
 /**
  * The managed-broker checker (issue 19): every message the link can send and every subscription
  * it makes, through a real Mosquitto, read back from the broker's own log and checked against
- * AWS IoT Core's limits (broker_limits.ts). It runs in `make test`: a change that sends a message
+ * AWS IoT Core's limits (broker_limits.ts); the same for the enrolment client (enrol.ts) and the
+ * responder's answers, on the shipped broker configuration. It runs in `make test`: a change that sends a message
  * over 128 KB, uses QoS 2, a deep or long topic, too many subscriptions or a keep-alive outside
  * 30–1200 s fails here.
  */
@@ -19,6 +20,14 @@ import {
   checkTopic,
 } from "./broker_limits.ts";
 import { DEFAULT_TIMING, startFleetLink } from "./link.ts";
+import { enrol } from "./enrol.ts";
+import { type AllowEntry, deviceIdOfSerial, startEnrolResponder } from "./enrol_responder.ts";
+import { enrolTopics, MAX_ENROL_BYTES } from "./enrol_schema.ts";
+import { IdentityStore } from "./identity_store.ts";
+import { makeClientCertificate } from "../testing/mosquitto.ts";
+import { startShippedBroker } from "../testing/shipped_broker.ts";
+import { brokerCa } from "../testing/test_ca.ts";
+import { createLogger } from "../lib/log.ts";
 import { TokenBucket } from "./pump.ts";
 import {
   COMMAND_NAMES,
@@ -323,4 +332,110 @@ Deno.test("steady rate: a flood goes out paced; health samples coalesce, events 
     await link.stop();
     await removeDir(dir);
   }
+});
+
+Deno.test("managed broker: the enrolment client (request, reply, client id, keep-alive, sizes) fits AWS IoT Core's limits", async () => {
+  // The shipped broker (bootstrap listener + mutual TLS) logs every packet ("log_type all").
+  const password = "bootstrap-limits-0001";
+  const { broker, enrolPort } = await startShippedBroker(password);
+  await using _broker = broker;
+  const certs = broker.certs!;
+  const dir = await Deno.makeTempDir({ prefix: "nvr-enrol-limits-" });
+  // At their longest: a serial of 256 characters, a claim token of 256, and a box that is not on
+  // the allow-list (its refusal names the serial, the longest reply there is).
+  const serial = "S".repeat(256);
+  const claimToken = "t".repeat(256);
+  const listed = await deviceIdOfSerial(serial);
+  const unlisted = await deviceIdOfSerial("U".repeat(256));
+  const allow = new Map<string, AllowEntry>([[serial, { claimToken }]]);
+  const enrolCert = await makeClientCertificate(certs, "fleet-enrol");
+  const responder = await startEnrolResponder(broker.tlsUrl, {
+    clientId: "fleet-enrol",
+    ca: await Deno.readTextFile(certs.caFile),
+    cert: await Deno.readTextFile(enrolCert.certFile),
+    key: await Deno.readTextFile(enrolCert.keyFile),
+  }, { ca: await brokerCa(certs), allow, stateFile: null });
+  const stop = new AbortController();
+  const log = createLogger({ level: "error", sink: () => {} });
+  try {
+    const box = async (deviceId: string, boxSerial: string) => {
+      const store = new IdentityStore(`${dir}/${deviceId}`);
+      await store.apply(
+        {
+          fleetUrl: broker.tlsUrl,
+          enrolUrl: `mqtts://127.0.0.1:${enrolPort}`,
+          caPem: await Deno.readTextFile(certs.caFile),
+          bootstrap: { username: "bootstrap", password },
+          claimToken,
+          timeZone: null,
+          ntpServers: [],
+          setupCode: null,
+        },
+        Date.now(),
+        "0".repeat(64),
+      );
+      return { store, deviceId, serial: boxSerial };
+    };
+    const ok = await box(listed, serial);
+    const refused = await box(unlisted, "U".repeat(256));
+    const quick = { replyTimeoutMs: 20_000, refusedRetryMs: 60_000, backoffMinMs: 100 };
+    const enrolled = await enrol({
+      ...ok,
+      fingerprintHash: "f".repeat(64),
+      log,
+      signal: stop.signal,
+      timing: quick,
+    });
+    assert(enrolled, "the listed box enrols");
+    assert(await ok.store.enrolled(), "its certificate is stored");
+    // The unlisted box asks once, is refused (it would ask again after refusedRetryMs).
+    const warnings: string[] = [];
+    const refusal = enrol({
+      ...refused,
+      fingerprintHash: "f".repeat(64),
+      log: createLogger({ level: "warn", sink: (line) => warnings.push(line) }),
+      signal: stop.signal,
+      timing: quick,
+    });
+    await waitUntil(
+      "the refusal",
+      () => warnings.some((l) => l.includes('"code":"not-allowed"')),
+      20_000,
+    );
+    stop.abort();
+    assertEquals(await refusal, false);
+  } finally {
+    stop.abort();
+    await responder.stop();
+    await removeDir(dir);
+  }
+  const text = await broker.logText();
+  for (const id of [listed, unlisted]) {
+    const audit = auditClient(text, `enrol-${id}`);
+    assert(audit.connects.length >= 1, `${id}: connects ${audit.connects.length}`);
+    // mqtt.js's keep-alive (60 s unless set): inside AWS IoT Core's 30–1200 s.
+    assertEquals(audit.connects.map((c) => c.protocol), audit.connects.map(() => 5));
+    assertEquals(
+      new Set(audit.subscriptions.map((x) => x.filter)),
+      new Set([enrolTopics(id).reply]),
+    );
+    assertEquals(
+      new Set(audit.publishes.map((p) => p.topic)),
+      new Set([enrolTopics(id).request]),
+    );
+    assertEquals(audit.wills, [], "the enrolment client has no Will");
+    assertEquals(violations(audit), [], `enrol-${id}: every packet fits AWS IoT Core`);
+    // The request at its longest (256-character serial and claim token) is far under the limit.
+    for (const p of audit.publishes) assert(p.bytes < MAX_ENROL_BYTES, `request ${p.bytes} B`);
+  }
+  // The responder's answers (a certificate; a refusal naming the serial) fit too.
+  const answers = auditClient(text, "fleet-enrol");
+  assertEquals(
+    new Set(answers.publishes.map((p) => p.topic)),
+    new Set([enrolTopics(listed).reply, enrolTopics(unlisted).reply]),
+  );
+  assertEquals(violations(answers), [], "fleet-enrol: every packet fits AWS IoT Core");
+  for (const p of answers.publishes) assert(p.bytes < MAX_ENROL_BYTES, `reply ${p.bytes} B`);
+  // Whatever either side sends is capped by the schema below the managed-broker limit.
+  assert(MAX_ENROL_BYTES <= AWS_IOT_LIMITS.maxPayloadBytes);
 });

@@ -12,6 +12,8 @@
  *   rollout pause|resume|abort <id>
  *   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--rollback-rate 0.1]
  *            [--seed 1] [--write-inventory FILE]
+ *            [--enrol-url mqtts://host:8884 --ca ca.crt --bootstrap USER]  (first boots: serials
+ *            <prefix>-<n>, password from NVR_BOOTSTRAP_PASSWORD, then mutual TLS to --broker)
  *   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
  *   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file
  *         (the enrolment responder: runtime/fleet/enrol_responder_cli.ts)
@@ -26,7 +28,7 @@ import { ConsoleError, FleetConsole, redact } from "./console.ts";
 import type { Json } from "../fleet/schema.ts";
 import { parseSelector, parseTags, Registry, RegistryError } from "./registry.ts";
 import { runRollout, setRolloutStatus } from "./rollout.ts";
-import { simulateFleet } from "./simulate.ts";
+import { type SimulatedEnrolment, simulateFleet } from "./simulate.ts";
 import { issueLicence, readSigningKey } from "./licence_issue.ts";
 import { main as enrolMain } from "../fleet/enrol_responder_cli.ts";
 
@@ -44,8 +46,27 @@ const USAGE =
   rollout pause|resume|abort <id>
   simulate --devices N [--prefix sim] [--install 30s] [--fail-rate 0.2] [--rollback-rate 0.1]
            [--seed 1] [--write-inventory FILE]
+           [--enrol-url URL --ca ca.crt --bootstrap USER (password: NVR_BOOTSTRAP_PASSWORD)]
   licence issue <device> --key private.jwk [--key-id ID] --max-cameras N --days D [--no-publish]
   enrol --ca ca.crt --cert c.crt --key c.key --ca-key ca.key --allow list --state file [--days N]`;
+
+/** simulate's first-boot flags: the bootstrap listener, the fleet CA, the bootstrap login. */
+function simulatedEnrolment(
+  values: { "enrol-url"?: string; ca?: string; bootstrap?: string },
+): SimulatedEnrolment {
+  const password = Deno.env.get("NVR_BOOTSTRAP_PASSWORD");
+  if (!values.ca || !values.bootstrap || !password) {
+    throw new ConsoleError(
+      "simulate --enrol-url: give --ca (the fleet CA), --bootstrap USER and the bootstrap " +
+        "password in NVR_BOOTSTRAP_PASSWORD (not on the command line)",
+    );
+  }
+  return {
+    url: values["enrol-url"]!,
+    caPem: readText(values.ca, "--ca"),
+    bootstrap: { username: values.bootstrap, password },
+  };
+}
 
 /** "30s", "10m", "2h", "500ms" or a number of ms. */
 export function parseDuration(text: string, flag: string): number {
@@ -112,6 +133,9 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       "no-publish": { type: "boolean", default: false },
       inventory: { type: "string" },
       "write-inventory": { type: "string" },
+      "enrol-url": { type: "string" },
+      ca: { type: "string" },
+      bootstrap: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -190,6 +214,7 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       ...(values["fail-rate"] ? { failRate: Number(values["fail-rate"]) } : {}),
       ...(values["rollback-rate"] ? { rollbackRate: Number(values["rollback-rate"]) } : {}),
       ...(values.seed ? { seed: Number(values.seed) } : {}),
+      ...(values["enrol-url"] ? { enrol: simulatedEnrolment(values) } : {}),
     });
     if (values["write-inventory"]) {
       await Deno.writeTextFile(
@@ -197,7 +222,16 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
         fleet.boxes.map((b) => b.id).join("\n") + "\n",
       );
     }
+    await fleet.enrolment();
     const memory = Deno.memoryUsage();
+    const enrolled = fleet.boxes.filter((b) => b.enrolment?.state === "enrolled").length;
+    const refused = fleet.boxes.filter((b) => b.enrolment?.state === "refused").length;
+    if (values["enrol-url"]) {
+      out(`${enrolled} boxes enrolled, ${refused} refused (not on the allow-list?)`, {
+        enrolled,
+        refused,
+      });
+    }
     out(
       `${devices} simulated boxes connected to ${redact(broker)}; RSS ${
         Math.round(memory.rss / devices / 1024)

@@ -6,6 +6,13 @@
  * success "reboots" the box (a new link, new bootId) into the new version with lastUpdate good.
  * A seeded `rollbackRate` share installs fine, boots the new slot on trial, fails its health gate
  * and boots the old slot again, reporting lastUpdate `rolled-back` with the reason.
+ *
+ * Enrolment mode (`enrol`): each box is a first boot. Its serial is `<prefix>-<n>` (see
+ * simulatedSerial), its deviceId the one the daemon derives from a serial (`nvr-` + 16 hex), its
+ * identity store a folder of its own; it enrols with the daemon's real client (fleet/enrol.ts:
+ * bootstrap credential → CSR on `enrol/request` → certificate from the responder, e.g.
+ * `deno task fleet enrol`) and then connects to `broker` with mutual TLS as itself. A serial
+ * not on the responder's allow-list is refused and keeps asking (refusedRetryMs), as a box does.
  */
 import { validateConfig } from "../config/validate.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -18,6 +25,41 @@ import type { Fingerprint } from "../fingerprint/types.ts";
 import { verifyLicence } from "../licence/verify.ts";
 import type { LicenceKey } from "../licence/types.ts";
 import { parallel } from "./console.ts";
+import { enrol, enrolledMqtt, type EnrolTiming } from "../fleet/enrol.ts";
+import { deviceIdOfSerial } from "../fleet/enrol_responder.ts";
+import { IdentityStore } from "../fleet/identity_store.ts";
+import type { Bootstrap } from "../fleet/provision.ts";
+
+/** First boots: where and how the simulated boxes enrol (SimulateOptions.enrol). */
+export interface SimulatedEnrolment {
+  /** The bootstrap listener, e.g. mqtts://127.0.0.1:8884. */
+  readonly url: string;
+  /** The fleet CA (PEM): the broker's certificate and the boxes' are signed by it. */
+  readonly caPem: string;
+  readonly bootstrap: Bootstrap;
+  /** Where the identity stores go; default a temp folder, removed by stop(). */
+  readonly dir?: string;
+  readonly timing?: Partial<EnrolTiming>;
+}
+
+/** Where a simulated box is in its first boot. */
+export interface EnrolmentState {
+  state: "pending" | "enrolled" | "refused";
+  /** When it started asking (ms since the epoch). */
+  readonly startedAt: number;
+  /** When its certificate was stored; null until then. */
+  enrolledAt: number | null;
+  /** When its link to the fleet broker (mutual TLS) was up; null until then. */
+  connectedAt: number | null;
+  refusals: number;
+  /** The last refusal's code (e.g. not-allowed), or null. */
+  code: string | null;
+}
+
+/** The board serial of simulated box `i` in enrolment mode (what an allow-list names). */
+export function simulatedSerial(prefix: string, i: number, devices: number): string {
+  return `${prefix}-${String(i).padStart(String(devices - 1).length, "0")}`;
+}
 
 export interface SimulateOptions {
   readonly broker: string;
@@ -45,6 +87,8 @@ export interface SimulateOptions {
    * Absent: every box reports a valid licence.
    */
   readonly licenceKeys?: readonly LicenceKey[];
+  /** First boots: every box enrols before it connects to `broker` (mutual TLS) as itself. */
+  readonly enrol?: SimulatedEnrolment;
 }
 
 export interface SimulatedBox {
@@ -58,12 +102,20 @@ export interface SimulatedBox {
   readonly installs: string[];
   /** The box's licence state as its health reports it. */
   licenceState: string;
+  /** Enrolment mode: its board serial and first boot; null otherwise. */
+  readonly serial: string | null;
+  readonly enrolment: EnrolmentState | null;
 }
 
 export interface SimulatedFleet {
   readonly boxes: readonly SimulatedBox[];
   /** Starts box `i` again after its link was stopped (as after a power cut): a new bootId. */
   restart(i: number): Promise<void>;
+  /**
+   * Enrolment mode: resolves when every box is enrolled and connected, or refused at least once
+   * (or the fleet stopped). Without enrolment, at once.
+   */
+  enrolment(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,8 +141,15 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     cameras: [],
     mqtt: { url: options.broker },
   });
-  const boxes: SimulatedBox[] = Array.from({ length: options.devices }, (_, i) => ({
-    id: `${prefix}-${String(i).padStart(digits, "0")}`,
+  const serials = options.enrol
+    ? Array.from({ length: options.devices }, (_, i) => simulatedSerial(prefix, i, options.devices))
+    : null;
+  const ids = serials
+    ? await Promise.all(serials.map(deviceIdOfSerial))
+    : Array.from({ length: options.devices }, (_, i) =>
+      `${prefix}-${String(i).padStart(digits, "0")}`);
+  const boxes: SimulatedBox[] = ids.map((id, i) => ({
+    id,
     version: options.version ?? "1.0.0",
     willFail: failing.has(i),
     willRollBack: rollingBack.has(i),
@@ -98,6 +157,8 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     applied: [],
     installs: [],
     licenceState: options.licenceKeys ? "none" : "valid",
+    serial: serials?.[i] ?? null,
+    enrolment: null,
   }));
   let stopped = false;
   // Install and reboot timers, cleared by stop() so none outlives the fleet.
@@ -111,10 +172,19 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
   };
   const running = new Map<string, { version: string; lastUpdate: LastUpdate | null }>();
 
+  // Enrolment mode: a stop() aborts boxes still enrolling; their identity stores live here.
+  const stopping = new AbortController();
+  const identityDir = options.enrol
+    ? options.enrol.dir ?? await Deno.makeTempDir({ prefix: "nvr-sim-identity-" })
+    : null;
+  const stores = new Map<string, IdentityStore>();
+
   const start = async (box: SimulatedBox, version: string, lastUpdate: LastUpdate | null) => {
     running.set(box.id, { version, lastUpdate });
+    const store = stores.get(box.id);
+    const base = box.applied.at(-1) ?? config;
     box.link = await startFleetLink({
-      config: box.applied.at(-1) ?? config,
+      config: store ? { ...base, mqtt: enrolledMqtt(base.mqtt, store, options.broker) } : base,
       deviceId: box.id,
       version,
       log,
@@ -203,20 +273,94 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     return result;
   };
 
-  await parallel(boxes, options.concurrency ?? 50, (box) => start(box, box.version, null));
+  /** A first boot: provisioning → enrolment (refusals counted) → the link as itself. */
+  const firstBoot = async (box: SimulatedBox, e: SimulatedEnrolment) => {
+    const state: EnrolmentState = {
+      state: "pending",
+      startedAt: Date.now(),
+      enrolledAt: null,
+      connectedAt: null,
+      refusals: 0,
+      code: null,
+    };
+    (box as { enrolment: EnrolmentState }).enrolment = state;
+    const store = new IdentityStore(`${identityDir}/${box.id}`);
+    await store.apply(
+      {
+        fleetUrl: options.broker,
+        enrolUrl: e.url,
+        caPem: e.caPem,
+        bootstrap: e.bootstrap,
+        claimToken: null,
+        timeZone: null,
+        ntpServers: [],
+        setupCode: null,
+      },
+      Date.now(),
+      "0".repeat(64),
+    );
+    const settled = Promise.withResolvers<void>();
+    // enrol() reports a refusal only in its log: the simulator reads it there.
+    const boxLog = createLogger({
+      level: "warn",
+      sink: (line) => {
+        const record = JSON.parse(line) as { code?: string; msg: string };
+        if (record.code === undefined) return;
+        state.refusals++;
+        state.code = record.code;
+        if (state.state === "pending") state.state = "refused";
+        settled.resolve();
+      },
+    });
+    const enrolling = enrol({
+      store,
+      deviceId: box.id,
+      serial: box.serial,
+      fingerprintHash: await fingerprintHash(fingerprintOf(box.id) as unknown as Fingerprint),
+      log: boxLog,
+      signal: stopping.signal,
+      ...(e.timing ? { timing: e.timing } : {}),
+    }).then(async (ok) => {
+      if (!ok || stopped) return;
+      state.state = "enrolled";
+      state.enrolledAt = Date.now();
+      stores.set(box.id, store);
+      await start(box, box.version, null);
+      state.connectedAt = Date.now();
+    }).catch((err) => log.error("simulated first boot failed", { id: box.id, err }))
+      .finally(() => settled.resolve());
+    enrolments.push(enrolling);
+    stopping.signal.addEventListener("abort", () => settled.resolve(), { once: true });
+    await settled.promise;
+  };
+  const enrolments: Promise<void>[] = [];
+  const started = parallel(
+    boxes,
+    options.concurrency ?? 50,
+    (box) => options.enrol ? firstBoot(box, options.enrol) : start(box, box.version, null),
+  );
+  if (!options.enrol) await started;
   return {
     boxes,
     async restart(i) {
       const box = boxes[i];
       if (!box) throw new RangeError(`no simulated box ${i}; there are ${boxes.length}`);
-      const was = running.get(box.id)!;
+      const was = running.get(box.id);
+      if (!was) throw new RangeError(`simulated box ${i} has not started yet (still enrolling)`);
       await start(box, was.version, was.lastUpdate);
     },
+    enrolment: () => started,
     async stop() {
       stopped = true;
+      stopping.abort();
       for (const t of timers) clearTimeout(t);
       timers.clear();
-      await parallel(boxes, 200, (box) => box.link.stop());
+      await started;
+      await Promise.all(enrolments);
+      await parallel(boxes, 200, (box) => box.link?.stop());
+      if (identityDir && !options.enrol?.dir) {
+        await Deno.remove(identityDir, { recursive: true }).catch(() => {});
+      }
     },
   };
 }
