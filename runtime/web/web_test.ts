@@ -423,6 +423,14 @@ Deno.test({
       await phoneWidth("10-users-phone");
       // Delete asks once more in place; then the viewer is gone (and Ada is the only user again,
       // which the profile delete at the end needs).
+      // The way back says what it does: "Cancel" ("Keep" is for recordings only), and it keeps
+      // the user.
+      await page.click(`${vicRow} button.delete`);
+      assertEquals((await page.textContent(`${vicRow} button.cancel`))?.trim(), "Cancel");
+      assertEquals(await page.locator(`${vicRow} button:has-text("Keep")`).count(), 0);
+      await page.click(`${vicRow} button.cancel`);
+      await page.waitForSelector(`${vicRow} button.confirm`, { state: "hidden" });
+      assert(await page.isVisible(`${vicRow} button.delete`), "Cancel leaves the user in place");
       await page.click(`${vicRow} button.delete`);
       await page.click(`${vicRow} button.confirm`);
       await page.waitForSelector(vicRow, { state: "detached" });
