@@ -54,6 +54,11 @@ export interface RecordingsDeps {
    * sub-stream), for live.ws. Absent: no live.ws route.
    */
   readonly liveChoice?: (camera: string, accept: ReadonlySet<LiveCodec>) => LiveChoice;
+  /**
+   * Whether the camera may pan, tilt and zoom (it has an ONVIF address, and no check found it
+   * without PTZ), so the page asks for its PTZ controls only then. Absent: no camera has PTZ.
+   */
+  readonly ptz?: (camera: string) => boolean;
   /** Where live viewers that this side ends are logged. */
   readonly log?: Logger;
   /** Called after recordings were released: retention may delete them now (a full disk). */
@@ -76,12 +81,14 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   app.use("*", deps.access.requireUser);
 
   app.get("/cameras", (c) => {
-    // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts).
+    // `live`: the camera has an H.264 sub-stream, so the page can play live.mp4 (live.ts);
+    // `ptz`: worth asking /ptz about (409 otherwise).
     const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
       .map((cam) => ({
         ...cam,
         live: (deps.subUrl?.(cam.id) ?? null) !== null,
         liveWs: deps.liveChoice !== undefined,
+        ptz: deps.ptz?.(cam.id) ?? false,
       }));
     return c.json({ cameras });
   });

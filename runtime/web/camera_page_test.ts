@@ -2,8 +2,8 @@
  * The camera page in Debian's Chromium (playwright-core; it has no H.265 decoder) against the real
  * daemon recording an H.265 virtual camera with an H.264 sub-stream: a recorded H.265 segment
  * picked in the last hour's list plays as H.264 made on the box (the timeline's range transcode,
- * one slot of http.transcodesMax), and a visit to a camera without PTZ asks nothing about PTZ, so
- * the audit log gets no refusal from it. Screenshots at 1280 and 390 px in test-artifacts/camera/.
+ * one slot of http.transcodesMax), and a visit to a camera without PTZ asks nothing about PTZ
+ * (/api/cameras says `ptz: false`), so the audit log gets no entry from it. Screenshots at 1280 and 390 px in test-artifacts/camera/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
 import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
@@ -14,7 +14,8 @@ import { VENDORED, vendorHls } from "./vendor_hls.ts";
 const ARTIFACTS = new URL("../../test-artifacts/camera/", import.meta.url);
 
 Deno.test({
-  name: "camera page in Chromium without H.265: an H.265 recording plays as H.264 made on the box",
+  name:
+    "camera page in Chromium without H.265: an H.265 recording plays as H.264 made on the box; a camera without PTZ is not asked about it, nothing audited",
   ignore: !hasChromium,
   fn: async () => {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
@@ -27,6 +28,23 @@ Deno.test({
     await h.until("door", (s) => s.segments >= 2, "door records two segments", 60_000);
     await using session = await openAsNewAdmin(h);
     const { page, errors } = session;
+    /** Refusals in the audit log, and what /api/cameras says about door's PTZ. */
+    const audited = () =>
+      page.evaluate(async () => {
+        const { entries } = await (await fetch("/api/audit?action=request.refused&limit=500"))
+          .json();
+        const { cameras } = await (await fetch("/api/cameras")).json();
+        return {
+          refused: (entries as { target?: string }[]).map((e) => e.target ?? ""),
+          ptz: (cameras as { id: string; ptz?: boolean }[]).find((c) => c.id === "door")?.ptz,
+        };
+      });
+    const before = await audited();
+    assertEquals(before.ptz, false, "door has no ONVIF address: no PTZ, said by /api/cameras");
+    const ptzAsked: string[] = [];
+    page.on("request", (r) => {
+      if (r.url().includes("/ptz")) ptzAsked.push(r.url());
+    });
     await page.evaluate(() => {
       (globalThis as unknown as { location: { hash: string } }).location.hash = "#/camera/door";
     });
@@ -61,6 +79,11 @@ Deno.test({
     );
     assertEquals(await page.locator("#player-fallback").count(), 0, "no 'cannot play'");
     console.log(`camera page: the H.265 segment played to ${played} s as H.264`);
+    // The visit asked nothing about PTZ, and the audit log has no new refusal from it.
+    assertEquals(ptzAsked, [], "no PTZ request for a camera without PTZ");
+    assert(await page.isHidden("#ptz-panel"), "no PTZ controls");
+    const after = await audited();
+    assertEquals(after.refused, before.refused, "no audit entry from the visit");
     await page.screenshot({
       path: new URL("camera-h265-1280.png", ARTIFACTS).pathname,
       fullPage: true,

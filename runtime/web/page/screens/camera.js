@@ -190,7 +190,11 @@ export async function cameraScreen(cameraId) {
     });
   }
 
-  const ptz = ptzControls(cameraId, liveView(cameraId, hasLive, me?.liveWs === true));
+  const ptz = ptzControls(
+    cameraId,
+    liveView(cameraId, hasLive, me?.liveWs === true),
+    me?.ptz === true,
+  );
   show(
     h("p", {}, h("a", { href: "#/" }, "← All cameras")),
     h("h1", {}, `Camera ${cameraId}`),
