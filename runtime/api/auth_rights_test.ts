@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { canSeeCamera } from "./auth.ts";
+import { validateConfig } from "../config/mod.ts";
 import { type CallOptions, PASSWORD, withApi } from "../testing/auth_app.ts";
 
 Deno.test("viewer cannot change anything, operator cannot administer users", async () => {
@@ -225,4 +226,36 @@ Deno.test("refused requests are logged: anonymous, traversal, injection, oversiz
       60,
     );
   });
+});
+
+Deno.test("refused requests: a signed-in user's 409 (a camera without PTZ) is not audited; an anonymous one is", async () => {
+  const config = validateConfig({ cameras: [{ id: "door", url: "rtsp://127.0.0.1:1/main" }] });
+  await withApi(async (f) => {
+    const admin = await f.setupAdmin();
+    const before = f.audit.list({ action: "request.refused", limit: 50 }).length;
+    const ptz = await f.call("GET", "/api/cameras/door/ptz", { cookie: admin.cookie });
+    assertEquals(ptz.status, 409, "no PTZ here");
+    await ptz.body?.cancel();
+    assertEquals(
+      f.audit.list({ action: "request.refused", limit: 50 }).length,
+      before,
+      "the page's question about PTZ is no security event",
+    );
+    // Setup again, without a session: a probe, audited as before.
+    const again = await f.call("POST", "/api/setup", {
+      body: {
+        name: "Mallory",
+        email: "mallory@example.org",
+        password: PASSWORD,
+        setupCode: "000000",
+        acceptPrivacyNotice: true,
+      },
+      ip: "10.5.5.5",
+    });
+    assertEquals(again.status, 409);
+    await again.body?.cancel();
+    const refused = f.audit.list({ action: "request.refused", limit: 50 });
+    assertEquals(refused.length, before + 1, JSON.stringify(refused));
+    assertMatch(refused[0]!.target ?? "", /POST \/api\/setup → 409/);
+  }, { system: { config: () => config } });
 });

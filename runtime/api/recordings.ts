@@ -56,6 +56,11 @@ export interface RecordingsDeps {
    * sub-stream), for live.ws and live.mp4. Absent: no live.ws route, and live.mp4 answers 404.
    */
   readonly liveChoice?: (camera: string, accept: ReadonlySet<LiveCodec>) => LiveChoice;
+  /**
+   * Whether the camera may pan, tilt and zoom (it has an ONVIF address, and no check found it
+   * without PTZ), so the page asks for its PTZ controls only then. Absent: no camera has PTZ.
+   */
+  readonly ptz?: (camera: string) => boolean;
   /** Where live viewers that this side ends are logged. */
   readonly log?: Logger;
   /** Called after recordings were released: retention may delete them now (a full disk). */
@@ -78,12 +83,14 @@ export function createRecordingsApp(deps: RecordingsDeps): Hono {
   app.use("*", deps.access.requireUser);
 
   app.get("/cameras", (c) => {
-    // `live`: the camera has an H.264 sub-stream the box restreams: the page can play live.mp4.
+    // `live`: the camera has an H.264 sub-stream the box restreams: the page can play live.mp4;
+    // `ptz`: worth asking /ptz about (409 otherwise).
     const cameras = deps.cameras().filter((cam) => deps.access.canSee(c, cam.id))
       .map((cam) => ({
         ...cam,
         live: (deps.subUrl?.(cam.id) ?? null) !== null && deps.liveChoice !== undefined,
         liveWs: deps.liveChoice !== undefined,
+        ptz: deps.ptz?.(cam.id) ?? false,
       }));
     return c.json({ cameras });
   });

@@ -1,7 +1,7 @@
 /**
  * Every refused /api request goes to the audit log (who if known, what, from where, which
  * browser): anonymous probes, path-traversal and injection attempts answered 400/404, oversized
- * bodies, rate limits. A budget per address keeps a LAN scan from flooding the log: past it, one
+ * bodies, rate limits; a signed-in user's 409 (a state answer, not an attack) is left out. A budget per address keeps a LAN scan from flooding the log: past it, one
  * "request.refused.suppressed" line per address and hour says how many were left out. The budget
  * is kept in the audit database, so a restart does not give a scanner a fresh one.
  */
@@ -10,6 +10,12 @@ import type { RefusalBudget } from "../audit/audit_log.ts";
 import { type AuthDeps, clientIp, settings, userAgent } from "./auth_context.ts";
 
 const REFUSED = new Set([400, 401, 403, 404, 405, 409, 413, 429]);
+/**
+ * 409 answers "not in this state" (a camera without PTZ, an email already taken) to a signed-in
+ * user who may ask: not a security event, and the page's own requests would fill the log (each
+ * visit to a camera without PTZ did). Anonymous 409s (setup again, an invitation used twice) stay.
+ */
+const ROUTINE_WHEN_SIGNED_IN = new Set([409]);
 const PER_ADDRESS_PER_HOUR = 60;
 const HOUR_MS = 3600_000;
 
@@ -19,6 +25,7 @@ export function refusalLog(deps: AuthDeps): MiddlewareHandler {
     await next();
     const status = c.res.status;
     if (!REFUSED.has(status)) return;
+    if (ROUTINE_WHEN_SIGNED_IN.has(status) && c.get("user") !== undefined) return;
     const ip = clientIp(deps, c);
     const t = now();
     let slot: RefusalBudget | null = null;

@@ -732,6 +732,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             released: () => void retention.trigger().then(keepIndexReserve).catch(() => {}),
             exports: openExports,
             rangeTranscodes,
+            ptz: (id) => ptz.mayHave(id),
           },
           system: {
             health: () =>

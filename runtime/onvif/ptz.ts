@@ -106,6 +106,8 @@ export class PtzService {
   readonly #connected = new Map<string, Promise<Connected>>();
   readonly #stopTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #queues = new Map<string, Promise<unknown>>();
+  /** Cameras found without PTZ, by the target they were found at (a new address asks again). */
+  readonly #noPtz = new Map<string, string>();
   #closed = false;
 
   constructor(opts: PtzServiceOptions) {
@@ -124,6 +126,16 @@ export class PtzService {
         throw this.#wrap(camera, req.action, err);
       }
     });
+  }
+
+  /**
+   * Whether asking about PTZ may succeed: the camera has an ONVIF address and no connection found
+   * it without PTZ at that address. Answered without asking the camera.
+   */
+  mayHave(camera: string): boolean {
+    const target = this.#opts.target(camera);
+    if (target === undefined || target === null) return false;
+    return this.#noPtz.get(camera) !== targetKey(target);
   }
 
   /** Whether the camera has PTZ, with its presets and where it points (for the page). */
@@ -254,7 +266,7 @@ export class PtzService {
         ),
       );
     }
-    const key = `${target.url}\n${target.username ?? ""}\n${target.password ?? ""}`;
+    const key = targetKey(target);
     const cached = this.#connected.get(camera);
     if (cached !== undefined) {
       return cached.then((c) => {
@@ -282,6 +294,7 @@ export class PtzService {
       }
       const profile = (cam.profiles ?? []).find((p) => p.PTZConfiguration !== undefined);
       if (!cam.uri?.ptz || profile === undefined) {
+        this.#noPtz.set(camera, key);
         throw new PtzError(
           "no-ptz",
           `Camera '${camera}' has no PTZ (its ONVIF service lists no PTZ service or no media ` +
@@ -307,4 +320,9 @@ export class PtzService {
       { cause: err },
     );
   }
+}
+
+/** What identifies the camera a connection was made to. */
+function targetKey(t: { url: string; username: string | null; password: string | null }): string {
+  return `${t.url}\n${t.username ?? ""}\n${t.password ?? ""}`;
 }

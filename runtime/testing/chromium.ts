@@ -19,6 +19,8 @@ export interface AdminPage extends AsyncDisposable {
 export async function openAsNewAdmin(
   h: { readonly daemon: { readonly listen: { readonly port: number } }; readonly dir: string },
   viewport = { width: 1280, height: 800 },
+  /** The browser's locale and time zone (e.g. "en-US", "America/New_York"); default: the host's. */
+  context: { locale?: string; timezoneId?: string } = {},
 ): Promise<AdminPage> {
   const base = `https://127.0.0.1:${h.daemon.listen.port}/`;
   const profileDir = await Deno.makeTempDir({ prefix: "nvr-chromium-" });
@@ -26,6 +28,7 @@ export async function openAsNewAdmin(
     executablePath: CHROMIUM,
     headless: true,
     viewport,
+    ...context,
     ignoreHTTPSErrors: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
   });

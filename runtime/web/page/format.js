@@ -24,6 +24,24 @@ const timeFmt = new Intl.DateTimeFormat(undefined, {
  */
 export const fmtTime = (ms) => timeFmt.format(new Date(ms));
 
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const clockSecondsFmt = new Intl.DateTimeFormat(undefined, {
+  hour: "numeric",
+  minute: "2-digit",
+  second: "2-digit",
+});
+
+/**
+ * The local time of day to the minute (or the second), as the locale writes it: "3:01 PM" in a
+ * 12-hour locale, "15:01" in a 24-hour one. For axis labels, where cutting fmtTime's text short
+ * would drop the AM/PM.
+ * @param {number} ms
+ * @param {boolean} [seconds]
+ * @returns {string}
+ */
+export const fmtClock = (ms, seconds = false) =>
+  (seconds ? clockSecondsFmt : clockFmt).format(new Date(ms));
+
 /**
  * A byte count in kB, MB or GB.
  * @param {number} n

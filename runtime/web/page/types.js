@@ -25,6 +25,7 @@
  * @property {string} id
  * @property {boolean} [live] an H.264 sub-stream plays as live video
  * @property {boolean} [liveWs] the board restreams it over live.ws (WebSocket + MSE)
+ * @property {boolean} [ptz] it may pan/tilt/zoom (an ONVIF address, not found without PTZ)
  * @property {string} state
  * @property {{ fpsIn: number, bitrateKbps: number }} stats
  */

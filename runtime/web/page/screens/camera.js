@@ -1,10 +1,14 @@
 // @ts-check
 // One camera: live view, the last hour's timeline, playback, and export and keep
-// (camera_export.js).
+// (camera_export.js). A recording plays in the browser's own <video> where it decodes the codec;
+// an H.265 recording in a browser without H.265 (Chromium without hardware decoding) plays as
+// H.264 made on the box from that segment (the timeline's on-demand range transcode, one slot of
+// http.transcodesMax while it runs); where the box cannot, the reason and a download are shown.
 
 import { api } from "../api.js";
-import { h, show } from "../dom.js";
+import { h, onLeave, show } from "../dom.js";
 import { codecName, fmtBytes, fmtTime } from "../format.js";
+import { canDecode, hlsPlayer } from "../hls_player.js";
 import { liveView } from "../live.js";
 import { exportControls } from "./camera_export.js";
 import { ptzControls } from "./camera_ptz.js";
@@ -90,9 +94,16 @@ export async function cameraScreen(cameraId) {
     );
   }
 
+  /** The transcoded player now shown, stopped when another recording plays or the screen is left. */
+  /** @type {{ stop(): void } | null} */
+  let current = null;
+  onLeave(() => current?.stop());
+
   /** @param {Segment} seg */
   function play(seg) {
     for (const [id, m] of marks) m.classList.toggle("playing", id === seg.id);
+    current?.stop();
+    current = null;
     const type = seg.codec === "h265" ? H265 : seg.codec === "h264" ? H264 : "video/mp4";
     const canPlay = h("video").canPlayType(type) !== "";
     const download = h("a", {
@@ -101,15 +112,24 @@ export async function cameraScreen(cameraId) {
       class: "button secondary",
       id: "player-download",
     }, "Download this recording");
-    const fallback = h(
-      "div",
-      { class: "fallback", id: "player-fallback" },
-      `This browser cannot play ${
-        codecName(seg.codec)
-      } video. Download the recording and open it in a player such as VLC or mpv.`,
-    );
+    /** @param {string} [why] what the box said, when it could not make H.264 of it */
+    const fallback = (why) =>
+      player.replaceChildren(
+        h(
+          "div",
+          { class: "fallback", id: "player-fallback" },
+          `This browser cannot play ${codecName(seg.codec)} video${
+            why ? `, and the box cannot show it as H.264 now: ${why}` : "."
+          } Download the recording and open it in a player such as VLC or mpv.`,
+        ),
+        h("p", {}, download),
+      );
+    if (!canPlay && seg.codec === "h265" && canDecode("h264")) {
+      void transcoded(seg, download, fallback);
+      return;
+    }
     if (!canPlay) {
-      player.replaceChildren(fallback, h("p", {}, download));
+      fallback();
       return;
     }
     const video = h("video", {
@@ -119,11 +139,62 @@ export async function cameraScreen(cameraId) {
       playsInline: true,
       src: downloadUrl(seg),
     });
-    video.addEventListener("error", () => player.replaceChildren(fallback, h("p", {}, download)));
+    video.addEventListener("error", () => fallback());
     player.replaceChildren(video, h("p", {}, download));
   }
 
-  const ptz = ptzControls(cameraId, liveView(cameraId, hasLive, me?.liveWs === true));
+  /**
+   * The H.265 segment `seg` as H.264 made on the box, over the timeline's HLS playlist. The part
+   * is asked for first: a refusal (transcoding off, all slots busy, no encoder) comes back at once
+   * with the box's reason instead of after hls.js's retries, and the box keeps what it made, so
+   * the player's own request for it costs nothing more.
+   * @param {Segment} seg
+   * @param {HTMLElement} download
+   * @param {(why?: string) => void} fallback
+   */
+  async function transcoded(seg, download, fallback) {
+    const status = h(
+      "p",
+      { class: "muted", id: "player-status" },
+      "Making H.264 of it on the box…",
+    );
+    player.replaceChildren(status, h("p", {}, download));
+    const res = await fetch(`/api/recordings/${seg.id}/h264.ts`, { credentials: "same-origin" })
+      .catch((/** @type {Error} */ e) => e);
+    if (res instanceof Error || !res.ok) {
+      const why = res instanceof Error
+        ? res.message
+        : (await res.json().catch(() => null))?.error?.message ?? `${res.status} ${res.statusText}`;
+      if (status.isConnected) fallback(why);
+      return;
+    }
+    await res.body?.cancel();
+    if (!status.isConnected) return; // another recording or screen meanwhile
+    const video = h("video", {
+      id: "player-video",
+      controls: true,
+      muted: true,
+      playsInline: true,
+      dataset: { transcoded: "yes", state: "loading" },
+    });
+    const hls = hlsPlayer(video, (state, detail) => {
+      video.dataset.state = state;
+      status.textContent = state === "error"
+        ? `Cannot play: ${detail ?? "unknown error"}`
+        : "H.265 recording shown as H.264 made on the box (reduced size).";
+    });
+    current = hls;
+    player.replaceChildren(video, status, h("p", {}, download));
+    await hls.play(cameraId, seg.startMs, Math.max(1, seg.endMs - seg.startMs), {
+      transcode: true,
+    });
+  }
+
+  const ptz = ptzControls(
+    cameraId,
+    liveView(cameraId, hasLive, me?.liveWs === true),
+    me?.ptz === true,
+  );
   show(
     h("p", {}, h("a", { href: "#/" }, "← All cameras")),
     h("h1", {}, `Camera ${cameraId}`),

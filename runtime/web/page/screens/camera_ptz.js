@@ -3,7 +3,7 @@
 // moves, let go: it stops), the keyboard (arrow keys, + and -), and the presets list with "go to"
 // and "save here". Shown only when the camera has PTZ and the user may use it (the API answers
 // GET /api/cameras/<id>/ptz only to operators and admins with the camera, and 409 for a camera
-// without ONVIF PTZ). A move is sent with a short timeout and renewed while held, so a lost
+// without ONVIF PTZ; it is not asked at all where /api/cameras says `ptz: false`). A move is sent with a short timeout and renewed while held, so a lost
 // connection or a closed tab cannot leave the camera turning.
 
 import { api, SESSION } from "../api.js";
@@ -33,9 +33,10 @@ const KEYS = {
  * says the camera has PTZ and this user may use it.
  * @param {string} cameraId
  * @param {HTMLElement} live the live view element
+ * @param {boolean} hasPtz /api/cameras says the camera may have PTZ; false: nothing is asked
  * @returns {{ view: HTMLElement, presets: HTMLElement }}
  */
-export function ptzControls(cameraId, live) {
+export function ptzControls(cameraId, live, hasPtz) {
   const base = `/api/cameras/${encodeURIComponent(cameraId)}/ptz`;
   const overlay = h("div", { class: "ptz-pad", id: "ptz-pad", hidden: true });
   const view = h("div", { class: "ptz-host" }, live, overlay);
@@ -187,7 +188,7 @@ export function ptzControls(cameraId, live) {
   const user = SESSION.user;
   const mayUse = user !== null &&
     (user.role === "admin" || (user.role === "operator" && user.cameras.includes(cameraId)));
-  if (mayUse) {
+  if (mayUse && hasPtz) {
     api(base).then((/** @type {{ presets: Preset[] }} */ info) => {
       if (!view.isConnected) return;
       overlay.hidden = false;

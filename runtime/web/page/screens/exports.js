@@ -48,19 +48,24 @@ export async function exportsScreen() {
           { class: "muted" },
           "No exports yet: export a time range on a camera's page.",
         )
+        // At 390 px the table scrolls inside its box, not the page sideways.
         : h(
-          "table",
-          {},
+          "div",
+          { class: "scroll" },
           h(
-            "thead",
+            "table",
             {},
             h(
-              "tr",
+              "thead",
               {},
-              ["Camera", "Time", "State", "Size", ""].map((t) => h("th", {}, t)),
+              h(
+                "tr",
+                {},
+                ["Camera", "Time", "State", "Size", ""].map((t) => h("th", {}, t)),
+              ),
             ),
+            h("tbody", {}, res.exports.map(row)),
           ),
-          h("tbody", {}, res.exports.map(row)),
         ),
     );
     if (

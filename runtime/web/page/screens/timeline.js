@@ -1,23 +1,25 @@
 // @ts-check
 // Recordings on a timeline (#/timeline[/<camera,camera…>[/<ms>]]): any day with recordings
 // (the day picker lists them, in this browser's time zone), a bar per camera that zooms from a
-// day to an hour to ten minutes, gaps and events drawn on it, a thumbnail under the pointer, and
+// day to an hour, ten minutes and one minute, gaps and events drawn on it, a thumbnail under the pointer, and
 // continuous playback over HLS from the moment picked, on every camera shown at once, at
 // 1×/2×/4×/8×. Operators mark a range and export it (an export job, see Exports).
 
 import { api, SESSION } from "../api.js";
 import { h, notice, onLeave, show } from "../dom.js";
-import { codecName, fmtTime } from "../format.js";
+import { codecName, fmtClock, fmtTime } from "../format.js";
 import { canDecode, hlsPlayer } from "../hls_player.js";
 import { timelineBar } from "../timeline_bar.js";
 
 /** @typedef {import("../types.js").Segment} Segment */
 
 const DAY = 86_400_000;
-const ZOOMS = /** @type {const} */ ([["24 h", DAY], ["1 h", 3600_000], [
-  "10 min",
-  600_000,
-]]);
+const ZOOMS = /** @type {const} */ ([
+  ["24 h", DAY],
+  ["1 h", 3600_000],
+  ["10 min", 600_000],
+  ["1 min", 60_000],
+]);
 const RATES = [1, 2, 4, 8];
 /** How much one playlist covers from the moment picked; playback asks for more at its end. */
 const PLAY_SPAN = 2 * 3600_000;
@@ -316,7 +318,9 @@ export async function timelineScreen(camerasPart, atPart) {
     for (const axis of axes) {
       axis.replaceChildren(
         ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
-          h("span", {}, fmtTime(view.start + f * view.span).slice(0, 5))
+          // Seconds from 10 min down (ticks 15 s apart at 1 min); AM/PM kept where the locale
+          // writes the hour that way.
+          h("span", {}, fmtClock(view.start + f * view.span, view.span <= 600_000))
         ),
       );
     }
