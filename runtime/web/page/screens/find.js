@@ -114,9 +114,7 @@ export function findScreen() {
       multicast: v.multicast === "yes",
       ...(v.range ? { range: v.range.trim() } : {}),
       ...(ports.length ? { ports } : {}),
-      ...(v.username
-        ? { username: v.username, password: v.password ?? "" }
-        : {}),
+      ...(v.username ? { username: v.username, password: v.password ?? "" } : {}),
     };
     status.textContent = "Searching… (a few seconds)";
     status.hidden = false;
@@ -126,8 +124,7 @@ export function findScreen() {
         method: "POST",
         body,
       });
-      status.textContent =
-        `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
+      status.textContent = `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
         "already added.";
       listFound(results, adding, found, v.username ?? "", v.password ?? "");
     } catch (e) {
