@@ -98,6 +98,8 @@ BROKEN_VERSION = $(NEXT_VERSION)-broken
 # The image test in two halves, each under 30 min on 2 cores (firmware/README.md, "Time budget"),
 # from one build: test_build.sh makes each output only when its inputs changed (a hash stamp next
 # to it), so the second target here, or on a CI machine that kept out/, reuses the first's build.
+# IMAGE_TEST_ARGS: more options for image_test.ts, e.g. --journal-to-console (debugging).
+IMAGE_TEST_ARGS ?=
 TEST_BUILD = DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) firmware/lib/test_build.sh $(BOARD)
 
 # Build, boot, provisioning and enrolment, claim, a camera recording on the SSD, a tampered bundle
@@ -105,7 +107,8 @@ TEST_BUILD = DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) firmware/lib/test_build.s
 image-test: image-deps deno
 	$(TEST_BUILD) image
 	$(TEST_BUILD) bundle $(NEXT_VERSION)
-	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --next-version $(NEXT_VERSION)
+	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --next-version $(NEXT_VERSION) \
+	  $(IMAGE_TEST_ARGS)
 
 # A power cut during an install, an update whose daemon cannot start (GRUB back to slot A, the
 # rolled-back report), and a second boot with an SSD that holds data.
@@ -114,4 +117,4 @@ image-test-faults: image-deps deno
 	$(TEST_BUILD) bundle $(NEXT_VERSION)
 	$(TEST_BUILD) broken $(BROKEN_VERSION)
 	$(DENO) run -A firmware/test/image_test.ts --board $(BOARD) --faults \
-	  --next-version $(NEXT_VERSION) --broken-version $(BROKEN_VERSION)
+	  --next-version $(NEXT_VERSION) --broken-version $(BROKEN_VERSION) $(IMAGE_TEST_ARGS)

@@ -10,9 +10,9 @@
 #
 # Staleness: next to each output, `<output>.inputs` holds the SHA-256 of everything the build reads
 # from this repository (the content of every file git tracks or would track under runtime/,
-# plugins/, rootfs-overlay/, firmware/ and deno.json, deno.lock, README.md, LICENSE, minus
-# tests, fixtures, runtime/testing/, firmware/test/ and firmware/README.md, which the image never
-# holds), the update signing certificate, the board, the version, DENO_VERSION and the kind of
+# plugins/, rootfs-overlay/, firmware/ and deno.json, deno.lock, README.md, LICENSE, minus tests,
+# fixtures, runtime/testing/, firmware/test/, firmware/README.md and this script, which the image
+# never holds), the update signing certificate, the board, the version, DENO_VERSION and the kind of
 # build. The output is reused only when that file exists and says the same hash as now; otherwise
 # the stamp is removed first and written again only after the build succeeded, so an interrupted
 # build is never taken. Content, not commit or mtime: a commit that changes no input reuses the
@@ -44,7 +44,7 @@ inputs_hash() {
     git ls-files -z --cached --others --exclude-standard -- runtime plugins rootfs-overlay firmware \
       deno.json deno.lock README.md LICENSE |
       grep -zv -e '_test\.ts$' -e '_fixture\.ts$' -e '^runtime/testing/' -e '^firmware/test/' \
-        -e '^firmware/README\.md$' |
+        -e '^firmware/README\.md$' -e '^firmware/lib/test_build\.sh$' |
       sort -z |
       while IFS= read -r -d '' f; do if [ -f "$f" ]; then sha256sum "$f"; fi; done
   } | sha256sum | cut -d' ' -f1
