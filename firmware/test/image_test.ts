@@ -564,6 +564,47 @@ async function ext4AtStart(image: string, offset: number): Promise<boolean> {
   return n === 2 && magic[0] === 0x53 && magic[1] === 0xef;
 }
 
+/**
+ * Prints where an update's time went, from the box's `update-progress` events as the host received
+ * them: command to the first event, the transfer (first event to 100 %: the bytes through slirp,
+ * socat and TLS), and 100 % to `done` (the box hashing the file, then RAUC checking and writing).
+ */
+function updateTimes(
+  messages: readonly { json: Record<string, unknown> | undefined; at: number }[],
+  label: string,
+  version: string,
+  sentAt: number,
+  doneAt: number | null,
+): void {
+  const seen: { at: number; percent: number; bytes: number }[] = [];
+  const visit = (v: unknown, at: number, depth: number): void => {
+    if (depth > 4 || v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, at, depth + 1));
+    const o = v as {
+      kind?: unknown;
+      detail?: { version?: unknown; percent?: unknown; bytes?: unknown };
+    };
+    if (o.kind === "update-progress" && o.detail?.version === version) {
+      seen.push({ at, percent: Number(o.detail.percent), bytes: Number(o.detail.bytes) });
+      return;
+    }
+    for (const x of Object.values(o)) visit(x, at, depth + 1);
+  };
+  for (const m of messages) if (m.at >= sentAt && m.json) visit(m.json, m.at, 0);
+  const first = seen[0];
+  const full = seen.find((x) => x.percent >= 100);
+  const s = (ms: number) => (ms / 1000).toFixed(0);
+  if (!first) return console.log(`${label}: no update-progress event seen`);
+  const end = full ?? seen.at(-1)!;
+  const mbs = (end.bytes - first.bytes) / 1e6 / Math.max(1, (end.at - first.at) / 1000);
+  console.log(
+    `${label}: command to first progress ${s(first.at - sentAt)} s; transfer ${
+      s(end.at - first.at)
+    } s to ${end.percent} % (${mbs.toFixed(2)} MB/s)` +
+      (full && doneAt !== null ? `; 100 % to installed (hash, RAUC) ${s(doneAt - full.at)} s` : ""),
+  );
+}
+
 /** An error with its causes ("fetch failed" alone says nothing about why). */
 function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -758,6 +799,7 @@ async function main(): Promise<void> {
         const g = fleet.bundles.good;
         const bStart = await partitionOffset(image, 3);
         const already = await ext4AtStart(image, bStart);
+        const cutSent = Date.now();
         await fleet.cloud.publish(
           `${base}/cmd/update-cut`,
           JSON.stringify({
@@ -778,6 +820,7 @@ async function main(): Promise<void> {
           writing !== null,
           already ? "slot B already held a filesystem before the update" : "",
         );
+        updateTimes(fleet.cloud.messages, "power cut update", nextVersion, cutSent, null);
         vm.child.kill("SIGKILL");
         await stop(vm);
         earlierConsoles += await readText(vm.serial);
@@ -838,6 +881,7 @@ async function main(): Promise<void> {
           sha256: br.sha256,
           version: brokenVersion,
         }, 1_500_000);
+        updateTimes(fleet.cloud.messages, "broken update", brokenVersion, sent, Date.now());
         check(
           `update ${brokenVersion} (its daemon cannot start): installed`,
           installedBroken !== null && installedBroken.ok === true,
@@ -900,6 +944,7 @@ async function main(): Promise<void> {
           sha256: g.sha256,
           version: nextVersion,
         }, 1_500_000);
+        updateTimes(fleet.cloud.messages, "fleet update", nextVersion, sentAt, Date.now());
         check(
           `update ${nextVersion} over the fleet: downloaded over HTTPS, verified and installed`,
           installed !== null && installed.ok === true,
