@@ -263,12 +263,16 @@ interface FleetSide extends AsyncDisposable {
   readonly cameraUrlInGuest: string;
   /** nvr-provision.json for the box, as a person writes it onto the boot partition. */
   readonly provisionFile: string;
-  /** The next version's bundle over HTTPS (fleet CA), and a tampered copy; null without one. */
+  /** Bundles over HTTPS (fleet CA) for the next version; null without --next-version. */
   readonly bundles: {
-    readonly good: { url: string; size: number; sha256: string };
-    readonly tampered: { url: string; size: number; sha256: string };
+    /** The next version as built (null when this half does not install it). */
+    readonly good: BundleRef | null;
+    /** Small, its signature altered (smallTamperedBundle). */
+    readonly tampered: BundleRef;
     /** A bundle whose daemon cannot start (NVR_TEST_BROKEN_DAEMON=1), when one was built. */
-    readonly broken: { url: string; size: number; sha256: string } | null;
+    readonly broken: BundleRef | null;
+    /** For the power cut (powerCutBundle), when that runs. */
+    readonly powerCut: BundleRef | null;
   } | null;
 }
 
@@ -277,64 +281,109 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+interface BundleRef {
+  url: string;
+  size: number;
+  sha256: string;
+}
+
 /**
- * A small bundle (an 8 MiB root filesystem holding 3 MiB of random bytes) for `version`, signed
- * with the build's development key like a real one, then one byte of its CMS signature changed. It
- * is checked here first: RAUC on the host verifies it before the change and refuses it after at
- * the signature check ("signature verification failed"), so the box's refusal can only come from
- * there, whatever the size; the full-size copy cost a 350 MiB download (3.5-5.5 min) for the same.
+ * A bundle the test makes itself for `version`, signed with the build's development key as a real
+ * one is: `imageMiB` of ext4 holding `fillMiB` of filler, random (incompressible) or the letter A
+ * (a squashfs of a few MiB however big the image). Checked on the host with `rauc info --keyring`.
  */
-async function smallTamperedBundle(dir: string, version: string): Promise<Uint8Array> {
+async function testBundle(
+  dir: string,
+  name: string,
+  version: string,
+  opts: { imageMiB: number; fillMiB: number; fill: "random" | "pattern" },
+): Promise<string> {
   const { raucCompatible } = JSON.parse(
     await Deno.readTextFile(`${repo}/firmware/boards/${board}.json`),
   ) as { raucCompatible: string };
-  const cert = `${repo}/out/keys/dev-cert.pem`;
-  const work = `${dir}/tampered`;
+  const work = `${dir}/${name}`;
   await Deno.mkdir(`${work}/content`, { recursive: true });
   await Deno.mkdir(`${work}/files`, { recursive: true });
-  await Deno.writeFile(`${work}/files/filler`, randomBytes(3 * 2 ** 20));
+  {
+    using f = await Deno.open(`${work}/files/filler`, { write: true, create: true });
+    const chunk = new Uint8Array(2 ** 20).fill(0x41);
+    for (let i = 0; i < opts.fillMiB; i++) {
+      if (opts.fill === "random") {
+        for (let j = 0; j < chunk.length; j += 65536) {
+          crypto.getRandomValues(chunk.subarray(j, j + 65536));
+        }
+      }
+      for (let off = 0; off < chunk.length;) off += await f.write(chunk.subarray(off));
+    }
+  }
   await run("mkfs.ext4", [
     ...["-q", "-F", "-L", "rootfs", "-O", "^has_journal", "-d", `${work}/files`],
-    ...[`${work}/content/rootfs.ext4`, "8M"],
+    ...[`${work}/content/rootfs.ext4`, `${opts.imageMiB}M`],
   ]);
+  await Deno.remove(`${work}/files`, { recursive: true });
   await Deno.writeTextFile(
     `${work}/content/manifest.raucm`,
     `[update]\ncompatible=${raucCompatible}\nversion=${version}\n\n[bundle]\nformat=verity\n\n` +
       "[image.rootfs]\nfilename=rootfs.ext4\n",
   );
-  const signed = `${work}/signed.raucb`;
+  const signed = `${work}/${name}.raucb`;
   await run("rauc", [
     "bundle",
-    `--cert=${cert}`,
+    `--cert=${DEV_CERT}`,
     `--key=${repo}/out/keys/dev-key.pem`,
     `${work}/content`,
     signed,
   ]);
-  await run("rauc", ["info", `--keyring=${cert}`, signed]);
+  await Deno.remove(`${work}/content`, { recursive: true });
+  await run("rauc", ["info", `--keyring=${DEV_CERT}`, signed]);
+  return signed;
+}
+
+const DEV_CERT = `${repo}/out/keys/dev-cert.pem`;
+
+/**
+ * The tampered bundle: small (an 8 MiB root filesystem holding 3 MiB of random bytes), signed,
+ * then one byte of its CMS signature changed. It is checked here first that RAUC on the host
+ * refuses it at the signature check ("signature verification failed"), so the box's refusal can
+ * only come from there, whatever the size; the full-size copy cost a 350 MiB download (3.5-5.5
+ * min) for the same.
+ */
+async function smallTamperedBundle(dir: string, version: string): Promise<Uint8Array> {
+  const signed = await testBundle(dir, "tampered", version, {
+    imageMiB: 8,
+    fillMiB: 3,
+    fill: "random",
+  });
   const bytes = await Deno.readFile(signed);
   // The bundle ends with the CMS signature and its size (8 bytes); 200 bytes before the end of the
   // signature is inside the RSA signature value.
   bytes[bytes.length - 8 - 200]! ^= 0x5a;
-  await Deno.writeFile(`${work}/tampered.raucb`, bytes);
+  const tampered = `${dir}/tampered/tampered.raucb`;
+  await Deno.writeFile(tampered, bytes);
   const info = await new Deno.Command("rauc", {
-    args: ["info", `--keyring=${cert}`, `${work}/tampered.raucb`],
+    args: ["info", `--keyring=${DEV_CERT}`, tampered],
     stdout: "null",
     stderr: "piped",
   }).output();
   const said = new TextDecoder().decode(info.stderr);
   if (info.success || !/signature verification failed/.test(said)) {
     throw new Error(
-      `the small tampered bundle in ${work} is not refused at RAUC's signature check on the host ` +
-        `(rauc info: ${info.success ? "accepted" : said.trim().split("\n").at(-1)})`,
+      `the small tampered bundle ${tampered} is not refused at RAUC's signature check on the ` +
+        `host (rauc info: ${info.success ? "accepted" : said.trim().split("\n").at(-1)})`,
     );
   }
   return bytes;
 }
 
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
-  return out;
+/**
+ * The power cut's bundle: the next version, validly signed, whose 1400 MiB root filesystem is
+ * 1300 MiB of the letter A, so its download is a few MiB (seconds, not the 5 min of the full
+ * bundle) while RAUC still writes the slot for long enough to be cut in the middle: the guest's
+ * writeback puts the slot's superblock on the disk image after the first 100-odd MiB, and the
+ * test kills QEMU within a second or two of seeing it.
+ */
+function powerCutBundle(dir: string, version: string): Promise<string> {
+  return testBundle(dir, "power-cut", version, { imageMiB: 1400, fillMiB: 1300, fill: "pattern" });
 }
 
 async function startFleetSide(
@@ -342,6 +391,7 @@ async function startFleetSide(
   nextVersion: string,
   nextBundle: string | null,
   brokenBundle: string | null,
+  powerCut: boolean,
 ): Promise<FleetSide> {
   const stack = new AsyncDisposableStack();
   try {
@@ -394,40 +444,27 @@ async function startFleetSide(
     // byte of its signature changed, announced with its own (matching) SHA-256.
     const fwdBundles: { port: number; to: number }[] = [];
     let bundles: FleetSide["bundles"] = null;
-    if (nextBundle !== null) {
+    if (nextVersion !== "") {
       const tls = {
         cert: await Deno.readTextFile(certs.serverCertFile),
         key: await Deno.readTextFile(certs.serverKeyFile),
       };
-      const good = await Deno.readFile(nextBundle);
-      const tampered = await smallTamperedBundle(dir, nextVersion);
-      const goodServer = stack.use(serveBundle(good, { tls }));
-      const badServer = stack.use(serveBundle(tampered, { tls }));
-      fwdBundles.push({ port: 8443, to: Number(new URL(goodServer.url).port) });
-      fwdBundles.push({ port: 8444, to: Number(new URL(badServer.url).port) });
-      let broken = null;
-      if (brokenBundle !== null) {
-        const bytes = await Deno.readFile(brokenBundle);
+      const serve = async (bytes: Uint8Array, port: number): Promise<BundleRef> => {
         const server = stack.use(serveBundle(bytes, { tls }));
-        fwdBundles.push({ port: 8445, to: Number(new URL(server.url).port) });
-        broken = {
-          url: `https://${HOST_IN_GUEST}:8445/nvr.raucb`,
+        fwdBundles.push({ port, to: Number(new URL(server.url).port) });
+        return {
+          url: `https://${HOST_IN_GUEST}:${port}/nvr.raucb`,
           size: bytes.byteLength,
           sha256: await sha256Hex(bytes),
         };
-      }
+      };
       bundles = {
-        good: {
-          url: `https://${HOST_IN_GUEST}:8443/nvr.raucb`,
-          size: good.byteLength,
-          sha256: await sha256Hex(good),
-        },
-        tampered: {
-          url: `https://${HOST_IN_GUEST}:8444/nvr.raucb`,
-          size: tampered.byteLength,
-          sha256: await sha256Hex(tampered),
-        },
-        broken,
+        good: nextBundle === null ? null : await serve(await Deno.readFile(nextBundle), 8443),
+        tampered: await serve(await smallTamperedBundle(dir, nextVersion), 8444),
+        broken: brokenBundle === null ? null : await serve(await Deno.readFile(brokenBundle), 8445),
+        powerCut: powerCut
+          ? await serve(await Deno.readFile(await powerCutBundle(dir, nextVersion)), 8446)
+          : null,
       };
     }
     const moved = stack.move();
@@ -659,8 +696,9 @@ async function main(): Promise<void> {
   await using fleet = await startFleetSide(
     dir,
     nextVersion,
-    nextBundle,
+    run_.good ? nextBundle : null,
     run_.broken ? brokenBundle : null,
+    run_.powerCut,
   );
   const efi = `${image}@@${await partitionOffset(image, 1)}`;
   await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
@@ -796,7 +834,7 @@ async function main(): Promise<void> {
       // B (the ext4 superblock appears at its start). The old slot must boot cleanly and the box
       // report the update failed (the daemon finds the update it started and never finished).
       if (run_.powerCut) {
-        const g = fleet.bundles.good;
+        const g = fleet.bundles.powerCut!;
         const bStart = await partitionOffset(image, 3);
         const already = await ext4AtStart(image, bStart);
         const cutSent = Date.now();
@@ -813,12 +851,19 @@ async function main(): Promise<void> {
         const writing = already ? null : await waitFor(
           async () => (await ext4AtStart(image, bStart)) ? true : null,
           1_500_000,
-          1000,
+          250,
+        );
+        const finished = fleet.cloud.messages.find((x) =>
+          x.topic === `${base}/cmd-result/update-cut`
         );
         check(
-          "power cut: the update was being installed (RAUC had begun writing slot B) when QEMU was killed",
-          writing !== null,
-          already ? "slot B already held a filesystem before the update" : "",
+          "power cut: the update was being installed (RAUC had begun writing slot B, no result yet) when QEMU was killed",
+          writing !== null && finished === undefined,
+          already
+            ? "slot B already held a filesystem before the update"
+            : finished
+            ? `the install had ended: ${JSON.stringify(finished.json).slice(0, 200)}`
+            : "",
         );
         updateTimes(fleet.cloud.messages, "power cut update", nextVersion, cutSent, null);
         vm.child.kill("SIGKILL");
@@ -935,6 +980,7 @@ async function main(): Promise<void> {
       // run); without it, the next version is installed last and must pass the health gate.
       if (run_.good) {
         const g = fleet.bundles.good;
+        if (g === null) throw new Error(`no bundle ${nextBundle}: build it (make image-test)`);
         const bBefore = await serialCount(vm, SLOT_B);
         const sentAt = Date.now();
         const installed = await command("update-1", {
