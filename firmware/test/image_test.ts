@@ -7,11 +7,19 @@
  * marked good; then, in a second boot, that an SSD holding data is left alone and nothing records.
  * Prints power-on-to-ready time and the image size, and ends with `image-test: N passed, M failed`.
  *
- *   deno run -A firmware/test/image_test.ts --board generic-arm64 [--skip-not-blank]
- *     [--next-version x.y.z [--broken-version x.y.z-broken] [--skip-tampered] [--skip-power-cut]
- *      [--skip-fleet-update]] [--journal-to-console]
+ *   deno run -A firmware/test/image_test.ts --board generic-arm64 [--faults | --all]
+ *     [--next-version x.y.z [--broken-version x.y.z-broken]] [--skip-tampered] [--skip-power-cut]
+ *     [--skip-fleet-update] [--skip-not-blank] [--journal-to-console]
  *
- * Run as root after `make image` (the Makefile's image-test target does both).
+ * Two halves, each under 30 min on 2 shared cores (firmware/README.md, "Time budget"):
+ * - default (`make image-test`): boot, provisioning and enrolment, claim, a camera recording on the
+ *   SSD, a small tampered bundle refused, the fleet update to the next version reaching
+ *   `lastUpdate: good` on slot B;
+ * - `--faults` (`make image-test-faults`): a power cut during an install, an update whose daemon
+ *   cannot start (back to slot A, `rolled-back`), a second boot with an SSD that holds data.
+ * `--all` runs both halves in one boot sequence (about an hour here).
+ *
+ * Run as root after the builds (the Makefile's targets do both; firmware/lib/test_build.sh).
  */
 
 import { startShippedBroker } from "../../runtime/testing/shipped_broker.ts";
@@ -34,6 +42,18 @@ const option = (name: string, fallback: string): string => {
 };
 
 const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const all = flag("--all");
+const faults = flag("--faults");
+/** Which checks run: the default half, the faults half (--faults), or both (--all). */
+const run_ = {
+  claim: all || !faults,
+  tampered: (all || !faults) && !flag("--skip-tampered"),
+  good: (all || !faults) && !flag("--skip-fleet-update"),
+  powerCut: (all || faults) && !flag("--skip-power-cut"),
+  broken: all || faults,
+  notBlank: (all || faults) && !flag("--skip-not-blank"),
+};
+const testStart = Date.now();
 const board = option("--board", "generic-arm64");
 /** Power-on to /healthz: measured about 3 min under TCG on 2 shared cores; the bound is generous. */
 const BOOT_DEADLINE_MS = Number(option("--boot-timeout-s", "900")) * 1000;
@@ -62,7 +82,8 @@ let failed = 0;
 function check(name: string, ok: boolean, detail = ""): boolean {
   if (ok) passed++;
   else failed++;
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
+  const at = ((Date.now() - testStart) / 1000).toFixed(0).padStart(4);
+  console.log(`${ok ? "ok  " : "FAIL"} [${at} s] ${name}${detail ? ` — ${detail}` : ""}`);
   return ok;
 }
 
@@ -242,12 +263,16 @@ interface FleetSide extends AsyncDisposable {
   readonly cameraUrlInGuest: string;
   /** nvr-provision.json for the box, as a person writes it onto the boot partition. */
   readonly provisionFile: string;
-  /** The next version's bundle over HTTPS (fleet CA), and a tampered copy; null without one. */
+  /** Bundles over HTTPS (fleet CA) for the next version; null without --next-version. */
   readonly bundles: {
-    readonly good: { url: string; size: number; sha256: string };
-    readonly tampered: { url: string; size: number; sha256: string };
+    /** The next version as built (null when this half does not install it). */
+    readonly good: BundleRef | null;
+    /** Small, its signature altered (smallTamperedBundle). */
+    readonly tampered: BundleRef;
     /** A bundle whose daemon cannot start (NVR_TEST_BROKEN_DAEMON=1), when one was built. */
-    readonly broken: { url: string; size: number; sha256: string } | null;
+    readonly broken: BundleRef | null;
+    /** For the power cut (powerCutBundle), when that runs. */
+    readonly powerCut: BundleRef | null;
   } | null;
 }
 
@@ -256,10 +281,117 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+interface BundleRef {
+  url: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * A bundle the test makes itself for `version`, signed with the build's development key as a real
+ * one is: `imageMiB` of ext4 holding `fillMiB` of filler, random (incompressible) or the letter A
+ * (a squashfs of a few MiB however big the image). Checked on the host with `rauc info --keyring`.
+ */
+async function testBundle(
+  dir: string,
+  name: string,
+  version: string,
+  opts: { imageMiB: number; fillMiB: number; fill: "random" | "pattern" },
+): Promise<string> {
+  const { raucCompatible } = JSON.parse(
+    await Deno.readTextFile(`${repo}/firmware/boards/${board}.json`),
+  ) as { raucCompatible: string };
+  const work = `${dir}/${name}`;
+  await Deno.mkdir(`${work}/content`, { recursive: true });
+  await Deno.mkdir(`${work}/files`, { recursive: true });
+  {
+    using f = await Deno.open(`${work}/files/filler`, { write: true, create: true });
+    const chunk = new Uint8Array(2 ** 20).fill(0x41);
+    for (let i = 0; i < opts.fillMiB; i++) {
+      if (opts.fill === "random") {
+        for (let j = 0; j < chunk.length; j += 65536) {
+          crypto.getRandomValues(chunk.subarray(j, j + 65536));
+        }
+      }
+      for (let off = 0; off < chunk.length;) off += await f.write(chunk.subarray(off));
+    }
+  }
+  await run("mkfs.ext4", [
+    ...["-q", "-F", "-L", "rootfs", "-O", "^has_journal", "-d", `${work}/files`],
+    ...[`${work}/content/rootfs.ext4`, `${opts.imageMiB}M`],
+  ]);
+  await Deno.remove(`${work}/files`, { recursive: true });
+  await Deno.writeTextFile(
+    `${work}/content/manifest.raucm`,
+    `[update]\ncompatible=${raucCompatible}\nversion=${version}\n\n[bundle]\nformat=verity\n\n` +
+      "[image.rootfs]\nfilename=rootfs.ext4\n",
+  );
+  const signed = `${work}/${name}.raucb`;
+  await run("rauc", [
+    "bundle",
+    `--cert=${DEV_CERT}`,
+    `--key=${repo}/out/keys/dev-key.pem`,
+    `${work}/content`,
+    signed,
+  ]);
+  await Deno.remove(`${work}/content`, { recursive: true });
+  await run("rauc", ["info", `--keyring=${DEV_CERT}`, signed]);
+  return signed;
+}
+
+const DEV_CERT = `${repo}/out/keys/dev-cert.pem`;
+
+/**
+ * The tampered bundle: small (an 8 MiB root filesystem holding 3 MiB of random bytes), signed,
+ * then one byte of its CMS signature changed. It is checked here first that RAUC on the host
+ * refuses it at the signature check ("signature verification failed"), so the box's refusal can
+ * only come from there, whatever the size; the full-size copy cost a 350 MiB download (3.5-5.5
+ * min) for the same.
+ */
+async function smallTamperedBundle(dir: string, version: string): Promise<Uint8Array> {
+  const signed = await testBundle(dir, "tampered", version, {
+    imageMiB: 8,
+    fillMiB: 3,
+    fill: "random",
+  });
+  const bytes = await Deno.readFile(signed);
+  // The bundle ends with the CMS signature and its size (8 bytes); 200 bytes before the end of the
+  // signature is inside the RSA signature value.
+  bytes[bytes.length - 8 - 200]! ^= 0x5a;
+  const tampered = `${dir}/tampered/tampered.raucb`;
+  await Deno.writeFile(tampered, bytes);
+  const info = await new Deno.Command("rauc", {
+    args: ["info", `--keyring=${DEV_CERT}`, tampered],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const said = new TextDecoder().decode(info.stderr);
+  if (info.success || !/signature verification failed/.test(said)) {
+    throw new Error(
+      `the small tampered bundle ${tampered} is not refused at RAUC's signature check on the ` +
+        `host (rauc info: ${info.success ? "accepted" : said.trim().split("\n").at(-1)})`,
+    );
+  }
+  return bytes;
+}
+
+/**
+ * The power cut's bundle: the next version, validly signed, whose 1400 MiB root filesystem is
+ * 1300 MiB of the letter A, so its download is a few MiB (seconds, not the 5 min of the full
+ * bundle) while RAUC still writes the slot for long enough to be cut in the middle: the guest's
+ * writeback puts the slot's superblock on the disk image after the first 100-odd MiB, and the
+ * test kills QEMU within a second or two of seeing it.
+ */
+function powerCutBundle(dir: string, version: string): Promise<string> {
+  return testBundle(dir, "power-cut", version, { imageMiB: 1400, fillMiB: 1300, fill: "pattern" });
+}
+
 async function startFleetSide(
   dir: string,
+  nextVersion: string,
   nextBundle: string | null,
   brokenBundle: string | null,
+  powerCut: boolean,
 ): Promise<FleetSide> {
   const stack = new AsyncDisposableStack();
   try {
@@ -308,45 +440,31 @@ async function startFleetSide(
       { mode: 0o600 },
     );
     // The update over the fleet: the next version's bundle from an HTTPS server whose certificate
-    // the fleet CA signed (the broker's, which names HOST_IN_GUEST), and a copy with one byte of
-    // its signature changed, announced with its own (matching) SHA-256.
+    // the fleet CA signed (the broker's, which names HOST_IN_GUEST), and a small bundle with one
+    // byte of its signature changed, announced with its own (matching) SHA-256.
     const fwdBundles: { port: number; to: number }[] = [];
     let bundles: FleetSide["bundles"] = null;
-    if (nextBundle !== null) {
+    if (nextVersion !== "") {
       const tls = {
         cert: await Deno.readTextFile(certs.serverCertFile),
         key: await Deno.readTextFile(certs.serverKeyFile),
       };
-      const good = await Deno.readFile(nextBundle);
-      const tampered = good.slice();
-      tampered[tampered.length - 8 - 200]! ^= 0x5a;
-      const goodServer = stack.use(serveBundle(good, { tls }));
-      const badServer = stack.use(serveBundle(tampered, { tls }));
-      fwdBundles.push({ port: 8443, to: Number(new URL(goodServer.url).port) });
-      fwdBundles.push({ port: 8444, to: Number(new URL(badServer.url).port) });
-      let broken = null;
-      if (brokenBundle !== null) {
-        const bytes = await Deno.readFile(brokenBundle);
+      const serve = async (bytes: Uint8Array, port: number): Promise<BundleRef> => {
         const server = stack.use(serveBundle(bytes, { tls }));
-        fwdBundles.push({ port: 8445, to: Number(new URL(server.url).port) });
-        broken = {
-          url: `https://${HOST_IN_GUEST}:8445/nvr.raucb`,
+        fwdBundles.push({ port, to: Number(new URL(server.url).port) });
+        return {
+          url: `https://${HOST_IN_GUEST}:${port}/nvr.raucb`,
           size: bytes.byteLength,
           sha256: await sha256Hex(bytes),
         };
-      }
+      };
       bundles = {
-        good: {
-          url: `https://${HOST_IN_GUEST}:8443/nvr.raucb`,
-          size: good.byteLength,
-          sha256: await sha256Hex(good),
-        },
-        tampered: {
-          url: `https://${HOST_IN_GUEST}:8444/nvr.raucb`,
-          size: tampered.byteLength,
-          sha256: await sha256Hex(tampered),
-        },
-        broken,
+        good: nextBundle === null ? null : await serve(await Deno.readFile(nextBundle), 8443),
+        tampered: await serve(await smallTamperedBundle(dir, nextVersion), 8444),
+        broken: brokenBundle === null ? null : await serve(await Deno.readFile(brokenBundle), 8445),
+        powerCut: powerCut
+          ? await serve(await Deno.readFile(await powerCutBundle(dir, nextVersion)), 8446)
+          : null,
       };
     }
     const moved = stack.move();
@@ -483,6 +601,47 @@ async function ext4AtStart(image: string, offset: number): Promise<boolean> {
   return n === 2 && magic[0] === 0x53 && magic[1] === 0xef;
 }
 
+/**
+ * Prints where an update's time went, from the box's `update-progress` events as the host received
+ * them: command to the first event, the transfer (first event to 100 %: the bytes through slirp,
+ * socat and TLS), and 100 % to `done` (the box hashing the file, then RAUC checking and writing).
+ */
+function updateTimes(
+  messages: readonly { json: Record<string, unknown> | undefined; at: number }[],
+  label: string,
+  version: string,
+  sentAt: number,
+  doneAt: number | null,
+): void {
+  const seen: { at: number; percent: number; bytes: number }[] = [];
+  const visit = (v: unknown, at: number, depth: number): void => {
+    if (depth > 4 || v === null || typeof v !== "object") return;
+    if (Array.isArray(v)) return v.forEach((x) => visit(x, at, depth + 1));
+    const o = v as {
+      kind?: unknown;
+      detail?: { version?: unknown; percent?: unknown; bytes?: unknown };
+    };
+    if (o.kind === "update-progress" && o.detail?.version === version) {
+      seen.push({ at, percent: Number(o.detail.percent), bytes: Number(o.detail.bytes) });
+      return;
+    }
+    for (const x of Object.values(o)) visit(x, at, depth + 1);
+  };
+  for (const m of messages) if (m.at >= sentAt && m.json) visit(m.json, m.at, 0);
+  const first = seen[0];
+  const full = seen.find((x) => x.percent >= 100);
+  const s = (ms: number) => (ms / 1000).toFixed(0);
+  if (!first) return console.log(`${label}: no update-progress event seen`);
+  const end = full ?? seen.at(-1)!;
+  const mbs = (end.bytes - first.bytes) / 1e6 / Math.max(1, (end.at - first.at) / 1000);
+  console.log(
+    `${label}: command to first progress ${s(first.at - sentAt)} s; transfer ${
+      s(end.at - first.at)
+    } s to ${end.percent} % (${mbs.toFixed(2)} MB/s)` +
+      (full && doneAt !== null ? `; 100 % to installed (hash, RAUC) ${s(doneAt - full.at)} s` : ""),
+  );
+}
+
 /** An error with its causes ("fetch failed" alone says nothing about why). */
 function describeError(err: unknown): string {
   const parts: string[] = [];
@@ -528,7 +687,19 @@ async function main(): Promise<void> {
   const nextBundle = nextVersion ? `${outDir}/nvr-${nextVersion}-${board}.raucb` : null;
   const brokenVersion = option("--broken-version", "");
   const brokenBundle = brokenVersion ? `${outDir}/nvr-${brokenVersion}-${board}.raucb` : null;
-  await using fleet = await startFleetSide(dir, nextBundle, brokenBundle);
+  if (faults && (!nextVersion || !brokenVersion)) {
+    throw new Error(
+      "--faults needs --next-version (the power cut) and --broken-version (the failed update): " +
+        "run make image-test-faults, which builds both",
+    );
+  }
+  await using fleet = await startFleetSide(
+    dir,
+    nextVersion,
+    run_.good ? nextBundle : null,
+    run_.broken ? brokenBundle : null,
+    run_.powerCut,
+  );
   const efi = `${image}@@${await partitionOffset(image, 1)}`;
   await run("mcopy", ["-o", "-i", efi, fleet.provisionFile, "::/nvr-provision.json"]);
   let vm = await boot(dir, image, ssd, q, "1", null, fleet.fwds);
@@ -609,7 +780,7 @@ async function main(): Promise<void> {
       httpsFp !== "" && servedFp === httpsFp,
       `${servedFp || "none served"} vs ${httpsFp || "none reported"}`,
     );
-    if (certPem) {
+    if (certPem && run_.claim) {
       const claim = await claimAndAddCamera(vm, certPem, fleet.cameraUrlInGuest).catch((
         err,
       ) => ({ setup: 0, login: 0, camera: 0, detail: describeError(err) }));
@@ -644,7 +815,7 @@ async function main(): Promise<void> {
         ).catch(() => null);
         return r?.json ?? null;
       };
-      if (!flag("--skip-tampered")) {
+      if (run_.tampered) {
         const t = fleet.bundles.tampered;
         const refused = await command("tampered-1", {
           cmd: "update",
@@ -654,18 +825,19 @@ async function main(): Promise<void> {
           version: nextVersion,
         }, 900_000);
         check(
-          "a tampered bundle (its signature changed, the hash announced to match) is refused",
-          refused !== null && refused.ok === false,
+          "a tampered bundle (its signature changed, the hash announced to match) is refused at the signature check",
+          refused !== null && refused.ok === false && /signature/.test(JSON.stringify(refused)),
           JSON.stringify(refused).slice(0, 300),
         );
       }
       // A power cut in the middle of an install: QEMU is killed once RAUC has begun writing slot
       // B (the ext4 superblock appears at its start). The old slot must boot cleanly and the box
       // report the update failed (the daemon finds the update it started and never finished).
-      if (!flag("--skip-power-cut")) {
-        const g = fleet.bundles.good;
+      if (run_.powerCut) {
+        const g = fleet.bundles.powerCut!;
         const bStart = await partitionOffset(image, 3);
         const already = await ext4AtStart(image, bStart);
+        const cutSent = Date.now();
         await fleet.cloud.publish(
           `${base}/cmd/update-cut`,
           JSON.stringify({
@@ -679,13 +851,21 @@ async function main(): Promise<void> {
         const writing = already ? null : await waitFor(
           async () => (await ext4AtStart(image, bStart)) ? true : null,
           1_500_000,
-          1000,
+          250,
+        );
+        const finished = fleet.cloud.messages.find((x) =>
+          x.topic === `${base}/cmd-result/update-cut`
         );
         check(
-          "power cut: the update was being installed (RAUC had begun writing slot B) when QEMU was killed",
-          writing !== null,
-          already ? "slot B already held a filesystem before the update" : "",
+          "power cut: the update was being installed (RAUC had begun writing slot B, no result yet) when QEMU was killed",
+          writing !== null && finished === undefined,
+          already
+            ? "slot B already held a filesystem before the update"
+            : finished
+            ? `the install had ended: ${JSON.stringify(finished.json).slice(0, 200)}`
+            : "",
         );
+        updateTimes(fleet.cloud.messages, "power cut update", nextVersion, cutSent, null);
         vm.child.kill("SIGKILL");
         await stop(vm);
         earlierConsoles += await readText(vm.serial);
@@ -746,6 +926,7 @@ async function main(): Promise<void> {
           sha256: br.sha256,
           version: brokenVersion,
         }, 1_500_000);
+        updateTimes(fleet.cloud.messages, "broken update", brokenVersion, sent, Date.now());
         check(
           `update ${brokenVersion} (its daemon cannot start): installed`,
           installedBroken !== null && installedBroken.ok === true,
@@ -797,8 +978,9 @@ async function main(): Promise<void> {
       }
       // --skip-fleet-update: a run for the broken update alone (the good one passed in an earlier
       // run); without it, the next version is installed last and must pass the health gate.
-      if (!flag("--skip-fleet-update")) {
+      if (run_.good) {
         const g = fleet.bundles.good;
+        if (g === null) throw new Error(`no bundle ${nextBundle}: build it (make image-test)`);
         const bBefore = await serialCount(vm, SLOT_B);
         const sentAt = Date.now();
         const installed = await command("update-1", {
@@ -808,6 +990,7 @@ async function main(): Promise<void> {
           sha256: g.sha256,
           version: nextVersion,
         }, 1_500_000);
+        updateTimes(fleet.cloud.messages, "fleet update", nextVersion, sentAt, Date.now());
         check(
           `update ${nextVersion} over the fleet: downloaded over HTTPS, verified and installed`,
           installed !== null && installed.ok === true,
@@ -919,7 +1102,7 @@ async function main(): Promise<void> {
   }
 
   // --- Boot 2: an SSD holding data is never formatted -----------------------------------------
-  if (!flag("--skip-not-blank")) {
+  if (run_.notBlank) {
     const used = `${dir}/ssd-used.img`;
     await run("truncate", ["-s", "8G", used]);
     // Not zero, and no signature wipefs knows: the kind of disk a careless script would format.

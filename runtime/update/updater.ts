@@ -363,8 +363,31 @@ async function readJson<T>(path: string): Promise<T | null> {
   }
 }
 
+/**
+ * Written to a temporary file, synced, renamed over `path`, and the folder synced: these files
+ * must survive a power cut. Without the syncs, ext4's delayed allocation kept `started.json` at 0
+ * bytes when the image test cut the power 15 s after the update command (run of 15:36), so the
+ * next boot found no update it had started and never reported it failed.
+ */
 async function writeJson(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value), { mode: 0o600 });
+  const bytes = new TextEncoder().encode(JSON.stringify(value));
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  try {
+    let written = 0;
+    while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
   await Deno.rename(tmp, path);
+  const slash = path.lastIndexOf("/");
+  const dir = await Deno.open(slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".", {
+    read: true,
+  });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
 }
