@@ -169,7 +169,9 @@ async function main(): Promise<void> {
       "blank SSD formatted and mounted at /mnt/ssd (serial: Mounted mnt-ssd.mount)",
       /Mounted.*mnt-ssd\.mount|Mounted.*\/mnt\/ssd/.test(await readText(serial)),
     );
-    const failedUnits = (await readText(serial)).split("\n").filter((l) => /\[FAILED\]/.test(l));
+    // systemd colours "[FAILED]" on the console, so match the word, as image_test.ts does.
+    const failedUnits = (await readText(serial)).split("\n")
+      .filter((l) => /Failed to start|FAILED/.test(l));
     check("no failed unit on the console", failedUnits.length === 0, failedUnits.join(" | "));
   } finally {
     try {
