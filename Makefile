@@ -78,13 +78,17 @@ clean:
 
 # --- Firmware image (issue 13): see firmware/README.md. As root on Debian 12. -------------------
 BOARD ?= generic-arm64
-# Debian's own tools for building and booting images; the board's packages come from its file.
+# Debian's own tools for building and booting images; the board's packages come from its file,
+# and so do the host packages that boot it in QEMU (its "hostPackages", read with jq once jq is in).
 # (npm, for Deno's arm64 package, is needed as for the host's Deno: see $(DENO_REAL).)
 IMAGE_APT_PACKAGES := mmdebstrap qemu-user-static binfmt-support arch-test fdisk dosfstools mtools \
-  e2fsprogs squashfs-tools rauc zstd jq openssl qemu-system-arm qemu-efi-aarch64 ipxe-qemu
+  e2fsprogs squashfs-tools rauc zstd jq openssl
 
 image-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(IMAGE_APT_PACKAGES)"
+	@test -f firmware/boards/$(BOARD).json || { echo "no board file firmware/boards/$(BOARD).json"; exit 2; }
+	@$(MAKE) --no-print-directory deps \
+	  APT_PACKAGES="$$(jq -r '.hostPackages // [] | .[]' firmware/boards/$(BOARD).json | paste -sd' ' -)"
 
 image: image-deps deno
 	DENO_VERSION=$(DENO_VERSION) DENO=$(DENO) firmware/build_image.sh $(BOARD)

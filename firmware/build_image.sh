@@ -22,6 +22,13 @@ DENO="$(realpath "${DENO:-.tools/bin/deno}")"
 
 b() { jq -er "$1" "$board_file"; }
 arch="$(b .arch)"
+# Only GRUB EFI boards are built here so far; the others are made as firmware/boards/README.md says.
+boot_type="$(b .bootloader.type)"
+[ "$boot_type" = grub-efi ] || {
+  echo "image: $board_file has bootloader.type '$boot_type'; this script builds grub-efi boards only" \
+    "so far: see firmware/boards/README.md for how a '$board' image is made" >&2
+  exit 2
+}
 version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/lib/version.ts)"
 [ -n "$version" ] || { echo "image: no VERSION in runtime/lib/version.ts" >&2; exit 1; }
 # NVR_VERSION=<x.y.z[-tag]> builds a release of that version (the image's runtime says so too);
