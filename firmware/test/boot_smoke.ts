@@ -14,6 +14,8 @@
  * `boot-smoke: N passed, M failed` (exit status 1 when any failed).
  */
 
+import { freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
+
 const args = [...Deno.args];
 const option = (name: string, fallback: string): string => {
   const i = args.indexOf(name);
@@ -41,58 +43,6 @@ function check(name: string, ok: boolean, detail = ""): boolean {
   else failed++;
   console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
   return ok;
-}
-
-async function run(cmd: string, cmdArgs: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args: cmdArgs, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${cmdArgs.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Polls `probe` every `everyMs` until it gives a value or `deadlineMs` has passed. */
-async function waitFor<T>(
-  probe: () => Promise<T | null>,
-  deadlineMs: number,
-  everyMs = 1000,
-): Promise<T | null> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    const v = await probe();
-    if (v !== null) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return null;
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
-}
-
-async function healthz(port: number): Promise<string | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
-      signal: AbortSignal.timeout(3000),
-    });
-    const body = await res.text();
-    return res.status === 200 ? body : null;
-  } catch {
-    return null;
-  }
 }
 
 async function main(): Promise<void> {

@@ -26,6 +26,7 @@ import { startShippedBroker } from "../../runtime/testing/shipped_broker.ts";
 import { makeClientCertificate } from "../../runtime/testing/mosquitto.ts";
 import { brokerCa } from "../../runtime/testing/test_ca.ts";
 import { CloudClient } from "../../runtime/testing/fleet_kit.ts";
+import { freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
 import {
   deviceIdOfSerial,
   parseAllowList,
@@ -85,59 +86,6 @@ function check(name: string, ok: boolean, detail = ""): boolean {
   const at = ((Date.now() - testStart) / 1000).toFixed(0).padStart(4);
   console.log(`${ok ? "ok  " : "FAIL"} [${at} s] ${name}${detail ? ` — ${detail}` : ""}`);
   return ok;
-}
-
-async function run(cmd: string, cmdArgs: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args: cmdArgs, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(
-      `${cmd} ${cmdArgs.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Waits until `probe` gives a value, polling every `everyMs`, for at most `deadlineMs`. */
-async function waitFor<T>(
-  probe: () => Promise<T | null>,
-  deadlineMs: number,
-  everyMs = 1000,
-): Promise<T | null> {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    const v = await probe();
-    if (v !== null) return v;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return null;
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
-}
-
-async function healthz(port: number): Promise<string | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
-      signal: AbortSignal.timeout(3000),
-    });
-    const body = await res.text();
-    return res.status === 200 ? body : null;
-  } catch {
-    return null;
-  }
 }
 
 interface Vm {

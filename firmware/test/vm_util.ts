@@ -1,0 +1,60 @@
+/**
+ * What the QEMU image checks share (image_test.ts, boot_smoke.ts): running a host tool, a free
+ * loopback port for a forward, bounded polling, and the box's /healthz through that forward.
+ */
+
+/** Runs a host tool; its stdout, or an error with its stderr. */
+export async function run(cmd: string, cmdArgs: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args: cmdArgs, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${cmdArgs.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Waits until `probe` gives a value, polling every `everyMs`, for at most `deadlineMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | null>,
+  deadlineMs: number,
+  everyMs = 1000,
+): Promise<T | null> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    const v = await probe();
+    if (v !== null) return v;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return null;
+}
+
+/** A file's text, or "" when it cannot be read (a serial log not written yet). */
+export async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch {
+    return "";
+  }
+}
+
+/** The body of /healthz through a forwarded port when it answers 200, else null. */
+export async function healthz(port: number): Promise<string | null> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, {
+      signal: AbortSignal.timeout(3000),
+    });
+    const body = await res.text();
+    return res.status === 200 ? body : null;
+  } catch {
+    return null;
+  }
+}
