@@ -9,6 +9,7 @@
  * bytes; RTP/RTCP interleaved on the same connection (`$`, channel, 16-bit length) is skipped. A
  * connection that sends something else is counted as far as it parsed and then only relayed.
  */
+import { relayTo } from "./relay_conn.ts";
 
 export interface MountCount {
   /** PLAY requests ever made for this mount. */
@@ -140,31 +141,16 @@ export function startRtspCounter(options: RtspCounterOptions): RtspCounter {
         }
       } else if (method === "TEARDOWN") stopPlaying(mount);
     });
-    let server: Deno.Conn | null = null;
+    const counting = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        reader.feed(chunk);
+        controller.enqueue(chunk);
+      },
+    });
     try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
-      open.add(server);
-      const counting = new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          reader.feed(chunk);
-          controller.enqueue(chunk);
-        },
-      });
-      await Promise.all([
-        client.readable.pipeThrough(counting).pipeTo(server.writable),
-        server.readable.pipeTo(client.writable),
-      ]);
-    } catch {
-      /* either side went away */
+      await relayTo(client, options.target, open, counting);
     } finally {
       for (const mount of [...mine]) stopPlaying(mount);
-      for (const c of [client, server]) {
-        if (c === null) continue;
-        open.delete(c);
-        try {
-          c.close();
-        } catch { /* already closed by pipeTo */ }
-      }
     }
   };
   const accepting = (async () => {

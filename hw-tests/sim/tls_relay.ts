@@ -7,6 +7,7 @@
  *   await using relay = await startTlsRelay({ target: 8554, certFile, keyFile });
  *   // rtsps://127.0.0.1:${relay.port}/main
  */
+import { relayTo } from "./relay_conn.ts";
 
 export interface TlsRelayOptions {
   /** The plain RTSP port on 127.0.0.1 to forward to. */
@@ -41,26 +42,17 @@ export async function startTlsRelay(options: TlsRelayOptions): Promise<TlsRelay>
     p.finally(() => pipes.delete(p));
   };
   const relay = async (client: Deno.TlsConn) => {
-    let server: Deno.Conn | null = null;
     try {
       await client.handshake();
-      server = await Deno.connect({ hostname: "127.0.0.1", port: options.target });
-      open.add(server);
-      await Promise.all([
-        client.readable.pipeTo(server.writable),
-        server.readable.pipeTo(client.writable),
-      ]);
     } catch {
-      /* either side went away (or the client refused our certificate) */
-    } finally {
-      for (const c of [client, server]) {
-        if (c === null) continue;
-        open.delete(c);
-        try {
-          c.close();
-        } catch { /* already closed by pipeTo */ }
-      }
+      /* the client refused our certificate, or went away */
+      open.delete(client);
+      try {
+        client.close();
+      } catch { /* already closed */ }
+      return;
     }
+    await relayTo(client, options.target, open);
   };
   const accepting = (async () => {
     for (;;) {
