@@ -14,7 +14,7 @@
  * `boot-smoke: N passed, M failed` (exit status 1 when any failed).
  */
 
-import { freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
+import { Checks, freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
 
 const args = [...Deno.args];
 const option = (name: string, fallback: string): string => {
@@ -36,14 +36,8 @@ interface BoardQemu {
   memoryMiB: number;
 }
 
-let passed = 0;
-let failed = 0;
-function check(name: string, ok: boolean, detail = ""): boolean {
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${detail}` : ""}`);
-  return ok;
-}
+const checks = new Checks();
+const check = checks.check.bind(checks);
 
 async function main(): Promise<void> {
   const boardFile = `${repo}/firmware/boards/${board}.json`;
@@ -133,8 +127,8 @@ async function main(): Promise<void> {
     const err = (await stderr).trim();
     if (err) console.log(`QEMU stderr (exit ${status.code}): ${err}`);
   }
-  console.log(`boot-smoke: ${passed} passed, ${failed} failed`);
-  if (failed > 0) Deno.exit(1);
+  console.log(`boot-smoke: ${checks.passed} passed, ${checks.failed} failed`);
+  if (checks.failed > 0) Deno.exit(1);
 }
 
 await main();

@@ -26,7 +26,7 @@ import { startShippedBroker } from "../../runtime/testing/shipped_broker.ts";
 import { makeClientCertificate } from "../../runtime/testing/mosquitto.ts";
 import { brokerCa } from "../../runtime/testing/test_ca.ts";
 import { CloudClient } from "../../runtime/testing/fleet_kit.ts";
-import { freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
+import { Checks, freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
 import {
   deviceIdOfSerial,
   parseAllowList,
@@ -78,15 +78,8 @@ interface BoardQemu {
   memoryMiB: number;
 }
 
-let passed = 0;
-let failed = 0;
-function check(name: string, ok: boolean, detail = ""): boolean {
-  if (ok) passed++;
-  else failed++;
-  const at = ((Date.now() - testStart) / 1000).toFixed(0).padStart(4);
-  console.log(`${ok ? "ok  " : "FAIL"} [${at} s] ${name}${detail ? ` — ${detail}` : ""}`);
-  return ok;
-}
+const checks = new Checks(testStart);
+const check = checks.check.bind(checks);
 
 interface Vm {
   child: Deno.ChildProcess;
@@ -1089,5 +1082,5 @@ try {
 } catch (err) {
   check("image test ran to the end", false, err instanceof Error ? err.message : String(err));
 }
-console.log(`image-test: ${passed} passed, ${failed} failed`);
-Deno.exit(failed === 0 ? 0 : 1);
+console.log(`image-test: ${checks.passed} passed, ${checks.failed} failed`);
+Deno.exit(checks.failed === 0 ? 0 : 1);

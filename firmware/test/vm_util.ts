@@ -58,3 +58,23 @@ export async function healthz(port: number): Promise<string | null> {
     return null;
   }
 }
+
+/**
+ * Checks counted and printed one a line ("ok  " or "FAIL", with the seconds since `startMs` when
+ * given), for the closing `N passed, M failed` line.
+ */
+export class Checks {
+  passed = 0;
+  failed = 0;
+  constructor(readonly startMs?: number) {}
+
+  check(name: string, ok: boolean, detail = ""): boolean {
+    if (ok) this.passed++;
+    else this.failed++;
+    const at = this.startMs === undefined
+      ? ""
+      : `[${((Date.now() - this.startMs) / 1000).toFixed(0).padStart(4)} s] `;
+    console.log(`${ok ? "ok  " : "FAIL"} ${at}${name}${detail ? ` — ${detail}` : ""}`);
+    return ok;
+  }
+}
