@@ -62,10 +62,17 @@ import { SharedSubStream } from "../playback/sub_stream.ts";
 import { LiveRelay } from "../media/restream/relay.ts";
 import { chooseLive } from "../playback/live_choice.ts";
 import { LiveViewerLimit } from "../playback/live_stream.ts";
-import { planTranscode } from "../board/transcode_plan.ts";
+import {
+  planTranscode,
+  type TranscodeCap,
+  transcodeCapacity,
+  type TranscodePlan,
+} from "../board/transcode_plan.ts";
 import { SharedTranscode } from "../playback/live_transcode.ts";
 import { TranscodeSlots } from "../playback/transcode_slots.ts";
 import { RangeTranscodes } from "../playback/range_transcode.ts";
+import { ThumbnailQueue } from "../playback/thumbnail_queue.ts";
+import { Thumbnails } from "../playback/thumbnails.ts";
 import { PluginHost, type PluginHostOptions } from "../plugins/mod.ts";
 import type { ClockTrustOptions } from "../lib/clock_trust.ts";
 import { type ClockKeeper, startClockKeeper } from "./clock_keeper.ts";
@@ -216,10 +223,22 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       log.warn("kept windows of earlier sensor alarms not re-armed", { module: "plugins", err });
     }
   }
-  // Each closed segment: the open alarm windows kept, then the byte budget checked.
+  // Timeline thumbnails: made on hover, and (recording.thumbnails "on-close") in one background
+  // process at the lowest priority as segments close; the hover cache counts both.
+  const thumbnails = new Thumbnails({ dataDir });
+  const thumbnailQueue = new ThumbnailQueue({
+    dataDir,
+    index: storage.index,
+    enabled: () => current.recording.thumbnails === "on-close",
+    thumbnails,
+    log: log.child({ module: "thumbnails" }),
+  });
+  // Each closed segment: the open alarm windows kept, then the byte budget checked, then its
+  // thumbnail queued.
   const onSegmentClosed = () => {
     alarmKeeper.segmentClosed();
     retention.segmentClosed();
+    thumbnailQueue.segmentClosed();
   };
   let fleet: FleetWiring | null = null;
   const clockKeeper: ClockKeeper | null = deps.clock
@@ -433,12 +452,24 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   );
   /**
    * H.265 → H.264 transcodes for browsers without H.265 (live and recorded ranges) under one cap
-   * per box (http.transcodesMax); one shared live transcode per camera (live_transcode.ts). The
-   * board's plan is made once, at the first need; a board that cannot is said once in the log.
+   * per box (http.transcodesMax, else the board profile's); one shared live transcode per camera
+   * (live_transcode.ts). The board's plan is made once, at the first need (or the first look at
+   * the cap); a board that cannot is said once in the log.
    */
-  const transcodeSlots = new TranscodeSlots(() => current.http.transcodesMax);
+  const transcodeCap = (): TranscodeCap => {
+    const set = current.http.transcodesMax;
+    if (set !== null) {
+      return { maxSessions: set, source: "http.transcodesMax (configuration)", basis: "" };
+    }
+    transcodeLaunch();
+    return transcodeCapacity(profile, transcodePlan ?? null);
+  };
+  const transcodeSlots = new TranscodeSlots(
+    () => transcodeCap().maxSessions,
+    () => transcodeCap().source,
+  );
   const transcodes = new Map<string, SharedTranscode>();
-  let transcodePlan: { launch: string; chain: string } | null | undefined;
+  let transcodePlan: TranscodePlan | null | undefined;
   const transcodeLaunch = (): string | null => {
     if (transcodePlan === undefined) {
       try {
@@ -505,8 +536,15 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     await plugins.apply(current.plugins);
     cameraEvents.apply(current.cameras);
     eventTriggers.apply(current.cameras);
-    const unchanged = JSON.stringify({ ...before, http: null, plugins: null }) ===
-      JSON.stringify({ ...current, http: null, plugins: null });
+    // recording.thumbnails is read at every close: no restart for it either.
+    const rest = (c: NvrConfig) =>
+      JSON.stringify({
+        ...c,
+        http: null,
+        plugins: null,
+        recording: { ...c.recording, thumbnails: null },
+      });
+    const unchanged = rest(before) === rest(current);
     if (!unchanged) await rebuild();
     if (JSON.stringify(before.cameras) !== JSON.stringify(current.cameras)) {
       void cameraClocks.checkNow(); // a camera added or changed: its clock at once
@@ -684,6 +722,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
           recordings: {
             dataDir,
             index: storage.index,
+            thumbnails,
             cameras: () => live.recorders.cameras(),
             snapshot: (camera: string) => live.recorders.snapshot(camera),
             subUrl: (id: string) => current.cameras.find((c) => c.id === id)?.subUrl ?? null,
@@ -735,15 +774,27 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
             ptz: (id) => ptz.mayHave(id),
           },
           system: {
-            health: () =>
-              collectHealth({
-                cameras: live.recorders.cameras(),
-                cameraEvents: cameraEvents.statuses(),
-                plugins: plugins.statuses(),
-                cameraClocks: cameraClocks.get,
-                diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
-                smartctl: null,
-              }),
+            health: async () => {
+              const cap = transcodeCap();
+              return {
+                ...await collectHealth({
+                  cameras: live.recorders.cameras(),
+                  cameraEvents: cameraEvents.statuses(),
+                  plugins: plugins.statuses(),
+                  cameraClocks: cameraClocks.get,
+                  diskPaths: [{ label: "recordings", path: dataDir }, { label: "root", path: "/" }],
+                  smartctl: null,
+                }),
+                thumbnails: { mode: current.recording.thumbnails, ...thumbnailQueue.stats() },
+                transcodes: {
+                  max: cap.maxSessions,
+                  source: cap.source,
+                  basis: cap.basis === "" ? null : cap.basis,
+                  running: transcodeSlots.running,
+                  refused: transcodeSlots.refused,
+                },
+              };
+            },
             config: () => current,
             updateConfig,
             index: storage.index,
@@ -850,6 +901,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       await plugins.close();
       await ptz.close(); // a move still running is stopped
       await live.stop();
+      await thumbnailQueue.close();
       await cameraEvents.close();
       await retention.done;
       await server.finished;

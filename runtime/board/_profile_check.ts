@@ -12,6 +12,7 @@ export const TOP_KEYS = [
   "extends",
   "name",
   "notes",
+  "transcode",
   ...Object.values(ENCODER_LISTS),
   ...Object.values(DECODER_LISTS),
 ];
@@ -28,6 +29,9 @@ export const ENCODER_KEYS = [
   "package",
 ];
 export const DECODER_KEYS = ["element", "props", "before", "download", "package"];
+export const TRANSCODE_KEYS = ["maxSessions", "basis"];
+/** The same bounds as http.transcodesMax, its override in the configuration. */
+export const MAX_TRANSCODE_SESSIONS = 16;
 export const ELEMENT = /^[a-z0-9_]+$/;
 export const TEMPLATE_KEYS = ["bps", "kbps", "gop"] as const;
 
@@ -52,9 +56,38 @@ export function checkShape(p: Record<string, unknown>, id: string | null): strin
   if ("notes" in p && !(Array.isArray(p.notes) && p.notes.every((n) => typeof n === "string"))) {
     problems.push(`'notes' must be a list of strings`);
   }
+  if (id === null && !isObject(p.transcode)) {
+    problems.push(`'transcode' is ${show(p.transcode)}; it must be the software transcode's cap`);
+  }
+  if ("transcode" in p && p.transcode !== null) checkTranscode(p.transcode, problems);
   for (const key of Object.values(ENCODER_LISTS)) checkList(p, key, ENCODER_KEYS, problems);
   for (const key of Object.values(DECODER_LISTS)) checkList(p, key, DECODER_KEYS, problems);
   return problems;
+}
+
+/** `transcode`: { maxSessions, basis }, or null in a profile that drops the one it extends. */
+function checkTranscode(t: unknown, problems: string[]): void {
+  if (!isObject(t)) {
+    return void problems.push(`'transcode' must be an object { maxSessions, basis } or null`);
+  }
+  for (const k of Object.keys(t)) {
+    if (!TRANSCODE_KEYS.includes(k)) {
+      problems.push(`'transcode.${k}' is not a key; allowed: ${TRANSCODE_KEYS.join(", ")}`);
+    }
+  }
+  const n = t.maxSessions;
+  if (!(typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= MAX_TRANSCODE_SESSIONS)) {
+    problems.push(
+      `'transcode.maxSessions' is ${show(n)}; it must be a whole number from 0 to ` +
+        `${MAX_TRANSCODE_SESSIONS}`,
+    );
+  }
+  if (typeof t.basis !== "string" || t.basis === "") {
+    problems.push(
+      `'transcode.basis' is ${show(t.basis)}; say where the number comes from (measured, or ` +
+        "the vendor's document)",
+    );
+  }
 }
 
 function checkList(

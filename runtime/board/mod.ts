@@ -20,6 +20,7 @@ export {
   fillTemplate,
   loadProfile,
   ProfileError,
+  type TranscodeCapacity,
 } from "./profile.ts";
 export {
   type ElementRegistry,

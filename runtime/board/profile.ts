@@ -68,6 +68,13 @@ export interface DecoderSpec {
   readonly hardware: boolean;
 }
 
+/** How many H.265 → H.264 transcodes the box runs at once, and where that number comes from. */
+export interface TranscodeCapacity {
+  readonly maxSessions: number;
+  /** Measured (where, when) or the vendor's document it is argued from. */
+  readonly basis: string;
+}
+
 export type EncodedCodec = "h265" | "h264";
 export type DecodedCodec = "h265" | "h264" | "mjpeg";
 
@@ -78,6 +85,15 @@ export interface BoardProfile {
   readonly encoders: Readonly<Record<EncodedCodec, readonly EncoderSpec[]>>;
   readonly decoders: Readonly<Record<DecodedCodec, readonly DecoderSpec[]>>;
   readonly notes: readonly string[];
+  /**
+   * The transcode cap: `hardware` (the board's own, null if it has none) applies when the
+   * transcode plan encodes with one of the board's encoders; `software` (common.json, measured)
+   * otherwise. See transcode_plan.ts `transcodeCapacity`.
+   */
+  readonly transcode: {
+    readonly hardware: TranscodeCapacity | null;
+    readonly software: TranscodeCapacity;
+  };
 }
 
 export class ProfileError extends Error {
@@ -138,6 +154,10 @@ export function buildProfile(
     encoders: { h265: encoders("h265"), h264: encoders("h264") },
     decoders: { h265: decoders("h265"), h264: decoders("h264"), mjpeg: decoders("mjpeg") },
     notes: asList(pick("notes")).map(String),
+    transcode: {
+      hardware: capacity(pick("transcode")),
+      software: capacity(commonFile.transcode)!,
+    },
   };
 }
 
@@ -147,6 +167,11 @@ export function fillTemplate(template: string, values: { kbps: number; gop: numb
     .replaceAll("{bps}", String(Math.round(values.kbps * 1000)))
     .replaceAll("{kbps}", String(Math.round(values.kbps)))
     .replaceAll("{gop}", String(Math.round(values.gop)));
+}
+
+function capacity(raw: unknown): TranscodeCapacity | null {
+  if (!isObject(raw)) return null;
+  return { maxSessions: Number(raw.maxSessions), basis: String(raw.basis) };
 }
 
 function encoder(raw: unknown, hardware: boolean): EncoderSpec {

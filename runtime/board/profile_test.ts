@@ -79,8 +79,8 @@ Deno.test("a bad profile names the file, each bad key, the value and what is all
     err.message,
     [
       "Board profile profiles/acme.json is invalid:",
-      "  - unknown key 'colour'; allowed: id, extends, name, notes, h265Encoders, h264Encoders, " +
-      "h265Decoders, h264Decoders, mjpegDecoders",
+      "  - unknown key 'colour'; allowed: id, extends, name, notes, transcode, h265Encoders, " +
+      "h264Encoders, h265Decoders, h264Decoders, mjpegDecoders",
       `  - 'id' is "acme2"; it must be the file name, "acme"`,
       `  - 'name' is ""; it must be a non-empty string`,
       "  - 'h265Encoders[0].port' is not a key; allowed: element, props, convert, linksFrom, caps, " +
@@ -112,5 +112,51 @@ Deno.test("extends must name a profile and must not loop", () => {
     () => buildProfile("zz", PROFILE_FILES, COMMON_PROFILE_FILE),
     ProfileError,
     "missing",
+  );
+});
+
+Deno.test("transcode capacity: the board's own where it has one, common.json's software one always", () => {
+  assertEquals(loadProfile("rockchip").transcode.hardware?.maxSessions, 4);
+  assertEquals(loadProfile("jetson").transcode.hardware?.maxSessions, 4);
+  assertEquals(loadProfile("x86").transcode.hardware?.maxSessions, 4);
+  assertEquals(loadProfile("rpi4").transcode.hardware?.maxSessions, 2);
+  // Boards without a hardware H.264 encoder have no number of their own; the Orin Nano drops
+  // the one of the jetson profile it extends.
+  for (const id of ["generic", "rpi5", "jetson-orin-nano"] as const) {
+    assertEquals(loadProfile(id).transcode.hardware, null, id);
+  }
+  for (const id of BOARD_IDS) {
+    const p = loadProfile(id);
+    assertEquals(p.transcode.software.maxSessions, 2, `${id}: measured, docs/benchmarks.md`);
+    // A board's number is argued from a document until someone measures it on the board.
+    if (p.transcode.hardware) assert(p.transcode.hardware.basis.includes("needs the board"), id);
+    // Only boards whose profile lists a hardware H.264 encoder (what a transcode encodes with).
+    assertEquals(p.transcode.hardware !== null, p.encoders.h264.some((e) => e.hardware), id);
+  }
+});
+
+Deno.test("a bad transcode capacity names the key, the value and what is allowed", () => {
+  const files = {
+    acme: { id: "acme", name: "Acme", transcode: { maxSessions: 17, why: "x" } },
+    beta: { id: "beta", name: "Beta", transcode: 4 },
+  };
+  const acme = assertThrows(() => buildProfile("acme", files, COMMON_PROFILE_FILE), ProfileError);
+  assertEquals(acme.message.split("\n").slice(1, -1), [
+    "  - 'transcode.why' is not a key; allowed: maxSessions, basis",
+    "  - 'transcode.maxSessions' is 17; it must be a whole number from 0 to 16",
+    "  - 'transcode.basis' is missing; say where the number comes from (measured, or the " +
+    "vendor's document)",
+  ]);
+  assertThrows(
+    () => buildProfile("beta", files, COMMON_PROFILE_FILE),
+    ProfileError,
+    "'transcode' must be an object { maxSessions, basis } or null",
+  );
+  const { transcode: _, ...common } = COMMON_PROFILE_FILE as Record<string, unknown>;
+  assertThrows(
+    () => buildProfile("generic", PROFILE_FILES, common),
+    ProfileError,
+    "profiles/common.json is invalid:\n  - 'transcode' is missing; it must be the software " +
+      "transcode's cap",
   );
 });

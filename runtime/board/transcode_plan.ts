@@ -86,3 +86,38 @@ export function planTranscode(profile: BoardProfile, registry: ElementRegistry):
     "appsink name=out sync=false max-buffers=60 drop=false";
   return { launch, chain, decoder: dec.element, encoder: enc.element, hardware: enc.hardware };
 }
+
+/** The box's transcode cap as the board gives it, and where it comes from (shown in health). */
+export interface TranscodeCap {
+  readonly maxSessions: number;
+  /** e.g. `board profile "rockchip" (hardware encoder mpph264enc)`. */
+  readonly source: string;
+  /** Why that number: measured (where, when) or the vendor's document. */
+  readonly basis: string;
+}
+
+/**
+ * The board's cap for `plan` (null: the board cannot transcode): its own number only when the
+ * plan encodes on one of its hardware encoders, else the software transcode's measured number, so
+ * a board image without its vendor plugin is not given a hardware board's cap for x264enc.
+ */
+export function transcodeCapacity(
+  profile: BoardProfile,
+  plan: TranscodePlan | null,
+): TranscodeCap {
+  const own = profile.transcode.hardware;
+  if (plan?.hardware && own) {
+    return {
+      maxSessions: own.maxSessions,
+      source: `board profile "${profile.id}" (hardware encoder ${plan.encoder})`,
+      basis: own.basis,
+    };
+  }
+  const soft = profile.transcode.software;
+  const what = plan ? `software encoder ${plan.encoder}` : "no transcode plan";
+  return {
+    maxSessions: soft.maxSessions,
+    source: `board profile "${profile.id}" (${what}; profiles/common.json)`,
+    basis: soft.basis,
+  };
+}

@@ -63,3 +63,17 @@ Deno.test("http: wrong TLS, redirect and host settings are named with what to do
   ];
   for (const [raw, expected] of cases) assertEquals(problems(raw), expected, JSON.stringify(raw));
 });
+
+Deno.test("http.transcodesMax: absent or null is the board's number; a number overrides it", () => {
+  assertEquals(validateConfig({}).http.transcodesMax, null);
+  assertEquals(validateConfig({ http: { transcodesMax: null } }).http.transcodesMax, null);
+  assertEquals(validateConfig({ http: { transcodesMax: 0 } }).http.transcodesMax, 0);
+  assertEquals(validateConfig({ http: { transcodesMax: 5 } }).http.transcodesMax, 5);
+  for (const bad of [17, -1, 1.5, "2"]) {
+    assertEquals(problems({ http: { transcodesMax: bad } }), [
+      `http.transcodesMax: expected a whole number from 0 to 16 or null, got ${
+        JSON.stringify(bad)
+      }`,
+    ]);
+  }
+});

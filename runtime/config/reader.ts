@@ -87,6 +87,17 @@ export class ObjectReader {
     return value;
   }
 
+  /** A whole number from min to max, or null (also when absent). */
+  nullableInteger(name: string, min: number, max: number): number | null {
+    const value = this.raw(name);
+    if (value === undefined || value === null) return null;
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+      this.fail(name, `expected a whole number from ${min} to ${max} or null, got ${show(value)}`);
+      return null;
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const value = this.raw(name);
     if (value === undefined) return fallback;

@@ -32,6 +32,7 @@ export const REMOTE_KEYS: Readonly<Record<string, string>> = {
   "recording.stallSeconds": "watchdog timing",
   "recording.camerasPerProcess": "process grouping",
   "recording.builtinCamerasPerProcess": "process grouping",
+  "recording.thumbnails": "when timeline thumbnails are made; at once, no restart",
   "update.rebootWindow":
     "when an installed update may reboot the box (the bundle itself is signed)",
   "clock.cameraDriftSeconds": "a warning threshold",

@@ -118,9 +118,10 @@ export interface HttpConfig {
   readonly liveViewersTotal: number;
   /**
    * H.265 → H.264 transcodes running at once on this box, live views and recorded ranges
-   * together, for browsers without H.265 (docs/benchmarks.md, "transcode"); more are refused.
+   * together, for browsers without H.265; more are refused. null: the board profile's number
+   * (runtime/board/profiles, `transcode`; docs/benchmarks.md, "Transcode").
    */
-  readonly transcodesMax: number;
+  readonly transcodesMax: number | null;
   /** PEM certificate (chain) and key when tls is "files". */
   readonly certFile: string | null;
   readonly keyFile: string | null;
@@ -184,7 +185,15 @@ export interface RecordingConfig {
    * all in the daemon.
    */
   readonly builtinCamerasPerProcess: number;
+  /**
+   * Timeline thumbnails: "on-close" makes one per segment when it closes (one background process
+   * at the lowest CPU priority; playback/thumbnail_queue.ts); "on-demand" only when a pointer
+   * first hovers over the segment on the timeline.
+   */
+  readonly thumbnails: ThumbnailMode;
 }
+
+export type ThumbnailMode = "on-close" | "on-demand";
 
 /** A key that signs licences: raw 32-byte Ed25519 public key, base64url. */
 export interface LicenceKeyConfig {

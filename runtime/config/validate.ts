@@ -21,6 +21,7 @@ import type {
   RecordMode,
   RemuxEngine,
   RtspTransport,
+  ThumbnailMode,
   VideoCodec,
 } from "./types.ts";
 
@@ -41,6 +42,7 @@ const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
 export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
+export const THUMBNAIL_MODES: readonly ThumbnailMode[] = ["on-close", "on-demand"];
 export const CLOCK_TRUST: readonly ClockTrustMode[] = ["auto", "always"];
 export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
 export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
@@ -119,6 +121,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       builtinCamerasPerProcess:
         recording?.integer("builtinCamerasPerProcess", 16, 1, MAX_CAMERAS) ??
           16,
+      thumbnails: recording?.oneOf("thumbnails", "on-close", THUMBNAIL_MODES) ?? "on-close",
     },
     update: { rebootWindow: update ? readRebootWindow(update) : null },
     provision: {
@@ -258,7 +261,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     tls,
     liveViewersPerCamera: 4,
     liveViewersTotal: 16,
-    transcodesMax: 2,
+    transcodesMax: null,
     certFile: null,
     keyFile: null,
     redirectListen: null,
@@ -299,7 +302,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     tls,
     liveViewersPerCamera: http.integer("liveViewersPerCamera", 4, 0, 64),
     liveViewersTotal: http.integer("liveViewersTotal", 16, 0, 256),
-    transcodesMax: http.integer("transcodesMax", 2, 0, 16),
+    transcodesMax: http.nullableInteger("transcodesMax", 0, 16),
     certFile: file("certFile"),
     keyFile: file("keyFile"),
     redirectListen: redirectListen !== null && !listenProblem(redirectListen)

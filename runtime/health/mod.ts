@@ -13,6 +13,8 @@ export type {
   Temperature,
   ThrottleFlags,
   Throttling,
+  ThumbnailsHealth,
+  TranscodesHealth,
 } from "./types.ts";
 export { cameraHealth, collectHealth, type HealthSources } from "./collect.ts";
 export { DEFAULT_THRESHOLDS, type HealthThresholds, significantChange } from "./significant.ts";

@@ -184,6 +184,30 @@ export interface PluginStatus {
   readonly rssBytes?: number | null;
 }
 
+/** The box's H.265 → H.264 transcodes for browsers without H.265 (local API only). */
+export interface TranscodesHealth {
+  /** The cap in force: transcodes at once, live views and recorded ranges together. */
+  readonly max: number;
+  /** Where it comes from: "http.transcodesMax (configuration)" or the board profile. */
+  readonly source: string;
+  /** Why that number (measured, or the vendor's document); null for the configuration's. */
+  readonly basis: string | null;
+  readonly running: number;
+  /** Refused since the daemon started. */
+  readonly refused: number;
+}
+
+/** Timeline thumbnails made as segments close (local API only; playback/thumbnail_queue.ts). */
+export interface ThumbnailsHealth {
+  /** recording.thumbnails. */
+  readonly mode: "on-close" | "on-demand";
+  /** Waiting now; made, dropped unmade (queue full: made on hover instead), failed since start. */
+  readonly pending: number;
+  readonly made: number;
+  readonly dropped: number;
+  readonly failed: number;
+}
+
 export interface Health {
   /** Payload version. */
   readonly schema: 1;
@@ -202,4 +226,8 @@ export interface Health {
   readonly cameras: readonly CameraHealth[];
   readonly plugins: readonly PluginStatus[];
   readonly software: SoftwareVersion;
+  /** The transcode cap; in the local API's `GET /api/health`, not in the fleet's sample. */
+  readonly transcodes?: TranscodesHealth;
+  /** The on-close thumbnail queue; local API only, like `transcodes`. */
+  readonly thumbnails?: ThumbnailsHealth;
 }

@@ -42,6 +42,44 @@ const PARSERS: Record<string, string> = {
   h265: "h265parse ! avdec_h265 max-threads=1",
 };
 
+/**
+ * One JPEG of a segment file's first picture (every segment starts on a keyframe): demux, parse,
+ * decode that one picture single-threaded, scale, encode; `jpegenc snapshot=true` ends the
+ * stream after it, so nothing past the first keyframe is decoded. `slow`: no picture and no
+ * error within the time (a loaded box, not a bad file).
+ */
+export async function firstKeyframeJpeg(
+  source: string,
+  codec: string,
+  opts: { width: number; timeoutMs: number; name: string },
+): Promise<
+  { jpeg: Uint8Array; error?: never; slow?: never } | {
+    jpeg: null;
+    error: string;
+    slow: boolean;
+  }
+> {
+  const parse = PARSERS[codec];
+  if (!parse) return { jpeg: null, error: `no decoder for codec '${codec}'`, slow: false };
+  await using p = Pipeline.parse(
+    `filesrc name=src ! qtdemux ! ${parse} ! videoconvert ! videoscale ! ` +
+      `video/x-raw,width=${opts.width},pixel-aspect-ratio=1/1 ! ` +
+      "jpegenc quality=70 snapshot=true ! appsink name=out sync=false",
+    { name: opts.name },
+  );
+  p.element("src")?.set("location", source);
+  p.play();
+  const sample = await p.element("out")?.pullSample(opts.timeoutMs);
+  if (sample && sample.data.length > 0) return { jpeg: sample.data };
+  const msg = p.poll();
+  if (msg?.type === "error") return { jpeg: null, error: msg.message, slow: false };
+  return {
+    jpeg: null,
+    error: `No picture within ${opts.timeoutMs} ms (the box is busy)`,
+    slow: true,
+  };
+}
+
 export class Thumbnails {
   readonly #opts: Required<ThumbnailOptions>;
   /** Cached files and their sizes, oldest first (filled from the disk on first use). */
@@ -74,32 +112,29 @@ export class Thumbnails {
   }
 
   async #make(segment: IndexedSegment, path: string): Promise<Uint8Array> {
-    const parse = PARSERS[segment.codec];
-    if (!parse) throw new ThumbnailError(segment, `no decoder for codec '${segment.codec}'`);
     const source = `${this.#opts.dataDir}/${segment.path}`;
     if (!(await Deno.stat(source).then((s) => s.isFile, () => false))) {
       throw new ThumbnailError(segment, "its file is no longer on disk");
     }
-    // jpegenc snapshot=true ends the stream after the first picture: one keyframe is decoded.
-    await using p = Pipeline.parse(
-      `filesrc name=src ! qtdemux ! ${parse} ! videoconvert ! videoscale ! ` +
-        `video/x-raw,width=${this.#opts.width},pixel-aspect-ratio=1/1 ! ` +
-        "jpegenc quality=70 snapshot=true ! appsink name=out sync=false",
-      { name: `${segment.camera}-thumbnail` },
-    );
-    p.element("src")?.set("location", source);
-    p.play();
-    const sample = await p.element("out")?.pullSample(this.#opts.timeoutMs);
-    if (!sample || sample.data.length === 0) {
-      const msg = p.poll();
-      if (msg?.type === "error") throw new ThumbnailError(segment, msg.message);
-      // No error, just slow: a loaded box, not a bad segment. "Busy", so the page asks again.
-      throw new ThumbnailBusyError(
-        `No picture within ${this.#opts.timeoutMs} ms (the box is busy)`,
-      );
+    const made = await firstKeyframeJpeg(source, segment.codec, {
+      width: this.#opts.width,
+      timeoutMs: this.#opts.timeoutMs,
+      name: `${segment.camera}-thumbnail`,
+    });
+    if (made.jpeg) {
+      await this.#store(path, made.jpeg);
+      return made.jpeg;
     }
-    await this.#store(path, sample.data);
-    return sample.data;
+    // No error, just slow: a loaded box, not a bad segment. "Busy", so the page asks again.
+    if (made.slow) throw new ThumbnailBusyError(made.error);
+    throw new ThumbnailError(segment, made.error);
+  }
+
+  /** A thumbnail written by someone else (the on-close queue): counted against the cap. */
+  async adopt(path: string, size: number): Promise<void> {
+    const cached = this.#cached ?? await this.#load();
+    this.#account(cached, path, size);
+    await this.#evict(cached);
   }
 
   async #store(path: string, jpeg: Uint8Array): Promise<void> {
@@ -112,9 +147,17 @@ export class Thumbnails {
     } catch {
       return; // a full or read-only disk: the picture is still answered, just not kept
     }
-    this.#bytes += jpeg.length - (cached.get(path) ?? 0);
+    this.#account(cached, path, jpeg.length);
+    await this.#evict(cached);
+  }
+
+  #account(cached: Map<string, number>, path: string, size: number): void {
+    this.#bytes += size - (cached.get(path) ?? 0);
     cached.delete(path);
-    cached.set(path, jpeg.length);
+    cached.set(path, size);
+  }
+
+  async #evict(cached: Map<string, number>): Promise<void> {
     for (const [old, size] of cached) {
       if (this.#bytes <= this.#opts.capBytes) break;
       await Deno.remove(old).catch(() => {});

@@ -7,12 +7,15 @@
  */
 export class TranscodeSlots {
   readonly #max: () => number;
+  readonly #source: () => string;
   #running = 0;
   /** Transcodes refused since start (diagnostics, tests). */
   refused = 0;
 
-  constructor(max: number | (() => number)) {
+  /** `source`: where the cap comes from, for a refused viewer (default http.transcodesMax). */
+  constructor(max: number | (() => number), source: () => string = () => "http.transcodesMax") {
     this.#max = typeof max === "number" ? () => max : max;
+    this.#source = source;
   }
 
   get max(): number {
@@ -41,12 +44,12 @@ export class TranscodeSlots {
   /** What a refused viewer is told. */
   refusal(what: string): string {
     if (this.max === 0) {
-      return `Transcoding is off on this box (http.transcodesMax 0), so ${what} cannot be shown ` +
+      return `Transcoding is off on this box (${this.#source()}: 0), so ${what} cannot be shown ` +
         "in this browser, which does not play H.265; use a browser that does, or ask an admin " +
         "to allow transcodes";
     }
     return `Too many transcodes: this box runs at most ${this.max} H.265 to H.264 transcodes at ` +
-      `once (http.transcodesMax, measured in docs/benchmarks.md) and all are in use, so ${what} ` +
+      `once (${this.#source()}) and all are in use, so ${what} ` +
       "cannot be shown in this browser now; close another view, try again later, or use a " +
       "browser that plays H.265";
   }

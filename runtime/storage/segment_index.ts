@@ -52,6 +52,10 @@ const SQL = {
     WHERE camera = $camera AND start_ms >= $from - ${MAX_SPAN} AND start_ms < $to
       AND end_ms > $from
     ORDER BY start_ms, id`,
+  newestAfter: `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE id > $after
+    ORDER BY id DESC LIMIT $limit`,
+  countAfter: "SELECT COUNT(*) AS n FROM segments WHERE id > $after",
+  maxId: "SELECT COALESCE(MAX(id), 0) AS id FROM segments",
   lastEnd: `SELECT MAX(end_ms) AS end_ms FROM segments
     WHERE camera = $camera
       AND start_ms >= (SELECT MAX(start_ms) FROM segments WHERE camera = $camera) - ${MAX_SPAN}`,
@@ -168,6 +172,21 @@ export class SegmentIndex {
       | { start_ms: number | null }
       | undefined;
     return row?.start_ms == null ? null : Number(row.start_ms);
+  }
+
+  /**
+   * Segments added after the one with id `afterId` (ids only grow), newest first, at most
+   * `limit`, and how many there are in all (the thumbnail queue's view of what closed).
+   */
+  newestAfter(afterId: number, limit: number): { segments: IndexedSegment[]; total: number } {
+    const segments = this.#q.newestAfter.all({ after: afterId, limit }).map(segmentFromRow);
+    const row = this.#q.countAfter.get({ after: afterId }) as { n: number };
+    return { segments, total: Number(row.n) };
+  }
+
+  /** The highest segment id, 0 when there is none. */
+  maxId(): number {
+    return Number((this.#q.maxId.get() as { id: number }).id);
   }
 
   /** One segment by id, or null. */
