@@ -120,11 +120,9 @@ Deno.test("transcode cap from the board profile: the software cap here, capped, 
     assertEquals(await view("a"), "transcode");
     assertEquals(await view("b"), "transcode");
     const refused = await view("c");
-    assertEquals(
-      refused.slice(0, 200),
-      `4000: Too many transcodes: this box runs at most 2 H.265 to H.264 transcodes at once ` +
-        `(${source}) and all are in use, so the live view of camera 'c' `.slice(0, 200),
-    );
+    const expected = "4000: Too many transcodes: this box runs at most 2 H.265 to H.264 " +
+      `transcodes at once (${source}) and all are in use`;
+    assertEquals(refused.slice(0, expected.length), expected);
     const during = await health();
     assertEquals([during.running, during.refused], [2, 1]);
   } finally {
