@@ -26,7 +26,7 @@ async function until<T>(what: string, check: () => Promise<T | null>, ms = 60_00
 }
 
 Deno.test("on-close thumbnails: a closed segment gets its JPEG without any hover", async () => {
-  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
+  await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
   await using h = await startHarness({ cameras: [{ id: "door", url: cam.rtspUrl }] });
   const dataDir = `${h.dir}/data`;
   await h.until("door", (s) => s.segments >= 1, "a closed segment", 30_000);
@@ -45,7 +45,7 @@ Deno.test("attack: segment-close flood — the thumbnail queue stays bounded, re
   // A camera (or someone between it and the box) that resets its stream every second closes a
   // segment each time; many such cameras flood the queue. Here: 400 segments appear in the index
   // at once (links to a real segment file), then the camera's next close reports them.
-  await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
+  await using cam = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
   await using h = await startHarness({ cameras: [{ id: "door", url: cam.rtspUrl }] });
   const dataDir = `${h.dir}/data`;
   const cookie = await signIn(h);
@@ -102,7 +102,7 @@ Deno.test("attack: segment-close flood — the thumbnail queue stays bounded, re
 Deno.test("retention deletes a segment's thumbnail with the segment", async () => {
   // 1 MiB for recordings: about four of this camera's 2 s segments.
   await using cam = await startVirtualCamera({
-    codec: "h264",
+    codec: "h265",
     width: 640,
     height: 480,
     fps: 15,
