@@ -1,6 +1,7 @@
 /**
  * Thumbnails for the timeline: a small JPEG of a segment's first keyframe (every segment starts
- * on one), decoded once by GStreamer when first asked for and cached on the data disk
+ * on one), decoded once by GStreamer when first asked for (or when the segment closed,
+ * thumbnail_queue.ts) and cached on the data disk
  * (storage/layout.ts thumbnailPath), under a size cap; retention deletes a segment's thumbnail
  * with the segment. One decode runs at a time and only a few wait, so a pointer sweeping over
  * the timeline cannot queue up work: beyond that the answer is "busy" and the page shows none.
