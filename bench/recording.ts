@@ -482,7 +482,13 @@ function table(rows: readonly (readonly string[])[]): string {
   ).join("\n");
 }
 
-function machine(): { cores: number; cpu: string; kernel: string; loadavg: string } {
+function machine(): {
+  cores: number;
+  cpu: string;
+  kernel: string;
+  loadavg: string;
+  udpReceiveBuffer: string;
+} {
   const cpuinfo = (() => {
     try {
       return Deno.readTextFileSync("/proc/cpuinfo");
@@ -502,6 +508,9 @@ function machine(): { cores: number; cpu: string; kernel: string; loadavg: strin
     cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "?",
     kernel: read("/proc/sys/kernel/osrelease"),
     loadavg: read("/proc/loadavg").split(" ").slice(0, 3).join(" "),
+    // net.core.rmem_default: every UDP socket's receive buffer (Deno cannot set SO_RCVBUF); the
+    // image sets 4194304 (rootfs-overlay/etc/sysctl.d/60-nvr-udp.conf), Linux's default is 212992.
+    udpReceiveBuffer: read("/proc/sys/net/core/rmem_default"),
   };
 }
 
@@ -648,7 +657,9 @@ function report(
   );
   console.log(
     `machine: ${box.cores} cores, ${box.cpu}, Linux ${box.kernel}, load ${box.loadavg} ` +
-      `at start; ${startedAt.toISOString()}\n`,
+      `at start; ${startedAt.toISOString()}` +
+      (opts.transport === "udp" ? `; UDP receive buffer ${box.udpReceiveBuffer} bytes` : "") +
+      "\n",
   );
   const names: Record<RecorderKind, string> = {
     ours: "ours",

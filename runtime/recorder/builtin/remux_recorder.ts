@@ -25,6 +25,7 @@ import { AccessUnitFeed, SourceClock } from "../../media/restream/feed.ts";
 import { G711ToOpus } from "./g711_opus.ts";
 import { EventRecording } from "./event_recording.ts";
 import type { HeldUnit } from "./pre_roll.ts";
+import { readUdpReceiveBuffer, udpBufferWarning } from "./udp_buffer.ts";
 
 /** The built-in remuxer cannot record this camera (e.g. no libopus for its G.711 audio). */
 export class RemuxUnsuitableError extends Error {
@@ -62,6 +63,11 @@ const STATS_EVERY_MS = 1_000;
 const RTSP_TIMEOUT_MS = 5_000;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 const MAX_SPARE_BUFFERS = 3;
+
+/** UDP cameras already told about a small kernel receive buffer (once per process). */
+const udpWarned = new Set<string>();
+/** Lost RTP packets are logged at most this often per camera, with the count since the last. */
+const LOSS_LOG_EVERY_MS = 60_000;
 
 export async function recordCameraRemux(
   camera: CameraConfig,
@@ -104,6 +110,11 @@ export async function recordCameraRemux(
     }
   }
   using _transcoder = transcoder;
+  if (camera.transport === "udp" && !udpWarned.has(camera.id)) {
+    const warning = udpBufferWarning(readUdpReceiveBuffer());
+    if (warning !== null) ctx.log.warn(`camera ${camera.id}: ${warning}`, { camera: camera.id });
+    udpWarned.add(camera.id);
+  }
   const run = new RemuxRun(camera, ctx, session, transcoder);
   ctx.onKeyframes?.(run.keyframes);
   try {
@@ -180,6 +191,7 @@ class RemuxRun {
   #keyframeWaiters: (() => void)[] = [];
   /** RtspSession.counters.foreign when it was last logged. */
   #foreignLogged = 0;
+  #lossLogged = { count: 0, atMs: -Infinity };
   /** Fragment buffers back from the disk, reused (no allocation per fragment). */
   readonly #spareBuffers: Uint8Array[] = [];
   /** Live viewers' copy of every picture (ctx.live), with the camera's capture clock. */
@@ -496,6 +508,18 @@ class RemuxRun {
         dropped: foreign,
       });
       this.#foreignLogged = foreign;
+    }
+    const lost = this.#session.counters.packetsLost;
+    if (lost > this.#lossLogged.count && now - this.#lossLogged.atMs >= LOSS_LOG_EVERY_MS) {
+      // A lost packet damages a picture (counted in droppedFrames): over UDP mostly a receive
+      // buffer too small for the recorder's busy moments (udp_buffer.ts), or the network.
+      this.#ctx.log.warn("rtp packets lost", {
+        camera: this.#camera.id,
+        transport: this.#camera.transport,
+        lost: lost - this.#lossLogged.count,
+        total: lost,
+      });
+      this.#lossLogged = { count: lost, atMs: now };
     }
     if (
       watchStall && !this.#stop.signal.aborted && this.#meter.stalledForMs(now) > this.#ctx.stallMs

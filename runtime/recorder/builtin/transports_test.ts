@@ -17,6 +17,7 @@ import type { CameraStats } from "../supervisor/camera_stats.ts";
 import { chooseEngine, type RecorderContext } from "../engine.ts";
 import { CameraSupervisor } from "../supervisor/supervisor.ts";
 import { CameraStreamError, recordCameraRemux } from "./remux_recorder.ts";
+import { readUdpReceiveBuffer, udpBufferWarning } from "./udp_buffer.ts";
 
 interface Seen {
   segments: SegmentRecord[];
@@ -62,13 +63,15 @@ async function recordThree(cam: CameraConfig, dir: string): Promise<{
   segments: SegmentRecord[];
   stats: CameraStats;
   supervisor: CameraSupervisor;
+  log: Record<string, unknown>[];
 }> {
   await Deno.mkdir(dir, { recursive: true });
   using index = SegmentIndex.open(indexPath(dir));
   const seen: Seen = { segments: [], stats: null };
+  const ctx = context(dir, index, seen);
   const supervisor = new CameraSupervisor(
     cam,
-    { ...context(dir, index, seen), remux: "builtin" },
+    { ...ctx, remux: "builtin" },
     { backoffMs: [200], jitter: 0 },
   );
   const stop = new AbortController();
@@ -79,7 +82,8 @@ async function recordThree(cam: CameraConfig, dir: string): Promise<{
     stop.abort();
     await run;
   }
-  return { segments: seen.segments.slice(1, 3), stats: seen.stats!, supervisor };
+  const log = (ctx.log as ReturnType<typeof memoryLogger>).lines;
+  return { segments: seen.segments.slice(1, 3), stats: seen.stats!, supervisor, log };
 }
 
 /** Every picture of 2 s at 15 fps, starting on a keyframe, decoding cleanly. */
@@ -105,11 +109,16 @@ Deno.test("built-in remuxer: an RTSP-over-UDP camera with G.711 audio stays on t
     await using cam = await startVirtualCamera({ codec: "h264", fps: 15, audio: "pcmu" });
     const config = camera({ url: cam.rtspUrl, transport: "udp" });
     assertEquals(chooseEngine(config, { mode: "passthrough" }, "builtin"), "builtin");
-    const { segments, stats, supervisor } = await recordThree(config, dir);
+    const { segments, stats, supervisor, log } = await recordThree(config, dir);
     assertEquals(supervisor.status().restarts, 0);
     assertEquals(supervisor.status().plan.recorder, "builtin");
     await assertWhole(dir, segments);
     assertEquals([stats.packetsLost, stats.droppedFrames], [0, 0]);
+    // This machine's kernel setting decides whether the camera is warned about (once).
+    const expected = udpBufferWarning(readUdpReceiveBuffer());
+    const warned = log.filter((l) => String(l.msg).includes("UDP receive buffer"));
+    assertEquals(warned.length, expected === null ? 0 : 1, JSON.stringify(warned));
+    assertEquals(log.filter((l) => l.msg === "rtp packets lost").length, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
