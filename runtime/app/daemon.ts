@@ -32,6 +32,7 @@ import {
 import { ownerOnly, restrictMode } from "../storage/data_dir.ts";
 import {
   keepReserve,
+  requiredFreeBytes,
   retentionPolicy,
   runRetention,
   type StorageAccess,
@@ -186,9 +187,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   log.info("board", { module: "board", id: board.id, model: board.model, source: board.source });
 
   const storage = storageAccess(config.storage, deps.procRoot);
-  // Room for the index on a full disk (disk_reserve.ts); made again whenever there is space.
+  // Room for the index on a full disk (disk_reserve.ts); made again whenever there is space
+  // beyond the free-space minimum, so it never takes back room retention keeps for recording.
+  const reserveRoom = {
+    leaveFree: (total: number) => requiredFreeBytes(retentionPolicy(config), total),
+  };
   const keepIndexReserve = () =>
-    keepReserve(dataDir).catch((err) => log.warn("index reserve", { module: "storage", err }));
+    keepReserve(dataDir, undefined, undefined, reserveRoom)
+      .catch((err) => log.warn("index reserve", { module: "storage", err }));
   // Checked once here; what depends on the disk at start-up (users, the fleet queue) reads this.
   let diskReady = false;
   try {
@@ -823,7 +829,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       people = await openUsers();
       if (people) app = buildApp(), startExports();
     }
-    await people?.users.keepReserve().catch(() => {});
+    await people?.users.keepReserve(reserveRoom).catch(() => {});
     people?.users.pruneExpiredSessions(now());
     people?.users.logins.prune(
       config.http.loginHistoryDays,

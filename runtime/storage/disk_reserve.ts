@@ -5,7 +5,7 @@
  * the data folder holds the room: an index write that fails because the disk is full gives it up
  * and tries once more; it is made again when there is space.
  */
-import { isDiskFull } from "./disk_space.ts";
+import { type DiskSpace, diskSpace as statvfsDiskSpace, isDiskFull } from "./disk_space.ts";
 
 export const RESERVE_NAME = ".index-reserve";
 /** The users database's own reserve, so that people can still sign in on a full disk. */
@@ -15,19 +15,40 @@ export const RESERVE_BYTES = 512 * 1024;
 
 const CHUNK = new Uint8Array(64 * 1024);
 
+export interface KeepReserveOptions {
+  /**
+   * Bytes the disk must still have free once the reserve is made, from its size (the retention's
+   * free-space minimum). Default: none.
+   */
+  readonly leaveFree?: (totalBytes: number) => number;
+  /** Free space of the data folder's disk; default: statvfs. */
+  readonly diskSpace?: (path: string) => DiskSpace;
+}
+
 /**
  * Makes sure the reserve is in place in `dataDir` (written out, not sparse, so the room is
  * really taken). Returns false when the disk has no room for it now; nothing is left half made.
+ *
+ * With `leaveFree`, the reserve is made again only when the disk keeps that much free after it.
+ * Else, on a disk short of space (an operator just released kept recordings, freeing the reserve
+ * to do it), the reserve took back the room released for recording: the camera's next write hit
+ * a full disk, retention deleted the released recordings to pay for the reserve, and the camera
+ * was stuck on a full disk again (seen in the disk-full power-cut test under load).
  */
 export async function keepReserve(
   dataDir: string,
   bytes = RESERVE_BYTES,
   name = RESERVE_NAME,
+  opts: KeepReserveOptions = {},
 ): Promise<boolean> {
   const path = `${dataDir}/${name}`;
   try {
     if ((await Deno.stat(path)).size >= bytes) return true;
   } catch { /* not there */ }
+  if (opts.leaveFree) {
+    const disk = (opts.diskSpace ?? statvfsDiskSpace)(dataDir);
+    if (disk.availableBytes < bytes + opts.leaveFree(disk.totalBytes)) return false;
+  }
   const partial = `${path}.new`;
   try {
     using file = await Deno.open(partial, { write: true, create: true, truncate: true });

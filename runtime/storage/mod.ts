@@ -28,6 +28,7 @@ export {
   type Deletion,
   type DeletionReason,
   planDeletions,
+  requiredFreeBytes,
   type RetentionDeps,
   type RetentionLoop,
   type RetentionPolicy,

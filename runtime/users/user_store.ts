@@ -16,7 +16,12 @@ import { InviteStore } from "./invites.ts";
 import { ContactStore } from "./contacts.ts";
 import { LoginHistory } from "./login_history.ts";
 import { migrateUsers } from "./schema.ts";
-import { keepReserve, USERS_RESERVE_NAME, withReserve } from "../storage/disk_reserve.ts";
+import {
+  keepReserve,
+  type KeepReserveOptions,
+  USERS_RESERVE_NAME,
+  withReserve,
+} from "../storage/disk_reserve.ts";
 import { isDiskFull } from "../storage/disk_space.ts";
 import type { AdminFields } from "./validate.ts";
 import {
@@ -88,11 +93,14 @@ export class UserStore {
     return this.#reserveDir ? withReserve(this.#reserveDir, write, USERS_RESERVE_NAME) : write();
   }
 
-  /** Makes sure the reserve is in place (call at start and now and then); false: no room now. */
-  async keepReserve(): Promise<boolean> {
+  /**
+   * Makes sure the reserve is in place (call at start and now and then); false: no room now.
+   * `opts`: as storage's keepReserve (e.g. the disk's free-space minimum to leave).
+   */
+  async keepReserve(opts: KeepReserveOptions = {}): Promise<boolean> {
     return this.#reserveDir === null
       ? true
-      : await keepReserve(this.#reserveDir, undefined, USERS_RESERVE_NAME);
+      : await keepReserve(this.#reserveDir, undefined, USERS_RESERVE_NAME, opts);
   }
 
   /** Opens (creating if needed) users.sqlite and brings its schema up to date. */

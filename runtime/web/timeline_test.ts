@@ -65,8 +65,20 @@ Deno.test({
     const { page, errors } = session;
     await page.click('nav a[data-nav="timeline"]');
     await page.waitForSelector('.tl-bar[data-camera="lane"]');
-    await page.click('button[data-zoom="600000"]');
     const bar = '.tl-bar[data-camera="lane"]';
+    // The day view's runs may already be drawn: wait for the bar to span the 10 minutes, or the
+    // pointer is placed by the day's scale and the zoomed bar puts it far from the target.
+    await page.click('button[data-zoom="600000"]');
+    await page.waitForFunction(
+      (sel: string) => {
+        const el = (globalThis as unknown as {
+          document: { querySelector(s: string): { getAttribute(a: string): string | null } };
+        }).document.querySelector(sel);
+        return Number(el.getAttribute("aria-valuemax")) -
+            Number(el.getAttribute("aria-valuemin")) === 600_000;
+      },
+      bar,
+    );
     await page.waitForSelector(`${bar} .tl-run`);
     // Picks the target on the bar: x from the bar's own time range (aria-valuemin/max).
     const min = Number(await page.getAttribute(bar, "aria-valuemin"));
