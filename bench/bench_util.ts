@@ -6,6 +6,8 @@
 import type { LoopClip } from "../hw-tests/sim/loop_clip.ts";
 import { startVirtualCamera, type VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
 import type { Recorder } from "./recorders.ts";
+import { makeTestCertificates } from "../runtime/testing/mosquitto.ts";
+import { startTlsRelay, type TlsRelay } from "../hw-tests/sim/tls_relay.ts";
 
 export function progress(msg: string): void {
   console.error(`[bench] ${msg}`);
@@ -135,6 +137,59 @@ export async function startCameras(
     return cams;
   } catch (e) {
     await Promise.allSettled(cams.map((c) => c.stop()));
+    throw e;
+  }
+}
+
+export interface Sources {
+  readonly cams: readonly VirtualCamera[];
+  /** One URL per stream, the cameras taken in turn. */
+  readonly urls: readonly string[];
+  /** --transport tls: the CA the relays' certificates chain to. */
+  readonly caFile?: string;
+  /** Stops the relays and the cameras. Never throws. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The virtual cameras for `streams` streams, up to `clientsPerCamera` streams on each; with
+ * transport "tls", rtsps:// through a TLS relay per camera in this process (source side, not
+ * measured), its test CA made under `pkiDir`.
+ */
+export async function startSources(
+  clip: LoopClip,
+  o: {
+    readonly streams: number;
+    readonly clientsPerCamera: number;
+    readonly audio: "none" | "g711" | "aac";
+    readonly transport: "tcp" | "udp" | "tls";
+  },
+  pkiDir: string,
+): Promise<Sources> {
+  const cameraCount = Math.ceil(o.streams / o.clientsPerCamera);
+  const cams = await startCameras(clip, cameraCount, "src", o.audio);
+  const relays: TlsRelay[] = [];
+  const stop = async () => {
+    await Promise.allSettled(relays.map((r) => r[Symbol.asyncDispose]()));
+    await Promise.allSettled(cams.map((c) => c.stop()));
+  };
+  try {
+    let urls = Array.from({ length: o.streams }, (_, i) => cams[i % cameraCount]?.rtspUrl ?? "");
+    if (o.transport !== "tls") return { cams, urls, stop };
+    const pki = await makeTestCertificates(pkiDir);
+    for (const cam of cams) {
+      relays.push(
+        await startTlsRelay({
+          target: cam.info.rtspPort,
+          certFile: pki.serverCertFile,
+          keyFile: pki.serverKeyFile,
+        }),
+      );
+    }
+    urls = urls.map((_, i) => relays[i % cameraCount]!.urlFor("/main"));
+    return { cams, urls, caFile: pki.caFile, stop };
+  } catch (e) {
+    await stop();
     throw e;
   }
 }

@@ -86,6 +86,10 @@ export interface OursOptions {
   readonly transport?: "tcp" | "udp";
   /** rtsps:// cameras: the CA file their certificates chain to (cameras[].caFile). */
   readonly caFile?: string;
+  /** storage.maxBytes: the byte budget retention keeps recordings within; default none. */
+  readonly maxBytes?: number;
+  /** log.level; default debug (the gst side needs the pipeline lines debug adds). */
+  readonly logLevel?: "debug" | "info";
 }
 
 /** Starts the daemon with a generated config: one camera per URL, 127.0.0.1:0 for the API. */
@@ -94,10 +98,14 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
   const streams = o.urls.map((_, i) => streamId(i));
   const config = {
     device: { name: "bench" },
-    storage: { dataDir, segmentSeconds: o.segmentSeconds },
+    storage: {
+      dataDir,
+      segmentSeconds: o.segmentSeconds,
+      ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
+    },
     http: { listen: "127.0.0.1:0" },
     // debug adds one line per pipeline start: its description, which the gst side reuses.
-    log: { level: "debug" },
+    log: { level: o.logLevel ?? "debug" },
     recording: { remux: o.remux ?? "builtin" },
     cameras: o.urls.map((url, i) => ({
       id: streamId(i),

@@ -7,6 +7,7 @@
  *   deno task bench --reconnect [--outages 2,5,15]       # recording again after the camera returns
  *   deno task bench --fps 25 --size 2560x1440 --gop 2 --audio g711 --streams 16
  *   deno task bench --matrix --seconds 30                # the grid of issue 15, a table of ratios
+ *   deno task bench --soak [--minutes 120]               # only the daemon, hours, retention on (soak.ts)
  *
  * Source: virtual cameras (hw-tests/sim) serving one pre-encoded H.265 clip (default 1920x1080,
  * 15 fps, 1 s GOPs, about 4 Mbit/s; 2560x1440 gets 8 Mbit/s, other sizes by pixels) with sensor-like
@@ -45,6 +46,7 @@ import {
   progress,
   sleep,
   startCameras,
+  startSources,
   table,
   waitFlowing,
 } from "./bench_util.ts";
@@ -64,9 +66,8 @@ import {
   startGstLaunch,
   startOurs,
 } from "./recorders.ts";
-import { makeTestCertificates } from "../runtime/testing/mosquitto.ts";
-import { startTlsRelay, type TlsRelay } from "../hw-tests/sim/tls_relay.ts";
 import { countStream, mapLimit, type StreamFrames } from "./segment_frames.ts";
+import { soakMode } from "./soak.ts";
 
 /** Clip length: a multiple of every GOP the bench offers (1, 2, 4 s… up to 10 would not be). */
 const CLIP_SECONDS = 16;
@@ -108,13 +109,23 @@ export interface BenchOptions {
   readonly transport: "tcp" | "udp" | "tls";
   /** Run the whole grid (MATRIX) instead of one configuration. */
   readonly matrix: boolean;
+  /** Only the daemon, for `minutes`, with retention running: memory and the byte budget. */
+  readonly soak: boolean;
+  readonly minutes: number;
+  /** --soak: storage.maxBytes in MiB; null: reached after about 10 minutes (soak.ts). */
+  readonly budgetMb: number | null;
 }
+
+/** The longest soak: a day. */
+const SOAK_MAX_MINUTES = 24 * 60;
 
 export const BENCH_USAGE = `usage: deno task bench [--streams 8] [--seconds 60] [--segment 10]
   [--clients-per-camera 8] [--start-timeout 60] [--watchdog 10] [--gst-launch] [--keep]
   [--remux builtin|gstreamer] [--fps 15] [--size 1920x1080] [--gop 1 (s)] [--bframes 0]
   [--audio none|g711|aac] [--transport tcp|udp|tls] [--matrix]
-  deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]`;
+  deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]
+  deno task bench --soak [--minutes 120] [--budget-mb N] [--streams 16] [--fps 25] [--gop 2]
+    [--segment 10] [--size …] [--audio …] [--transport …] [--remux …] [--keep]`;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -131,7 +142,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (!a.startsWith("--")) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf("=");
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (["reconnect", "keep", "gst-launch", "matrix"].includes(name)) {
+    if (["reconnect", "keep", "gst-launch", "matrix", "soak"].includes(name)) {
       flags.add(name);
       continue;
     }
@@ -154,8 +165,25 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     "bframes",
     "audio",
     "transport",
+    "minutes",
+    "budget-mb",
   ];
   for (const k of values.keys()) if (!known.includes(k)) throw new UsageError(`unknown --${k}`);
+  const soak = flags.has("soak");
+  if (soak) {
+    for (const f of ["matrix", "reconnect", "gst-launch"]) {
+      if (flags.has(f)) {
+        throw new UsageError(`--soak runs only the daemon; it cannot be combined with --${f}`);
+      }
+    }
+    if (values.has("seconds")) {
+      throw new UsageError("--seconds does not apply to --soak: give its length with --minutes");
+    }
+  } else {
+    for (const k of ["minutes", "budget-mb"]) {
+      if (values.has(k)) throw new UsageError(`--${k} applies only to --soak`);
+    }
+  }
   const int = (name: string, def: number, min: number, max: number): number => {
     const raw = values.get(name);
     if (raw === undefined) return def;
@@ -178,7 +206,16 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   if (!wh || width % 2 !== 0 || height % 2 !== 0 || width > 4096 || height > 4096) {
     throw new UsageError(`--size must be WIDTHxHEIGHT, even, at most 4096, got "${size}"`);
   }
-  const gop = int("gop", 1, 1, 8);
+  const minutesRaw = values.get("minutes");
+  if (
+    minutesRaw !== undefined && /^\d+$/.test(minutesRaw) && Number(minutesRaw) > SOAK_MAX_MINUTES
+  ) {
+    throw new UsageError(
+      `--minutes ${minutesRaw} is refused: a soak lasts at most ${SOAK_MAX_MINUTES} minutes (24 h)`,
+    );
+  }
+  // A soak defaults to issue 15's load: 16 streams at 25 fps with 2 s GOPs.
+  const gop = int("gop", soak ? 2 : 1, 1, 8);
   if (CLIP_SECONDS % gop !== 0) {
     throw new UsageError(`--gop must divide the ${CLIP_SECONDS} s loop clip: 1, 2, 4 or 8`);
   }
@@ -199,7 +236,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     throw new UsageError(`--transport must be tcp, udp or tls, got "${transport}"`);
   }
   return {
-    fps: int("fps", 15, 1, 60),
+    fps: int("fps", soak ? 25 : 15, 1, 60),
     width,
     height,
     gop,
@@ -207,7 +244,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     audio,
     transport,
     matrix: flags.has("matrix"),
-    streams: int("streams", 8, 1, 64),
+    soak,
+    minutes: int("minutes", 120, 1, SOAK_MAX_MINUTES),
+    budgetMb: values.has("budget-mb") ? int("budget-mb", 0, 1, 1_000_000) : null,
+    streams: int("streams", soak ? 16 : 8, 1, 64),
     seconds: int("seconds", 60, 5, 3600),
     segment: int("segment", 10, 2, 3600),
     clientsPerCamera: int("clients-per-camera", 8, 1, 64),
@@ -431,29 +471,9 @@ async function cpuMode(
   const startedAt = new Date();
   const box = machine();
   progress(`${cameraCount} virtual camera(s) serving ${clipLine(clip)}`);
-  const cams = await startCameras(clip, cameraCount, "src", opts.audio);
-  const relays: TlsRelay[] = [];
+  const sources = await startSources(clip, opts, `${runDir}/pki`);
+  const { cams, urls, caFile } = sources;
   try {
-    let urls = Array.from(
-      { length: opts.streams },
-      (_, i) => cams[i % cameraCount]?.rtspUrl ?? "",
-    );
-    let caFile: string | undefined;
-    if (opts.transport === "tls") {
-      // rtsps:// through a TLS relay per camera, in this process (source side, not measured).
-      const pki = await makeTestCertificates(`${runDir}/pki`);
-      caFile = pki.caFile;
-      for (const cam of cams) {
-        relays.push(
-          await startTlsRelay({
-            target: cam.info.rtspPort,
-            certFile: pki.serverCertFile,
-            keyFile: pki.serverKeyFile,
-          }),
-        );
-      }
-      urls = urls.map((_, i) => relays[i % cameraCount]!.urlFor("/main"));
-    }
     const ctx: SideContext = {
       opts,
       clip,
@@ -489,8 +509,7 @@ async function cpuMode(
     );
     return { ours, base, floor };
   } finally {
-    await Promise.allSettled(relays.map((r) => r[Symbol.asyncDispose]()));
-    await Promise.allSettled(cams.map((c) => c.stop()));
+    await sources.stop();
     if (!opts.keep) await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
 }
@@ -848,7 +867,8 @@ async function main(): Promise<number> {
       return 0;
     }
     const clip = await ensureLoopClip(cacheDir, clipOptions(opts));
-    if (opts.reconnect) await reconnectMode(opts, clip, ac.signal);
+    if (opts.soak) await soakMode(opts, clip, ac.signal);
+    else if (opts.reconnect) await reconnectMode(opts, clip, ac.signal);
     else await cpuMode(opts, clip, ac.signal);
     return 0;
   } catch (e) {
