@@ -48,7 +48,7 @@ const FRAME_WINDOW_S = 120;
 const MiB = 2 ** 20;
 const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
-interface DiskWalk {
+export interface DiskWalk {
   /** Finished segments: the files the index and retention count. */
   readonly bytes: number;
   readonly segments: number;
@@ -57,7 +57,8 @@ interface DiskWalk {
   readonly largest: number;
 }
 
-async function walkRecordings(dir: string): Promise<DiskWalk> {
+/** Finished and open segments under the recordings folder, by a walk with a stat per file. */
+export async function walkRecordings(dir: string): Promise<DiskWalk> {
   let bytes = 0;
   let segments = 0;
   let openBytes = 0;
@@ -93,7 +94,7 @@ async function walkRecordings(dir: string): Promise<DiskWalk> {
 }
 
 /** Reads the lines appended to a file since the last call (a partial last line waits). */
-class LogTail {
+export class LogTail {
   #offset = 0;
   #partial = "";
   readonly #decoder = new TextDecoder();

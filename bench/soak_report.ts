@@ -66,8 +66,12 @@ export function soakBudget(
   return { bytes: Math.max(1, Math.round(bytes / MiB)) * MiB, fillMinutes };
 }
 
-/** The minutes the summary table shows: 1, 5, 10, then every 10 (every 60 past 3 h), and last. */
+/**
+ * The minutes the summary table shows: 1, 5, 10, then every 10 (every 60 past 3 h), and the last;
+ * every minute of a run shorter than 10 minutes (a smoke).
+ */
 export function tableMinutes(last: number): number[] {
+  if (last < 10) return Array.from({ length: Math.max(0, last) }, (_, i) => i + 1);
   const out = new Set<number>();
   for (const m of [1, 5, 10]) if (m <= last) out.add(m);
   const step = last > 180 ? 60 : 10;

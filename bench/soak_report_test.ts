@@ -54,8 +54,8 @@ Deno.test("soak budget: what the streams write in 10 minutes, half the run for a
   assertEquals(soakBudget(1, 100, 1).fillMinutes, 1, "never less than a minute");
 });
 
-Deno.test("soak table minutes: 1, 5, 10, every 10, the last; every hour past 3 h", () => {
-  assertEquals(tableMinutes(4), [1, 4]);
+Deno.test("soak table minutes: 1, 5, 10, every 10, the last; every hour past 3 h; all of a smoke", () => {
+  assertEquals(tableMinutes(4), [1, 2, 3, 4], "a smoke: every minute");
   assertEquals(tableMinutes(10), [1, 5, 10]);
   assertEquals(tableMinutes(35), [1, 5, 10, 20, 30, 35]);
   assertEquals(tableMinutes(120), [1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120]);
@@ -129,8 +129,9 @@ Deno.test("soak log tally: worker restarts, retention's deletions, failures and 
 });
 
 Deno.test("soak table: the chosen minutes, a column per process role", () => {
-  const rows = soakRows([1, 2, 3, 4, 5].map((m) => minute(m, { deletedBytes: m * MiB })));
+  const run = Array.from({ length: 12 }, (_, i) => minute(i + 1, { deletedBytes: (i + 1) * MiB }));
+  const rows = soakRows(run);
   assertEquals(rows[0]?.slice(0, 4), ["min", "RSS tree MiB", "daemon MiB", "w1 MiB"]);
-  assertEquals(rows.map((r) => r[0]), ["min", "1", "5"]);
+  assertEquals(rows.map((r) => r[0]), ["min", "1", "5", "10", "12"]);
   assertEquals(rows[2], ["5", "200", "120", "80", "210", "50.0", "70", "20", "100", "33 %", "5"]);
 });
