@@ -420,7 +420,7 @@ function report(r: SoakReport): void {
         : `${budget.held ? "held" : "NOT held"}; reached in minute ${budget.reachedMinute}` +
           (r.budgetFillMinutes !== null ? ` (planned ≈ ${r.budgetFillMinutes})` : "")) +
       `; retention deleted ${mib(tally.deletedBytes)} MiB in ${tally.sweeps} sweep(s)` +
-      ` (${mib(tally.budgetDeletions)} MiB for the budget)`,
+      ` (${tally.budgetSegments} segment(s) of them for the budget)`,
   );
   console.log(
     "frames: " +
@@ -472,6 +472,11 @@ function report(r: SoakReport): void {
     },
     budget,
     frames,
+    retention: {
+      sweeps: tally.sweeps,
+      deletedBytes: tally.deletedBytes,
+      budgetSegments: tally.budgetSegments,
+    },
     workerRestarts: tally.restarts,
     pipelineFailures: tally.pipelineFailures,
     recordingGaps: tally.gaps,

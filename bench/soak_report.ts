@@ -172,8 +172,8 @@ export interface LogTally {
   /** "retention sweep" lines (a sweep that deleted something) and the bytes they deleted. */
   sweeps: number;
   deletedBytes: number;
-  /** Of those bytes, deleted for the byte budget (the rest for age or free space). */
-  budgetDeletions: number;
+  /** Segments those sweeps deleted for the byte budget (the others: for age or free space). */
+  budgetSegments: number;
   /** "camera pipeline failed; retrying" and "recording gap" lines. */
   pipelineFailures: number;
   gaps: number;
@@ -186,7 +186,7 @@ export function emptyTally(): LogTally {
     restarts: 0,
     sweeps: 0,
     deletedBytes: 0,
-    budgetDeletions: 0,
+    budgetSegments: 0,
     pipelineFailures: 0,
     gaps: 0,
     problems: [],
@@ -210,7 +210,7 @@ export function tallyLogLines(tally: LogTally, lines: readonly string[]): void {
       case "retention sweep":
         tally.sweeps++;
         tally.deletedBytes += typeof j.bytes === "number" ? j.bytes : 0;
-        tally.budgetDeletions += typeof j.byReason?.budget === "number" ? j.byReason.budget : 0;
+        tally.budgetSegments += typeof j.byReason?.budget === "number" ? j.byReason.budget : 0;
         break;
       case "camera pipeline failed; retrying":
         tally.pipelineFailures++;

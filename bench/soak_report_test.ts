@@ -121,7 +121,7 @@ Deno.test("soak log tally: worker restarts, retention's deletions, failures and 
     '{"level":"info","msg":"retention sweep","bytes":500,"byReason":{"budget":1}}',
   ]);
   assertEquals(
-    [t.restarts, t.sweeps, t.deletedBytes, t.budgetDeletions, t.pipelineFailures, t.gaps],
+    [t.restarts, t.sweeps, t.deletedBytes, t.budgetSegments, t.pipelineFailures, t.gaps],
     [1, 2, 1500, 3, 1, 1],
   );
   assertEquals(t.problems.length, 3);

@@ -1,4 +1,5 @@
 import { assertEquals } from "../runtime/testing/assert.ts";
+import { logPipes } from "./recorders.ts";
 import { LogTail, walkRecordings } from "./soak.ts";
 
 Deno.test("soak disk walk: finished segments counted apart from the open ones in .incoming", async () => {
@@ -42,6 +43,33 @@ Deno.test("soak log tail: each call returns only the complete lines appended sin
     assertEquals(await tail.lines(), ['{"msg":"c"}', "µ"]);
     assertEquals(await new LogTail(`${path}.missing`).lines(), []);
   } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("daemon log pump: a child's lines are in the file while it still runs", async () => {
+  const path = await Deno.makeTempFile({ prefix: "soak-pump-" });
+  // The child prints, then waits on its stdin: it exits only when the test closes that.
+  const child = new Deno.Command("bash", {
+    args: ["-c", 'echo \'{"msg":"one"}\'; echo two >&2; read -r _'],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pumped = logPipes([child.stdout, child.stderr], path);
+  try {
+    const tail = new LogTail(path);
+    const seen: string[] = [];
+    const deadline = Date.now() + 20_000;
+    while (seen.length < 2 && Date.now() < deadline) {
+      seen.push(...await tail.lines());
+      if (seen.length < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(seen.sort(), ['{"msg":"one"}', "two"].sort());
+  } finally {
+    await child.stdin.close();
+    await child.status;
+    await pumped;
     await Deno.remove(path);
   }
 });
