@@ -86,6 +86,34 @@ export interface OursOptions {
   readonly transport?: "tcp" | "udp";
   /** rtsps:// cameras: the CA file their certificates chain to (cameras[].caFile). */
   readonly caFile?: string;
+  /** storage.maxBytes: the byte budget retention keeps recordings within; default none. */
+  readonly maxBytes?: number;
+  /** log.level; default debug (the gst side needs the pipeline lines debug adds). */
+  readonly logLevel?: "debug" | "info";
+}
+
+/**
+ * Appends every chunk of `streams` to a new file at `path` as it comes, one chunk after the
+ * other; resolves when all streams ended and the file is closed. Never rejects. Not through
+ * FsFile.writable: its writes reached the file only when it was closed (a 3 s child's lines all
+ * appeared at its exit), and the soak and failure() read the daemon's log while it runs.
+ */
+export async function logPipes(
+  streams: readonly ReadableStream<Uint8Array>[],
+  path: string,
+): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  let written = Promise.resolve();
+  const writeAll = async (chunk: Uint8Array) => {
+    for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
+  };
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) await (written = written.then(() => writeAll(chunk)));
+  };
+  try {
+    await Promise.all(streams.map(pump));
+  } catch { /* a stream broke or a write failed: what was written stays */ }
+  file.close();
 }
 
 /** Starts the daemon with a generated config: one camera per URL, 127.0.0.1:0 for the API. */
@@ -94,10 +122,14 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
   const streams = o.urls.map((_, i) => streamId(i));
   const config = {
     device: { name: "bench" },
-    storage: { dataDir, segmentSeconds: o.segmentSeconds },
+    storage: {
+      dataDir,
+      segmentSeconds: o.segmentSeconds,
+      ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes } : {}),
+    },
     http: { listen: "127.0.0.1:0" },
     // debug adds one line per pipeline start: its description, which the gst side reuses.
-    log: { level: "debug" },
+    log: { level: o.logLevel ?? "debug" },
     recording: { remux: o.remux ?? "builtin" },
     cameras: o.urls.map((url, i) => ({
       id: streamId(i),
@@ -111,7 +143,6 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
   await Deno.mkdir(dataDir, { recursive: true });
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
   const logPath = `${o.workDir}/daemon.log`;
-  const log = await Deno.open(logPath, { write: true, create: true, truncate: true });
   const child = new Deno.Command(Deno.execPath(), {
     // --allow-all rather than the start task's flags: the bench measures steady-state CPU, which
     // permission checks do not change, and must not break when the daemon needs a new permission.
@@ -129,14 +160,7 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // Both pipes into one log file, written as they come.
-  const writer = log.writable.getWriter();
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const chunk of s) await writer.write(chunk);
-  };
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)])
-    .catch(() => {})
-    .finally(() => writer.close().catch(() => {}));
+  const pumped = logPipes([child.stdout, child.stderr], logPath);
 
   let exit: Deno.CommandStatus | null = null;
   child.status.then((st) => exit = st);

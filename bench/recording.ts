@@ -7,6 +7,7 @@
  *   deno task bench --reconnect [--outages 2,5,15]       # recording again after the camera returns
  *   deno task bench --fps 25 --size 2560x1440 --gop 2 --audio g711 --streams 16
  *   deno task bench --matrix --seconds 30                # the grid of issue 15, a table of ratios
+ *   deno task bench --soak [--minutes 120]               # only the daemon, hours, retention on (soak.ts)
  *
  * Source: virtual cameras (hw-tests/sim) serving one pre-encoded H.265 clip (default 1920x1080,
  * 15 fps, 1 s GOPs, about 4 Mbit/s; 2560x1440 gets 8 Mbit/s, other sizes by pixels) with sensor-like
@@ -35,7 +36,20 @@
  * Prints progress on stderr, a table on stdout, and last a JSON line with every figure.
  */
 import { ensureLoopClip, type LoopClip, type LoopClipOptions } from "../hw-tests/sim/loop_clip.ts";
-import { startVirtualCamera, type VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import type { VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import {
+  clipLine,
+  fileBytes,
+  machine,
+  machineJiffies,
+  mib,
+  progress,
+  sleep,
+  startCameras,
+  startSources,
+  table,
+  waitFlowing,
+} from "./bench_util.ts";
 import {
   clockTicksPerSecond,
   threadDelta,
@@ -52,9 +66,8 @@ import {
   startGstLaunch,
   startOurs,
 } from "./recorders.ts";
-import { makeTestCertificates } from "../runtime/testing/mosquitto.ts";
-import { startTlsRelay, type TlsRelay } from "../hw-tests/sim/tls_relay.ts";
 import { countStream, mapLimit, type StreamFrames } from "./segment_frames.ts";
+import { soakMode } from "./soak.ts";
 
 /** Clip length: a multiple of every GOP the bench offers (1, 2, 4 s… up to 10 would not be). */
 const CLIP_SECONDS = 16;
@@ -96,13 +109,23 @@ export interface BenchOptions {
   readonly transport: "tcp" | "udp" | "tls";
   /** Run the whole grid (MATRIX) instead of one configuration. */
   readonly matrix: boolean;
+  /** Only the daemon, for `minutes`, with retention running: memory and the byte budget. */
+  readonly soak: boolean;
+  readonly minutes: number;
+  /** --soak: storage.maxBytes in MiB; null: reached after about 10 minutes (soak.ts). */
+  readonly budgetMb: number | null;
 }
+
+/** The longest soak: a day. */
+const SOAK_MAX_MINUTES = 24 * 60;
 
 export const BENCH_USAGE = `usage: deno task bench [--streams 8] [--seconds 60] [--segment 10]
   [--clients-per-camera 8] [--start-timeout 60] [--watchdog 10] [--gst-launch] [--keep]
   [--remux builtin|gstreamer] [--fps 15] [--size 1920x1080] [--gop 1 (s)] [--bframes 0]
   [--audio none|g711|aac] [--transport tcp|udp|tls] [--matrix]
-  deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]`;
+  deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]
+  deno task bench --soak [--minutes 120] [--budget-mb N] [--streams 16] [--fps 25] [--gop 2]
+    [--segment 10] [--size …] [--audio …] [--transport …] [--remux …] [--keep]`;
 
 class UsageError extends Error {
   constructor(message: string) {
@@ -119,7 +142,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     if (!a.startsWith("--")) throw new UsageError(`unexpected argument "${a}"`);
     const eq = a.indexOf("=");
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    if (["reconnect", "keep", "gst-launch", "matrix"].includes(name)) {
+    if (["reconnect", "keep", "gst-launch", "matrix", "soak"].includes(name)) {
       flags.add(name);
       continue;
     }
@@ -142,8 +165,25 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     "bframes",
     "audio",
     "transport",
+    "minutes",
+    "budget-mb",
   ];
   for (const k of values.keys()) if (!known.includes(k)) throw new UsageError(`unknown --${k}`);
+  const soak = flags.has("soak");
+  if (soak) {
+    for (const f of ["matrix", "reconnect", "gst-launch"]) {
+      if (flags.has(f)) {
+        throw new UsageError(`--soak runs only the daemon; it cannot be combined with --${f}`);
+      }
+    }
+    if (values.has("seconds")) {
+      throw new UsageError("--seconds does not apply to --soak: give its length with --minutes");
+    }
+  } else {
+    for (const k of ["minutes", "budget-mb"]) {
+      if (values.has(k)) throw new UsageError(`--${k} applies only to --soak`);
+    }
+  }
   const int = (name: string, def: number, min: number, max: number): number => {
     const raw = values.get(name);
     if (raw === undefined) return def;
@@ -166,7 +206,16 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   if (!wh || width % 2 !== 0 || height % 2 !== 0 || width > 4096 || height > 4096) {
     throw new UsageError(`--size must be WIDTHxHEIGHT, even, at most 4096, got "${size}"`);
   }
-  const gop = int("gop", 1, 1, 8);
+  const minutesRaw = values.get("minutes");
+  if (
+    minutesRaw !== undefined && /^\d+$/.test(minutesRaw) && Number(minutesRaw) > SOAK_MAX_MINUTES
+  ) {
+    throw new UsageError(
+      `--minutes ${minutesRaw} is refused: a soak lasts at most ${SOAK_MAX_MINUTES} minutes (24 h)`,
+    );
+  }
+  // A soak defaults to issue 15's load: 16 streams at 25 fps with 2 s GOPs.
+  const gop = int("gop", soak ? 2 : 1, 1, 8);
   if (CLIP_SECONDS % gop !== 0) {
     throw new UsageError(`--gop must divide the ${CLIP_SECONDS} s loop clip: 1, 2, 4 or 8`);
   }
@@ -187,7 +236,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     throw new UsageError(`--transport must be tcp, udp or tls, got "${transport}"`);
   }
   return {
-    fps: int("fps", 15, 1, 60),
+    fps: int("fps", soak ? 25 : 15, 1, 60),
     width,
     height,
     gop,
@@ -195,7 +244,10 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     audio,
     transport,
     matrix: flags.has("matrix"),
-    streams: int("streams", 8, 1, 64),
+    soak,
+    minutes: int("minutes", 120, 1, SOAK_MAX_MINUTES),
+    budgetMb: values.has("budget-mb") ? int("budget-mb", 0, 1, 1_000_000) : null,
+    streams: int("streams", soak ? 16 : 8, 1, 64),
     seconds: int("seconds", 60, 5, 3600),
     segment: int("segment", 10, 2, 3600),
     clientsPerCamera: int("clients-per-camera", 8, 1, 64),
@@ -212,69 +264,6 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
 function remuxArg(raw: string): "builtin" | "gstreamer" {
   if (raw === "builtin" || raw === "gstreamer") return raw;
   throw new UsageError(`--remux must be builtin or gstreamer, got "${raw}"`);
-}
-
-function progress(msg: string): void {
-  console.error(`[bench] ${msg}`);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Error("interrupted"));
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", abort);
-      resolve();
-    };
-    const abort = () => {
-      clearTimeout(timer);
-      reject(new Error("interrupted"));
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", abort, { once: true });
-  });
-}
-
-async function fileBytes(files: readonly string[]): Promise<number> {
-  let n = 0;
-  for (const f of files) {
-    try {
-      n += (await Deno.stat(f)).size;
-    } catch { /* renamed or removed between listing and stat */ }
-  }
-  return n;
-}
-
-/**
- * Waits until every stream has written bytes. Returns when each was first seen (performance.now
- * ms); streams still silent at the deadline are left out.
- */
-async function waitFlowing(
-  rec: Recorder,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  const deadline = performance.now() + timeoutMs;
-  while (seen.size < rec.streams.length && performance.now() < deadline) {
-    const failure = rec.failure();
-    if (failure !== null) throw new Error(`${rec.kind}: ${failure}`);
-    for (const s of rec.streams) {
-      if (seen.has(s)) continue;
-      if (await fileBytes(await rec.files(s)) > 0) seen.set(s, performance.now());
-    }
-    if (seen.size < rec.streams.length) await sleep(100, signal);
-  }
-  return seen;
-}
-
-/** Busy and total jiffies of the whole machine (/proc/stat "cpu" line). */
-function machineJiffies(): { busy: number; total: number } {
-  const line = Deno.readTextFileSync("/proc/stat").split("\n")[0] ?? "";
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.reduce((a, b) => a + b, 0);
-  const idle = (v[3] ?? 0) + (v[4] ?? 0);
-  return { busy: total - idle, total };
 }
 
 export interface SideResult {
@@ -466,86 +455,8 @@ async function runSide(
   }
 }
 
-function mib(kb: number): string {
-  return (kb / 1024).toFixed(0);
-}
-
 function ratio(a: number, b: number): string {
   return b > 0 ? (a / b).toFixed(2) : "n/a";
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
-  return rows.map((r) =>
-    r.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join("  ")
-  ).join("\n");
-}
-
-function machine(): {
-  cores: number;
-  cpu: string;
-  kernel: string;
-  loadavg: string;
-  udpReceiveBuffer: string;
-} {
-  const cpuinfo = (() => {
-    try {
-      return Deno.readTextFileSync("/proc/cpuinfo");
-    } catch {
-      return "";
-    }
-  })();
-  const read = (p: string) => {
-    try {
-      return Deno.readTextFileSync(p).trim();
-    } catch {
-      return "?";
-    }
-  };
-  return {
-    cores: navigator.hardwareConcurrency,
-    cpu: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "?",
-    kernel: read("/proc/sys/kernel/osrelease"),
-    loadavg: read("/proc/loadavg").split(" ").slice(0, 3).join(" "),
-    // net.core.rmem_default: every UDP socket's receive buffer (Deno cannot set SO_RCVBUF); the
-    // image sets 4194304 (rootfs-overlay/etc/sysctl.d/60-nvr-udp.conf), Linux's default is 212992.
-    udpReceiveBuffer: read("/proc/sys/net/core/rmem_default"),
-  };
-}
-
-function clipLine(clip: LoopClip): string {
-  return `${clip.width}x${clip.height} ${clip.fps} fps H.265, ${clip.gopSeconds ?? 1} s GOP` +
-    `${clip.noise ? ", sensor noise" : ""}, ${clip.measuredKbps} kbit/s, ` +
-    `${clip.seconds} s loop (${clip.frames} frames)`;
-}
-
-async function startCameras(
-  clip: LoopClip,
-  count: number,
-  prefix: string,
-  audio: BenchOptions["audio"] = "none",
-): Promise<VirtualCamera[]> {
-  const cams: VirtualCamera[] = [];
-  try {
-    for (let k = 0; k < count; k++) {
-      cams.push(
-        await startVirtualCamera({
-          loopFile: clip.path,
-          width: clip.width,
-          height: clip.height,
-          fps: clip.fps,
-          bitrateKbps: clip.bitrateKbps,
-          name: `${prefix}${k}`,
-          ...(audio === "none" ? {} : { audio: audio === "g711" ? "pcmu" : "aac" }),
-        }),
-      );
-    }
-    return cams;
-  } catch (e) {
-    await Promise.allSettled(cams.map((c) => c.stop()));
-    throw e;
-  }
 }
 
 /** One configuration, ours then the baseline; prints the report, returns both sides. */
@@ -560,29 +471,9 @@ async function cpuMode(
   const startedAt = new Date();
   const box = machine();
   progress(`${cameraCount} virtual camera(s) serving ${clipLine(clip)}`);
-  const cams = await startCameras(clip, cameraCount, "src", opts.audio);
-  const relays: TlsRelay[] = [];
+  const sources = await startSources(clip, opts, `${runDir}/pki`);
+  const { cams, urls, caFile } = sources;
   try {
-    let urls = Array.from(
-      { length: opts.streams },
-      (_, i) => cams[i % cameraCount]?.rtspUrl ?? "",
-    );
-    let caFile: string | undefined;
-    if (opts.transport === "tls") {
-      // rtsps:// through a TLS relay per camera, in this process (source side, not measured).
-      const pki = await makeTestCertificates(`${runDir}/pki`);
-      caFile = pki.caFile;
-      for (const cam of cams) {
-        relays.push(
-          await startTlsRelay({
-            target: cam.info.rtspPort,
-            certFile: pki.serverCertFile,
-            keyFile: pki.serverKeyFile,
-          }),
-        );
-      }
-      urls = urls.map((_, i) => relays[i % cameraCount]!.urlFor("/main"));
-    }
     const ctx: SideContext = {
       opts,
       clip,
@@ -618,8 +509,7 @@ async function cpuMode(
     );
     return { ours, base, floor };
   } finally {
-    await Promise.allSettled(relays.map((r) => r[Symbol.asyncDispose]()));
-    await Promise.allSettled(cams.map((c) => c.stop()));
+    await sources.stop();
     if (!opts.keep) await Deno.remove(runDir, { recursive: true }).catch(() => {});
   }
 }
@@ -979,7 +869,8 @@ async function main(): Promise<number> {
       return 0;
     }
     const clip = await ensureLoopClip(cacheDir, clipOptions(opts));
-    if (opts.reconnect) await reconnectMode(opts, clip, ac.signal);
+    if (opts.soak) await soakMode(opts, clip, ac.signal);
+    else if (opts.reconnect) await reconnectMode(opts, clip, ac.signal);
     else await cpuMode(opts, clip, ac.signal);
     return 0;
   } catch (e) {

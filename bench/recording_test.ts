@@ -34,3 +34,26 @@ Deno.test("bench --matrix: the grid of issue 15, 72 configurations", () => {
   assertEquals(new Set(runs.map((r) => `${r.streams} ${r.width} ${r.fps} ${r.gop}`)).size, 72);
   assertEquals(runs.every((r) => r.audio === "aac" && !r.matrix && r.seconds === 30), true);
 });
+
+Deno.test("bench --soak: issue 15's load by default, two hours, a budget only when asked", () => {
+  const soak = parseBenchArgs(["--soak"]);
+  assertEquals([soak.soak, soak.minutes, soak.budgetMb], [true, 120, null]);
+  assertEquals([soak.streams, soak.fps, soak.gop, soak.segment], [16, 25, 2, 10]);
+  const smoke = parseBenchArgs(["--soak", "--minutes", "4", "--streams", "4", "--budget-mb=300"]);
+  assertEquals([smoke.minutes, smoke.streams, smoke.budgetMb], [4, 4, 300]);
+  assertEquals(parseBenchArgs(["--soak", "--minutes", "1440"]).minutes, 1440, "a day is allowed");
+  const plain = parseBenchArgs([]);
+  assertEquals([plain.soak, plain.streams, plain.fps, plain.gop], [false, 8, 15, 1]);
+});
+
+Deno.test("bench --soak: longer than a day, mixed modes and stray flags are refused", () => {
+  assertThrows(() => parseBenchArgs(["--soak", "--minutes", "1441"]), Error, "at most 1440");
+  assertThrows(() => parseBenchArgs(["--soak", "--minutes", "0"]), Error, "1..1440");
+  assertThrows(() => parseBenchArgs(["--soak", "--budget-mb", "0"]), Error, "--budget-mb");
+  assertThrows(() => parseBenchArgs(["--soak", "--matrix"]), Error, "only the daemon");
+  assertThrows(() => parseBenchArgs(["--soak", "--reconnect"]), Error, "only the daemon");
+  assertThrows(() => parseBenchArgs(["--soak", "--gst-launch"]), Error, "only the daemon");
+  assertThrows(() => parseBenchArgs(["--soak", "--seconds", "60"]), Error, "--minutes");
+  assertThrows(() => parseBenchArgs(["--minutes", "10"]), Error, "only to --soak");
+  assertThrows(() => parseBenchArgs(["--budget-mb", "10"]), Error, "only to --soak");
+});
