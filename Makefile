@@ -13,11 +13,13 @@ DENO_REAL := $(DENO_DIR_LOCAL)/node_modules/$(DENO_PKG)/deno
 # Mosquitto for the fleet link, socat for virtual serial devices, ffmpeg for checks and baselines,
 # openssl for test certificates, Chromium for the web page tests, the disk tools the data disk's
 # first-boot script uses (its test runs on loop devices), and the FAT tools the Pi's boot
-# partitions are made with (their test builds real FAT images).
+# partitions are made with (their test builds real FAT images), and ntpdig (ntpsec's SNTP client)
+# that asks the box's own NTP server in its test.
 APT_PACKAGES := gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp \
   gstreamer1.0-x libgstrtspserver-1.0-0 mosquitto mosquitto-clients socat ffmpeg openssl \
-  ca-certificates chromium fdisk e2fsprogs util-linux mount dosfstools mtools
+  ca-certificates chromium fdisk e2fsprogs util-linux mount dosfstools mtools \
+  ntpsec-ntpdig
 
 
 .PHONY: vendor run test deps deno check lint fmt bench clean help image image-test image-test-faults image-deps

@@ -16,6 +16,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   codec_ffi: ["std", "lib"],
   tls: ["std", "lib"],
   onvif: ["std", "lib"],
+  // The SNTP server (packets, rate limit, UDP listener): a protocol library like onvif/.
+  ntp: ["std", "lib"],
   licence: ["std", "lib"],
   serial: ["std", "lib"],
   config: ["std", "lib", "media"],
@@ -61,6 +63,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
     "codec_ffi",
     "tls",
     "onvif",
+    "ntp",
     "licence",
     "board",
     "storage",

@@ -18,6 +18,7 @@ import {
   type DiscoverResult,
   type KnownCamera,
 } from "../onvif/discover.ts";
+import { boxInterfaces, resolveInterface } from "../onvif/interfaces.ts";
 
 export interface CameraAdminDeps {
   readonly auth: AuthDeps;
@@ -42,9 +43,24 @@ export function knownCameras(config: NvrConfig): KnownCamera[] {
   return config.cameras.map((c) => ({ id: c.id, url: c.url, onvifUrl: c.onvif?.url ?? null }));
 }
 
-/** A discovery request from untrusted JSON (API body, fleet command); throws ApiError naming the field. */
-export function discoverRequest(body: Record<string, unknown>): DiscoverRequest {
-  const allowed = ["multicast", "range", "ports", "username", "password", "timeoutMs"];
+/**
+ * A discovery request from untrusted JSON (API body, fleet command); throws ApiError naming the
+ * field. `interface` (a name or an IPv4 address of the box) is checked against `interfaces`, the
+ * box's own (Deno.networkInterfaces()).
+ */
+export function discoverRequest(
+  body: Record<string, unknown>,
+  interfaces?: readonly Deno.NetworkInterfaceInfo[],
+): DiscoverRequest {
+  const allowed = [
+    "multicast",
+    "range",
+    "ports",
+    "username",
+    "password",
+    "timeoutMs",
+    "interface",
+  ];
   const extra = Object.keys(body).find((k) => !allowed.includes(k));
   const bad = (field: string, what: string) =>
     new ApiError(400, "invalid", `${field}: ${what}`, field);
@@ -68,7 +84,21 @@ export function discoverRequest(body: Record<string, unknown>): DiscoverRequest 
     timeoutMs !== undefined &&
     (typeof timeoutMs !== "number" || timeoutMs < 200 || timeoutMs > 10_000)
   ) throw bad("timeoutMs", "200 to 10000");
+  const iface = body.interface;
+  let interfaceAddress: string | null = null;
+  if (iface !== undefined && iface !== null) {
+    if (typeof iface !== "string" || iface.length > 64) {
+      throw bad("interface", 'an interface name or one of the box\'s IPv4 addresses, e.g. "eth0"');
+    }
+    try {
+      interfaceAddress = resolveInterface(iface, interfaces);
+    } catch (err) {
+      if (err instanceof DiscoverError) throw new ApiError(400, "invalid", err.message, err.field);
+      throw err;
+    }
+  }
   return {
+    ...(interfaceAddress !== null ? { interfaceAddress } : {}),
     ...(multicast !== undefined ? { multicast } : {}),
     ...(typeof range === "string" ? { range } : {}),
     ...(ports !== undefined ? { ports: ports as number[] } : {}),
@@ -217,6 +247,9 @@ export function cameraAdminRoutes(deps: CameraAdminDeps): Hono<AuthEnv> {
       throw new ApiError(502, "onvif_failed", (err as Error).message, "address");
     }
   });
+
+  // The interfaces a probe may leave by, for the Find cameras page's choice.
+  app.get("/discover/interfaces", admin, (c) => c.json({ interfaces: boxInterfaces() }));
 
   // Finds cameras not yet added: a WS-Discovery probe and/or a scan of the range given. Audited
   // (it sends packets on the LAN for the box), the password never in the audit or the answer.

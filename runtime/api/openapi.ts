@@ -100,7 +100,14 @@ export const SYSTEM_PATHS: PathOps = {
         "{range, ports}; each with vendor, model, address and whether {username, password} work; " +
         "withoutOnvif: devices at the host of a camera added by RTSP URL only, to link with " +
         "PATCH /api/cameras/{camera} {onvif: {url}} (admin, audited)",
-      body: "multicast?, range?, ports?, username?, password?, timeoutMs?",
+      body: "multicast?, range?, ports?, username?, password?, timeoutMs?, interface? (a name " +
+        "or IPv4 address of the box's, as GET /api/cameras/discover/interfaces lists them)",
+    },
+  },
+  "/api/cameras/discover/interfaces": {
+    get: {
+      summary: "The box's IPv4 interfaces (name, address; loopback left out) a WS-Discovery " +
+        "probe may leave by (admin)",
     },
   },
   "/api/cameras/{camera}": {

@@ -247,6 +247,19 @@ Deno.test("attack: admin PUT /api/config sets licence.publicKeys to [], its own 
   });
 });
 
+Deno.test("attack: admin PUT /api/config opens the box's NTP port (ntp.listen) — refused naming the key, nothing applied", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const { config } = await (await sys.call("GET", "/api/config", admin)).json();
+    const sent = { ...config, ntp: { listen: ["0.0.0.0:123"] } };
+    const res = await sys.call("PUT", "/api/config", admin, { body: JSON.stringify(sent) });
+    const body = await res.json();
+    assertEquals([res.status, body.error.field], [400, "ntp.listen"]);
+    assertMatch(body.error.message, /^The configuration was not changed: ntp\.listen: may not be/);
+    assertEquals(sys.applied.length, 0);
+  });
+});
+
 Deno.test("attack: two concurrent PATCH /api/cameras lose a change — both land, no 500", async () => {
   await withSystem(async (f, sys) => {
     const admin = await f.setupAdmin();

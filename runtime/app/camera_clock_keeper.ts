@@ -10,14 +10,17 @@
  * Opt-in per camera (`cameras[].onvif.setNtp`): when its clock goes over the threshold and the
  * box's own clock is believed, the camera is told to use that NTP server (ONVIF SetNTP), once per
  * drift (again only after it came back within the threshold), and the call is audited through
- * `onSetNtp`. The host is the configured one; nothing guesses an address. The warning clears at
- * the next check that finds the camera's clock within the threshold.
+ * `onSetNtp`. The host is the configured one, or with "box" the box's own NTP server at the box's
+ * address on the route to that camera (the local end of a connection to its ONVIF port), which
+ * must be one the server listens on. The warning clears at the next check that finds the camera's
+ * clock within the threshold.
  */
 import type { CameraConfig } from "../config/types.ts";
 import type { CameraClockHealth } from "../health/mod.ts";
 import type { Logger } from "../lib/log.ts";
 import { readCameraClock } from "../onvif/camera_clock.ts";
-import { setCameraNtp } from "../onvif/camera_ntp.ts";
+import { localAddressTowards, setCameraNtp } from "../onvif/camera_ntp.ts";
+import { BOX_NTP } from "../config/validate.ts";
 import type { SegmentIndex } from "../storage/mod.ts";
 
 /** How often each camera's clock is asked by default. */
@@ -42,9 +45,13 @@ export interface CameraClockKeeperDeps {
   readonly read?: typeof readCameraClock;
   /** Tests: another SetNTP. */
   readonly setNtp?: typeof setCameraNtp;
+  /** The box's NTP server (setNtp "box"): which of its addresses it serves; null: not running. */
+  readonly boxNtp?: () => { serves(address: string): boolean } | null;
+  /** Tests: another way to learn the box's address towards a camera. */
+  readonly localAddress?: typeof localAddressTowards;
   /** A SetNTP was sent (cameras[].onvif.setNtp): for the audit log. */
   readonly onSetNtp?: (
-    e: { camera: string; host: string; driftMs: number; error: string | null },
+    e: { camera: string; host: string; box: boolean; driftMs: number; error: string | null },
   ) => void;
 }
 
@@ -63,7 +70,7 @@ export function warningFor(driftMs: number, thresholdMs: number, boxTrusted: boo
   return `camera clock ${seconds(Math.abs(driftMs))} s ${how} the box's ` +
     `(more than ${seconds(thresholdMs)} s): its recordings carry a wrong time. ` +
     (boxTrusted
-      ? "Set the camera's time server (NTP) to your network's (cameras[].onvif.setNtp can), then check again."
+      ? "Set the camera's time server (NTP) to your network's or the box's (cameras[].onvif.setNtp can; \"box\" for the box's own), then check again."
       : "The box's own clock is not synced yet: check the box's network time first.");
 }
 
@@ -72,6 +79,7 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
   const now = deps.now ?? Date.now;
   const read = deps.read ?? readCameraClock;
   const setNtp = deps.setNtp ?? setCameraNtp;
+  const localAddress = deps.localAddress ?? localAddressTowards;
   /** Cameras told their NTP server during this drift (by id → host): once per drift. */
   const ntpSent = new Map<string, string>();
   const last = new Map<string, CameraClockHealth>();
@@ -142,8 +150,10 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
     driftMs: number,
   ) => {
     let error: string | null = null;
+    let told = host;
     try {
-      await setNtp(camera.onvif.url, host, {
+      if (host === BOX_NTP) told = await boxAddress(camera.onvif.url);
+      await setNtp(camera.onvif.url, told, {
         username: camera.onvif.username ?? camera.username ?? null,
         password: camera.onvif.username ? camera.onvif.password : camera.password ?? null,
         timeoutMs: deps.timeoutMs ?? 5_000,
@@ -152,7 +162,7 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
       });
       log.info("camera told to use the NTP server in cameras[].onvif.setNtp", {
         camera: camera.id,
-        host,
+        host: told,
         driftMs,
       });
     } catch (err) {
@@ -164,7 +174,31 @@ export function startCameraClockKeeper(deps: CameraClockKeeperDeps): CameraClock
         { camera: camera.id },
       );
     }
-    deps.onSetNtp?.({ camera: camera.id, host, driftMs, error });
+    deps.onSetNtp?.({ camera: camera.id, host: told, box: host === BOX_NTP, driftMs, error });
+  };
+
+  /** setNtp "box": the box's address towards the camera, if its NTP server listens there. */
+  const boxAddress = async (onvifUrl: string) => {
+    const ntp = deps.boxNtp?.() ?? null;
+    if (ntp === null) {
+      throw new Error(
+        'the box\'s NTP server is not running (see the "NTP server" lines of the log: ntp.listen ' +
+          "empty, or its port taken)",
+      );
+    }
+    const address = await localAddress(onvifUrl, {
+      timeoutMs: deps.timeoutMs ?? 5_000,
+      signal: stopping.signal,
+    });
+    if (!ntp.serves(address)) {
+      throw new Error(
+        `the box reaches this camera from ${address}, where its NTP server does not listen; add ` +
+          `"${
+            address.includes(":") ? `[${address}]` : address
+          }:123" (or "0.0.0.0:123") to ntp.listen`,
+      );
+    }
+    return address;
   };
 
   const round = async () => {

@@ -86,6 +86,7 @@ import { EventTriggers } from "./event_triggers.ts";
 import type { CameraEventsHealth } from "../health/mod.ts";
 import { fleetCameras } from "./fleet_cameras.ts";
 import { createPtz, fleetPtz } from "./ptz_wiring.ts";
+import { type BoxNtp, startBoxNtp } from "./box_ntp.ts";
 
 export interface Daemon {
   /** Where the API listens, e.g. https on 127.0.0.1:8080 (http only when http.tls is "off"). */
@@ -116,6 +117,8 @@ export interface Daemon {
   readonly plugins: PluginHost;
   /** This box's stable id. */
   readonly deviceId: string;
+  /** Where the cameras' NTP server listens (ntp.listen, ports bound); empty when it is off. */
+  ntpAddrs(): readonly Deno.NetAddr[];
   /**
    * For the systemd watchdog: not stopping, and the recorders answer for every configured camera
    * (recorder processes that hang are killed and restarted by the pool; this is the daemon's own
@@ -411,6 +414,21 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       log.warn("camera.set-ntp not audited", { module: "camera-clock", err });
     }
   };
+  // The cameras' NTP server (ntp.listen): time only while the box's clock is believed. A port it
+  // cannot bind is logged and leaves it off (setNtp "box" then fails, audited); recording goes on.
+  let boxNtp: BoxNtp | null = null;
+  if (config.ntp.listen.length > 0) {
+    try {
+      boxNtp = startBoxNtp({
+        listen: config.ntp.listen,
+        ...(clockKeeper ? { clock: () => clockKeeper.status() } : {}),
+        log,
+        now,
+      });
+    } catch (err) {
+      log.error("NTP server not started", { module: "ntp", err });
+    }
+  }
   const cameraClocks = startCameraClockKeeper({
     cameras: () => current.cameras,
     thresholdMs: () => current.clock.cameraDriftSeconds * 1000,
@@ -419,13 +437,14 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     now,
     ...(clockKeeper ? { boxClockTrusted: () => clockKeeper.status().trusted } : {}),
     ...deps.cameraClock,
+    boxNtp: () => boxNtp,
     onSetNtp: (e) =>
       auditClock({
         tsMs: now(),
         userId: null,
         userName: "camera clock check",
         action: "camera.set-ntp",
-        target: `camera:${e.camera} ntp:${e.host}`,
+        target: `camera:${e.camera} ntp:${e.host}${e.box ? " (box)" : ""}`,
         ip: "",
         userAgent: "",
         outcome: e.error === null ? "ok" : "failed",
@@ -884,6 +903,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     licence,
     plugins,
     deviceId: identity.deviceId,
+    ntpAddrs: () => boxNtp?.server.addrs ?? [],
     healthy() {
       if (controller.signal.aborted) return false;
       try {
@@ -903,6 +923,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
       clockKeeper?.stop();
       controller.abort();
       await cameraClocks.stop();
+      await boxNtp?.close();
       await rebuilding;
       await plugins.close();
       await ptz.close(); // a move still running is stopped

@@ -70,9 +70,38 @@ Deno.test("cameras[].onvif.setNtp: a host name or IP address, absent when not se
   for (const bad of ["ntp://pool.ntp.org", "a b", "<x>", ""]) {
     assertEquals(problems({ cameras: [{ ...cam, onvif: onvif(bad) }] }), [
       `cameras[0].onvif.setNtp: "${bad}" is not a host name or IP address; give the NTP server ` +
-      'the camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), or null to leave its clock alone',
+      'the camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), "box" for the box\'s own, ' +
+      "or null to leave its clock alone",
     ]);
   }
+});
+
+Deno.test('cameras[].onvif.setNtp "box": only with the box\'s NTP server on (ntp.listen), else refused saying how', () => {
+  const onvif = { url: "http://10.0.0.2/onvif/device_service", setNtp: "box" };
+  const on = validateConfig({ ntp: { listen: ["0.0.0.0:123"] }, cameras: [{ ...cam, onvif }] });
+  assertEquals(on.cameras[0]?.onvif?.setNtp, "box");
+  assertEquals(problems({ cameras: [{ ...cam, onvif }] }), [
+    'cameras[0].onvif.setNtp: "box" points the camera at the box\'s own NTP server, but it is off ' +
+    '(ntp.listen is empty); turn it on in the local file (e.g. "ntp": { "listen": ["0.0.0.0:123"] }) ' +
+    "or give another NTP server",
+  ]);
+});
+
+Deno.test("ntp.listen: host:port listeners, none by default; bad ones named", () => {
+  assertEquals(validateConfig({}).ntp, { listen: [] });
+  assertEquals(validateConfig({ ntp: { listen: ["0.0.0.0:123", "[::]:123"] } }).ntp.listen, [
+    "0.0.0.0:123",
+    "[::]:123",
+  ]);
+  assertEquals(problems({ ntp: { listen: "0.0.0.0:123" } }), [
+    'ntp.listen: expected a list of up to 8 "host:port", got "0.0.0.0:123"',
+  ]);
+  assertEquals(problems({ ntp: { listen: ["123", 5, "0.0.0.0:123", "0.0.0.0:123"], port: 1 } }), [
+    'ntp.listen[0]: "123" is not host:port; e.g. "0.0.0.0:123", or [] for no NTP server',
+    "ntp.listen[1]: 5 is not a string, or [] for no NTP server",
+    'ntp.listen[3]: "0.0.0.0:123" is listed twice',
+    "ntp.port: unknown key; known keys here: listen",
+  ]);
 });
 
 Deno.test("cameras[].onvif.password never leaves the box, and the marker round trip keeps it", () => {

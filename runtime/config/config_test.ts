@@ -83,7 +83,7 @@ Deno.test("each bad config names the key, the value and what is allowed", () => 
   const table: Array<[unknown, string[]]> = [
     [[], ["(top level): expected an object, got []"]],
     [{ colour: "red" }, [
-      "colour: unknown key; known keys here: analytics, cameras, clock, device, http, licence, log, mqtt, plugins, provision, recording, storage, update",
+      "colour: unknown key; known keys here: analytics, cameras, clock, device, http, licence, log, mqtt, ntp, plugins, provision, recording, storage, update",
     ]],
     [{ storage: { dataDir: 5 } }, ["storage.dataDir: expected a string, got 5"]],
     [{ storage: { segmentSeconds: 1 } }, [

@@ -57,6 +57,7 @@ const LOCKED_WHY: Readonly<Record<string, string>> = {
   "provision.file": "first-boot provisioning comes from the image and the boot partition",
   "provision.identityDir": "the box's identity (key, certificate) is the image's and the box's",
   "provision.allowInsecure": "it would let a bootstrap credential travel unencrypted",
+  "ntp.listen": "it opens a UDP port (the box's NTP server) on the box's networks",
 };
 
 /** Every `section.key` of the configuration, and `cameras`. */

@@ -1,7 +1,13 @@
-import { assertEquals, assertThrows } from "../testing/assert.ts";
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
 import { ConfigError, validateConfig } from "./mod.ts";
 import { REDACTED } from "./redacted.ts";
-import { keepLocked, lockedKeys, remoteConfig, remoteKeysTable } from "./remote_keys.ts";
+import {
+  keepLocked,
+  lockedKeys,
+  REMOTE_KEYS,
+  remoteConfig,
+  remoteKeysTable,
+} from "./remote_keys.ts";
 
 const RUNNING = validateConfig({
   device: { name: "shop" },
@@ -74,6 +80,29 @@ Deno.test("attack: remote config changes the broker, the data folder, licensing,
   assertEquals(problems({ cameras: [{ id: "new", url: "rtsp://h/1", password: REDACTED }] }), [
     `cameras[0].password: holds "${REDACTED}" from get-config; send the real value`,
   ]);
+});
+
+Deno.test("attack: the fleet or the local API opens the box's NTP port (ntp.listen) — refused by name", () => {
+  assert(!("ntp.listen" in REMOTE_KEYS), "not on the allowlist");
+  assert(lockedKeys().includes("ntp.listen"), "locked");
+  const why = "it opens a UDP port (the box's NTP server) on the box's networks";
+  for (const by of ["from the fleet", "through the API"]) {
+    for (const listen of [["0.0.0.0:123"], ["0.0.0.0:1123", "[::]:123"]]) {
+      assertThrows(
+        () => remoteConfig({ ntp: { listen } }, RUNNING, { ...opts, by }),
+        ConfigError,
+        `ntp.listen: may not be changed ${by}, because ${why}`,
+      );
+    }
+  }
+  // And the other way: a box whose file turns it on keeps it whatever the fleet sends.
+  const on = validateConfig({ ...structuredClone(RUNNING), ntp: { listen: ["0.0.0.0:123"] } });
+  assertThrows(
+    () => remoteConfig({ ntp: { listen: [] } }, on, opts),
+    ConfigError,
+    "ntp.listen: may not be changed from the fleet",
+  );
+  assertEquals(remoteConfig({ device: { name: "x" } }, on, opts).ntp.listen, ["0.0.0.0:123"]);
 });
 
 Deno.test("keepLocked: every locked key comes from the running config", () => {

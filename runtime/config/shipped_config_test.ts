@@ -25,3 +25,11 @@ Deno.test("the image's config loads, records only on the SSD and reads the provi
   const mode = (await Deno.stat(`${overlay}usr/lib/nvr/nvr-prestart.sh`)).mode! & 0o111;
   assert(mode !== 0, "nvr-prestart.sh is executable");
 });
+
+Deno.test("the image serves NTP to its cameras on port 123, which its unprivileged service may bind", async () => {
+  const cfg = await loadConfig(`${overlay}etc/nvr/config.json`, {});
+  assertEquals(cfg.ntp.listen, ["0.0.0.0:123"]);
+  const unit = await Deno.readTextFile(`${overlay}usr/lib/systemd/system/nvr.service`);
+  assert(/^User=nvr$/m.test(unit), "the daemon runs as nvr");
+  assert(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m.test(unit), "nvr may bind ports below 1024");
+});

@@ -79,9 +79,18 @@ export interface CameraOnvifConfig {
   readonly password: string | null;
   /**
    * When the camera's clock drifts past clock.cameraDriftSeconds, set its NTP server to this
-   * host (ONVIF SetNTP); absent: its clock is only checked, never changed.
+   * host (ONVIF SetNTP); "box": the box's own address on the route to the camera (its NTP
+   * server, ntp.listen, must be on); absent: its clock is only checked, never changed.
    */
   readonly setNtp?: string;
+}
+
+export interface NtpConfig {
+  /**
+   * UDP listeners, "host:port" (e.g. "0.0.0.0:123"); empty: no NTP server. Only from the image or
+   * the local file, never the fleet or the API: it opens a port.
+   */
+  readonly listen: readonly string[];
 }
 
 export interface StorageConfig {
@@ -276,6 +285,8 @@ export interface NvrConfig {
      */
     readonly cameraDriftSeconds: number;
   };
+  /** The box's own SNTP server (runtime/ntp/), for its cameras. */
+  readonly ntp: NtpConfig;
   /** Sensor plugins by id: enabled and settings (runtime/plugins/). */
   readonly plugins: Readonly<Record<string, PluginConfig>>;
   readonly cameras: readonly CameraConfig[];

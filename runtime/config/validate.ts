@@ -16,6 +16,7 @@ import type {
   LicencePolicy,
   LogLevel,
   MqttConfig,
+  NtpConfig,
   NvrConfig,
   PluginConfig,
   RecordMode,
@@ -93,6 +94,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
   const update = ObjectReader.of("update", top.raw("update"), errors);
   const provision = ObjectReader.of("provision", top.raw("provision"), errors);
   const clock = ObjectReader.of("clock", top.raw("clock"), errors);
+  const ntp = ObjectReader.of("ntp", top.raw("ntp"), errors);
 
   const dataDir = storage?.string("dataDir", "/var/lib/nvr", nonEmpty) ?? "/var/lib/nvr";
   const config: NvrConfig = {
@@ -133,6 +135,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto",
       cameraDriftSeconds: clock?.integer("cameraDriftSeconds", 5, 1, 3600) ?? 5,
     },
+    ntp: readNtp(ntp),
     plugins: readPlugins(top.raw("plugins"), errors),
     cameras: readCameras(top.raw("cameras"), errors),
   };
@@ -150,6 +153,7 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       update,
       provision,
       clock,
+      ntp,
     ]
   ) {
     reader?.rejectUnknown();
@@ -160,6 +164,16 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       errors.push(
         `cameras[${i}].record.mode: "events" needs the built-in recorder, but recording.remux is ` +
           '"gstreamer"; set recording.remux to "builtin" or this camera\'s mode to "continuous"',
+      );
+    });
+  }
+  if (config.ntp.listen.length === 0) {
+    config.cameras.forEach((c, i) => {
+      if (c.onvif?.setNtp !== BOX_NTP) return;
+      errors.push(
+        `cameras[${i}].onvif.setNtp: "box" points the camera at the box's own NTP server, but it ` +
+          'is off (ntp.listen is empty); turn it on in the local file (e.g. "ntp": { "listen": ' +
+          '["0.0.0.0:123"] }) or give another NTP server',
       );
     });
   }
@@ -249,6 +263,24 @@ function readRequireMount(storage: ObjectReader, dataDir: string): string | null
     return null;
   }
   return bare;
+}
+
+/** The ntp section: the box's SNTP server's UDP listeners; none by default. */
+function readNtp(ntp: ObjectReader | null): NtpConfig {
+  const value = ntp?.raw("listen");
+  if (!ntp || value === undefined) return { listen: [] };
+  if (!Array.isArray(value) || value.length > 8) {
+    ntp.fail("listen", `expected a list of up to 8 "host:port", got ${show(value)}`);
+    return { listen: [] };
+  }
+  const listen: string[] = [];
+  value.forEach((v, i) => {
+    const problem = typeof v === "string" ? listenProblem(v, "0.0.0.0:123") : "is not a string";
+    if (problem) ntp.fail(`listen[${i}]`, `${show(v)} ${problem}, or [] for no NTP server`);
+    else if (listen.includes(v)) ntp.fail(`listen[${i}]`, `${show(v)} is listed twice`);
+    else listen.push(v);
+  });
+  return { listen };
 }
 
 /** The http section: listener, TLS, the plain-HTTP redirect, extra names of the box. */
@@ -604,6 +636,8 @@ function readCaFile(cam: ObjectReader, url: string): { caFile?: string } {
   return { caFile: path };
 }
 
+/** cameras[].onvif.setNtp: the box's own NTP server, at its address on the route to the camera. */
+export const BOX_NTP = "box";
 /** An NTP server as SetNTP takes it: a DNS name, an IPv4 address or an IPv6 address. */
 const NTP_HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*\.?|[0-9A-Fa-f:.]{2,45})$/;
@@ -628,7 +662,8 @@ function readOnvif(cam: ObjectReader, errors: string[]): { onvif?: CameraOnvifCo
     o.fail(
       "setNtp",
       `"${setNtp.slice(0, 80)}" is not a host name or IP address; give the NTP server the ` +
-        'camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), or null to leave its clock alone',
+        'camera should use (e.g. "192.168.1.1" or "pool.ntp.org"), "box" for the box\'s own, or ' +
+        "null to leave its clock alone",
     );
   }
   o.rejectUnknown();
@@ -688,10 +723,10 @@ function nonEmpty(s: string): string | null {
   return s.trim() === "" ? "is empty; give a value" : null;
 }
 
-function listenProblem(s: string): string | null {
+function listenProblem(s: string, example = "0.0.0.0:8080"): string | null {
   const match = LISTEN.exec(s);
   const port = match ? Number(match[2]) : NaN;
-  return match && port <= 65535 ? null : 'is not host:port; e.g. "0.0.0.0:8080"';
+  return match && port <= 65535 ? null : `is not host:port; e.g. "${example}"`;
 }
 
 /** Checks that a string parses as a URL, and its scheme when `schemes` is given. */

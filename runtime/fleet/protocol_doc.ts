@@ -172,7 +172,7 @@ export function renderProtocolDoc(
       "on `snapshot/<requestId>/<i>` when larger) | " +
       "`snapshot(camera)` |",
     "| `discover-cameras` | `multicast?`, `range?`, `ports?`, `username?`, `password?`, " +
-      "`timeoutMs?` | `{cameras, alreadyAdded, withoutOnvif, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
+      "`timeoutMs?`, `interface?` | `{cameras, alreadyAdded, withoutOnvif, ignored, scanned}` (`DiscoverCamerasCommand`) | " +
       "`discoverCameras(command)`; absent: refused |",
     "| `onvif-profiles` | `address`, `username?`, `password?` (`OnvifProfilesCommand`) | " +
       '`{"credentials":"ok","deviceUrl","profiles"}` or `{"credentials":"refused","error"}` | ' +

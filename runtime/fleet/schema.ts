@@ -473,7 +473,8 @@ export const MAX_PLUGIN_ARCHIVE_BYTES = 8 * 1024 * 1024;
  * credentials: "ok"|"refused", error }], alreadyAdded, withoutOnvif, ignored, scanned }`;
  * `withoutOnvif: [{ camera, address, deviceUrl }]` names devices found at the host of a camera
  * configured without an ONVIF address: `apply-config` with its `onvif: { url: deviceUrl }` links
- * them.
+ * them. `interface` (a name such as "eth1" or one of the box's IPv4 addresses) picks the
+ * interface the probe leaves by; one the box does not have is refused, listing those it has.
  */
 export interface DiscoverCamerasCommand {
   readonly cmd: "discover-cameras";
@@ -484,6 +485,8 @@ export interface DiscoverCamerasCommand {
   readonly password?: string;
   /** Per request and for the probe's replies, 200 to 10 000 ms; default 3000. */
   readonly timeoutMs?: number;
+  /** The interface the probe leaves by: its name or IPv4 address; default: the kernel's route. */
+  readonly interface?: string;
   readonly expiresAt?: number;
 }
 
@@ -871,7 +874,7 @@ function readDiscover(r: ObjectReader): DiscoverCamerasCommand {
     if (typeof multicast === "boolean") out.multicast = multicast;
     else r.fail("multicast", `expected true or false, got ${show(multicast)}`);
   }
-  for (const key of ["range", "username", "password"] as const) {
+  for (const key of ["range", "username", "password", "interface"] as const) {
     const v = r.raw(key);
     if (v === undefined) continue;
     if (typeof v === "string" && v.length <= 256) out[key] = v;

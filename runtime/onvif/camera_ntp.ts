@@ -33,3 +33,34 @@ export async function setCameraNtp(
 ): Promise<void> {
   await soapCall(deviceUrl, setNtpBody(host), { timeoutMs: 5_000, ...opts });
 }
+
+/**
+ * The box's own address on the route to the camera at `deviceUrl`: the local end of a TCP
+ * connection to its ONVIF host and port (the kernel's choice of interface and source address),
+ * closed at once. For setNtp "box"; never a hard-coded address.
+ */
+export async function localAddressTowards(
+  deviceUrl: string,
+  opts: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+): Promise<string> {
+  const url = new URL(deviceUrl);
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const deadline = AbortSignal.timeout(opts.timeoutMs ?? 5_000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal });
+  } catch (err) {
+    throw new Error(
+      `cannot reach the camera at ${hostname}:${port} to learn the box's address on its network: ` +
+        (err as Error).message,
+      { cause: err },
+    );
+  }
+  try {
+    return conn.localAddr.hostname;
+  } finally {
+    conn.close();
+  }
+}

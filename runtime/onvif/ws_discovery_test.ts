@@ -154,3 +154,29 @@ Deno.test("discovery in a network namespace: probe and scan list the cameras not
   assertMatch(why, /DOCTYPE/);
   assertMatch(why, /no XAddr on 127\.0\.0\.1 \(http:\/\/10\.1\.2\.3/);
 });
+
+Deno.test("discovery on a chosen interface: with two links, a probe on A finds the camera on A and not the one on B; an interface the box lacks is named with those it has", async () => {
+  const script = new URL("./_netns_two_links.ts", import.meta.url).pathname;
+  const setup = 'ip link set lo up && exec "$0" run -A --no-prompt "$1"';
+  const out = await new Deno.Command("unshare", {
+    args: ["--net", "--", "sh", "-c", setup, Deno.execPath(), script],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const line = stdout.split("\n").find((l) => l.startsWith("{"));
+  if (!out.success || !line) {
+    throw new Error(
+      `the namespace run failed (${out.code}): ${stdout}\n${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  const r = JSON.parse(line) as { onA: string[]; onB: string[]; refused: string };
+  assertEquals(r.onA, ["10.77.1.2:80"], "interface boxa (by name): only the camera on A");
+  assertEquals(r.onB, ["10.77.2.2:80"], "interface 10.77.2.1 (by address): only the camera on B");
+  assertEquals(
+    r.refused,
+    'interface: "wlan9" is not one of the box\'s interfaces or IPv4 addresses; use one of: ' +
+      "boxa (10.77.1.1), boxb (10.77.2.1)",
+  );
+});

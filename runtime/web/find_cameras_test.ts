@@ -10,6 +10,7 @@ import { assert, assertEquals } from "../testing/assert.ts";
 import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
+import { boxInterfaces } from "../onvif/interfaces.ts";
 
 const ARTIFACTS = new URL("../../test-artifacts/web/", import.meta.url);
 const shot = (name: string) => new URL(`${name}.png`, ARTIFACTS).pathname;
@@ -61,6 +62,17 @@ Deno.test({
 
       await page.click("#find-link");
       await page.waitForSelector("#find-form");
+      // The probe's interface: "Any", then the box's own (GET /api/cameras/discover/interfaces).
+      const mine = boxInterfaces();
+      if (mine[0]) {
+        await page.waitForSelector(`#find-interface option[value="${mine[0].name}"]`, {
+          state: "attached",
+        });
+      }
+      assertEquals(
+        await page.$$eval("#find-interface option", (os) => os.map((o) => o.getAttribute("value"))),
+        ["", ...mine.map((i) => i.name)],
+      );
       // Loopback only: no probe on the machine's real network.
       await page.uncheck("#find-form [name=multicast]");
       assertEquals(await page.isChecked("#find-form [name=multicast]"), false);

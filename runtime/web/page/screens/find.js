@@ -4,7 +4,8 @@
 // Adding one takes two clicks: "Add" checks the credentials on the camera (and says whether they
 // work) and shows its profiles; "Add camera" adds it with the main stream to record and the
 // sub-stream to view. The API does the work: POST /api/cameras/discover,
-// /api/cameras/onvif-profiles and /api/cameras.
+// /api/cameras/onvif-profiles and /api/cameras; the probe's interface is chosen among those
+// GET /api/cameras/discover/interfaces lists (a box on two networks).
 
 import { api } from "../api.js";
 import { h, notice, show } from "../dom.js";
@@ -48,6 +49,22 @@ export function findScreen() {
     class: "muted",
     hidden: true,
   });
+  // The probe leaves by the system's route unless an interface is chosen (a box on two LANs).
+  const iface = h(
+    "select",
+    { name: "interface", id: "find-interface" },
+    h("option", { value: "" }, "Any (the system's route)"),
+  );
+  api("/api/cameras/discover/interfaces").then(
+    (/** @type {{ interfaces: { name: string, address: string }[] }} */ r) => {
+      for (const i of r.interfaces) {
+        iface.append(
+          h("option", { value: i.name }, `${i.name} (${i.address})`),
+        );
+      }
+    },
+    () => {/* the list is a convenience: "Any" still works */},
+  );
   const form = h(
     "form",
     { id: "find-form" },
@@ -65,6 +82,7 @@ export function findScreen() {
     h(
       "div",
       { class: "find-fields" },
+      h("label", {}, "Interface for the probe", iface),
       h(
         "label",
         {},
@@ -112,9 +130,12 @@ export function findScreen() {
     /** @type {Record<string, unknown>} */
     const body = {
       multicast: v.multicast === "yes",
+      ...(v.interface ? { interface: v.interface } : {}),
       ...(v.range ? { range: v.range.trim() } : {}),
       ...(ports.length ? { ports } : {}),
-      ...(v.username ? { username: v.username, password: v.password ?? "" } : {}),
+      ...(v.username
+        ? { username: v.username, password: v.password ?? "" }
+        : {}),
     };
     status.textContent = "Searching… (a few seconds)";
     status.hidden = false;
@@ -124,7 +145,8 @@ export function findScreen() {
         method: "POST",
         body,
       });
-      status.textContent = `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
+      status.textContent =
+        `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
         "already added.";
       listFound(results, adding, found, v.username ?? "", v.password ?? "");
     } catch (e) {
