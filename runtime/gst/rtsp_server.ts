@@ -57,6 +57,10 @@ const RTSP_SYMBOLS = {
   gst_rtsp_media_factory_new: { parameters: [], result: "pointer" },
   gst_rtsp_media_factory_set_launch: { parameters: ["pointer", "buffer"], result: "void" },
   gst_rtsp_media_factory_set_shared: { parameters: ["pointer", "i32"], result: "void" },
+  gst_rtsp_media_factory_set_publish_clock_mode: {
+    parameters: ["pointer", "i32"],
+    result: "void",
+  },
   gst_rtsp_media_factory_add_role_from_structure: {
     parameters: ["pointer", "pointer"],
     result: "void",
@@ -99,6 +103,8 @@ const GERROR_MESSAGE_OFFSET = 8;
 const GST_RTSP_AUTH_BASIC = 1;
 const GST_RTSP_AUTH_DIGEST = 2;
 const GST_RTSP_FILTER_REMOVE = 0;
+/** GstRTSPPublishClockMode (rtsp-media.h): publish the clock and the RTP offset. */
+const GST_RTSP_PUBLISH_CLOCK_MODE_CLOCK_AND_OFFSET = 2;
 const TOKEN_ROLE_FIELD = "media.factory.role";
 const AUTH_ROLE = "user";
 
@@ -238,7 +244,10 @@ async function quitLoop(
   }
 }
 
-/** One mount point: `path` ("/main") served from a gst-launch `launch` string. */
+/**
+ * One mount point: `path` ("/main") served from a gst-launch `launch` string, live: a PLAY's Range
+ * never seeks it (see addFactory for why).
+ */
 export interface RtspMount {
   readonly path: string;
   /** Payloaders must be named pay0, pay1, … (gst-rtsp-server convention). */
@@ -327,6 +336,21 @@ function addFactory(ffi: GstFfi, mounts: Deno.PointerValue, m: RtspMount, withAu
   // gst-rtsp-server wants the description wrapped in ( ) when it is a bin.
   ffi.rtsp.gst_rtsp_media_factory_set_launch(f, cstr(`( ${m.launch} )`));
   ffi.rtsp.gst_rtsp_media_factory_set_shared(f, (m.shared ?? true) ? 1 : 0);
+  // Live, like a camera: no PLAY ever seeks the pipeline. GStreamer 1.22 asks the pipeline
+  // (rtsp-media.c check_seekable(), l. 808), and videotestsrc/audiotestsrc say "seekable" even when
+  // live, so each PLAY with `Range: npt=0.000-` (our recorder's, ffmpeg's) that found the stream
+  // past 0 ran a flushing seek on the shared pipeline (seek_trickmode(), l. 2945). The flush drops
+  // every pad's SEGMENT; the live pipeline's ASYNC_DONE marks the media prepared again (l. 3377)
+  // before the encoder's next frame brings a new one (x265enc even restarts after a flush), so
+  // handle_play_request() (rtsp-client.c l. 2178) found a stream without a segment in
+  // gst_rtsp_media_get_rates() and aborted in `g_assert (FALSE)` (rtsp-media.c l. 2766) — under
+  // load, within a few rounds of 8 clients; or the seek stalled the mount for every client.
+  // Streams that publish clock *and offset* are never seekable (check_seekable(), l. 825); with the
+  // system clock the SDP stays the same (rtsp-sdp.c l. 317), and PAUSE gets 501, as on many cameras.
+  ffi.rtsp.gst_rtsp_media_factory_set_publish_clock_mode(
+    f,
+    GST_RTSP_PUBLISH_CLOCK_MODE_CLOCK_AND_OFFSET,
+  );
   if (withAuth) {
     const role = ffi.gst.gst_structure_from_string(
       cstr(
