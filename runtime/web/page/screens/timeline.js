@@ -2,13 +2,14 @@
 // Recordings on a timeline (#/timeline[/<camera,camera…>[/<ms>]]): any day with recordings
 // (the day picker lists them, in this browser's time zone), a bar per camera that zooms from a
 // day to an hour, ten minutes and one minute, gaps and events drawn on it, a thumbnail under the pointer, and
-// continuous playback over HLS from the moment picked, on every camera shown at once, at
-// 1×/2×/4×/8×. Operators mark a range and export it (an export job, see Exports).
+// continuous playback over HLS from the moment picked, on every camera shown at once and kept at
+// the same moment (play_sync.js), at 1×/2×/4×/8×. Operators mark a range and export it (an export job, see Exports).
 
 import { api, SESSION } from "../api.js";
 import { h, notice, onLeave, show } from "../dom.js";
 import { codecName, fmtClock, fmtTime } from "../format.js";
 import { canDecode, hlsPlayer } from "../hls_player.js";
+import { keepInSync } from "../play_sync.js";
 import { timelineBar } from "../timeline_bar.js";
 
 /** @typedef {import("../types.js").Segment} Segment */
@@ -33,12 +34,16 @@ export async function timelineScreen(camerasPart, atPart) {
   const { cameras: all } = await api("/api/cameras");
   /** @type {string[]} */
   const visible = all.map((/** @type {{ id: string }} */ c) => c.id);
-  const wanted = camerasPart ? camerasPart.split(",").filter((id) => visible.includes(id)) : [];
+  const wanted = camerasPart
+    ? camerasPart.split(",").filter((id) => visible.includes(id))
+    : [];
   const ids = wanted.length ? wanted : visible;
   const dayLists = await Promise.all(
     ids.map((id) =>
       api(
-        `/api/cameras/${encodeURIComponent(id)}/days?tz=${encodeURIComponent(TZ)}`,
+        `/api/cameras/${encodeURIComponent(id)}/days?tz=${
+          encodeURIComponent(TZ)
+        }`,
       )
     ),
   );
@@ -46,7 +51,11 @@ export async function timelineScreen(camerasPart, atPart) {
   const days = [...new Set(dayLists.flatMap((d) => d.days))].sort().reverse();
   const newest = Math.max(0, ...dayLists.map((d) => d.newestMs ?? 0));
   const at = Number(atPart);
-  let cursorMs = Number.isFinite(at) && at > 0 ? at : newest ? newest - 60_000 : Date.now();
+  let cursorMs = Number.isFinite(at) && at > 0
+    ? at
+    : newest
+    ? newest - 60_000
+    : Date.now();
   /** @type {{ start: number, span: number }} */
   const view = { start: dayStart(cursorMs), span: DAY };
   let rate = 1;
@@ -67,7 +76,9 @@ export async function timelineScreen(camerasPart, atPart) {
 
   function setCursor(/** @type {number} */ ms, follow = false) {
     cursorMs = ms;
-    cursorLabel.textContent = `${new Date(ms).toLocaleDateString()} ${fmtTime(ms)}`;
+    cursorLabel.textContent = `${new Date(ms).toLocaleDateString()} ${
+      fmtTime(ms)
+    }`;
     cursorLabel.dataset.ms = String(Math.round(ms));
     if (
       follow && view.span < DAY &&
@@ -95,15 +106,24 @@ export async function timelineScreen(camerasPart, atPart) {
   }
   const syncDay = () => {
     const d = new Date(view.start + view.span / 2);
-    const key = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    const key = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${
+      pad(d.getDate())
+    }`;
     if (days.includes(key)) dayPicker.value = key;
   };
   dayPicker.addEventListener("change", () => showDay(dayPicker.value));
-  const showDay = (/** @type {string} */ key) => {
+  const showDay = async (/** @type {string} */ key) => {
     const [y, m, d] = key.split("-").map(Number);
     view.start = new Date(y ?? 1970, (m ?? 1) - 1, d ?? 1).getTime();
     view.span = DAY;
-    refresh();
+    const start = view.start;
+    await refresh();
+    // The cursor goes to the day's first recording (what zooming in centres on, Enter plays);
+    // what plays meanwhile plays on without pulling the cursor back, as after a preview.
+    const firsts = rows.flatMap((r) => r.bar.segmentFrom(start)?.startMs ?? []);
+    if (view.start !== start || !firsts.length) return;
+    for (const r of rows) r.active = false;
+    setCursor(Math.max(start, Math.min(...firsts)));
   };
   const stepDay = (/** @type {number} */ dir) => {
     const i = days.indexOf(dayPicker.value) - dir; // newest first
@@ -122,8 +142,12 @@ export async function timelineScreen(camerasPart, atPart) {
     }, label)
   );
   const zoom = (/** @type {number} */ span) => {
+    // Around the cursor, or around the middle of the view when the cursor is not in it (a
+    // day picked with the day picker stays the day zoomed into).
+    const shown = cursorMs >= view.start && cursorMs < view.start + view.span;
+    const centre = shown ? cursorMs : view.start + view.span / 2;
     view.span = span;
-    view.start = span === DAY ? dayStart(cursorMs) : cursorMs - span / 2;
+    view.start = span === DAY ? dayStart(centre) : centre - span / 2;
     refresh();
   };
   const rateButtons = RATES.map((r) =>
@@ -153,9 +177,9 @@ export async function timelineScreen(camerasPart, atPart) {
     "No range marked.",
   );
   const showMarks = () => {
-    markLabel.textContent = `From ${Number.isFinite(markFrom) ? fmtTime(markFrom) : "…"} to ${
-      Number.isFinite(markTo) ? fmtTime(markTo) : "…"
-    }`;
+    markLabel.textContent = `From ${
+      Number.isFinite(markFrom) ? fmtTime(markFrom) : "…"
+    } to ${Number.isFinite(markTo) ? fmtTime(markTo) : "…"}`;
   };
   const exportPanel = mayExport
     ? h(
@@ -220,13 +244,13 @@ export async function timelineScreen(camerasPart, atPart) {
         : video.dataset.transcoded === "yes"
         ? "H.265 recording shown as H.264 made on the box (reduced size)."
         : "";
-      status.className = state === "error" ? "tl-status error" : "muted tl-status";
+      status.className = state === "error"
+        ? "tl-status error"
+        : "muted tl-status";
     });
     video.addEventListener("timeupdate", () => {
       const wall = player.wallMs();
-      if (wall === null) return;
-      video.dataset.wallMs = String(Math.round(wall));
-      if (row.active) setCursor(wall, true);
+      if (wall !== null && row.active) setCursor(wall, true);
     });
     video.addEventListener("ended", () => {
       const wall = player.wallMs();
@@ -272,7 +296,8 @@ export async function timelineScreen(camerasPart, atPart) {
       row.player.stop();
       row.video.dataset.state = "unsupported";
       row.status.className = "tl-status error";
-      row.status.textContent = `This camera recorded ${codecName(seg.codec)} here, which this ` +
+      row.status.textContent =
+        `This camera recorded ${codecName(seg.codec)} here, which this ` +
         "browser cannot decode. Watch it in a browser with " +
         codecName(seg.codec) +
         " support (Safari, or Chrome and Edge with hardware decoding), or export the range " +
@@ -320,7 +345,11 @@ export async function timelineScreen(camerasPart, atPart) {
         ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
           // Seconds from 10 min down (ticks 15 s apart at 1 min); AM/PM kept where the locale
           // writes the hour that way.
-          h("span", {}, fmtClock(view.start + f * view.span, view.span <= 600_000))
+          h(
+            "span",
+            {},
+            fmtClock(view.start + f * view.span, view.span <= 600_000),
+          )
         ),
       );
     }
@@ -386,7 +415,9 @@ export async function timelineScreen(camerasPart, atPart) {
     cursorLabel,
   );
 
+  const sync = keepInSync(() => rows.map((r) => r.player), () => rate);
   onLeave(() => {
+    sync.stop();
     for (const r of rows) r.player.stop();
   });
   show(
