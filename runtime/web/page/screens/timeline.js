@@ -374,39 +374,48 @@ export async function timelineScreen(camerasPart, atPart) {
     }
   }
 
+  // Each group wraps as one on a narrow screen (at 390 px "‹" once ended a line, "›" began the next).
   const tools = h(
     "div",
     { class: "tl-tools" },
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Previous day",
-      onclick: () => stepDay(-1),
-    }, "◀"),
-    dayPicker,
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Next day",
-      onclick: () => stepDay(1),
-    }, "▶"),
+    h(
+      "span",
+      { class: "tl-group", role: "group", "aria-label": "Days" },
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Previous day",
+        onclick: () => stepDay(-1),
+      }, "◀"),
+      dayPicker,
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Next day",
+        onclick: () => stepDay(1),
+      }, "▶"),
+    ),
     h(
       "span",
       { class: "tl-group", role: "group", "aria-label": "Zoom" },
       zoomButtons,
     ),
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Earlier",
-      onclick: () => pan(-1),
-    }, "‹"),
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Later",
-      onclick: () => pan(1),
-    }, "›"),
+    h(
+      "span",
+      { class: "tl-group", role: "group", "aria-label": "Move" },
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Earlier",
+        onclick: () => pan(-1),
+      }, "‹"),
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Later",
+        onclick: () => pan(1),
+      }, "›"),
+    ),
     h(
       "span",
       { class: "tl-group", role: "group", "aria-label": "Speed" },
