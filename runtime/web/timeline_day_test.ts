@@ -12,11 +12,7 @@
  * Screenshots at 1280 and 390 px in test-artifacts/timeline/ (day-*.png).
  */
 import { assert } from "../testing/assert.ts";
-import {
-  type AdminPage,
-  hasChromium,
-  openAsNewAdmin,
-} from "../testing/chromium.ts";
+import { type AdminPage, hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { seedOlderRuns } from "../testing/older_recordings.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
@@ -113,26 +109,19 @@ async function assertGapDrawn(
     const g = await drawnGaps(page);
     return g.length ? g : false;
   });
-  const hit = gaps.find((g) =>
-    Math.abs(g.left - left) <= pct && Math.abs(g.width - width) <= pct
-  );
+  const hit = gaps.find((g) => Math.abs(g.left - left) <= pct && Math.abs(g.width - width) <= pct);
   assert(
     hit !== undefined,
-    `a gap at ${left.toFixed(3)}% for ${width.toFixed(3)}% among ${
-      JSON.stringify(gaps)
-    }`,
+    `a gap at ${left.toFixed(3)}% for ${width.toFixed(3)}% among ${JSON.stringify(gaps)}`,
   );
   assert(/^Not recorded: /.test(hit.title), `the gap says why: ${hit.title}`);
 }
 
-const wallOf = async (page: Page) =>
-  Number(await page.getAttribute(VIDEO, "data-wall-ms") ?? NaN);
-const cursorOf = async (page: Page) =>
-  Number(await page.getAttribute("#cursor-time", "data-ms"));
+const wallOf = async (page: Page) => Number(await page.getAttribute(VIDEO, "data-wall-ms") ?? NaN);
+const cursorOf = async (page: Page) => Number(await page.getAttribute("#cursor-time", "data-ms"));
 
 Deno.test({
-  name:
-    "timeline in Chromium: another day from the day picker, its gaps drawn, played and " +
+  name: "timeline in Chromium: another day from the day picker, its gaps drawn, played and " +
     "drag-scrubbed there",
   ignore: !hasChromium,
   fn: async () => {

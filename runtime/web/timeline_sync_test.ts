@@ -11,11 +11,7 @@
  * - at 4× they stay within that speed's tolerance (0.6 s of recording, 0.15 s of watching).
  */
 import { assert } from "../testing/assert.ts";
-import {
-  type AdminPage,
-  hasChromium,
-  openAsNewAdmin,
-} from "../testing/chromium.ts";
+import { type AdminPage, hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { seedOlderRuns } from "../testing/older_recordings.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
@@ -85,8 +81,7 @@ async function inStep(
 }
 
 Deno.test({
-  name:
-    "timeline in Chromium: two cameras played from one moment stay at the same moment",
+  name: "timeline in Chromium: two cameras played from one moment stay at the same moment",
   ignore: !hasChromium,
   fn: async () => {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
@@ -132,8 +127,7 @@ Deno.test({
     });
     const { page, errors } = session;
     await page.evaluate((hash: string) => {
-      (globalThis as unknown as { location: { hash: string } }).location.hash =
-        hash;
+      (globalThis as unknown as { location: { hash: string } }).location.hash = hash;
     }, `#/timeline/lane,yard/${from}`);
     for (const id of ["lane", "yard"]) {
       await page.waitForSelector(

@@ -72,9 +72,7 @@ export function hlsPlayer(video, onState) {
     if (hls) return hls.playingDate ? hls.playingDate.getTime() : null;
     const start = /** @type {any} */ (video).getStartDate?.()?.getTime?.();
     if (Number.isFinite(start)) return start + video.currentTime * 1000;
-    return video.currentTime > 0
-      ? nativeStartMs + video.currentTime * 1000
-      : null;
+    return video.currentTime > 0 ? nativeStartMs + video.currentTime * 1000 : null;
   };
 
   return {
@@ -97,9 +95,7 @@ export function hlsPlayer(video, onState) {
         to: String(Math.round(fromMs + spanMs)),
       });
       if (options.transcode) q.set("codec", "h264");
-      const url = `/api/cameras/${
-        encodeURIComponent(camera)
-      }/playlist.m3u8?${q}`;
+      const url = `/api/cameras/${encodeURIComponent(camera)}/playlist.m3u8?${q}`;
       const Hls = await loadHls();
       if (Hls) {
         const h = /** @type {HlsLike} */ (new Hls({

@@ -34,16 +34,12 @@ export async function timelineScreen(camerasPart, atPart) {
   const { cameras: all } = await api("/api/cameras");
   /** @type {string[]} */
   const visible = all.map((/** @type {{ id: string }} */ c) => c.id);
-  const wanted = camerasPart
-    ? camerasPart.split(",").filter((id) => visible.includes(id))
-    : [];
+  const wanted = camerasPart ? camerasPart.split(",").filter((id) => visible.includes(id)) : [];
   const ids = wanted.length ? wanted : visible;
   const dayLists = await Promise.all(
     ids.map((id) =>
       api(
-        `/api/cameras/${encodeURIComponent(id)}/days?tz=${
-          encodeURIComponent(TZ)
-        }`,
+        `/api/cameras/${encodeURIComponent(id)}/days?tz=${encodeURIComponent(TZ)}`,
       )
     ),
   );
@@ -51,11 +47,7 @@ export async function timelineScreen(camerasPart, atPart) {
   const days = [...new Set(dayLists.flatMap((d) => d.days))].sort().reverse();
   const newest = Math.max(0, ...dayLists.map((d) => d.newestMs ?? 0));
   const at = Number(atPart);
-  let cursorMs = Number.isFinite(at) && at > 0
-    ? at
-    : newest
-    ? newest - 60_000
-    : Date.now();
+  let cursorMs = Number.isFinite(at) && at > 0 ? at : newest ? newest - 60_000 : Date.now();
   /** @type {{ start: number, span: number }} */
   const view = { start: dayStart(cursorMs), span: DAY };
   let rate = 1;
@@ -76,9 +68,7 @@ export async function timelineScreen(camerasPart, atPart) {
 
   function setCursor(/** @type {number} */ ms, follow = false) {
     cursorMs = ms;
-    cursorLabel.textContent = `${new Date(ms).toLocaleDateString()} ${
-      fmtTime(ms)
-    }`;
+    cursorLabel.textContent = `${new Date(ms).toLocaleDateString()} ${fmtTime(ms)}`;
     cursorLabel.dataset.ms = String(Math.round(ms));
     if (
       follow && view.span < DAY &&
@@ -106,9 +96,7 @@ export async function timelineScreen(camerasPart, atPart) {
   }
   const syncDay = () => {
     const d = new Date(view.start + view.span / 2);
-    const key = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${
-      pad(d.getDate())
-    }`;
+    const key = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
     if (days.includes(key)) dayPicker.value = key;
   };
   dayPicker.addEventListener("change", () => showDay(dayPicker.value));
@@ -177,9 +165,9 @@ export async function timelineScreen(camerasPart, atPart) {
     "No range marked.",
   );
   const showMarks = () => {
-    markLabel.textContent = `From ${
-      Number.isFinite(markFrom) ? fmtTime(markFrom) : "…"
-    } to ${Number.isFinite(markTo) ? fmtTime(markTo) : "…"}`;
+    markLabel.textContent = `From ${Number.isFinite(markFrom) ? fmtTime(markFrom) : "…"} to ${
+      Number.isFinite(markTo) ? fmtTime(markTo) : "…"
+    }`;
   };
   const exportPanel = mayExport
     ? h(
@@ -244,9 +232,7 @@ export async function timelineScreen(camerasPart, atPart) {
         : video.dataset.transcoded === "yes"
         ? "H.265 recording shown as H.264 made on the box (reduced size)."
         : "";
-      status.className = state === "error"
-        ? "tl-status error"
-        : "muted tl-status";
+      status.className = state === "error" ? "tl-status error" : "muted tl-status";
     });
     video.addEventListener("timeupdate", () => {
       const wall = player.wallMs();
@@ -296,8 +282,7 @@ export async function timelineScreen(camerasPart, atPart) {
       row.player.stop();
       row.video.dataset.state = "unsupported";
       row.status.className = "tl-status error";
-      row.status.textContent =
-        `This camera recorded ${codecName(seg.codec)} here, which this ` +
+      row.status.textContent = `This camera recorded ${codecName(seg.codec)} here, which this ` +
         "browser cannot decode. Watch it in a browser with " +
         codecName(seg.codec) +
         " support (Safari, or Chrome and Edge with hardware decoding), or export the range " +
