@@ -52,18 +52,31 @@ export function hlsPlayer(video, onState) {
   /** Native HLS: the program date time of the start and the start offset. */
   let nativeStartMs = 0;
   let rate = 1;
+  /** The sync's small correction of the rate (play_sync.js), 1 when in step. */
+  let trim = 1;
+  /** Paused by the sync to let the other cameras catch up (not by the operator). */
+  let held = false;
+  let failed = false;
 
   video.addEventListener("playing", () => onState("playing"));
   video.addEventListener("ratechange", () => {
-    if (video.playbackRate !== rate) video.playbackRate = rate;
+    if (video.playbackRate !== rate * trim) video.playbackRate = rate * trim;
   });
 
   const stop = () => {
     hls?.destroy();
     hls = null;
   };
+  /** @returns {number | null} */
+  const wallMs = () => {
+    if (hls) return hls.playingDate ? hls.playingDate.getTime() : null;
+    const start = /** @type {any} */ (video).getStartDate?.()?.getTime?.();
+    if (Number.isFinite(start)) return start + video.currentTime * 1000;
+    return video.currentTime > 0 ? nativeStartMs + video.currentTime * 1000 : null;
+  };
 
   return {
+    video,
     /**
      * @param {string} camera
      * @param {number} fromMs
@@ -73,6 +86,9 @@ export function hlsPlayer(video, onState) {
      */
     async play(camera, fromMs, spanMs, options = {}) {
       stop();
+      held = false;
+      trim = 1;
+      failed = false;
       onState("loading");
       const q = new URLSearchParams({
         from: String(Math.round(fromMs)),
@@ -91,7 +107,9 @@ export function hlsPlayer(video, onState) {
           if (!data.details?.fragments?.length) onState("empty");
         });
         h.on(Hls.Events.ERROR, (_e, data) => {
-          if (data.fatal) onState("error", `${data.type}: ${data.details}`);
+          if (!data.fatal) return;
+          failed = true;
+          onState("error", `${data.type}: ${data.details}`);
         });
         h.loadSource(url);
         h.attachMedia(video);
@@ -112,17 +130,40 @@ export function hlsPlayer(video, onState) {
     /** @param {number} r */
     setRate(r) {
       rate = r;
-      video.playbackRate = r;
+      video.playbackRate = r * trim;
     },
-    /** @returns {number | null} */
-    wallMs() {
-      if (hls) return hls.playingDate ? hls.playingDate.getTime() : null;
-      const start = /** @type {any} */ (video).getStartDate?.()?.getTime?.();
-      if (Number.isFinite(start)) return start + video.currentTime * 1000;
-      return video.currentTime > 0 ? nativeStartMs + video.currentTime * 1000 : null;
+    /**
+     * Whether this player takes part in keeping cameras in step: it shows a moment, has not
+     * failed or ended, and is not paused by the operator (a pause of the sync's own counts).
+     */
+    inStep() {
+      return !failed && !video.ended && (held || !video.paused) &&
+        wallMs() !== null;
     },
+    /** Whether the sync holds it paused now. */
+    held() {
+      return held;
+    },
+    /**
+     * The sync's corrections: `hold` pauses (true) or resumes (false) without counting as the
+     * operator's pause; `factor` slows or speeds the chosen rate a little.
+     * @param {boolean} hold
+     * @param {number} factor
+     */
+    steer(hold, factor) {
+      if (factor !== trim) {
+        trim = factor;
+        video.playbackRate = rate * trim;
+      }
+      if (hold === held) return;
+      held = hold;
+      if (hold) video.pause();
+      else video.play().catch(() => {});
+    },
+    wallMs,
     stop() {
       stop();
+      held = false;
       video.removeAttribute("src");
       video.load();
     },

@@ -2,13 +2,14 @@
 // Recordings on a timeline (#/timeline[/<camera,camera…>[/<ms>]]): any day with recordings
 // (the day picker lists them, in this browser's time zone), a bar per camera that zooms from a
 // day to an hour, ten minutes and one minute, gaps and events drawn on it, a thumbnail under the pointer, and
-// continuous playback over HLS from the moment picked, on every camera shown at once, at
-// 1×/2×/4×/8×. Operators mark a range and export it (an export job, see Exports).
+// continuous playback over HLS from the moment picked, on every camera shown at once and kept at
+// the same moment (play_sync.js), at 1×/2×/4×/8×. Operators mark a range and export it (an export job, see Exports).
 
 import { api, SESSION } from "../api.js";
 import { h, notice, onLeave, show } from "../dom.js";
 import { codecName, fmtClock, fmtTime } from "../format.js";
 import { canDecode, hlsPlayer } from "../hls_player.js";
+import { keepInSync } from "../play_sync.js";
 import { timelineBar } from "../timeline_bar.js";
 
 /** @typedef {import("../types.js").Segment} Segment */
@@ -99,11 +100,18 @@ export async function timelineScreen(camerasPart, atPart) {
     if (days.includes(key)) dayPicker.value = key;
   };
   dayPicker.addEventListener("change", () => showDay(dayPicker.value));
-  const showDay = (/** @type {string} */ key) => {
+  const showDay = async (/** @type {string} */ key) => {
     const [y, m, d] = key.split("-").map(Number);
     view.start = new Date(y ?? 1970, (m ?? 1) - 1, d ?? 1).getTime();
     view.span = DAY;
-    refresh();
+    const start = view.start;
+    await refresh();
+    // The cursor goes to the day's first recording (what zooming in centres on, Enter plays);
+    // what plays meanwhile plays on without pulling the cursor back, as after a preview.
+    const firsts = rows.flatMap((r) => r.bar.segmentFrom(start)?.startMs ?? []);
+    if (view.start !== start || !firsts.length) return;
+    for (const r of rows) r.active = false;
+    setCursor(Math.max(start, Math.min(...firsts)));
   };
   const stepDay = (/** @type {number} */ dir) => {
     const i = days.indexOf(dayPicker.value) - dir; // newest first
@@ -122,8 +130,12 @@ export async function timelineScreen(camerasPart, atPart) {
     }, label)
   );
   const zoom = (/** @type {number} */ span) => {
+    // Around the cursor, or around the middle of the view when the cursor is not in it (a
+    // day picked with the day picker stays the day zoomed into).
+    const shown = cursorMs >= view.start && cursorMs < view.start + view.span;
+    const centre = shown ? cursorMs : view.start + view.span / 2;
     view.span = span;
-    view.start = span === DAY ? dayStart(cursorMs) : cursorMs - span / 2;
+    view.start = span === DAY ? dayStart(centre) : centre - span / 2;
     refresh();
   };
   const rateButtons = RATES.map((r) =>
@@ -224,9 +236,7 @@ export async function timelineScreen(camerasPart, atPart) {
     });
     video.addEventListener("timeupdate", () => {
       const wall = player.wallMs();
-      if (wall === null) return;
-      video.dataset.wallMs = String(Math.round(wall));
-      if (row.active) setCursor(wall, true);
+      if (wall !== null && row.active) setCursor(wall, true);
     });
     video.addEventListener("ended", () => {
       const wall = player.wallMs();
@@ -320,7 +330,11 @@ export async function timelineScreen(camerasPart, atPart) {
         ...[0, 0.25, 0.5, 0.75, 1].map((f) =>
           // Seconds from 10 min down (ticks 15 s apart at 1 min); AM/PM kept where the locale
           // writes the hour that way.
-          h("span", {}, fmtClock(view.start + f * view.span, view.span <= 600_000))
+          h(
+            "span",
+            {},
+            fmtClock(view.start + f * view.span, view.span <= 600_000),
+          )
         ),
       );
     }
@@ -345,39 +359,48 @@ export async function timelineScreen(camerasPart, atPart) {
     }
   }
 
+  // Each group wraps as one on a narrow screen (at 390 px "‹" once ended a line, "›" began the next).
   const tools = h(
     "div",
     { class: "tl-tools" },
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Previous day",
-      onclick: () => stepDay(-1),
-    }, "◀"),
-    dayPicker,
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Next day",
-      onclick: () => stepDay(1),
-    }, "▶"),
+    h(
+      "span",
+      { class: "tl-group", role: "group", "aria-label": "Days" },
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Previous day",
+        onclick: () => stepDay(-1),
+      }, "◀"),
+      dayPicker,
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Next day",
+        onclick: () => stepDay(1),
+      }, "▶"),
+    ),
     h(
       "span",
       { class: "tl-group", role: "group", "aria-label": "Zoom" },
       zoomButtons,
     ),
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Earlier",
-      onclick: () => pan(-1),
-    }, "‹"),
-    h("button", {
-      type: "button",
-      class: "secondary",
-      "aria-label": "Later",
-      onclick: () => pan(1),
-    }, "›"),
+    h(
+      "span",
+      { class: "tl-group", role: "group", "aria-label": "Move" },
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Earlier",
+        onclick: () => pan(-1),
+      }, "‹"),
+      h("button", {
+        type: "button",
+        class: "secondary",
+        "aria-label": "Later",
+        onclick: () => pan(1),
+      }, "›"),
+    ),
     h(
       "span",
       { class: "tl-group", role: "group", "aria-label": "Speed" },
@@ -386,7 +409,9 @@ export async function timelineScreen(camerasPart, atPart) {
     cursorLabel,
   );
 
+  const sync = keepInSync(() => rows.map((r) => r.player), () => rate);
   onLeave(() => {
+    sync.stop();
     for (const r of rows) r.player.stop();
   });
   show(
