@@ -133,9 +133,7 @@ export function findScreen() {
       ...(v.interface ? { interface: v.interface } : {}),
       ...(v.range ? { range: v.range.trim() } : {}),
       ...(ports.length ? { ports } : {}),
-      ...(v.username
-        ? { username: v.username, password: v.password ?? "" }
-        : {}),
+      ...(v.username ? { username: v.username, password: v.password ?? "" } : {}),
     };
     status.textContent = "Searching… (a few seconds)";
     status.hidden = false;
@@ -145,8 +143,7 @@ export function findScreen() {
         method: "POST",
         body,
       });
-      status.textContent =
-        `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
+      status.textContent = `Done: ${found.cameras.length} new, ${found.alreadyAdded.length} ` +
         "already added.";
       listFound(results, adding, found, v.username ?? "", v.password ?? "");
     } catch (e) {
