@@ -574,6 +574,7 @@ function siblingKey(key: string, also: string): string {
  */
 export function oneLine(meaning: string): string {
   const plain = meaning.replace(/\[([^\]]+)\]\([^)]*\)/g, "$1").replace(/`/g, "");
-  const end = /[.!?](\s|$)/.exec(plain);
+  // A sentence ends at . ! or ? and a space, but not at "e.g." or "i.e.".
+  const end = /(?<!\b(?:e\.g|i\.e))[.!?](\s|$)/.exec(plain);
   return end ? plain.slice(0, end.index + 1) : plain;
 }

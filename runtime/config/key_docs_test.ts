@@ -38,8 +38,8 @@ Deno.test("every key of the configuration, and every field of a camera, has a ro
 
 Deno.test("a one-line description is the first sentence, as plain text", () => {
   assertEquals(
-    oneLine("Keeps `x` (see [the doc](../a.md)). Then more. And more."),
-    "Keeps x (see the doc).",
+    oneLine("Keeps `x`, e.g. `y` (see [the doc](../a.md)). Then more. And more."),
+    "Keeps x, e.g. y (see the doc).",
   );
   assertEquals(oneLine("No full stop"), "No full stop");
 });

@@ -14,12 +14,20 @@ import type {
   VideoCodec,
 } from "./types.ts";
 
-/** A whole number or any number from min to max; a size in bytes of at least min. */
+/**
+ * A whole number or any number from min to max; a size in bytes of at least min; one of some
+ * values; a text of at least minLength characters matching a pattern (the validator may check
+ * more, e.g. that a window does not end where it starts).
+ */
 export type Rule =
   | { readonly kind: "integer"; readonly min: number; readonly max: number }
   | { readonly kind: "number"; readonly min: number; readonly max: number }
   | { readonly kind: "size"; readonly min: number }
-  | { readonly kind: "enum"; readonly values: readonly string[] };
+  | { readonly kind: "enum"; readonly values: readonly string[] }
+  | { readonly kind: "text"; readonly minLength?: number; readonly pattern?: string };
+
+/** `update.rebootWindow`: "HH:MM-HH:MM" (the same pattern as runtime/update/window.ts). */
+export const REBOOT_WINDOW = /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/;
 
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
@@ -36,6 +44,7 @@ const num = (min: number, max: number): Rule => ({ kind: "number", min, max });
 const oneOf = (values: readonly string[]): Rule => ({ kind: "enum", values });
 
 export const RULES = {
+  "device.name": { kind: "text", minLength: 1 },
   "storage.segmentSeconds": int(2, 3600),
   "storage.maxBytes": { kind: "size", min: 2 ** 20 },
   "storage.minFreeBytes": { kind: "size", min: 0 },
@@ -55,8 +64,10 @@ export const RULES = {
   "recording.stallSeconds": int(2, 300),
   "recording.camerasPerProcess": int(0, MAX_CAMERAS),
   "recording.builtinCamerasPerProcess": int(1, MAX_CAMERAS),
+  "update.rebootWindow": { kind: "text", pattern: REBOOT_WINDOW.source },
   "clock.trust": oneOf(CLOCK_TRUST),
   "clock.cameraDriftSeconds": int(1, 3600),
+  "cameras[].name": { kind: "text", minLength: 1 },
   "cameras[].transport": oneOf(TRANSPORTS),
   "cameras[].codec": oneOf(CODECS),
   "cameras[].retentionDays": num(0.01, 3650),

@@ -13,6 +13,7 @@ import {
   LOG_LEVELS,
   MAX_CAMERAS,
   range,
+  REBOOT_WINDOW,
   RECORD_MODES,
   REMUX_ENGINES,
   sizeMin,
@@ -66,13 +67,11 @@ const HOST_NAME =
 /** Default storage.minFreeBytes: 2 GiB. */
 const MIN_FREE = 2 * 2 ** 30;
 
-/** "HH:MM-HH:MM" (the same pattern as runtime/update/window.ts, which config may not import). */
+/** "HH:MM-HH:MM" local time, not ending where it starts; or null. */
 function readRebootWindow(r: ObjectReader): string | null {
   const value = r.raw("rebootWindow");
   if (value === undefined || value === null) return null;
-  const m = typeof value === "string"
-    ? /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/.exec(value)
-    : null;
+  const m = typeof value === "string" ? REBOOT_WINDOW.exec(value) : null;
   if (!m || (m[1] === m[3] && m[2] === m[4])) {
     r.fail(
       "rebootWindow",
