@@ -10,19 +10,33 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { FieldError } from "../users/validate.ts";
 import { DuplicateEmailError } from "../users/user_store.ts";
 
+/** One of several problems, each with the field it concerns (a refused configuration). */
+export interface Problem {
+  field?: string;
+  message: string;
+}
+
 export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
+  error: { code: string; message: string; field?: string; problems?: Problem[] };
 }
 
 /** An API refusal: HTTP status, a stable machine code and a message for people. */
 export class ApiError extends HTTPException {
   readonly code: string;
   readonly field: string | undefined;
-  constructor(status: ContentfulStatusCode, code: string, message: string, field?: string) {
+  readonly problems: Problem[] | undefined;
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    field?: string,
+    problems?: Problem[],
+  ) {
     super(status, { message });
     this.name = "ApiError";
     this.code = code;
     this.field = field;
+    this.problems = problems;
   }
 }
 
@@ -36,13 +50,25 @@ const CODES: Record<number, string> = {
   429: "rate_limited",
 };
 
-export function errorBody(code: string, message: string, field?: string): ErrorBody {
-  return { error: field === undefined ? { code, message } : { code, message, field } };
+export function errorBody(
+  code: string,
+  message: string,
+  field?: string,
+  problems?: Problem[],
+): ErrorBody {
+  return {
+    error: {
+      code,
+      message,
+      ...(field === undefined ? {} : { field }),
+      ...(problems === undefined ? {} : { problems }),
+    },
+  };
 }
 
 export function handleApiError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
-    return c.json(errorBody(err.code, err.message, err.field), err.status);
+    return c.json(errorBody(err.code, err.message, err.field, err.problems), err.status);
   }
   if (err instanceof FieldError) return c.json(errorBody("invalid", err.message, err.field), 400);
   if (err instanceof DuplicateEmailError) {

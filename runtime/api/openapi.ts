@@ -151,6 +151,19 @@ export const SYSTEM_PATHS: PathOps = {
       body: "configuration (docs/config.md)",
     },
   },
+  "/api/settings/schema": {
+    get: {
+      summary: "What the Settings form may edit: exactly the keys changeable remotely, each with " +
+        "type, bounds, default, value now, description and when it applies (admin)",
+    },
+  },
+  "/api/settings": {
+    patch: {
+      summary: "Change only the keys sent, validated like PUT /api/config; each problem named " +
+        "with the form's key (admin, audited)",
+      body: '{ changes: { "http.transcodesMax": 3, "cameras.<id>.enabled": false } }',
+    },
+  },
   "/api/analytics/consent": {
     get: { summary: "Whether anonymous usage statistics are on, and the notice text (admin)" },
     put: {

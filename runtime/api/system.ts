@@ -13,7 +13,7 @@ import { analyticsConsentRoutes } from "./analytics_consent.ts";
 import { cameraAdminRoutes } from "./camera_admin.ts";
 import { type PluginAdmin, pluginRoutes } from "./plugins_routes.ts";
 import { ptzRoutes, type PtzRoutesDeps } from "./ptz_routes.ts";
-import { ConfigError } from "../config/mod.ts";
+import { applyConfigChange, settingsRoutes } from "./settings_routes.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
 import { redactConfig } from "../fleet/redact.ts";
@@ -21,7 +21,6 @@ import type { Health } from "../health/types.ts";
 import type { EventRecord, SegmentIndex } from "../storage/mod.ts";
 import type { User } from "../users/user_store.ts";
 import {
-  audit,
   type AuthDeps,
   authenticate,
   type AuthEnv,
@@ -79,6 +78,7 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
   app.route("/cameras", cameraAdminRoutes(deps));
   app.route("/cameras", ptzRoutes(deps));
   app.route("/analytics", analyticsConsentRoutes(deps));
+  app.route("/settings", settingsRoutes(deps));
   if (deps.plugins) app.route("/plugins", pluginRoutes({ auth: deps.auth, plugins: deps.plugins }));
 
   app.get("/health", signedIn, async (c) => {
@@ -105,43 +105,13 @@ export function createSystemApp(deps: SystemDeps): Hono<AuthEnv> {
           "The request body must be the configuration (JSON)",
         );
       }
-      const refuse = (problems: readonly string[]): never => {
-        audit(deps.auth, c, "config.change", "config", "failed");
-        const first = problems[0] ?? "";
-        const colon = first.indexOf(": ");
-        throw new ApiError(
-          400,
-          "invalid_config",
-          `The configuration was not changed: ${problems.join("; ")}`,
-          colon > 0 ? first.slice(0, colon) : undefined,
-        );
-      };
       // Only the keys of config/remote_keys.ts may change; secrets shown redacted stay as they were.
-      let config: NvrConfig;
-      try {
-        config = await deps.updateConfig((current) => {
-          try {
-            return remoteConfig(raw, current, {
-              by: "through the API",
-              source: "the configuration sent to PUT /api/config",
-              markerFrom: "GET /api/config",
-            });
-          } catch (err) {
-            if (err instanceof ConfigError) return refuse(err.problems);
-            throw err;
-          }
-        });
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
-        audit(deps.auth, c, "config.change", "config", "failed");
-        throw new ApiError(
-          500,
-          "apply_failed",
-          `The configuration is valid but could not be applied: ${(err as Error).message}`,
-        );
-      }
-      audit(deps.auth, c, "config.change", "config", "ok");
-      return c.json({ config: redactConfig(config) });
+      return await applyConfigChange(deps, c, (current) =>
+        remoteConfig(raw, current, {
+          by: "through the API",
+          source: "the configuration sent to PUT /api/config",
+          markerFrom: "GET /api/config",
+        }));
     },
   );
 

@@ -487,3 +487,72 @@ Deno.test("GET /api/events/recent answers the last events, newest first, of the 
     assertEquals((await sys.call("GET", "/api/events/recent")).status, 401);
   });
 });
+
+Deno.test("attack: viewer or operator reads the settings schema or changes settings — 403, audited", async () => {
+  await withSystem(async (f, sys) => {
+    await f.setupAdmin();
+    const viewer = await f.addUser("viewer", "viewer@example.org", ["gate"]);
+    const operator = await f.addUser("operator", "operator@example.org", ["gate"]);
+    const denied = f.audit.list({ action: "access.denied" }).length;
+    for (const s of [viewer, operator, undefined]) {
+      const read = await sys.call("GET", "/api/settings/schema", s);
+      assertEquals(read.status, s ? 403 : 401);
+      const body = JSON.stringify({ changes: { "log.level": "debug" } });
+      const write = await sys.call("PATCH", "/api/settings", s, { body });
+      assertEquals(write.status, s ? 403 : 401);
+      await Promise.all([read.body?.cancel(), write.body?.cancel()]);
+    }
+    assertEquals(sys.applied.length, 0);
+    assertEquals(f.audit.list({ action: "access.denied" }).length, denied + 4);
+  });
+});
+
+Deno.test("settings schema: the allowlisted keys with values now, no secrets; PATCH changes only what is sent", async () => {
+  await withSystem(async (f, sys) => {
+    const admin = await f.setupAdmin();
+    const res = await sys.call("GET", "/api/settings/schema", admin);
+    assertEquals(res.status, 200);
+    const text = await res.text();
+    for (const secret of ["hunter2", "mqtt-pass", "cam:pw", "secret@"]) {
+      assert(!text.includes(secret), `${secret} leaked in the settings schema`);
+    }
+    const { keys } = JSON.parse(text) as { keys: { key: string; current?: unknown }[] };
+    const viewers = keys.find((k) => k.key === "http.liveViewersTotal");
+    assertEquals(viewers?.current, 16);
+
+    const patch = (changes: unknown) =>
+      sys.call("PATCH", "/api/settings", admin, { body: JSON.stringify({ changes }) });
+    let ok = await patch({ "http.liveViewersTotal": 8, "cameras.yard.enabled": false });
+    assertEquals(ok.status, 200);
+    await ok.body?.cancel();
+    const now = sys.running.config;
+    assertEquals([now.http.liveViewersTotal, now.cameras[1]?.enabled], [8, false]);
+    // Everything not sent is as it was, secrets included.
+    assertEquals({ ...now, http: null, cameras: null }, { ...STARTING, http: null, cameras: null });
+    assertEquals(now.cameras[1]?.password, "hunter2");
+    assertEquals(now.cameras[0], STARTING.cameras[0]);
+
+    const bad = await patch({
+      "http.liveViewersTotal": 999,
+      "cameras.gate.record.preRollSeconds": 99,
+    });
+    const body = await bad.json();
+    assertEquals([bad.status, body.error.code], [400, "invalid_config"]);
+    assertEquals(
+      body.error.problems.map((p: { field: string }) => p.field),
+      ["http.liveViewersTotal", "cameras.gate.record.preRollSeconds"],
+    );
+    assertMatch(body.error.problems[0].message, /999 is out of range; allowed: 0 to 256/);
+    assertEquals(sys.running.config, now);
+
+    const locked = await patch({ "mqtt.url": "mqtt://evil.example.org:1883" });
+    const lockedBody = await locked.json();
+    assertEquals([locked.status, lockedBody.error.field], [400, "mqtt.url"]);
+    assertEquals(sys.running.config, now);
+    ok = await sys.call("PATCH", "/api/settings", admin, { body: JSON.stringify({ x: 1 }) });
+    assertEquals(ok.status, 400);
+    await ok.body?.cancel();
+    const changes = f.audit.list({ action: "config.change" });
+    assertEquals(changes.map((e) => e.outcome).sort(), ["failed", "failed", "ok"]);
+  });
+});

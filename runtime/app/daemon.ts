@@ -5,6 +5,7 @@
 import type { CameraConfig, NvrConfig } from "../config/types.ts";
 import { ConfigStore } from "../config/store.ts";
 import { keepLocked } from "../config/remote_keys.ts";
+import { recordersChange, runningConfig } from "../config/applies.ts";
 import type { Logger } from "../lib/log.ts";
 import { createApp } from "../api/app.ts";
 import { listenerCertificate, serveRedirect, splitListen } from "../api/listener.ts";
@@ -544,33 +545,16 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   const takeEffect = async (next: NvrConfig) => {
     pluginConfigs = next.plugins;
     const before = current;
-    current = {
-      ...next,
-      storage: config.storage,
-      // The live viewer limits apply from the next viewer on (those watching stay).
-      http: {
-        ...config.http,
-        liveViewersPerCamera: next.http.liveViewersPerCamera,
-        liveViewersTotal: next.http.liveViewersTotal,
-        transcodesMax: next.http.transcodesMax,
-      },
-      mqtt: config.mqtt,
-    };
+    // storage, http and mqtt at the next start, but the live viewer and transcode limits from the
+    // next viewer on (config/applies.ts, which the Settings page reads too).
+    current = runningConfig(config, next);
     // Only the recorders read the rest: a change of viewer limits or plugins alone records on
     // undisturbed.
     await plugins.apply(current.plugins);
     cameraEvents.apply(current.cameras);
     eventTriggers.apply(current.cameras);
-    // recording.thumbnails is read at every close: no restart for it either.
-    const rest = (c: NvrConfig) =>
-      JSON.stringify({
-        ...c,
-        http: null,
-        plugins: null,
-        recording: { ...c.recording, thumbnails: null },
-      });
-    const unchanged = rest(before) === rest(current);
-    if (!unchanged) await rebuild();
+    // recording.thumbnails is read at every close: no restart for it (applies.ts).
+    if (recordersChange(before, current)) await rebuild();
     if (JSON.stringify(before.cameras) !== JSON.stringify(current.cameras)) {
       void cameraClocks.checkNow(); // a camera added or changed: its clock at once
       // …and who it is: the fleet sees a new or swapped camera now, not at the 10-minute check.

@@ -5,25 +5,31 @@
 import { ObjectReader, show } from "./reader.ts";
 import { parseDurationSeconds } from "./duration.ts";
 import { parseSizeBytes } from "./size.ts";
+import {
+  CLOCK_TRUST,
+  CODECS,
+  ENCODE_FALLBACKS,
+  HTTP_TLS,
+  LOG_LEVELS,
+  MAX_CAMERAS,
+  range,
+  REBOOT_WINDOW,
+  RECORD_MODES,
+  REMUX_ENGINES,
+  sizeMin,
+  THUMBNAIL_MODES,
+  TRANSPORTS,
+} from "./rules.ts";
 import type {
   CameraConfig,
   CameraOnvifConfig,
   CameraRecordConfig,
-  ClockTrustMode,
-  EncodeFallback,
   HttpConfig,
-  HttpTls,
   LicencePolicy,
-  LogLevel,
   MqttConfig,
   NtpConfig,
   NvrConfig,
   PluginConfig,
-  RecordMode,
-  RemuxEngine,
-  RtspTransport,
-  ThumbnailMode,
-  VideoCodec,
 } from "./types.ts";
 
 export class ConfigError extends Error {
@@ -40,14 +46,18 @@ export class ConfigError extends Error {
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
-export const ENCODE_FALLBACKS: readonly EncodeFallback[] = ["h264-hw", "x265"];
-export const REMUX_ENGINES: readonly RemuxEngine[] = ["builtin", "gstreamer"];
-export const THUMBNAIL_MODES: readonly ThumbnailMode[] = ["on-close", "on-demand"];
-export const CLOCK_TRUST: readonly ClockTrustMode[] = ["auto", "always"];
-export const TRANSPORTS: readonly RtspTransport[] = ["tcp", "udp"];
-export const CODECS: readonly VideoCodec[] = ["h265", "h264"];
-export const MAX_CAMERAS = 64;
+export {
+  CLOCK_TRUST,
+  CODECS,
+  ENCODE_FALLBACKS,
+  HTTP_TLS,
+  LOG_LEVELS,
+  MAX_CAMERAS,
+  RECORD_MODES,
+  REMUX_ENGINES,
+  THUMBNAIL_MODES,
+  TRANSPORTS,
+};
 /** Where the image ships its licence policy (trusted keys); see LicencePolicy. */
 export const LICENCE_KEYS_FILE = "/usr/lib/nvr/licence-keys.json";
 /** Where the image looks for the provisioning file: the boot (EFI) partition. */
@@ -55,19 +65,16 @@ export const PROVISION_FILE = "/boot/efi/nvr-provision.json";
 /** The identity store, on the `state` partition (survives losing the data disk). */
 export const IDENTITY_DIR = "/var/lib/nvr-state/identity";
 
-export const HTTP_TLS: readonly HttpTls[] = ["auto", "files", "off"];
 const HOST_NAME =
   /^(\[?[0-9A-Fa-f:.]+\]?|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/;
 /** Default storage.minFreeBytes: 2 GiB. */
 const MIN_FREE = 2 * 2 ** 30;
 
-/** "HH:MM-HH:MM" (the same pattern as runtime/update/window.ts, which config may not import). */
+/** "HH:MM-HH:MM" local time, not ending where it starts; or null. */
 function readRebootWindow(r: ObjectReader): string | null {
   const value = r.raw("rebootWindow");
   if (value === undefined || value === null) return null;
-  const m = typeof value === "string"
-    ? /^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$/.exec(value)
-    : null;
+  const m = typeof value === "string" ? REBOOT_WINDOW.exec(value) : null;
   if (!m || (m[1] === m[3] && m[2] === m[4])) {
     r.fail(
       "rebootWindow",
@@ -103,10 +110,16 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
       dataDir,
       segmentSeconds: storage ? readSegmentSeconds(storage) : 60,
       requireMount: storage ? readRequireMount(storage, dataDir) : null,
-      maxBytes: storage ? readSize(storage, "maxBytes", null, 2 ** 20) : null,
-      minFreeBytes: (storage && readSize(storage, "minFreeBytes", MIN_FREE, 0)) ?? MIN_FREE,
-      minFreePercent: (storage && readNumber(storage, "minFreePercent", 5, 0, 50)) ?? 5,
-      retentionDays: storage ? readNumber(storage, "retentionDays", null, 0.01, 3650) : null,
+      maxBytes: storage ? readSize(storage, "maxBytes", null, sizeMin("storage.maxBytes")) : null,
+      minFreeBytes:
+        (storage && readSize(storage, "minFreeBytes", MIN_FREE, sizeMin("storage.minFreeBytes"))) ??
+          MIN_FREE,
+      minFreePercent:
+        (storage && readNumber(storage, "minFreePercent", 5, ...range("storage.minFreePercent"))) ??
+          5,
+      retentionDays: storage
+        ? readNumber(storage, "retentionDays", null, ...range("storage.retentionDays"))
+        : null,
     },
     http: readHttp(http),
     mqtt: readMqtt(mqtt),
@@ -118,11 +131,15 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     recording: {
       encodeFallback: recording?.oneOf("encodeFallback", "h264-hw", ENCODE_FALLBACKS) ?? "h264-hw",
       remux: recording?.oneOf("remux", "builtin", REMUX_ENGINES) ?? "builtin",
-      stallSeconds: recording?.integer("stallSeconds", 10, 2, 300) ?? 10,
-      camerasPerProcess: recording?.integer("camerasPerProcess", 4, 0, MAX_CAMERAS) ?? 4,
-      builtinCamerasPerProcess:
-        recording?.integer("builtinCamerasPerProcess", 16, 1, MAX_CAMERAS) ??
-          16,
+      stallSeconds: recording?.integer("stallSeconds", 10, ...range("recording.stallSeconds")) ??
+        10,
+      camerasPerProcess:
+        recording?.integer("camerasPerProcess", 4, ...range("recording.camerasPerProcess")) ?? 4,
+      builtinCamerasPerProcess: recording?.integer(
+        "builtinCamerasPerProcess",
+        16,
+        ...range("recording.builtinCamerasPerProcess"),
+      ) ?? 16,
       thumbnails: recording?.oneOf("thumbnails", "on-close", THUMBNAIL_MODES) ?? "on-close",
     },
     update: { rebootWindow: update ? readRebootWindow(update) : null },
@@ -133,7 +150,8 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
     },
     clock: {
       trust: clock?.oneOf("trust", "auto", CLOCK_TRUST) ?? "auto",
-      cameraDriftSeconds: clock?.integer("cameraDriftSeconds", 5, 1, 3600) ?? 5,
+      cameraDriftSeconds:
+        clock?.integer("cameraDriftSeconds", 5, ...range("clock.cameraDriftSeconds")) ?? 5,
     },
     ntp: readNtp(ntp),
     plugins: readPlugins(top.raw("plugins"), errors),
@@ -200,10 +218,13 @@ function readSegmentSeconds(storage: ObjectReader): number {
   const value = storage.raw("segmentSeconds");
   if (value === undefined) return 60;
   const seconds = parseDurationSeconds(value);
-  if (seconds === null || !Number.isInteger(seconds) || seconds < 2 || seconds > 3600) {
+  const [min, max] = range("storage.segmentSeconds");
+  if (seconds === null || !Number.isInteger(seconds) || seconds < min || seconds > max) {
     storage.fail(
       "segmentSeconds",
-      `${show(value)} is not allowed; allowed: whole seconds from 2 to 3600, e.g. 60 or "10m"`,
+      `${
+        show(value)
+      } is not allowed; allowed: whole seconds from ${min} to ${max}, e.g. 60 or "10m"`,
     );
     return 60;
   }
@@ -329,12 +350,20 @@ function readHttp(http: ObjectReader | null): HttpConfig {
   }
   return {
     listen: http.string("listen", "0.0.0.0:8080", listenProblem),
-    auditRetentionDays: http.integer("auditRetentionDays", 365, 1, 3650),
-    loginHistoryDays: http.integer("loginHistoryDays", 90, 1, 3650),
+    auditRetentionDays: http.integer(
+      "auditRetentionDays",
+      365,
+      ...range("http.auditRetentionDays"),
+    ),
+    loginHistoryDays: http.integer("loginHistoryDays", 90, ...range("http.loginHistoryDays")),
     tls,
-    liveViewersPerCamera: http.integer("liveViewersPerCamera", 4, 0, 64),
-    liveViewersTotal: http.integer("liveViewersTotal", 16, 0, 256),
-    transcodesMax: http.nullableInteger("transcodesMax", 0, 16),
+    liveViewersPerCamera: http.integer(
+      "liveViewersPerCamera",
+      4,
+      ...range("http.liveViewersPerCamera"),
+    ),
+    liveViewersTotal: http.integer("liveViewersTotal", 16, ...range("http.liveViewersTotal")),
+    transcodesMax: http.nullableInteger("transcodesMax", ...range("http.transcodesMax")),
     certFile: file("certFile"),
     keyFile: file("keyFile"),
     redirectListen: redirectListen !== null && !listenProblem(redirectListen)
@@ -423,7 +452,7 @@ function readMqtt(mqtt: ObjectReader | null): MqttConfig {
     certFile,
     keyFile,
     healthIntervalSeconds: readHealthInterval(mqtt),
-    queueMaxMessages: mqtt.integer("queueMaxMessages", 10_000, 100, 1_000_000),
+    queueMaxMessages: mqtt.integer("queueMaxMessages", 10_000, ...range("mqtt.queueMaxMessages")),
     clientId: clientId !== null && /^[\x21-\x7e]{1,128}$/.test(clientId) ? clientId : null,
   };
 }
@@ -432,10 +461,13 @@ function readHealthInterval(mqtt: ObjectReader): number {
   const value = mqtt.raw("healthIntervalSeconds");
   if (value === undefined) return 30;
   const seconds = parseDurationSeconds(value);
-  if (seconds === null || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+  const [min, max] = range("mqtt.healthIntervalSeconds");
+  if (seconds === null || !Number.isInteger(seconds) || seconds < min || seconds > max) {
     mqtt.fail(
       "healthIntervalSeconds",
-      `${show(value)} is not allowed; allowed: whole seconds from 1 to 3600, e.g. 30 or "1m"`,
+      `${
+        show(value)
+      } is not allowed; allowed: whole seconds from ${min} to ${max}, e.g. 30 or "1m"`,
     );
     return 30;
   }
@@ -513,7 +545,7 @@ function readPlugins(value: unknown, errors: string[]): Record<string, PluginCon
       } else if (listed.length > 64) r.fail("cameras", "at most 64 cameras");
       else cameras.push(...new Set(listed as string[]));
     }
-    const keepMinutes = r.integer("keepMinutes", 0, 0, 1440);
+    const keepMinutes = r.integer("keepMinutes", 0, ...range("plugins.<id>.keepMinutes"));
     if (keepMinutes > 0 && cameras.length === 0) {
       r.fail("keepMinutes", "keeps recordings of the plugin's cameras: list them in cameras");
     }
@@ -556,7 +588,7 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
       codec: cam.oneOf("codec", "h265", CODECS),
       username: cam.nullableString("username"),
       password: cam.nullableString("password"),
-      retentionDays: readNumber(cam, "retentionDays", null, 0.01, 3650),
+      retentionDays: readNumber(cam, "retentionDays", null, ...range("cameras[].retentionDays")),
       ...readEventExtra(cam),
       subUrl: readSubUrl(cam),
       ...readCaFile(cam, url),
@@ -571,11 +603,14 @@ function readCameras(value: unknown, errors: string[]): CameraConfig[] {
 
 /** cameras[].eventRetentionExtraDays: absent or null for none. */
 function readEventExtra(cam: ObjectReader): { eventRetentionExtraDays?: number } {
-  const days = readNumber(cam, "eventRetentionExtraDays", null, 0.01, 3650);
+  const days = readNumber(
+    cam,
+    "eventRetentionExtraDays",
+    null,
+    ...range("cameras[].eventRetentionExtraDays"),
+  );
   return days === null ? {} : { eventRetentionExtraDays: days };
 }
-
-export const RECORD_MODES: readonly RecordMode[] = ["continuous", "events"];
 
 /**
  * cameras[].record: `{ mode, preRollSeconds?, postRollSeconds? }`, or absent/null (continuous).
@@ -592,8 +627,10 @@ function readRecord(
   const r = ObjectReader.of(cam.key("record"), value, errors);
   if (!r) return {};
   const mode = r.oneOf("mode", "continuous", RECORD_MODES);
-  const preRollSeconds = readNumber(r, "preRollSeconds", 5, 0, 30) ?? 5;
-  const postRollSeconds = readNumber(r, "postRollSeconds", 30, 0, 600) ?? 30;
+  const preRollSeconds =
+    readNumber(r, "preRollSeconds", 5, ...range("cameras[].record.preRollSeconds")) ?? 5;
+  const postRollSeconds =
+    readNumber(r, "postRollSeconds", 30, ...range("cameras[].record.postRollSeconds")) ?? 30;
   if (mode === "events" && url.startsWith("v4l2:")) {
     r.fail(
       "mode",

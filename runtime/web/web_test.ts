@@ -457,8 +457,9 @@ Deno.test({
       await shot("11-audit");
       await phoneWidth("11-audit-phone");
 
-      // Settings: the running config as JSON; a wrong value is refused naming the key.
+      // Settings, Advanced: the running config as JSON; a wrong value is refused naming the key.
       await page.click('[data-nav="settings"]');
+      await page.click("#settings-advanced summary");
       await page.waitForSelector("#settings-json");
       const shown = JSON.parse(await page.inputValue("#settings-json"));
       assert(Array.isArray(shown.cameras) && shown.cameras.length === 3, "the running cameras");

@@ -17,13 +17,15 @@ export class ApiFailure extends Error {
    * @param {string} code
    * @param {string} message
    * @param {string | undefined} field
+   * @param {{ field?: string, message: string }[]} [problems] each problem of a refused change
    */
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, problems) {
     super(message);
     this.name = "ApiFailure";
     this.status = status;
     this.code = code;
     this.field = field;
+    this.problems = problems;
   }
 }
 
@@ -65,6 +67,7 @@ export async function api(path, { method = "GET", body } = {}) {
       err.code ?? "http_" + res.status,
       err.message ?? `The recorder answered ${res.status} ${res.statusText}`,
       err.field,
+      Array.isArray(err.problems) ? err.problems : undefined,
     );
   }
   return data;
