@@ -130,6 +130,9 @@ const idle = (): Tally => ({
   failed: 0,
 });
 
+/** Passes over the final state when segments closed during the sweep (see sweepRetention). */
+const FINAL_ROUNDS = 3;
+
 /** One sweep (what the loop runs), on its own; never throws. */
 export async function sweepRetention(
   deps: RetentionDeps,
@@ -146,27 +149,36 @@ export async function sweepRetention(
   try {
     const emptied = new Set<string>();
     const failed = new Set<number>(); // tried once this sweep; not again until the next one
-    while (!signal.aborted) {
-      const now = deps.now();
-      const state = loadState(index, deps, now);
-      const candidates = state.segments.filter((s) => !failed.has(s.id));
-      const plan = planDeletions({ ...state, segments: candidates }, deps.policy, now);
-      let removed = 0;
-      for (const { segment, reason } of plan) {
-        if (signal.aborted) break;
-        if (await deleteSegment(index, deps, segment, tally)) {
-          removed++;
-          tally.byReason[reason]++;
-          emptied.add(segment.path.slice(0, segment.path.lastIndexOf("/")));
-        } else {
-          failed.add(segment.id);
+    let short = { budget: 0, freeSpace: 0 };
+    // A segment that closes while the sweep runs can leave it short at the end with deletable
+    // segments left: sweep again then (bounded), so "still short" means nothing more may go.
+    for (let round = 0; round < FINAL_ROUNDS && !signal.aborted; round++) {
+      while (!signal.aborted) {
+        const now = deps.now();
+        const state = loadState(index, deps, now);
+        const candidates = state.segments.filter((s) => !failed.has(s.id));
+        const plan = planDeletions({ ...state, segments: candidates }, deps.policy, now);
+        let removed = 0;
+        for (const { segment, reason } of plan) {
+          if (signal.aborted) break;
+          if (await deleteSegment(index, deps, segment, tally)) {
+            removed++;
+            tally.byReason[reason]++;
+            emptied.add(segment.path.slice(0, segment.path.lastIndexOf("/")));
+          } else {
+            failed.add(segment.id);
+          }
         }
+        if (removed === 0) break;
       }
-      if (removed === 0) break;
+      const now = deps.now();
+      short = shortfall(loadState(index, deps, now, 0), deps.policy);
+      if (short.budget <= 0 && short.freeSpace <= 0) break;
+      const state = loadState(index, deps, now);
+      const left = state.segments.filter((s) => !failed.has(s.id));
+      if (planDeletions({ ...state, segments: left }, deps.policy, now).length === 0) break;
     }
     await removeEmptyFolders(deps.dataDir, emptied);
-    const state = loadState(index, deps, deps.now(), 0);
-    const short = shortfall(state, deps.policy);
     const shortBytes = Math.max(short.budget, short.freeSpace);
     const result: SweepResult = { ...tally, shortBytes, error: null };
     report(index, deps, result, short);

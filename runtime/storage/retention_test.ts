@@ -59,6 +59,36 @@ Deno.test("locked segments survive; the shortfall is reported", async () => {
   });
 });
 
+Deno.test("a segment closing during the sweep: swept again, not reported short with deletable ones left", async () => {
+  await dataFolder(async ({ index, write, exists, deps, lines }) => {
+    const oldest = await write("cam1", NOW - 30 * MIN, 10 * KiB);
+    for (let i = 1; i < 3; i++) await write("cam1", NOW - (30 - i) * MIN, 10 * KiB);
+    // Within the 35 KiB budget when the sweep plans; the second clock reading (the sweep's end)
+    // is when a recorder closes one more segment (indexed, as a recorder does).
+    let readings = 0;
+    const now = () => {
+      if (++readings === 2) {
+        const path = "recordings/cam1/late.mp4";
+        index.add({
+          camera: "cam1",
+          startMs: NOW - MIN,
+          endMs: NOW,
+          bytes: 10 * KiB,
+          codec: "h265",
+          path,
+        });
+      }
+      return NOW;
+    };
+    const result = await sweepRetention(
+      deps(policy({ maxBytes: 35 * KiB }), { diskSpace: () => roomy, now }),
+    );
+    assertEquals([result.deleted, result.byReason.budget, result.shortBytes], [1, 1, 0]);
+    assertEquals(await exists(oldest.file), false);
+    assert(!lines.some((l) => l.includes("still short of space")), lines.join("\n"));
+  });
+});
+
 Deno.test("a missing file is not an error; an undeletable one keeps its row", async () => {
   await dataFolder(async ({ index, write, deps }) => {
     const missing = await write("cam1", NOW - 5 * DAY, KiB);
