@@ -137,6 +137,11 @@ export interface Daemon {
 
 export interface DaemonDeps {
   readonly log: Logger;
+  /**
+   * Command words before the thumbnail worker (default `lowPriority()`: nice 19, SCHED_IDLE, so
+   * it runs only on idle CPU). Tests that wait for thumbnails on a saturated machine pass [].
+   */
+  readonly thumbnailPriority?: readonly string[];
   readonly now?: () => number;
   /** Retry pauses and jitter of camera supervisors (tests shorten them). */
   readonly supervisor?: SupervisorOptions;
@@ -242,6 +247,7 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
     enabled: () => current.recording.thumbnails === "on-close",
     thumbnails,
     log: log.child({ module: "thumbnails" }),
+    ...(deps.thumbnailPriority ? { prefix: deps.thumbnailPriority } : {}),
   });
   // Each closed segment: the open alarm windows kept, then the byte budget checked, then its
   // thumbnail queued.
