@@ -72,7 +72,16 @@ Deno.test("a virtual H.265 camera is recorded into indexed, playable, contiguous
     assert(probe.frames > 0, `${seg.path} has frames`);
     assertEquals((await Deno.stat(`${dir}/${seg.path}`)).size, seg.bytes);
     const next = segments[i + 1];
-    if (next) assertEquals(next.startMs, seg.endMs, "segments join with no gap");
+    if (next) {
+      // A gap once showed on a machine at load 20 (two QEMU vCPUs, a burner and the suite): the
+      // log says whether the pipeline was restarted or the camera paused, next time.
+      assertEquals(
+        next.startMs,
+        seg.endMs,
+        `segments join with no gap; restarts ${supervisor.status().restarts}; log: ` +
+          JSON.stringify(log.lines.slice(-20)),
+      );
+    }
     if (i < segments.length - 1) {
       // Full segments are 2 s of 15 fps with a 1 s GOP.
       assertEquals(probe.frames, 30, `${seg.path} frames`);
