@@ -4,6 +4,7 @@
  * hand-made client for what no real client sends (monlist, short, long and bad-version packets,
  * floods). Every wait is bounded.
  */
+import { runInOwnNetns } from "../testing/netns.ts";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { LEAP_UNSYNCHRONISED, NTP_PACKET_BYTES, readTimestamp } from "./packet.ts";
@@ -204,24 +205,11 @@ Deno.test("SNTP: a port already taken is named with the setting to change", () =
 });
 
 Deno.test("SNTP: a real client (ntpdig) on port 123 takes the box's time, and refuses it while the box's clock is not believed", async () => {
-  const script = new URL("./_netns_ntpdig.ts", import.meta.url).pathname;
-  const setup = 'ip link set lo up && exec "$0" run -A --no-prompt "$1"';
-  const out = await new Deno.Command("unshare", {
-    args: ["--net", "--", "sh", "-c", setup, Deno.execPath(), script],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const line = stdout.split("\n").find((l) => l.startsWith("{"));
-  if (!out.success || !line) {
-    throw new Error(
-      `the namespace run failed (${out.code}; ntpdig comes with Debian's ntpsec-ntpdig, which ` +
-        `make deps installs): ${stdout}\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
   type Run = { code: number; stdout: string; stderr: string };
-  const r = JSON.parse(line) as { trusted: Run; unsynced: Run; stats: { answered: number } };
+  const r = await runInOwnNetns<{ trusted: Run; unsynced: Run; stats: { answered: number } }>(
+    new URL("./_netns_ntpdig.ts", import.meta.url),
+    { hint: "ntpdig comes with Debian's ntpsec-ntpdig, which make deps installs" },
+  );
   assertEquals(r.trusted.code, 0, `ntpdig took the time: ${JSON.stringify(r.trusted)}`);
   const sample = JSON.parse(r.trusted.stdout) as { offset: number; stratum: number; host: string };
   assertEquals([sample.host, sample.stratum], ["127.0.0.1", 3]);

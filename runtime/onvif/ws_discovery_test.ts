@@ -3,6 +3,7 @@
  * namespace the test makes (unshare --net: only a loopback, multicast on it), never on a real
  * network.
  */
+import { runInOwnNetns } from "../testing/netns.ts";
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { MAX_REPLY_BYTES, parseProbeMatches, probeMessage } from "./ws_discovery.ts";
 import { DiscoverError, type DiscoverResult, parseAddressRange } from "./discover.ts";
@@ -102,25 +103,11 @@ Deno.test("address ranges: single, first-last, CIDR; bounded, bad ones named", (
   assertMatch(err("camera.lan"), /not an IPv4 address/);
 });
 
-/** Runs _netns_discover.ts in a network namespace of its own; its JSON line. */
-async function inOwnNetns(): Promise<Record<string, unknown>> {
-  const script = new URL("./_netns_discover.ts", import.meta.url).pathname;
-  const setup = "ip link set lo up && ip link set lo multicast on && " +
-    'ip route add 239.0.0.0/8 dev lo && exec "$0" run -A --no-prompt "$1"';
-  const out = await new Deno.Command("unshare", {
-    args: ["--net", "--", "sh", "-c", setup, Deno.execPath(), script],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const line = stdout.split("\n").find((l) => l.startsWith("{"));
-  if (!out.success || !line) {
-    throw new Error(
-      `the namespace run failed (${out.code}): ${stdout}\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-  return JSON.parse(line);
+/** Runs _netns_discover.ts in a network namespace of its own, multicast on its loopback. */
+function inOwnNetns(): Promise<Record<string, unknown>> {
+  return runInOwnNetns(new URL("./_netns_discover.ts", import.meta.url), {
+    setup: "ip link set lo multicast on && ip route add 239.0.0.0/8 dev lo",
+  });
 }
 
 Deno.test("discovery in a network namespace: probe and scan list the cameras not yet added, with vendor, model and whether the credentials work", async () => {
@@ -156,22 +143,9 @@ Deno.test("discovery in a network namespace: probe and scan list the cameras not
 });
 
 Deno.test("discovery on a chosen interface: with two links, a probe on A finds the camera on A and not the one on B; an interface the box lacks is named with those it has", async () => {
-  const script = new URL("./_netns_two_links.ts", import.meta.url).pathname;
-  const setup = 'ip link set lo up && exec "$0" run -A --no-prompt "$1"';
-  const out = await new Deno.Command("unshare", {
-    args: ["--net", "--", "sh", "-c", setup, Deno.execPath(), script],
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const line = stdout.split("\n").find((l) => l.startsWith("{"));
-  if (!out.success || !line) {
-    throw new Error(
-      `the namespace run failed (${out.code}): ${stdout}\n${new TextDecoder().decode(out.stderr)}`,
-    );
-  }
-  const r = JSON.parse(line) as { onA: string[]; onB: string[]; refused: string };
+  const r = await runInOwnNetns<{ onA: string[]; onB: string[]; refused: string }>(
+    new URL("./_netns_two_links.ts", import.meta.url),
+  );
   assertEquals(r.onA, ["10.77.1.2:80"], "interface boxa (by name): only the camera on A");
   assertEquals(r.onB, ["10.77.2.2:80"], "interface 10.77.2.1 (by address): only the camera on B");
   assertEquals(
