@@ -11,6 +11,7 @@
  *   under it shows; on release the cursor and the playing time follow the time let go at.
  * Screenshots at 1280 and 390 px in test-artifacts/timeline/ (day-*.png).
  */
+import { until } from "../testing/until.ts";
 import { assert } from "../testing/assert.ts";
 import { type AdminPage, hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { seedOlderRuns } from "../testing/older_recordings.ts";
@@ -23,23 +24,6 @@ type Page = AdminPage["page"];
 const ARTIFACTS = new URL("../../test-artifacts/timeline/", import.meta.url);
 const DAY = 86_400_000;
 const MIN = 60_000;
-
-/** Polls `check` every 100 ms until it gives a value other than false/undefined or `ms` pass. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | false | undefined> | T | false | undefined,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const BAR = '.tl-bar[data-camera="lane"]';
 const VIDEO = 'video[data-camera="lane"]';

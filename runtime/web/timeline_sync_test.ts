@@ -10,6 +10,7 @@
  *   back within the tolerance, by waiting for the other;
  * - at 4× they stay within that speed's tolerance (0.6 s of recording, 0.15 s of watching).
  */
+import { until } from "../testing/until.ts";
 import { assert } from "../testing/assert.ts";
 import { type AdminPage, hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
 import { seedOlderRuns } from "../testing/older_recordings.ts";
@@ -21,23 +22,6 @@ import { VENDORED, vendorHls } from "./vendor_hls.ts";
 type Page = AdminPage["page"];
 
 const ARTIFACTS = new URL("../../test-artifacts/timeline/", import.meta.url);
-
-/** Polls `check` every 100 ms until it gives a value other than false/undefined or `ms` pass. */
-async function until<T>(
-  what: string,
-  check: () => Promise<T | false | undefined> | T | false | undefined,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== false && v !== undefined) return v;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Both cameras' wall-clock times, written by one tick of the page's sync (one instant). */
 async function walls(page: Page): Promise<{ lane: number; yard: number }> {
