@@ -168,7 +168,8 @@ step "GStreamer registry: $(du -h "$lib/gstreamer-registry.bin" | cut -f1) (/usr
 # makes with writable-deno-dir.sh; the same script makes it here, in a tmpfs over the root
 # filesystem's /run, and the daemon's and the recorder worker's module graphs are loaded there by the
 # image's own Deno (qemu-user on a foreign host; no network, --cached-only). Deno keys each entry by
-# module URL and source hash (npm packages by their path under DENO_DIR), so it must be this path.
+# module URL and source hash (npm packages by their real path, /usr/lib/nvr/deno-dir/npm/...), so the
+# cache is made through the same DENO_DIR the box uses.
 # The caches Deno wrote (SQLite, checkpointed out of their WAL) go back into the read-only deno-dir.
 t_cc=$(date +%s)
 unshare -n -m sh -eu -c '
@@ -190,6 +191,10 @@ unshare -n -m sh -eu -c '
     sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" "PRAGMA journal_mode=DELETE;" >/dev/null
     install -m 0644 "$db" "$lib/deno-dir/${db##*/}"
   done
+  # The WAL files the emit step above left (deno does not checkpoint at exit) were copied in with
+  # their databases, so the checkpointed copies hold their pages: left beside those, SQLite would
+  # replay them onto the newer files.
+  rm -f "$lib/deno-dir/"*-wal "$lib/deno-dir/"*-shm
 ' sh "$root" "$lib" || {
   echo "image: loading the daemon's modules inside the root filesystem (to fill V8's code cache) failed;" \
     "the output above says which module; the box would fail the same way" >&2
@@ -198,9 +203,11 @@ unshare -n -m sh -eu -c '
 cc_db="$lib/deno-dir/v8_code_cache_v2"
 cc_ours="$(sqlite3 "$cc_db" "SELECT count(*) FROM codecache WHERE specifier LIKE 'file:///usr/lib/nvr/runtime/%';" 2>/dev/null || echo 0)"
 cc_npm="$(sqlite3 "$cc_db" "SELECT count(*) FROM codecache WHERE specifier LIKE '%/deno-dir/npm/%';" 2>/dev/null || echo 0)"
-if [ "$cc_ours" -lt 50 ] || [ -e "$cc_db-wal" ]; then
-  echo "image: V8's code cache $cc_db holds $cc_ours modules of /usr/lib/nvr/runtime (want 50 or more," \
-    "no -wal file); the box would compile every module at each start" >&2
+cc_wal="$(find "$lib/deno-dir" -maxdepth 1 \( -name '*-wal' -o -name '*-shm' \) | head -n1)"
+if [ "$cc_ours" -lt 50 ] || [ -n "$cc_wal" ]; then
+  echo "image: V8's code cache $cc_db holds $cc_ours modules of /usr/lib/nvr/runtime (want 50 or more)" \
+    "or a SQLite WAL file is left in $lib/deno-dir (${cc_wal:-none}); the box would compile every" \
+    "module at each start" >&2
   exit 1
 fi
 step "V8 code cache: $cc_ours runtime modules, $cc_npm npm modules, $(du -h "$cc_db" | cut -f1); took $(($(date +%s) - t_cc)) s"
