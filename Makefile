@@ -85,7 +85,7 @@ BOARD ?= generic-arm64
 # and so do the host packages that boot it in QEMU (its "hostPackages", read with jq once jq is in).
 # (npm, for Deno's arm64 package, is needed as for the host's Deno: see $(DENO_REAL).)
 IMAGE_APT_PACKAGES := mmdebstrap qemu-user-static binfmt-support arch-test fdisk dosfstools mtools \
-  e2fsprogs squashfs-tools rauc zstd jq openssl
+  e2fsprogs squashfs-tools rauc zstd jq openssl sqlite3
 
 image-deps:
 	@$(MAKE) --no-print-directory deps APT_PACKAGES="$(IMAGE_APT_PACKAGES)"

@@ -36,6 +36,12 @@ if [ -f "$src" ] && [ ! -L "$src" ]; then
   fi
 fi
 
+# The daemon's DENO_DIR (nvr.service) in RAM: copies of the image's SQLite caches, V8's code cache
+# among them (made at build time; Deno uses it only when it can write it, which the read-only root
+# cannot give), and symlinks to its read-only gen/ and npm/; made again from the image at every
+# start, so nothing a daemon wrote there outlives it (firmware/README.md, "V8's code cache").
+/usr/lib/nvr/writable-deno-dir.sh /run/nvr/deno-dir nvr
+
 # GStreamer's plugin registry (GST_REGISTRY in nvr.service), made at build time for this root
 # filesystem: without it the first gst_init scans every plugin, longer than WatchdogSec on a slow box.
 # /run/nvr is the service's RuntimeDirectory, emptied at each stop, so this runs at every start.
