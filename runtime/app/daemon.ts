@@ -240,12 +240,13 @@ export async function startDaemon(config: NvrConfig, deps: DaemonDeps): Promise<
   }
   // Timeline thumbnails: made on hover, and (recording.thumbnails "on-close") in one background
   // process at the lowest priority as segments close; the hover cache counts both.
-  const thumbnails = new Thumbnails({ dataDir });
+  const thumbnails = new Thumbnails({ dataDir, checkStorage: storage.checkStorage });
   const thumbnailQueue = new ThumbnailQueue({
     dataDir,
     index: storage.index,
     enabled: () => current.recording.thumbnails === "on-close",
     thumbnails,
+    checkStorage: storage.checkStorage,
     log: log.child({ module: "thumbnails" }),
     ...(deps.thumbnailPriority ? { prefix: deps.thumbnailPriority } : {}),
   });

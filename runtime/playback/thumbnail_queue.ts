@@ -34,6 +34,12 @@ export interface ThumbnailQueueOptions {
   readonly idleMs?: number;
   /** Command words before `deno run …`; default `lowPriority()`. */
   readonly prefix?: readonly string[];
+  /**
+   * The recording disk's check (storage.requireMount and the rest): rejects when the data folder
+   * is not on it. A job is sent only after it passes, with the folder's device, which the worker
+   * checks again before it writes.
+   */
+  readonly checkStorage?: () => Promise<void>;
 }
 
 export interface ThumbnailQueueStats {
@@ -41,7 +47,10 @@ export interface ThumbnailQueueStats {
   readonly pending: number;
   /** Made since the daemon started. */
   readonly made: number;
-  /** Dropped unmade because the queue was full (they are made on hover instead). */
+  /**
+   * Dropped unmade because the queue was full or the recording disk was not there (they are made
+   * on hover instead).
+   */
   readonly dropped: number;
   /** The decoder failed or took too long. */
   readonly failed: number;
@@ -94,6 +103,7 @@ export class ThumbnailQueue {
       timeoutMs: 20_000,
       idleMs: 60_000,
       prefix: opts.prefix ?? lowPriority(),
+      checkStorage: () => Promise.resolve(),
       ...opts,
     };
     // Only segments closed from now on: the history keeps getting its thumbnails on hover.
@@ -169,6 +179,9 @@ export class ThumbnailQueue {
     const source = `${this.#o.dataDir}/${seg.path}`;
     // Made on hover meanwhile, or deleted by retention meanwhile: nothing to do.
     if (await exists(out) || !(await exists(source))) return;
+    // Never onto the root filesystem: only while the recording disk is there (as recorders).
+    const dev = await this.#checkedDevice();
+    if (dev === null) return;
     const reply = await this.#ask({
       id: seg.id,
       source,
@@ -176,6 +189,8 @@ export class ThumbnailQueue {
       out,
       width: this.#o.width,
       timeoutMs: this.#o.timeoutMs,
+      dataDir: this.#o.dataDir,
+      dev,
     });
     if (reply.bytes !== undefined) {
       this.#made++;
@@ -189,6 +204,17 @@ export class ThumbnailQueue {
         segment: seg.id,
         err: reply.error,
       });
+    }
+  }
+
+  /** The data folder's device once the disk check passes; null (skipped) when it fails. */
+  async #checkedDevice(): Promise<number | null> {
+    try {
+      await this.#o.checkStorage?.();
+      return (await Deno.stat(this.#o.dataDir)).dev;
+    } catch {
+      this.#dropped++; // as a full queue's: made on hover once the disk is back
+      return null;
     }
   }
 

@@ -14,6 +14,9 @@ interface Job {
   out: string;
   width: number;
   timeoutMs: number;
+  /** The data folder and its device when the daemon checked the disk (see ThumbnailQueue). */
+  dataDir: string;
+  dev: number;
 }
 
 const encoder = new TextEncoder();
@@ -35,6 +38,13 @@ for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream(
       });
       if (!made.jpeg) {
         await answer({ id: job.id, error: made.error });
+        continue;
+      }
+      // The disk may have gone since the daemon checked it (this process runs on idle CPU, maybe
+      // seconds later): never create folders on whatever is at the data folder's path now.
+      const here = await Deno.stat(job.dataDir).catch(() => null);
+      if (here?.dev !== job.dev) {
+        await answer({ id: job.id, error: "the data disk went away; not written" });
         continue;
       }
       await Deno.mkdir(job.out.slice(0, job.out.lastIndexOf("/")), { recursive: true });

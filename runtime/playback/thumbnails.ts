@@ -36,6 +36,8 @@ export interface ThumbnailOptions {
   readonly timeoutMs?: number;
   /** Requests that may wait for the decoder; more answer ThumbnailBusyError. Default 4. */
   readonly maxWaiting?: number;
+  /** The recording disk's check: a picture is kept only while the data folder is on it. */
+  readonly checkStorage?: () => Promise<void>;
 }
 
 const PARSERS: Record<string, string> = {
@@ -91,7 +93,14 @@ export class Thumbnails {
   readonly #pending = new Map<number, Promise<Uint8Array>>();
 
   constructor(opts: ThumbnailOptions) {
-    this.#opts = { capBytes: 64 << 20, width: 160, timeoutMs: 5_000, maxWaiting: 4, ...opts };
+    this.#opts = {
+      capBytes: 64 << 20,
+      width: 160,
+      timeoutMs: 5_000,
+      maxWaiting: 4,
+      checkStorage: () => Promise.resolve(),
+      ...opts,
+    };
   }
 
   /** The segment's thumbnail: from the cache, or made now. Throws ThumbnailBusyError/-Error. */
@@ -141,6 +150,7 @@ export class Thumbnails {
   async #store(path: string, jpeg: Uint8Array): Promise<void> {
     const cached = this.#cached ?? await this.#load();
     try {
+      await this.#opts.checkStorage(); // never onto the root filesystem
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
       const tmp = `${path}.tmp`;
       await Deno.writeFile(tmp, jpeg);
