@@ -57,3 +57,14 @@ export async function openAsNewAdmin(
     throw err;
   }
 }
+
+/** How many pixels the page is wider than the window (> 0: it scrolls sideways, e.g. at 390 px). */
+export function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const g = globalThis as unknown as {
+      innerWidth: number;
+      document: { documentElement: { scrollWidth: number } };
+    };
+    return g.document.documentElement.scrollWidth - g.innerWidth;
+  });
+}

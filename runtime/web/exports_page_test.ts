@@ -7,7 +7,7 @@
  * Screenshots at 1280 and 390 px in test-artifacts/exports/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
+import { hasChromium, openAsNewAdmin, sidewaysOverflow } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { writeAll } from "../std/io/write_all.ts";
@@ -119,13 +119,7 @@ Deno.test({
       path: new URL("exports-390.png", ARTIFACTS).pathname,
       fullPage: true,
     });
-    const overflow = await page.evaluate(() => {
-      const g = globalThis as unknown as {
-        innerWidth: number;
-        document: { documentElement: { scrollWidth: number } };
-      };
-      return g.document.documentElement.scrollWidth - g.innerWidth;
-    });
+    const overflow = await sidewaysOverflow(page);
     assert(overflow <= 0, `no sideways page scrolling at 390 px (overflow ${overflow}px)`);
     await page.setViewportSize({ width: 1280, height: 800 });
 

@@ -13,7 +13,12 @@
  */
 import { until } from "../testing/until.ts";
 import { assert } from "../testing/assert.ts";
-import { type AdminPage, hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
+import {
+  type AdminPage,
+  hasChromium,
+  openAsNewAdmin,
+  sidewaysOverflow,
+} from "../testing/chromium.ts";
 import { seedOlderRuns } from "../testing/older_recordings.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
@@ -329,13 +334,7 @@ Deno.test({
       path: new URL("day-older-24h-390.png", ARTIFACTS).pathname,
       fullPage: true,
     });
-    const overflow = await page.evaluate(() => {
-      const g = globalThis as unknown as {
-        innerWidth: number;
-        document: { documentElement: { scrollWidth: number } };
-      };
-      return g.document.documentElement.scrollWidth - g.innerWidth;
-    });
+    const overflow = await sidewaysOverflow(page);
     assert(
       overflow <= 0,
       `no sideways scrolling at 390 px (overflow ${overflow}px)`,

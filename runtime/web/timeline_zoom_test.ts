@@ -6,7 +6,7 @@
  * Screenshots at 1280 and 390 px in test-artifacts/timeline/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
+import { hasChromium, openAsNewAdmin, sidewaysOverflow } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { VENDORED, vendorHls } from "./vendor_hls.ts";
@@ -99,13 +99,7 @@ Deno.test({
       path: new URL("zoom-1min-390.png", ARTIFACTS).pathname,
       fullPage: true,
     });
-    const overflow = await page.evaluate(() => {
-      const g = globalThis as unknown as {
-        innerWidth: number;
-        document: { documentElement: { scrollWidth: number } };
-      };
-      return g.document.documentElement.scrollWidth - g.innerWidth;
-    });
+    const overflow = await sidewaysOverflow(page);
     assert(overflow <= 0, `no sideways scrolling at 390 px (overflow ${overflow}px)`);
     assert(errors.length === 0, `no page errors: ${errors.join("; ")}`);
   },

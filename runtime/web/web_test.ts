@@ -13,6 +13,7 @@ import { startHarness } from "../testing/daemon_harness.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { createWebApp } from "./mod.ts";
 import { type DaemonHttps, daemonHttps } from "../testing/https_client.ts";
+import { sidewaysOverflow } from "../testing/chromium.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const PAGE = new URL("./page/", import.meta.url);
@@ -256,10 +257,7 @@ Deno.test({
       assert(played > 1, `live video of yard played (currentTime ${played})`);
       await shot("03-grid");
       await page.setViewportSize({ width: 390, height: 844 });
-      const overflow = await page.evaluate(() => {
-        const g = globalThis as unknown as PageGlobals;
-        return g.document.documentElement.scrollWidth - g.innerWidth;
-      });
+      const overflow = await sidewaysOverflow(page);
       assert(overflow <= 0, `no sideways scrolling at phone width (overflow ${overflow}px)`);
       await shot("04-grid-phone");
       await page.setViewportSize({ width: 1280, height: 800 });
@@ -358,10 +356,7 @@ Deno.test({
       assert(await page.locator("#health .disk .bar").count() >= 1, "a disk use bar");
       await shot("08-health");
       await page.setViewportSize({ width: 390, height: 844 });
-      const healthOverflow = await page.evaluate(() => {
-        const g = globalThis as unknown as PageGlobals;
-        return g.document.documentElement.scrollWidth - g.innerWidth;
-      });
+      const healthOverflow = await sidewaysOverflow(page);
       assert(healthOverflow <= 0, `health fits a phone (overflow ${healthOverflow}px)`);
       await page.setViewportSize({ width: 1280, height: 800 });
 
