@@ -10,9 +10,9 @@
  *             else (what `kvPath: ":memory:"` gives each simulated box)
  *   mqtt      a bare MQTT.js client with the link's options (MQTT 5, Will, session expiry),
  *             connected, subscribed to the link's filters (the library's own cost a connection)
- *   link      the daemon's real fleet link (startFleetLink) with its in-memory KV, as the
- *             simulator starts it (the whole box)
- *   sim       simulateFleet as bench/fleet_scale.ts runs it (the box and the simulator's extras)
+ *   link      the daemon's real fleet link (startFleetLink), each with a Deno KV of its own in
+ *             memory (`kvPath: ":memory:"`, how the simulator ran boxes before issue 19's cut)
+ *   sim       simulateFleet as bench/fleet_scale.ts runs it (the same link, the KV shared)
  *
  * With --expose-gc (passed to the children) the JS heap is measured after a full collection, so
  * heapUsed is what is live, not garbage waiting. RSS includes what Deno's Rust side and SQLite
@@ -32,6 +32,7 @@ import { validateConfig } from "../runtime/config/validate.ts";
 import { createLogger } from "../runtime/lib/log.ts";
 import { parallel } from "../runtime/fleet_console/console.ts";
 import { simulateFleet } from "../runtime/fleet_console/simulate.ts";
+import { type FleetLink, startFleetLink } from "../runtime/fleet/link.ts";
 
 const PARTS = ["kv", "mqtt", "link", "sim"] as const;
 type Part = typeof PARTS[number];
@@ -55,6 +56,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 interface Sample {
   rss: number;
   heapUsed: number;
+  heapTotal: number;
   external: number;
   threads: number;
 }
@@ -70,7 +72,13 @@ async function sample(): Promise<Sample> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const m = Deno.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, threads: threads() };
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    threads: threads(),
+  };
 }
 
 /** Waits for `check` every 50 ms, up to `ms`; throws past it. */
@@ -156,6 +164,28 @@ async function build(
       await Promise.all(clients.map((c) => new Promise<void>((r) => c.end(true, {}, () => r()))));
     };
   }
+  if (part === "link") {
+    const links: FleetLink[] = [];
+    const hooks = {
+      config: config(broker),
+      version: "1.0.0",
+      log,
+      fingerprint: () => Promise.resolve({ schema: 1, board: { id: "mem" } } as never),
+      health: () => Promise.resolve({ cameras: [], disks: [{ usedPercent: 12 }] }),
+      restartCamera: () => Promise.resolve(),
+      applyConfig: () => Promise.resolve(),
+      snapshot: () => Promise.reject(new Error("no cameras")),
+      kvPath: ":memory:",
+      timing: { reconnectMinMs: 1_000, reconnectMaxMs: 5_000, stopGraceMs: 500 },
+    };
+    await parallel(ids, 50, async (deviceId) => {
+      links.push(await startFleetLink({ ...hooks, deviceId }));
+    });
+    await until("every link subscribed", () => links.every((l) => l.status().subscribed), 60_000);
+    return async () => {
+      await parallel(links, 200, (l) => l.stop());
+    };
+  }
   const fleet = await simulateFleet({ broker, devices: n, prefix, concurrency: 50 });
   await until(
     "every box connected",
@@ -177,7 +207,7 @@ async function child(part: Part, broker: string) {
   const stopB = await build(part, broker, DEVICES - half, "b");
   const s2 = await sample();
   const kib = (bytes: number, n: number) => Math.round(bytes / n / 102.4) / 10;
-  const per = (k: "rss" | "heapUsed" | "external") => ({
+  const per = (k: "rss" | "heapUsed" | "heapTotal" | "external") => ({
     all: kib(s2[k] - s0[k], DEVICES),
     marginal: kib(s2[k] - s1[k], DEVICES - half),
   });
@@ -186,6 +216,7 @@ async function child(part: Part, broker: string) {
     devices: DEVICES,
     rssKiB: per("rss"),
     heapKiB: per("heapUsed"),
+    heapTotalKiB: per("heapTotal"),
     externalKiB: per("external"),
     threadsPerBox: Math.round((threads() - s0.threads) / DEVICES * 100) / 100,
     baseRssMiB: Math.round(s0.rss / 2 ** 20),
