@@ -186,6 +186,12 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     : null;
   const stores = new Map<string, IdentityStore>();
   // Every box's queue, shadow and command results, each under ["box", id] (shared_kv.ts).
+  if (typeof Deno.openKv !== "function") {
+    throw new Error(
+      "Deno KV is not enabled in this process (the simulated boxes' queues need it): run deno " +
+        'with --unstable-kv, or keep "unstable": ["kv"] in deno.json',
+    );
+  }
   const kv = await Deno.openKv(":memory:");
 
   const start = async (box: SimulatedBox, version: string, lastUpdate: LastUpdate | null) => {
