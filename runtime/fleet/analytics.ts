@@ -6,11 +6,12 @@
  */
 import type { NvrConfig } from "../config/types.ts";
 import type { AnalyticsMessage } from "./schema.ts";
+import type { FleetKv } from "./fleet_kv.ts";
 
 const SALT_KEY = ["analytics", "salt"];
 
 /** The install id of this box (makes and stores the salt on first use). */
-export async function anonymousInstallId(kv: Deno.Kv, deviceId: string): Promise<string> {
+export async function anonymousInstallId(kv: FleetKv, deviceId: string): Promise<string> {
   let salt = (await kv.get<Uint8Array>(SALT_KEY)).value;
   if (!salt) {
     const fresh = crypto.getRandomValues(new Uint8Array(32));

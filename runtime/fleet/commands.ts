@@ -9,6 +9,7 @@
 import { MAX_MESSAGE_BYTES, tooLargeResult } from "./message_size.ts";
 import type { NvrConfig } from "../config/types.ts";
 import type { Logger } from "../lib/log.ts";
+import type { FleetKv } from "./fleet_kv.ts";
 import { hex } from "./analytics.ts";
 import { redactConfig } from "./redact.ts";
 import {
@@ -32,7 +33,7 @@ import type { ConfigShadow } from "./shadow.ts";
 export type ResultBody = Omit<CommandResult, "seq" | "ts" | "requestId">;
 
 export interface CommandDeps {
-  readonly kv: Deno.Kv;
+  readonly kv: FleetKv;
   readonly log: Logger;
   readonly now: () => number;
   readonly version: string;

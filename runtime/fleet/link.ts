@@ -44,6 +44,7 @@ import {
   type UpdateCommand,
 } from "./schema.ts";
 import { ConfigShadow } from "./shadow.ts";
+import type { FleetKv } from "./fleet_kv.ts";
 import { encodeWithin, MAX_MESSAGE_BYTES } from "./message_size.ts";
 import { camerasHashOfData, canonicalJson } from "../fingerprint/hash.ts";
 
@@ -96,6 +97,11 @@ export interface FleetLinkDeps {
   readonly clock?: () => ClockState;
   /** Deno KV file of the offline queue; default `<storage.dataDir>/fleet.kv`. */
   readonly kvPath?: string;
+  /**
+   * An open store used instead of opening `kvPath`; the link never closes it. The simulator
+   * gives each box its own key prefix in one shared store (fleet_kv.ts says why).
+   */
+  readonly kv?: FleetKv;
   /** Random id of this run; default a new UUID. */
   readonly bootId?: string;
   /** When the daemon started (for uptime); default now. */
@@ -228,12 +234,18 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
         '--unstable-kv, or keep "unstable": ["kv"] in deno.json',
     );
   }
-  let kv: Deno.Kv;
+  let kv: FleetKv;
+  // Only a store the link opened itself is closed by it.
+  let ownKv: Deno.Kv | null = null;
   try {
-    await Deno.mkdir(dirname(kvPath), { recursive: true, mode: 0o700 });
-    kv = await Deno.openKv(kvPath);
+    if (deps.kv) kv = deps.kv;
+    else {
+      await Deno.mkdir(dirname(kvPath), { recursive: true, mode: 0o700 });
+      kv = ownKv = await Deno.openKv(kvPath);
+    }
     // Queued messages are the owner's only (SQLite gives -wal/-shm the file's mode).
-    for (const file of kvPath === ":memory:" ? [] : [kvPath, `${kvPath}-wal`, `${kvPath}-shm`]) {
+    const files = kvPath === ":memory:" || !ownKv ? [] : [kvPath, `${kvPath}-wal`, `${kvPath}-shm`];
+    for (const file of files) {
       await Deno.chmod(file, 0o600).catch((err) => {
         if (!(err instanceof Deno.errors.NotFound)) throw err;
       });
@@ -265,7 +277,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       log,
     });
   } catch (err) {
-    kv.close();
+    ownKv?.close();
     throw err;
   }
   if (queue.stats().messages > 0) {
@@ -680,7 +692,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       pump.pause();
       await connection.stop();
       await queue.close();
-      kv.close();
+      ownKv?.close();
       log.info("fleet link stopped", { queued: queue.stats().messages });
     },
   };

@@ -13,6 +13,7 @@
  * config/reported) replaces the queued one of the same topic.
  */
 import type { Logger } from "../lib/log.ts";
+import type { FleetKv } from "./fleet_kv.ts";
 import { concat } from "../std/bytes/concat.ts";
 
 /** How the queue treats a message when it is full or superseded. */
@@ -81,7 +82,7 @@ interface Pending {
 }
 
 export class DurableQueue {
-  readonly #kv: Deno.Kv;
+  readonly #kv: FleetKv;
   readonly #max: number;
   readonly #maxPayload: number;
   readonly #log: Logger;
@@ -108,7 +109,7 @@ export class DurableQueue {
   #waiters: (() => void)[] = [];
   #closed = false;
 
-  private constructor(kv: Deno.Kv, options: QueueOptions, nextSeq: number) {
+  private constructor(kv: FleetKv, options: QueueOptions, nextSeq: number) {
     this.#kv = kv;
     this.#max = options.maxMessages;
     this.#maxPayload = Math.min(options.maxPayloadBytes ?? MAX_PAYLOAD, MAX_PAYLOAD);
@@ -118,7 +119,7 @@ export class DurableQueue {
   }
 
   /** Reads the queue's index from `kv` (which the caller owns and closes after `close()`). */
-  static async open(kv: Deno.Kv, options: QueueOptions): Promise<DurableQueue> {
+  static async open(kv: FleetKv, options: QueueOptions): Promise<DurableQueue> {
     if (!Number.isInteger(options.maxMessages) || options.maxMessages < 1) {
       throw new QueueError(
         `maxMessages must be a whole number of at least 1, got ${options.maxMessages}`,

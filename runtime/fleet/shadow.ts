@@ -13,6 +13,7 @@ import { ConfigError } from "../config/validate.ts";
 import { remoteConfig } from "../config/remote_keys.ts";
 import type { NvrConfig } from "../config/types.ts";
 import type { Logger } from "../lib/log.ts";
+import type { FleetKv } from "./fleet_kv.ts";
 import { redactConfig } from "./redact.ts";
 import type { ConfigReported, Json } from "./schema.ts";
 
@@ -23,7 +24,7 @@ export type ApplyOutcome =
   | { readonly status: "stale"; readonly version: number; readonly running: number };
 
 export interface ShadowDeps {
-  readonly kv: Deno.Kv;
+  readonly kv: FleetKv;
   readonly initial: NvrConfig;
   readonly applyConfig: (config: NvrConfig) => Promise<void>;
   /** Queues a config/reported message (without seq and ts, which the link adds). */

@@ -1,7 +1,7 @@
 /**
  * Simulated boxes (issue 19): N boxes in one process, each running the daemon's real fleet link
- * (runtime/fleet/link.ts: its own MQTT connection, durable queue in memory, commands, config
- * shadow, bdSeq, rate limit), with hooks standing in for the rest of the daemon and a simulated
+ * (runtime/fleet/link.ts: its own MQTT connection, durable queue, commands, config shadow, bdSeq,
+ * rate limit), with hooks standing in for the rest of the daemon and a simulated
  * RAUC install: it takes `installMs`, fails for a seeded `failRate` share of the boxes, and on
  * success "reboots" the box (a new link, new bootId) into the new version with lastUpdate good.
  * A seeded `rollbackRate` share installs fine, boots the new slot on trial, fails its health gate
@@ -13,6 +13,12 @@
  * bootstrap credential → CSR on `enrol/request` → certificate from the responder, e.g.
  * `deno task fleet enrol`) and then connects to `broker` with mutual TLS as itself. A serial
  * not on the responder's allow-list is refused and keeps asking (refusedRetryMs), as a box does.
+ *
+ * What a simulated box does not do as a real one: its queue, config shadow and command results
+ * live under its own key prefix in one in-memory Deno KV shared by the fleet (shared_kv.ts: a KV
+ * of its own costs a thread and an SQLite database, four fifths of a box's memory), kept across
+ * its simulated restarts and reboots but not past stop(); it has no cameras, disks, recorder or
+ * local API (hooks answer for them); it logs nothing below error unless given a log.
  */
 import { validateConfig } from "../config/validate.ts";
 import type { NvrConfig } from "../config/types.ts";
@@ -25,6 +31,7 @@ import type { Fingerprint } from "../fingerprint/types.ts";
 import { verifyLicence } from "../licence/verify.ts";
 import type { LicenceKey } from "../licence/types.ts";
 import { parallel } from "./console.ts";
+import { prefixedKv } from "./shared_kv.ts";
 import { enrol, enrolledMqtt, type EnrolTiming } from "../fleet/enrol.ts";
 import { deviceIdOfSerial } from "../fleet/enrol_responder.ts";
 import { IdentityStore } from "../fleet/identity_store.ts";
@@ -178,6 +185,14 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
     ? options.enrol.dir ?? await Deno.makeTempDir({ prefix: "nvr-sim-identity-" })
     : null;
   const stores = new Map<string, IdentityStore>();
+  // Every box's queue, shadow and command results, each under ["box", id] (shared_kv.ts).
+  if (typeof Deno.openKv !== "function") {
+    throw new Error(
+      "Deno KV is not enabled in this process (the simulated boxes' queues need it): run deno " +
+        'with --unstable-kv, or keep "unstable": ["kv"] in deno.json',
+    );
+  }
+  const kv = await Deno.openKv(":memory:");
 
   const start = async (box: SimulatedBox, version: string, lastUpdate: LastUpdate | null) => {
     running.set(box.id, { version, lastUpdate });
@@ -201,7 +216,7 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       reboot: () => Promise.resolve(),
       update: (command) => install(box, version, command),
       lastUpdate: () => lastUpdate,
-      kvPath: ":memory:",
+      kv: prefixedKv(kv, ["box", box.id]),
       timing: { reconnectMinMs: 1_000, reconnectMaxMs: 5_000, stopGraceMs: 500, ...options.timing },
     });
   };
@@ -358,6 +373,7 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       await started;
       await Promise.all(enrolments);
       await parallel(boxes, 200, (box) => box.link?.stop());
+      kv.close();
       if (identityDir && !options.enrol?.dir) {
         await Deno.remove(identityDir, { recursive: true }).catch(() => {});
       }
