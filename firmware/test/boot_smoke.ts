@@ -14,7 +14,16 @@
  * `boot-smoke: N passed, M failed` (exit status 1 when any failed).
  */
 
-import { Checks, freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
+import {
+  type BoardQemu,
+  Checks,
+  freePort,
+  healthz,
+  qemuArgs,
+  readText,
+  run,
+  waitFor,
+} from "./vm_util.ts";
 
 const args = [...Deno.args];
 const option = (name: string, fallback: string): string => {
@@ -26,15 +35,6 @@ const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const board = option("--board", "generic-x86_64");
 /** generic-arm64 needed 143–322 s to /healthz under TCG here (firmware/README.md); generous. */
 const BOOT_DEADLINE_MS = Number(option("--boot-timeout-s", "900")) * 1000;
-
-interface BoardQemu {
-  system: string;
-  machine: string;
-  cpu: string;
-  firmware: string;
-  firmwareVars: string;
-  memoryMiB: number;
-}
 
 const checks = new Checks();
 const check = checks.check.bind(checks);
@@ -69,25 +69,16 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(serial, "");
   const port = freePort();
 
-  const qemuArgs = [
-    "-n",
-    "10",
-    q.system,
-    ...["-machine", q.machine, "-accel", "tcg", "-cpu", q.cpu, "-smp", "2"],
-    ...["-m", String(q.memoryMiB), "-display", "none", "-monitor", "none"],
-    ...["-serial", `file:${serial}`],
-    ...["-drive", `if=pflash,format=raw,readonly=on,file=${q.firmware}`],
-    ...["-drive", `if=pflash,format=raw,file=${vars}`],
-    ...["-drive", `if=none,id=boot,format=raw,file=${image}`],
-    ...["-device", "virtio-blk-pci,drive=boot,bootindex=0"],
-    ...["-drive", `if=none,id=ssd,format=raw,file=${ssd}`],
-    ...["-device", "virtio-blk-pci,drive=ssd"],
-    ...["-netdev", `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:80`],
-    ...["-device", "virtio-net-pci,netdev=net0"],
-  ];
+  const args = qemuArgs(q, {
+    serial,
+    vars,
+    image,
+    ssd,
+    net: `hostfwd=tcp:127.0.0.1:${port}-:80`,
+  });
   const startedAt = Date.now();
   const since = () => `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
-  const child = new Deno.Command("nice", { args: qemuArgs, stdout: "null", stderr: "piped" })
+  const child = new Deno.Command("nice", { args, stdout: "null", stderr: "piped" })
     .spawn();
   const stderr = new Response(child.stderr).text();
   console.log(`QEMU started (${q.system} -M ${q.machine}), serial console in ${serial}`);

@@ -26,7 +26,16 @@ import { startShippedBroker } from "../../runtime/testing/shipped_broker.ts";
 import { makeClientCertificate } from "../../runtime/testing/mosquitto.ts";
 import { brokerCa } from "../../runtime/testing/test_ca.ts";
 import { CloudClient } from "../../runtime/testing/fleet_kit.ts";
-import { Checks, freePort, healthz, readText, run, waitFor } from "./vm_util.ts";
+import {
+  type BoardQemu,
+  Checks,
+  freePort,
+  healthz,
+  qemuArgs,
+  readText,
+  run,
+  waitFor,
+} from "./vm_util.ts";
 import {
   deviceIdOfSerial,
   parseAllowList,
@@ -69,15 +78,6 @@ const HOST_IN_GUEST = "10.0.2.100";
 const SERIAL = "NVRTEST-QEMU-0001";
 const BOOTSTRAP_PASSWORD = "image-test-bootstrap-0001";
 
-interface BoardQemu {
-  system: string;
-  machine: string;
-  cpu: string;
-  firmware: string;
-  firmwareVars: string;
-  memoryMiB: number;
-}
-
 const checks = new Checks(testStart);
 const check = checks.check.bind(checks);
 
@@ -109,33 +109,17 @@ async function boot(
   const fwds = guestFwds.map((f) =>
     `,guestfwd=tcp:${HOST_IN_GUEST}:${f.port}-cmd:socat - TCP:127.0.0.1:${f.to}`
   ).join("");
-  const qemuArgs = [
-    "-n",
-    "10",
-    q.system,
-    ...["-machine", q.machine, "-accel", "tcg", "-cpu", q.cpu, "-smp", "2"],
-    ...["-m", String(q.memoryMiB), "-display", "none", "-monitor", "none"],
-    ...["-serial", `file:${serial}`],
-    ...["-drive", `if=pflash,format=raw,readonly=on,file=${q.firmware}`],
-    ...["-drive", `if=pflash,format=raw,file=${vars}`],
-    ...["-drive", `if=none,id=boot,format=raw,file=${image}`],
-    ...["-device", "virtio-blk-pci,drive=boot,bootindex=0"],
-    ...["-drive", `if=none,id=ssd,format=raw,file=${ssd}`],
-    ...["-device", "virtio-blk-pci,drive=ssd"],
-    ...(extraDisk === null ? [] : [
-      ...["-drive", `if=none,id=extra,format=raw,file=${extraDisk}`],
-      ...["-device", "virtio-blk-pci,drive=extra"],
-    ]),
-    ...["-smbios", `type=1,serial=${SERIAL}`],
-    ...[
-      "-netdev",
-      `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:80,` +
-      `hostfwd=tcp:127.0.0.1:${httpsPort}-:443${fwds}`,
-    ],
-    ...["-device", "virtio-net-pci,netdev=net0"],
-  ];
+  const args = qemuArgs(q, {
+    serial,
+    vars,
+    image,
+    ssd,
+    extraDisk,
+    smbiosSerial: SERIAL,
+    net: `hostfwd=tcp:127.0.0.1:${port}-:80,hostfwd=tcp:127.0.0.1:${httpsPort}-:443${fwds}`,
+  });
   const startedAt = Date.now();
-  const child = new Deno.Command("nice", { args: qemuArgs, stdout: "null", stderr: "piped" })
+  const child = new Deno.Command("nice", { args, stdout: "null", stderr: "piped" })
     .spawn();
   console.log(
     `boot ${tag}: QEMU started, serial console in ${serial}, /healthz forward 127.0.0.1:${port}`,

@@ -78,3 +78,55 @@ export class Checks {
     return ok;
   }
 }
+
+/** A board file's `qemu` section (firmware/boards/<board>.json). */
+export interface BoardQemu {
+  system: string;
+  machine: string;
+  cpu: string;
+  firmware: string;
+  firmwareVars: string;
+  memoryMiB: number;
+}
+
+/** What one boot of the image under QEMU needs besides the board's section. */
+export interface QemuBoot {
+  /** The serial console's file, the UEFI variables' copy, the image and the data disk (SSD). */
+  readonly serial: string;
+  readonly vars: string;
+  readonly image: string;
+  readonly ssd: string;
+  /** A third disk, e.g. a second SSD; null: none. */
+  readonly extraDisk?: string | null;
+  /** SMBIOS type 1 serial (the board serial the fingerprint reads). */
+  readonly smbiosSerial?: string;
+  /** The user-mode network's options after `user,id=net0,restrict=on,` (host forwards). */
+  readonly net: string;
+}
+
+/** `nice` arguments for one TCG boot: 2 vCPUs, UEFI from pflash, boot disk and SSD on virtio. */
+export function qemuArgs(q: BoardQemu, b: QemuBoot): string[] {
+  return [
+    "-n",
+    "10",
+    q.system,
+    ...["-machine", q.machine, "-accel", "tcg", "-cpu", q.cpu, "-smp", "2"],
+    ...["-m", String(q.memoryMiB), "-display", "none", "-monitor", "none"],
+    ...["-serial", `file:${b.serial}`],
+    ...["-drive", `if=pflash,format=raw,readonly=on,file=${q.firmware}`],
+    ...["-drive", `if=pflash,format=raw,file=${b.vars}`],
+    ...["-drive", `if=none,id=boot,format=raw,file=${b.image}`],
+    ...["-device", "virtio-blk-pci,drive=boot,bootindex=0"],
+    ...["-drive", `if=none,id=ssd,format=raw,file=${b.ssd}`],
+    ...["-device", "virtio-blk-pci,drive=ssd"],
+    ...(b.extraDisk
+      ? [
+        ...["-drive", `if=none,id=extra,format=raw,file=${b.extraDisk}`],
+        ...["-device", "virtio-blk-pci,drive=extra"],
+      ]
+      : []),
+    ...(b.smbiosSerial ? ["-smbios", `type=1,serial=${b.smbiosSerial}`] : []),
+    ...["-netdev", `user,id=net0,restrict=on,${b.net}`],
+    ...["-device", "virtio-net-pci,netdev=net0"],
+  ];
+}
