@@ -68,3 +68,22 @@ export function sidewaysOverflow(page: Page): Promise<number> {
     return g.document.documentElement.scrollWidth - g.innerWidth;
   });
 }
+
+/**
+ * Clicks the timeline's zoom button for `spanMs` and waits until the bar `barSelector` spans it
+ * (its aria-valuemin/max): the previous view's runs may still be drawn, so waiting for a run is
+ * not enough to know the new scale is in place.
+ */
+export async function zoomTimeline(page: Page, barSelector: string, spanMs: number): Promise<void> {
+  await page.click(`button[data-zoom="${spanMs}"]`);
+  await page.waitForFunction(
+    ([sel, span]: [string, number]) => {
+      const el = (globalThis as unknown as {
+        document: { querySelector(s: string): { getAttribute(a: string): string | null } };
+      }).document.querySelector(sel);
+      return Number(el.getAttribute("aria-valuemax")) -
+          Number(el.getAttribute("aria-valuemin")) === span;
+    },
+    [barSelector, spanMs] as [string, number],
+  );
+}

@@ -7,7 +7,7 @@
  * camera says plainly that this browser cannot decode it. Screenshots at 1280 and 390 px.
  */
 import { assert } from "../testing/assert.ts";
-import { hasChromium, openAsNewAdmin } from "../testing/chromium.ts";
+import { hasChromium, openAsNewAdmin, zoomTimeline } from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { VENDORED, vendorHls } from "./vendor_hls.ts";
@@ -68,17 +68,7 @@ Deno.test({
     const bar = '.tl-bar[data-camera="lane"]';
     // The day view's runs may already be drawn: wait for the bar to span the 10 minutes, or the
     // pointer is placed by the day's scale and the zoomed bar puts it far from the target.
-    await page.click('button[data-zoom="600000"]');
-    await page.waitForFunction(
-      (sel: string) => {
-        const el = (globalThis as unknown as {
-          document: { querySelector(s: string): { getAttribute(a: string): string | null } };
-        }).document.querySelector(sel);
-        return Number(el.getAttribute("aria-valuemax")) -
-            Number(el.getAttribute("aria-valuemin")) === 600_000;
-      },
-      bar,
-    );
+    await zoomTimeline(page, bar, 600_000);
     await page.waitForSelector(`${bar} .tl-run`);
     // Picks the target on the bar: x from the bar's own time range (aria-valuemin/max).
     const min = Number(await page.getAttribute(bar, "aria-valuemin"));

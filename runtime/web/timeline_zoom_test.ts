@@ -6,7 +6,12 @@
  * Screenshots at 1280 and 390 px in test-artifacts/timeline/.
  */
 import { assert, assertEquals } from "../testing/assert.ts";
-import { hasChromium, openAsNewAdmin, sidewaysOverflow } from "../testing/chromium.ts";
+import {
+  hasChromium,
+  openAsNewAdmin,
+  sidewaysOverflow,
+  zoomTimeline,
+} from "../testing/chromium.ts";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { VENDORED, vendorHls } from "./vendor_hls.ts";
@@ -60,17 +65,7 @@ Deno.test({
     assertEquals(dayLabels[2], clock(dayMin + 12 * 3600_000, false), "noon is 12:00 PM");
 
     // One minute: the bar spans 60 s around the moment picked, seconds on the axis.
-    await page.click('button[data-zoom="60000"]');
-    await page.waitForFunction(
-      (sel: string) => {
-        const el = (globalThis as unknown as {
-          document: { querySelector(s: string): { getAttribute(a: string): string | null } };
-        }).document.querySelector(sel);
-        return Number(el.getAttribute("aria-valuemax")) -
-            Number(el.getAttribute("aria-valuemin")) === 60_000;
-      },
-      bar,
-    );
+    await zoomTimeline(page, bar, 60_000);
     assertEquals(await page.getAttribute('button[data-zoom="60000"]', "class"), "", "1 min lit");
     const min = Number(await page.getAttribute(bar, "aria-valuemin"));
     assert(min <= at && at < min + 60_000, `the moment ${at} is in view from ${min}`);
