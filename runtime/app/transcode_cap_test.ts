@@ -13,6 +13,25 @@ import { daemonHttps } from "../testing/https_client.ts";
 import { daemonRecorderPids } from "../testing/proc.ts";
 import { ListRegistry, loadRegistryFiles } from "../board/registry.ts";
 
+/**
+ * A live viewer of `camera`: the init message's source once it had pictures, or the refusal
+ * ("<close code>: <reason>"). Its connection goes into `open` for the test to close.
+ */
+async function viewSource(
+  h: Parameters<typeof upgrade>[0],
+  camera: string,
+  cookie: string,
+  origin: string,
+  open: Deno.TlsConn[],
+): Promise<string> {
+  const { conn, head, rest } = await upgrade(h, camera, { Cookie: cookie, Origin: origin });
+  open.push(conn);
+  assertMatch(head, /^HTTP\/1\.1 101/);
+  const r = await readFrames(conn, rest, 3, 30_000);
+  if (r.closed) return `${r.closeCode}: ${JSON.parse(r.texts.at(-1) ?? "{}").reason}`;
+  return JSON.parse(r.texts[0] ?? "{}").source;
+}
+
 Deno.test("attack: many viewers ask for transcodes — capped, recording unaffected", async () => {
   await using door = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
   await using gate = await startVirtualCamera({ codec: "h265", width: 320, height: 240, fps: 15 });
@@ -25,15 +44,7 @@ Deno.test("attack: many viewers ask for transcodes — capped, recording unaffec
   const origin = `https://127.0.0.1:${h.daemon.listen.port}`;
   using https = daemonHttps(h.daemon);
   const open: Deno.TlsConn[] = [];
-  /** A viewer: the init message's source once it had pictures, or the refusal. */
-  const view = async (camera: string): Promise<string> => {
-    const { conn, head, rest } = await upgrade(h, camera, { Cookie: cookie, Origin: origin });
-    open.push(conn);
-    assertMatch(head, /^HTTP\/1\.1 101/);
-    const r = await readFrames(conn, rest, 3, 30_000);
-    if (r.closed) return `${r.closeCode}: ${JSON.parse(r.texts.at(-1) ?? "{}").reason}`;
-    return JSON.parse(r.texts[0] ?? "{}").source;
-  };
+  const view = (camera: string) => viewSource(h, camera, cookie, origin, open);
   const segments = (id: string) => h.index().range(id, 0, Date.now() + 1e6).length;
   try {
     const recorders = daemonRecorderPids(h.daemon.recorders);
@@ -98,14 +109,7 @@ Deno.test("transcode cap from the board profile: the software cap here, capped, 
       transcodes: TranscodesHealth;
     }).transcodes;
   const open: Deno.TlsConn[] = [];
-  const view = async (camera: string): Promise<string> => {
-    const { conn, head, rest } = await upgrade(h, camera, { Cookie: cookie, Origin: origin });
-    open.push(conn);
-    assertMatch(head, /^HTTP\/1\.1 101/);
-    const r = await readFrames(conn, rest, 3, 30_000);
-    if (r.closed) return `${r.closeCode}: ${JSON.parse(r.texts.at(-1) ?? "{}").reason}`;
-    return JSON.parse(r.texts[0] ?? "{}").source;
-  };
+  const view = (camera: string) => viewSource(h, camera, cookie, origin, open);
   try {
     const before = await health();
     const source = `board profile "${h.daemon.board.id}" (software encoder x264enc; ` +
