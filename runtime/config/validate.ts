@@ -46,18 +46,6 @@ export class ConfigError extends Error {
 
 const CAMERA_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-export {
-  CLOCK_TRUST,
-  CODECS,
-  ENCODE_FALLBACKS,
-  HTTP_TLS,
-  LOG_LEVELS,
-  MAX_CAMERAS,
-  RECORD_MODES,
-  REMUX_ENGINES,
-  THUMBNAIL_MODES,
-  TRANSPORTS,
-};
 /** Where the image ships its licence policy (trusted keys); see LicencePolicy. */
 export const LICENCE_KEYS_FILE = "/usr/lib/nvr/licence-keys.json";
 /** Where the image looks for the provisioning file: the boot (EFI) partition. */
