@@ -90,6 +90,8 @@ export interface OursOptions {
   readonly maxBytes?: number;
   /** log.level; default debug (the gst side needs the pipeline lines debug adds). */
   readonly logLevel?: "debug" | "info";
+  /** recording.thumbnails; default the daemon's own ("on-close"). */
+  readonly thumbnails?: "on-close" | "on-demand";
 }
 
 /**
@@ -130,7 +132,10 @@ export async function startOurs(o: OursOptions): Promise<Recorder> {
     http: { listen: "127.0.0.1:0" },
     // debug adds one line per pipeline start: its description, which the gst side reuses.
     log: { level: o.logLevel ?? "debug" },
-    recording: { remux: o.remux ?? "builtin" },
+    recording: {
+      remux: o.remux ?? "builtin",
+      ...(o.thumbnails !== undefined ? { thumbnails: o.thumbnails } : {}),
+    },
     cameras: o.urls.map((url, i) => ({
       id: streamId(i),
       url,

@@ -107,6 +107,12 @@ export interface BenchOptions {
   readonly bframes: number;
   readonly audio: "none" | "g711" | "aac";
   readonly transport: "tcp" | "udp" | "tls";
+  /**
+   * recording.thumbnails of ours. Default "on-demand": the ffmpeg segmenter makes no pictures, so
+   * the ratio compares recording with recording; "on-close" (the daemon's default) adds a JPEG per
+   * closed segment, measured on its own in bench/thumbnails.ts.
+   */
+  readonly thumbnails: "on-close" | "on-demand";
   /** Run the whole grid (MATRIX) instead of one configuration. */
   readonly matrix: boolean;
   /** Only the daemon, for `minutes`, with retention running: memory and the byte budget. */
@@ -122,7 +128,7 @@ const SOAK_MAX_MINUTES = 24 * 60;
 export const BENCH_USAGE = `usage: deno task bench [--streams 8] [--seconds 60] [--segment 10]
   [--clients-per-camera 8] [--start-timeout 60] [--watchdog 10] [--gst-launch] [--keep]
   [--remux builtin|gstreamer] [--fps 15] [--size 1920x1080] [--gop 1 (s)] [--bframes 0]
-  [--audio none|g711|aac] [--transport tcp|udp|tls] [--matrix]
+  [--audio none|g711|aac] [--transport tcp|udp|tls] [--thumbnails on-demand|on-close] [--matrix]
   deno task bench --reconnect [--outages 2,5,15] [--watchdog 10]
   deno task bench --soak [--minutes 120] [--budget-mb N] [--streams 16] [--fps 25] [--gop 2]
     [--segment 10] [--size …] [--audio …] [--transport …] [--remux …] [--keep]`;
@@ -165,6 +171,7 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
     "bframes",
     "audio",
     "transport",
+    "thumbnails",
     "minutes",
     "budget-mb",
   ];
@@ -235,7 +242,13 @@ export function parseBenchArgs(args: readonly string[]): BenchOptions {
   if (transport !== "tcp" && transport !== "udp" && transport !== "tls") {
     throw new UsageError(`--transport must be tcp, udp or tls, got "${transport}"`);
   }
+  // A soak runs the daemon as shipped; a ratio run compares recording with recording.
+  const thumbnails = values.get("thumbnails") ?? (soak ? "on-close" : "on-demand");
+  if (thumbnails !== "on-close" && thumbnails !== "on-demand") {
+    throw new UsageError(`--thumbnails must be on-demand or on-close, got "${thumbnails}"`);
+  }
   return {
+    thumbnails,
     fps: int("fps", soak ? 25 : 15, 1, 60),
     width,
     height,
@@ -337,6 +350,7 @@ async function startRecorder(
         segmentSeconds: opts.segment,
         remux: opts.remux,
         transport: opts.transport === "udp" ? "udp" : "tcp",
+        thumbnails: opts.thumbnails,
         ...tls,
       });
     case "baseline":
@@ -543,7 +557,8 @@ function report(
   const f2 = (n: number) => n.toFixed(2);
   console.log(
     `\nRecording: ${opts.streams} streams × ${opts.seconds} s, ${opts.segment} s segments; ` +
-      `source ${clipLine(clip)}, ${cameraCount} camera process(es)`,
+      `source ${clipLine(clip)}, ${cameraCount} camera process(es); ours with ` +
+      `recording.thumbnails ${opts.thumbnails}`,
   );
   console.log(
     `machine: ${box.cores} cores, ${box.cpu}, Linux ${box.kernel}, load ${box.loadavg} ` +
@@ -630,6 +645,7 @@ function report(
     streams: opts.streams,
     seconds: opts.seconds,
     segmentSeconds: opts.segment,
+    thumbnails: opts.thumbnails,
     clip: { ...clip, path: undefined },
     cameraProcesses: cameraCount,
     ours: strip(ours),

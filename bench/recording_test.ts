@@ -26,6 +26,13 @@ Deno.test("bench flags: what cannot be run yet or is out of range is refused wit
   assertThrows(() => parseBenchArgs(["--bframes", "2"]), Error, "not available yet");
   assertThrows(() => parseBenchArgs(["--transport", "sctp"]), Error, "tcp, udp or tls");
   assertEquals(parseBenchArgs(["--transport", "tls"]).transport, "tls");
+  assertEquals(parseBenchArgs([]).thumbnails, "on-demand", "recording against recording");
+  assertEquals(
+    parseBenchArgs(["--soak"]).thumbnails,
+    "on-close",
+    "a soak runs the daemon as shipped",
+  );
+  assertThrows(() => parseBenchArgs(["--thumbnails", "never"]), Error, "on-demand or on-close");
 });
 
 Deno.test("bench --matrix: the grid of issue 15, 72 configurations", () => {

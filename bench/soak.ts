@@ -255,6 +255,7 @@ export async function soakMode(
       remux: opts.remux,
       transport: opts.transport === "udp" ? "udp" : "tcp",
       maxBytes: budget.bytes,
+      thumbnails: opts.thumbnails,
       // Info, not debug: a line per segment and per sweep, a few MiB over hours.
       logLevel: "info",
       ...(sources.caFile !== undefined ? { caFile: sources.caFile } : {}),

@@ -6,7 +6,6 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
 import { startOnvifService } from "../../hw-tests/sim/onvif_service.ts";
 import { motionEvent } from "../../hw-tests/sim/onvif_events.ts";
-import { freePort } from "../../hw-tests/sim/ports.ts";
 import { type CameraEvent, classify, type EventsStatus, watchEvents } from "./event_watch.ts";
 import { createPullPoint, eventsServiceUrl, pullMessages } from "./pullpoint.ts";
 import { OnvifError } from "./soap_client.ts";
@@ -165,10 +164,11 @@ const GOOD_SUB = (base: string) =>
   `<SubscriptionReference><Address>${base}/sub</Address></SubscriptionReference></CreatePullPointSubscriptionResponse></s:Body></s:Envelope>`;
 
 function hostile(pull: (signal: AbortSignal) => Response) {
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}`;
+  // Port 0: the kernel's own free port, bound at once (a port chosen first and bound later can
+  // be taken in between by a test running beside this one: AddrInUse, seen in a suite run).
+  let base = "";
   let pulls = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const body = await req.text();
     if (body.includes("GetCapabilities")) return new Response(GOOD_CAPS(base));
     if (body.includes("CreatePullPointSubscription")) return new Response(GOOD_SUB(base));
@@ -180,6 +180,7 @@ function hostile(pull: (signal: AbortSignal) => Response) {
       `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body/></s:Envelope>`,
     );
   });
+  base = `http://127.0.0.1:${server.addr.port}`;
   return {
     deviceUrl: `${base}/onvif/device_service`,
     base,

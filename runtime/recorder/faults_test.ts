@@ -50,8 +50,8 @@ Deno.test("wrong credentials are a clear error; right ones record", async () => 
 });
 
 Deno.test("garbage from a 'camera' and a codec mismatch fail alone; a good camera keeps recording", async () => {
-  const port = freePort();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
   const garbage = (async () => {
     for await (const conn of listener) {
       const noise = crypto.getRandomValues(new Uint8Array(4096));

@@ -6,6 +6,7 @@
  *
  * Debian package: mosquitto (and openssl for TLS).
  */
+import { freePorts } from "../../hw-tests/sim/ports.ts";
 
 export interface MosquittoOptions {
   /** Add a TLS listener. `requireCertificate` (default true) makes it mutual TLS. */
@@ -66,40 +67,41 @@ export class Mosquitto implements AsyncDisposable {
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const dir = await Deno.makeTempDir({ prefix: "nvr-mosquitto-" });
     try {
-      const [port = 0, tlsPort = 0] = freePorts(options.tls ? 2 : 1);
       const certs = options.tls ? await makeTestCertificates(`${dir}/pki`) : null;
-      const lines = [
-        `listener ${port} 127.0.0.1`,
-        "allow_anonymous true",
-        ...(Deno.uid() === 0 ? ["user root"] : []),
-        `log_dest file ${dir}/mosquitto.log`,
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "connection_messages true",
-        "log_timestamp_format %H:%M:%S",
-        // Tests queue thousands of messages for offline persistent subscribers.
-        "max_queued_messages 0",
-        ...(options.persistence
-          ? ["persistence true", `persistence_location ${dir}/`, "autosave_interval 3600"]
-          : ["persistence false"]),
-      ];
-      if (certs) {
-        lines.push(
-          `listener ${tlsPort} 127.0.0.1`,
-          `cafile ${certs.caFile}`,
-          `certfile ${certs.serverCertFile}`,
-          `keyfile ${certs.serverKeyFile}`,
-          `require_certificate ${options.tls?.requireCertificate ?? true}`,
-        );
-      }
-      lines.push(...(options.extraConfig ?? []));
-      const configFile = `${dir}/mosquitto.conf`;
-      await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
-      const broker = new Mosquitto(dir, port, certs ? tlsPort : null, certs, configFile);
-      await broker.restart();
-      return broker;
+      return await onFreePorts(options.tls ? 2 : 1, async ([port = 0, tlsPort = 0]) => {
+        const lines = [
+          `listener ${port} 127.0.0.1`,
+          "allow_anonymous true",
+          ...(Deno.uid() === 0 ? ["user root"] : []),
+          `log_dest file ${dir}/mosquitto.log`,
+          "log_type error",
+          "log_type warning",
+          "log_type notice",
+          "log_type information",
+          "connection_messages true",
+          "log_timestamp_format %H:%M:%S",
+          // Tests queue thousands of messages for offline persistent subscribers.
+          "max_queued_messages 0",
+          ...(options.persistence
+            ? ["persistence true", `persistence_location ${dir}/`, "autosave_interval 3600"]
+            : ["persistence false"]),
+        ];
+        if (certs) {
+          lines.push(
+            `listener ${tlsPort} 127.0.0.1`,
+            `cafile ${certs.caFile}`,
+            `certfile ${certs.serverCertFile}`,
+            `keyfile ${certs.serverKeyFile}`,
+            `require_certificate ${options.tls?.requireCertificate ?? true}`,
+          );
+        }
+        lines.push(...(options.extraConfig ?? []));
+        const configFile = `${dir}/mosquitto.conf`;
+        await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
+        const broker = new Mosquitto(dir, port, certs ? tlsPort : null, certs, configFile);
+        await broker.restart();
+        return broker;
+      });
     } catch (err) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw err;
@@ -118,24 +120,25 @@ export class Mosquitto implements AsyncDisposable {
   ): Promise<Mosquitto> {
     const dir = await Deno.makeTempDir({ prefix: "nvr-mosquitto-" });
     try {
-      const [port = 0] = freePorts(1);
       const certs = await makeTestCertificates(
         `${dir}/pki`,
         undefined,
         options.serverAltNames ?? [],
       );
-      const lines = [
-        render({ dir, port, certs }),
-        ...(Deno.uid() === 0 ? ["user root"] : []),
-        `log_dest file ${dir}/mosquitto.log`,
-        "log_type all",
-        "connection_messages true",
-      ];
-      const configFile = `${dir}/mosquitto.conf`;
-      await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
-      const broker = new Mosquitto(dir, port, port, certs, configFile);
-      await broker.restart();
-      return broker;
+      return await onFreePorts(1, async ([port = 0]) => {
+        const lines = [
+          render({ dir, port, certs }),
+          ...(Deno.uid() === 0 ? ["user root"] : []),
+          `log_dest file ${dir}/mosquitto.log`,
+          "log_type all",
+          "connection_messages true",
+        ];
+        const configFile = `${dir}/mosquitto.conf`;
+        await Deno.writeTextFile(configFile, lines.join("\n") + "\n");
+        const broker = new Mosquitto(dir, port, port, certs, configFile);
+        await broker.restart();
+        return broker;
+      });
     } catch (err) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       throw err;
@@ -360,12 +363,19 @@ async function accepts(port: number): Promise<boolean> {
   }
 }
 
-function freePorts(count: number): number[] {
-  const listeners: Deno.Listener[] = [];
-  try {
-    for (let i = 0; i < count; i++) listeners.push(Deno.listen({ hostname: "127.0.0.1", port: 0 }));
-    return listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  } finally {
-    for (const l of listeners) l.close();
+/**
+ * Runs `start` with `count` free ports (below the ephemeral range: freePorts in
+ * hw-tests/sim/ports.ts); when mosquitto finds one taken after all (another test bound it between
+ * the choice and the broker's bind), tries again with new ports, up to three times.
+ */
+async function onFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start(freePorts(count));
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof MosquittoError) || !/in use/i.test(err.message)) {
+        throw err;
+      }
+    }
   }
 }

@@ -5,16 +5,11 @@
  */
 import { assert } from "./assert.ts";
 import { Mosquitto } from "./mosquitto.ts";
+import { freePort } from "../../hw-tests/sim/ports.ts";
 
 const BROKER_DIR = new URL("../../firmware/broker/", import.meta.url);
 const ETC = "/etc/mosquitto/nvr/";
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** mosquitto.conf + enrol.conf as shipped, files in the test's folder, ports free ones. */
 export async function startShippedBroker(
