@@ -10,7 +10,6 @@ import { freePort } from "../../hw-tests/sim/ports.ts";
 const BROKER_DIR = new URL("../../firmware/broker/", import.meta.url);
 const ETC = "/etc/mosquitto/nvr/";
 
-
 /** mosquitto.conf + enrol.conf as shipped, files in the test's folder, ports free ones. */
 export async function startShippedBroker(
   bootstrapPassword: string,
