@@ -2,7 +2,10 @@
  * The virtual camera's ONVIF events service (ONVIF Core 9.9): PullPoint subscriptions
  * (CreatePullPointSubscription, PullMessages with a timeout and a message limit, Renew,
  * Unsubscribe), GetEventProperties, and events raised on a schedule (motion every N ms) or on
- * demand (`raise()`, or `POST /sim/event` on the camera's HTTP port from a test).
+ * demand (`raise()`, or `POST /sim/event` on the camera's HTTP port from a test): motion, a digital
+ * input and tampering with a state (on/off), and a line crossing as real cameras' line detectors
+ * send it (ONVIF Analytics, "Line Detector": tns1:RuleEngine/LineDetector/Crossed, IsProperty
+ * false, so no PropertyOperation and no state, only the ObjectId of what crossed).
  *
  * Like a real camera it keeps subscriptions in memory only: after a restart every old
  * subscription address answers a fault, and the NVR has to subscribe again.
@@ -16,8 +19,10 @@ export const MOTION_TOPIC = "tns1:RuleEngine/CellMotionDetector/Motion";
 export const INPUT_TOPIC = "tns1:Device/Trigger/DigitalInput";
 /** ONVIF's tampering topic (Profile T): the picture changed as a whole (covered, turned, sprayed). */
 export const TAMPER_TOPIC = "tns1:VideoSource/GlobalSceneChange/ImagingService";
+/** ONVIF's line detector rule (Analytics service spec): something crossed the line; no state. */
+export const LINE_TOPIC = "tns1:RuleEngine/LineDetector/Crossed";
 /** What `raise` on demand and the test hook take. */
-export type SimEventType = "motion" | "input" | "tampering";
+export type SimEventType = "motion" | "input" | "tampering" | "line-crossing";
 
 export const EVENT_ACTIONS: ReadonlySet<string> = new Set([
   "CreatePullPointSubscription",
@@ -33,6 +38,8 @@ export interface SimEvent {
   readonly source: Readonly<Record<string, string>>;
   readonly data: Readonly<Record<string, string>>;
   readonly property?: "Initialized" | "Changed";
+  /** An event without a state (ONVIF IsProperty="false"): sent without PropertyOperation. */
+  readonly pulse?: boolean;
 }
 
 export interface EventsSimOptions {
@@ -55,7 +62,10 @@ export interface EventsService {
   handle(action: string, path: string, xml: string): Promise<Response> | null;
   /** Raises an event to every subscription. */
   raise(event: SimEvent): void;
-  /** The test hook: `{"type":"motion"|"input"|"tampering","active":true}` → 204. */
+  /**
+   * The test hook: `{"type":"motion"|"input"|"tampering","active":true}` or
+   * `{"type":"line-crossing"}` → 204.
+   */
   hook(req: Request): Promise<Response>;
   readonly subscriptionCount: number;
   close(): void;
@@ -123,7 +133,9 @@ function notification(e: Queued): string {
   return `<wsnt:NotificationMessage><wsnt:Topic Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">` +
     `${esc(e.topic)}</wsnt:Topic><wsnt:Message><tt:Message UtcTime="${
       new Date(e.timeMs).toISOString()
-    }" PropertyOperation="${e.property ?? "Changed"}"><tt:Source>${items(e.source)}</tt:Source>` +
+    }"${e.pulse ? "" : ` PropertyOperation="${e.property ?? "Changed"}"`}><tt:Source>${
+      items(e.source)
+    }</tt:Source>` +
     `<tt:Data>${items(e.data)}</tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage>`;
 }
 
@@ -159,13 +171,29 @@ export function tamperEvent(active: boolean): SimEvent {
   };
 }
 
-/** The event of a type the hook names. */
-export function simEvent(type: SimEventType, active: boolean): SimEvent {
+/** Something crossed the line of `rule`: the tracked object's id, no state. */
+export function lineCrossingEvent(objectId: number, rule = "MyLineDetectorRule"): SimEvent {
+  return {
+    topic: LINE_TOPIC,
+    source: {
+      VideoSourceConfigurationToken: "VideoSourceConfig_1",
+      VideoAnalyticsConfigurationToken: "VideoAnalytics_1",
+      Rule: rule,
+    },
+    data: { ObjectId: String(objectId) },
+    pulse: true,
+  };
+}
+
+/** The event of a type the hook names (`active` means nothing to a line crossing). */
+export function simEvent(type: SimEventType, active: boolean, objectId = 1): SimEvent {
   return type === "motion"
     ? motionEvent(active)
     : type === "input"
     ? inputEvent(active)
-    : tamperEvent(active);
+    : type === "tampering"
+    ? tamperEvent(active)
+    : lineCrossingEvent(objectId);
 }
 
 export function createEventsService(base: string, opts: EventsSimOptions = {}): EventsService {
@@ -173,6 +201,8 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
   let motion = false;
   let input = false;
   let tamper = false;
+  /** The id of the last object that crossed the line (a real detector's track id). */
+  let crossings = 0;
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const sweep = (now: number) => {
@@ -237,7 +267,7 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
           `<tev:GetEventPropertiesResponse><tev:TopicNamespaceLocation>http://www.onvif.org/onvif/ver10/topics/topicns.xml` +
             `</tev:TopicNamespaceLocation><wsnt:FixedTopicSet>true</wsnt:FixedTopicSet>` +
             `<wstop:TopicSet xmlns:wstop="http://docs.oasis-open.org/wsn/t-1"><tns1:RuleEngine><CellMotionDetector><Motion wstop:topic="true"/>` +
-            `</CellMotionDetector></tns1:RuleEngine><tns1:Device><Trigger><DigitalInput wstop:topic="true"/></Trigger>` +
+            `</CellMotionDetector><LineDetector><Crossed wstop:topic="true"/></LineDetector></tns1:RuleEngine><tns1:Device><Trigger><DigitalInput wstop:topic="true"/></Trigger>` +
             `</tns1:Device><tns1:VideoSource><GlobalSceneChange><ImagingService wstop:topic="true"/>` +
             `</GlobalSceneChange></tns1:VideoSource></wstop:TopicSet></tev:GetEventPropertiesResponse>`,
         ));
@@ -326,29 +356,27 @@ export function createEventsService(base: string, opts: EventsSimOptions = {}): 
 
   const hook = async (req: Request): Promise<Response> => {
     if (req.method !== "POST") return new Response("use POST\n", { status: 405 });
+    const usage = () =>
+      new Response(
+        'send JSON: {"type":"motion"|"input"|"tampering","active":true|false} or ' +
+          '{"type":"line-crossing"}\n',
+        { status: 400 },
+      );
     let body: unknown;
     try {
       body = await req.json();
     } catch {
-      return new Response(
-        'send JSON: {"type":"motion"|"input"|"tampering","active":true|false}\n',
-        {
-          status: 400,
-        },
-      );
+      return usage();
     }
     const o = (body ?? {}) as { type?: unknown; active?: unknown };
+    if (o.type === "line-crossing") {
+      raise(lineCrossingEvent(++crossings));
+      return new Response(null, { status: 204 });
+    }
     if (
       (o.type !== "motion" && o.type !== "input" && o.type !== "tampering") ||
       typeof o.active !== "boolean"
-    ) {
-      return new Response(
-        'send JSON: {"type":"motion"|"input"|"tampering","active":true|false}\n',
-        {
-          status: 400,
-        },
-      );
-    }
+    ) return usage();
     raise(simEvent(o.type, o.active));
     return new Response(null, { status: 204 });
   };

@@ -90,11 +90,12 @@ export interface VirtualCamera {
   readonly snapshotUrl: string;
   readonly info: VirtualCameraInfo;
   /**
-   * Raises an ONVIF event in the camera now (motion, its digital input, or tampering; on or off):
-   * what a person walking past, a door contact or a hand over the lens would do. Rejects when the
-   * camera is down.
+   * Raises an ONVIF event in the camera now (motion, its digital input, or tampering; on or off;
+   * or a line crossing, which has no state and ignores `active`): what a person walking past, a
+   * door contact, a hand over the lens or a car passing the line would do. Rejects when the camera
+   * is down.
    */
-  raiseEvent(type: SimEventType, active: boolean): Promise<void>;
+  raiseEvent(type: SimEventType, active?: boolean): Promise<void>;
   /**
    * PLAY requests ever made and sessions playing now, per mount ("/main", "/sub"); only with
    * `countSessions` (throws otherwise).
@@ -384,7 +385,7 @@ export async function startVirtualCamera(opts: VirtualCameraOptions = {}): Promi
     onvifUrl: first.ready.onvif,
     snapshotUrl: first.ready.snapshot,
     info,
-    async raiseEvent(type: SimEventType, active: boolean): Promise<void> {
+    async raiseEvent(type: SimEventType, active = true): Promise<void> {
       const url = new URL("/sim/event", first.ready.onvif);
       const res = await fetch(url, {
         method: "POST",

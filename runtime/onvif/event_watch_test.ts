@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "../testing/assert.ts";
 import { startOnvifService } from "../../hw-tests/sim/onvif_service.ts";
-import { motionEvent } from "../../hw-tests/sim/onvif_events.ts";
+import { LINE_TOPIC, lineCrossingEvent, motionEvent } from "../../hw-tests/sim/onvif_events.ts";
 import { type CameraEvent, classify, type EventsStatus, watchEvents } from "./event_watch.ts";
 import { createPullPoint, eventsServiceUrl, pullMessages } from "./pullpoint.ts";
 import { OnvifError } from "./soap_client.ts";
@@ -405,6 +405,25 @@ Deno.test("PullPoint: the virtual camera's scheduled motion (every 300 ms) arriv
       "motion off",
       () => w.events.some((e) => e.active === false && e.property === "Changed"),
     );
+  } finally {
+    await w.stop();
+  }
+});
+
+Deno.test("PullPoint: a line crossing from the virtual camera arrives as line-crossing, without state, with its rule", async () => {
+  await using cam = camera();
+  const w = watch(cam.deviceUrl);
+  try {
+    await until("subscribed", () => w.last()?.state === "subscribed");
+    cam.raiseEvent(lineCrossingEvent(7, "Driveway"));
+    await until("line crossing", () => w.events.some((e) => e.type === "line-crossing"));
+    const e = w.events.find((e) => e.type === "line-crossing")!;
+    assertEquals(e.topic, LINE_TOPIC);
+    // IsProperty="false" in ONVIF: a moment, not a state; neither "Initialized" nor "Changed".
+    assertEquals(e.active, null);
+    assertEquals(e.property, "");
+    assertEquals(e.source.Rule, "Driveway");
+    assert(e.timeMs !== null, "the camera's UtcTime is read");
   } finally {
     await w.stop();
   }
