@@ -20,7 +20,8 @@ const HISTORY = 100;
  */
 function fmtDetail(detail) {
   if (!detail || typeof detail !== "object") return "";
-  return Object.entries(detail).map(([key, value]) => {
+  // A null says "none" (a line crossing's state): nothing to show.
+  return Object.entries(detail).filter(([, value]) => value !== null).map(([key, value]) => {
     const shown = typeof value === "number" && key.endsWith("Ms") && value > 1e12
       ? fmtTime(value)
       : typeof value === "object"
