@@ -13,7 +13,8 @@ import { PtzService } from "../onvif/ptz.ts";
 const ARTIFACTS = new URL("../../test-artifacts/ptz/", import.meta.url);
 
 Deno.test({
-  name: "ptz page: arrow keys turn the camera, letting go stops it, a saved view is gone back to",
+  name:
+    "ptz page: arrow keys turn the camera and + zooms it, letting go stops it, a saved view is gone back to",
   ignore: !hasChromium,
   fn: async () => {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
@@ -61,8 +62,23 @@ Deno.test({
         assert(Date.now() < stopDeadline, "the head did not stop within 15 s of letting go");
         await new Promise((r) => setTimeout(r, 100));
       }
+      assert((await where()).position.pan > 0);
+
+      // The keyboard zooms too: hold + → zooms in; let go → stops.
+      await page.keyboard.down("+");
+      const plusDeadline = Date.now() + 15_000;
+      while ((await where()).position.zoom <= 0.05) {
+        assert(Date.now() < plusDeadline, "the head did not zoom within 15 s of the + key");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await page.keyboard.up("+");
+      const plusStop = Date.now() + 15_000;
+      while ((await where()).moving) {
+        assert(Date.now() < plusStop, "the zoom did not stop within 15 s of letting go of +");
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const there = (await where()).position;
-      assert(there.pan > 0);
+      assert(there.pan > 0 && there.zoom > 0.05);
 
       // Save this view, turn away with the zoom button, go back.
       await page.fill("#ptz-preset-name", "Gate view");
@@ -73,7 +89,7 @@ Deno.test({
       await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
       await page.mouse.down();
       const zoomDeadline = Date.now() + 15_000;
-      while ((await where()).position.zoom <= 0.05) {
+      while ((await where()).position.zoom <= there.zoom + 0.05) {
         assert(Date.now() < zoomDeadline, "the zoom button did not zoom within 15 s");
         await new Promise((r) => setTimeout(r, 100));
       }
