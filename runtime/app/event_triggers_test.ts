@@ -33,3 +33,26 @@ Deno.test("event triggers: only events-mode cameras; motion on holds until off; 
   triggers.cameraEvent("ev", motion(null));
   assertEquals(sent, [["ev", true], ["ev", true], ["ev", false], ["ev", false], ["ev", false]]);
 });
+
+Deno.test("event triggers: a line crossing (no state, no PropertyOperation) is a moment, and does not end a motion held on", () => {
+  const sent: [string, boolean][] = [];
+  const triggers = new EventTriggers((camera, held) => sent.push([camera, held]));
+  triggers.apply(
+    validateConfig({
+      cameras: [{ id: "ev", url: "rtsp://10.0.0.5/main", record: { mode: "events" } }],
+    }).cameras,
+  );
+  const crossed: CameraEvent = {
+    type: "line-crossing",
+    active: null,
+    topic: "tns1:RuleEngine/LineDetector/Crossed",
+    timeMs: null,
+    property: "",
+    source: { Rule: "Driveway" },
+  };
+  triggers.cameraEvent("ev", crossed);
+  triggers.cameraEvent("ev", motion(true));
+  triggers.cameraEvent("ev", crossed);
+  triggers.cameraEvent("ev", motion(false));
+  assertEquals(sent, [["ev", false], ["ev", true], ["ev", true], ["ev", false]]);
+});
