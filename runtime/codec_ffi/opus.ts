@@ -32,6 +32,7 @@ type OpusSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 const APPLICATION = { voip: 2048, audio: 2049 } as const;
 const OPUS_SET_BITRATE = 4002;
+const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_GET_LOOKAHEAD = 4027;
 /** Largest packet libopus makes (RFC 6716 3.4: 1275 bytes a frame). */
 const MAX_PACKET = 1500;
@@ -75,6 +76,8 @@ export interface OpusEncoderOptions {
   readonly application?: keyof typeof APPLICATION;
   /** Bits per second; default libopus's choice for the rate and channels. */
   readonly bitrate?: number;
+  /** 0–10, CPU against quality; default libopus's (10 on x86 and arm64). */
+  readonly complexity?: number;
 }
 
 export class OpusEncoder implements Disposable {
@@ -112,6 +115,16 @@ export class OpusEncoder implements Disposable {
       if (code !== 0) {
         this.close();
         throw new OpusError(`Opus bitrate ${options.bitrate}: ${errorText(code)}`);
+      }
+    }
+    if (options.complexity !== undefined) {
+      const code = Number.isInteger(options.complexity) && options.complexity >= 0 &&
+          options.complexity <= 10
+        ? lib.opus_encoder_ctl_int(handle, OPUS_SET_COMPLEXITY, options.complexity)
+        : -1;
+      if (code !== 0) {
+        this.close();
+        throw new OpusError(`Opus complexity ${options.complexity}: give an integer 0–10`);
       }
     }
     const lookahead = new Int32Array(1);

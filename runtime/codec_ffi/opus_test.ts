@@ -26,4 +26,36 @@ Deno.test("OpusEncoder: rates, channels and frame sizes it cannot take are refus
   using enc = new OpusEncoder({ sampleRate: 8000, channels: 1 });
   assertThrows(() => enc.encode(new Int16Array(100)), OpusError, "opus_encode");
   assertEquals(enc.channels, 1);
+  for (const complexity of [-1, 11, 2.5]) {
+    assertThrows(
+      () => new OpusEncoder({ sampleRate: 8000, channels: 1, complexity }),
+      OpusError,
+      "give an integer 0–10",
+    );
+  }
+});
+
+Deno.test("OpusEncoder: complexity 3 (the recorder's) keeps the bitrate of the default 10", () => {
+  const pcm = new Int16Array(8000);
+  for (let i = 0; i < pcm.length; i++) {
+    pcm[i] = Math.round(
+      3000 * Math.sin((i / 8000) * 2 * Math.PI * 440) + ((i * 7919) % 2000) - 1000,
+    );
+  }
+  const cost = (complexity: number) => {
+    using enc = new OpusEncoder({ sampleRate: 8000, channels: 1, bitrate: 24_000, complexity });
+    let bytes = 0;
+    for (let round = 0; round < 5; round++) {
+      for (let at = 0; at < pcm.length; at += 160) {
+        bytes += enc.encode(pcm.subarray(at, at + 160)).length;
+      }
+    }
+    return { bytes };
+  };
+  cost(3); // warm up the library
+  const low = cost(3);
+  const high = cost(10);
+  // Bytes, not quality, are checked here: VBR at the same target, within a fifth.
+  assert(Math.abs(low.bytes - high.bytes) < high.bytes / 5, JSON.stringify({ low, high }));
+  assert(low.bytes > 0);
 });

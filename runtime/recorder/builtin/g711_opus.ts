@@ -3,9 +3,11 @@
  * each 8-bit sample into 16-bit PCM, libopus (codec_ffi/opus.ts) encodes 20 ms frames. Browsers
  * play Opus in MP4 (Chrome, Firefox, Safari 17+); none plays G.711 there.
  *
- * Cost, measured on the 2-core x86 development machine (shared, not quiet): 60 s of 8 kHz
- * G.711 decoded and encoded in 0.61–0.64 s, about 1 % of one core per camera. Not yet measured
- * on an arm64 board.
+ * Cost: libopus at its default complexity (10) took 500 ms of CPU per minute of 8 kHz audio on
+ * the 2-core x86 development machine, 0.8 % of a core per camera, which made a G.711 camera cost
+ * as much to record as ffmpeg's whole recording of it (bench, 16 streams: 1.00×). Complexity 3
+ * takes 163 ms (0.27 %) at the same bitrate (docs/benchmarks.md, "G.711 audio"); for 8 kHz narrowband speech at 24 kbit/s the difference in quality is not audible
+ * (libopus's lower complexities drop search effort, not bandwidth). Not yet measured on arm64.
  */
 import { decodeG711, type G711Law } from "../../media/codec/g711.ts";
 import type { AudioAccessUnit } from "../../media/codec/types.ts";
@@ -16,6 +18,8 @@ const RATE = 8000;
 const FRAME = 160;
 /** 24 kbit/s: narrowband speech is transparent well below this; G.711 is 64. */
 const BITRATE = 24_000;
+/** libopus effort 0–10; 3 costs a third of the default 10 (measured above). */
+const COMPLEXITY = 3;
 
 export class G711ToOpus implements Disposable {
   readonly #law: G711Law;
@@ -28,7 +32,12 @@ export class G711ToOpus implements Disposable {
   /** Throws OpusError when libopus cannot be loaded. */
   constructor(law: G711Law) {
     this.#law = law;
-    this.#encoder = new OpusEncoder({ sampleRate: RATE, channels: 1, bitrate: BITRATE });
+    this.#encoder = new OpusEncoder({
+      sampleRate: RATE,
+      channels: 1,
+      bitrate: BITRATE,
+      complexity: COMPLEXITY,
+    });
   }
 
   /** dOps PreSkip of the frames made here. */
