@@ -1,8 +1,9 @@
 /**
  * `make run` (`deno task demo`) as a new user runs it, in a subprocess on loopback only: its own
  * folder (NVR_DEMO_DIR), free ports for the broker and the cameras (NVR_DEMO_PORTS=free) and the
- * page moved off 8080 (NVR_LISTEN). What it prints, that the page answers and both cameras record,
- * then Ctrl-C (SIGINT to its process group): exit 0, no "broker connection lost", nothing left.
+ * page moved off 8080 (NVR_LISTEN). What it prints, that the page answers and both cameras record
+ * (one H.265, one H.264, both with a sub-stream), then Ctrl-C (SIGINT to its process group): exit
+ * 0, no "broker connection lost", nothing left.
  */
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
 import { httpsClient } from "../../runtime/testing/https_client.ts";
@@ -112,6 +113,19 @@ Deno.test({
       }).catch((e) => {
         throw new Error(`${(e as Error).message}${tail()}`);
       });
+      // Every path the page has (issue 14): one H.265 camera (MSE with H.265, else its H.264
+      // sub-stream or the transcode) and one H.264 camera, both with a sub-stream.
+      const now = Date.now();
+      assertEquals(
+        ["demo1", "demo2"].map((cam) => db.range(cam, now - 600_000, now)[0]?.codec),
+        ["h265", "h264"],
+        "demo1 records H.265, demo2 H.264",
+      );
+      assertEquals(
+        config.cameras.map((c: { subUrl?: string }) => typeof c.subUrl === "string"),
+        [true, true],
+        "both demo cameras have a sub-stream",
+      );
     } finally {
       index?.close();
       // Ctrl-C: the terminal sends SIGINT to the foreground process group.

@@ -47,7 +47,7 @@ export interface RecordingsDeps {
    * has live view and the page refreshes snapshots.
    */
   readonly subUrl?: (camera: string) => string | null;
-  /** Concurrent live viewers; default 4 per camera, 16 in all. */
+  /** Concurrent live viewers; default 8 per camera, 16 in all (config defaults). */
   readonly liveLimit?: LiveViewerLimit;
   /** How long live.mp4 waits for the first picture before answering 503; default 8000. */
   readonly liveOpenTimeoutMs?: number;

@@ -111,10 +111,10 @@ export const KEY_DOCS: readonly KeyDoc[] = [
   {
     key: "http.liveViewersPerCamera",
     type: "number",
-    default: "`4`",
+    default: "`8`",
     allowed: "0 to 64",
     meaning:
-      'Live viewers of one camera at once (the page\'s WebSocket live view and `live.mp4` together); more are refused with a reason. Viewers share the one session the recorder (or the shared sub-stream) has to the camera; each costs the board one fMP4 fragment per frame and its bytes on the LAN (docs/benchmarks.md). Changeable remotely; applies to the next viewer without a restart (viewers already watching stay). Default from what a viewer costs: docs/benchmarks.md, "Live view".',
+      'Live viewers of one camera at once (the page\'s WebSocket live view and `live.mp4` together); more are refused with a reason shown on the page. Viewers share the one session the recorder (or the shared sub-stream) has to the camera; each costs the board one fMP4 fragment per frame and its bytes on the LAN (docs/benchmarks.md). Changeable remotely; applies to the next viewer without a restart (viewers already watching stay). Default from what a viewer costs: 8 viewers of a 1080p 4.4 Mbit/s main stream got every frame for 0.1–0.4 % of a core and about 2 MiB each (docs/benchmarks.md, "Live view"); the LAN, not the board, is what more would use up.',
   },
   {
     key: "http.liveViewersTotal",
@@ -122,7 +122,7 @@ export const KEY_DOCS: readonly KeyDoc[] = [
     default: "`16`",
     allowed: "0 to 256",
     meaning:
-      "Live viewers of all cameras at once. Changeable remotely; applies to the next viewer without a restart.",
+      'Live viewers of all cameras at once. Changeable remotely; applies to the next viewer without a restart. Default from the LAN: 16 main streams of 4.4 Mbit/s are 70 Mbit/s, most of a 100 Mbit/s port (docs/benchmarks.md, "Live view").',
   },
   {
     key: "http.transcodesMax",

@@ -300,7 +300,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     auditRetentionDays: 365,
     loginHistoryDays: 90,
     tls,
-    liveViewersPerCamera: 4,
+    liveViewersPerCamera: 8,
     liveViewersTotal: 16,
     transcodesMax: null,
     certFile: null,
@@ -347,7 +347,7 @@ function readHttp(http: ObjectReader | null): HttpConfig {
     tls,
     liveViewersPerCamera: http.integer(
       "liveViewersPerCamera",
-      4,
+      8,
       ...range("http.liveViewersPerCamera"),
     ),
     liveViewersTotal: http.integer("liveViewersTotal", 16, ...range("http.liveViewersTotal")),

@@ -14,7 +14,7 @@ export class LiveViewerLimit {
   readonly #viewers = new Map<string, number>();
   #count = 0;
 
-  constructor(perCamera: number | (() => number) = 4, total: number | (() => number) = 16) {
+  constructor(perCamera: number | (() => number) = 8, total: number | (() => number) = 16) {
     this.#perCamera = typeof perCamera === "number" ? () => perCamera : perCamera;
     this.#total = typeof total === "number" ? () => total : total;
   }

@@ -87,3 +87,51 @@ export async function zoomTimeline(page: Page, barSelector: string, spanMs: numb
     [barSelector, spanMs] as [string, number],
   );
 }
+
+/** An element's box on the page, in CSS pixels of the viewport. */
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Whether two boxes share any area (touching edges do not count). */
+export function boxesIntersect(a: Box, b: Box): boolean {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height &&
+    b.y < a.y + a.height;
+}
+
+/**
+ * Every pair of a shown element matching `a` and one matching `b` whose boxes intersect, described
+ * for an assertion's message ("[] when none covers another"). Hidden elements (no box) are left out.
+ */
+export async function overlapping(page: Page, a: string, b: string): Promise<string[]> {
+  const boxes = (sel: string) =>
+    page.$$eval(sel, (els) =>
+      els.flatMap((el) => {
+        const e = el as unknown as {
+          getBoundingClientRect(): { x: number; y: number; width: number; height: number };
+          textContent: string | null;
+          className: string;
+        };
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.height > 0
+          ? [{
+            x: r.x,
+            y: r.y,
+            width: r.width,
+            height: r.height,
+            name: (e.textContent ?? "").trim().slice(0, 20) || e.className,
+          }]
+          : [];
+      }));
+  const [as, bs] = await Promise.all([boxes(a), boxes(b)]);
+  const fmt = (r: Box & { name: string }) =>
+    `"${r.name}" at ${Math.round(r.x)},${Math.round(r.y)} ${Math.round(r.width)}×${
+      Math.round(r.height)
+    }`;
+  return as.flatMap((ra) =>
+    bs.filter((rb) => boxesIntersect(ra, rb)).map((rb) => `${fmt(ra)} covers ${fmt(rb)}`)
+  );
+}

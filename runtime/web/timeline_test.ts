@@ -3,11 +3,13 @@
  * virtual cameras (H.264 "lane", H.265 "door", 2 s segments): a time picked on the bar plays
  * over HLS (vendored hls.js) from within a second or two of it, read from the video's position
  * through the playlist's program date time; playback runs on across segment boundaries with one
- * buffered range (no hole at a boundary); a thumbnail shows on hover; 4× is applied; the H.265
+ * buffered range (no hole at a boundary); a thumbnail shows on hover, below its bar and clear of
+ * the speed buttons; 1×, 2×, 4× and 8× are applied to both players; the H.265
  * camera says plainly that this browser cannot decode it. Screenshots at 1280 and 390 px.
  */
-import { assert } from "../testing/assert.ts";
-import { hasChromium, openAsNewAdmin, zoomTimeline } from "../testing/chromium.ts";
+import { assert, assertEquals } from "../testing/assert.ts";
+import { hasChromium, openAsNewAdmin, overlapping, zoomTimeline } from "../testing/chromium.ts";
+import type { Page } from "npm:playwright-core@1.65.1";
 import { startVirtualCamera } from "../../hw-tests/sim/virtual_camera.ts";
 import { startHarness } from "../testing/daemon_harness.ts";
 import { VENDORED, vendorHls } from "./vendor_hls.ts";
@@ -20,6 +22,43 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * The pointer over each bar at both ends and under each speed button: the hover box (thumbnail
+ * and time) opens below its bar, away from the tools above, and covers no speed button. Below the
+ * bar, a taller box (a thumbnail loaded) only grows further from them. At 1280 px the 8× button
+ * was once covered by a thumbnail that opened upwards.
+ */
+async function assertHoverClear(page: Page, cameras: string[], width: number): Promise<void> {
+  const rateXs = await page.$$eval("button[data-rate]", (els) =>
+    els.map((el) => {
+      const r = (el as unknown as { getBoundingClientRect(): { x: number; width: number } })
+        .getBoundingClientRect();
+      return r.x + r.width / 2;
+    }));
+  for (const camera of cameras) {
+    const bar = `.tl-bar[data-camera="${camera}"]`;
+    const hover = `.tl-wrap:has(${bar}) .tl-hover`;
+    await page.locator(bar).scrollIntoViewIfNeeded();
+    const b = (await page.locator(bar).boundingBox())!;
+    const xs = [b.x + 2, b.x + b.width - 2, ...rateXs.filter((x) => x > b.x && x < b.x + b.width)];
+    for (const x of xs) {
+      await page.mouse.move(x, b.y + b.height / 2);
+      await page.waitForSelector(`${hover}:not([hidden])`);
+      const box = (await page.locator(hover).boundingBox())!;
+      assert(
+        box.y >= b.y + b.height,
+        `${width} px, ${camera} at x=${Math.round(x)}: the hover box (top ${box.y}) opens below ` +
+          `its bar (bottom ${b.y + b.height})`,
+      );
+      assertEquals(
+        await overlapping(page, `${hover}:not([hidden])`, "button[data-rate]"),
+        [],
+        `${width} px, ${camera} at x=${Math.round(x)}: the hover box covers a speed button`,
+      );
+    }
   }
 }
 
@@ -89,6 +128,20 @@ Deno.test({
       '.tl-wrap:has([data-camera="lane"]) .tl-hover img',
       { timeout: 45_000 },
     );
+    assertEquals(
+      await overlapping(page, ".tl-hover:not([hidden])", "button[data-rate]"),
+      [],
+      "the thumbnail covers a speed button",
+    );
+    await page.screenshot({ path: new URL("timeline-hover-1280.png", ARTIFACTS).pathname });
+    await assertHoverClear(page, ["lane", "door"], 1280);
+    // Back to the target (the sweep may have scrolled the page).
+    await page.locator(bar).scrollIntoViewIfNeeded();
+    const back = (await page.locator(bar).boundingBox())!;
+    await page.mouse.move(
+      back.x + ((target - min) / (max - min)) * back.width,
+      back.y + back.height / 2,
+    );
     await page.mouse.down();
     await page.mouse.up();
     const picked = Number(await page.getAttribute("#cursor-time", "data-ms"));
@@ -139,12 +192,19 @@ Deno.test({
       `one buffered range across segments: ${JSON.stringify(media.ranges)}`,
     );
 
-    await page.click('button[data-rate="4"]');
-    const rate = await page.$eval(
-      video,
-      (v) => (v as unknown as { playbackRate: number }).playbackRate,
-    );
-    assert(rate === 4, `4× applied (${rate})`);
+    // Each speed button applies its rate to both players (1×, 2×, 8×, then 4× kept for the rest).
+    for (const r of [2, 8, 1, 4]) {
+      await page.click(`button[data-rate="${r}"]`);
+      const rates = await page.$$eval(
+        "video.tl-video",
+        (vs) => vs.map((v) => (v as unknown as { playbackRate: number }).playbackRate),
+      );
+      // The sync may slow a row that is ahead by up to a quarter (play_sync.js), never more.
+      assert(
+        rates.length === 2 && rates.every((x) => x >= 0.75 * r && x <= r),
+        `${r}× applied to both players: ${rates}`,
+      );
+    }
 
     // The H.265 camera: played where this Chromium can, said plainly where it cannot.
     const door = 'video[data-camera="door"]';
@@ -159,6 +219,7 @@ Deno.test({
 
     await page.screenshot({ path: new URL("timeline-1280.png", ARTIFACTS).pathname });
     await page.setViewportSize({ width: 390, height: 844 });
+    await assertHoverClear(page, ["lane", "door"], 390);
     await page.screenshot({
       path: new URL("timeline-390.png", ARTIFACTS).pathname,
       fullPage: true,
