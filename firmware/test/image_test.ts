@@ -724,9 +724,17 @@ async function main(): Promise<void> {
         300_000,
       ).catch(() => null);
       const recS = (Date.now() - vm.startedAt) / 1000;
+      // On failure, what health said last (the run of 18:04 failed here with nothing to go on).
+      const lastHealth = fleet.cloud.messages.filter((x) => x.topic === `${base}/health`);
       check(
         "health on MQTT: the camera records onto the SSD (state recording, a segment written)",
         recording !== null,
+        recording ? "" : `${lastHealth.length} health messages; the last: ${
+          JSON.stringify(
+            (lastHealth.at(-1)?.json?.health as { cameras?: unknown } | undefined)?.cameras ??
+              null,
+          ).slice(0, 300)
+        }`,
       );
       if (recording) console.log(`power-on to first segment on the SSD: ${recS.toFixed(1)} s`);
     }
