@@ -1,8 +1,10 @@
 #!/bin/bash
 # Builds the flashable image and the signed update bundle of one board:
 #
-#   out/<board>/nvr-<version>-<board>.img.zst    GPT: efi, rootfs-a, rootfs-b, state
-#   out/<board>/nvr-<version>-<board>.raucb      RAUC bundle of the root filesystem
+#   out/<board>/nvr-<version>-<board>.img.zst    GPT as the board's layout says (partition_table.sh):
+#                                                efi, rootfs-a, rootfs-b, state; boot-a, boot-b too
+#                                                on Raspberry Pi boards
+#   out/<board>/nvr-<version>-<board>.raucb      RAUC bundle of the root filesystem (grub-efi boards)
 #
 # Run as root on Debian 12: `make image BOARD=<board>` (the Makefile installs the tools first).
 # Everything about a board comes from firmware/boards/<board>.json; nothing here names a board.
@@ -22,13 +24,21 @@ DENO="$(realpath "${DENO:-.tools/bin/deno}")"
 
 b() { jq -er "$1" "$board_file"; }
 arch="$(b .arch)"
-# Only GRUB EFI boards are built here so far; the others are made as firmware/boards/README.md says.
+# The boot partitions are made by firmware/lib/boot_<bootloader.type>.sh; the update bundle of a
+# board whose slots include boot partitions (raspi-tryboot: two images and a hook) is not built yet.
 boot_type="$(b .bootloader.type)"
-[ "$boot_type" = grub-efi ] || {
-  echo "image: $board_file has bootloader.type '$boot_type'; this script builds grub-efi boards only" \
-    "so far: see firmware/boards/README.md for how a '$board' image is made" >&2
+[ -x "firmware/lib/boot_$boot_type.sh" ] || {
+  echo "image: $board_file has bootloader.type '$boot_type', and there is no" \
+    "firmware/lib/boot_$boot_type.sh to make its boot partitions: see firmware/boards/README.md" \
+    "for how a '$board' image is made" >&2
   exit 2
 }
+if [ "$boot_type" != grub-efi ] && [ "${NVR_IMAGE_ONLY:-0}" != 1 ]; then
+  echo "image: the update bundle of a '$boot_type' board (root filesystem and boot partition, with" \
+    "a hook that writes the slot's cmdline.txt) is not built yet; NVR_IMAGE_ONLY=1 builds its" \
+    "flashable image alone (firmware/boards/README.md)" >&2
+  exit 2
+fi
 version="$(sed -n 's/^export const VERSION = "\(.*\)";$/\1/p' runtime/lib/version.ts)"
 [ -n "$version" ] || { echo "image: no VERSION in runtime/lib/version.ts" >&2; exit 1; }
 # NVR_VERSION=<x.y.z[-tag]> builds a release of that version (the image's runtime says so too);
@@ -145,8 +155,17 @@ fi
 chmod 0600 "$keys/dev-key.pem"
 mkdir -p "$root/etc/rauc"
 install -m 0644 "$keys/dev-cert.pem" "$root/etc/rauc/keyring.pem"
+# RAUC's system.conf: firmware/rauc/system-<bootloader.type>.conf.in where the boot partitions are
+# slots too (raspi-tryboot), else firmware/rauc/system.conf.in; a custom backend goes where the
+# board file says (raucCustomBackend), from firmware/boot/.
+rauc_conf=firmware/rauc/system-$boot_type.conf.in
+[ -f "$rauc_conf" ] || rauc_conf=firmware/rauc/system.conf.in
+custom_backend="$(jq -r '.raucCustomBackend // empty' "$board_file")"
 sed -e "s|@COMPATIBLE@|$(b .raucCompatible)|" -e "s|@BOOTLOADER@|$(b .raucBootloader)|" \
-  firmware/rauc/system.conf.in >"$root/etc/rauc/system.conf"
+  -e "s|@CUSTOM_BACKEND@|$custom_backend|" "$rauc_conf" >"$root/etc/rauc/system.conf"
+if [ -n "$custom_backend" ]; then
+  install -D -m 0755 "firmware/boot/${custom_backend##*/}" "$root$custom_backend"
+fi
 # GStreamer's plugin registry, made once here for this root filesystem (GStreamer checks each
 # plugin's size and mtime against it, and mkfs.ext4 -d keeps both). Without it the daemon's
 # gst_init scans every plugin the first time a camera records: over 30 s under QEMU TCG, blocking
@@ -232,7 +251,6 @@ step "root filesystem: $(du -sh "$root" | cut -f1)"
 
 # --- 5. Filesystem images -------------------------------------------------------------------------
 t=$(date +%s)
-efi_mib="$(b .layout.efiMiB)"
 rootfs_mib="$(b .layout.rootfsMiB)"
 state_mib="$(b .layout.stateMiB)"
 used_mib=$(($(du -sm "$root" | cut -f1)))
@@ -245,24 +263,16 @@ fi
 mkfs.ext4 -q -F -L rootfs -O ^has_journal -d "$root" "$work/rootfs.ext4" "${rootfs_mib}M"
 mkfs.ext4 -q -F -L state "$work/state.ext4" "${state_mib}M"
 
-grub_target="$(b .bootloader.grubTarget)"
-efi_file="$(b .bootloader.efiFile)"
-# GRUB from the board's own packages, run inside the rootfs; kept out of the rootfs afterwards.
-chroot "$root" grub-mkimage -O "$grub_target" -o /tmp/grub.efi -p /EFI/BOOT \
-  part_gpt fat ext2 normal linux configfile loadenv test regexp echo search minicmd reboot halt \
-  sleep gzio
-chroot "$root" grub-editenv /tmp/grubenv create
-chroot "$root" grub-editenv /tmp/grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
-mv "$root/tmp/grub.efi" "$root/tmp/grubenv" "$work/"
 uuid_a="$(cat /proc/sys/kernel/random/uuid)"
 uuid_b="$(cat /proc/sys/kernel/random/uuid)"
-sed -e "s|@PARTUUID_A@|$uuid_a|" -e "s|@PARTUUID_B@|$uuid_b|" -e "s|@CONSOLE@|$(b .console)|" \
-  firmware/grub/grub.cfg.in >"$work/grub.cfg"
-rm -f "$work/efi.vfat"
-mkfs.vfat -C -n EFI "$work/efi.vfat" $((efi_mib * 1024)) >/dev/null
-mmd -i "$work/efi.vfat" ::/EFI ::/EFI/BOOT
-mcopy -i "$work/efi.vfat" "$work/grub.efi" "::/EFI/BOOT/$efi_file"
-mcopy -i "$work/efi.vfat" "$work/grub.cfg" "$work/grubenv" ::/EFI/BOOT/
+# The boot partitions (efi.vfat; boot-A.vfat, boot-B.vfat on Raspberry Pi boards), by bootloader
+# type, with the firmware packages the board names unpacked beside (not in) the root filesystem.
+firmware_root=""
+if jq -e '(.bootloader.firmwarePackages // []) | length > 0' "$board_file" >/dev/null; then
+  firmware_root="$(firmware/lib/firmware_packages.sh "$board_file" "$cache")"
+fi
+PARTUUID_A="$uuid_a" PARTUUID_B="$uuid_b" FIRMWARE_ROOT="$firmware_root" \
+  "firmware/lib/boot_$boot_type.sh" "$board_file" "$root" "$work" rootfs-a rootfs-b
 took "filesystem images" "$t"
 
 # --- 6. The disk image ----------------------------------------------------------------------------
@@ -270,23 +280,26 @@ t=$(date +%s)
 disk="$work/$name.img"
 if [ "${NVR_BUNDLE_ONLY:-0}" != 1 ]; then
 rm -f "$disk"
-truncate -s $((1 + efi_mib + 2 * rootfs_mib + state_mib + 1))M "$disk"
-sfdisk --quiet "$disk" <<EOF
-label: gpt
-start=2048, size=${efi_mib}MiB, type=U, name=efi
-size=${rootfs_mib}MiB, type=L, name=rootfs-a, uuid=$uuid_a
-size=${rootfs_mib}MiB, type=L, name=rootfs-b, uuid=$uuid_b
-size=${state_mib}MiB, type=L, name=state
-EOF
+truncate -s "$(firmware/lib/partition_table.sh --mib "$board_file")M" "$disk"
+firmware/lib/partition_table.sh "$board_file" "$uuid_a" "$uuid_b" | sfdisk --quiet "$disk"
 put() { # <partition number> <filesystem image>
   local start
   start="$(sfdisk -J "$disk" | jq -er ".partitiontable.partitions[$(($1 - 1))].start")"
   dd if="$2" of="$disk" bs=1M seek=$((start * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
 }
-put 1 "$work/efi.vfat"
-put 2 "$work/rootfs.ext4"
-put 4 "$work/state.ext4"
-# Slot B stays empty (all zeroes) until the first update; grubenv says B_OK=0.
+# Each partition from the file the steps above made for it; slot B's (rootfs-b, boot-b) stay empty
+# (all zeroes) until the first update, and the bootloader's state says so (grubenv B_OK=0;
+# autoboot.txt boots boot-a).
+n=0
+while read -r part; do
+  n=$((n + 1))
+  case "$part" in
+    efi) put "$n" "$work/efi.vfat" ;;
+    boot-a) put "$n" "$work/boot-A.vfat" ;;
+    rootfs-a) put "$n" "$work/rootfs.ext4" ;;
+    state) put "$n" "$work/state.ext4" ;;
+  esac
+done < <(firmware/lib/partition_table.sh --names "$board_file")
 rm -f "$out/$name.img.zst"
 # Level 6: measured here on the same 3.2 GiB disk (load average 3-5): -12 took 62 s for 282 MiB,
 # -9 34 s for 285 MiB, -6 18.5 s for 300 MiB, -3 8 s for 320 MiB (the limit below is 400 MiB).

@@ -7,7 +7,9 @@
 #
 # writes <out>/efi.vfat (autoboot.txt), <out>/boot-A.vfat and <out>/boot-B.vfat (firmware, device
 # trees, kernel as vmlinuz, initrd as initrd.img, config.txt, and cmdline.txt naming that slot's
-# root partition and rauc.slot). Not called by build_image.sh yet (see the README).
+# root partition and rauc.slot). The firmware files come from FIRMWARE_ROOT when set (build_image.sh:
+# bootloader.firmwarePackages unpacked by firmware_packages.sh, never installed in the root
+# filesystem), else from the root filesystem.
 # raspi-firmware's own config.txt and cmdline.txt in /boot/firmware are not used: its cmdline says
 # rw, takes root= from the build host and adds cma=64M off a Pi 4.
 set -euo pipefail
@@ -28,7 +30,7 @@ kernel="$(find "$root/boot" -maxdepth 1 -name 'vmlinuz-*' ! -name '*.dpkg-*' | s
 version="${kernel##*/vmlinuz-}"
 initrd="$root/boot/initrd.img-$version"
 [ -s "$initrd" ] || fail "no $initrd: the base root filesystem's update-initramfs did not run"
-firmware_dir="$root/usr/lib/raspi-firmware"
+firmware_dir="${FIRMWARE_ROOT:-$root}/usr/lib/raspi-firmware"
 dtb_dir="$root/usr/lib/linux-image-$version/$(b .bootloader.dtbDir)"
 mib() { jq -er --arg n "$1" '.layout.partitions[] | select(.name == $n) | .mib' "$board_file"; }
 
@@ -36,7 +38,7 @@ mkdir -p "$out/files"
 files="$out/files"
 rm -rf "${files:?}"/*
 while read -r f; do
-  [ -s "$firmware_dir/$f" ] || fail "no $firmware_dir/$f: is $(b '.bootloader.packages | join(", ")') installed?"
+  [ -s "$firmware_dir/$f" ] || fail "no $firmware_dir/$f: check bootloader.firmwarePackages and .firmwareFiles in $board_file"
   cp "$firmware_dir/$f" "$files/"
 done < <(b '.bootloader.firmwareFiles[]')
 while read -r f; do

@@ -90,3 +90,35 @@ Deno.test("rpi4 boot partitions: a missing device tree is named, with the board 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("rpi4 boot partitions: firmware from FIRMWARE_ROOT (unpacked beside the root filesystem)", async () => {
+  // build_image.sh unpacks bootloader.firmwarePackages (raspi-firmware) with firmware_packages.sh
+  // and never installs them in the root filesystem.
+  const dir = await Deno.makeTempDir({ prefix: "raspi-boot-" });
+  try {
+    const root = await fakeRoot(dir);
+    const firmware = `${dir}/firmware`;
+    await Deno.mkdir(`${firmware}/usr/lib`, { recursive: true });
+    await Deno.rename(`${root}/usr/lib/raspi-firmware`, `${firmware}/usr/lib/raspi-firmware`);
+    const out = `${dir}/out`;
+    const without = await sh(script, [board, root, out, "rootfs-a", "rootfs-b"]);
+    assertEquals(without.code, 1);
+    assertMatch(
+      without.err,
+      /no .*\/usr\/lib\/raspi-firmware\/start4\.elf: check bootloader\.firmwarePackages/,
+    );
+    const o = await new Deno.Command(script, {
+      args: [board, root, out, "rootfs-a", "rootfs-b"],
+      env: { FIRMWARE_ROOT: firmware },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assertEquals(o.code, 0, new TextDecoder().decode(o.stderr));
+    assertEquals(
+      (await sh("mtype", ["-i", `${out}/boot-A.vfat`, "::/start4.elf"])).out,
+      "start4.elf",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

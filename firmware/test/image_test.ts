@@ -9,7 +9,7 @@
  *
  *   deno run -A firmware/test/image_test.ts --board generic-arm64 [--faults | --all]
  *     [--next-version x.y.z [--broken-version x.y.z-broken]] [--skip-tampered] [--skip-power-cut]
- *     [--skip-fleet-update] [--skip-not-blank] [--journal-to-console]
+ *     [--skip-fleet-update] [--skip-not-blank] [--skip-broken] [--claim] [--journal-to-console]
  *
  * Two halves, each under 30 min on 2 shared cores (firmware/README.md, "Time budget"):
  * - default (`make image-test`): boot, provisioning and enrolment, claim, a camera recording on the
@@ -17,7 +17,9 @@
  *   `lastUpdate: good` on slot B;
  * - `--faults` (`make image-test-faults`): a power cut during an install, an update whose daemon
  *   cannot start (back to slot A, `rolled-back`), a second boot with an SSD that holds data.
- * `--all` runs both halves in one boot sequence (about an hour here).
+ * `--all` runs both halves in one boot sequence (about an hour here). `--faults --skip-broken
+ * --skip-not-blank` is the power cut alone (no --broken-version needed); `--claim` adds the claim
+ * and the camera recording (health on MQTT) to the faults half.
  *
  * Run as root after the builds (the Makefile's targets do both; firmware/lib/test_build.sh).
  */
@@ -56,11 +58,11 @@ const all = flag("--all");
 const faults = flag("--faults");
 /** Which checks run: the default half, the faults half (--faults), or both (--all). */
 const run_ = {
-  claim: all || !faults,
+  claim: all || !faults || flag("--claim"),
   tampered: (all || !faults) && !flag("--skip-tampered"),
   good: (all || !faults) && !flag("--skip-fleet-update"),
   powerCut: (all || faults) && !flag("--skip-power-cut"),
-  broken: all || faults,
+  broken: (all || faults) && !flag("--skip-broken"),
   notBlank: (all || faults) && !flag("--skip-not-blank"),
 };
 const testStart = Date.now();
@@ -612,7 +614,7 @@ async function main(): Promise<void> {
   const nextBundle = nextVersion ? `${outDir}/nvr-${nextVersion}-${board}.raucb` : null;
   const brokenVersion = option("--broken-version", "");
   const brokenBundle = brokenVersion ? `${outDir}/nvr-${brokenVersion}-${board}.raucb` : null;
-  if (faults && (!nextVersion || !brokenVersion)) {
+  if (faults && (!nextVersion || (run_.broken && !brokenVersion))) {
     throw new Error(
       "--faults needs --next-version (the power cut) and --broken-version (the failed update): " +
         "run make image-test-faults, which builds both",
@@ -724,9 +726,17 @@ async function main(): Promise<void> {
         300_000,
       ).catch(() => null);
       const recS = (Date.now() - vm.startedAt) / 1000;
+      // On failure, what health said last (the run of 18:04 failed here with nothing to go on).
+      const lastHealth = fleet.cloud.messages.filter((x) => x.topic === `${base}/health`);
       check(
         "health on MQTT: the camera records onto the SSD (state recording, a segment written)",
         recording !== null,
+        recording ? "" : `${lastHealth.length} health messages; the last: ${
+          JSON.stringify(
+            (lastHealth.at(-1)?.json?.health as { cameras?: unknown } | undefined)?.cameras ??
+              null,
+          ).slice(0, 300)
+        }`,
       );
       if (recording) console.log(`power-on to first segment on the SSD: ${recS.toFixed(1)} s`);
     }

@@ -15,7 +15,12 @@ import {
   type PtzCommand,
   startFleetLink,
 } from "../fleet/mod.ts";
-import { collectFingerprint, type FingerprintSources } from "../fingerprint/mod.ts";
+import {
+  cachedSmartctl,
+  collectFingerprint,
+  type FingerprintSources,
+  systemSmartctl,
+} from "../fingerprint/mod.ts";
 import { type CameraClockHealth, collectHealth, significantChange } from "../health/mod.ts";
 import type { CameraEventsHealth, PluginStatus } from "../health/types.ts";
 import type { Recorders } from "../recorder/mod.ts";
@@ -97,6 +102,12 @@ export interface FleetWiring {
 }
 
 const RELAY_EVERY_MS = 2_000;
+/**
+ * SMART in health: each disk asked at most this often. Health is sampled every 5 s to catch
+ * changes; a smartctl per disk each time cost seconds of CPU under QEMU TCG and made one sample
+ * slower than that period (fleet/link.ts, periodicDue).
+ */
+const SMART_EVERY_MS = 10 * 60_000;
 
 export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
   const { config, log } = deps;
@@ -113,6 +124,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
     })),
   });
   const version = await softwareVersion();
+  const smartctl = cachedSmartctl(systemSmartctl(), SMART_EVERY_MS);
   // The updater and the link need each other: the updater reaches the link once it is started.
   const late: { link?: FleetLink } = {};
   const hooks = deps.update ?? {};
@@ -153,6 +165,7 @@ export async function startFleet(deps: FleetWiringDeps): Promise<FleetWiring> {
           ...(deps.cameraClocks ? { cameraClocks: deps.cameraClocks } : {}),
           diskPaths: [{ label: "recordings", path: config.storage.dataDir }],
           software: version,
+          smartctl,
         }),
       ),
     significantChange: (previous, current) =>

@@ -28,6 +28,7 @@ export {
   readOnvifDeviceInformation,
 } from "./onvif_info.ts";
 export {
+  cachedSmartctl,
   parseSmartctlJson,
   smartctlFromFiles,
   type SmartctlRunner,

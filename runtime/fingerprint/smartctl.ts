@@ -38,6 +38,28 @@ export function systemSmartctl(command = "smartctl", timeoutMs = 10_000): Smartc
 }
 
 /**
+ * Asks `runner` about a device (with the same arguments) at most once per `maxAgeMs` and gives the
+ * last answer in between, no answer (null) included; calls made while one runs share it. For the
+ * fleet's health samples, taken every few seconds to catch changes: SMART values change over hours,
+ * and each smartctl is a process (seconds under QEMU TCG), which on a USB disk may wake it.
+ */
+export function cachedSmartctl(
+  runner: SmartctlRunner,
+  maxAgeMs: number,
+  now: () => number = Date.now,
+): SmartctlRunner {
+  const last = new Map<string, { at: number; answer: Promise<unknown | null> }>();
+  return (device, args) => {
+    const key = [device, ...args].join("\0");
+    const hit = last.get(key);
+    if (hit && now() - hit.at < maxAgeMs) return hit.answer;
+    const answer = runner(device, args);
+    last.set(key, { at: now(), answer });
+    return answer;
+  };
+}
+
+/**
  * Answers from saved `smartctl --json` outputs: `<dir>/<device name>.json` (e.g. `sda.json` for
  * /dev/sda), whatever the arguments. For fixtures and for boxes where a cron job saves them.
  */

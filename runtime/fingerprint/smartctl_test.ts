@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../testing/assert.ts";
-import { parseSmartctlJson, systemSmartctl } from "./smartctl.ts";
+import { cachedSmartctl, parseSmartctlJson, systemSmartctl } from "./smartctl.ts";
 
 async function script(dir: string, name: string, body: string): Promise<string> {
   const path = `${dir}/${name}`;
@@ -37,4 +37,43 @@ Deno.test("parseSmartctlJson: objects only", () => {
   assertEquals(parseSmartctlJson("not json"), null);
   assertEquals(parseSmartctlJson("[1]"), null);
   assertEquals(parseSmartctlJson('{"model_name":"X"}'), { model_name: "X" });
+});
+
+Deno.test("cachedSmartctl: one smartctl per device and window, answered or not; concurrent calls share it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "smartctl-" });
+  try {
+    const calls = `${dir}/calls`;
+    await Deno.writeTextFile(calls, "");
+    // A real smartctl stand-in: logs each run; /dev/sdb cannot be opened (exit bit 1, as for a
+    // daemon not allowed to open the disk).
+    const smartctl = await script(
+      dir,
+      "smartctl",
+      `echo "$*" >>${calls}; case "$*" in *sdb) echo '{"smartctl":{"exit_status":2}}'; exit 2;; esac
+       echo '{"model_name":"M","args":"'"$*"'"}'`,
+    );
+    let t = 1_000_000;
+    const cached = cachedSmartctl(systemSmartctl(smartctl), 600_000, () => t);
+    const runs = async () => (await Deno.readTextFile(calls)).trim().split("\n").filter(Boolean);
+
+    const [a, b] = await Promise.all([
+      cached("/dev/sda", ["-i", "-H"]),
+      cached("/dev/sda", ["-i", "-H"]),
+    ]);
+    assertEquals(a, { model_name: "M", args: "--json -i -H /dev/sda" });
+    assertEquals(b, a);
+    assertEquals(await cached("/dev/sdb", ["-i", "-H"]), null);
+    t += 599_999;
+    assertEquals(await cached("/dev/sda", ["-i", "-H"]), a);
+    assertEquals(await cached("/dev/sdb", ["-i", "-H"]), null);
+    assertEquals(await runs(), ["--json -i -H /dev/sda", "--json -i -H /dev/sdb"]);
+    // Other arguments are another question; after the window, asked again.
+    await cached("/dev/sda", ["-i"]);
+    t += 1;
+    await cached("/dev/sda", ["-i", "-H"]);
+    await cached("/dev/sdb", ["-i", "-H"]);
+    assertEquals((await runs()).length, 5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

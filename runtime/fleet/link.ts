@@ -534,6 +534,14 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   // Health, fingerprint, analytics: producers that never overlap themselves.
   let lastHealth: HealthData | undefined;
   let healthBusy = false;
+  /**
+   * A periodic sample came due while another health sample was being taken (e.g. a change
+   * check): it is taken as soon as that one ends, never skipped. On a slow box (QEMU TCG, a
+   * loaded Pi, smartctl waking a disk) one sample can take longer than the change-check period;
+   * the checks then ran back to back and every periodic tick found one running, so no periodic
+   * health left the box at all (image test of 18:04: segments written, no health for 5 min).
+   */
+  let periodicDue = false;
   const publishHealth = async (reason: HealthReason, sample?: HealthData) => {
     const health = sample ?? await deps.health();
     const licence = deps.licenceStatus ? await deps.licenceStatus() : null;
@@ -550,6 +558,15 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
     } finally {
       healthBusy = false;
     }
+    if (periodicDue && !stopped) await periodicHealth();
+  };
+  /** The periodic sample: now, or right after the sample being taken (periodicDue). */
+  const periodicHealth = async () => {
+    periodicDue = true;
+    await guarded("health", () => {
+      periodicDue = false;
+      return publishHealth("periodic");
+    })();
   };
   const checkChange = guarded("health change check", async () => {
     if (!deps.significantChange || lastHealth === undefined) return;
@@ -594,7 +611,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   };
 
   const timers = [
-    setInterval(guarded("health", () => publishHealth("periodic")), timing.healthMs),
+    setInterval(periodicHealth, timing.healthMs),
     setInterval(() => {
       publishFingerprint(false).catch((err) => log.warn("fleet fingerprint failed", { err }));
     }, timing.fingerprintCheckMs),
@@ -614,7 +631,7 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
   // On boot: the fingerprint and a first health sample.
   const boot = Promise.allSettled([
     publishFingerprint(true).catch((err) => log.warn("fleet fingerprint failed", { err })),
-    guarded("health", () => publishHealth("periodic"))(),
+    periodicHealth(),
   ]);
 
   return {

@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { Mosquitto } from "../testing/mosquitto.ts";
 import { startFleetLink } from "./link.ts";
-import { ANALYTICS_TOPIC, deviceTopics } from "./schema.ts";
+import { ANALYTICS_TOPIC, deviceTopics, type HealthData } from "./schema.ts";
 import { CloudClient, removeDir, TcpProxy, testLink, waitUntil } from "../testing/fleet_kit.ts";
 
 const topics = deviceTopics("nvr-test-0001");
@@ -127,6 +127,45 @@ Deno.test("health: periodic at the configured interval, and at once on a signifi
 
     await link.publishHealthNow();
     await cloud.waitFor("requested", (m) => m.find((h) => h.json?.reason === "request"));
+  } finally {
+    await link.stop();
+    await removeDir(dir);
+  }
+});
+
+Deno.test("health: a sample slower than the change-check period never starves the periodic one", async () => {
+  // A slow box (QEMU TCG in the image test, a loaded Pi, smartctl waking a disk): taking one
+  // sample takes longer than the change-check period, so the checks run back to back. Before,
+  // a periodic tick that found a check running was skipped, and almost none went out.
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });
+  await using cloud = await CloudClient.connect(broker.url, [topics.health]);
+  const { deps, hooks } = testLink(broker.url, dir, { mqtt: { healthIntervalSeconds: 1 } }, {
+    significantChange: () => false,
+  });
+  const link = await startFleetLink({
+    ...deps,
+    health: async () => {
+      hooks.healthCalls++;
+      await new Promise((r) => setTimeout(r, 300));
+      return structuredClone(hooks.health) as HealthData;
+    },
+    // A check every 10 ms: one starts at most 10 ms after the last ended (busy ~97 % of the time).
+    timing: { ...deps.timing, changeCheckMs: 10 },
+  });
+  try {
+    // The boot sample and one about every 1.3 s after it (the period, then the sample running
+    // ends): 6 take about 7 s; 20 s is about three times that. Before: one every 4-30 s.
+    const periodic = await cloud.waitFor(
+      "6 periodic health messages",
+      (m) => {
+        const p = m.filter((h) => h.json?.reason === "periodic");
+        return p.length >= 6 ? p : undefined;
+      },
+      20_000,
+    );
+    assertEquals(cloud.messages.filter((h) => h.json?.reason !== "periodic"), []);
+    assert(hooks.healthCalls > periodic.length, "change checks ran in between");
   } finally {
     await link.stop();
     await removeDir(dir);
