@@ -144,7 +144,9 @@ Deno.test({
       video,
       (v) => (v as unknown as { playbackRate: number }).playbackRate,
     );
-    assert(rate === 4, `4× applied (${rate})`);
+    // The video's rate is the chosen 4× times the sync's trim (play_sync.js): a camera ahead of
+    // the other is slowed by up to a quarter, as seen here under load (3.47). 2× or 1× stays out.
+    assert(rate <= 4 && rate >= 4 * 0.75, `4× applied (${rate}, with the sync's trim)`);
 
     // The H.265 camera: played where this Chromium can, said plainly where it cannot.
     const door = 'video[data-camera="door"]';
