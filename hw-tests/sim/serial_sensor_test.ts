@@ -53,7 +53,9 @@ class DeviceReader {
     return this.parsed().filter((r): r is Reading => !isParseError(r));
   }
 
-  async waitFor(what: string, pred: () => boolean, timeoutMs = 3000): Promise<void> {
+  // 10 s: the lines cross a socat pty pair (another process); 3 s was tight on a loaded box and
+  // a generous deadline costs nothing when the lines come early.
+  async waitFor(what: string, pred: () => boolean, timeoutMs = 10_000): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!pred()) {
       if (performance.now() > deadline) {

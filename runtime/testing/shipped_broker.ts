@@ -17,8 +17,11 @@ export async function startShippedBroker(
 ): Promise<{ broker: Mosquitto; enrolPort: number }> {
   const conf = await Deno.readTextFile(new URL("mosquitto.conf", BROKER_DIR));
   const enrolConf = await Deno.readTextFile(new URL("enrol.conf", BROKER_DIR));
-  const enrolPort = freePort();
+  // Chosen afresh for each try of startWithConfig: when a port turns out taken (another test
+  // bound it after it was picked), the retry must not reuse it.
+  let enrolPort = 0;
   const broker = await Mosquitto.startWithConfig(({ dir, port, certs }) => {
+    do enrolPort = freePort(); while (enrolPort === port);
     const passwords = `${dir}/passwords`;
     const made = new Deno.Command("mosquitto_passwd", {
       args: ["-b", "-c", passwords, "bootstrap", bootstrapPassword],

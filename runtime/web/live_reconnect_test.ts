@@ -24,7 +24,7 @@ Deno.test({
   ignore: !hasChromium,
   fn: async () => {
     await Deno.mkdir(ARTIFACTS, { recursive: true });
-    await using cam = await startVirtualCamera({ codec: "h264", width: 640, height: 360, fps: 15 });
+    await using cam = await startVirtualCamera({ codec: "h264", width: 320, height: 240, fps: 15 });
     await using h = await startHarness({
       cameras: [{ id: "lane", url: cam.rtspUrl, codec: "h264" }],
     });

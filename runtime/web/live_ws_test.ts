@@ -22,14 +22,14 @@ Deno.test({
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     await using cam264 = await startVirtualCamera({
       codec: "h264",
-      width: 640,
-      height: 360,
+      width: 320,
+      height: 240,
       fps: 15,
     });
     await using cam265 = await startVirtualCamera({
       codec: "h265",
-      width: 640,
-      height: 360,
+      width: 320,
+      height: 240,
       fps: 15,
     });
     await using h = await startHarness({

@@ -120,8 +120,8 @@ Deno.test({
     }
     await using cam = await startVirtualCamera({
       codec: "h264",
-      width: 640,
-      height: 360,
+      width: 320,
+      height: 240,
       fps: 15,
     });
     await using h = await startHarness({

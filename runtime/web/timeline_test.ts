@@ -70,14 +70,14 @@ Deno.test({
     if (!(await Deno.stat(VENDORED).then(() => true, () => false))) await vendorHls();
     await using cam264 = await startVirtualCamera({
       codec: "h264",
-      width: 640,
-      height: 360,
+      width: 320,
+      height: 240,
       fps: 15,
     });
     await using cam265 = await startVirtualCamera({
       codec: "h265",
-      width: 640,
-      height: 360,
+      width: 320,
+      height: 240,
       fps: 15,
     });
     await using h = await startHarness({

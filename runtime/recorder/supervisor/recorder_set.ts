@@ -31,6 +31,8 @@ export interface RecorderSetDeps {
   readonly onDiskFull: () => Promise<number>;
   /** A segment was indexed (the retention loop checks the byte budget). */
   readonly onSegmentClosed?: () => void;
+  /** A camera's stream flows into segments again (its status just became "recording"). */
+  readonly onRecording?: () => void;
   readonly supervisor?: SupervisorOptions;
 }
 
@@ -75,6 +77,7 @@ export class RecorderSet implements Recorders {
         remux: deps.config.recording.remux,
         onDiskFull: deps.onDiskFull,
         ...(deps.onSegmentClosed ? { onSegment: () => deps.onSegmentClosed?.() } : {}),
+        ...(deps.onRecording ? { onRecording: () => deps.onRecording?.() } : {}),
         plan,
         ...(fault === undefined ? {} : { fault }),
       }, deps.supervisor)

@@ -57,6 +57,10 @@ async function main(): Promise<void> {
       return freed;
     },
     onSegmentClosed: () => send({ type: "segment-closed" }),
+    // At once, not at the next status tick: the daemon's status (API, health, fleet) said
+    // "retrying" for up to STATUS_EVERY_MS after a camera was back (seen: resumed 2279 ms after
+    // a camera's return, of which up to 500 ms were this wait, under load in CI).
+    onRecording: () => send({ type: "status", cameras: recorders.cameras() }),
   });
   const stop = () => controller.abort();
   Deno.addSignalListener("SIGTERM", stop);
