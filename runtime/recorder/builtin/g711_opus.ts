@@ -6,7 +6,7 @@
  * Cost: libopus at its default complexity (10) took 500 ms of CPU per minute of 8 kHz audio on
  * the 2-core x86 development machine, 0.8 % of a core per camera, which made a G.711 camera cost
  * as much to record as ffmpeg's whole recording of it (bench, 16 streams: 1.00×). Complexity 3
- * takes 163 ms (0.27 %) at the same bitrate (docs/benchmarks.md, "G.711 audio"); for 8 kHz narrowband speech at 24 kbit/s the difference in quality is not audible
+ * takes 163 ms (0.27 %) at the same bitrate (docs/benchmarks.md, issue 15's rounds); for 8 kHz narrowband speech at 24 kbit/s the difference in quality is not audible
  * (libopus's lower complexities drop search effort, not bandwidth). Not yet measured on arm64.
  */
 import { decodeG711, type G711Law } from "../../media/codec/g711.ts";
