@@ -4,6 +4,7 @@
  * names only partitions its layout has.
  */
 import { assert, assertEquals, assertMatch } from "../../runtime/testing/assert.ts";
+import { runCommand } from "../../runtime/testing/proc.ts";
 
 const repo = new URL("../..", import.meta.url).pathname;
 const script = `${repo}firmware/lib/partition_table.sh`;
@@ -12,29 +13,8 @@ const UUID_A = "0f2b6a3e-1c1d-4c55-9a51-6f0e5d6f0a0a";
 const UUID_B = "5d0c3f8e-2b7a-4f0e-8d7c-3a9b1e2c4d5e";
 const BASIC_DATA = "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7";
 
-async function sh(
-  cmd: string,
-  args: string[],
-  stdin?: string,
-): Promise<{ code: number; out: string; err: string }> {
-  const p = new Deno.Command(cmd, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const o = await p.output();
-  const dec = new TextDecoder();
-  return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
-}
-
 async function table(board: string): Promise<string> {
-  const r = await sh(script, [`${boards}/${board}.json`, UUID_A, UUID_B]);
+  const r = await runCommand(script, [`${boards}/${board}.json`, UUID_A, UUID_B]);
   assertEquals(r.code, 0, r.err);
   return r.out;
 }
@@ -50,7 +30,7 @@ Deno.test("partition table: the GRUB boards keep the four partitions the image a
   for (const board of ["generic-arm64", "generic-x86_64"]) {
     const { layout } = JSON.parse(await Deno.readTextFile(`${boards}/${board}.json`));
     assertEquals(await table(board), before(layout.efiMiB, layout.rootfsMiB, layout.stateMiB));
-    const mib = await sh(script, ["--mib", `${boards}/${board}.json`]);
+    const mib = await runCommand(script, ["--mib", `${boards}/${board}.json`]);
     assertEquals(
       Number(mib.out),
       1 + layout.efiMiB + 2 * layout.rootfsMiB + layout.stateMiB + 1,
@@ -65,13 +45,13 @@ Deno.test("partition table: rpi4 gets its six partitions on a real disk image, F
       layout: { partitions: { name: string; mib: number; fs: string }[] };
       bootloader: { autobootTxt: string[]; bootPartitions: { A: number; B: number } };
     };
-    const mib = Number((await sh(script, ["--mib", `${boards}/rpi4.json`])).out);
+    const mib = Number((await runCommand(script, ["--mib", `${boards}/rpi4.json`])).out);
     const disk = `${dir}/disk.img`;
     await Deno.writeFile(disk, new Uint8Array());
     await Deno.truncate(disk, mib * 2 ** 20); // sparse
-    const made = await sh("sfdisk", ["--quiet", disk], await table("rpi4"));
+    const made = await runCommand("sfdisk", ["--quiet", disk], await table("rpi4"));
     assertEquals(made.code, 0, made.err);
-    const read = JSON.parse((await sh("sfdisk", ["-J", disk])).out) as {
+    const read = JSON.parse((await runCommand("sfdisk", ["-J", disk])).out) as {
       partitiontable: {
         label: string;
         partitions: { start: number; size: number; type: string; name: string; uuid: string }[];
@@ -129,7 +109,7 @@ Deno.test("partition table: a layout without rootfs-a, or with a part of a MiB, 
     ) {
       const file = `${dir}/board.json`;
       await Deno.writeTextFile(file, JSON.stringify({ layout: { partitions } }));
-      const r = await sh(script, [file, UUID_A, UUID_B]);
+      const r = await runCommand(script, [file, UUID_A, UUID_B]);
       assertEquals(r.code, 1, JSON.stringify(partitions));
       assertMatch(r.err, /board\.json: layout\.partitions .* rootfs-a and rootfs-b once each/);
     }
@@ -151,7 +131,7 @@ Deno.test("RAUC configuration: each board's system.conf names only partitions of
     const template = await Deno.readTextFile(specific).catch(() =>
       Deno.readTextFile(`${repo}firmware/rauc/system.conf.in`)
     );
-    const names = (await sh(script, ["--names", file])).out.trim().split("\n");
+    const names = (await runCommand(script, ["--names", file])).out.trim().split("\n");
     const devices = [...template.matchAll(/by-partlabel\/([\w-]+)/g)].map((m) => m[1]!);
     assert(devices.length >= 2, `${entry.name}: no slots in its system.conf`);
     for (const d of devices) {

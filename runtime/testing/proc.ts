@@ -45,3 +45,33 @@ export function daemonRecorderPids(recorders: unknown): number[] {
   const pids = Object.values(pool.pids()).filter((p): p is number => p !== null);
   return [...new Set(pids)].sort((a, b) => a - b);
 }
+
+/** What a finished command printed, and how it ended. */
+export interface CommandResult {
+  readonly code: number;
+  readonly success: boolean;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs `cmd args`, with `stdin` written to it when given (else no stdin), to its end. */
+export async function runCommand(
+  cmd: string,
+  args: readonly string[],
+  stdin?: string,
+): Promise<CommandResult> {
+  const child = new Deno.Command(cmd, {
+    args: [...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const o = await child.output();
+  const dec = new TextDecoder();
+  return { code: o.code, success: o.success, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+}

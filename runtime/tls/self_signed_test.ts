@@ -1,22 +1,12 @@
 import { assert, assertEquals, assertMatch } from "../testing/assert.ts";
 import { fingerprintPem, fromPem, ipBytes, makeSelfSignedCertificate } from "./self_signed.ts";
 import { deviceCertificate } from "./device_cert.ts";
+import { runCommand } from "../testing/proc.ts";
 
 async function openssl(args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command("openssl", {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`openssl ${args.join(" ")}: ${text}`);
+  const r = await runCommand("openssl", args, stdin);
+  const text = r.out + r.err;
+  if (!r.success) throw new Error(`openssl ${args.join(" ")}: ${text}`);
   return text;
 }
 
