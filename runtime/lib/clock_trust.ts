@@ -78,6 +78,8 @@ export interface ClockTrustOptions {
 export const BUILD_FLOOR_MS = Date.UTC(2026, 0, 1);
 /** A step of the wall clock against the monotonic one larger than this is a jump. */
 const JUMP_MS = 2_000;
+/** A segment is indexed at most this long after the recorder stamped its end (else: a step). */
+const STAMP_LAG_MAX_MS = 10 * 60_000;
 
 function readText(path: string): string | null {
   try {
@@ -112,6 +114,8 @@ export class ClockTrust {
   #anchor: number | null = null;
   /** Monotonic time since which the clock has been trusted without a break. */
   #trustedSinceMono = Number.POSITIVE_INFINITY;
+  /** Monotonic time the wall clock was last seen to step while trusted (or to become so). */
+  #steppedAtMono = Number.POSITIVE_INFINITY;
   #lastSync: number | null = null;
   #checked = false;
 
@@ -166,9 +170,11 @@ export class ClockTrust {
         const correctionMs = Math.round(offset - this.#estimateOffset());
         change = { kind: "synced", source, ...seen, correctionMs };
         this.#trustedSinceMono = mono;
+        this.#steppedAtMono = mono;
         this.#lastSync = wall;
       } else if (Math.abs(jumpMs) > JUMP_MS) {
         change = { kind: "jump", source, ...seen };
+        this.#steppedAtMono = mono;
       }
       this.#anchor = offset;
       if (source === "timesyncd") this.#lastSync = this.#fileTime() ?? this.#lastSync;
@@ -208,11 +214,21 @@ export class ClockTrust {
     // The recorder stamped the end a moment ago (the file is closed first); when the wall clock
     // did not step since, that lag carries over to the monotonic clock.
     const lag = wall - span.endMs;
-    const monoEnd = lag >= 0 && lag < 10_000 ? mono - lag : mono;
+    // The span is in the clock's current terms only when the clock did not step since its end was
+    // stamped (a span closed in 1970 and indexed after the sync is not, however late it comes).
+    const sameClock = lag > -JUMP_MS && lag < STAMP_LAG_MAX_MS &&
+      span.startMs >= this.#buildFloorMs;
+    // An end stamped before the clock's last step came no later than the moment the step was
+    // seen (within a poll).
+    const monoEnd = lag >= 0 && lag < 10_000
+      ? mono - lag
+      : this.#source !== null && !sameClock
+      ? Math.min(mono, this.#steppedAtMono)
+      : mono;
     const duration = Math.max(0, durationMs ?? span.endMs - span.startMs);
     const monoStart = monoEnd - duration;
     const trusted = { ...span, clock: null, bootId: null, monoStartMs: null, monoEndMs: null };
-    if (this.#source !== null && monoStart >= this.#trustedSinceMono) return trusted;
+    if (this.#source !== null && sameClock && monoStart >= this.#trustedSinceMono) return trusted;
     if (this.#source !== null && this.#anchor !== null) {
       // Began before the clock was synced, ends after: placed by the monotonic clock.
       const startMs = Math.round(monoStart + this.#anchor);

@@ -93,6 +93,26 @@ Deno.test("clock: a segment begun in 1970 and closed after the sync is placed by
   assertEquals(times.endMs, NOW + 1_000);
 });
 
+Deno.test("clock: a segment closed in 1970 but indexed seconds after the sync is never indexed in 1970", async () => {
+  // Seen in a suite run under load: the segment closed before the sync (its whole span in 1970),
+  // the sync came, and finishing it (stat, scan) took longer than the segment itself; its start
+  // then looked later than the sync on the monotonic clock and its 1970 span was taken as trusted.
+  await using f = await fixture();
+  const clock = f.make();
+  clock.refresh();
+  f.advance(7_000);
+  const span = { startMs: f.t.wall - 2_000, endMs: f.t.wall }; // closed at mono 12 000, in 1970
+  await f.sync(NOW);
+  clock.refresh(); // trusted from mono 12 000
+  f.advance(3_000); // indexed 3 s later
+  const times = clock.stamp(span);
+  assert(times.startMs >= BUILD_FLOOR_MS, `indexed at ${new Date(times.startMs).toISOString()}`);
+  assertEquals(times.clock, null);
+  // Placed by the monotonic clock: it ended when the sync was seen, where it really ended.
+  assertEquals(times.startMs, NOW - 2_000);
+  assertEquals(times.endMs, NOW);
+});
+
 Deno.test("clock: an RTC is trusted once past the build date, never before it", async () => {
   await using f = await fixture();
   await Deno.mkdir(`${f.root}/sys/class/rtc/rtc0`, { recursive: true });
