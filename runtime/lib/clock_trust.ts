@@ -114,8 +114,6 @@ export class ClockTrust {
   #anchor: number | null = null;
   /** Monotonic time since which the clock has been trusted without a break. */
   #trustedSinceMono = Number.POSITIVE_INFINITY;
-  /** Monotonic time the wall clock was last seen to step while trusted (or to become so). */
-  #steppedAtMono = Number.POSITIVE_INFINITY;
   #lastSync: number | null = null;
   #checked = false;
 
@@ -170,11 +168,9 @@ export class ClockTrust {
         const correctionMs = Math.round(offset - this.#estimateOffset());
         change = { kind: "synced", source, ...seen, correctionMs };
         this.#trustedSinceMono = mono;
-        this.#steppedAtMono = mono;
         this.#lastSync = wall;
       } else if (Math.abs(jumpMs) > JUMP_MS) {
         change = { kind: "jump", source, ...seen };
-        this.#steppedAtMono = mono;
       }
       this.#anchor = offset;
       if (source === "timesyncd") this.#lastSync = this.#fileTime() ?? this.#lastSync;
@@ -218,13 +214,10 @@ export class ClockTrust {
     // stamped (a span closed in 1970 and indexed after the sync is not, however late it comes).
     const sameClock = lag > -JUMP_MS && lag < STAMP_LAG_MAX_MS &&
       span.startMs >= this.#buildFloorMs;
-    // An end stamped before the clock's last step came no later than the moment the step was
-    // seen (within a poll).
-    const monoEnd = lag >= 0 && lag < 10_000
-      ? mono - lag
-      : this.#source !== null && !sameClock
-      ? Math.min(mono, this.#steppedAtMono)
-      : mono;
+    // Otherwise the end is taken as now: the recorder's wall clock follows the camera's RTP
+    // clock and may go on in the old time base for a while after a step, so its end can be later
+    // than the moment the step was seen.
+    const monoEnd = lag >= 0 && lag < 10_000 ? mono - lag : mono;
     const duration = Math.max(0, durationMs ?? span.endMs - span.startMs);
     const monoStart = monoEnd - duration;
     const trusted = { ...span, clock: null, bootId: null, monoStartMs: null, monoEndMs: null };
