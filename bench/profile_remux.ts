@@ -13,7 +13,8 @@
 import inspector from "node:inspector";
 import process from "node:process";
 import { ensureLoopClip } from "../hw-tests/sim/loop_clip.ts";
-import { startVirtualCamera, type VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import type { VirtualCamera } from "../hw-tests/sim/virtual_camera.ts";
+import { startCameras } from "./bench_util.ts";
 import { clipOptions, parseBenchArgs } from "./recording.ts";
 import { clockTicksPerSecond, threadDelta, threadTicksByName } from "./proc_stats.ts";
 import { validateConfig } from "../runtime/config/mod.ts";
@@ -50,21 +51,11 @@ const clip = await ensureLoopClip(
   `${Deno.env.get("TMPDIR") ?? "/tmp"}/nvr-bench/clips`,
   clipOptions(opts),
 );
-const cams: VirtualCamera[] = [];
+let cams: readonly VirtualCamera[] = [];
 const dir = await Deno.makeTempDir({ prefix: "nvr-profile-" });
 const stop = new AbortController();
 try {
-  for (let k = 0; k < Math.ceil(opts.streams / opts.clientsPerCamera); k++) {
-    cams.push(
-      await startVirtualCamera({
-        loopFile: clip.path,
-        width: clip.width,
-        height: clip.height,
-        fps: clip.fps,
-        bitrateKbps: clip.bitrateKbps,
-      }),
-    );
-  }
+  cams = await startCameras(clip, Math.ceil(opts.streams / opts.clientsPerCamera), "profile");
   using index = SegmentIndex.open(indexPath(dir));
   let segments = 0;
   const runs = Array.from({ length: opts.streams }, (_, i) => {

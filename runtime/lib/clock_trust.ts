@@ -214,9 +214,9 @@ export class ClockTrust {
     // stamped (a span closed in 1970 and indexed after the sync is not, however late it comes).
     const sameClock = lag > -JUMP_MS && lag < STAMP_LAG_MAX_MS &&
       span.startMs >= this.#buildFloorMs;
-    // Otherwise the end is taken as now: the recorder's wall clock follows the camera's RTP
-    // clock and may go on in the old time base for a while after a step, so its end can be later
-    // than the moment the step was seen.
+    // A lag outside that: the end is taken as now (the recorder's wall clock follows the camera's
+    // RTP clock and may go on in the old time base for a while after a step, so its end can be
+    // later than the moment the step was seen).
     const monoEnd = lag >= 0 && lag < 10_000 ? mono - lag : mono;
     const duration = Math.max(0, durationMs ?? span.endMs - span.startMs);
     const monoStart = monoEnd - duration;
