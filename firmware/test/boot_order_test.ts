@@ -158,3 +158,29 @@ Deno.test("boot order: nothing waits for network-online, wait-online is masked",
     "build_image.sh masks systemd-networkd-wait-online.service",
   );
 });
+
+Deno.test("boot order: networkd configures links only once udev has finished them (a link it took mid-processing failed for good)", async () => {
+  const dropIn = unitKeys(
+    await Deno.readTextFile(`${units}/systemd-networkd.service.d/nvr-udev-settle.conf`),
+  );
+  assert(words(dropIn, "Unit.Wants").includes("nvr-udev-settle.service"), "networkd wants it");
+  assert(words(dropIn, "Unit.After").includes("nvr-udev-settle.service"), "networkd after it");
+  const settle = await unit("nvr-udev-settle.service");
+  const [exec] = settle.get("Service.ExecStart") ?? [];
+  assert(
+    exec?.startsWith("-/bin/udevadm settle --timeout="),
+    `bounded and never failing ("-"): ${exec}`,
+  );
+  const waitS = Number(/--timeout=(\d+)/.exec(exec ?? "")?.[1]);
+  const limitS = Number(settle.get("Service.TimeoutStartSec")?.[0]);
+  assert(
+    waitS > 0 && limitS > waitS,
+    `settle gives up (${waitS} s) before systemd kills it (${limitS} s)`,
+  );
+  assert(
+    !words(settle, "Unit.Before").includes("sysinit.target"),
+    "only networkd waits for it, not the rest of the boot",
+  );
+  assertEquals(settle.get("Unit.DefaultDependencies"), ["no"]);
+  assert(words(settle, "Unit.After").includes("systemd-udev-trigger.service"), "after coldplug");
+});
