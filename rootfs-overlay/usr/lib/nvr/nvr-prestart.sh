@@ -5,7 +5,14 @@ set -eu
 umask 077
 
 # The data folder on the SSD and the identity store on the state partition, owned by the daemon.
-install -d -o nvr -g nvr -m 0750 /mnt/ssd/nvr
+# Without the SSD the daemon starts anyway (it records nothing: storage.requireMount) and says so;
+# /mnt/ssd is then a folder of the read-only root, where nothing can be made.
+if mountpoint -q /mnt/ssd; then
+  install -d -o nvr -g nvr -m 0750 /mnt/ssd/nvr
+else
+  echo "nvr-prestart: /mnt/ssd is not mounted: the daemon starts without its recording disk and" \
+    "records nothing; see journalctl -u nvr-data-disk -u mnt-ssd.mount" >&2
+fi
 install -d -o nvr -g nvr -m 0700 /var/lib/nvr-state/identity
 
 # The box's own configuration (NVR_CONFIG in nvr.service) lives on the state partition, where the

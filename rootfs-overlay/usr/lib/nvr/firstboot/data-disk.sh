@@ -3,7 +3,8 @@
 # the one blank disk: a disk other than the boot medium whose first and last MiB are all zeroes and
 # on which wipefs sees no partition table and no filesystem signature. A disk holding anything else
 # is never formatted, whatever it holds; with no blank disk (or more than one) nothing is formatted,
-# the recording disk stays unmounted and nvr.service does not start (RequiresMountsFor=/mnt/ssd).
+# the recording disk stays unmounted and nvr.service starts without it (it records nothing and says
+# why). On success nvr-data-disk.service mounts the disk (ExecStartPost=, /etc/fstab).
 #
 # Tests point it at loop devices: NVR_DATA_DISKS="/dev/loop3 …" replaces the scan of /sys/block,
 # NVR_DATA_LABEL the label.
