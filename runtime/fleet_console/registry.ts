@@ -274,8 +274,11 @@ export class Registry {
     }
   }
 
+  /** One box by id (one indexed read, not a scan of every row). */
   get(id: string): DeviceRow | undefined {
-    return this.list().find((d) => d.id === id);
+    return this.db.prepare(`SELECT ${COLUMNS.join(", ")} FROM devices WHERE id = ?`).get(id) as
+      | DeviceRow
+      | undefined;
   }
 
   /** Every box, by id. */
