@@ -13,9 +13,13 @@
  *             simulated install --install (30 s): once without faults (time to done), once with
  *             --fail-rate (0.2) failing installs (which wave it halted in; boxes beyond the first
  *             two waves that got the update: must be 0).
- *   presence  each box stopped and restarted at random every 1–5 s for --minutes (1): every
- *             second the console's registry (state of each box) against the truth (the link's
- *             own connected flag); the share of device-seconds that agree.
+ *   presence  each box killed (socket dropped, no DISCONNECT: the broker publishes its Will) and
+ *             restarted at random every 1–5 s for --minutes (1), the console in its own process
+ *             (--console process, the default; `inline`: in this one). The truth (each box's
+ *             CONNACK time and kill time) against the console's view (each change of a box's
+ *             state in the registry, timed there) at the same instants: the share of
+ *             device-seconds that agree (sampled each second, and integrated), the lag of every
+ *             transition, transitions never shown or shown against the truth.
  *   enrol     N first boots against the shipped broker configuration and `deno task fleet enrol`
  *             (its own process) with an allow-list missing --unlisted (10) serials: time until
  *             every listed box is enrolled and online as itself (p50/p99 per box), refusals.
@@ -32,12 +36,14 @@ import { FleetConsole } from "../runtime/fleet_console/console.ts";
 import { Registry } from "../runtime/fleet_console/registry.ts";
 import { runRollout } from "../runtime/fleet_console/rollout.ts";
 import {
+  type SimulatedBox,
   type SimulatedFleet,
   simulatedSerial,
   simulateFleet,
   type SimulateOptions,
 } from "../runtime/fleet_console/simulate.ts";
 import { prng } from "../runtime/lib/prng.ts";
+import { comparePresence, type Timeline, watchView } from "./fleet_view.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -55,6 +61,7 @@ const { values, positionals } = parseArgs({
     unlisted: { type: "string", default: "10" },
     concurrency: { type: "string", default: "100" },
     seed: { type: "string", default: "1" },
+    console: { type: "string", default: "process" },
   },
 });
 const MODES = ["memory", "cmd", "config", "rollout", "presence", "enrol"] as const;
@@ -243,37 +250,151 @@ async function rollout() {
 }
 
 async function presence() {
-  await using f = await fleetOn();
+  const consoleMode = values.console;
+  if (consoleMode !== "process" && consoleMode !== "inline") {
+    throw new RangeError("--console: give process or inline");
+  }
+  const loadBefore = (await Deno.readTextFile("/proc/loadavg")).trim();
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-bench-presence-" });
+  // The console's view: every change of a box's online state in its registry, with its time.
+  const view = new Map<string, Timeline>();
+  const seen = (id: string, online: boolean, t: number) => {
+    const line = view.get(id) ?? [];
+    line.push([t, online]);
+    view.set(id, line);
+  };
+  const onlineInView = () => [...view.values()].filter((l) => l.at(-1)![1]).length;
+  let closeConsole: () => Promise<void>;
+  if (consoleMode === "inline") {
+    const registry = new Registry(`${dir}/registry.db`);
+    watchView(registry, seen);
+    const fc = await FleetConsole.connect({ broker: broker.url, registry });
+    closeConsole = async () => {
+      await fc.close();
+      registry.close();
+    };
+  } else {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./fleet_console_view.ts", import.meta.url).pathname,
+        "--broker",
+        broker.url,
+        "--registry",
+        `${dir}/registry.db`,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const ready = Promise.withResolvers<void>();
+    const reading = (async () => {
+      let buf = "";
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line === "ready") ready.resolve();
+          const [v, id, state, t] = line.split(" ");
+          if (v === "v" && id && t) seen(id, state === "online", Number(t));
+        }
+      }
+      ready.reject(new Error("bench/fleet_console_view.ts ended before it was ready"));
+    })();
+    await ready.promise;
+    closeConsole = async () => {
+      await child.stdin.close();
+      await reading;
+      await child.status;
+    };
+  }
+  const t0 = performance.now();
+  const fleet = await simulateFleet({
+    broker: broker.url,
+    devices: DEVICES,
+    seed: SEED,
+    concurrency: num("concurrency", 1),
+  });
+  const allOnline = await until(() => onlineInView() === DEVICES, 120_000);
+  say(
+    `${DEVICES} boxes started in ${
+      Math.round(performance.now() - t0)
+    } ms; all online: ${allOnline}`,
+  );
+  // This process's event loop delay (it carries the boxes, and the console if inline).
+  const loopDelays: number[] = [];
+  let tick = performance.now();
+  const loopTimer = setInterval(() => {
+    const now = performance.now();
+    loopDelays.push(now - tick - 100);
+    tick = now;
+  }, 100);
+
   const random = prng(SEED);
-  const end = Date.now() + num("minutes") * 60_000;
+  const from = Date.now();
+  const end = from + num("minutes") * 60_000;
   const between = () => 1_000 + random() * 4_000;
-  const cycles = { kills: 0 };
-  // Each box: online for 1–5 s, stopped (as a power cut: offline) for 1–5 s, again.
-  const churn = f.fleet.boxes.map(async (b, i) => {
+  const counts = { kills: 0, killedBeforeOnline: 0, droppedOtherwise: 0 };
+  // The truth: when each box's link really came up (its connection's own time of CONNACK) and
+  // when it was killed (socket dropped, no DISCONNECT: the broker publishes the Will).
+  const truth = new Map<string, Timeline>(
+    fleet.boxes.map((b) => [b.id, [[from, b.link.status().connected]]]),
+  );
+  const cameUp = (b: SimulatedBox) => {
+    const st = b.link.status();
+    const line = truth.get(b.id)!;
+    if (st.connected && st.since > line.at(-1)![0]) line.push([st.since, true]);
+    if (st.connects > 1) counts.droppedOtherwise++;
+    return st.connected;
+  };
+  const churn = fleet.boxes.map(async (b, i) => {
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, between()));
       if (Date.now() >= end) break;
-      await b.link.stop();
-      cycles.kills++;
+      if (!cameUp(b)) counts.killedBeforeOnline++;
+      const killedAt = Date.now();
+      const line = truth.get(b.id)!;
+      if (line.at(-1)![1]) line.push([killedAt, false]);
+      await fleet.kill(i);
+      counts.kills++;
       await new Promise((r) => setTimeout(r, between()));
-      await f.fleet.restart(i);
+      await fleet.restart(i);
     }
   });
-  let agree = 0;
-  let total = 0;
   while (Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    for (const b of f.fleet.boxes) {
-      const truth = b.link.status().connected;
-      const seen = f.registry.get(b.id)?.state === "online";
-      total++;
-      if (truth === seen) agree++;
-    }
+    await new Promise((r) => setTimeout(r, 5_000));
+    say(`${Math.round((end - Date.now()) / 1000)} s left; ${counts.kills} kills`);
   }
+  for (const b of fleet.boxes) cameUp(b);
+  // Transitions near the end: give the view 5 s to show them (only the window is counted).
+  await new Promise((r) => setTimeout(r, 5_000));
+  clearInterval(loopTimer);
   await Promise.all(churn);
-  row("device-seconds sampled", total, "deviceSeconds");
-  row("registry agrees with the truth (%)", Math.round((agree / total) * 10_000) / 100, "agree");
-  row("boxes stopped and restarted", cycles.kills, "kills");
+  await fleet.stop();
+  await closeConsole();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  const r = comparePresence(truth, view, from, end);
+  const loopMs = percentiles(loopDelays);
+  row("console", consoleMode === "inline" ? "in the boxes' process" : "its own process", "console");
+  row("device-seconds sampled", r.deviceSeconds, "deviceSeconds");
+  row("view agrees with the truth, sampled each second (%)", r.sampledAgreePercent, "agree");
+  row("view agrees with the truth, integrated (%)", r.exactAgreePercent, "agreeExact");
+  row("boxes killed and restarted", counts.kills, "kills");
+  row("true transitions (offline, online)", r.transitions, "transitions");
+  row("lag truth → view, going offline (ms)", r.lagMs.offline);
+  row("lag truth → view, going online (ms)", r.lagMs.online);
+  figures.lagMs = r.lagMs;
+  row("transitions the view never showed", r.missed, "missed");
+  row("view changes against the truth", r.againstTruth, "againstTruth");
+  row("disagreeing device-ms: lag / other / total", r.disagreeMs, "disagreeMs");
+  row("killed before online / dropped otherwise", counts, "counts");
+  row("boxes' process event loop delay (ms)", loopMs, "loopDelayMs");
+  row("load average before", loadBefore, "loadBefore");
+  row("load average after", (await Deno.readTextFile("/proc/loadavg")).trim(), "loadAfter");
 }
 
 async function enrol() {

@@ -146,6 +146,17 @@ export class Connection {
     });
   }
 
+  /**
+   * Drops the connection as a crash would: the socket is destroyed (no DISCONNECT, so the broker
+   * publishes the Will) and there is no reconnect.
+   */
+  kill(): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    return new Promise<void>((resolve) => this.#client.end(true, {}, () => resolve()));
+  }
+
   #schedule(): void {
     if (this.#stopping || this.#timer !== null) return;
     const delay = backoffDelay(this.#backoff, this.#attempt++);

@@ -196,6 +196,12 @@ export interface FleetLink {
    * publishes `{"state":"offline",reason:"stopped"}`, disconnects; the queue stays on disk.
    */
   stop(): Promise<void>;
+  /**
+   * Ends the link as a crash or power cut would: the socket is dropped at once (no offline
+   * state, no DISCONNECT), so the broker publishes the Will. Timers stop; boot work and commands
+   * in progress get stopGraceMs to settle, unsent messages stay queued. For simulators and tests.
+   */
+  kill(): Promise<void>;
 }
 
 export class FleetLinkError extends Error {
@@ -711,6 +717,21 @@ export async function startFleetLink(deps: FleetLinkDeps): Promise<FleetLink> {
       await queue.close();
       ownKv?.close();
       log.info("fleet link stopped", { queued: queue.stats().messages });
+    },
+    async kill() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      pump.pause();
+      const killed = connection.kill();
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise((r) => graceTimer = setTimeout(r, timing.stopGraceMs));
+      await Promise.race([Promise.all([boot, commands.idle()]), grace]);
+      clearTimeout(graceTimer);
+      await killed;
+      await queue.close();
+      ownKv?.close();
+      log.info("fleet link killed", { queued: queue.stats().messages });
     },
   };
 }

@@ -58,6 +58,24 @@ Deno.test("birth on every connect; an abrupt disconnect makes the broker publish
   await removeDir(dir);
 });
 
+Deno.test("kill(): the socket is dropped as in a crash, so the broker publishes the Will; no reconnect", async () => {
+  await using broker = await Mosquitto.start();
+  const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });
+  await using cloud = await CloudClient.connect(broker.url, [topics.state]);
+  const { deps } = testLink(broker.url, dir);
+  const link = await startFleetLink(deps);
+  const birth = await cloud.waitFor("birth", (m) => m.find((x) => x.json?.state === "online"));
+  await link.kill();
+  assertEquals(link.status().connected, false);
+  // The Will (no reason), not the clean stop's offline message (reason "stopped").
+  const will = await cloud.waitFor("last will", (m) => m.find((x) => x.json?.state === "offline"));
+  assertEquals(will.json, { state: "offline", bootId: birth.json?.bootId, bdSeq: 1 });
+  await link.stop(); // a no-op after kill()
+  assertEquals(link.status().connects, 1);
+  assertEquals(cloud.messages.filter((x) => x.json?.reason === "stopped").length, 0);
+  await removeDir(dir);
+});
+
 Deno.test("fingerprint is retained, published on boot and again only when it changes", async () => {
   await using broker = await Mosquitto.start();
   const dir = await Deno.makeTempDir({ prefix: "nvr-fleet-" });

@@ -53,3 +53,48 @@ Deno.test("registry: camerasHash as the box sent it, else computed from its fing
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("registry: box messages are written without an fsync each; a rollout's write syncs, then NORMAL again; get reads one box", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "nvr-registry-" });
+  try {
+    const registry = new Registry(`${dir}/fleet.db`);
+    try {
+      const sync = () =>
+        (registry.db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+      assertEquals(sync(), 1); // NORMAL
+      await registry.ingest(
+        "nvr/v1/box-1/state",
+        encode({ state: "online", bootId: "b1", bdSeq: 1, ts: 1, version: "1.0.0" }),
+      );
+      registry.add("box-2");
+      registry.durable(
+        "INSERT INTO rollouts (id, status, spec, outcomes, updatedAt) VALUES (?, 'running', '{}', '[]', ?)",
+        "r1",
+        1,
+      );
+      assertEquals(sync(), 1);
+      assertEquals(registry.get("box-1")?.state, "online");
+      assertEquals(registry.get("box-2")?.state, "unknown");
+      assertEquals(registry.get("box-3"), undefined);
+      // Reopened: both writes are there.
+      registry.close();
+      const again = new Registry(`${dir}/fleet.db`);
+      assertEquals(again.get("box-1")?.bootId, "b1");
+      assertEquals(
+        (again.db.prepare("SELECT status FROM rollouts WHERE id = 'r1'").get() as {
+          status: string;
+        })
+          .status,
+        "running",
+      );
+      again.close();
+    } catch (err) {
+      try {
+        registry.close();
+      } catch { /* closed already */ }
+      throw err;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

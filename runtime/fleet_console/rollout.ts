@@ -94,8 +94,12 @@ export function setRolloutStatus(
   if (row.status === "done" || row.status === "halted" || row.status === "aborted") {
     throw new ConsoleError(`rollout '${id}' is ${row.status} already`);
   }
-  console.registry.db.prepare("UPDATE rollouts SET status = ?, updatedAt = ? WHERE id = ?")
-    .run(status, Date.now(), id);
+  console.registry.durable(
+    "UPDATE rollouts SET status = ?, updatedAt = ? WHERE id = ?",
+    status,
+    Date.now(),
+    id,
+  );
 }
 
 export function rolloutStatus(console: Pick<FleetConsole, "registry">, id: string): string | null {
@@ -125,10 +129,12 @@ export async function runRollout(
   }
   const haltPercent = spec.haltPercent ?? 5;
   const minBoxes = spec.minBoxes ?? 1;
-  const db = console.registry.db;
-  db.prepare(
+  console.registry.durable(
     "INSERT INTO rollouts (id, status, spec, outcomes, updatedAt) VALUES (?, 'running', ?, '[]', ?)",
-  ).run(spec.id, JSON.stringify(spec), Date.now());
+    spec.id,
+    JSON.stringify(spec),
+    Date.now(),
+  );
   const outcomes: Outcomes = new Map();
   const status = () => rolloutStatus(console, spec.id);
   const failures = () =>
@@ -160,8 +166,12 @@ export async function runRollout(
     lastWave = w;
     progress(`wave ${w + 1}/${waves.length}: ${wave.length} boxes`);
     const ended = await runWave(console, wave, spec, w, outcomes, control);
-    db.prepare("UPDATE rollouts SET outcomes = ?, updatedAt = ? WHERE id = ?")
-      .run(JSON.stringify([...outcomes]), Date.now(), spec.id);
+    console.registry.durable(
+      "UPDATE rollouts SET outcomes = ?, updatedAt = ? WHERE id = ?",
+      JSON.stringify([...outcomes]),
+      Date.now(),
+      spec.id,
+    );
     progress(`wave ${w + 1}: ${failures()} failed of ${finished()} finished`);
     if (ended !== "done") {
       final = ended;
@@ -178,8 +188,13 @@ export async function runRollout(
       if (!outcomes.has(id)) outcomes.set(id, { wave: w, outcome: "not-started" });
     }
   }
-  db.prepare("UPDATE rollouts SET status = ?, outcomes = ?, updatedAt = ? WHERE id = ?")
-    .run(final, JSON.stringify([...outcomes]), Date.now(), spec.id);
+  console.registry.durable(
+    "UPDATE rollouts SET status = ?, outcomes = ?, updatedAt = ? WHERE id = ?",
+    final,
+    JSON.stringify([...outcomes]),
+    Date.now(),
+    spec.id,
+  );
   const counts: Record<BoxOutcome, number> = {
     good: 0,
     "rolled-back": 0,

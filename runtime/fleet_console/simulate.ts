@@ -119,6 +119,11 @@ export interface SimulatedFleet {
   /** Starts box `i` again after its link was stopped (as after a power cut): a new bootId. */
   restart(i: number): Promise<void>;
   /**
+   * Kills box `i` as a crash or power cut would: its socket dropped at once, no offline state and
+   * no DISCONNECT, so the broker publishes its Will. restart(i) starts it again.
+   */
+  kill(i: number): Promise<void>;
+  /**
    * Enrolment mode: resolves when every box is enrolled and connected, or refused at least once
    * (or the fleet stopped). Without enrolment, at once.
    */
@@ -363,6 +368,11 @@ export async function simulateFleet(options: SimulateOptions): Promise<Simulated
       const was = running.get(box.id);
       if (!was) throw new RangeError(`simulated box ${i} has not started yet (still enrolling)`);
       await start(box, was.version, was.lastUpdate);
+    },
+    async kill(i) {
+      const box = boxes[i];
+      if (!box) throw new RangeError(`no simulated box ${i}; there are ${boxes.length}`);
+      await box.link?.kill();
     },
     enrolment: () => started,
     async stop() {
