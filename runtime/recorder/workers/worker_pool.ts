@@ -29,6 +29,13 @@ const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 // and Deno refuses /proc/<pid>/ reads (the mount guard) without --allow-all.
 // --unstable-net: RTP over UDP reads Deno.DatagramConn sockets (deno.json says so too).
 const PERMISSIONS = ["--allow-all", "--unstable-net"];
+/**
+ * V8's young generation capped at 2 MiB per semi-space (by default V8 sizes it from the machine's
+ * memory, and a recorder's heap grew by tens of MiB): short-lived objects and the ArrayBuffers
+ * they hold are freed at the next, small scavenge instead of piling up. Memory and CPU measured in
+ * docs/benchmarks.md ("Where a recorder process's memory goes").
+ */
+export const WORKER_V8_FLAGS = ["--v8-flags=--max-semi-space-size=2"];
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
@@ -290,7 +297,7 @@ class Worker {
   /** Runs one worker until it exits; returns why it ended. */
   async #runOnce(signal: AbortSignal): Promise<string> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, this.#deps.workerMain ?? WORKER_MAIN],
+      args: ["run", ...PERMISSIONS, ...WORKER_V8_FLAGS, this.#deps.workerMain ?? WORKER_MAIN],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
