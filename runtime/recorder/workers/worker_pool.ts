@@ -30,12 +30,11 @@ const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 // --unstable-net: RTP over UDP reads Deno.DatagramConn sockets (deno.json says so too).
 const PERMISSIONS = ["--allow-all", "--unstable-net"];
 /**
- * V8's young generation capped at 2 MiB per semi-space (by default V8 sizes it from the machine's
- * memory, and a recorder's heap grew by tens of MiB): short-lived objects and the ArrayBuffers
- * they hold are freed at the next, small scavenge instead of piling up. Memory and CPU measured in
- * docs/benchmarks.md ("Where a recorder process's memory goes").
+ * No V8 flags for workers: capping the young generation (--max-semi-space-size=2) saved 85 MiB of
+ * a 32-camera process but cost 18 % more of its CPU (same run, docs/benchmarks.md, "Where a
+ * 64-stream tree's memory goes"); issue 15 wants the memory at no CPU cost.
  */
-export const WORKER_V8_FLAGS = ["--v8-flags=--max-semi-space-size=2"];
+export const WORKER_V8_FLAGS: readonly string[] = [];
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
