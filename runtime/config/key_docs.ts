@@ -277,10 +277,10 @@ export const KEY_DOCS: readonly KeyDoc[] = [
   {
     key: "recording.builtinCamerasPerProcess",
     type: "number",
-    default: "`16`",
+    default: "`32`",
     allowed: "1 to 64",
     meaning:
-      "Cameras recorded by the built-in remuxer (`recording.remux`) share recorder processes in groups this big: there is no native code in that path for a process to contain, and fewer, fuller processes cost less CPU (measured in docs/benchmarks.md: a Deno process pays for every wake-up). A hang is still caught per process and restarts only that group.",
+      "Cameras recorded by the built-in remuxer (`recording.remux`) share recorder processes in groups this big: there is no native code in that path for a process to contain, and fewer, fuller processes cost less CPU (a Deno process pays for every wake-up) and less memory (each process starts at about 57 MiB before its first camera; measured in docs/benchmarks.md). A hang is still caught per process and restarts only that group.",
   },
   {
     key: "recording.thumbnails",

@@ -125,9 +125,9 @@ export function validateConfig(raw: unknown, source = "config"): NvrConfig {
         recording?.integer("camerasPerProcess", 4, ...range("recording.camerasPerProcess")) ?? 4,
       builtinCamerasPerProcess: recording?.integer(
         "builtinCamerasPerProcess",
-        16,
+        32,
         ...range("recording.builtinCamerasPerProcess"),
-      ) ?? 16,
+      ) ?? 32,
       thumbnails: recording?.oneOf("thumbnails", "on-close", THUMBNAIL_MODES) ?? "on-close",
     },
     update: { rebootWindow: update ? readRebootWindow(update) : null },

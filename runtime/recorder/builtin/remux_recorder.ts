@@ -62,7 +62,12 @@ export class DiskTooSlowError extends Error {
 const STATS_EVERY_MS = 1_000;
 const RTSP_TIMEOUT_MS = 5_000;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-const MAX_SPARE_BUFFERS = 3;
+/**
+ * Fragment buffers kept for reuse: one is enough when the disk keeps up (one fragment is being
+ * written while the next is built); more would stay allocated (about 0.75 MiB each at 4 Mbit/s)
+ * for good after one slow moment of the disk.
+ */
+const MAX_SPARE_BUFFERS = 1;
 
 /** UDP cameras already told about a small kernel receive buffer (once per process). */
 const udpWarned = new Set<string>();

@@ -12,6 +12,11 @@ import { serveLiveSocket } from "./live_socket.ts";
 import { encodeBase64, type FromWorker, jsonLines, type ToWorker } from "./worker_protocol.ts";
 
 const STATUS_EVERY_MS = 500;
+/**
+ * How often the process logs its memory (RSS, V8 heap, ArrayBuffers): where a recorder's memory
+ * goes is otherwise invisible from outside (/proc shows only RSS); one line a minute.
+ */
+const MEMORY_EVERY_MS = 60_000;
 const encoder = new TextEncoder();
 
 function send(message: FromWorker): void {
@@ -69,6 +74,10 @@ async function main(): Promise<void> {
     () => send({ type: "status", cameras: recorders.cameras() }),
     STATUS_EVERY_MS,
   );
+  const memory = setInterval(
+    () => log.info("recorder process memory", memoryFields(cameras.length)),
+    MEMORY_EVERY_MS,
+  );
   const running = recorders.run(controller.signal);
   const serving = liveSocket
     ? serveLiveSocket(liveSocket, (camera) => recorders.live(camera), log, controller.signal)
@@ -101,9 +110,23 @@ async function main(): Promise<void> {
   await running;
   await serving;
   clearInterval(status);
+  clearInterval(memory);
   send({ type: "status", cameras: recorders.cameras() });
   storage.close();
   for (const resolve of pendingSpace.values()) resolve(0);
+}
+
+/** Deno.memoryUsage() in MiB (one decimal), for the memory line. */
+function memoryFields(cameras: number): Record<string, number> {
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20 * 10) / 10;
+  const m = Deno.memoryUsage();
+  return {
+    cameras,
+    rssMiB: mib(m.rss),
+    heapTotalMiB: mib(m.heapTotal),
+    heapUsedMiB: mib(m.heapUsed),
+    externalMiB: mib(m.external),
+  };
 }
 
 if (import.meta.main) {
