@@ -343,6 +343,17 @@ export class SegmentIndex {
       .map((row) => String(row.detail));
   }
 
+  /**
+   * Gives the write-ahead log's disk space back (a TRUNCATE checkpoint): between checkpoints the
+   * log keeps its largest size, which on a full disk is room that recordings cannot use. Best
+   * effort: another connection's open read may hold the log; it shrinks at a later call.
+   */
+  truncateJournal(): void {
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* busy, or the file cannot be changed now: nothing lost, the log stays as it was */ }
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
