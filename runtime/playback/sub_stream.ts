@@ -118,6 +118,9 @@ export class SharedSubStream implements LiveSource {
         this.#log.warn("live sub-stream lost", { camera: this.#camera, err });
       }
       this.#fanout.reset();
+      // Closed while playing: an abort listener added now would never fire, and the retry timer
+      // would outlive the session (found by Deno's ops sanitizer in live_test).
+      if (signal.aborted) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, RETRY_MS);
         signal.addEventListener("abort", () => {
