@@ -97,6 +97,17 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
+/** N simulated boxes on `broker` (the bench's --devices, seed and --concurrency). */
+function simulateBoxes(broker: string, options: Partial<SimulateOptions> = {}) {
+  return simulateFleet({
+    broker,
+    devices: DEVICES,
+    seed: SEED,
+    concurrency: num("concurrency", 1),
+    ...options,
+  });
+}
+
 /** A broker, a console with its registry, N simulated boxes, all online in the registry. */
 async function fleetOn(options: Partial<SimulateOptions> = {}) {
   const broker = await Mosquitto.start();
@@ -104,13 +115,7 @@ async function fleetOn(options: Partial<SimulateOptions> = {}) {
   const registry = new Registry(`${dir}/registry.db`);
   const fc = await FleetConsole.connect({ broker: broker.url, registry });
   const t0 = performance.now();
-  const fleet = await simulateFleet({
-    broker: broker.url,
-    devices: DEVICES,
-    seed: SEED,
-    concurrency: num("concurrency", 1),
-    ...options,
-  });
+  const fleet = await simulateBoxes(broker.url, options);
   const online = await until(
     () => registry.list().filter((r) => r.state === "online").length === DEVICES,
     120_000,
@@ -313,12 +318,7 @@ async function presence() {
     };
   }
   const t0 = performance.now();
-  const fleet = await simulateFleet({
-    broker: broker.url,
-    devices: DEVICES,
-    seed: SEED,
-    concurrency: num("concurrency", 1),
-  });
+  const fleet = await simulateBoxes(broker.url);
   const allOnline = await until(() => onlineInView() === DEVICES, 120_000);
   say(
     `${DEVICES} boxes started in ${
