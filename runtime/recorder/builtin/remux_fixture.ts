@@ -52,6 +52,23 @@ export function context(
   };
 }
 
+/** Runs `start` until `check` holds (within `until`'s deadline), then stops it and waits for its end. */
+export async function recordUntil(
+  start: (signal: AbortSignal) => Promise<unknown>,
+  check: () => boolean,
+  what: string,
+  timeoutMs?: number,
+): Promise<void> {
+  const stop = new AbortController();
+  const run = start(stop.signal);
+  try {
+    await until(check, what, timeoutMs);
+  } finally {
+    stop.abort();
+    await run;
+  }
+}
+
 export async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {

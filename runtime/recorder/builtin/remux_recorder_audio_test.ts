@@ -8,7 +8,7 @@ import { indexPath, SegmentIndex } from "../../storage/mod.ts";
 import { recordCameraRemux } from "./remux_recorder.ts";
 import { CameraSupervisor } from "../supervisor/supervisor.ts";
 import { probeStreams } from "../../testing/record_pipeline.ts";
-import { camera, context, noneSeen, until } from "./remux_fixture.ts";
+import { camera, context, noneSeen, recordUntil } from "./remux_fixture.ts";
 
 Deno.test("built-in remuxer: AAC audio is recorded beside the video", async () => {
   const dir = await Deno.makeTempDir();
@@ -22,18 +22,16 @@ Deno.test("built-in remuxer: AAC audio is recorded beside the video", async () =
       fps: 15,
       audio: "aac",
     });
-    const stop = new AbortController();
-    const run = recordCameraRemux(
-      camera(cam.rtspUrl, "h264"),
-      context(dir, index, memoryLogger("info"), seen, "h264"),
-      stop.signal,
+    await recordUntil(
+      (signal) =>
+        recordCameraRemux(
+          camera(cam.rtspUrl, "h264"),
+          context(dir, index, memoryLogger("info"), seen, "h264"),
+          signal,
+        ),
+      () => seen.segments.length >= 2,
+      "two segments",
     );
-    try {
-      await until(() => seen.segments.length >= 2, "two segments");
-    } finally {
-      stop.abort();
-      await run;
-    }
     const path = `${dir}/${seen.segments[1]!.path}`;
     const out = await runCommand("ffprobe", [
       "-v",
@@ -72,14 +70,11 @@ for (const law of ["pcmu", "pcma"] as const) {
       { ...context(dir, index, log, seen, "h264"), remux: "builtin" },
       { backoffMs: [200], jitter: 0 },
     );
-    const stop = new AbortController();
-    const run = supervisor.run(stop.signal);
-    try {
-      await until(() => supervisor.status().segments >= 3, "three segments");
-    } finally {
-      stop.abort();
-      await run;
-    }
+    await recordUntil(
+      (signal) => supervisor.run(signal),
+      () => supervisor.status().segments >= 3,
+      "three segments",
+    );
     assertEquals(supervisor.status().restarts, 0);
     assertEquals(supervisor.status().plan.recorder, "builtin", "status says who records it");
     for (const segment of seen.segments.slice(1, 3)) {

@@ -8,7 +8,7 @@ import { makeTestStream, startScriptServer } from "../../../hw-tests/sim/rtsp_sc
 import { memoryLogger } from "../../lib/log.ts";
 import { indexPath, SegmentIndex } from "../../storage/mod.ts";
 import { recordCameraRemux } from "./remux_recorder.ts";
-import { camera, context, noneSeen, until } from "./remux_fixture.ts";
+import { camera, context, noneSeen, recordUntil } from "./remux_fixture.ts";
 
 Deno.test("built-in remuxer: a resolution change inside one RTSP session starts a new segment", async () => {
   const dir = await Deno.makeTempDir();
@@ -23,21 +23,16 @@ Deno.test("built-in remuxer: a resolution change inside one RTSP session starts 
   });
   using index = SegmentIndex.open(indexPath(dir));
   const seen = noneSeen();
-  const stop = new AbortController();
-  const run = recordCameraRemux(
-    camera(server.url, "h265"),
-    { ...context(dir, index, memoryLogger("info"), seen), segmentSeconds: 60 },
-    stop.signal,
+  await recordUntil(
+    (signal) =>
+      recordCameraRemux(
+        camera(server.url, "h265"),
+        { ...context(dir, index, memoryLogger("info"), seen), segmentSeconds: 60 },
+        signal,
+      ),
+    () => seen.segments.length >= 1 && (seen.stats?.framesIn ?? 0) >= 80,
+    "both scenes",
   );
-  try {
-    await until(
-      () => seen.segments.length >= 1 && (seen.stats?.framesIn ?? 0) >= 80,
-      "both scenes",
-    );
-  } finally {
-    stop.abort();
-    await run;
-  }
   assertEquals(server.sessions, 1, "one RTSP session");
   const sizes = [];
   for (const seg of index.range("cam1", 0, Date.now() + 60_000)) {
@@ -61,18 +56,16 @@ for (const codec of ["h264", "h265"] as const) {
     });
     using index = SegmentIndex.open(indexPath(dir));
     const seen = noneSeen();
-    const stop = new AbortController();
-    const run = recordCameraRemux(
-      camera(server.url, codec),
-      context(dir, index, memoryLogger("info"), seen, codec),
-      stop.signal,
+    await recordUntil(
+      (signal) =>
+        recordCameraRemux(
+          camera(server.url, codec),
+          context(dir, index, memoryLogger("info"), seen, codec),
+          signal,
+        ),
+      () => seen.segments.length >= 2,
+      "two segments",
     );
-    try {
-      await until(() => seen.segments.length >= 2, "two segments");
-    } finally {
-      stop.abort();
-      await run;
-    }
     assertEquals(seen.stats?.droppedFrames, 0);
     assertEquals(seen.stats?.framesIn, seen.stats?.framesOut, "every picture received is on disk");
     for (const seg of seen.segments) {

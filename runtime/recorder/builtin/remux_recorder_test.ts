@@ -6,7 +6,7 @@ import { memoryLogger } from "../../lib/log.ts";
 import { incomingDir, indexPath, SegmentIndex } from "../../storage/mod.ts";
 import { recordCameraRemux } from "./remux_recorder.ts";
 import { snapshotJpeg } from "../snapshot.ts";
-import { camera, context, noneSeen, until } from "./remux_fixture.ts";
+import { camera, context, noneSeen, recordUntil, until } from "./remux_fixture.ts";
 
 for (const codec of ["h265", "h264"] as const) {
   Deno.test(`built-in remuxer: a ${codec} camera becomes playable, contiguous segments that each start on a keyframe`, async () => {
@@ -80,18 +80,16 @@ for (const codec of ["h264", "h265"] as const) {
     });
     using index = SegmentIndex.open(indexPath(dir));
     const seen = noneSeen();
-    const stop = new AbortController();
-    const run = recordCameraRemux(
-      camera(cam.rtspUrl, codec),
-      context(dir, index, memoryLogger("info"), seen, codec),
-      stop.signal,
+    await recordUntil(
+      (signal) =>
+        recordCameraRemux(
+          camera(cam.rtspUrl, codec),
+          context(dir, index, memoryLogger("info"), seen, codec),
+          signal,
+        ),
+      () => seen.segments.length >= 3,
+      "three segments",
     );
-    try {
-      await until(() => seen.segments.length >= 3, "three segments");
-    } finally {
-      stop.abort();
-      await run;
-    }
     assertEquals(seen.stats?.droppedFrames, 0);
     // Whole segments (the first may start late): 2 s of 15 fps each.
     for (const seg of seen.segments.slice(1, 3)) {

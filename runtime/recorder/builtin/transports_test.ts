@@ -18,6 +18,7 @@ import { chooseEngine, type RecorderContext } from "../engine.ts";
 import { CameraSupervisor } from "../supervisor/supervisor.ts";
 import { CameraStreamError, recordCameraRemux } from "./remux_recorder.ts";
 import { readUdpReceiveBuffer, udpBufferWarning } from "./udp_buffer.ts";
+import { recordUntil } from "./remux_fixture.ts";
 
 interface Seen {
   segments: SegmentRecord[];
@@ -50,14 +51,6 @@ function camera(extra: Record<string, unknown>): CameraConfig {
   return validateConfig({ cameras: [{ id: "cam1", codec: "h264", ...extra }] }).cameras[0]!;
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** Records through a supervisor until three segments are indexed; returns the middle ones. */
 async function recordThree(cam: CameraConfig, dir: string): Promise<{
   segments: SegmentRecord[];
@@ -74,14 +67,12 @@ async function recordThree(cam: CameraConfig, dir: string): Promise<{
     { ...ctx, remux: "builtin" },
     { backoffMs: [200], jitter: 0 },
   );
-  const stop = new AbortController();
-  const run = supervisor.run(stop.signal);
-  try {
-    await until(() => supervisor.status().segments >= 3, "three segments");
-  } finally {
-    stop.abort();
-    await run;
-  }
+  await recordUntil(
+    (signal) => supervisor.run(signal),
+    () => supervisor.status().segments >= 3,
+    "three segments",
+    30_000,
+  );
   const log = (ctx.log as ReturnType<typeof memoryLogger>).lines;
   return { segments: seen.segments.slice(1, 3), stats: seen.stats!, supervisor, log };
 }
