@@ -29,12 +29,9 @@ const WORKER_MAIN = new URL("./worker_main.ts", import.meta.url).pathname;
 // and Deno refuses /proc/<pid>/ reads (the mount guard) without --allow-all.
 // --unstable-net: RTP over UDP reads Deno.DatagramConn sockets (deno.json says so too).
 const PERMISSIONS = ["--allow-all", "--unstable-net"];
-/**
- * No V8 flags for workers: capping the young generation (--max-semi-space-size=2) saved 85 MiB of
- * a 32-camera process but cost 18 % more of its CPU (same run, docs/benchmarks.md, "Where a
- * 64-stream tree's memory goes"); issue 15 wants the memory at no CPU cost.
- */
-export const WORKER_V8_FLAGS: readonly string[] = [];
+// No V8 flags: capping the young generation (--max-semi-space-size=2) saved 85 MiB of a
+// 32-camera process but cost 18 % more of its CPU (same run, docs/benchmarks.md, "Where a
+// 64-stream tree's memory goes"); issue 15 wants the memory at no CPU cost.
 const RESTART_MS: readonly number[] = [500, 1_000, 1_500];
 const STOP_GRACE_MS = 10_000;
 const SNAPSHOT_TIMEOUT_MS = 5_000;
@@ -296,7 +293,7 @@ class Worker {
   /** Runs one worker until it exits; returns why it ended. */
   async #runOnce(signal: AbortSignal): Promise<string> {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, ...WORKER_V8_FLAGS, this.#deps.workerMain ?? WORKER_MAIN],
+      args: ["run", ...PERMISSIONS, this.#deps.workerMain ?? WORKER_MAIN],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
